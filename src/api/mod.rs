@@ -1,0 +1,21 @@
+//! The Kubernetes object model: value types and kinds, with no behaviour beyond the pure
+//! functions Kubernetes itself defines on them (quantity parsing, selector and toleration
+//! matching, counting a pod's request).
+
+pub mod affinity;
+pub mod deployment;
+pub mod hpa;
+pub mod labels;
+pub mod meta;
+pub mod node;
+pub mod object;
+pub mod pod;
+pub mod priority_class;
+pub mod quantity;
+pub mod replicaset;
+pub mod resources;
+pub mod service;
+pub mod taints;
+
+pub use meta::{ObjectKey, ObjectMeta, ResourceVersion, Uid};
+pub use object::{Kind, Object};

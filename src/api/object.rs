@@ -1,0 +1,242 @@
+//! The kinds kubesim models, and [`Object`], one value of any of them, as the store holds it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::deployment::Deployment;
+use super::hpa::HorizontalPodAutoscaler;
+use super::meta::{ObjectKey, ObjectMeta};
+use super::node::Node;
+use super::pod::Pod;
+use super::priority_class::{Namespace, PriorityClass};
+use super::replicaset::ReplicaSet;
+use super::service::Service;
+
+/// A modelled kind. The order is the order kinds are listed and applied in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Kind {
+    /// v1 Namespace.
+    Namespace,
+    /// scheduling.k8s.io/v1 PriorityClass.
+    PriorityClass,
+    /// v1 Node.
+    Node,
+    /// v1 Service.
+    Service,
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 ReplicaSet.
+    ReplicaSet,
+    /// autoscaling/v2 HorizontalPodAutoscaler.
+    HorizontalPodAutoscaler,
+    /// v1 Pod.
+    Pod,
+}
+
+impl Kind {
+    /// Every modelled kind.
+    pub const ALL: [Kind; 8] = [
+        Kind::Namespace,
+        Kind::PriorityClass,
+        Kind::Node,
+        Kind::Service,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::HorizontalPodAutoscaler,
+        Kind::Pod,
+    ];
+
+    /// The `kind:` name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Namespace => "Namespace",
+            Kind::PriorityClass => "PriorityClass",
+            Kind::Node => "Node",
+            Kind::Service => "Service",
+            Kind::Deployment => "Deployment",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
+            Kind::Pod => "Pod",
+        }
+    }
+
+    /// The API group (empty for the core group).
+    pub const fn group(self) -> &'static str {
+        match self {
+            Kind::Namespace | Kind::Node | Kind::Service | Kind::Pod => "",
+            Kind::PriorityClass => "scheduling.k8s.io",
+            Kind::Deployment | Kind::ReplicaSet => "apps",
+            Kind::HorizontalPodAutoscaler => "autoscaling",
+        }
+    }
+
+    /// The REST resource name (`pods`, `deployments`, …), which flow control matches on.
+    pub const fn resource(self) -> &'static str {
+        match self {
+            Kind::Namespace => "namespaces",
+            Kind::PriorityClass => "priorityclasses",
+            Kind::Node => "nodes",
+            Kind::Service => "services",
+            Kind::Deployment => "deployments",
+            Kind::ReplicaSet => "replicasets",
+            Kind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
+            Kind::Pod => "pods",
+        }
+    }
+
+    /// Whether objects of this kind live in a namespace.
+    pub const fn is_namespaced(self) -> bool {
+        !matches!(self, Kind::Namespace | Kind::PriorityClass | Kind::Node)
+    }
+
+    /// The kind called `name` (the `kind:` field), if modelled.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kind whose REST resource, singular name or `kind:` name (any case) is `text`, as
+    /// kubectl resolves `pods`, `pod`, `deploy`… (short names included).
+    pub fn from_user_text(text: &str) -> Option<Kind> {
+        let t = text.to_ascii_lowercase();
+        let short = match t.as_str() {
+            "ns" => Some(Kind::Namespace),
+            "pc" => Some(Kind::PriorityClass),
+            "no" => Some(Kind::Node),
+            "svc" => Some(Kind::Service),
+            "deploy" => Some(Kind::Deployment),
+            "rs" => Some(Kind::ReplicaSet),
+            "hpa" => Some(Kind::HorizontalPodAutoscaler),
+            "po" => Some(Kind::Pod),
+            _ => None,
+        };
+        short.or_else(|| {
+            Kind::ALL.into_iter().find(|k| {
+                let name = k.name().to_ascii_lowercase();
+                t == name || t == k.resource()
+            })
+        })
+    }
+
+    /// The index of the kind in [`Kind::ALL`], for per-kind arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One object of a modelled kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Object {
+    /// A Namespace.
+    Namespace(Namespace),
+    /// A PriorityClass.
+    PriorityClass(PriorityClass),
+    /// A Node.
+    Node(Node),
+    /// A Service.
+    Service(Service),
+    /// A Deployment.
+    Deployment(Deployment),
+    /// A ReplicaSet.
+    ReplicaSet(ReplicaSet),
+    /// An HPA.
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    /// A Pod.
+    Pod(Pod),
+}
+
+macro_rules! per_kind {
+    ($obj:expr, $v:ident => $body:expr) => {
+        match $obj {
+            Object::Namespace($v) => $body,
+            Object::PriorityClass($v) => $body,
+            Object::Node($v) => $body,
+            Object::Service($v) => $body,
+            Object::Deployment($v) => $body,
+            Object::ReplicaSet($v) => $body,
+            Object::HorizontalPodAutoscaler($v) => $body,
+            Object::Pod($v) => $body,
+        }
+    };
+}
+
+impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Namespace(_) => Kind::Namespace,
+            Object::PriorityClass(_) => Kind::PriorityClass,
+            Object::Node(_) => Kind::Node,
+            Object::Service(_) => Kind::Service,
+            Object::Deployment(_) => Kind::Deployment,
+            Object::ReplicaSet(_) => Kind::ReplicaSet,
+            Object::HorizontalPodAutoscaler(_) => Kind::HorizontalPodAutoscaler,
+            Object::Pod(_) => Kind::Pod,
+        }
+    }
+
+    /// The object's metadata.
+    pub fn meta(&self) -> &ObjectMeta {
+        per_kind!(self, o => &o.metadata)
+    }
+
+    /// The object's metadata, mutably.
+    pub fn meta_mut(&mut self) -> &mut ObjectMeta {
+        per_kind!(self, o => &mut o.metadata)
+    }
+
+    /// `namespace/name`.
+    pub fn key(&self) -> ObjectKey {
+        let m = self.meta();
+        ObjectKey::new(m.namespace.clone(), m.name.clone())
+    }
+
+    /// The pod, if this is one.
+    pub fn as_pod(&self) -> Option<&Pod> {
+        match self {
+            Object::Pod(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The node, if this is one.
+    pub fn as_node(&self) -> Option<&Node> {
+        match self {
+            Object::Node(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The desired replica count of a workload kind (Deployment, ReplicaSet), if it is one.
+    pub fn desired_replicas(&self) -> Option<i32> {
+        match self {
+            Object::Deployment(d) => Some(d.spec.desired_replicas()),
+            Object::ReplicaSet(r) => Some(r.spec.replicas.unwrap_or(1)),
+            _ => None,
+        }
+    }
+
+    /// A value a field selector can match (`metadata.name`, `metadata.namespace`,
+    /// `spec.nodeName`, `status.phase`, `spec.unschedulable`), as the apiserver supports them.
+    pub fn field(&self, path: &str) -> Option<String> {
+        match (path, self) {
+            ("metadata.name", o) => Some(o.meta().name.clone()),
+            ("metadata.namespace", o) => Some(o.meta().namespace.clone()),
+            ("spec.nodeName", Object::Pod(p)) => Some(p.spec.node_name.clone()),
+            ("spec.schedulerName", Object::Pod(p)) => Some(p.spec.scheduler_name.clone()),
+            ("status.phase", Object::Pod(p)) => Some(format!("{:?}", p.status.phase)),
+            ("status.nominatedNodeName", Object::Pod(p)) => {
+                Some(p.status.nominated_node_name.clone())
+            }
+            ("spec.unschedulable", Object::Node(n)) => Some(n.spec.unschedulable.to_string()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Pod: what to run (containers, their requests, images and host ports) and the scheduling
+//! constraints (node selector, affinity, tolerations, topology spread, priority).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::affinity::Affinity;
+use super::labels::{LabelSelector, Labels};
+use super::meta::ObjectMeta;
+use super::resources::{ResourceList, ResourceRequirements};
+use super::taints::Toleration;
+use crate::sim::SimTime;
+
+/// The name of the default scheduler profile.
+pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
+
+/// A pod.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Pod {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// Desired state.
+    pub spec: PodSpec,
+    /// Observed state.
+    pub status: PodStatus,
+}
+
+/// `spec.template` of workload kinds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PodTemplateSpec {
+    /// Metadata given to every pod made from the template.
+    pub metadata: ObjectMeta,
+    /// The pod spec.
+    pub spec: PodSpec,
+}
+
+/// A pod's `spec`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PodSpec {
+    /// The node the pod is bound to; set at creation it bypasses the scheduler.
+    pub node_name: String,
+    /// Which scheduler profile places the pod.
+    pub scheduler_name: String,
+    /// Resolved priority; admission fills it from `priorityClassName`.
+    pub priority: Option<i32>,
+    /// The PriorityClass to take the priority from.
+    pub priority_class_name: String,
+    /// `PreemptLowerPriority` (default) or `Never`.
+    pub preemption_policy: Option<String>,
+    /// App containers, running together.
+    pub containers: Vec<Container>,
+    /// Init containers, run in order before the app containers (sidecars keep running).
+    pub init_containers: Vec<Container>,
+    /// Per-pod overhead of the runtime class, added to the request.
+    pub overhead: ResourceList,
+    /// Labels a node must have.
+    pub node_selector: BTreeMap<String, String>,
+    /// Node and pod (anti-)affinity.
+    pub affinity: Option<Affinity>,
+    /// Taints the pod tolerates.
+    pub tolerations: Vec<Toleration>,
+    /// Topology spread constraints.
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    /// `Always`, `OnFailure` or `Never`.
+    pub restart_policy: String,
+    /// Grace period of a graceful delete, in seconds (default 30).
+    pub termination_grace_period_seconds: Option<i64>,
+    /// Scheduling gates; a gated pod is not scheduled until they are removed.
+    pub scheduling_gates: Vec<SchedulingGate>,
+}
+
+impl Default for PodSpec {
+    fn default() -> Self {
+        PodSpec {
+            node_name: String::new(),
+            scheduler_name: DEFAULT_SCHEDULER_NAME.to_string(),
+            priority: None,
+            priority_class_name: String::new(),
+            preemption_policy: None,
+            containers: Vec::new(),
+            init_containers: Vec::new(),
+            overhead: ResourceList::new(),
+            node_selector: BTreeMap::new(),
+            affinity: None,
+            tolerations: Vec::new(),
+            topology_spread_constraints: Vec::new(),
+            restart_policy: "Always".to_string(),
+            termination_grace_period_seconds: None,
+            scheduling_gates: Vec::new(),
+        }
+    }
+}
+
+impl PodSpec {
+    /// The grace period of a graceful delete (30 s when unset, as the API defaults it).
+    pub fn grace_period_seconds(&self) -> i64 {
+        self.termination_grace_period_seconds.unwrap_or(30)
+    }
+
+    /// Every image the pod runs, init containers first.
+    pub fn images(&self) -> impl Iterator<Item = &str> {
+        self.init_containers
+            .iter()
+            .chain(&self.containers)
+            .map(|c| c.image.as_str())
+            .filter(|i| !i.is_empty())
+    }
+}
+
+/// A scheduling gate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchedulingGate {
+    /// Gate name.
+    pub name: String,
+}
+
+/// A container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Container {
+    /// Container name.
+    pub name: String,
+    /// Image reference; the node's image list decides whether it must be pulled.
+    pub image: String,
+    /// Requests and limits.
+    pub resources: ResourceRequirements,
+    /// Ports, of which `hostPort` ones occupy the node's port.
+    pub ports: Vec<ContainerPort>,
+    /// `Always` on an init container makes it a sidecar.
+    pub restart_policy: Option<String>,
+}
+
+impl Container {
+    /// Whether this (init) container is a sidecar: started in order, then kept running.
+    pub fn is_sidecar(&self) -> bool {
+        self.restart_policy.as_deref() == Some("Always")
+    }
+}
+
+/// A container port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerPort {
+    /// Port name.
+    pub name: String,
+    /// Port inside the container.
+    pub container_port: i32,
+    /// Port on the node (0 = none).
+    pub host_port: i32,
+    /// Host IP the host port binds (empty = all).
+    #[serde(rename = "hostIP")]
+    pub host_ip: String,
+    /// `TCP` (default), `UDP` or `SCTP`.
+    pub protocol: String,
+}
+
+/// A topology spread constraint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TopologySpreadConstraint {
+    /// Largest allowed difference between domains.
+    pub max_skew: i32,
+    /// Node label that defines the domains.
+    pub topology_key: String,
+    /// `DoNotSchedule` (filter) or `ScheduleAnyway` (score).
+    pub when_unsatisfiable: String,
+    /// Which pods count.
+    pub label_selector: Option<LabelSelector>,
+    /// Minimum number of eligible domains.
+    pub min_domains: Option<i32>,
+    /// `Honor` (default) or `Ignore` the pod's node affinity when counting domains.
+    pub node_affinity_policy: Option<String>,
+    /// `Honor` or `Ignore` (default) node taints when counting domains.
+    pub node_taints_policy: Option<String>,
+    /// Pod label keys whose values are added to the selector.
+    pub match_label_keys: Vec<String>,
+}
+
+/// Pod lifecycle phase.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub enum PodPhase {
+    /// Accepted, not all containers running yet (includes waiting for a node).
+    #[default]
+    Pending,
+    /// Bound and running.
+    Running,
+    /// All containers exited successfully.
+    Succeeded,
+    /// All containers exited, some failed.
+    Failed,
+    /// The node stopped reporting.
+    Unknown,
+}
+
+/// A pod condition (`PodScheduled`, `Ready`, `DisruptionTarget`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PodCondition {
+    /// Condition type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Virtual time of the last status change.
+    #[serde(skip)]
+    pub last_transition_time: SimTime,
+}
+
+/// A pod's `status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PodStatus {
+    /// Phase.
+    pub phase: PodPhase,
+    /// Conditions.
+    pub conditions: Vec<PodCondition>,
+    /// Node the scheduler nominated after preempting victims there.
+    pub nominated_node_name: String,
+    /// Virtual time the kubelet started the pod.
+    #[serde(skip)]
+    pub start_time: Option<SimTime>,
+}
+
+impl PodStatus {
+    /// The condition of type `type_`, if present.
+    pub fn condition(&self, type_: &str) -> Option<&PodCondition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}
+
+impl Pod {
+    /// Whether the pod is bound to a node.
+    pub fn is_bound(&self) -> bool {
+        !self.spec.node_name.is_empty()
+    }
+
+    /// Whether the pod has finished (Succeeded or Failed) and no longer holds resources.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.phase, PodPhase::Succeeded | PodPhase::Failed)
+    }
+
+    /// The pod's labels.
+    pub fn labels(&self) -> &Labels {
+        &self.metadata.labels
+    }
+}

@@ -1,0 +1,134 @@
+//! Admission: what the apiserver does to an object before storing it — defaulting and the
+//! default-on admission plugins kubesim models.
+//!
+//! * Priority: a pod's `priority` comes from its PriorityClass (or the global default class);
+//!   naming a class that does not exist is rejected, as upstream.
+//! * DefaultTolerationSeconds: pods tolerate `not-ready` and `unreachable` NoExecute taints for
+//!   300 s unless they say otherwise, so taint eviction waits five minutes.
+//! * Defaulting: an empty namespace of a namespaced kind means `default`; an empty name with
+//!   `generateName` gets a random suffix.
+
+use rand::RngExt;
+
+use super::request::ApiError;
+use super::store::Store;
+use crate::api::pod::{Pod, PodPhase};
+use crate::api::priority_class::PriorityClass;
+use crate::api::taints::{TaintEffect, Toleration, TolerationOperator};
+use crate::api::{Kind, Object};
+use crate::sim::SimRng;
+
+/// Seconds pods tolerate `not-ready` / `unreachable` by default.
+pub const DEFAULT_NOT_READY_TOLERATION_SECONDS: i64 = 300;
+/// Seconds pods tolerate `unreachable` by default.
+pub const DEFAULT_UNREACHABLE_TOLERATION_SECONDS: i64 = 300;
+
+/// Characters of generated name suffixes (no vowels, no look-alikes), as upstream.
+const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+/// Length of a generated name suffix.
+const NAME_SUFFIX_LEN: usize = 5;
+
+/// Defaults names and namespaces; runs on every create.
+pub fn default_identity(object: &mut Object, rng: &mut SimRng) -> Result<(), ApiError> {
+    let kind = object.kind();
+    let meta = object.meta_mut();
+    if kind.is_namespaced() {
+        if meta.namespace.is_empty() {
+            meta.namespace = "default".to_string();
+        }
+    } else {
+        meta.namespace.clear();
+    }
+    if meta.name.is_empty() {
+        if meta.generate_name.is_empty() {
+            return Err(ApiError::Invalid {
+                kind,
+                message: "metadata.name or metadata.generateName is required".into(),
+            });
+        }
+        let suffix: String = (0..NAME_SUFFIX_LEN)
+            .map(|_| NAME_ALPHABET[rng.random_range(0..NAME_ALPHABET.len())] as char)
+            .collect();
+        meta.name = format!("{}{}", meta.generate_name, suffix);
+    }
+    Ok(())
+}
+
+/// Applies pod admission: priority and default toleration seconds.
+pub fn admit_pod(pod: &mut Pod, store: &Store) -> Result<(), ApiError> {
+    resolve_priority(pod, store)?;
+    add_default_tolerations(pod);
+    pod.status.phase = if pod.status.phase == PodPhase::Unknown {
+        PodPhase::Pending
+    } else {
+        pod.status.phase
+    };
+    Ok(())
+}
+
+fn resolve_priority(pod: &mut Pod, store: &Store) -> Result<(), ApiError> {
+    let classes = store.iter(Kind::PriorityClass).filter_map(|o| match &**o {
+        Object::PriorityClass(pc) => Some(pc),
+        _ => None,
+    });
+    let name = pod.spec.priority_class_name.clone();
+    let mut global_default: Option<&PriorityClass> = None;
+    let mut named: Option<&PriorityClass> = None;
+    for pc in classes {
+        if !name.is_empty() && pc.metadata.name == name {
+            named = Some(pc);
+        }
+        // Upstream picks the global default with the highest value if several claim it.
+        if pc.global_default && global_default.is_none_or(|g: &PriorityClass| pc.value > g.value) {
+            global_default = Some(pc);
+        }
+    }
+    let class = if name.is_empty() {
+        global_default
+    } else {
+        Some(named.ok_or_else(|| ApiError::Invalid {
+            kind: Kind::Pod,
+            message: format!("no PriorityClass with name {name} was found"),
+        })?)
+    };
+    match class {
+        Some(pc) => {
+            pod.spec.priority = Some(pc.value);
+            pod.spec.priority_class_name = pc.metadata.name.clone();
+            if pod.spec.preemption_policy.is_none() {
+                pod.spec.preemption_policy = pc.preemption_policy.clone();
+            }
+        }
+        None => {
+            pod.spec.priority.get_or_insert(0);
+        }
+    }
+    Ok(())
+}
+
+fn add_default_tolerations(pod: &mut Pod) {
+    use crate::api::taints::{TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE};
+    for (key, seconds) in [
+        (TAINT_NODE_NOT_READY, DEFAULT_NOT_READY_TOLERATION_SECONDS),
+        (
+            TAINT_NODE_UNREACHABLE,
+            DEFAULT_UNREACHABLE_TOLERATION_SECONDS,
+        ),
+    ] {
+        let already = pod.spec.tolerations.iter().any(|t| {
+            let effect_ok = t.effect.is_none() || t.effect == Some(TaintEffect::NoExecute);
+            let key_ok =
+                t.key == key || (t.key.is_empty() && t.operator == TolerationOperator::Exists);
+            effect_ok && key_ok
+        });
+        if !already {
+            pod.spec.tolerations.push(Toleration {
+                key: key.to_string(),
+                operator: TolerationOperator::Exists,
+                value: String::new(),
+                effect: Some(TaintEffect::NoExecute),
+                toleration_seconds: Some(seconds),
+            });
+        }
+    }
+}

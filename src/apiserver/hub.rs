@@ -1,0 +1,709 @@
+//! The apiserver hub: the only way components read and write cluster state.
+//!
+//! A request is submitted at some virtual time, admitted (today: after a fixed latency; flow
+//! control arrives later at exactly this point), executed against the [`Store`], answered, and
+//! every committed change is fanned out to the matching watches, each after its own delay.
+//!
+//! The hub never touches the event queue: each call returns [`ApiOutput`]s — events to schedule,
+//! responses and watch events to hand to clients — and the world routes them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::admission;
+use super::request::{
+    ApiError, ClientId, ListOptions, PatchOp, Request, RequestBody, RequestId, Response,
+    ResponseBody, Subresource, Verb, WatchId,
+};
+use super::store::{ChangeType, Store};
+use super::watch::{Watch, WatchEvent, WatchRegistry};
+use crate::api::pod::PodCondition;
+use crate::api::priority_class::Namespace;
+use crate::api::{Kind, Object, ObjectKey, ResourceVersion, Uid};
+use crate::sim::{SimDuration, SimRng, SimTime, TraceDigest};
+
+/// Apiserver settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiServerConfig {
+    /// Time from submission to execution (ideal admission: no limits, fixed latency).
+    pub admission_latency: SimDuration,
+    /// Default time from a commit to a watcher seeing it.
+    pub watch_delay: SimDuration,
+    /// Changes retained for watches; older versions get 410 Gone.
+    pub watch_history: usize,
+    /// Finish graceful pod deletions at the deadline in the apiserver itself. Until kubelets are
+    /// modelled nothing else would confirm them.
+    pub complete_graceful_deletions: bool,
+    /// Keep a record of every write (for `events.jsonl`).
+    pub record_writes: bool,
+}
+
+impl Default for ApiServerConfig {
+    fn default() -> Self {
+        ApiServerConfig {
+            admission_latency: SimDuration::from_millis(1),
+            watch_delay: SimDuration::from_millis(1),
+            watch_history: 100_000,
+            complete_graceful_deletions: true,
+            record_writes: false,
+        }
+    }
+}
+
+/// Something the hub asks the world to do.
+#[derive(Debug, PartialEq)]
+pub enum ApiOutput {
+    /// Schedule `event` at `at` and hand it back to [`ApiServer::handle`] then.
+    Schedule(SimTime, ApiEvent),
+    /// Give `response` to the client that sent `request`.
+    Respond {
+        /// The client.
+        client: ClientId,
+        /// The request answered.
+        request: RequestId,
+        /// The answer.
+        response: Response,
+    },
+    /// Give a watch event to a client.
+    Deliver {
+        /// The client.
+        client: ClientId,
+        /// The watch it arrives on.
+        watch: WatchId,
+        /// The event.
+        event: WatchEvent,
+    },
+}
+
+/// The hub's own events.
+#[derive(Debug, PartialEq)]
+pub enum ApiEvent {
+    /// The request passed admission: execute it.
+    Execute(RequestId),
+    /// A watch event reaches its watcher.
+    Deliver(WatchId, WatchEvent),
+    /// A graceful deletion's grace period is over.
+    FinishDeletion {
+        /// Kind.
+        kind: Kind,
+        /// Key.
+        key: ObjectKey,
+        /// The object that started terminating (a new one with the same name is left alone).
+        uid: Uid,
+    },
+}
+
+impl ApiEvent {
+    /// A word for the trace digest.
+    pub fn fingerprint(&self) -> u64 {
+        match self {
+            ApiEvent::Execute(id) => id.0,
+            ApiEvent::Deliver(w, e) => (u64::from(w.0) << 40) ^ e.resource_version.0,
+            ApiEvent::FinishDeletion { uid, .. } => uid.0 | (1 << 63),
+        }
+    }
+}
+
+/// One committed write, as `events.jsonl` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteRecord {
+    /// When it committed.
+    pub at: SimTime,
+    /// The verb of the request (deletions finished by the apiserver are `delete`).
+    pub verb: Verb,
+    /// Subresource written, if any.
+    pub subresource: Option<Subresource>,
+    /// Who wrote.
+    pub user: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace and name.
+    pub key: ObjectKey,
+    /// The version it committed at.
+    pub resource_version: ResourceVersion,
+    /// What happened to the object.
+    pub change: ChangeType,
+    /// A workload's desired size after the write.
+    pub replicas: Option<i32>,
+    /// An HPA's `status.currentReplicas` and `status.desiredReplicas` after the write.
+    pub hpa_replicas: Option<(i32, i32)>,
+}
+
+/// Counters the hub keeps, named after the real apiserver metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiCounters {
+    /// `apiserver_request_total` by (verb, resource, code).
+    pub requests: BTreeMap<(Verb, Kind, u16), u64>,
+    /// Watch events delivered.
+    pub watch_events_delivered: u64,
+}
+
+/// The apiserver.
+pub struct ApiServer {
+    config: ApiServerConfig,
+    store: Store,
+    in_flight: BTreeMap<RequestId, Request>,
+    next_request: u64,
+    watches: WatchRegistry,
+    counters: ApiCounters,
+    writes: Vec<WriteRecord>,
+    names: SimRng,
+    commits: TraceDigest,
+}
+
+impl ApiServer {
+    /// An apiserver with an empty store; `names` draws generated name suffixes.
+    pub fn new(config: ApiServerConfig, names: SimRng) -> Self {
+        ApiServer {
+            store: Store::new(config.watch_history),
+            config,
+            in_flight: BTreeMap::new(),
+            next_request: 0,
+            watches: WatchRegistry::default(),
+            counters: ApiCounters::default(),
+            writes: Vec::new(),
+            names,
+            commits: TraceDigest::new(),
+        }
+    }
+
+    /// The store, for observers (metrics, reports) that read ground truth without a request.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ApiServerConfig {
+        &self.config
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &ApiCounters {
+        &self.counters
+    }
+
+    /// The write records kept so far (empty unless `record_writes`).
+    pub fn writes(&self) -> &[WriteRecord] {
+        &self.writes
+    }
+
+    /// A digest of every committed change (kind, key, version, what happened), in commit order:
+    /// two runs that wrote the same things in the same order have the same one.
+    pub fn commit_digest(&self) -> &TraceDigest {
+        &self.commits
+    }
+
+    /// Open watches.
+    pub fn watches(&self) -> &WatchRegistry {
+        &self.watches
+    }
+
+    /// Accepts `request` at `now`; returns its id. Execution is scheduled through `out`.
+    pub fn submit(
+        &mut self,
+        now: SimTime,
+        request: Request,
+        out: &mut Vec<ApiOutput>,
+    ) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.in_flight.insert(id, request);
+        out.push(ApiOutput::Schedule(
+            now + self.config.admission_latency,
+            ApiEvent::Execute(id),
+        ));
+        id
+    }
+
+    /// Closes a watch (the client went away or stopped watching).
+    pub fn close_watch(&mut self, id: WatchId) {
+        self.watches.close(id);
+    }
+
+    /// Handles one of the hub's own events.
+    pub fn handle(&mut self, now: SimTime, event: ApiEvent, out: &mut Vec<ApiOutput>) {
+        match event {
+            ApiEvent::Execute(id) => {
+                if let Some(request) = self.in_flight.remove(&id) {
+                    let client = request.client;
+                    let response = self.execute(now, request, out);
+                    out.push(ApiOutput::Respond {
+                        client,
+                        request: id,
+                        response,
+                    });
+                }
+            }
+            ApiEvent::Deliver(watch, event) => {
+                if let Some(w) = self.watches.get(watch) {
+                    self.counters.watch_events_delivered += 1;
+                    out.push(ApiOutput::Deliver {
+                        client: w.client,
+                        watch,
+                        event,
+                    });
+                }
+            }
+            ApiEvent::FinishDeletion { kind, key, uid } => {
+                let same = self
+                    .store
+                    .get(kind, &key)
+                    .is_some_and(|o| o.meta().uid == uid);
+                if same && self.store.delete(kind, &key).is_ok() {
+                    self.after_commit(now, Verb::Delete, None, "system:apiserver", out);
+                }
+            }
+        }
+    }
+
+    fn execute(&mut self, now: SimTime, request: Request, out: &mut Vec<ApiOutput>) -> Response {
+        let verb = request.verb;
+        let kind = request.kind;
+        let subresource = request.subresource;
+        let user = request.user.name.clone();
+        let result = match (verb, request.body) {
+            (Verb::Get, _) => self.get(kind, &ObjectKey::new(request.namespace, request.name)),
+            (Verb::List, _) => Ok(self.list(kind, &request.namespace, &request.options)),
+            (Verb::Watch, _) => self.open_watch(
+                now,
+                request.client,
+                kind,
+                request.namespace,
+                request.options,
+                out,
+            ),
+            (Verb::Create, RequestBody::Object(object)) => self.create(now, *object),
+            (Verb::Create, RequestBody::Binding { node }) => {
+                self.bind(now, &ObjectKey::new(request.namespace, request.name), node)
+            }
+            (Verb::Update, RequestBody::Object(object)) => self.update(*object, subresource),
+            (Verb::Patch, RequestBody::Patch(op)) => {
+                self.patch(kind, &ObjectKey::new(request.namespace, request.name), op)
+            }
+            (
+                Verb::Delete,
+                RequestBody::Delete {
+                    grace_period_seconds,
+                },
+            ) => self.delete(
+                now,
+                kind,
+                &ObjectKey::new(request.namespace, request.name),
+                grace_period_seconds,
+                out,
+            ),
+            (verb, _) => Err(ApiError::Invalid {
+                kind,
+                message: format!("malformed {} request", verb.name()),
+            }),
+        };
+        let code = match &result {
+            Ok(ResponseBody::Object(_)) if verb == Verb::Create => 201,
+            Ok(_) => 200,
+            Err(e) => e.code(),
+        };
+        *self
+            .counters
+            .requests
+            .entry((verb, kind, code))
+            .or_insert(0) += 1;
+        if verb.is_mutating() && result.is_ok() {
+            self.after_commit(now, verb, subresource, &user, out);
+        }
+        result
+    }
+
+    fn get(&self, kind: Kind, key: &ObjectKey) -> Response {
+        let key = self.normalize_key(kind, key);
+        self.store
+            .get(kind, &key)
+            .map(|o| ResponseBody::Object(Arc::clone(o)))
+            .ok_or(ApiError::NotFound { kind, key })
+    }
+
+    fn list(&self, kind: Kind, namespace: &str, options: &ListOptions) -> ResponseBody {
+        let probe = Watch {
+            client: ClientId(u32::MAX),
+            kind,
+            namespace: namespace.to_string(),
+            options: options.clone(),
+            delay: SimDuration::ZERO,
+        };
+        let candidates: Box<dyn Iterator<Item = &Arc<Object>>> = if namespace.is_empty() {
+            Box::new(self.store.iter(kind))
+        } else {
+            Box::new(self.store.iter_namespace(kind, namespace))
+        };
+        let items = candidates.filter(|o| probe.selects(o)).cloned().collect();
+        ResponseBody::List {
+            items,
+            resource_version: self.store.revision(),
+        }
+    }
+
+    fn open_watch(
+        &mut self,
+        now: SimTime,
+        client: ClientId,
+        kind: Kind,
+        namespace: String,
+        options: ListOptions,
+        out: &mut Vec<ApiOutput>,
+    ) -> Response {
+        let from = options.resource_version.unwrap_or(self.store.revision());
+        let watch = Watch {
+            client,
+            kind,
+            namespace,
+            options,
+            delay: self.config.watch_delay,
+        };
+        // Replay what the client missed since `from` before anything newer can be committed.
+        let backlog: Vec<WatchEvent> = self
+            .store
+            .changes_since(from)?
+            .filter_map(|c| watch.event_for(c))
+            .collect();
+        let at = now + watch.delay;
+        let id = self.watches.open(watch);
+        for event in backlog {
+            out.push(ApiOutput::Schedule(at, ApiEvent::Deliver(id, event)));
+        }
+        Ok(ResponseBody::Watch(id))
+    }
+
+    fn normalize_key(&self, kind: Kind, key: &ObjectKey) -> ObjectKey {
+        if kind.is_namespaced() && key.namespace.is_empty() {
+            ObjectKey::new("default", key.name.clone())
+        } else if !kind.is_namespaced() && !key.namespace.is_empty() {
+            ObjectKey::cluster(key.name.clone())
+        } else {
+            key.clone()
+        }
+    }
+
+    fn create(&mut self, now: SimTime, mut object: Object) -> Response {
+        admission::default_identity(&mut object, &mut self.names)?;
+        if let Object::Pod(pod) = &mut object {
+            admission::admit_pod(pod, &self.store)?;
+            if pod.is_bound() {
+                set_scheduled_condition(pod, now);
+            }
+        }
+        let meta = object.meta_mut();
+        meta.creation_timestamp = now;
+        meta.deletion_timestamp = None;
+        meta.deletion_grace_period_seconds = None;
+        meta.resource_version = ResourceVersion(0);
+        let stored = self.store.create(object)?;
+        Ok(ResponseBody::Object(stored))
+    }
+
+    fn update(&mut self, mut object: Object, subresource: Option<Subresource>) -> Response {
+        let kind = object.kind();
+        let key = self.normalize_key(kind, &object.key());
+        object.meta_mut().namespace = key.namespace.clone();
+        let status_only = subresource == Some(Subresource::Status);
+        let stored = self.store.update(object, |current, next| {
+            let old = current.meta();
+            if status_only {
+                let status = take_status(next);
+                *next = current.clone();
+                put_status(next, status);
+            } else {
+                put_status(next, status_of(current));
+                let bump = i64::from(spec_changed(current, next));
+                let meta = next.meta_mut();
+                meta.deletion_timestamp = old.deletion_timestamp;
+                meta.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+                meta.generation = old.generation + bump;
+            }
+            Ok(())
+        })?;
+        Ok(ResponseBody::Object(stored))
+    }
+
+    fn patch(&mut self, kind: Kind, key: &ObjectKey, op: PatchOp) -> Response {
+        let key = self.normalize_key(kind, key);
+        let stored = self.store.modify(kind, &key, |object| {
+            apply_patch(object, &op)?;
+            object.meta_mut().generation += 1;
+            Ok(())
+        })?;
+        Ok(ResponseBody::Object(stored))
+    }
+
+    fn bind(&mut self, now: SimTime, key: &ObjectKey, node: String) -> Response {
+        let key = self.normalize_key(Kind::Pod, key);
+        let stored = self.store.modify(Kind::Pod, &key, |object| {
+            let Object::Pod(pod) = object else {
+                return Err(ApiError::Invalid {
+                    kind: Kind::Pod,
+                    message: "binding target is not a pod".into(),
+                });
+            };
+            if pod.is_bound() {
+                return Err(ApiError::Conflict {
+                    kind: Kind::Pod,
+                    key: key.clone(),
+                    sent: 0,
+                    current: pod.metadata.resource_version.0,
+                });
+            }
+            if pod.metadata.is_terminating() {
+                return Err(ApiError::Invalid {
+                    kind: Kind::Pod,
+                    message: format!("pod {key} is being deleted, cannot be assigned to a host"),
+                });
+            }
+            pod.spec.node_name = node;
+            pod.status.nominated_node_name.clear();
+            set_scheduled_condition(pod, now);
+            Ok(())
+        })?;
+        Ok(ResponseBody::Object(stored))
+    }
+
+    fn delete(
+        &mut self,
+        now: SimTime,
+        kind: Kind,
+        key: &ObjectKey,
+        grace_override: Option<i64>,
+        out: &mut Vec<ApiOutput>,
+    ) -> Response {
+        let key = self.normalize_key(kind, key);
+        let Some(current) = self.store.get(kind, &key).cloned() else {
+            return Err(ApiError::NotFound { kind, key });
+        };
+        // Only pods that a kubelet may be running get a grace period; everything else goes now.
+        let grace = match &*current {
+            Object::Pod(pod) if pod.is_bound() && !pod.is_terminal() => grace_override
+                .unwrap_or(pod.spec.grace_period_seconds())
+                .max(0),
+            _ => 0,
+        };
+        if grace == 0 {
+            self.store.delete(kind, &key)?;
+            return Ok(ResponseBody::Deleted);
+        }
+        let deadline = now + SimDuration::from_secs(grace as u64);
+        if let Some(existing) = current.meta().deletion_timestamp
+            && existing <= deadline
+        {
+            // Already terminating at least as soon: nothing changes (a later delete may only
+            // shorten the grace period).
+            return Ok(ResponseBody::Object(current));
+        }
+        let stored = self.store.modify(kind, &key, |object| {
+            let meta = object.meta_mut();
+            meta.deletion_timestamp = Some(deadline);
+            meta.deletion_grace_period_seconds = Some(grace);
+            Ok(())
+        })?;
+        if self.config.complete_graceful_deletions {
+            out.push(ApiOutput::Schedule(
+                deadline,
+                ApiEvent::FinishDeletion {
+                    kind,
+                    key,
+                    uid: stored.meta().uid,
+                },
+            ));
+        }
+        Ok(ResponseBody::Object(stored))
+    }
+
+    /// Records the newest change and fans it out to the watches that select it.
+    fn after_commit(
+        &mut self,
+        now: SimTime,
+        verb: Verb,
+        subresource: Option<Subresource>,
+        user: &str,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        let Some(change) = self.store.last_change() else {
+            return;
+        };
+        let kind = change.object.kind();
+        let meta = change.object.meta();
+        self.commits.update(kind.index() as u64);
+        self.commits.update_str(&meta.namespace);
+        self.commits.update_str(&meta.name);
+        self.commits.update(change.resource_version.0);
+        self.commits.update(change.change as u64);
+        for (id, watch) in self.watches.of_kind(kind) {
+            if let Some(event) = watch.event_for(change) {
+                out.push(ApiOutput::Schedule(
+                    now + watch.delay,
+                    ApiEvent::Deliver(id, event),
+                ));
+            }
+        }
+        if self.config.record_writes {
+            let object = &change.object;
+            self.writes.push(WriteRecord {
+                at: now,
+                verb,
+                subresource,
+                user: user.to_string(),
+                kind,
+                key: object.key(),
+                resource_version: change.resource_version,
+                change: change.change,
+                replicas: object.desired_replicas(),
+                hpa_replicas: match &**object {
+                    Object::HorizontalPodAutoscaler(h) => {
+                        Some((h.status.current_replicas, h.status.desired_replicas))
+                    }
+                    _ => None,
+                },
+            });
+        }
+        self.ensure_namespace(now, out);
+    }
+
+    /// Creates the namespace of the newest change if nothing created it yet: in kubesim a
+    /// namespace exists once something names it.
+    fn ensure_namespace(&mut self, now: SimTime, out: &mut Vec<ApiOutput>) {
+        let Some(change) = self.store.last_change() else {
+            return;
+        };
+        if change.change != ChangeType::Added {
+            return;
+        }
+        let namespace = change.object.meta().namespace.clone();
+        if namespace.is_empty()
+            || self
+                .store
+                .get(Kind::Namespace, &ObjectKey::cluster(namespace.clone()))
+                .is_some()
+        {
+            return;
+        }
+        let mut ns = Namespace::default();
+        ns.metadata.name = namespace;
+        ns.metadata.creation_timestamp = now;
+        if self.store.create(Object::Namespace(ns)).is_ok() {
+            self.after_commit(now, Verb::Create, None, "system:apiserver", out);
+        }
+    }
+}
+
+fn set_scheduled_condition(pod: &mut crate::api::pod::Pod, now: SimTime) {
+    pod.status.conditions.retain(|c| c.type_ != "PodScheduled");
+    pod.status.conditions.push(PodCondition {
+        type_: "PodScheduled".into(),
+        status: "True".into(),
+        reason: String::new(),
+        message: String::new(),
+        last_transition_time: now,
+    });
+}
+
+fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
+    let kind = object.kind();
+    let unsupported = || ApiError::Invalid {
+        kind,
+        message: format!("{op:?} does not apply to a {kind}"),
+    };
+    match (op, object) {
+        (PatchOp::Replicas(n), Object::Deployment(d)) => d.spec.replicas = Some(*n),
+        (PatchOp::Replicas(n), Object::ReplicaSet(r)) => r.spec.replicas = Some(*n),
+        (PatchOp::Image { container, image }, Object::Deployment(d)) => {
+            set_image(&mut d.spec.template.spec, container.as_deref(), image, kind)?;
+        }
+        (PatchOp::Image { container, image }, Object::ReplicaSet(r)) => {
+            set_image(&mut r.spec.template.spec, container.as_deref(), image, kind)?;
+        }
+        (PatchOp::Image { container, image }, Object::Pod(p)) => {
+            set_image(&mut p.spec, container.as_deref(), image, kind)?;
+        }
+        (PatchOp::Unschedulable(u), Object::Node(n)) => n.spec.unschedulable = *u,
+        _ => return Err(unsupported()),
+    }
+    Ok(())
+}
+
+fn set_image(
+    spec: &mut crate::api::pod::PodSpec,
+    container: Option<&str>,
+    image: &str,
+    kind: Kind,
+) -> Result<(), ApiError> {
+    let mut changed = 0;
+    for c in &mut spec.containers {
+        if container.is_none_or(|name| name == c.name) {
+            c.image = image.to_string();
+            changed += 1;
+        }
+    }
+    if changed == 0 {
+        return Err(ApiError::Invalid {
+            kind,
+            message: format!("no container named {:?}", container.unwrap_or("")),
+        });
+    }
+    Ok(())
+}
+
+/// The status part of an object, moved out so an update can keep the stored one.
+enum Status {
+    None,
+    Node(crate::api::node::NodeStatus),
+    Pod(crate::api::pod::PodStatus),
+    Deployment(crate::api::deployment::DeploymentStatus),
+    ReplicaSet(crate::api::replicaset::ReplicaSetStatus),
+    Hpa(crate::api::hpa::HpaStatus),
+}
+
+fn take_status(object: &mut Object) -> Status {
+    use std::mem::take;
+    match object {
+        Object::Node(n) => Status::Node(take(&mut n.status)),
+        Object::Pod(p) => Status::Pod(take(&mut p.status)),
+        Object::Deployment(d) => Status::Deployment(take(&mut d.status)),
+        Object::ReplicaSet(r) => Status::ReplicaSet(take(&mut r.status)),
+        Object::HorizontalPodAutoscaler(h) => Status::Hpa(take(&mut h.status)),
+        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) => Status::None,
+    }
+}
+
+fn status_of(object: &Object) -> Status {
+    match object {
+        Object::Node(n) => Status::Node(n.status.clone()),
+        Object::Pod(p) => Status::Pod(p.status.clone()),
+        Object::Deployment(d) => Status::Deployment(d.status.clone()),
+        Object::ReplicaSet(r) => Status::ReplicaSet(r.status.clone()),
+        Object::HorizontalPodAutoscaler(h) => Status::Hpa(h.status.clone()),
+        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) => Status::None,
+    }
+}
+
+fn put_status(object: &mut Object, status: Status) {
+    match (object, status) {
+        (Object::Node(n), Status::Node(s)) => n.status = s,
+        (Object::Pod(p), Status::Pod(s)) => p.status = s,
+        (Object::Deployment(d), Status::Deployment(s)) => d.status = s,
+        (Object::ReplicaSet(r), Status::ReplicaSet(s)) => r.status = s,
+        (Object::HorizontalPodAutoscaler(h), Status::Hpa(s)) => h.status = s,
+        _ => {}
+    }
+}
+
+/// Whether the desired state differs (metadata and status aside): what bumps `generation`.
+fn spec_changed(old: &Object, new: &Object) -> bool {
+    match (old, new) {
+        (Object::Node(a), Object::Node(b)) => a.spec != b.spec,
+        (Object::Pod(a), Object::Pod(b)) => a.spec != b.spec,
+        (Object::Deployment(a), Object::Deployment(b)) => a.spec != b.spec,
+        (Object::ReplicaSet(a), Object::ReplicaSet(b)) => a.spec != b.spec,
+        (Object::HorizontalPodAutoscaler(a), Object::HorizontalPodAutoscaler(b)) => {
+            a.spec != b.spec
+        }
+        (Object::Service(a), Object::Service(b)) => a.spec != b.spec,
+        (Object::PriorityClass(a), Object::PriorityClass(b)) => a.value != b.value,
+        _ => false,
+    }
+}

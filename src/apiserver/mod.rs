@@ -1,0 +1,16 @@
+//! The apiserver: the hub every component reads and writes through, and the versioned store
+//! (the etcd stand-in) behind it.
+
+pub mod admission;
+pub mod hub;
+pub mod request;
+pub mod store;
+pub mod watch;
+
+pub use hub::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, WriteRecord};
+pub use request::{
+    ApiError, ClientId, ListOptions, PatchOp, Request, RequestId, Response, ResponseBody, UserInfo,
+    Verb, WatchId,
+};
+pub use store::{Change, ChangeType, Store};
+pub use watch::WatchEvent;

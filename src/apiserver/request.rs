@@ -1,0 +1,381 @@
+//! API requests and responses as they travel between clients and the apiserver.
+//!
+//! A request carries everything flow control will classify on (verb, resource, namespace, the
+//! client's user and groups) and everything the cost model needs (how many objects a list
+//! touches), even where today's ideal admission ignores it.
+
+use std::sync::Arc;
+
+use crate::api::labels::{FieldSelector, Selector};
+use crate::api::{Kind, Object, ObjectKey, ResourceVersion};
+
+/// Which client sent a request (an index the world assigns to each component).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientId(pub u32);
+
+/// A request's id, unique within a run, in submission order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// The authenticated user behind a client, as APF FlowSchemas match it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserInfo {
+    /// User name (`system:kube-scheduler`, `system:node:node-1`, …).
+    pub name: String,
+    /// Groups (`system:nodes`, `system:authenticated`, …).
+    pub groups: Vec<String>,
+}
+
+impl UserInfo {
+    /// A user in the given groups.
+    pub fn new(name: impl Into<String>, groups: &[&str]) -> Self {
+        UserInfo {
+            name: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+}
+
+/// The HTTP verb family, as flow control and audit logs name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verb {
+    /// Read one object.
+    Get,
+    /// Read a collection.
+    List,
+    /// Open a watch.
+    Watch,
+    /// Create an object.
+    Create,
+    /// Replace an object (optimistic concurrency on resourceVersion).
+    Update,
+    /// Change part of an object.
+    Patch,
+    /// Delete an object.
+    Delete,
+}
+
+impl Verb {
+    /// Lower-case verb, as in `apiserver_request_total{verb=…}`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Watch => "watch",
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Patch => "patch",
+            Verb::Delete => "delete",
+        }
+    }
+
+    /// Whether the verb writes.
+    pub const fn is_mutating(self) -> bool {
+        matches!(
+            self,
+            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete
+        )
+    }
+}
+
+/// A subresource a request addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subresource {
+    /// `/status`: only the status changes.
+    Status,
+    /// `/binding`: binds a pod to a node.
+    Binding,
+    /// `/scale`: changes a workload's replicas.
+    Scale,
+}
+
+impl Subresource {
+    /// The path segment.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Subresource::Status => "status",
+            Subresource::Binding => "binding",
+            Subresource::Scale => "scale",
+        }
+    }
+}
+
+/// A targeted change, executed atomically by the apiserver (no read-modify-write race).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatchOp {
+    /// Set `spec.replicas` of a Deployment or ReplicaSet.
+    Replicas(i32),
+    /// Set the image of a container (all containers when `container` is None).
+    Image {
+        /// Container name.
+        container: Option<String>,
+        /// New image.
+        image: String,
+    },
+    /// Set `spec.unschedulable` of a node (cordon / uncordon).
+    Unschedulable(bool),
+}
+
+/// What a list, watch or delete selects.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Label selector (none = everything).
+    pub label_selector: Option<Selector>,
+    /// Field selector (none = everything).
+    pub field_selector: Option<FieldSelector>,
+    /// For watches: start after this version (None = from now, after an implicit list).
+    pub resource_version: Option<ResourceVersion>,
+}
+
+/// The body of a request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RequestBody {
+    /// No body (get, list, watch).
+    None,
+    /// A whole object (create, update, update status).
+    Object(Box<Object>),
+    /// A patch (patch, scale).
+    Patch(PatchOp),
+    /// A binding to a node (pods/binding).
+    Binding {
+        /// Target node.
+        node: String,
+    },
+    /// Delete options.
+    Delete {
+        /// Grace period override (None = the object's own).
+        grace_period_seconds: Option<i64>,
+    },
+}
+
+/// One API request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// Who sent it.
+    pub client: ClientId,
+    /// As whom.
+    pub user: UserInfo,
+    /// Verb.
+    pub verb: Verb,
+    /// Resource kind.
+    pub kind: Kind,
+    /// Subresource, if any.
+    pub subresource: Option<Subresource>,
+    /// Namespace (empty for cluster-scoped kinds and all-namespace lists).
+    pub namespace: String,
+    /// Object name (empty for lists, watches and creates with generateName).
+    pub name: String,
+    /// Selection for list and watch.
+    pub options: ListOptions,
+    /// Body.
+    pub body: RequestBody,
+}
+
+impl Request {
+    fn base(client: ClientId, user: UserInfo, verb: Verb, kind: Kind) -> Request {
+        Request {
+            client,
+            user,
+            verb,
+            kind,
+            subresource: None,
+            namespace: String::new(),
+            name: String::new(),
+            options: ListOptions::default(),
+            body: RequestBody::None,
+        }
+    }
+
+    /// A create of `object`.
+    pub fn create(client: ClientId, user: UserInfo, object: Object) -> Request {
+        let mut r = Request::base(client, user, Verb::Create, object.kind());
+        r.namespace = object.meta().namespace.clone();
+        r.name = object.meta().name.clone();
+        r.body = RequestBody::Object(Box::new(object));
+        r
+    }
+
+    /// An update (or status update) of `object`.
+    pub fn update(
+        client: ClientId,
+        user: UserInfo,
+        object: Object,
+        subresource: Option<Subresource>,
+    ) -> Request {
+        let mut r = Request::create(client, user, object);
+        r.verb = Verb::Update;
+        r.subresource = subresource;
+        r
+    }
+
+    /// A patch of `key`.
+    pub fn patch(
+        client: ClientId,
+        user: UserInfo,
+        kind: Kind,
+        key: &ObjectKey,
+        op: PatchOp,
+    ) -> Request {
+        let mut r = Request::base(client, user, Verb::Patch, kind);
+        r.namespace = key.namespace.clone();
+        r.name = key.name.clone();
+        if matches!(op, PatchOp::Replicas(_)) {
+            r.subresource = Some(Subresource::Scale);
+        }
+        r.body = RequestBody::Patch(op);
+        r
+    }
+
+    /// A delete of `key`.
+    pub fn delete(
+        client: ClientId,
+        user: UserInfo,
+        kind: Kind,
+        key: &ObjectKey,
+        grace_period_seconds: Option<i64>,
+    ) -> Request {
+        let mut r = Request::base(client, user, Verb::Delete, kind);
+        r.namespace = key.namespace.clone();
+        r.name = key.name.clone();
+        r.body = RequestBody::Delete {
+            grace_period_seconds,
+        };
+        r
+    }
+
+    /// A get of `key`.
+    pub fn get(client: ClientId, user: UserInfo, kind: Kind, key: &ObjectKey) -> Request {
+        let mut r = Request::base(client, user, Verb::Get, kind);
+        r.namespace = key.namespace.clone();
+        r.name = key.name.clone();
+        r
+    }
+
+    /// A list of `kind` in `namespace` (empty = all namespaces).
+    pub fn list(
+        client: ClientId,
+        user: UserInfo,
+        kind: Kind,
+        namespace: &str,
+        options: ListOptions,
+    ) -> Request {
+        let mut r = Request::base(client, user, Verb::List, kind);
+        r.namespace = namespace.to_string();
+        r.options = options;
+        r
+    }
+
+    /// A watch of `kind` in `namespace` (empty = all namespaces).
+    pub fn watch(
+        client: ClientId,
+        user: UserInfo,
+        kind: Kind,
+        namespace: &str,
+        options: ListOptions,
+    ) -> Request {
+        let mut r = Request::list(client, user, kind, namespace, options);
+        r.verb = Verb::Watch;
+        r
+    }
+
+    /// A bind of pod `key` to `node`.
+    pub fn bind(client: ClientId, user: UserInfo, key: &ObjectKey, node: &str) -> Request {
+        let mut r = Request::base(client, user, Verb::Create, Kind::Pod);
+        r.subresource = Some(Subresource::Binding);
+        r.namespace = key.namespace.clone();
+        r.name = key.name.clone();
+        r.body = RequestBody::Binding {
+            node: node.to_string(),
+        };
+        r
+    }
+}
+
+/// A failed request, with the HTTP status it maps to.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 404: the object does not exist.
+    #[error("{kind} {key} not found")]
+    NotFound {
+        /// Kind.
+        kind: Kind,
+        /// Key.
+        key: ObjectKey,
+    },
+    /// 409: an object with that name exists.
+    #[error("{kind} {key} already exists")]
+    AlreadyExists {
+        /// Kind.
+        kind: Kind,
+        /// Key.
+        key: ObjectKey,
+    },
+    /// 409: the update was based on a stale resourceVersion.
+    #[error(
+        "conflict on {kind} {key}: the object has been modified (sent resourceVersion {sent}, current {current})"
+    )]
+    Conflict {
+        /// Kind.
+        kind: Kind,
+        /// Key.
+        key: ObjectKey,
+        /// The version the client sent.
+        sent: u64,
+        /// The stored version.
+        current: u64,
+    },
+    /// 410: the requested version is older than the retained history.
+    #[error("too old resource version: {requested} (oldest retained {oldest})")]
+    Gone {
+        /// The version asked for.
+        requested: u64,
+        /// The oldest version still retained.
+        oldest: u64,
+    },
+    /// 422: the request is not valid.
+    #[error("invalid {kind}: {message}")]
+    Invalid {
+        /// Kind.
+        kind: Kind,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status code.
+    pub const fn code(&self) -> u16 {
+        match self {
+            ApiError::NotFound { .. } => 404,
+            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::Gone { .. } => 410,
+            ApiError::Invalid { .. } => 422,
+        }
+    }
+}
+
+/// Identifies an open watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WatchId(pub u32);
+
+/// A successful response.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResponseBody {
+    /// One object (get, create, update, patch, bind; delete of a gracefully deleted pod).
+    Object(Arc<Object>),
+    /// A list and the version it is consistent at.
+    List {
+        /// Items in key order.
+        items: Vec<Arc<Object>>,
+        /// The store's version when the list was taken.
+        resource_version: ResourceVersion,
+    },
+    /// A watch was opened.
+    Watch(WatchId),
+    /// The object was deleted.
+    Deleted,
+}
+
+/// The outcome of a request, delivered to the client.
+pub type Response = Result<ResponseBody, ApiError>;

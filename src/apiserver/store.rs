@@ -1,0 +1,266 @@
+//! The versioned object store: the etcd stand-in behind the apiserver.
+//!
+//! One global resourceVersion counts every write, as etcd's revision does. Objects are kept as
+//! immutable snapshots (`Arc<Object>`), so a list, a watch event and the store share one copy.
+//! Every change is appended to a bounded history from which watches are served; asking for a
+//! version older than the history holds is answered with 410 Gone, as after an etcd compaction.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use super::request::ApiError;
+use crate::api::{Kind, Object, ObjectKey, ResourceVersion};
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeType {
+    /// Created.
+    Added,
+    /// Updated (including a graceful deletion starting).
+    Modified,
+    /// Removed.
+    Deleted,
+}
+
+impl ChangeType {
+    /// The watch event type as Kubernetes spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ChangeType::Added => "ADDED",
+            ChangeType::Modified => "MODIFIED",
+            ChangeType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change, as kept in the history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The version the change was committed at.
+    pub resource_version: ResourceVersion,
+    /// What happened.
+    pub change: ChangeType,
+    /// The object after the change (for a delete: its last state).
+    pub object: Arc<Object>,
+    /// The object before the change (None for a create); watches with selectors need it to
+    /// tell an object leaving their selection from one that was never in it.
+    pub previous: Option<Arc<Object>>,
+}
+
+/// The objects and the history.
+#[derive(Debug)]
+pub struct Store {
+    objects: [BTreeMap<ObjectKey, Arc<Object>>; Kind::ALL.len()],
+    revision: u64,
+    next_uid: u64,
+    history: VecDeque<Change>,
+    history_limit: usize,
+    /// Versions at or below this are compacted: no longer served to watches.
+    compacted: u64,
+}
+
+impl Store {
+    /// An empty store that keeps the last `history_limit` changes for watches.
+    pub fn new(history_limit: usize) -> Self {
+        Store {
+            objects: Default::default(),
+            revision: 0,
+            next_uid: 1,
+            history: VecDeque::new(),
+            history_limit: history_limit.max(1),
+            compacted: 0,
+        }
+    }
+
+    /// The current (latest committed) version.
+    pub fn revision(&self) -> ResourceVersion {
+        ResourceVersion(self.revision)
+    }
+
+    /// The object `key` of `kind`.
+    pub fn get(&self, kind: Kind, key: &ObjectKey) -> Option<&Arc<Object>> {
+        self.objects[kind.index()].get(key)
+    }
+
+    /// All objects of `kind`, in key order.
+    pub fn iter(&self, kind: Kind) -> impl Iterator<Item = &Arc<Object>> {
+        self.objects[kind.index()].values()
+    }
+
+    /// All objects of `kind` in `namespace`, in key order.
+    pub fn iter_namespace<'a>(
+        &'a self,
+        kind: Kind,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Object>> {
+        let start = ObjectKey::new(namespace, "");
+        self.objects[kind.index()]
+            .range(start..)
+            .take_while(move |(k, _)| k.namespace == namespace)
+            .map(|(_, v)| v)
+    }
+
+    /// How many objects of `kind` exist.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.objects[kind.index()].len()
+    }
+
+    /// Creates `object`, assigning uid, version and creation metadata. Fails if it exists.
+    pub fn create(&mut self, mut object: Object) -> Result<Arc<Object>, ApiError> {
+        let kind = object.kind();
+        let key = object.key();
+        if self.objects[kind.index()].contains_key(&key) {
+            return Err(ApiError::AlreadyExists { kind, key });
+        }
+        self.revision += 1;
+        let meta = object.meta_mut();
+        meta.uid = crate::api::Uid(self.next_uid);
+        self.next_uid += 1;
+        meta.resource_version = ResourceVersion(self.revision);
+        meta.generation = 1;
+        let stored = Arc::new(object);
+        self.objects[kind.index()].insert(key, Arc::clone(&stored));
+        self.record(ChangeType::Added, Arc::clone(&stored), None);
+        Ok(stored)
+    }
+
+    /// Replaces the stored object with `object`, which must carry the stored version or version
+    /// 0 (an unconditional update). `finish` merges the stored object into the new one (keeping
+    /// server-owned fields); it may refuse with an error.
+    pub fn update(
+        &mut self,
+        object: Object,
+        finish: impl FnOnce(&Object, &mut Object) -> Result<(), ApiError>,
+    ) -> Result<Arc<Object>, ApiError> {
+        let kind = object.kind();
+        let key = object.key();
+        let Some(current) = self.objects[kind.index()].get(&key) else {
+            return Err(ApiError::NotFound { kind, key });
+        };
+        let sent = object.meta().resource_version.0;
+        let stored_rv = current.meta().resource_version.0;
+        if sent != 0 && sent != stored_rv {
+            return Err(ApiError::Conflict {
+                kind,
+                key,
+                sent,
+                current: stored_rv,
+            });
+        }
+        let current = Arc::clone(current);
+        let mut next = object;
+        finish(&current, &mut next)?;
+        Ok(self.commit_modification(current, next))
+    }
+
+    /// Applies `change` to the stored object `key` atomically (a patch: no version check).
+    pub fn modify(
+        &mut self,
+        kind: Kind,
+        key: &ObjectKey,
+        change: impl FnOnce(&mut Object) -> Result<(), ApiError>,
+    ) -> Result<Arc<Object>, ApiError> {
+        let Some(current) = self.objects[kind.index()].get(key) else {
+            return Err(ApiError::NotFound {
+                kind,
+                key: key.clone(),
+            });
+        };
+        let current = Arc::clone(current);
+        let mut next = (*current).clone();
+        change(&mut next)?;
+        Ok(self.commit_modification(current, next))
+    }
+
+    fn commit_modification(&mut self, current: Arc<Object>, mut next: Object) -> Arc<Object> {
+        self.revision += 1;
+        {
+            let (old, meta) = (current.meta(), next.meta_mut());
+            meta.uid = old.uid;
+            meta.creation_timestamp = old.creation_timestamp;
+            meta.resource_version = ResourceVersion(self.revision);
+        }
+        let stored = Arc::new(next);
+        let kind = stored.kind();
+        self.objects[kind.index()].insert(stored.key(), Arc::clone(&stored));
+        self.record(ChangeType::Modified, Arc::clone(&stored), Some(current));
+        stored
+    }
+
+    /// Removes `key`; the deleted object carries the version of the delete, as a watch sees it.
+    pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> Result<Arc<Object>, ApiError> {
+        let Some(current) = self.objects[kind.index()].remove(key) else {
+            return Err(ApiError::NotFound {
+                kind,
+                key: key.clone(),
+            });
+        };
+        self.revision += 1;
+        let mut last = (*current).clone();
+        last.meta_mut().resource_version = ResourceVersion(self.revision);
+        let last = Arc::new(last);
+        self.record(ChangeType::Deleted, Arc::clone(&last), Some(current));
+        Ok(last)
+    }
+
+    fn record(&mut self, change: ChangeType, object: Arc<Object>, previous: Option<Arc<Object>>) {
+        if self.history.len() == self.history_limit
+            && let Some(evicted) = self.history.pop_front()
+        {
+            self.compacted = evicted.resource_version.0;
+        }
+        self.history.push_back(Change {
+            resource_version: ResourceVersion(self.revision),
+            change,
+            object,
+            previous,
+        });
+    }
+
+    /// The newest change, if any.
+    pub fn last_change(&self) -> Option<&Change> {
+        self.history.back()
+    }
+
+    /// The change committed at `rv`, if still retained.
+    pub fn change_at(&self, rv: ResourceVersion) -> Option<&Change> {
+        let idx = self
+            .history
+            .binary_search_by_key(&rv, |c| c.resource_version)
+            .ok()?;
+        self.history.get(idx)
+    }
+
+    /// Every retained change after `rv`, oldest first; 410 Gone if changes after `rv` were
+    /// already compacted away.
+    pub fn changes_since(
+        &self,
+        rv: ResourceVersion,
+    ) -> Result<impl Iterator<Item = &Change>, ApiError> {
+        if rv.0 < self.compacted {
+            return Err(ApiError::Gone {
+                requested: rv.0,
+                oldest: self.compacted,
+            });
+        }
+        let start = self.history.partition_point(|c| c.resource_version <= rv);
+        Ok(self.history.range(start..))
+    }
+
+    /// Drops history at or below `rv` (an explicit compaction, as etcd's periodic one).
+    pub fn compact(&mut self, rv: ResourceVersion) {
+        while let Some(front) = self.history.front() {
+            if front.resource_version > rv {
+                break;
+            }
+            self.compacted = front.resource_version.0;
+            self.history.pop_front();
+        }
+        self.compacted = self.compacted.max(rv.0.min(self.revision));
+    }
+
+    /// The highest compacted version: watches must start at or after it.
+    pub fn compacted_revision(&self) -> ResourceVersion {
+        ResourceVersion(self.compacted)
+    }
+}

@@ -1,0 +1,133 @@
+//! `kubesim run`: load a scenario, simulate it, write the report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{CliError, RunArgs};
+use crate::report::{self, ReportOptions, RunInfo};
+use crate::scenario;
+use crate::sim::{SimTime, StopAt};
+use crate::world::{self, RunOptions};
+
+/// Events between progress updates: often enough to look alive, rare enough to cost nothing.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Runs the scenario named in `args`.
+pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    let scenario =
+        scenario::load(&args.scenario).map_err(|e| CliError::bad_input(e.to_string()))?;
+    if args.verbose {
+        for note in &scenario.notes {
+            eprintln!("note: {}: {}", note.pos, note.message);
+        }
+    }
+    let options = RunOptions {
+        seed: args.seed,
+        record_writes: args.events,
+    };
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let until = SimTime::ZERO + args.until.unwrap_or(scenario.duration);
+    let mut sim = world::build(&scenario, &options);
+    let progress = progress_bar(until, args.quiet);
+    let stop = StopAt {
+        until: Some(until),
+        when_quiescent: scenario.stop_when_quiescent,
+        max_events: None,
+    };
+    let stop_reason = sim.run_with_progress(stop, PROGRESS_EVERY, |now| {
+        if let Some(bar) = &progress {
+            bar.set_position(now.as_nanos() / 1_000_000);
+        }
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let end = sim.now();
+    sim.model_mut().sample(end);
+    let info = RunInfo {
+        scenario: &scenario,
+        scenario_file: args
+            .scenario
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        seed,
+        end,
+        stop_reason,
+        events_processed: sim.processed_events(),
+        trace_digest: sim.model().trace_digest(sim.digest()).to_string(),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
+    let written = report::write(
+        &out,
+        &info,
+        sim.model(),
+        ReportOptions {
+            events: args.events,
+        },
+    )
+    .map_err(|e| CliError::bad_input(e.to_string()))?;
+    if !args.quiet {
+        print_summary(&info, sim.model(), &written);
+    }
+    Ok(())
+}
+
+/// A progress bar in virtual milliseconds, only when a person is watching stderr.
+fn progress_bar(until: SimTime, quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(
+        Some(until.as_nanos() / 1_000_000),
+        ProgressDrawTarget::stderr_with_hz(4),
+    );
+    let style =
+        ProgressStyle::with_template("{spinner} virtual time [{bar:40}] {percent}% ({eta} left)")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+fn print_summary(info: &RunInfo<'_>, world: &world::World, out: &std::path::Path) {
+    let empty = crate::metrics::Sample::default();
+    let last = world.recorder().last().unwrap_or(&empty);
+    let failed = world
+        .kubectl()
+        .outcomes()
+        .iter()
+        .filter(|o| !o.errors.is_empty())
+        .count();
+    println!(
+        "{}: simulated {} ({}), {} events, seed {}",
+        info.scenario.name,
+        info.end,
+        info.stop_reason_name(),
+        info.events_processed,
+        info.seed
+    );
+    println!(
+        "  nodes {}, pods {} ({} bound, {} pending, {} terminating); cpu {:.1}% and memory {:.1}% requested",
+        last.nodes,
+        last.pods,
+        last.pods_bound,
+        last.pods_pending,
+        last.pods_terminating,
+        last.allocation_pct(crate::api::resources::CPU),
+        last.allocation_pct(crate::api::resources::MEMORY),
+    );
+    println!(
+        "  apiserver: {} requests ({} writes); timeline: {} action(s), {} with errors",
+        last.api_requests,
+        last.api_writes,
+        world.kubectl().outcomes().len(),
+        failed
+    );
+    println!("  report: {}", out.join("report.html").display());
+}

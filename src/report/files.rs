@@ -1,0 +1,319 @@
+//! The machine-readable outputs: `run.json`, `summary.json`, `timeseries.csv`, `events.jsonl`.
+//! Their keys and columns are an interface (README documents them); change them only with a
+//! version bump.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::RunInfo;
+use crate::api::quantity::{Format, Quantity};
+use crate::api::resources::{CPU, MEMORY, PODS};
+use crate::apiserver::WriteRecord;
+use crate::metrics::Sample;
+use crate::world::World;
+use crate::world::kubectl::ActionOutcome;
+
+/// Version of the output formats; bumped when a key or column changes meaning or goes away.
+pub const OUTPUT_FORMAT_VERSION: u32 = 1;
+
+/// `run.json`: where a run came from, enough to reproduce it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunJson<'a> {
+    kubesim_version: &'a str,
+    output_format: u32,
+    scenario: &'a str,
+    scenario_file: &'a str,
+    scenario_hash: &'a str,
+    seed: u64,
+    duration: String,
+    virtual_time: String,
+    stop_reason: &'a str,
+    events_processed: u64,
+    trace_digest: &'a str,
+}
+
+/// The bytes of `run.json`.
+pub fn run_json(info: &RunInfo<'_>) -> Vec<u8> {
+    let run = RunJson {
+        kubesim_version: env!("CARGO_PKG_VERSION"),
+        output_format: OUTPUT_FORMAT_VERSION,
+        scenario: &info.scenario.name,
+        scenario_file: &info.scenario_file,
+        scenario_hash: &info.scenario.hash,
+        seed: info.seed,
+        duration: info.scenario.duration.to_string(),
+        virtual_time: info.end.to_string(),
+        stop_reason: info.stop_reason_name(),
+        events_processed: info.events_processed,
+        trace_digest: &info.trace_digest,
+    };
+    to_pretty_json(&run)
+}
+
+fn to_pretty_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing plain structs of strings and numbers cannot fail.
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryJson<'a> {
+    scenario: &'a str,
+    seed: u64,
+    virtual_time: String,
+    stop_reason: &'a str,
+    placement: Placement,
+    stampede: Stampede,
+    timeline: Vec<TimelineJson<'a>>,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Placement {
+    nodes: u64,
+    nodes_unschedulable: u64,
+    pods: PodCounts,
+    allocation: Allocation,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodCounts {
+    total: u64,
+    bound: u64,
+    pending: u64,
+    terminating: u64,
+}
+
+#[derive(Serialize)]
+struct Allocation {
+    cpu: ResourceAllocation,
+    memory: ResourceAllocation,
+    pods: ResourceAllocation,
+}
+
+#[derive(Serialize)]
+struct ResourceAllocation {
+    requested: String,
+    allocatable: String,
+    percent: f64,
+}
+
+#[derive(Serialize)]
+struct Stampede {
+    apiserver_request_total: u64,
+    apiserver_request_total_by_verb: std::collections::BTreeMap<&'static str, u64>,
+    apiserver_request_total_by_code: std::collections::BTreeMap<String, u64>,
+    apiserver_watch_events_total: u64,
+    etcd_revision: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TimelineJson<'a> {
+    at: String,
+    action: &'a str,
+    requests: u32,
+    errors: &'a [String],
+}
+
+/// Rounds a percentage to two decimals so reports do not show float noise.
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn allocation(sample: &Sample, name: &str) -> ResourceAllocation {
+    let (req, alloc) = (sample.requested.get(name), sample.allocatable.get(name));
+    let show = |v: i64| match name {
+        CPU => Quantity::from_milli(v).to_string(),
+        MEMORY => Quantity::from_int(v, Format::BinarySI).to_string(),
+        _ => v.to_string(),
+    };
+    ResourceAllocation {
+        requested: show(req),
+        allocatable: show(alloc),
+        percent: round2(sample.allocation_pct(name)),
+    }
+}
+
+/// The bytes of `summary.json`.
+pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
+    let empty = Sample::default();
+    let last = world.recorder().last().unwrap_or(&empty);
+    let counters = world.api().counters();
+    let mut by_verb = std::collections::BTreeMap::new();
+    let mut by_code = std::collections::BTreeMap::new();
+    for (&(verb, _, code), &n) in &counters.requests {
+        *by_verb.entry(verb.name()).or_insert(0) += n;
+        *by_code.entry(code.to_string()).or_insert(0) += n;
+    }
+    let summary = SummaryJson {
+        scenario: &info.scenario.name,
+        seed: info.seed,
+        virtual_time: info.end.to_string(),
+        stop_reason: info.stop_reason_name(),
+        placement: Placement {
+            nodes: last.nodes,
+            nodes_unschedulable: last.nodes_unschedulable,
+            pods: PodCounts {
+                total: last.pods,
+                bound: last.pods_bound,
+                pending: last.pods_pending,
+                terminating: last.pods_terminating,
+            },
+            allocation: Allocation {
+                cpu: allocation(last, CPU),
+                memory: allocation(last, MEMORY),
+                pods: allocation(last, PODS),
+            },
+        },
+        stampede: Stampede {
+            apiserver_request_total: last.api_requests,
+            apiserver_request_total_by_verb: by_verb,
+            apiserver_request_total_by_code: by_code,
+            apiserver_watch_events_total: counters.watch_events_delivered,
+            etcd_revision: last.revision,
+        },
+        timeline: world
+            .kubectl()
+            .outcomes()
+            .iter()
+            .map(|o: &ActionOutcome| TimelineJson {
+                at: o.at.to_string(),
+                action: &o.description,
+                requests: o.requests,
+                errors: &o.errors,
+            })
+            .collect(),
+        notes: info
+            .scenario
+            .notes
+            .iter()
+            .map(|n| format!("{}: {}", n.pos, n.message))
+            .collect(),
+    };
+    to_pretty_json(&summary)
+}
+
+/// The columns of `timeseries.csv`, in order; README documents each.
+pub const TIMESERIES_COLUMNS: &[&str] = &[
+    "t_seconds",
+    "nodes",
+    "nodes_unschedulable",
+    "pods",
+    "pods_bound",
+    "pods_pending",
+    "pods_terminating",
+    "cpu_requested_millicores",
+    "cpu_allocatable_millicores",
+    "cpu_allocation_pct",
+    "memory_requested_bytes",
+    "memory_allocatable_bytes",
+    "memory_allocation_pct",
+    "pods_allocation_pct",
+    "deployments",
+    "replicasets",
+    "apiserver_request_total",
+    "apiserver_mutating_request_total",
+    "apiserver_watch_events_total",
+    "etcd_revision",
+];
+
+/// The bytes of `timeseries.csv`.
+pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing records into a Vec cannot fail; errors would only come from the sink.
+    let _ = w.write_record(TIMESERIES_COLUMNS);
+    for s in samples {
+        let row = [
+            format!("{:.3}", s.at.as_secs_f64()),
+            s.nodes.to_string(),
+            s.nodes_unschedulable.to_string(),
+            s.pods.to_string(),
+            s.pods_bound.to_string(),
+            s.pods_pending.to_string(),
+            s.pods_terminating.to_string(),
+            s.requested.milli_cpu.to_string(),
+            s.allocatable.milli_cpu.to_string(),
+            format!("{:.2}", s.allocation_pct(CPU)),
+            s.requested.memory.to_string(),
+            s.allocatable.memory.to_string(),
+            format!("{:.2}", s.allocation_pct(MEMORY)),
+            format!("{:.2}", s.allocation_pct(PODS)),
+            s.deployments.to_string(),
+            s.replicasets.to_string(),
+            s.api_requests.to_string(),
+            s.api_writes.to_string(),
+            s.watch_events.to_string(),
+            s.revision.to_string(),
+        ];
+        let _ = w.write_record(&row);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventJson<'a> {
+    t: u64,
+    time: String,
+    verb: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subresource: Option<&'static str>,
+    kind: &'static str,
+    namespace: &'a str,
+    name: &'a str,
+    resource_version: u64,
+    #[serde(rename = "type")]
+    change: &'static str,
+    user: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    desired_replicas: Option<i32>,
+}
+
+/// Writes `events.jsonl`: one API write per line, in commit order.
+pub fn write_events(out: &mut dyn Write, writes: &[WriteRecord]) -> std::io::Result<()> {
+    for w in writes {
+        let event = EventJson {
+            t: w.at.as_nanos(),
+            time: w.at.to_string(),
+            verb: w.verb.name(),
+            subresource: w.subresource.map(|s| s.name()),
+            kind: w.kind.name(),
+            namespace: &w.key.namespace,
+            name: &w.key.name,
+            resource_version: w.resource_version.0,
+            change: w.change.name(),
+            user: &w.user,
+            replicas: w.replicas,
+            current_replicas: w.hpa_replicas.map(|h| h.0),
+            desired_replicas: w.hpa_replicas.map(|h| h.1),
+        };
+        serde_json::to_writer(&mut *out, &event)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Requests per second between consecutive samples, for charts.
+pub fn rates(samples: &[Sample], value: impl Fn(&Sample) -> u64) -> Vec<(f64, f64)> {
+    samples
+        .windows(2)
+        .filter_map(|w| {
+            let dt = (w[1].at - w[0].at).as_secs_f64();
+            (dt > 0.0).then(|| {
+                let dv = value(&w[1]).saturating_sub(value(&w[0]));
+                (w[1].at.as_secs_f64(), dv as f64 / dt)
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,208 @@
+//! The human-readable outputs: `charts/*.svg` and `report.html`, answer first.
+
+use super::RunInfo;
+use super::chart::{LineChart, Series};
+use super::files::{rates, round2};
+use super::html::{Block, Metric, Report, Section};
+use crate::api::resources::{CPU, MEMORY, PODS};
+use crate::metrics::Sample;
+use crate::world::World;
+
+/// A chart file and its picture.
+pub struct ChartFile {
+    /// File name under `charts/`.
+    pub file: &'static str,
+    /// The chart.
+    pub chart: LineChart,
+}
+
+fn series(name: &str, samples: &[Sample], value: impl Fn(&Sample) -> f64) -> Series {
+    Series {
+        name: name.to_string(),
+        points: samples
+            .iter()
+            .map(|s| (s.at.as_secs_f64(), value(s)))
+            .collect(),
+    }
+}
+
+/// The charts of a run.
+pub fn charts(world: &World) -> Vec<ChartFile> {
+    let samples = world.recorder().samples();
+    let chart = |title: &str, y_label: &str, series: Vec<Series>| LineChart {
+        title: title.to_string(),
+        x_label: "virtual time".to_string(),
+        y_label: y_label.to_string(),
+        series,
+        y_min_zero: true,
+    };
+    vec![
+        ChartFile {
+            file: "pods.svg",
+            chart: chart(
+                "Pods",
+                "pods",
+                vec![
+                    series("bound", samples, |s| s.pods_bound as f64),
+                    series("pending", samples, |s| s.pods_pending as f64),
+                    series("terminating", samples, |s| s.pods_terminating as f64),
+                ],
+            ),
+        },
+        ChartFile {
+            file: "allocation.svg",
+            chart: chart(
+                "Requested share of allocatable",
+                "percent",
+                vec![
+                    series("cpu", samples, |s| s.allocation_pct(CPU)),
+                    series("memory", samples, |s| s.allocation_pct(MEMORY)),
+                    series("pods", samples, |s| s.allocation_pct(PODS)),
+                ],
+            ),
+        },
+        ChartFile {
+            file: "apiserver_requests.svg",
+            chart: chart(
+                "Apiserver requests",
+                "requests / s",
+                vec![
+                    Series {
+                        name: "all".into(),
+                        points: rates(samples, |s| s.api_requests),
+                    },
+                    Series {
+                        name: "mutating".into(),
+                        points: rates(samples, |s| s.api_writes),
+                    },
+                ],
+            ),
+        },
+    ]
+}
+
+/// `report.html`, with the charts already rendered to SVG (same order as [`charts`]).
+pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]) -> String {
+    let empty = Sample::default();
+    let last = world.recorder().last().unwrap_or(&empty);
+    let pct = |name: &str| format!("{}%", round2(last.allocation_pct(name)));
+    let failed: usize = world
+        .kubectl()
+        .outcomes()
+        .iter()
+        .filter(|o| !o.errors.is_empty())
+        .count();
+    let headline = vec![
+        Metric {
+            label: "Pods bound".into(),
+            value: format!("{} / {}", last.pods_bound, last.pods),
+            note: Some(format!("{} pending", last.pods_pending)),
+        },
+        Metric {
+            label: "CPU requested".into(),
+            value: pct(CPU),
+            note: Some(format!("of {} nodes' allocatable", last.nodes)),
+        },
+        Metric {
+            label: "Memory requested".into(),
+            value: pct(MEMORY),
+            note: None,
+        },
+        Metric {
+            label: "API requests".into(),
+            value: last.api_requests.to_string(),
+            note: Some(format!("{} writes", last.api_writes)),
+        },
+        Metric {
+            label: "Timeline actions failed".into(),
+            value: format!("{failed} / {}", world.kubectl().outcomes().len()),
+            note: None,
+        },
+        Metric {
+            label: "Virtual time".into(),
+            value: info.end.to_string(),
+            note: Some(format!("{} events", info.events_processed)),
+        },
+    ];
+    let charts = rendered
+        .iter()
+        .map(|(file, svg)| Block::Chart {
+            title: file.chart.title.clone(),
+            svg: svg.clone(),
+        })
+        .collect();
+    let timeline_rows = world
+        .kubectl()
+        .outcomes()
+        .iter()
+        .map(|o| {
+            vec![
+                o.at.to_string(),
+                o.description.clone(),
+                o.requests.to_string(),
+                if o.errors.is_empty() {
+                    "ok".into()
+                } else {
+                    o.errors.join("; ")
+                },
+            ]
+        })
+        .collect();
+    let mut sections = vec![
+        Section {
+            title: "Over time".into(),
+            blocks: charts,
+        },
+        Section {
+            title: "Timeline".into(),
+            blocks: vec![Block::Table {
+                columns: vec![
+                    "at".into(),
+                    "action".into(),
+                    "requests".into(),
+                    "result".into(),
+                ],
+                rows: timeline_rows,
+            }],
+        },
+    ];
+    if !info.scenario.notes.is_empty() {
+        sections.push(Section {
+            title: "Notes on the input".into(),
+            blocks: vec![Block::Table {
+                columns: vec!["where".into(), "note".into()],
+                rows: info
+                    .scenario
+                    .notes
+                    .iter()
+                    .map(|n| vec![n.pos.to_string(), n.message.clone()])
+                    .collect(),
+            }],
+        });
+    }
+    sections.push(Section {
+        title: "Provenance".into(),
+        blocks: vec![Block::Table {
+            columns: vec!["".into(), "".into()],
+            rows: vec![
+                vec!["kubesim".into(), env!("CARGO_PKG_VERSION").into()],
+                vec!["scenario file".into(), info.scenario_file.clone()],
+                vec!["scenario hash".into(), info.scenario.hash.clone()],
+                vec!["seed".into(), info.seed.to_string()],
+                vec!["stop reason".into(), info.stop_reason_name().into()],
+                vec!["trace digest".into(), info.trace_digest.clone()],
+            ],
+        }],
+    });
+    let mut subtitle = format!("seed {}, {} of virtual time", info.seed, info.end);
+    if !info.scenario.description.is_empty() {
+        subtitle = format!("{} — {subtitle}", info.scenario.description);
+    }
+    Report {
+        title: format!("kubesim: {}", info.scenario.name),
+        subtitle,
+        headline,
+        sections,
+    }
+    .to_html()
+}

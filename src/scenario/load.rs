@@ -1,0 +1,586 @@
+//! Loading a scenario: the file (or folder of manifests) the user names, the manifest files and
+//! folders it references, and the checks that need the whole picture (times within the
+//! duration, one Scenario document at most).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+use sha2::{Digest, Sha256};
+
+use super::error::{ScenarioError, SourcePos};
+use super::manifest::{Manifest, read_manifest};
+use super::model::{
+    NodePool, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, TimelineEntry, TypeMeta,
+};
+use super::yaml::{Document, parse_lenient, parse_strict, split_documents};
+use crate::api::labels::validate_label_value;
+use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
+use crate::api::{Kind, Object, ObjectKey};
+use crate::apiserver::ApiServerConfig;
+use crate::sim::{SimDuration, SimTime};
+
+/// Virtual time simulated when the scenario does not say.
+pub const DEFAULT_DURATION: SimDuration = SimDuration::from_mins(10);
+/// Sampling period of the time series when the scenario does not say.
+pub const DEFAULT_SAMPLE_EVERY: SimDuration = SimDuration::from_secs(10);
+/// Seed used when neither the scenario nor the command line gives one.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// A scenario ready to build a world from.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Name (the Scenario's `metadata.name`, else the file stem).
+    pub name: String,
+    /// Description from the Scenario document.
+    pub description: String,
+    /// SHA-256 over every input file, in load order.
+    pub hash: String,
+    /// Seed from the scenario (the command line may override it).
+    pub seed: u64,
+    /// Virtual time to simulate.
+    pub duration: SimDuration,
+    /// Stop early once only periodic work is pending.
+    pub stop_when_quiescent: bool,
+    /// Objects that exist at time 0, in apply order (node pools first).
+    pub initial: Vec<Object>,
+    /// Timed actions, in time order (ties keep file order).
+    pub timeline: Vec<TimedAction>,
+    /// Apiserver settings.
+    pub apiserver: ApiServerConfig,
+    /// Sampling period of the time series.
+    pub sample_every: SimDuration,
+    /// Scheduler configuration documents, for the scheduler.
+    pub scheduler_configurations: Vec<(PathBuf, Document)>,
+    /// Things kubesim ignored, for `--verbose` and the report.
+    pub notes: Vec<Note>,
+}
+
+/// Something ignored while loading, with where it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// Where.
+    pub pos: SourcePos,
+    /// What was ignored and why.
+    pub message: String,
+}
+
+/// An action at a virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedAction {
+    /// When.
+    pub at: SimTime,
+    /// What.
+    pub action: Action,
+}
+
+/// What a timeline entry does; each is one or more API requests, as `kubectl` would send them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Create each object, or replace it if it exists (`kubectl apply`).
+    Apply(Vec<Object>),
+    /// Delete an object (`kubectl delete`).
+    Delete(Kind, ObjectKey),
+    /// Set a workload's replicas (`kubectl scale`).
+    Scale(Kind, ObjectKey, i32),
+    /// Set a container image (`kubectl set image`).
+    SetImage {
+        /// Kind of the target.
+        kind: Kind,
+        /// Target.
+        key: ObjectKey,
+        /// Container (all when None).
+        container: Option<String>,
+        /// New image.
+        image: String,
+    },
+    /// `kubectl cordon` (true) or `uncordon` (false).
+    Cordon(String, bool),
+}
+
+impl Action {
+    /// A short description for logs and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Apply(objects) => format!("apply {} object(s)", objects.len()),
+            Action::Delete(kind, key) => format!("delete {kind} {key}"),
+            Action::Scale(kind, key, n) => format!("scale {kind} {key} to {n}"),
+            Action::SetImage {
+                kind, key, image, ..
+            } => format!("set image of {kind} {key} to {image}"),
+            Action::Cordon(node, true) => format!("cordon {node}"),
+            Action::Cordon(node, false) => format!("uncordon {node}"),
+        }
+    }
+}
+
+/// Everything read from files so far.
+#[derive(Default)]
+struct Inputs {
+    hasher: Sha256,
+    scenario: Option<(PathBuf, ScenarioDoc)>,
+    objects: Vec<Object>,
+    scheduler_configurations: Vec<(PathBuf, Document)>,
+    notes: Vec<Note>,
+}
+
+/// Loads the scenario at `path`: a YAML file, or a folder of manifest files.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let mut inputs = Inputs::default();
+    for file in manifest_files(path)? {
+        read_file(&file, &mut inputs, true)?;
+    }
+    let base = path
+        .parent()
+        .filter(|_| path.is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| path.to_path_buf());
+    let default_name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    assemble(inputs, &base, default_name)
+}
+
+/// The YAML files under `path`: the file itself, or a folder's `*.yaml`/`*.yml` files in name
+/// order (sub-folders too), so a folder loads the same way everywhere.
+fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
+    let io = |p: &Path, e: std::io::Error| ScenarioError::Io {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    };
+    let meta = fs::metadata(path).map_err(|e| io(path, e))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut entries: Vec<PathBuf> = fs::read_dir(path)
+        .map_err(|e| io(path, e))?
+        .map(|entry| entry.map(|e| e.path()).map_err(|e| io(path, e)))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    let mut files = Vec::new();
+    for entry in entries {
+        if entry.is_dir() {
+            files.extend(manifest_files(&entry)?);
+        } else if entry.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            files.push(entry);
+        }
+    }
+    Ok(files)
+}
+
+/// Reads every document of `file` into `inputs`. A Scenario document is allowed only in the
+/// files the user named (`top_level`), not in files the scenario references.
+fn read_file(file: &Path, inputs: &mut Inputs, top_level: bool) -> Result<(), ScenarioError> {
+    let text = fs::read_to_string(file).map_err(|e| ScenarioError::Io {
+        path: file.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    inputs
+        .hasher
+        .update((file.as_os_str().len() as u64).to_le_bytes());
+    inputs.hasher.update(text.as_bytes());
+    for doc in split_documents(&text) {
+        let (meta, _) = parse_lenient::<TypeMeta>(&doc, file)?;
+        if meta.kind == SCENARIO_KIND && meta.api_version.starts_with("kubesim.io/") {
+            read_scenario_doc(&doc, file, inputs, top_level)?;
+            continue;
+        }
+        match read_manifest(&doc, file, &meta)? {
+            Manifest::Object {
+                object,
+                ignored_fields,
+            } => {
+                if !ignored_fields.is_empty() {
+                    inputs.notes.push(Note {
+                        pos: doc.start(file),
+                        message: format!(
+                            "{} {}: fields not modelled, ignored: {}",
+                            object.kind(),
+                            object.meta().name,
+                            ignored_fields.join(", ")
+                        ),
+                    });
+                }
+                inputs.objects.push(*object);
+            }
+            Manifest::SchedulerConfiguration(doc) => {
+                inputs
+                    .scheduler_configurations
+                    .push((file.to_path_buf(), doc));
+            }
+            Manifest::Skipped { api_version, kind } => inputs.notes.push(Note {
+                pos: doc.start(file),
+                message: format!("{api_version} {kind} is not modelled by kubesim; skipped"),
+            }),
+        }
+    }
+    Ok(())
+}
+
+fn read_scenario_doc(
+    doc: &Document,
+    file: &Path,
+    inputs: &mut Inputs,
+    top_level: bool,
+) -> Result<(), ScenarioError> {
+    let invalid = |path: &str, message: String| ScenarioError::Invalid {
+        pos: doc.start(file),
+        path: path.into(),
+        message,
+    };
+    if !top_level {
+        return Err(invalid(
+            "kind",
+            "a Scenario document cannot be in a referenced manifest file".into(),
+        ));
+    }
+    if let Some((first, _)) = &inputs.scenario {
+        return Err(invalid(
+            "kind",
+            format!(
+                "a second Scenario document; the first is in {}",
+                first.display()
+            ),
+        ));
+    }
+    let parsed: ScenarioDoc = parse_strict(doc, file)?;
+    if parsed.api_version != SCENARIO_API_VERSION {
+        return Err(invalid(
+            "apiVersion",
+            format!(
+                "expected {SCENARIO_API_VERSION}, found {}",
+                parsed.api_version
+            ),
+        ));
+    }
+    inputs.scenario = Some((file.to_path_buf(), parsed));
+    Ok(())
+}
+
+/// Resolves references, checks times and builds the [`Scenario`].
+fn assemble(
+    mut inputs: Inputs,
+    base: &Path,
+    default_name: String,
+) -> Result<Scenario, ScenarioError> {
+    let scenario = inputs.scenario.take();
+    let (scenario_file, doc) = match scenario {
+        Some((file, doc)) => (Some(file), Some(doc)),
+        None => (None, None),
+    };
+    let file = scenario_file.unwrap_or_else(|| base.to_path_buf());
+    let at = |s: &serde_saphyr::Location| SourcePos {
+        file: file.clone(),
+        line: s.line(),
+        column: s.column(),
+    };
+    let mut spec = doc.as_ref().map(|d| &d.spec);
+    let duration = spec
+        .and_then(|s| s.duration.as_ref())
+        .map(|d| d.value)
+        .unwrap_or(DEFAULT_DURATION);
+    if duration.is_zero() {
+        let pos = spec
+            .and_then(|s| s.duration.as_ref())
+            .map(|d| at(&d.referenced))
+            .unwrap_or_else(|| SourcePos {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+            });
+        return Err(ScenarioError::Invalid {
+            pos,
+            path: "spec.duration".into(),
+            message: "expected a positive duration such as 30m".into(),
+        });
+    }
+    let mut initial = Vec::new();
+    if let Some(s) = spec {
+        for (i, pool) in s.node_pools.iter().enumerate() {
+            initial.extend(pool_nodes(pool, i, &file)?);
+        }
+        for reference in &s.manifests {
+            let objects = read_reference(reference, base, &file, "spec.manifests", &mut inputs)?;
+            initial.extend(objects);
+        }
+    }
+    initial.append(&mut inputs.objects);
+    let mut timeline = Vec::new();
+    if let Some(s) = spec.take() {
+        for (i, entry) in s.timeline.iter().enumerate() {
+            let when = entry.value.at.value;
+            if when > duration {
+                return Err(ScenarioError::Invalid {
+                    pos: at(&entry.value.at.referenced),
+                    path: format!("spec.timeline[{i}].at"),
+                    message: format!(
+                        "time {when} is beyond the scenario's duration {duration}; expected at most {duration}"
+                    ),
+                });
+            }
+            let action = timeline_action(entry, i, base, &file, &mut inputs)?;
+            timeline.push(TimedAction {
+                at: SimTime::ZERO + when,
+                action,
+            });
+        }
+    }
+    timeline.sort_by_key(|a| a.at);
+    let (name, description, seed, stop_when_quiescent, apiserver, sample_every) = match &doc {
+        Some(d) => {
+            let defaults = ApiServerConfig::default();
+            let api = &d.spec.apiserver;
+            let sample_every = match &d.spec.report.sample_every {
+                Some(s) if s.value.is_zero() => {
+                    return Err(ScenarioError::Invalid {
+                        pos: at(&s.referenced),
+                        path: "spec.report.sampleEvery".into(),
+                        message: "expected a positive duration such as 10s".into(),
+                    });
+                }
+                Some(s) => s.value,
+                None => DEFAULT_SAMPLE_EVERY,
+            };
+            (
+                if d.metadata.name.is_empty() {
+                    default_name
+                } else {
+                    d.metadata.name.clone()
+                },
+                d.metadata.description.clone(),
+                d.spec.seed.unwrap_or(DEFAULT_SEED),
+                d.spec.stop_when_quiescent,
+                ApiServerConfig {
+                    admission_latency: api.admission_latency.unwrap_or(defaults.admission_latency),
+                    watch_delay: api.watch_delay.unwrap_or(defaults.watch_delay),
+                    watch_history: api.watch_history.unwrap_or(defaults.watch_history),
+                    ..defaults
+                },
+                sample_every,
+            )
+        }
+        None => (
+            default_name,
+            String::new(),
+            DEFAULT_SEED,
+            false,
+            ApiServerConfig::default(),
+            DEFAULT_SAMPLE_EVERY,
+        ),
+    };
+    let hash = inputs.hasher.finalize();
+    Ok(Scenario {
+        name,
+        description,
+        hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
+        seed,
+        duration,
+        stop_when_quiescent,
+        initial,
+        timeline,
+        apiserver,
+        sample_every,
+        scheduler_configurations: inputs.scheduler_configurations,
+        notes: inputs.notes,
+    })
+}
+
+/// Reads a referenced manifest file or folder, relative to the scenario's folder.
+fn read_reference(
+    reference: &Spanned<String>,
+    base: &Path,
+    scenario_file: &Path,
+    field: &str,
+    inputs: &mut Inputs,
+) -> Result<Vec<Object>, ScenarioError> {
+    let path = base.join(&reference.value);
+    if !path.exists() {
+        return Err(ScenarioError::Invalid {
+            pos: SourcePos {
+                file: scenario_file.to_path_buf(),
+                line: reference.referenced.line(),
+                column: reference.referenced.column(),
+            },
+            path: field.into(),
+            message: format!(
+                "{} does not exist; expected a manifest file or folder relative to {}",
+                path.display(),
+                base.display()
+            ),
+        });
+    }
+    let before = inputs.objects.len();
+    for file in manifest_files(&path)? {
+        read_file(&file, inputs, false)?;
+    }
+    Ok(inputs.objects.split_off(before))
+}
+
+/// The nodes of a pool: `<pool>-<index>`, zones round-robin, kubelet labels added.
+fn pool_nodes(pool: &NodePool, index: usize, file: &Path) -> Result<Vec<Object>, ScenarioError> {
+    let invalid = |field: &str, message: String| ScenarioError::Invalid {
+        pos: SourcePos {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+        },
+        path: format!("spec.nodePools[{index}].{field}"),
+        message,
+    };
+    if pool.name.is_empty() {
+        return Err(invalid("name", "expected a non-empty pool name".into()));
+    }
+    for zone in &pool.zones {
+        validate_label_value(zone).map_err(|e| invalid("zones", e.to_string()))?;
+    }
+    let width = pool.count.saturating_sub(1).to_string().len();
+    let t = &pool.template;
+    let mut nodes = Vec::with_capacity(pool.count as usize);
+    for i in 0..pool.count as usize {
+        let mut node = Node::default();
+        node.metadata.name = format!("{}-{:0width$}", pool.name, i);
+        node.metadata.labels = t.labels.clone();
+        node.metadata.annotations = t.annotations.clone();
+        node.metadata
+            .labels
+            .insert(LABEL_HOSTNAME.into(), node.metadata.name.clone());
+        if !pool.zones.is_empty() {
+            node.metadata
+                .labels
+                .insert(LABEL_ZONE.into(), pool.zones[i % pool.zones.len()].clone());
+        }
+        node.spec.taints = t.taints.clone();
+        node.spec.unschedulable = t.unschedulable;
+        node.status.allocatable = t.allocatable.clone();
+        node.status.capacity = if t.capacity.is_empty() {
+            t.allocatable.clone()
+        } else {
+            t.capacity.clone()
+        };
+        node.status.images = t.images.clone();
+        nodes.push(Object::Node(node));
+    }
+    Ok(nodes)
+}
+
+/// Turns one timeline entry into an action; exactly one action key must be present.
+fn timeline_action(
+    entry: &Spanned<TimelineEntry>,
+    index: usize,
+    base: &Path,
+    file: &Path,
+    inputs: &mut Inputs,
+) -> Result<Action, ScenarioError> {
+    let e = &entry.value;
+    let field = format!("spec.timeline[{index}]");
+    let invalid = |path: String, message: String| ScenarioError::Invalid {
+        pos: SourcePos {
+            file: file.to_path_buf(),
+            line: entry.referenced.line(),
+            column: entry.referenced.column(),
+        },
+        path,
+        message,
+    };
+    let present = [
+        e.apply.is_some(),
+        e.delete.is_some(),
+        e.scale.is_some(),
+        e.set.is_some(),
+        e.cordon.is_some(),
+        e.uncordon.is_some(),
+    ]
+    .iter()
+    .filter(|&&p| p)
+    .count();
+    if present != 1 {
+        return Err(invalid(
+            field,
+            format!(
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon), found {present}"
+            ),
+        ));
+    }
+    if let Some(reference) = &e.apply {
+        let objects = read_reference(reference, base, file, &format!("{field}.apply"), inputs)?;
+        return Ok(Action::Apply(objects));
+    }
+    if let Some(target) = &e.delete {
+        let (kind, key) = one_target(target.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|m| invalid(format!("{field}.delete"), m))?;
+        return Ok(Action::Delete(kind, key));
+    }
+    if let Some(scale) = &e.scale {
+        let targets = [
+            ("deployment", &scale.deployment),
+            ("replicaset", &scale.replicaset),
+        ];
+        let (kind, key) = one_target(present_targets(&targets))
+            .map_err(|m| invalid(format!("{field}.scale"), m))?;
+        if scale.replicas < 0 {
+            return Err(invalid(
+                format!("{field}.scale.replicas"),
+                "expected a non-negative integer".into(),
+            ));
+        }
+        return Ok(Action::Scale(kind, key, scale.replicas));
+    }
+    if let Some(set) = &e.set {
+        let targets = [
+            ("deployment", &set.deployment),
+            ("replicaset", &set.replicaset),
+            ("pod", &set.pod),
+        ];
+        let (kind, key) = one_target(present_targets(&targets))
+            .map_err(|m| invalid(format!("{field}.set"), m))?;
+        return Ok(Action::SetImage {
+            kind,
+            key,
+            container: set.container.clone(),
+            image: set.image.clone(),
+        });
+    }
+    if let Some(node) = &e.cordon {
+        return Ok(Action::Cordon(node.clone(), true));
+    }
+    let node = e.uncordon.clone().unwrap_or_default();
+    Ok(Action::Cordon(node, false))
+}
+
+fn present_targets<'a>(
+    targets: &'a [(&'a str, &'a Option<String>)],
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    targets
+        .iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)))
+}
+
+/// Exactly one `kind: namespace/name` pair; a namespaced kind without a namespace means
+/// `default`.
+fn one_target<'a>(
+    mut pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<(Kind, ObjectKey), String> {
+    let Some((kind_text, name)) = pairs.next() else {
+        return Err("expected a target such as `deployment: default/web`".into());
+    };
+    if pairs.next().is_some() {
+        return Err("expected exactly one target".into());
+    }
+    let kind = Kind::from_user_text(kind_text).ok_or_else(|| {
+        format!(
+            "unknown kind {kind_text:?}; expected one of {}",
+            Kind::ALL.map(|k| k.name().to_ascii_lowercase()).join(", ")
+        )
+    })?;
+    let mut key = ObjectKey::parse(name);
+    if key.name.is_empty() {
+        return Err(format!(
+            "expected `{kind_text}: namespace/name`, found {name:?}"
+        ));
+    }
+    if kind.is_namespaced() && key.namespace.is_empty() {
+        key.namespace = "default".into();
+    }
+    Ok((kind, key))
+}

@@ -1,0 +1,430 @@
+//! Real Kubernetes manifests: which kinds kubesim models, which it knows but skips, and which
+//! are not Kubernetes at all.
+//!
+//! Manifests are read leniently — a real manifest carries many fields kubesim does not model,
+//! and they are listed as notes rather than rejected — but a kind that does not exist, or a
+//! modelled kind under the wrong apiVersion, is an error: it is almost always a typo.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use super::error::ScenarioError;
+use super::model::TypeMeta;
+use super::yaml::{Document, parse_lenient};
+use crate::api::deployment::Deployment;
+use crate::api::hpa::HorizontalPodAutoscaler;
+use crate::api::labels::LabelSelector;
+use crate::api::node::Node;
+use crate::api::pod::{Pod, PodTemplateSpec};
+use crate::api::priority_class::{Namespace, PriorityClass};
+use crate::api::replicaset::ReplicaSet;
+use crate::api::service::Service;
+use crate::api::{Kind, Object};
+
+/// The outcome of reading one manifest document.
+#[derive(Debug)]
+pub enum Manifest {
+    /// An object of a modelled kind, with the paths of the fields kubesim ignored.
+    Object {
+        /// The object.
+        object: Box<Object>,
+        /// Fields present in the manifest that kubesim does not model.
+        ignored_fields: Vec<String>,
+    },
+    /// A scheduler configuration document, kept as text for the scheduler to read.
+    SchedulerConfiguration(Document),
+    /// A Kubernetes kind kubesim does not model.
+    Skipped {
+        /// `apiVersion`.
+        api_version: String,
+        /// `kind`.
+        kind: String,
+    },
+}
+
+/// Built-in kinds kubesim accepts but does not model, by API group (`""` is the core group).
+const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "ConfigMap",
+            "Secret",
+            "ServiceAccount",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "Endpoints",
+            "Event",
+            "LimitRange",
+            "ResourceQuota",
+            "ReplicationController",
+            "PodTemplate",
+            "List",
+        ],
+    ),
+    ("apps", &["StatefulSet", "DaemonSet", "ControllerRevision"]),
+    ("batch", &["Job", "CronJob"]),
+    ("autoscaling", &["HorizontalPodAutoscaler"]),
+    (
+        "networking.k8s.io",
+        &["Ingress", "IngressClass", "NetworkPolicy"],
+    ),
+    ("policy", &["PodDisruptionBudget"]),
+    (
+        "rbac.authorization.k8s.io",
+        &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"],
+    ),
+    (
+        "storage.k8s.io",
+        &[
+            "StorageClass",
+            "CSIDriver",
+            "CSINode",
+            "VolumeAttachment",
+            "CSIStorageCapacity",
+        ],
+    ),
+    ("coordination.k8s.io", &["Lease"]),
+    ("discovery.k8s.io", &["EndpointSlice"]),
+    ("node.k8s.io", &["RuntimeClass"]),
+    (
+        "admissionregistration.k8s.io",
+        &[
+            "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+        ],
+    ),
+    ("apiextensions.k8s.io", &["CustomResourceDefinition"]),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        &["FlowSchema", "PriorityLevelConfiguration"],
+    ),
+    ("certificates.k8s.io", &["CertificateSigningRequest"]),
+    ("scheduling.k8s.io", &[]),
+    ("events.k8s.io", &["Event"]),
+    (
+        "resource.k8s.io",
+        &[
+            "ResourceClaim",
+            "ResourceClaimTemplate",
+            "DeviceClass",
+            "ResourceSlice",
+        ],
+    ),
+];
+
+/// The group of the scheduler's configuration API.
+const SCHEDULER_CONFIG_GROUP: &str = "kubescheduler.config.k8s.io";
+
+/// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (`""`, `v1`).
+fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
+}
+
+/// Whether `group` is one of Kubernetes' own API groups.
+fn is_builtin_group(group: &str) -> bool {
+    group.is_empty()
+        || group == SCHEDULER_CONFIG_GROUP
+        || UNMODELLED_KINDS.iter().any(|(g, _)| *g == group)
+        || Kind::ALL.iter().any(|k| k.group() == group)
+}
+
+/// The apiVersion kubesim reads each modelled kind as.
+fn served_version(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Namespace | Kind::Node | Kind::Service | Kind::Pod => "v1",
+        Kind::PriorityClass => "scheduling.k8s.io/v1",
+        Kind::Deployment | Kind::ReplicaSet => "apps/v1",
+        Kind::HorizontalPodAutoscaler => "autoscaling/v2",
+    }
+}
+
+/// Reads one manifest document whose type fields are `meta`.
+pub fn read_manifest(
+    doc: &Document,
+    file: &Path,
+    meta: &TypeMeta,
+) -> Result<Manifest, ScenarioError> {
+    let invalid = |path: &str, message: String| ScenarioError::Invalid {
+        pos: doc.start(file),
+        path: path.to_string(),
+        message,
+    };
+    if meta.kind.is_empty() {
+        return Err(invalid("kind", "every manifest needs a `kind`".into()));
+    }
+    if meta.api_version.is_empty() {
+        return Err(invalid(
+            "apiVersion",
+            format!("the {} manifest needs an `apiVersion`", meta.kind),
+        ));
+    }
+    let (group, _) = split_api_version(&meta.api_version);
+    if group == SCHEDULER_CONFIG_GROUP && meta.kind == "KubeSchedulerConfiguration" {
+        return Ok(Manifest::SchedulerConfiguration(doc.clone()));
+    }
+    if let Some(kind) = Kind::from_name(&meta.kind)
+        && served_version(kind) == meta.api_version
+    {
+        return read_object(doc, file, kind);
+    }
+    let known_elsewhere = UNMODELLED_KINDS
+        .iter()
+        .any(|(g, kinds)| *g == group && kinds.contains(&meta.kind.as_str()));
+    if known_elsewhere {
+        return Ok(Manifest::Skipped {
+            api_version: meta.api_version.clone(),
+            kind: meta.kind.clone(),
+        });
+    }
+    if let Some(kind) = Kind::from_name(&meta.kind)
+        && kind.group() == group
+    {
+        return Err(invalid(
+            "apiVersion",
+            format!(
+                "{} {} is not served; expected apiVersion {}",
+                meta.api_version,
+                meta.kind,
+                served_version(kind)
+            ),
+        ));
+    }
+    if !is_builtin_group(group) {
+        // A custom resource: real clusters have plenty, and none of them schedule pods.
+        return Ok(Manifest::Skipped {
+            api_version: meta.api_version.clone(),
+            kind: meta.kind.clone(),
+        });
+    }
+    Err(invalid(
+        "kind",
+        format!(
+            "unknown kind {:?} in {}; expected a Kubernetes kind such as {}",
+            meta.kind,
+            meta.api_version,
+            suggestions(&meta.kind)
+        ),
+    ))
+}
+
+/// Kinds to suggest for an unknown one: a close spelling first, then the modelled kinds.
+fn suggestions(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    let close: Vec<&str> = Kind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(
+            UNMODELLED_KINDS
+                .iter()
+                .flat_map(|(_, ks)| ks.iter().copied()),
+        )
+        .filter(|k| edit_distance(&k.to_ascii_lowercase(), &lower) <= 2)
+        .collect();
+    if let Some(best) = close.first() {
+        return format!("{best} (did you mean {best}?)");
+    }
+    Kind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, ScenarioError> {
+    fn parse<T: DeserializeOwned>(
+        doc: &Document,
+        file: &Path,
+    ) -> Result<(T, Vec<String>), ScenarioError> {
+        parse_lenient(doc, file)
+    }
+    let (object, mut ignored) = match kind {
+        Kind::Namespace => parse::<Namespace>(doc, file).map(|(o, i)| (Object::Namespace(o), i)),
+        Kind::PriorityClass => {
+            parse::<PriorityClass>(doc, file).map(|(o, i)| (Object::PriorityClass(o), i))
+        }
+        Kind::Node => parse::<Node>(doc, file).map(|(o, i)| (Object::Node(o), i)),
+        Kind::Service => parse::<Service>(doc, file).map(|(o, i)| (Object::Service(o), i)),
+        Kind::Deployment => parse::<Deployment>(doc, file).map(|(o, i)| (Object::Deployment(o), i)),
+        Kind::ReplicaSet => parse::<ReplicaSet>(doc, file).map(|(o, i)| (Object::ReplicaSet(o), i)),
+        Kind::HorizontalPodAutoscaler => parse::<HorizontalPodAutoscaler>(doc, file)
+            .map(|(o, i)| (Object::HorizontalPodAutoscaler(o), i)),
+        Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(o), i)),
+    }?;
+    ignored.retain(|p| p != "apiVersion" && p != "kind");
+    validate(&object).map_err(|(path, message)| ScenarioError::Invalid {
+        pos: doc.start(file),
+        path: path.to_string(),
+        message,
+    })?;
+    Ok(Manifest::Object {
+        object: Box::new(object),
+        ignored_fields: ignored,
+    })
+}
+
+/// The checks the real apiserver's validation would reject a manifest for, that matter to a
+/// simulation: a missing name, a workload whose selector does not select its own template.
+fn validate(object: &Object) -> Result<(), (&'static str, String)> {
+    let meta = object.meta();
+    if meta.name.is_empty() && meta.generate_name.is_empty() {
+        return Err((
+            "metadata.name",
+            format!(
+                "a {} needs metadata.name (or metadata.generateName)",
+                object.kind()
+            ),
+        ));
+    }
+    match object {
+        Object::Deployment(d) => {
+            validate_workload(&d.spec.selector, &d.spec.template, d.spec.replicas)
+        }
+        Object::ReplicaSet(r) => {
+            validate_workload(&r.spec.selector, &r.spec.template, r.spec.replicas)
+        }
+        Object::HorizontalPodAutoscaler(h) => {
+            let min = h.spec.min_replicas.unwrap_or(1);
+            if h.spec.max_replicas < 1 {
+                return Err((
+                    "spec.maxReplicas",
+                    "expected an integer of at least 1".into(),
+                ));
+            }
+            if min > h.spec.max_replicas {
+                return Err((
+                    "spec.minReplicas",
+                    format!("{min} is greater than maxReplicas {}", h.spec.max_replicas),
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_workload(
+    selector: &LabelSelector,
+    template: &PodTemplateSpec,
+    replicas: Option<i32>,
+) -> Result<(), (&'static str, String)> {
+    if replicas.is_some_and(|r| r < 0) {
+        return Err(("spec.replicas", "expected a non-negative integer".into()));
+    }
+    if selector.match_labels.is_empty() && selector.match_expressions.is_empty() {
+        return Err((
+            "spec.selector",
+            "a workload needs a non-empty selector".into(),
+        ));
+    }
+    if let Err(e) = selector.validate() {
+        return Err(("spec.selector", e.to_string()));
+    }
+    if !selector.matches(&template.metadata.labels) {
+        return Err((
+            "spec.template.metadata.labels",
+            "`selector` does not match template `labels`".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::yaml::split_documents;
+
+    fn read(text: &str) -> Result<Manifest, ScenarioError> {
+        let docs = split_documents(text);
+        let meta: TypeMeta =
+            match crate::scenario::yaml::parse_lenient(&docs[0], Path::new("m.yaml")) {
+                Ok((m, _)) => m,
+                Err(e) => return Err(e),
+            };
+        read_manifest(&docs[0], Path::new("m.yaml"), &meta)
+    }
+
+    #[test]
+    fn modelled_kinds_parse_and_list_ignored_fields() {
+        let m = read(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, uid: x}\nspec:\n  dnsPolicy: ClusterFirst\n  containers: [{name: c, image: i}]\n",
+        );
+        let Ok(Manifest::Object {
+            object,
+            ignored_fields,
+        }) = m
+        else {
+            panic!("expected an object, got {m:?}");
+        };
+        assert_eq!(object.kind(), Kind::Pod);
+        assert_eq!(ignored_fields, vec!["metadata.uid", "spec.dnsPolicy"]);
+    }
+
+    #[test]
+    fn known_unmodelled_kinds_and_custom_resources_are_skipped() {
+        for text in [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\n",
+            "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: s}\n",
+        ] {
+            assert!(matches!(read(text), Ok(Manifest::Skipped { .. })), "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_are_errors_with_a_suggestion() {
+        let err = read("apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d}\n").err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("unknown kind \"Deploymnet\""), "{msg}");
+        assert!(msg.contains("did you mean Deployment?"), "{msg}");
+        assert!(msg.starts_with("m.yaml:1:1: field `kind`"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_api_version_of_a_modelled_kind_is_an_error() {
+        let err = read("apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: d}\n").err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("expected apiVersion apps/v1"), "{msg}");
+    }
+
+    #[test]
+    fn workloads_must_select_their_own_template() {
+        let err = read(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: b}}\n",
+        )
+        .err();
+        assert_eq!(
+            err.as_ref().and_then(|e| e.field_path()),
+            Some("spec.template.metadata.labels")
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("deployment", "deploymnet"), 2);
+        assert_eq!(edit_distance("pod", "pods"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

@@ -1,0 +1,12 @@
+//! Scenario files: multi-document YAML holding real Kubernetes manifests and at most one
+//! `kind: Scenario` document that says what happens when. Parsing, validation and loading of
+//! referenced files live here; building a world from a loaded scenario is [`crate::world`]'s job.
+
+pub mod error;
+pub mod load;
+pub mod manifest;
+pub mod model;
+pub mod yaml;
+
+pub use error::{ScenarioError, SourcePos};
+pub use load::{Action, Note, Scenario, TimedAction, load};

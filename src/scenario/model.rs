@@ -1,0 +1,200 @@
+//! The `kind: Scenario` document: what the cluster looks like and what happens when.
+//!
+//! Every struct here denies unknown fields: a typo in a scenario must fail loudly, not silently
+//! change the experiment. Positions of fields that are checked after parsing (times, references)
+//! are kept with [`Spanned`] so that those errors point at the line too.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::api::labels::Labels;
+use crate::api::node::ContainerImage;
+use crate::api::resources::ResourceList;
+use crate::api::taints::Taint;
+use crate::sim::SimDuration;
+
+/// The API version of the Scenario document.
+pub const SCENARIO_API_VERSION: &str = "kubesim.io/v1alpha1";
+/// The kind of the Scenario document.
+pub const SCENARIO_KIND: &str = "Scenario";
+
+/// A scenario document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioDoc {
+    /// Must be `kubesim.io/v1alpha1`.
+    pub api_version: String,
+    /// Must be `Scenario`.
+    pub kind: String,
+    /// The scenario's name (names the default output folder).
+    #[serde(default)]
+    pub metadata: ScenarioMeta,
+    /// Everything else.
+    #[serde(default)]
+    pub spec: ScenarioSpec,
+}
+
+/// `metadata` of a scenario.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioMeta {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Free-form description, shown in the report.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `spec` of a scenario.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioSpec {
+    /// Run seed (the `--seed` flag overrides it; default 1).
+    pub seed: Option<u64>,
+    /// Virtual time to simulate (default 10m).
+    pub duration: Option<Spanned<SimDuration>>,
+    /// Stop before `duration` once nothing but periodic work is pending.
+    #[serde(default)]
+    pub stop_when_quiescent: bool,
+    /// Manifest files or folders applied at time 0, relative to the scenario file.
+    #[serde(default)]
+    pub manifests: Vec<Spanned<String>>,
+    /// Groups of identical nodes.
+    #[serde(default)]
+    pub node_pools: Vec<NodePool>,
+    /// Actions at virtual times.
+    #[serde(default)]
+    pub timeline: Vec<Spanned<TimelineEntry>>,
+    /// Apiserver settings.
+    #[serde(default)]
+    pub apiserver: ApiServerSpec,
+    /// Output settings.
+    #[serde(default)]
+    pub report: ReportSpec,
+}
+
+/// A pool of identical nodes named `<name>-<index>`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodePool {
+    /// Pool name, the prefix of node names.
+    pub name: String,
+    /// How many nodes.
+    pub count: u32,
+    /// Zones, assigned round-robin to the pool's nodes (sets `topology.kubernetes.io/zone`).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// What every node of the pool looks like.
+    #[serde(default)]
+    pub template: NodeTemplate,
+}
+
+/// The node template of a pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeTemplate {
+    /// Allocatable resources (what the scheduler sees).
+    #[serde(default)]
+    pub allocatable: ResourceList,
+    /// Capacity (defaults to allocatable).
+    #[serde(default)]
+    pub capacity: ResourceList,
+    /// Labels besides the ones a kubelet sets.
+    #[serde(default)]
+    pub labels: Labels,
+    /// Annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Taints.
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// Images already present.
+    #[serde(default)]
+    pub images: Vec<ContainerImage>,
+    /// Start cordoned.
+    #[serde(default)]
+    pub unschedulable: bool,
+}
+
+/// One timeline entry: a time and exactly one action.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TimelineEntry {
+    /// When, from the start of the run.
+    pub at: Spanned<SimDuration>,
+    /// Apply the manifests of a file or folder (relative to the scenario file).
+    pub apply: Option<Spanned<String>>,
+    /// Delete an object: `{pod: ns/name}`, `{deployment: ns/name}`, `{node: name}`, ….
+    pub delete: Option<BTreeMap<String, String>>,
+    /// Set a workload's replicas.
+    pub scale: Option<ScaleAction>,
+    /// Set a container image.
+    pub set: Option<SetAction>,
+    /// Mark a node unschedulable.
+    pub cordon: Option<String>,
+    /// Mark a node schedulable again.
+    pub uncordon: Option<String>,
+}
+
+/// `scale:` — exactly one of the workload keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScaleAction {
+    /// A Deployment `ns/name`.
+    pub deployment: Option<String>,
+    /// A ReplicaSet `ns/name`.
+    pub replicaset: Option<String>,
+    /// The new replica count.
+    pub replicas: i32,
+}
+
+/// `set:` — change a container image (`kubectl set image`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetAction {
+    /// A Deployment `ns/name`.
+    pub deployment: Option<String>,
+    /// A ReplicaSet `ns/name`.
+    pub replicaset: Option<String>,
+    /// A Pod `ns/name`.
+    pub pod: Option<String>,
+    /// The container (all containers when omitted).
+    pub container: Option<String>,
+    /// The new image.
+    pub image: String,
+}
+
+/// `spec.apiserver`: settings of the ideal apiserver.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiServerSpec {
+    /// Time from a request's arrival to its execution (default 1ms).
+    pub admission_latency: Option<SimDuration>,
+    /// Time from a commit to a watcher seeing it (default 1ms).
+    pub watch_delay: Option<SimDuration>,
+    /// Changes kept for watches; older resourceVersions get 410 Gone (default 100000).
+    pub watch_history: Option<usize>,
+}
+
+/// `spec.report`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReportSpec {
+    /// Sampling period of `timeseries.csv` (default 10s).
+    pub sample_every: Option<Spanned<SimDuration>>,
+}
+
+/// Just the type fields of any document, to decide how to parse the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeMeta {
+    /// `apiVersion`.
+    #[serde(default)]
+    pub api_version: String,
+    /// `kind`.
+    #[serde(default)]
+    pub kind: String,
+}

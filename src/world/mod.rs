@@ -1,0 +1,183 @@
+//! The simulated world: the apiserver and every component, wired into one [`Model`].
+//!
+//! The world owns all state; components never hold references to each other. An event is
+//! either the apiserver's own (a request executing, a watch event arriving), a component's
+//! (a timeline action, a timer), or the metrics sampler's. Whatever the apiserver answers is
+//! routed here to the component that asked.
+
+pub mod kubectl;
+
+use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig};
+use crate::metrics::Recorder;
+use crate::scenario::{Action, Scenario, TimedAction};
+use crate::sim::{
+    Context, Model, RngStreams, SimDuration, SimEvent, SimTime, Simulation, TraceDigest,
+};
+use kubectl::{KUBECTL_CLIENT, Kubectl};
+
+/// Every event of the world.
+#[derive(Debug)]
+pub enum Event {
+    /// The apiserver's own events.
+    Api(ApiEvent),
+    /// Timeline action `n` is due.
+    Action(u32),
+    /// Take a metrics sample (periodic, background).
+    Sample,
+}
+
+impl SimEvent for Event {
+    fn fingerprint(&self) -> u64 {
+        match self {
+            Event::Api(e) => e.fingerprint().rotate_left(3),
+            Event::Action(n) => 0xA000_0000 | u64::from(*n),
+            Event::Sample => 0x5A,
+        }
+    }
+
+    fn is_background(&self) -> bool {
+        matches!(self, Event::Sample)
+    }
+}
+
+/// Settings of a run that are not in the scenario.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The seed (overrides the scenario's).
+    pub seed: Option<u64>,
+    /// Keep every API write for `events.jsonl`.
+    pub record_writes: bool,
+}
+
+/// The world.
+pub struct World {
+    api: ApiServer,
+    kubectl: Kubectl,
+    recorder: Recorder,
+    sample_every: SimDuration,
+    /// Outputs of the apiserver waiting to be routed.
+    outputs: Vec<ApiOutput>,
+    /// A second buffer for routing, kept to reuse its allocation.
+    spare_outputs: Vec<ApiOutput>,
+}
+
+impl World {
+    /// The apiserver.
+    pub fn api(&self) -> &ApiServer {
+        &self.api
+    }
+
+    /// The scenario's user and how its actions went.
+    pub fn kubectl(&self) -> &Kubectl {
+        &self.kubectl
+    }
+
+    /// The metrics recorded so far.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The digest of a run: the kernel's digest of the processed events folded with the
+    /// apiserver's digest of what was committed, so two runs that differ in any written object
+    /// name or any event differ here.
+    pub fn trace_digest(&self, events: &TraceDigest) -> TraceDigest {
+        let mut digest = *events;
+        let commits = self.api.commit_digest().finish();
+        digest.update(commits as u64);
+        digest.update((commits >> 64) as u64);
+        digest
+    }
+
+    /// Takes a sample now (the end of a run samples once more).
+    pub fn sample(&mut self, now: SimTime) {
+        self.recorder.sample(now, &self.api);
+    }
+
+    /// Routes everything the apiserver produced, including what routing produces in turn
+    /// (a response can make a component send another request).
+    fn route(&mut self, ctx: &mut Context<'_, Event>) {
+        let mut batch = std::mem::take(&mut self.spare_outputs);
+        while !self.outputs.is_empty() {
+            std::mem::swap(&mut batch, &mut self.outputs);
+            for output in batch.drain(..) {
+                match output {
+                    ApiOutput::Schedule(at, event) => {
+                        ctx.schedule_at(at, Event::Api(event));
+                    }
+                    ApiOutput::Respond {
+                        client,
+                        request,
+                        response,
+                    } => {
+                        if client == KUBECTL_CLIENT {
+                            self.kubectl.on_response(
+                                request,
+                                &response,
+                                ctx.now(),
+                                &mut self.api,
+                                &mut self.outputs,
+                            );
+                        }
+                    }
+                    ApiOutput::Deliver { .. } => {
+                        // No component watches yet; the scheduler and controllers will.
+                    }
+                }
+            }
+        }
+        self.spare_outputs = batch;
+    }
+}
+
+impl Model for World {
+    type Event = Event;
+
+    fn handle(&mut self, ctx: &mut Context<'_, Event>, event: Event) {
+        let now = ctx.now();
+        match event {
+            Event::Api(e) => self.api.handle(now, e, &mut self.outputs),
+            Event::Action(n) => self
+                .kubectl
+                .run(n as usize, now, &mut self.api, &mut self.outputs),
+            Event::Sample => {
+                self.recorder.sample(now, &self.api);
+                ctx.schedule_in(self.sample_every, Event::Sample);
+            }
+        }
+        self.route(ctx);
+    }
+}
+
+/// Builds the simulation of `scenario`: the initial objects are applied at time 0, before any
+/// timeline action, and sampling starts at time 0.
+pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let streams = RngStreams::new(seed);
+    let config = ApiServerConfig {
+        record_writes: options.record_writes,
+        ..scenario.apiserver.clone()
+    };
+    let mut actions = Vec::with_capacity(scenario.timeline.len() + 1);
+    if !scenario.initial.is_empty() {
+        actions.push(TimedAction {
+            at: SimTime::ZERO,
+            action: Action::Apply(scenario.initial.clone()),
+        });
+    }
+    actions.extend(scenario.timeline.iter().cloned());
+    let world = World {
+        api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
+        kubectl: Kubectl::new(actions),
+        recorder: Recorder::default(),
+        sample_every: scenario.sample_every,
+        outputs: Vec::new(),
+        spare_outputs: Vec::new(),
+    };
+    let mut sim = Simulation::new(world);
+    let due: Vec<SimTime> = sim.model().kubectl.actions().iter().map(|a| a.at).collect();
+    for (i, at) in due.into_iter().enumerate() {
+        sim.schedule_at(at, Event::Action(i as u32));
+    }
+    sim.schedule_at(SimTime::ZERO, Event::Sample);
+    sim
+}
