@@ -118,10 +118,36 @@ impl Action {
 #[derive(Default)]
 struct Inputs {
     hasher: Sha256,
-    scenario: Option<(PathBuf, ScenarioDoc)>,
+    /// The Scenario document, its file and the line its document starts on.
+    scenario: Option<(PathBuf, ScenarioDoc, u64)>,
     objects: Vec<Object>,
     scheduler_configurations: Vec<(PathBuf, Document)>,
     notes: Vec<Note>,
+}
+
+/// Turns positions inside the Scenario document into positions in its file.
+struct Locator<'a> {
+    file: &'a Path,
+    /// Lines of the file before the Scenario document.
+    line_offset: u64,
+}
+
+impl Locator<'_> {
+    fn at(&self, location: &serde_saphyr::Location) -> SourcePos {
+        SourcePos {
+            file: self.file.to_path_buf(),
+            line: location.line() + self.line_offset,
+            column: location.column(),
+        }
+    }
+
+    fn whole_file(&self) -> SourcePos {
+        SourcePos {
+            file: self.file.to_path_buf(),
+            line: 0,
+            column: 0,
+        }
+    }
 }
 
 /// Loads the scenario at `path`: a YAML file, or a folder of manifest files.
@@ -235,7 +261,7 @@ fn read_scenario_doc(
             "a Scenario document cannot be in a referenced manifest file".into(),
         ));
     }
-    if let Some((first, _)) = &inputs.scenario {
+    if let Some((first, _, _)) = &inputs.scenario {
         return Err(invalid(
             "kind",
             format!(
@@ -254,7 +280,7 @@ fn read_scenario_doc(
             ),
         ));
     }
-    inputs.scenario = Some((file.to_path_buf(), parsed));
+    inputs.scenario = Some((file.to_path_buf(), parsed, doc.first_line));
     Ok(())
 }
 
@@ -265,16 +291,16 @@ fn assemble(
     default_name: String,
 ) -> Result<Scenario, ScenarioError> {
     let scenario = inputs.scenario.take();
-    let (scenario_file, doc) = match scenario {
-        Some((file, doc)) => (Some(file), Some(doc)),
-        None => (None, None),
+    let (scenario_file, doc, first_line) = match scenario {
+        Some((file, doc, first_line)) => (Some(file), Some(doc), first_line),
+        None => (None, None, 1),
     };
     let file = scenario_file.unwrap_or_else(|| base.to_path_buf());
-    let at = |s: &serde_saphyr::Location| SourcePos {
-        file: file.clone(),
-        line: s.line(),
-        column: s.column(),
+    let locator = Locator {
+        file: &file,
+        line_offset: first_line.saturating_sub(1),
     };
+    let at = |s: &serde_saphyr::Location| locator.at(s);
     let mut spec = doc.as_ref().map(|d| &d.spec);
     let duration = spec
         .and_then(|s| s.duration.as_ref())
@@ -284,11 +310,7 @@ fn assemble(
         let pos = spec
             .and_then(|s| s.duration.as_ref())
             .map(|d| at(&d.referenced))
-            .unwrap_or_else(|| SourcePos {
-                file: file.clone(),
-                line: 0,
-                column: 0,
-            });
+            .unwrap_or_else(|| locator.whole_file());
         return Err(ScenarioError::Invalid {
             pos,
             path: "spec.duration".into(),
@@ -298,10 +320,11 @@ fn assemble(
     let mut initial = Vec::new();
     if let Some(s) = spec {
         for (i, pool) in s.node_pools.iter().enumerate() {
-            initial.extend(pool_nodes(pool, i, &file)?);
+            initial.extend(pool_nodes(pool, i, &locator)?);
         }
+        reject_duplicate_pools(&s.node_pools, &locator)?;
         for reference in &s.manifests {
-            let objects = read_reference(reference, base, &file, "spec.manifests", &mut inputs)?;
+            let objects = read_reference(reference, base, &locator, "spec.manifests", &mut inputs)?;
             initial.extend(objects);
         }
     }
@@ -319,7 +342,7 @@ fn assemble(
                     ),
                 });
             }
-            let action = timeline_action(entry, i, base, &file, &mut inputs)?;
+            let action = timeline_action(entry, i, base, &locator, &mut inputs)?;
             timeline.push(TimedAction {
                 at: SimTime::ZERO + when,
                 action,
@@ -390,18 +413,14 @@ fn assemble(
 fn read_reference(
     reference: &Spanned<String>,
     base: &Path,
-    scenario_file: &Path,
+    locator: &Locator<'_>,
     field: &str,
     inputs: &mut Inputs,
 ) -> Result<Vec<Object>, ScenarioError> {
     let path = base.join(&reference.value);
     if !path.exists() {
         return Err(ScenarioError::Invalid {
-            pos: SourcePos {
-                file: scenario_file.to_path_buf(),
-                line: reference.referenced.line(),
-                column: reference.referenced.column(),
-            },
+            pos: locator.at(&reference.referenced),
             path: field.into(),
             message: format!(
                 "{} does not exist; expected a manifest file or folder relative to {}",
@@ -418,13 +437,14 @@ fn read_reference(
 }
 
 /// The nodes of a pool: `<pool>-<index>`, zones round-robin, kubelet labels added.
-fn pool_nodes(pool: &NodePool, index: usize, file: &Path) -> Result<Vec<Object>, ScenarioError> {
+fn pool_nodes(
+    spanned: &Spanned<NodePool>,
+    index: usize,
+    locator: &Locator<'_>,
+) -> Result<Vec<Object>, ScenarioError> {
+    let pool = &spanned.value;
     let invalid = |field: &str, message: String| ScenarioError::Invalid {
-        pos: SourcePos {
-            file: file.to_path_buf(),
-            line: 0,
-            column: 0,
-        },
+        pos: locator.at(&spanned.referenced),
         path: format!("spec.nodePools[{index}].{field}"),
         message,
     };
@@ -464,22 +484,38 @@ fn pool_nodes(pool: &NodePool, index: usize, file: &Path) -> Result<Vec<Object>,
     Ok(nodes)
 }
 
+/// Two pools with one name would make nodes with one name: the second create would fail.
+fn reject_duplicate_pools(
+    pools: &[Spanned<NodePool>],
+    locator: &Locator<'_>,
+) -> Result<(), ScenarioError> {
+    for (i, pool) in pools.iter().enumerate() {
+        if pools[..i].iter().any(|p| p.value.name == pool.value.name) {
+            return Err(ScenarioError::Invalid {
+                pos: locator.at(&pool.referenced),
+                path: format!("spec.nodePools[{i}].name"),
+                message: format!(
+                    "pool name {:?} is used twice; expected a unique name per pool",
+                    pool.value.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Turns one timeline entry into an action; exactly one action key must be present.
 fn timeline_action(
     entry: &Spanned<TimelineEntry>,
     index: usize,
     base: &Path,
-    file: &Path,
+    locator: &Locator<'_>,
     inputs: &mut Inputs,
 ) -> Result<Action, ScenarioError> {
     let e = &entry.value;
     let field = format!("spec.timeline[{index}]");
     let invalid = |path: String, message: String| ScenarioError::Invalid {
-        pos: SourcePos {
-            file: file.to_path_buf(),
-            line: entry.referenced.line(),
-            column: entry.referenced.column(),
-        },
+        pos: locator.at(&entry.referenced),
         path,
         message,
     };
@@ -503,7 +539,7 @@ fn timeline_action(
         ));
     }
     if let Some(reference) = &e.apply {
-        let objects = read_reference(reference, base, file, &format!("{field}.apply"), inputs)?;
+        let objects = read_reference(reference, base, locator, &format!("{field}.apply"), inputs)?;
         return Ok(Action::Apply(objects));
     }
     if let Some(target) = &e.delete {

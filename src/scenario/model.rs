@@ -64,7 +64,7 @@ pub struct ScenarioSpec {
     pub manifests: Vec<Spanned<String>>,
     /// Groups of identical nodes.
     #[serde(default)]
-    pub node_pools: Vec<NodePool>,
+    pub node_pools: Vec<Spanned<NodePool>>,
     /// Actions at virtual times.
     #[serde(default)]
     pub timeline: Vec<Spanned<TimelineEntry>>,
