@@ -261,6 +261,7 @@ impl ApiServer {
         let kind = request.kind;
         let subresource = request.subresource;
         let user = request.user.name.clone();
+        let revision_before = self.store.revision();
         let result = match (verb, request.body) {
             (Verb::Get, _) => self.get(kind, &ObjectKey::new(request.namespace, request.name)),
             (Verb::List, _) => Ok(self.list(kind, &request.namespace, &request.options)),
@@ -307,7 +308,9 @@ impl ApiServer {
             .requests
             .entry((verb, kind, code))
             .or_insert(0) += 1;
-        if verb.is_mutating() && result.is_ok() {
+        // A write that changed nothing (an identical update, a repeated delete of a
+        // terminating pod) commits nothing, so there is nothing to announce.
+        if self.store.revision() != revision_before {
             self.after_commit(now, verb, subresource, &user, out);
         }
         result
@@ -426,8 +429,11 @@ impl ApiServer {
     fn patch(&mut self, kind: Kind, key: &ObjectKey, op: PatchOp) -> Response {
         let key = self.normalize_key(kind, key);
         let stored = self.store.modify(kind, &key, |object| {
+            let before = object.clone();
             apply_patch(object, &op)?;
-            object.meta_mut().generation += 1;
+            if spec_changed(&before, object) {
+                object.meta_mut().generation += 1;
+            }
             Ok(())
         })?;
         Ok(ResponseBody::Object(stored))

@@ -172,14 +172,20 @@ impl Store {
         Ok(self.commit_modification(current, next))
     }
 
+    /// Stores `next` in place of `current`, unless nothing changed: like the real apiserver, a
+    /// no-op write keeps the old resourceVersion and sends no watch event.
     fn commit_modification(&mut self, current: Arc<Object>, mut next: Object) -> Arc<Object> {
-        self.revision += 1;
         {
             let (old, meta) = (current.meta(), next.meta_mut());
             meta.uid = old.uid;
             meta.creation_timestamp = old.creation_timestamp;
-            meta.resource_version = ResourceVersion(self.revision);
+            meta.resource_version = old.resource_version;
         }
+        if next == *current {
+            return current;
+        }
+        self.revision += 1;
+        next.meta_mut().resource_version = ResourceVersion(self.revision);
         let stored = Arc::new(next);
         let kind = stored.kind();
         self.objects[kind.index()].insert(stored.key(), Arc::clone(&stored));

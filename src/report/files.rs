@@ -194,7 +194,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
             .scenario
             .notes
             .iter()
-            .map(|n| format!("{}: {}", n.pos, n.message))
+            .map(|n| format!("{}: {}", n.pos.relative_to(&info.scenario.root), n.message))
             .collect(),
     };
     to_pretty_json(&summary)

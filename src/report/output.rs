@@ -69,11 +69,7 @@ impl StagedDir {
                 });
             }
         }
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "report".into());
-        let staging = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let staging = hidden_sibling(target, &format!(".tmp-{}", std::process::id()));
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| io_error(&staging, e))?;
         }
@@ -115,9 +111,7 @@ impl StagedDir {
     /// Replaces the target with the staged folder.
     pub fn commit(mut self) -> Result<PathBuf, ReportError> {
         if self.target.exists() {
-            let old = self
-                .staging
-                .with_file_name(format!("{}.old", self.staging.display()));
+            let old = with_suffix(&self.staging, ".old");
             fs::rename(&self.target, &old).map_err(|e| io_error(&self.target, e))?;
             fs::rename(&self.staging, &self.target).map_err(|e| io_error(&self.target, e))?;
             fs::remove_dir_all(&old).map_err(|e| io_error(&old, e))?;
@@ -127,6 +121,23 @@ impl StagedDir {
         self.committed = true;
         Ok(self.target.clone())
     }
+}
+
+/// `dir/.name<suffix>` for `dir/name`: a hidden sibling, on the same file system so that the
+/// final rename is atomic.
+fn hidden_sibling(path: &Path, suffix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    path.with_file_name(format!(".{name}{suffix}"))
+}
+
+/// `dir/name<suffix>` for `dir/name`.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 impl Drop for StagedDir {
@@ -141,6 +152,24 @@ impl Drop for StagedDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn siblings_stay_beside_relative_and_absolute_paths() {
+        // A relative target must give relative siblings in the same folder (a bug once joined
+        // the whole staging path into the file name).
+        assert_eq!(
+            hidden_sibling(Path::new("reports/quickstart"), ".tmp-7"),
+            PathBuf::from("reports/.quickstart.tmp-7")
+        );
+        assert_eq!(
+            with_suffix(Path::new("reports/.quickstart.tmp-7"), ".old"),
+            PathBuf::from("reports/.quickstart.tmp-7.old")
+        );
+        assert_eq!(
+            with_suffix(Path::new("/tmp/x/.out.tmp-1"), ".old"),
+            PathBuf::from("/tmp/x/.out.tmp-1.old")
+        );
+    }
 
     #[test]
     fn nothing_is_visible_until_commit_and_nothing_remains_on_drop() {

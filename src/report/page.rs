@@ -175,7 +175,12 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
                     .scenario
                     .notes
                     .iter()
-                    .map(|n| vec![n.pos.to_string(), n.message.clone()])
+                    .map(|n| {
+                        vec![
+                            n.pos.relative_to(&info.scenario.root).to_string(),
+                            n.message.clone(),
+                        ]
+                    })
                     .collect(),
             }],
         });

@@ -16,6 +16,20 @@ pub struct SourcePos {
     pub column: u64,
 }
 
+impl SourcePos {
+    /// The same position with the file shown relative to `root` (when it is under it).
+    pub fn relative_to(&self, root: &std::path::Path) -> SourcePos {
+        SourcePos {
+            file: self
+                .file
+                .strip_prefix(root)
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|_| self.file.clone()),
+            ..self.clone()
+        }
+    }
+}
+
 impl fmt::Display for SourcePos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;

@@ -12,6 +12,7 @@ use super::error::{ScenarioError, SourcePos};
 use super::manifest::{Manifest, read_manifest};
 use super::model::{
     NodePool, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, TimelineEntry, TypeMeta,
+    user_field_path,
 };
 use super::yaml::{Document, parse_lenient, parse_strict, split_documents};
 use crate::api::labels::validate_label_value;
@@ -54,6 +55,9 @@ pub struct Scenario {
     pub scheduler_configurations: Vec<(PathBuf, Document)>,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
+    /// The folder the scenario's relative paths are resolved against; reports show paths
+    /// relative to it, so they do not depend on where the scenario was run from.
+    pub root: PathBuf,
 }
 
 /// Something ignored while loading, with where it was.
@@ -202,13 +206,12 @@ fn read_file(file: &Path, inputs: &mut Inputs, top_level: bool) -> Result<(), Sc
         path: file.to_path_buf(),
         message: e.to_string(),
     })?;
-    inputs
-        .hasher
-        .update((file.as_os_str().len() as u64).to_le_bytes());
+    // Contents only, length-prefixed: the hash must not depend on how the path was spelled.
+    inputs.hasher.update((text.len() as u64).to_le_bytes());
     inputs.hasher.update(text.as_bytes());
     for doc in split_documents(&text) {
         let (meta, _) = parse_lenient::<TypeMeta>(&doc, file)?;
-        if meta.kind == SCENARIO_KIND && meta.api_version.starts_with("kubesim.io/") {
+        if meta.kind() == SCENARIO_KIND && meta.api_version().starts_with("kubesim.io/") {
             read_scenario_doc(&doc, file, inputs, top_level)?;
             continue;
         }
@@ -270,7 +273,20 @@ fn read_scenario_doc(
             ),
         ));
     }
-    let parsed: ScenarioDoc = parse_strict(doc, file)?;
+    let parsed: ScenarioDoc = parse_strict(doc, file).map_err(|e| match e {
+        ScenarioError::Syntax {
+            pos,
+            path,
+            message,
+            snippet,
+        } => ScenarioError::Syntax {
+            pos,
+            path: user_field_path(&path),
+            message,
+            snippet,
+        },
+        other => other,
+    })?;
     if parsed.api_version != SCENARIO_API_VERSION {
         return Err(invalid(
             "apiVersion",
@@ -323,8 +339,9 @@ fn assemble(
             initial.extend(pool_nodes(pool, i, &locator)?);
         }
         reject_duplicate_pools(&s.node_pools, &locator)?;
-        for reference in &s.manifests {
-            let objects = read_reference(reference, base, &locator, "spec.manifests", &mut inputs)?;
+        for (i, reference) in s.manifests.iter().enumerate() {
+            let field = format!("spec.manifests[{i}]");
+            let objects = read_reference(reference, base, &locator, &field, &mut inputs)?;
             initial.extend(objects);
         }
     }
@@ -406,6 +423,7 @@ fn assemble(
         sample_every,
         scheduler_configurations: inputs.scheduler_configurations,
         notes: inputs.notes,
+        root: base.to_path_buf(),
     })
 }
 
@@ -425,7 +443,12 @@ fn read_reference(
             message: format!(
                 "{} does not exist; expected a manifest file or folder relative to {}",
                 path.display(),
-                base.display()
+                if base.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    base
+                }
+                .display()
             ),
         });
     }

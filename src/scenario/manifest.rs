@@ -147,67 +147,70 @@ pub fn read_manifest(
     file: &Path,
     meta: &TypeMeta,
 ) -> Result<Manifest, ScenarioError> {
-    let invalid = |path: &str, message: String| ScenarioError::Invalid {
-        pos: doc.start(file),
-        path: path.to_string(),
+    let at = |field: &Option<serde_saphyr::Spanned<String>>| {
+        field
+            .as_ref()
+            .map(|s| doc.pos(file, &s.referenced))
+            .unwrap_or_else(|| doc.start(file))
+    };
+    let (api_version, kind_name) = (meta.api_version(), meta.kind());
+    let invalid_kind = |message: String| ScenarioError::Invalid {
+        pos: at(&meta.kind),
+        path: "kind".into(),
         message,
     };
-    if meta.kind.is_empty() {
-        return Err(invalid("kind", "every manifest needs a `kind`".into()));
-    }
-    if meta.api_version.is_empty() {
-        return Err(invalid(
-            "apiVersion",
-            format!("the {} manifest needs an `apiVersion`", meta.kind),
+    let invalid_version = |message: String| ScenarioError::Invalid {
+        pos: at(&meta.api_version),
+        path: "apiVersion".into(),
+        message,
+    };
+    if kind_name.is_empty() {
+        return Err(invalid_kind(
+            "every manifest needs a `kind`, such as Pod or Deployment".into(),
         ));
     }
-    let (group, _) = split_api_version(&meta.api_version);
-    if group == SCHEDULER_CONFIG_GROUP && meta.kind == "KubeSchedulerConfiguration" {
+    if api_version.is_empty() {
+        return Err(invalid_version(format!(
+            "the {kind_name} manifest needs an `apiVersion`, such as v1 or apps/v1"
+        )));
+    }
+    let (group, _) = split_api_version(api_version);
+    if group == SCHEDULER_CONFIG_GROUP && kind_name == "KubeSchedulerConfiguration" {
         return Ok(Manifest::SchedulerConfiguration(doc.clone()));
     }
-    if let Some(kind) = Kind::from_name(&meta.kind)
-        && served_version(kind) == meta.api_version
+    if let Some(kind) = Kind::from_name(kind_name)
+        && served_version(kind) == api_version
     {
         return read_object(doc, file, kind);
     }
+    let skipped = || {
+        Ok(Manifest::Skipped {
+            api_version: api_version.to_string(),
+            kind: kind_name.to_string(),
+        })
+    };
     let known_elsewhere = UNMODELLED_KINDS
         .iter()
-        .any(|(g, kinds)| *g == group && kinds.contains(&meta.kind.as_str()));
+        .any(|(g, kinds)| *g == group && kinds.contains(&kind_name));
     if known_elsewhere {
-        return Ok(Manifest::Skipped {
-            api_version: meta.api_version.clone(),
-            kind: meta.kind.clone(),
-        });
+        return skipped();
     }
-    if let Some(kind) = Kind::from_name(&meta.kind)
+    if let Some(kind) = Kind::from_name(kind_name)
         && kind.group() == group
     {
-        return Err(invalid(
-            "apiVersion",
-            format!(
-                "{} {} is not served; expected apiVersion {}",
-                meta.api_version,
-                meta.kind,
-                served_version(kind)
-            ),
-        ));
+        return Err(invalid_version(format!(
+            "{api_version} {kind_name} is not served; expected apiVersion {}",
+            served_version(kind)
+        )));
     }
     if !is_builtin_group(group) {
         // A custom resource: real clusters have plenty, and none of them schedule pods.
-        return Ok(Manifest::Skipped {
-            api_version: meta.api_version.clone(),
-            kind: meta.kind.clone(),
-        });
+        return skipped();
     }
-    Err(invalid(
-        "kind",
-        format!(
-            "unknown kind {:?} in {}; expected a Kubernetes kind such as {}",
-            meta.kind,
-            meta.api_version,
-            suggestions(&meta.kind)
-        ),
-    ))
+    Err(invalid_kind(format!(
+        "unknown kind {kind_name:?} in {api_version}; expected a Kubernetes kind such as {}",
+        suggestions(kind_name)
+    )))
 }
 
 /// Kinds to suggest for an unknown one: a close spelling first, then the modelled kinds.
@@ -399,7 +402,8 @@ mod tests {
         let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("unknown kind \"Deploymnet\""), "{msg}");
         assert!(msg.contains("did you mean Deployment?"), "{msg}");
-        assert!(msg.starts_with("m.yaml:1:1: field `kind`"), "{msg}");
+        // `kind: Deploymnet` is on line 2; its value starts at column 7.
+        assert!(msg.starts_with("m.yaml:2:7: field `kind`"), "{msg}");
     }
 
     #[test]

@@ -187,14 +187,69 @@ pub struct ReportSpec {
     pub sample_every: Option<Spanned<SimDuration>>,
 }
 
-/// Just the type fields of any document, to decide how to parse the rest.
+/// Just the type fields of any document, to decide how to parse the rest; positions kept so
+/// errors about them point at the value.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypeMeta {
     /// `apiVersion`.
     #[serde(default)]
-    pub api_version: String,
+    pub api_version: Option<Spanned<String>>,
     /// `kind`.
     #[serde(default)]
-    pub kind: String,
+    pub kind: Option<Spanned<String>>,
+}
+
+impl TypeMeta {
+    /// `apiVersion`, empty when absent.
+    pub fn api_version(&self) -> &str {
+        self.api_version.as_ref().map_or("", |s| s.value.as_str())
+    }
+
+    /// `kind`, empty when absent.
+    pub fn kind(&self) -> &str {
+        self.kind.as_ref().map_or("", |s| s.value.as_str())
+    }
+}
+
+/// The field path of an error as the user wrote it. Fields kept with [`Spanned`] show up in
+/// serde's path with an extra `value` segment (`spec.nodePools[0].value.count`); it is dropped
+/// here. A real field called `value` (a taint's) never follows one of these.
+pub fn user_field_path(path: &str) -> String {
+    const SPANNED_FIELDS: &[&str] = &["duration", "at", "apply", "sampleEvery"];
+    const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline"];
+    let mut kept: Vec<&str> = Vec::new();
+    for segment in path.split('.') {
+        let after_spanned = kept.last().is_some_and(|prev: &&str| {
+            let list = prev.split_once('[').map(|(name, _)| name);
+            SPANNED_FIELDS.contains(prev) || list.is_some_and(|l| SPANNED_LISTS.contains(&l))
+        });
+        if segment == "value" && after_spanned {
+            continue;
+        }
+        kept.push(segment);
+    }
+    kept.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_field_path;
+
+    #[test]
+    fn spanned_wrappers_do_not_show_in_field_paths() {
+        for (serde_path, user_path) in [
+            ("spec.nodePools[0].value.count", "spec.nodePools[0].count"),
+            ("spec.duration.value", "spec.duration"),
+            ("spec.timeline[2].value.at.value", "spec.timeline[2].at"),
+            ("spec.manifests[1].value", "spec.manifests[1]"),
+            (
+                "spec.nodePools[0].value.template.taints[0].value",
+                "spec.nodePools[0].template.taints[0].value",
+            ),
+            ("spec.seed", "spec.seed"),
+        ] {
+            assert_eq!(user_field_path(serde_path), user_path);
+        }
+    }
 }

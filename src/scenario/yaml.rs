@@ -30,6 +30,15 @@ impl Document {
         })
     }
 
+    /// The position in the file of `location`, a position inside this document.
+    pub fn pos(&self, file: &Path, location: &serde_saphyr::Location) -> SourcePos {
+        SourcePos {
+            file: file.to_path_buf(),
+            line: location.line() + self.first_line.saturating_sub(1),
+            column: location.column(),
+        }
+    }
+
     /// The position of the document's first line.
     pub fn start(&self, file: &Path) -> SourcePos {
         SourcePos {
@@ -122,7 +131,7 @@ fn syntax_error(
         .map(|l| (l.line() + offset, l.column()))
         .unwrap_or((doc.first_line, 1));
     let plain = err.without_snippet().to_string();
-    let message = strip_location_prefix(&plain).to_string();
+    let message = explain(strip_location_prefix(&plain));
     let name = file.display().to_string();
     let rendered = err.render_with_options(serde_saphyr::render_options! {
         line_offset: offset,
@@ -145,15 +154,42 @@ fn syntax_error(
     }
 }
 
-/// Drops a leading `line N column M: ` (the position is reported separately).
+/// Drops the position the YAML library writes into its messages (`line N column M: …` in front,
+/// `… at line N, column M` behind): it counts lines from the start of the document, not the
+/// file, and the position is reported separately anyway.
 fn strip_location_prefix(message: &str) -> &str {
-    let Some(rest) = message.strip_prefix("line ") else {
-        return message;
-    };
-    match rest.split_once(": ") {
-        Some((position, text)) if position.contains(" column ") => text,
-        _ => message,
+    let mut text = message;
+    if let Some(rest) = text.strip_prefix("line ")
+        && let Some((position, after)) = rest.split_once(": ")
+        && position.contains(" column ")
+    {
+        text = after;
     }
+    if let Some(idx) = text.rfind(" at line ")
+        && text[idx..].contains(", column ")
+    {
+        text = &text[..idx];
+    }
+    text
+}
+
+/// Adds what was expected to the YAML library's terse type errors.
+fn explain(message: &str) -> String {
+    let expected = match message {
+        "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => {
+            "expected a non-negative integer"
+        }
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" | "invalid isize" => {
+            "expected an integer"
+        }
+        "invalid f32" | "invalid f64" => "expected a number",
+        "invalid bool" => "expected true or false",
+        "expected string scalar" => {
+            "expected a string (quote it if it looks like a number, list or map)"
+        }
+        _ => return message.to_string(),
+    };
+    format!("{message}: {expected}")
 }
 
 #[cfg(test)]
@@ -216,8 +252,21 @@ mod tests {
             panic!("expected a syntax error, got {err:?}");
         };
         assert_eq!((pos.line, pos.column, path.as_str()), (1, 4, "a"));
-        assert!(message.contains("u32"), "{message}");
+        assert_eq!(message, "invalid u32: expected a non-negative integer");
         assert!(snippet.contains("s.yaml:1:4"), "{snippet}");
+    }
+
+    #[test]
+    fn positions_inside_messages_are_dropped() {
+        assert_eq!(
+            strip_location_prefix("line 3 column 4: bad thing"),
+            "bad thing"
+        );
+        assert_eq!(
+            strip_location_prefix("invalid quantity \"x\" at line 11, column 25"),
+            "invalid quantity \"x\""
+        );
+        assert_eq!(strip_location_prefix("plain"), "plain");
     }
 
     #[test]
