@@ -353,7 +353,14 @@ impl ApiServer {
         options: ListOptions,
         out: &mut Vec<ApiOutput>,
     ) -> Response {
-        let from = options.resource_version.unwrap_or(self.store.revision());
+        let current = self.store.revision();
+        let from = options.resource_version.unwrap_or(current);
+        if from > current {
+            return Err(ApiError::TooLargeResourceVersion {
+                requested: from.0,
+                current: current.0,
+            });
+        }
         let watch = Watch {
             client,
             kind,

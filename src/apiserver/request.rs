@@ -330,8 +330,17 @@ pub enum ApiError {
     Gone {
         /// The version asked for.
         requested: u64,
-        /// The oldest version still retained.
+        /// The oldest version a watch can still start from (the newest one compacted away).
         oldest: u64,
+    },
+    /// 504: the requested version is newer than anything committed (upstream answers
+    /// "Too large resource version" once its wait for the watch cache times out).
+    #[error("too large resource version: {requested}, current resource version is {current}")]
+    TooLargeResourceVersion {
+        /// The version asked for.
+        requested: u64,
+        /// The store's current version.
+        current: u64,
     },
     /// 422: the request is not valid.
     #[error("invalid {kind}: {message}")]
@@ -351,6 +360,7 @@ impl ApiError {
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::Invalid { .. } => 422,
+            ApiError::TooLargeResourceVersion { .. } => 504,
         }
     }
 }

@@ -16,7 +16,7 @@
 //! of events at `now`; only when that is empty does it find the lowest non-empty
 //! bucket (two `trailing_zeros` over occupancy bitmaps), make its earliest time
 //! the new `now` and re-file the bucket's events on lower levels. An event thus
-//! moves at most 11 times and in practice two or three, each move part of a
+//! moves at most 11 times and in practice a few, each move part of a
 //! sequential scan of a `Vec`, so the structure stays cache friendly at a million
 //! pending events, where a binary heap pays a chain of cache misses per operation.
 //!
@@ -26,19 +26,25 @@
 //! lower levels are empty when it is the lowest), in order, so the events at
 //! `now` come out as a FIFO.
 //!
+//! When the lowest bucket holds a single event, as it mostly does in a sparse
+//! queue, a pop takes it straight from the bucket.
+//!
 //! Hold model (pop one, push one at `popped + Exp(1 ms)`, 16-byte payload) on the
-//! 2-core development machine, criterion `hold_model` group, million events per
-//! second:
+//! 2-core development machine, criterion group `hold_model` in
+//! `benches/kernel.rs`, million events per second:
 //!
-//! | pending | this queue | binary radix heap, time key | binary radix heap, 128-bit key | `BinaryHeap` |
-//! |--------:|-----------:|---------:|---------:|-----------:|
-//! | 1 k     | MEASURE | MEASURE | MEASURE | MEASURE |
-//! | 100 k   | MEASURE | MEASURE | MEASURE | MEASURE |
-//! | 1 M     | MEASURE | MEASURE | MEASURE | MEASURE |
+//! | pending | this queue | binary radix heap | binary radix heap, 128-bit key | `BinaryHeap` |
+//! |--------:|-----------:|------------------:|-------------------------------:|-------------:|
+//! | 1 k     | 26–28      | 21                | 16                             | 14           |
+//! | 100 k   | 22–23      | 14                | 11                             | 4.8          |
+//! | 1 M     | 21–22      | 10                | 7.6                            | 1.4          |
 //!
-//! The binary radix heaps (one bucket per bit position) move each event about
-//! twice as often. Wider digits than 6 bits measured no better: the extra buckets
-//! spread a small queue over more cache lines.
+//! The binary radix heaps (one bucket per bit position, with the same singleton
+//! shortcut) move each event more often; the 128-bit `(time << 64) | seq` key
+//! also makes every event of a same-instant burst a separate split. Digits of 4
+//! to 8 bits (measured before the singleton shortcut) were within noise of each
+//! other up to 100 k; 7 and 8 bits lost at 1 M, where more buckets spread the
+//! queue over more memory. 6 bits keeps one `u64` occupancy word per level.
 
 use std::collections::VecDeque;
 
@@ -95,8 +101,8 @@ struct Entry<E> {
 /// everything already pending at it, in insertion order.
 ///
 /// Memory: bucket vectors keep their capacity when they empty (and across
-/// [`clear`](Self::clear)), so once a run has warmed up, pushing and popping do
-/// not allocate.
+/// [`clear`](Self::clear)), so once a run has warmed up, pushing and popping
+/// rarely allocate.
 #[derive(Debug)]
 pub struct EventQueue<E> {
     /// Events at exactly `now`, in sequence order: the front is the next to pop.
@@ -130,10 +136,10 @@ impl<E> EventQueue<E> {
         Self::with_capacity(0)
     }
 
-    /// An empty queue with room for `n` events at a single instant before it
-    /// reallocates. That covers the usual burst (everything a scenario schedules
-    /// at time zero); events at later times go into buckets that grow on demand
-    /// and keep their capacity afterwards.
+    /// An empty queue with room for `n` events at time zero before it reallocates:
+    /// the usual initial burst, everything a scenario sets up at the start. Events
+    /// at later times go into buckets that grow on demand and keep their capacity
+    /// afterwards.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             current: VecDeque::with_capacity(n),
@@ -280,7 +286,7 @@ impl<E> EventQueue<E> {
         let bucket = &mut self.buckets[level][digit];
         if bucket.len() == 1 {
             // A sparse queue splits mostly singletons; skipping the trip through
-            // `current` is worth a quarter of the hold-model time at 1 k pending.
+            // `current` took the hold model at 1 k pending from ~58 to ~35 ns.
             let entry = bucket.pop()?;
             self.release(level, digit);
             self.now = entry.at;
