@@ -30,20 +30,14 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let seed = args.seed.unwrap_or(scenario.seed);
     let until = SimTime::ZERO + args.until.unwrap_or(scenario.duration);
     let mut sim = world::build(&scenario, &options);
-    let progress = progress_bar(until, args.quiet);
+    let mut progress = Progress::new(until, !args.quiet && std::io::stderr().is_terminal());
     let stop = StopAt {
         until: Some(until),
         when_quiescent: scenario.stop_when_quiescent,
         max_events: None,
     };
-    let stop_reason = sim.run_with_progress(stop, PROGRESS_EVERY, |now| {
-        if let Some(bar) = &progress {
-            bar.set_position(now.as_nanos() / 1_000_000);
-        }
-    });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    let stop_reason = sim.run_with_progress(stop, PROGRESS_EVERY, |now| progress.update(now));
+    progress.finish();
     let end = sim.now();
     sim.model_mut().sample(end);
     let info = RunInfo {
@@ -78,11 +72,52 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A progress bar in virtual milliseconds, only when a person is watching stderr.
-fn progress_bar(until: SimTime, quiet: bool) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
-        return None;
+/// A progress bar in virtual time on stderr, shown only to a person watching (stderr is a
+/// terminal) and only once a run has taken long enough to need one.
+struct Progress {
+    until: SimTime,
+    enabled: bool,
+    /// Wall-clock start; progress display is the one use of the wall clock, and it never
+    /// influences the run or its outputs.
+    started: Option<std::time::Instant>,
+    bar: Option<ProgressBar>,
+}
+
+/// Runs shorter than this never show a bar.
+const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Progress {
+    #[allow(clippy::disallowed_methods)]
+    fn new(until: SimTime, enabled: bool) -> Self {
+        Progress {
+            until,
+            enabled,
+            started: enabled.then(std::time::Instant::now),
+            bar: None,
+        }
     }
+
+    fn update(&mut self, now: SimTime) {
+        if !self.enabled {
+            return;
+        }
+        if self.bar.is_none() && self.started.is_some_and(|s| s.elapsed() >= PROGRESS_AFTER) {
+            self.bar = Some(new_bar(self.until));
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(now.as_nanos() / 1_000_000);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A bar counting virtual milliseconds.
+fn new_bar(until: SimTime) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
         Some(until.as_nanos() / 1_000_000),
         ProgressDrawTarget::stderr_with_hz(4),
@@ -92,7 +127,7 @@ fn progress_bar(until: SimTime, quiet: bool) -> Option<ProgressBar> {
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
-    Some(bar)
+    bar
 }
 
 fn print_summary(info: &RunInfo<'_>, world: &world::World, out: &std::path::Path) {
