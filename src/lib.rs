@@ -36,5 +36,6 @@ pub mod cli;
 pub mod metrics;
 pub mod report;
 pub mod scenario;
+pub mod scheduler;
 pub mod sim;
 pub mod world;

@@ -1,0 +1,647 @@
+//! The scheduling framework: plugin statuses, per-cycle state, the [`Plugin`] trait with its
+//! extension points, and one scheduling cycle over a [`Snapshot`] — PreFilter, Filter (from a
+//! rotating start, stopping after enough feasible nodes), PostFilter hand-off, PreScore, Score,
+//! NormalizeScore, weights, and host selection with a seeded tie-break — as kube-scheduler's
+//! `schedule_one.go` runs them.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use rand::RngExt;
+
+use super::node_info::{NodeInfo, PodInfo, Snapshot};
+use crate::sim::SimRng;
+
+/// Highest score a plugin may give a node.
+pub const MAX_NODE_SCORE: i64 = 100;
+/// Lowest score a plugin may give a node.
+pub const MIN_NODE_SCORE: i64 = 0;
+
+/// Fewest feasible nodes a cycle looks for before it stops filtering.
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// Lowest adaptive percentage of nodes to score.
+pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+
+/// The outcome class of a plugin call, as the framework's `Code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// Passed.
+    Success,
+    /// Failed, but preemption or a cluster change could help.
+    Unschedulable,
+    /// Failed, and preemption cannot help on this node.
+    UnschedulableAndUnresolvable,
+    /// The plugin has nothing to do for this pod (PreFilter / PreScore).
+    Skip,
+    /// Something went wrong (bad input, a bug).
+    Error,
+}
+
+/// A plugin's answer: a code, the plugin that gave it and the reasons.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The outcome.
+    pub code: Code,
+    /// The plugin that failed (empty on success).
+    pub plugin: &'static str,
+    /// Why, as kube-scheduler words it ("Insufficient cpu", "node(s) were unschedulable").
+    pub reasons: Vec<String>,
+}
+
+impl Status {
+    /// Success (allocates nothing).
+    pub const fn success() -> Status {
+        Status {
+            code: Code::Success,
+            plugin: "",
+            reasons: Vec::new(),
+        }
+    }
+
+    /// Skip (allocates nothing).
+    pub const fn skip() -> Status {
+        Status {
+            code: Code::Skip,
+            plugin: "",
+            reasons: Vec::new(),
+        }
+    }
+
+    /// A failure with one reason.
+    pub fn new(code: Code, plugin: &'static str, reason: impl Into<String>) -> Status {
+        Status {
+            code,
+            plugin,
+            reasons: vec![reason.into()],
+        }
+    }
+
+    /// `Unschedulable` with one reason.
+    pub fn unschedulable(plugin: &'static str, reason: impl Into<String>) -> Status {
+        Status::new(Code::Unschedulable, plugin, reason)
+    }
+
+    /// `UnschedulableAndUnresolvable` with one reason.
+    pub fn unresolvable(plugin: &'static str, reason: impl Into<String>) -> Status {
+        Status::new(Code::UnschedulableAndUnresolvable, plugin, reason)
+    }
+
+    /// `Error` with one reason.
+    pub fn error(plugin: &'static str, reason: impl Into<String>) -> Status {
+        Status::new(Code::Error, plugin, reason)
+    }
+
+    /// Whether the code is Success.
+    pub fn is_success(&self) -> bool {
+        self.code == Code::Success
+    }
+
+    /// Whether the code is Skip.
+    pub fn is_skip(&self) -> bool {
+        self.code == Code::Skip
+    }
+
+    /// Whether the code rejects the node.
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self.code,
+            Code::Unschedulable | Code::UnschedulableAndUnresolvable
+        )
+    }
+}
+
+/// Data plugins keep for the length of one scheduling cycle (PreFilter results read by Filter,
+/// PreScore results read by Score), keyed by plugin name.
+#[derive(Default)]
+pub struct CycleState {
+    slots: BTreeMap<&'static str, Box<dyn Any>>,
+    /// Filter plugins whose PreFilter returned Skip.
+    pub skip_filter: Vec<&'static str>,
+    /// Score plugins whose PreScore returned Skip.
+    pub skip_score: Vec<&'static str>,
+}
+
+impl CycleState {
+    /// Stores `value` under `key` (replacing what was there).
+    pub fn write<T: Any>(&mut self, key: &'static str, value: T) {
+        self.slots.insert(key, Box::new(value));
+    }
+
+    /// Reads the value stored under `key`, if it has type `T`.
+    pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
+        self.slots.get(key).and_then(|b| b.downcast_ref::<T>())
+    }
+
+    /// Reads the value stored under `key` mutably, if it has type `T`.
+    pub fn read_mut<T: Any>(&mut self, key: &'static str) -> Option<&mut T> {
+        self.slots.get_mut(key).and_then(|b| b.downcast_mut::<T>())
+    }
+}
+
+/// What PreFilter can narrow the search to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PreFilterResult {
+    /// Every node.
+    AllNodes,
+    /// Only these nodes (by name).
+    Nodes(Vec<String>),
+}
+
+/// The extension points a plugin implements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtensionPoints {
+    /// PreFilter.
+    pub pre_filter: bool,
+    /// Filter.
+    pub filter: bool,
+    /// PreScore.
+    pub pre_score: bool,
+    /// Score (and NormalizeScore, if the plugin has one).
+    pub score: bool,
+    /// Reserve.
+    pub reserve: bool,
+}
+
+/// A scheduler plugin. Each implements only the extension points it declares in
+/// [`Plugin::points`]; the other methods keep their pass-through defaults.
+pub trait Plugin {
+    /// The plugin's name, as in KubeSchedulerConfiguration.
+    fn name(&self) -> &'static str;
+
+    /// The extension points implemented.
+    fn points(&self) -> ExtensionPoints;
+
+    /// Runs once per cycle before filtering; may narrow the nodes or reject the pod.
+    fn pre_filter(
+        &self,
+        _state: &mut CycleState,
+        _pod: &PodInfo,
+        _snapshot: &Snapshot,
+    ) -> Result<PreFilterResult, Status> {
+        Ok(PreFilterResult::AllNodes)
+    }
+
+    /// Whether `pod` can go on `node`.
+    fn filter(&self, _state: &CycleState, _pod: &PodInfo, _node: &NodeInfo) -> Status {
+        Status::success()
+    }
+
+    /// Runs once per cycle before scoring, over the feasible nodes; Skip disables Score.
+    fn pre_score(
+        &self,
+        _state: &mut CycleState,
+        _pod: &PodInfo,
+        _nodes: &[&NodeInfo],
+        _snapshot: &Snapshot,
+    ) -> Status {
+        Status::success()
+    }
+
+    /// The node's raw score.
+    fn score(&self, _state: &CycleState, _pod: &PodInfo, _node: &NodeInfo) -> Result<i64, Status> {
+        Ok(0)
+    }
+
+    /// Whether the plugin rescales its scores after scoring every node.
+    fn has_normalize(&self) -> bool {
+        false
+    }
+
+    /// Rescales the raw scores of all scored nodes (aligned with the nodes scored) into
+    /// [`MIN_NODE_SCORE`, `MAX_NODE_SCORE`].
+    fn normalize(&self, _state: &CycleState, _pod: &PodInfo, _scores: &mut [i64]) -> Status {
+        Status::success()
+    }
+}
+
+/// kube-scheduler's `DefaultNormalizeScore`: scales scores to `0..=max_priority` by the
+/// largest one (integer division), reversed if asked; all zero stays zero (or becomes
+/// `max_priority` when reversed).
+pub fn default_normalize_score(max_priority: i64, reverse: bool, scores: &mut [i64]) {
+    let max = scores.iter().copied().max().unwrap_or(0);
+    if max == 0 {
+        if reverse {
+            scores.iter_mut().for_each(|s| *s = max_priority);
+        }
+        return;
+    }
+    for s in scores.iter_mut() {
+        let scaled = max_priority * *s / max;
+        *s = if reverse {
+            max_priority - scaled
+        } else {
+            scaled
+        };
+    }
+}
+
+/// How many feasible nodes a cycle looks for among `num_nodes` (kube-scheduler's
+/// `numFeasibleNodesToFind`): all of them under 100; otherwise `percentage`% of them (adaptive
+/// `50 − n/125`, at least 5 %, when `percentage` is 0), and never fewer than 100.
+pub fn num_feasible_nodes_to_find(percentage: u32, num_nodes: usize) -> usize {
+    if num_nodes < MIN_FEASIBLE_NODES_TO_FIND || percentage >= 100 {
+        return num_nodes;
+    }
+    let mut pct = percentage as usize;
+    if pct == 0 {
+        pct = (50usize).saturating_sub(num_nodes / 125);
+        if pct < MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND {
+            pct = MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND;
+        }
+    }
+    (num_nodes * pct / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// A score plugin and its weight in a profile.
+pub struct WeightedPlugin {
+    /// Index of the plugin in the profile's plugin list.
+    pub plugin: usize,
+    /// Weight (1..=100).
+    pub weight: i64,
+}
+
+/// A scheduling profile: the plugins of each extension point, in order, and score weights.
+pub struct Profile {
+    /// Profile name (`schedulerName` of the pods it schedules).
+    pub name: String,
+    /// Every plugin instance of the profile.
+    pub plugins: Vec<Box<dyn Plugin>>,
+    /// PreFilter plugins (indices into `plugins`), in order.
+    pub pre_filter: Vec<usize>,
+    /// Filter plugins, in order.
+    pub filter: Vec<usize>,
+    /// PreScore plugins, in order.
+    pub pre_score: Vec<usize>,
+    /// Score plugins with weights, in order.
+    pub score: Vec<WeightedPlugin>,
+    /// `percentageOfNodesToScore` (0 = adaptive).
+    pub percentage_of_nodes_to_score: u32,
+}
+
+/// Why every node was rejected: for each node the rejecting status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// Per node (name), the status that rejected it.
+    pub node_statuses: BTreeMap<String, Status>,
+    /// A PreFilter rejection that applied to every node.
+    pub pre_filter: Option<Status>,
+}
+
+impl Diagnosis {
+    /// The summary kube-scheduler writes: "0/5 nodes are available: 3 Insufficient cpu, 2
+    /// node(s) had untolerated taint {…}." — reasons counted over nodes, sorted by text.
+    pub fn message(&self, num_nodes: usize) -> String {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        if let Some(status) = &self.pre_filter {
+            for reason in &status.reasons {
+                *counts.entry(reason.as_str()).or_insert(0) += num_nodes;
+            }
+        }
+        for status in self.node_statuses.values() {
+            for reason in &status.reasons {
+                *counts.entry(reason.as_str()).or_insert(0) += 1;
+            }
+        }
+        let parts: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        format!("0/{num_nodes} nodes are available: {}.", parts.join(", "))
+    }
+}
+
+/// The result of one scheduling cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CycleResult {
+    /// The pod goes to this node.
+    Scheduled {
+        /// Chosen node.
+        node: String,
+        /// Nodes examined by filters.
+        evaluated: usize,
+        /// Feasible nodes found.
+        feasible: usize,
+    },
+    /// No node fits.
+    Unschedulable(Diagnosis),
+    /// A plugin failed with an error.
+    Error(Status),
+}
+
+/// Counters of the work a cycle did, for the scheduler's virtual cost model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CycleWork {
+    /// Nodes run through the filters.
+    pub nodes_filtered: usize,
+    /// Nodes scored.
+    pub nodes_scored: usize,
+}
+
+/// The scheduling algorithm's state that carries over between cycles.
+#[derive(Debug, Default)]
+pub struct Rotation {
+    /// Where the next cycle starts filtering (`nextStartNodeIndex`).
+    pub next_start_node_index: usize,
+}
+
+impl Profile {
+    /// Runs one scheduling cycle for `pod` (PreFilter through host selection).
+    pub fn schedule(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        rotation: &mut Rotation,
+        tie_break: &mut SimRng,
+        work: &mut CycleWork,
+    ) -> CycleResult {
+        let num_nodes = snapshot.len();
+        if num_nodes == 0 {
+            return CycleResult::Unschedulable(Diagnosis {
+                pre_filter: Some(Status::unresolvable(
+                    "",
+                    "no nodes available to schedule pods",
+                )),
+                ..Diagnosis::default()
+            });
+        }
+        let mut state = CycleState::default();
+        let allowed = match self.run_pre_filter(&mut state, pod, snapshot) {
+            Ok(a) => a,
+            Err(status) if status.code == Code::Error => return CycleResult::Error(status),
+            Err(status) => {
+                return CycleResult::Unschedulable(Diagnosis {
+                    pre_filter: Some(status),
+                    ..Diagnosis::default()
+                });
+            }
+        };
+        // The nominated node (set by an earlier preemption) is tried first, alone.
+        let nominated = &pod.pod.status.nominated_node_name;
+        if !nominated.is_empty()
+            && let Some(node) = snapshot.get(nominated)
+            && allowed.as_ref().is_none_or(|a| a.contains(nominated))
+        {
+            work.nodes_filtered += 1;
+            if self.run_filters(&state, pod, node).is_success() {
+                return CycleResult::Scheduled {
+                    node: nominated.clone(),
+                    evaluated: 1,
+                    feasible: 1,
+                };
+            }
+        }
+        let (feasible, diagnosis, processed) =
+            self.find_feasible(&state, pod, snapshot, allowed.as_deref(), rotation, work);
+        if feasible.is_empty() {
+            return CycleResult::Unschedulable(diagnosis);
+        }
+        if feasible.len() == 1 {
+            return CycleResult::Scheduled {
+                node: feasible[0].name().to_string(),
+                evaluated: processed,
+                feasible: 1,
+            };
+        }
+        let totals = match self.prioritize(&mut state, pod, &feasible, snapshot, work) {
+            Ok(t) => t,
+            Err(status) => return CycleResult::Error(status),
+        };
+        let chosen = select_host(&totals, tie_break);
+        CycleResult::Scheduled {
+            node: feasible[chosen].name().to_string(),
+            evaluated: processed,
+            feasible: feasible.len(),
+        }
+    }
+
+    /// PreFilter; returns the allowed node names (None = all), sorted.
+    fn run_pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> Result<Option<Vec<String>>, Status> {
+        let mut allowed: Option<Vec<String>> = None;
+        for &i in &self.pre_filter {
+            let plugin = &self.plugins[i];
+            match plugin.pre_filter(state, pod, snapshot) {
+                Ok(PreFilterResult::AllNodes) => {}
+                Ok(PreFilterResult::Nodes(mut names)) => {
+                    names.sort();
+                    allowed = Some(match allowed {
+                        None => names,
+                        Some(prev) => prev
+                            .into_iter()
+                            .filter(|n| names.binary_search(n).is_ok())
+                            .collect(),
+                    });
+                }
+                Err(status) if status.is_skip() => state.skip_filter.push(plugin.name()),
+                Err(mut status) => {
+                    if status.plugin.is_empty() {
+                        status.plugin = plugin.name();
+                    }
+                    return Err(status);
+                }
+            }
+        }
+        Ok(allowed)
+    }
+
+    /// Runs every Filter plugin on one node; the first rejection wins.
+    pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        for &i in &self.filter {
+            let plugin = &self.plugins[i];
+            if state.skip_filter.contains(&plugin.name()) {
+                continue;
+            }
+            let mut status = plugin.filter(state, pod, node);
+            if !status.is_success() {
+                if status.plugin.is_empty() {
+                    status.plugin = plugin.name();
+                }
+                return status;
+            }
+        }
+        Status::success()
+    }
+
+    /// Filters nodes from the rotating start until enough feasible ones are found.
+    fn find_feasible<'s>(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        snapshot: &'s Snapshot,
+        allowed: Option<&[String]>,
+        rotation: &mut Rotation,
+        work: &mut CycleWork,
+    ) -> (Vec<&'s NodeInfo>, Diagnosis, usize) {
+        let nodes = snapshot.nodes();
+        let candidates: usize = allowed.map_or(nodes.len(), <[String]>::len);
+        let has_scoring = !self.score.is_empty();
+        let to_find = if has_scoring {
+            num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, candidates)
+        } else {
+            1
+        };
+        let mut feasible = Vec::with_capacity(to_find.min(nodes.len()));
+        let mut diagnosis = Diagnosis::default();
+        let mut processed = 0;
+        let start = rotation.next_start_node_index % nodes.len();
+        for offset in 0..nodes.len() {
+            if feasible.len() >= to_find {
+                break;
+            }
+            let node = &nodes[(start + offset) % nodes.len()];
+            if let Some(allowed) = allowed
+                && allowed
+                    .binary_search_by(|n| n.as_str().cmp(node.name()))
+                    .is_err()
+            {
+                continue;
+            }
+            processed += 1;
+            work.nodes_filtered += 1;
+            let status = self.run_filters(state, pod, node);
+            if status.is_success() {
+                feasible.push(node);
+            } else {
+                diagnosis
+                    .node_statuses
+                    .insert(node.name().to_string(), status);
+            }
+        }
+        rotation.next_start_node_index = (start + processed) % nodes.len();
+        (feasible, diagnosis, processed)
+    }
+
+    /// PreScore, Score, NormalizeScore and weights; returns each feasible node's total.
+    fn prioritize(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        feasible: &[&NodeInfo],
+        snapshot: &Snapshot,
+        work: &mut CycleWork,
+    ) -> Result<Vec<i64>, Status> {
+        for &i in &self.pre_score {
+            let plugin = &self.plugins[i];
+            let status = plugin.pre_score(state, pod, feasible, snapshot);
+            if status.is_skip() {
+                state.skip_score.push(plugin.name());
+            } else if !status.is_success() {
+                return Err(status);
+            }
+        }
+        work.nodes_scored += feasible.len();
+        let mut totals = vec![0i64; feasible.len()];
+        let mut scores = vec![0i64; feasible.len()];
+        for weighted in &self.score {
+            let plugin = &self.plugins[weighted.plugin];
+            if state.skip_score.contains(&plugin.name()) {
+                continue;
+            }
+            for (slot, node) in scores.iter_mut().zip(feasible) {
+                *slot = plugin.score(state, pod, node)?;
+            }
+            if plugin.has_normalize() {
+                let status = plugin.normalize(state, pod, &mut scores);
+                if !status.is_success() {
+                    return Err(status);
+                }
+            }
+            for (total, &s) in totals.iter_mut().zip(&scores) {
+                if !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s) {
+                    return Err(Status::error(
+                        plugin.name(),
+                        format!("plugin {} returned an invalid score {s}", plugin.name()),
+                    ));
+                }
+                *total += s * weighted.weight;
+            }
+        }
+        Ok(totals)
+    }
+}
+
+/// The index of the highest total; ties are broken uniformly at random, as kube-scheduler's
+/// `selectHost` does (reservoir sampling over the tied nodes in order).
+pub fn select_host(totals: &[i64], rng: &mut SimRng) -> usize {
+    let mut best = 0;
+    let mut ties = 0u64;
+    for (i, &t) in totals.iter().enumerate() {
+        if i == 0 || t > totals[best] {
+            best = i;
+            ties = 1;
+        } else if t == totals[best] {
+            ties += 1;
+            if rng.random_range(0..ties) == 0 {
+                best = i;
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feasible_node_count_follows_the_adaptive_formula() {
+        // Under 100 nodes: all. 1000 nodes: 50 − 1000/125 = 42 % → 420. 5000 nodes: 50 − 40 =
+        // 10 % → 500. 10000 nodes: 50 − 80 < 5 → 5 % → 500. 150 nodes: 49 % → 73, raised to 100.
+        assert_eq!(num_feasible_nodes_to_find(0, 99), 99);
+        assert_eq!(num_feasible_nodes_to_find(0, 100), 100);
+        assert_eq!(num_feasible_nodes_to_find(0, 1000), 420);
+        assert_eq!(num_feasible_nodes_to_find(0, 5000), 500);
+        assert_eq!(num_feasible_nodes_to_find(0, 10000), 500);
+        assert_eq!(num_feasible_nodes_to_find(0, 150), 100);
+        // An explicit percentage: 30 % of 1000 = 300; 100 % = all.
+        assert_eq!(num_feasible_nodes_to_find(30, 1000), 300);
+        assert_eq!(num_feasible_nodes_to_find(100, 1000), 1000);
+    }
+
+    #[test]
+    fn default_normalize_scales_by_the_maximum() {
+        // max 50: 10 → 100·10/50 = 20, 25 → 50, 50 → 100.
+        let mut s = vec![10, 25, 50];
+        default_normalize_score(100, false, &mut s);
+        assert_eq!(s, vec![20, 50, 100]);
+        let mut r = vec![10, 25, 50];
+        default_normalize_score(100, true, &mut r);
+        assert_eq!(r, vec![80, 50, 0]);
+        let mut zeros = vec![0, 0];
+        default_normalize_score(100, true, &mut zeros);
+        assert_eq!(zeros, vec![100, 100]);
+    }
+
+    #[test]
+    fn ties_are_broken_uniformly() {
+        let mut rng = crate::sim::rng::stream(1, "test/tie-break");
+        let totals = [5, 9, 9, 3, 9];
+        let mut counts = [0u32; 5];
+        for _ in 0..3000 {
+            counts[select_host(&totals, &mut rng)] += 1;
+        }
+        // Only indices 1, 2 and 4 hold the maximum; each should get about 1000 of 3000.
+        assert_eq!((counts[0], counts[3]), (0, 0));
+        for i in [1, 2, 4] {
+            assert!((850..1150).contains(&counts[i]), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn diagnosis_counts_reasons_like_kube_scheduler() {
+        let mut d = Diagnosis::default();
+        for (node, reason) in [
+            ("a", "Insufficient cpu"),
+            ("b", "Insufficient cpu"),
+            ("c", "node(s) were unschedulable"),
+        ] {
+            d.node_statuses
+                .insert(node.into(), Status::unschedulable("X", reason));
+        }
+        assert_eq!(
+            d.message(5),
+            "0/5 nodes are available: 2 Insufficient cpu, 1 node(s) were unschedulable."
+        );
+    }
+}

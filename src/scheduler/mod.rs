@@ -1,0 +1,6 @@
+//! kube-scheduler in virtual time: the framework (profiles, extension points, the scheduling
+//! cycle), the node/pod view it works on, and the plugins, one per file under `plugins/`.
+
+pub mod framework;
+pub mod node_info;
+pub mod plugins;

@@ -1,0 +1,1 @@
+//! The scheduler plugins, one file each, named as in KubeSchedulerConfiguration.
