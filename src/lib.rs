@@ -33,6 +33,7 @@
 pub mod api;
 pub mod apiserver;
 pub mod cli;
+pub mod client;
 pub mod metrics;
 pub mod report;
 pub mod scenario;

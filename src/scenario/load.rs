@@ -19,6 +19,8 @@ use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::ApiServerConfig;
+use crate::scheduler::config::KubeSchedulerConfiguration;
+use crate::scheduler::kube_scheduler::CycleCost;
 use crate::sim::{SimDuration, SimTime};
 
 /// Virtual time simulated when the scenario does not say.
@@ -51,13 +53,24 @@ pub struct Scenario {
     pub apiserver: ApiServerConfig,
     /// Sampling period of the time series.
     pub sample_every: SimDuration,
-    /// Scheduler configuration documents, for the scheduler.
-    pub scheduler_configurations: Vec<(PathBuf, Document)>,
+    /// Scheduler settings.
+    pub scheduler: SchedulerSettings,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
     /// The folder the scenario's relative paths are resolved against; reports show paths
     /// relative to it, so they do not depend on where the scenario was run from.
     pub root: PathBuf,
+}
+
+/// How kube-scheduler runs in the scenario.
+#[derive(Clone, Debug, Default)]
+pub struct SchedulerSettings {
+    /// Whether kube-scheduler runs.
+    pub enabled: bool,
+    /// The virtual cost of a cycle.
+    pub cycle_cost: CycleCost,
+    /// The KubeSchedulerConfiguration (defaults when the scenario has none); already checked.
+    pub config: KubeSchedulerConfiguration,
 }
 
 /// Something ignored while loading, with where it was.
@@ -409,6 +422,11 @@ fn assemble(
             DEFAULT_SAMPLE_EVERY,
         ),
     };
+    let scheduler = scheduler_settings(
+        doc.as_ref().map(|d| &d.spec.scheduler),
+        &inputs.scheduler_configurations,
+        &mut inputs.notes,
+    )?;
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
         name,
@@ -421,9 +439,65 @@ fn assemble(
         timeline,
         apiserver,
         sample_every,
-        scheduler_configurations: inputs.scheduler_configurations,
+        scheduler,
         notes: inputs.notes,
         root: base.to_path_buf(),
+    })
+}
+
+/// The scheduler settings: the Scenario's `spec.scheduler` and at most one
+/// KubeSchedulerConfiguration document, resolved once here so that a bad configuration is a
+/// load error naming the field.
+fn scheduler_settings(
+    spec: Option<&crate::scenario::model::SchedulerSpec>,
+    documents: &[(PathBuf, Document)],
+    notes: &mut Vec<Note>,
+) -> Result<SchedulerSettings, ScenarioError> {
+    if let Some((file, doc)) = documents.get(1) {
+        return Err(ScenarioError::Invalid {
+            pos: doc.start(file),
+            path: "kind".into(),
+            message: "a second KubeSchedulerConfiguration; expected at most one per scenario"
+                .into(),
+        });
+    }
+    let mut config = KubeSchedulerConfiguration::default();
+    if let Some((file, doc)) = documents.first() {
+        let (parsed, ignored) = parse_lenient::<KubeSchedulerConfiguration>(doc, file)?;
+        let ignored: Vec<String> = ignored
+            .into_iter()
+            .filter(|p| p != "apiVersion" && p != "kind")
+            .collect();
+        if !ignored.is_empty() {
+            notes.push(Note {
+                pos: doc.start(file),
+                message: format!(
+                    "KubeSchedulerConfiguration: fields not modelled, ignored: {}",
+                    ignored.join(", ")
+                ),
+            });
+        }
+        parsed.resolve().map_err(|e| ScenarioError::Invalid {
+            pos: doc.start(file),
+            path: e.path.clone(),
+            message: e.message.clone(),
+        })?;
+        config = parsed;
+    }
+    let defaults = CycleCost::default();
+    let cost = spec.map(|s| &s.cycle_cost);
+    Ok(SchedulerSettings {
+        enabled: spec.and_then(|s| s.enabled).unwrap_or(false),
+        cycle_cost: CycleCost {
+            per_cycle: cost.and_then(|c| c.per_cycle).unwrap_or(defaults.per_cycle),
+            per_node_filtered: cost
+                .and_then(|c| c.per_node_filtered)
+                .unwrap_or(defaults.per_node_filtered),
+            per_node_scored: cost
+                .and_then(|c| c.per_node_scored)
+                .unwrap_or(defaults.per_node_scored),
+        },
+        config,
     })
 }
 

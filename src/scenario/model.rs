@@ -71,9 +71,36 @@ pub struct ScenarioSpec {
     /// Apiserver settings.
     #[serde(default)]
     pub apiserver: ApiServerSpec,
+    /// Scheduler settings (its plugin configuration comes from a KubeSchedulerConfiguration
+    /// document).
+    #[serde(default)]
+    pub scheduler: SchedulerSpec,
     /// Output settings.
     #[serde(default)]
     pub report: ReportSpec,
+}
+
+/// `spec.scheduler`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SchedulerSpec {
+    /// Run kube-scheduler (default true).
+    pub enabled: Option<bool>,
+    /// Virtual cost of a scheduling cycle.
+    #[serde(default)]
+    pub cycle_cost: CycleCostSpec,
+}
+
+/// `spec.scheduler.cycleCost`: the virtual time one scheduling cycle takes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CycleCostSpec {
+    /// Fixed cost per cycle (default 100us).
+    pub per_cycle: Option<SimDuration>,
+    /// Cost per node filtered (default 1us).
+    pub per_node_filtered: Option<SimDuration>,
+    /// Cost per node scored (default 1us).
+    pub per_node_scored: Option<SimDuration>,
 }
 
 /// A pool of identical nodes named `<name>-<index>`.

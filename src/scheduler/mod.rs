@@ -1,6 +1,9 @@
 //! kube-scheduler in virtual time: the framework (profiles, extension points, the scheduling
 //! cycle), the node/pod view it works on, and the plugins, one per file under `plugins/`.
 
+pub mod config;
 pub mod framework;
+pub mod kube_scheduler;
 pub mod node_info;
 pub mod plugins;
+pub mod queue;

@@ -7,13 +7,19 @@
 
 pub mod kubectl;
 
+use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
+use crate::scheduler::kube_scheduler::{KubeScheduler, SchedulerTimer};
+use crate::scheduler::queue::{BACKOFF_FLUSH_PERIOD, UNSCHEDULABLE_FLUSH_PERIOD};
 use crate::sim::{
     Context, Model, RngStreams, SimDuration, SimEvent, SimTime, Simulation, TraceDigest,
 };
 use kubectl::{KUBECTL_CLIENT, Kubectl};
+
+/// The client id of kube-scheduler.
+pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
 
 /// Every event of the world.
 #[derive(Debug)]
@@ -24,6 +30,10 @@ pub enum Event {
     Action(u32),
     /// Take a metrics sample (periodic, background).
     Sample,
+    /// Start kube-scheduler's informers.
+    SchedulerStart,
+    /// One of kube-scheduler's timers.
+    Scheduler(SchedulerTimer),
 }
 
 impl SimEvent for Event {
@@ -32,11 +42,19 @@ impl SimEvent for Event {
             Event::Api(e) => e.fingerprint().rotate_left(3),
             Event::Action(n) => 0xA000_0000 | u64::from(*n),
             Event::Sample => 0x5A,
+            Event::SchedulerStart => 0x5C,
+            Event::Scheduler(t) => 0x5C00 | (*t as u64),
         }
     }
 
     fn is_background(&self) -> bool {
-        matches!(self, Event::Sample)
+        matches!(
+            self,
+            Event::Sample
+                | Event::Scheduler(
+                    SchedulerTimer::FlushBackoff | SchedulerTimer::FlushUnschedulable
+                )
+        )
     }
 }
 
@@ -53,6 +71,7 @@ pub struct RunOptions {
 pub struct World {
     api: ApiServer,
     kubectl: Kubectl,
+    scheduler: Option<KubeScheduler>,
     recorder: Recorder,
     sample_every: SimDuration,
     /// Outputs of the apiserver waiting to be routed.
@@ -70,6 +89,11 @@ impl World {
     /// The scenario's user and how its actions went.
     pub fn kubectl(&self) -> &Kubectl {
         &self.kubectl
+    }
+
+    /// kube-scheduler, if the scenario runs it.
+    pub fn scheduler(&self) -> Option<&KubeScheduler> {
+        self.scheduler.as_ref()
     }
 
     /// The metrics recorded so far.
@@ -117,10 +141,30 @@ impl World {
                                 &mut self.api,
                                 &mut self.outputs,
                             );
+                        } else if let Some(scheduler) = &mut self.scheduler
+                            && scheduler.client() == client
+                        {
+                            let timers = scheduler.on_response(
+                                request,
+                                &response,
+                                ctx.now(),
+                                &mut self.api,
+                                &mut self.outputs,
+                            );
+                            schedule_timers(ctx, timers);
                         }
                     }
-                    ApiOutput::Deliver { .. } => {
-                        // No component watches yet; the scheduler and controllers will.
+                    ApiOutput::Deliver {
+                        client,
+                        watch,
+                        event,
+                    } => {
+                        if let Some(scheduler) = &mut self.scheduler
+                            && scheduler.client() == client
+                        {
+                            let timers = scheduler.on_watch_event(watch, &event, ctx.now());
+                            schedule_timers(ctx, timers);
+                        }
                     }
                 }
             }
@@ -143,8 +187,43 @@ impl Model for World {
                 self.recorder.sample(now, &self.api);
                 ctx.schedule_in(self.sample_every, Event::Sample);
             }
+            Event::SchedulerStart => {
+                if let Some(scheduler) = &mut self.scheduler {
+                    scheduler.start(now, &mut self.api, &mut self.outputs);
+                    ctx.schedule_in(
+                        BACKOFF_FLUSH_PERIOD,
+                        Event::Scheduler(SchedulerTimer::FlushBackoff),
+                    );
+                    ctx.schedule_in(
+                        UNSCHEDULABLE_FLUSH_PERIOD,
+                        Event::Scheduler(SchedulerTimer::FlushUnschedulable),
+                    );
+                }
+            }
+            Event::Scheduler(timer) => {
+                if let Some(scheduler) = &mut self.scheduler {
+                    // The periodic flushes re-arm themselves.
+                    match timer {
+                        SchedulerTimer::FlushBackoff => {
+                            ctx.schedule_in(BACKOFF_FLUSH_PERIOD, Event::Scheduler(timer));
+                        }
+                        SchedulerTimer::FlushUnschedulable => {
+                            ctx.schedule_in(UNSCHEDULABLE_FLUSH_PERIOD, Event::Scheduler(timer));
+                        }
+                        SchedulerTimer::CycleDone => {}
+                    }
+                    let timers = scheduler.on_timer(timer, now, &mut self.api, &mut self.outputs);
+                    schedule_timers(ctx, timers);
+                }
+            }
         }
         self.route(ctx);
+    }
+}
+
+fn schedule_timers(ctx: &mut Context<'_, Event>, timers: Vec<(SimTime, SchedulerTimer)>) {
+    for (at, timer) in timers {
+        ctx.schedule_at(at, Event::Scheduler(timer));
     }
 }
 
@@ -165,9 +244,23 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         });
     }
     actions.extend(scenario.timeline.iter().cloned());
+    let scheduler = if scenario.scheduler.enabled {
+        // The configuration was resolved once at load time; it resolves the same way again.
+        scenario.scheduler.config.resolve().ok().map(|config| {
+            KubeScheduler::new(
+                SCHEDULER_CLIENT,
+                config,
+                scenario.scheduler.cycle_cost,
+                streams.stream("scheduler/tie-break"),
+            )
+        })
+    } else {
+        None
+    };
     let world = World {
         api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
         kubectl: Kubectl::new(actions),
+        scheduler,
         recorder: Recorder::default(),
         sample_every: scenario.sample_every,
         outputs: Vec::new(),
@@ -179,5 +272,6 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         sim.schedule_at(at, Event::Action(i as u32));
     }
     sim.schedule_at(SimTime::ZERO, Event::Sample);
+    sim.schedule_at(SimTime::ZERO, Event::SchedulerStart);
     sim
 }

@@ -1,1 +1,4 @@
 //! The scheduler plugins, one file each, named as in KubeSchedulerConfiguration.
+
+mod registry;
+pub use registry::{KNOWN_PLUGINS, NoOp, PluginArgs, is_known, new_plugin};

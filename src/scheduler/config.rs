@@ -1,0 +1,465 @@
+//! `KubeSchedulerConfiguration` (kubescheduler.config.k8s.io/v1): profiles, which plugins run
+//! at which extension point with which weight, plugin args, and the queue settings — merged
+//! with the default profile exactly as kube-scheduler merges them.
+//!
+//! Merging (upstream `mergePlugins`, per extension point): a default plugin is dropped if the
+//! user disables it (or `"*"`); a default the user enables again keeps its place with the
+//! user's settings; other user plugins are appended in order. MultiPoint plugins then expand
+//! to every extension point they implement, unless disabled at that point; a plugin enabled
+//! explicitly at a point overrides its MultiPoint entry there and comes first.
+
+use serde::Deserialize;
+
+use super::framework::{ExtensionPoints, Profile, WeightedPlugin};
+use super::plugins::{self, PluginArgs};
+use crate::api::pod::DEFAULT_SCHEDULER_NAME;
+
+/// Score weight above which a configuration is rejected.
+pub const MAX_WEIGHT: i64 = 100;
+
+/// The default profile's plugins, in order, with their score weights (0 = not a score plugin)
+/// — `pkg/scheduler/apis/config/v1/default_plugins.go`.
+pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
+    ("SchedulingGates", 0),
+    ("PrioritySort", 0),
+    ("NodeUnschedulable", 0),
+    ("NodeName", 0),
+    ("TaintToleration", 3),
+    ("NodeAffinity", 2),
+    ("NodePorts", 0),
+    ("NodeResourcesFit", 1),
+    ("VolumeRestrictions", 0),
+    ("NodeVolumeLimits", 0),
+    ("VolumeBinding", 0),
+    ("VolumeZone", 0),
+    ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2),
+    ("DefaultPreemption", 0),
+    ("NodeResourcesBalancedAllocation", 1),
+    ("ImageLocality", 1),
+    ("DefaultBinder", 0),
+];
+
+/// The configuration document as written (fields kubesim does not use are ignored leniently
+/// by the scenario loader, which lists them).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KubeSchedulerConfiguration {
+    /// Global `percentageOfNodesToScore` (0 = adaptive).
+    pub percentage_of_nodes_to_score: Option<i32>,
+    /// Initial backoff of a pod that failed to schedule, seconds (default 1).
+    pub pod_initial_backoff_seconds: Option<i64>,
+    /// Largest backoff, seconds (default 10).
+    pub pod_max_backoff_seconds: Option<i64>,
+    /// Profiles; none means the default profile.
+    pub profiles: Vec<ProfileConfig>,
+}
+
+/// One profile as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProfileConfig {
+    /// The `schedulerName` this profile serves.
+    pub scheduler_name: Option<String>,
+    /// Per-profile `percentageOfNodesToScore`.
+    pub percentage_of_nodes_to_score: Option<i32>,
+    /// Plugin sets per extension point.
+    pub plugins: PluginsConfig,
+    /// Plugin args.
+    pub plugin_config: Vec<PluginConfigEntry>,
+}
+
+/// `plugins:` of a profile.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PluginsConfig {
+    /// Every extension point the plugin implements.
+    pub multi_point: PluginSet,
+    /// PreEnqueue.
+    pub pre_enqueue: PluginSet,
+    /// QueueSort.
+    pub queue_sort: PluginSet,
+    /// PreFilter.
+    pub pre_filter: PluginSet,
+    /// Filter.
+    pub filter: PluginSet,
+    /// PostFilter.
+    pub post_filter: PluginSet,
+    /// PreScore.
+    pub pre_score: PluginSet,
+    /// Score.
+    pub score: PluginSet,
+    /// Reserve.
+    pub reserve: PluginSet,
+    /// Permit.
+    pub permit: PluginSet,
+    /// PreBind.
+    pub pre_bind: PluginSet,
+    /// Bind.
+    pub bind: PluginSet,
+    /// PostBind.
+    pub post_bind: PluginSet,
+}
+
+/// `enabled` / `disabled` lists of one extension point.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PluginSet {
+    /// Plugins to run, in order.
+    pub enabled: Vec<PluginRef>,
+    /// Plugins not to run (`*` = every default).
+    pub disabled: Vec<PluginRef>,
+}
+
+/// A plugin reference with an optional weight.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PluginRef {
+    /// Plugin name.
+    pub name: String,
+    /// Score weight (0 = default 1).
+    pub weight: i64,
+}
+
+/// One `pluginConfig` entry; its args are parsed by the plugin registry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PluginConfigEntry {
+    /// Plugin name.
+    pub name: String,
+    /// The plugin's args, as written.
+    pub args: serde_json::Value,
+}
+
+/// An invalid configuration: the field path and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("field `{path}`: {message}")]
+pub struct ConfigError {
+    /// Field path inside the KubeSchedulerConfiguration document.
+    pub path: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// Scheduler-wide settings besides the profiles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// `podInitialBackoffSeconds`.
+    pub initial_backoff_seconds: i64,
+    /// `podMaxBackoffSeconds`.
+    pub max_backoff_seconds: i64,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            initial_backoff_seconds: 1,
+            max_backoff_seconds: 10,
+        }
+    }
+}
+
+/// The resolved scheduler configuration.
+pub struct SchedulerConfig {
+    /// Profiles, by scheduler name order of the document.
+    pub profiles: Vec<Profile>,
+    /// Queue settings.
+    pub queue: QueueSettings,
+}
+
+impl KubeSchedulerConfiguration {
+    /// Resolves profiles and plugins; errors name the field path.
+    pub fn resolve(&self) -> Result<SchedulerConfig, ConfigError> {
+        let global_pct = validate_percentage(
+            self.percentage_of_nodes_to_score,
+            "percentageOfNodesToScore",
+        )?;
+        let queue = QueueSettings {
+            initial_backoff_seconds: positive(
+                self.pod_initial_backoff_seconds,
+                1,
+                "podInitialBackoffSeconds",
+            )?,
+            max_backoff_seconds: positive(
+                self.pod_max_backoff_seconds,
+                10,
+                "podMaxBackoffSeconds",
+            )?,
+        };
+        if queue.max_backoff_seconds < queue.initial_backoff_seconds {
+            return Err(ConfigError {
+                path: "podMaxBackoffSeconds".into(),
+                message: format!(
+                    "must be at least podInitialBackoffSeconds ({})",
+                    queue.initial_backoff_seconds
+                ),
+            });
+        }
+        let default_profile = [ProfileConfig::default()];
+        let configs: &[ProfileConfig] = if self.profiles.is_empty() {
+            &default_profile
+        } else {
+            &self.profiles
+        };
+        let mut profiles = Vec::with_capacity(configs.len());
+        for (i, config) in configs.iter().enumerate() {
+            let prefix = format!("profiles[{i}]");
+            let name = config
+                .scheduler_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SCHEDULER_NAME.to_string());
+            if profiles.iter().any(|p: &Profile| p.name == name) {
+                return Err(ConfigError {
+                    path: format!("{prefix}.schedulerName"),
+                    message: format!("duplicate profile name {name:?}"),
+                });
+            }
+            let pct = validate_percentage(
+                config.percentage_of_nodes_to_score,
+                &format!("{prefix}.percentageOfNodesToScore"),
+            )?
+            .unwrap_or(global_pct.unwrap_or(0));
+            profiles.push(build_profile(name, pct, config, &prefix)?);
+        }
+        Ok(SchedulerConfig { profiles, queue })
+    }
+}
+
+fn validate_percentage(value: Option<i32>, path: &str) -> Result<Option<u32>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(v) if (0..=100).contains(&v) => Ok(Some(v as u32)),
+        Some(v) => Err(ConfigError {
+            path: path.to_string(),
+            message: format!("{v} is not a percentage; expected an integer from 0 to 100"),
+        }),
+    }
+}
+
+fn positive(value: Option<i64>, default: i64, path: &str) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if v > 0 => Ok(v),
+        Some(v) => Err(ConfigError {
+            path: path.to_string(),
+            message: format!("{v} must be greater than 0"),
+        }),
+    }
+}
+
+/// The plugins of one extension point after merging with the defaults: (name, weight).
+fn merge(defaults: &[(&str, i64)], custom: &PluginSet) -> Vec<(String, i64)> {
+    let disabled_all = custom.disabled.iter().any(|p| p.name == "*");
+    let mut merged: Vec<(String, i64)> = Vec::new();
+    let mut replaced = vec![false; custom.enabled.len()];
+    for &(name, weight) in defaults {
+        if disabled_all || custom.disabled.iter().any(|p| p.name == name) {
+            continue;
+        }
+        match custom.enabled.iter().position(|p| p.name == name) {
+            Some(i) => {
+                replaced[i] = true;
+                merged.push((name.to_string(), custom.enabled[i].weight));
+            }
+            None => merged.push((name.to_string(), weight)),
+        }
+    }
+    for (i, p) in custom.enabled.iter().enumerate() {
+        if !replaced[i] {
+            merged.push((p.name.clone(), p.weight));
+        }
+    }
+    merged
+}
+
+/// Which of the named extension points a set of points implements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Point {
+    PreFilter,
+    Filter,
+    PreScore,
+    Score,
+}
+
+impl Point {
+    fn implemented_by(self, points: &ExtensionPoints) -> bool {
+        match self {
+            Point::PreFilter => points.pre_filter,
+            Point::Filter => points.filter,
+            Point::PreScore => points.pre_score,
+            Point::Score => points.score,
+        }
+    }
+}
+
+fn build_profile(
+    name: String,
+    percentage: u32,
+    config: &ProfileConfig,
+    prefix: &str,
+) -> Result<Profile, ConfigError> {
+    let p = &config.plugins;
+    let multi_point = merge(DEFAULT_PLUGINS, &p.multi_point);
+    let points = [
+        (Point::PreFilter, &p.pre_filter, "preFilter"),
+        (Point::Filter, &p.filter, "filter"),
+        (Point::PreScore, &p.pre_score, "preScore"),
+        (Point::Score, &p.score, "score"),
+    ];
+    // Validate every name and weight the user wrote, with its path.
+    let sets = [
+        (&p.multi_point, "multiPoint"),
+        (&p.pre_enqueue, "preEnqueue"),
+        (&p.queue_sort, "queueSort"),
+        (&p.pre_filter, "preFilter"),
+        (&p.filter, "filter"),
+        (&p.post_filter, "postFilter"),
+        (&p.pre_score, "preScore"),
+        (&p.score, "score"),
+        (&p.reserve, "reserve"),
+        (&p.permit, "permit"),
+        (&p.pre_bind, "preBind"),
+        (&p.bind, "bind"),
+        (&p.post_bind, "postBind"),
+    ];
+    for (set, point) in sets {
+        for (list, which) in [(&set.enabled, "enabled"), (&set.disabled, "disabled")] {
+            for (j, r) in list.iter().enumerate() {
+                let path = format!("{prefix}.plugins.{point}.{which}[{j}]");
+                if r.name != "*" && !plugins::is_known(&r.name) {
+                    return Err(ConfigError {
+                        path: format!("{path}.name"),
+                        message: format!(
+                            "unknown plugin {:?}; expected one of {}",
+                            r.name,
+                            plugins::KNOWN_PLUGINS.join(", ")
+                        ),
+                    });
+                }
+                if !(0..=MAX_WEIGHT).contains(&r.weight) {
+                    return Err(ConfigError {
+                        path: format!("{path}.weight"),
+                        message: format!(
+                            "{} is out of range; expected 0 to {MAX_WEIGHT}",
+                            r.weight
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    // One instance per plugin name, with its args.
+    let mut names: Vec<String> = multi_point.iter().map(|(n, _)| n.clone()).collect();
+    for (_, set, _) in &points {
+        for r in &set.enabled {
+            if !names.contains(&r.name) {
+                names.push(r.name.clone());
+            }
+        }
+    }
+    let mut instances = Vec::with_capacity(names.len());
+    for plugin_name in &names {
+        let (args, path) = match config
+            .plugin_config
+            .iter()
+            .enumerate()
+            .find(|(_, e)| &e.name == plugin_name)
+        {
+            Some((j, e)) => (Some(&e.args), format!("{prefix}.pluginConfig[{j}].args")),
+            None => (None, String::new()),
+        };
+        let plugin = plugins::new_plugin(
+            plugin_name,
+            PluginArgs {
+                value: args,
+                path: &path,
+            },
+        )?;
+        instances.push(plugin);
+    }
+    let mut profile = Profile {
+        name,
+        plugins: Vec::new(),
+        pre_filter: Vec::new(),
+        filter: Vec::new(),
+        pre_score: Vec::new(),
+        score: Vec::new(),
+        percentage_of_nodes_to_score: percentage,
+    };
+    for (point, set, _) in points {
+        let mut ordered: Vec<(usize, i64)> = Vec::new();
+        if !set.disabled.iter().any(|r| r.name == "*") {
+            let explicit: Vec<&PluginRef> = set.enabled.iter().collect();
+            // Part 1: explicitly enabled plugins that also come through MultiPoint, in their
+            // explicit order; part 2: MultiPoint plugins; part 3: the other explicit ones.
+            let mut overrides = Vec::new();
+            let mut from_multi = Vec::new();
+            for (n, w) in &multi_point {
+                let Some(idx) = names.iter().position(|x| x == n) else {
+                    continue;
+                };
+                let Some(plugin) = instances.get(idx).and_then(|p| p.as_ref()) else {
+                    continue;
+                };
+                if !point.implemented_by(&plugin.points())
+                    || set.disabled.iter().any(|r| &r.name == n)
+                {
+                    continue;
+                }
+                if explicit.iter().any(|r| &r.name == n) {
+                    overrides.push(n.clone());
+                } else {
+                    from_multi.push((idx, *w));
+                }
+            }
+            for r in &explicit {
+                if overrides.contains(&r.name) {
+                    push_instance(&mut ordered, &names, &r.name, r.weight);
+                }
+            }
+            ordered.extend(from_multi);
+            for r in &explicit {
+                if !overrides.contains(&r.name) {
+                    push_instance(&mut ordered, &names, &r.name, r.weight);
+                }
+            }
+        } else {
+            for r in &set.enabled {
+                push_instance(&mut ordered, &names, &r.name, r.weight);
+            }
+        }
+        for (idx, weight) in ordered {
+            let implements = instances
+                .get(idx)
+                .and_then(|p| p.as_ref())
+                .is_some_and(|p| point.implemented_by(&p.points()));
+            if !implements {
+                continue;
+            }
+            match point {
+                Point::PreFilter => profile.pre_filter.push(idx),
+                Point::Filter => profile.filter.push(idx),
+                Point::PreScore => profile.pre_score.push(idx),
+                Point::Score => profile.score.push(WeightedPlugin {
+                    plugin: idx,
+                    weight: if weight == 0 { 1 } else { weight },
+                }),
+            }
+        }
+    }
+    // Keep instances aligned with indices; plugins kubesim does not model (volumes, binder,
+    // queue sort, which live elsewhere) have no instance.
+    profile.plugins = instances
+        .into_iter()
+        .map(|p| p.unwrap_or_else(|| Box::new(plugins::NoOp)))
+        .collect();
+    Ok(profile)
+}
+
+fn push_instance(ordered: &mut Vec<(usize, i64)>, names: &[String], name: &str, weight: i64) {
+    if let Some(idx) = names.iter().position(|n| n == name)
+        && !ordered.iter().any(|(i, _)| *i == idx)
+    {
+        ordered.push((idx, weight));
+    }
+}
