@@ -39,4 +39,5 @@ pub mod report;
 pub mod scenario;
 pub mod scheduler;
 pub mod sim;
+pub mod workload;
 pub mod world;

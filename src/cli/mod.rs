@@ -2,6 +2,8 @@
 //! raw flags (clap) then validated settings — and every failure becomes a [`CliError`] with the
 //! exit code the README documents.
 
+pub mod explain;
+pub mod replay;
 pub mod run;
 pub mod validate;
 
@@ -49,10 +51,28 @@ pub enum Command {
 Writes summary.json, timeseries.csv, run.json, charts/*.svg and report.html (and events.jsonl
 with --events) into the output folder, atomically: a failed run leaves no partial output.")]
     Run(RunArgs),
+    /// Show how the scheduler evaluates a pod on every node.
+    #[command(after_help = "Examples:
+  kubesim explain scenarios/quickstart.yaml --pod default/report-job
+  kubesim explain scenarios/quickstart.yaml --pod default/batch-2 --at 15m --json
+
+For every node: the filter verdict (first failing plugin and its reason), each score plugin's
+raw, normalized and weighted score, the total; then the node the scheduler's rule picks and
+kube-scheduler's summary line. --at evaluates the cluster as the scheduler sees it once
+everything due at that time has been applied, leaving the pod's own placement out.")]
+    Explain(ExplainArgs),
     /// Check scenario files without running them.
     #[command(after_help = "Example:
   kubesim validate scenarios/*.yaml")]
     Validate(ValidateArgs),
+    /// Replay a GPU-cluster trace under one GPU-sharing policy (the FGD paper's experiment).
+    #[command(after_help = "Example:
+  kubesim replay openb --nodes ../shared/data/openb/openb_node_list_gpu_node.csv \\
+      --pods ../shared/data/openb/openb_pod_list_default.csv --policy fgd --seed 42
+
+Writes replay.csv, summary.json, charts/replay.svg and run.json into the output folder
+(default reports/replay-POLICY-SEED/), atomically: a failed run leaves no partial output.")]
+    Replay(replay::ReplayArgs),
 }
 
 /// `kubesim run` flags.
@@ -78,6 +98,25 @@ pub struct RunArgs {
     /// Also list the manifest fields and kinds kubesim ignored.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+/// `kubesim explain` flags.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Scenario file, or a folder of Kubernetes manifests.
+    pub scenario: PathBuf,
+    /// The pod, as namespace/name (namespace `default` when omitted).
+    #[arg(long)]
+    pub pod: String,
+    /// Virtual time to evaluate at (default 0s).
+    #[arg(long, value_parser = parse_duration)]
+    pub at: Option<SimDuration>,
+    /// Seed for the tie-break among equally good nodes (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print stable JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kubesim validate` arguments.
@@ -128,6 +167,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::validate(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Replay(args) => replay::replay(&args),
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),

@@ -4,14 +4,17 @@
 //! Column names follow the real Prometheus metric names where one exists, so a simulated run
 //! can be held beside a real dashboard.
 
+use std::collections::BTreeMap;
+
 use crate::api::pod::PodPhase;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
-use crate::api::{Kind, Object};
+use crate::api::{Kind, Object, ResourceVersion, Uid};
 use crate::apiserver::ApiServer;
+use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::SimTime;
 
 /// One sample of the cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sample {
     /// When.
     pub at: SimTime,
@@ -43,6 +46,13 @@ pub struct Sample {
     pub watch_events: u64,
     /// The store's revision.
     pub revision: u64,
+    /// Pods in the scheduler's queue (`scheduler_pending_pods`), 0 without a scheduler.
+    pub scheduler_pending_pods: u64,
+    /// Scheduling attempts so far (`scheduler_schedule_attempts_total`).
+    pub scheduler_attempts: u64,
+    /// Population standard deviation of per-node CPU allocation, in percentage points: how
+    /// evenly the requests are spread over the nodes.
+    pub cpu_allocation_spread_pct: f64,
 }
 
 impl Sample {
@@ -60,6 +70,9 @@ impl Sample {
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     samples: Vec<Sample>,
+    /// Derived resources of each object at the version last seen: a pod's request and a node's
+    /// allocatable change only when the object does, so samples need not recompute them.
+    resources: BTreeMap<Uid, (ResourceVersion, Resources)>,
 }
 
 impl Recorder {
@@ -74,8 +87,12 @@ impl Recorder {
     }
 
     /// Takes a sample at `now`; a second sample at the same time replaces the first.
-    pub fn sample(&mut self, now: SimTime, api: &ApiServer) {
-        let sample = take_sample(now, api);
+    pub fn sample(&mut self, now: SimTime, api: &ApiServer, scheduler: Option<&KubeScheduler>) {
+        let mut sample = take_sample(now, api, &mut self.resources);
+        if let Some(s) = scheduler {
+            sample.scheduler_pending_pods = s.pending_pods() as u64;
+            sample.scheduler_attempts = s.stats().attempts.values().sum();
+        }
         if self.samples.last().is_some_and(|s| s.at == now) {
             self.samples.pop();
         }
@@ -83,7 +100,27 @@ impl Recorder {
     }
 }
 
-fn take_sample(now: SimTime, api: &ApiServer) -> Sample {
+/// The derived resources of `object`, from `cache` when the object has not changed.
+fn cached<'c>(
+    cache: &'c mut BTreeMap<Uid, (ResourceVersion, Resources)>,
+    object: &Object,
+    derive: impl FnOnce() -> Resources,
+) -> &'c Resources {
+    let meta = object.meta();
+    let entry = cache
+        .entry(meta.uid)
+        .or_insert_with(|| (ResourceVersion(u64::MAX), Resources::default()));
+    if entry.0 != meta.resource_version {
+        *entry = (meta.resource_version, derive());
+    }
+    &entry.1
+}
+
+fn take_sample(
+    now: SimTime,
+    api: &ApiServer,
+    cache: &mut BTreeMap<Uid, (ResourceVersion, Resources)>,
+) -> Sample {
     let store = api.store();
     let mut s = Sample {
         at: now,
@@ -92,12 +129,16 @@ fn take_sample(now: SimTime, api: &ApiServer) -> Sample {
         revision: store.revision().0,
         ..Sample::default()
     };
+    let mut node_cpu: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     for object in store.iter(Kind::Node) {
         if let Object::Node(node) = &**object {
             s.nodes += 1;
             s.nodes_unschedulable += u64::from(node.spec.unschedulable);
-            s.allocatable
-                .add(&Resources::from_list(&node.status.effective_allocatable()));
+            let alloc = cached(cache, object, || {
+                Resources::from_list(&node.status.effective_allocatable())
+            });
+            s.allocatable.add(alloc);
+            node_cpu.insert(node.metadata.name.as_str(), (0, alloc.milli_cpu));
         }
     }
     for object in store.iter(Kind::Pod) {
@@ -111,13 +152,20 @@ fn take_sample(now: SimTime, api: &ApiServer) -> Sample {
         let finished = matches!(pod.status.phase, PodPhase::Succeeded | PodPhase::Failed);
         if pod.is_bound() && !finished {
             s.pods_bound += 1;
-            let mut req = pod_requests(&pod.spec, MissingRequests::AsZero);
-            req.pods = 1;
-            s.requested.add(&req);
+            let req = cached(cache, object, || {
+                let mut req = pod_requests(&pod.spec, MissingRequests::AsZero);
+                req.pods = 1;
+                req
+            });
+            if let Some(slot) = node_cpu.get_mut(pod.spec.node_name.as_str()) {
+                slot.0 += req.milli_cpu;
+            }
+            s.requested.add(req);
         } else if !pod.is_bound() && !finished {
             s.pods_pending += 1;
         }
     }
+    s.cpu_allocation_spread_pct = spread_pct(node_cpu.values());
     let counters = api.counters();
     for (&(verb, _, _), &n) in &counters.requests {
         s.api_requests += n;
@@ -127,4 +175,54 @@ fn take_sample(now: SimTime, api: &ApiServer) -> Sample {
     }
     s.watch_events = counters.watch_events_delivered;
     s
+}
+
+/// Population standard deviation of `requested / allocatable` (percent) over nodes with
+/// something allocatable.
+fn spread_pct<'a>(nodes: impl Iterator<Item = &'a (i64, i64)>) -> f64 {
+    let shares: Vec<f64> = nodes
+        .filter(|(_, alloc)| *alloc > 0)
+        .map(|&(req, alloc)| 100.0 * req as f64 / alloc as f64)
+        .collect();
+    if shares.is_empty() {
+        return 0.0;
+    }
+    let n = shares.len() as f64;
+    let mean = shares.iter().sum::<f64>() / n;
+    (shares.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt()
+}
+
+/// The `q`-quantile (0..=1) of `values` by the nearest-rank method: the smallest value with at
+/// least `q × n` values at or below it. `None` for no values.
+pub fn nearest_rank<T: Copy + Ord>(values: &[T], q: f64) -> Option<T> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted.get(rank.min(sorted.len()) - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u32> = (1..=10).collect();
+        // p50 of 1..=10: rank ceil(5) = 5 → 5; p90: rank 9 → 9; p99: rank ceil(9.9) = 10 → 10.
+        assert_eq!(nearest_rank(&v, 0.5), Some(5));
+        assert_eq!(nearest_rank(&v, 0.9), Some(9));
+        assert_eq!(nearest_rank(&v, 0.99), Some(10));
+        assert_eq!(nearest_rank(&v, 0.0), Some(1));
+        assert_eq!(nearest_rank::<u32>(&[], 0.5), None);
+    }
+
+    #[test]
+    fn spread_is_the_population_standard_deviation() {
+        // Shares 25 % and 75 %: mean 50, deviations ±25, std 25.
+        let nodes = [(1000, 4000), (3000, 4000), (0, 0)];
+        assert!((spread_pct(nodes.iter()) - 25.0).abs() < 1e-9);
+    }
 }

@@ -10,12 +10,12 @@ use super::RunInfo;
 use crate::api::quantity::{Format, Quantity};
 use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::apiserver::WriteRecord;
-use crate::metrics::Sample;
+use crate::metrics::{Sample, nearest_rank};
 use crate::world::World;
 use crate::world::kubectl::ActionOutcome;
 
 /// Version of the output formats; bumped when a key or column changes meaning or goes away.
-pub const OUTPUT_FORMAT_VERSION: u32 = 1;
+pub const OUTPUT_FORMAT_VERSION: u32 = 2;
 
 /// `run.json`: where a run came from, enough to reproduce it.
 #[derive(Serialize)]
@@ -67,6 +67,7 @@ struct SummaryJson<'a> {
     virtual_time: String,
     stop_reason: &'a str,
     placement: Placement,
+    scheduling: Option<Scheduling>,
     stampede: Stampede,
     timeline: Vec<TimelineJson<'a>>,
     notes: Vec<String>,
@@ -79,6 +80,39 @@ struct Placement {
     nodes_unschedulable: u64,
     pods: PodCounts,
     allocation: Allocation,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Scheduling {
+    #[serde(rename = "scheduler_schedule_attempts_total")]
+    scheduler_schedule_attempts_total: std::collections::BTreeMap<&'static str, u64>,
+    failure_reasons: std::collections::BTreeMap<String, u64>,
+    pods_bound: u64,
+    bind_failures: u64,
+    #[serde(rename = "scheduler_pending_pods")]
+    scheduler_pending_pods: u64,
+    /// Creation-to-bind latency percentiles of the pods the scheduler bound.
+    scheduling_latency: Latency,
+    cpu_allocation_spread_pct: f64,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    p50: Option<String>,
+    p90: Option<String>,
+    p99: Option<String>,
+    max: Option<String>,
+}
+
+fn latency(values: &[crate::sim::SimDuration]) -> Latency {
+    let q = |x| nearest_rank(values, x).map(|d| d.to_string());
+    Latency {
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        max: q(1.0),
+    }
 }
 
 #[derive(Serialize)]
@@ -172,6 +206,18 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 pods: allocation(last, PODS),
             },
         },
+        scheduling: world.scheduler().map(|sched| {
+            let stats = sched.stats();
+            Scheduling {
+                scheduler_schedule_attempts_total: stats.attempts.clone(),
+                failure_reasons: stats.failure_reasons.clone(),
+                pods_bound: stats.bound,
+                bind_failures: stats.bind_failures,
+                scheduler_pending_pods: last.scheduler_pending_pods,
+                scheduling_latency: latency(&stats.latencies),
+                cpu_allocation_spread_pct: round2(last.cpu_allocation_spread_pct),
+            }
+        }),
         stampede: Stampede {
             apiserver_request_total: last.api_requests,
             apiserver_request_total_by_verb: by_verb,
@@ -222,6 +268,9 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "apiserver_mutating_request_total",
     "apiserver_watch_events_total",
     "etcd_revision",
+    "scheduler_pending_pods",
+    "scheduler_schedule_attempts_total",
+    "cpu_allocation_spread_pct",
 ];
 
 /// The bytes of `timeseries.csv`.
@@ -251,6 +300,9 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             s.api_writes.to_string(),
             s.watch_events.to_string(),
             s.revision.to_string(),
+            s.scheduler_pending_pods.to_string(),
+            s.scheduler_attempts.to_string(),
+            format!("{:.2}", s.cpu_allocation_spread_pct),
         ];
         let _ = w.write_record(&row);
     }

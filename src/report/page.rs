@@ -46,6 +46,9 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
                     series("bound", samples, |s| s.pods_bound as f64),
                     series("pending", samples, |s| s.pods_pending as f64),
                     series("terminating", samples, |s| s.pods_terminating as f64),
+                    series("in scheduler queue", samples, |s| {
+                        s.scheduler_pending_pods as f64
+                    }),
                 ],
             ),
         },

@@ -487,7 +487,7 @@ fn scheduler_settings(
     let defaults = CycleCost::default();
     let cost = spec.map(|s| &s.cycle_cost);
     Ok(SchedulerSettings {
-        enabled: spec.and_then(|s| s.enabled).unwrap_or(false),
+        enabled: spec.and_then(|s| s.enabled).unwrap_or(true),
         cycle_cost: CycleCost {
             per_cycle: cost.and_then(|c| c.per_cycle).unwrap_or(defaults.per_cycle),
             per_node_filtered: cost
@@ -623,6 +623,7 @@ fn timeline_action(
         e.set.is_some(),
         e.cordon.is_some(),
         e.uncordon.is_some(),
+        e.create_pods.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -631,7 +632,7 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods), found {present}"
             ),
         ));
     }
@@ -673,6 +674,27 @@ fn timeline_action(
             container: set.container.clone(),
             image: set.image.clone(),
         });
+    }
+    if let Some(create) = &e.create_pods {
+        let template = &create.template;
+        if template.metadata.name.is_empty() && template.metadata.generate_name.is_empty() {
+            return Err(invalid(
+                format!("{field}.createPods.template.metadata"),
+                "expected metadata.name (pods become <name>-<index>) or metadata.generateName"
+                    .into(),
+            ));
+        }
+        let width = create.count.saturating_sub(1).to_string().len();
+        let pods = (0..create.count as usize)
+            .map(|i| {
+                let mut pod = (**template).clone();
+                if !pod.metadata.name.is_empty() {
+                    pod.metadata.name = format!("{}-{i:0width$}", template.metadata.name);
+                }
+                Object::Pod(pod)
+            })
+            .collect();
+        return Ok(Action::Apply(pods));
     }
     if let Some(node) = &e.cordon {
         return Ok(Action::Cordon(node.clone(), true));

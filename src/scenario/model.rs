@@ -164,6 +164,19 @@ pub struct TimelineEntry {
     pub cordon: Option<String>,
     /// Mark a node schedulable again.
     pub uncordon: Option<String>,
+    /// Create many pods from one template (scheduler_perf's `createPods`).
+    pub create_pods: Option<CreatePodsAction>,
+}
+
+/// `createPods:` — `count` pods from a Pod manifest, named `<name>-<index>` (or generated
+/// from `generateName`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreatePodsAction {
+    /// How many pods.
+    pub count: u32,
+    /// The pod manifest each is made from (`apiVersion`/`kind` may be omitted).
+    pub template: Box<crate::api::pod::Pod>,
 }
 
 /// `scale:` — exactly one of the workload keys.

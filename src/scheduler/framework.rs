@@ -4,7 +4,7 @@
 //! NormalizeScore, weights, and host selection with a seeded tie-break — as kube-scheduler's
 //! `schedule_one.go` runs them.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 
 use rand::RngExt;
@@ -111,30 +111,62 @@ impl Status {
 }
 
 /// Data plugins keep for the length of one scheduling cycle (PreFilter results read by Filter,
-/// PreScore results read by Score), keyed by plugin name.
+/// PreScore results read by Score). Each plugin's state has a type of its own, so slots are
+/// found by type — a comparison of two integers, which matters because Score reads its state
+/// once per node.
 #[derive(Default)]
 pub struct CycleState {
-    slots: BTreeMap<&'static str, Box<dyn Any>>,
-    /// Filter plugins whose PreFilter returned Skip.
-    pub skip_filter: Vec<&'static str>,
-    /// Score plugins whose PreScore returned Skip.
-    pub skip_score: Vec<&'static str>,
+    slots: Vec<(TypeId, &'static str, Box<dyn Any>)>,
+    /// Filter plugins whose PreFilter returned Skip, as a bit per plugin index in the profile.
+    pub skip_filter: PluginMask,
+    /// Score plugins whose PreScore returned Skip, as a bit per plugin index in the profile.
+    pub skip_score: PluginMask,
+}
+
+/// A set of plugins of one profile, by their index in [`Profile::plugins`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PluginMask(u64);
+
+impl PluginMask {
+    /// Adds plugin `index` (indices from 64 on are never set: profiles are far smaller).
+    pub fn insert(&mut self, index: usize) {
+        if index < 64 {
+            self.0 |= 1 << index;
+        }
+    }
+
+    /// Whether plugin `index` is in the set.
+    pub fn contains(&self, index: usize) -> bool {
+        index < 64 && self.0 & (1 << index) != 0
+    }
 }
 
 impl CycleState {
-    /// Stores `value` under `key` (replacing what was there).
+    /// Stores `value` (replacing a value of the same type); `key` names it for debugging.
     pub fn write<T: Any>(&mut self, key: &'static str, value: T) {
-        self.slots.insert(key, Box::new(value));
+        let id = TypeId::of::<T>();
+        match self.slots.iter_mut().find(|(t, _, _)| *t == id) {
+            Some(slot) => *slot = (id, key, Box::new(value)),
+            None => self.slots.push((id, key, Box::new(value))),
+        }
     }
 
-    /// Reads the value stored under `key`, if it has type `T`.
-    pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
-        self.slots.get(key).and_then(|b| b.downcast_ref::<T>())
+    /// Reads the stored value of type `T`.
+    pub fn read<T: Any>(&self, _key: &'static str) -> Option<&T> {
+        let id = TypeId::of::<T>();
+        self.slots
+            .iter()
+            .find(|(t, _, _)| *t == id)
+            .and_then(|(_, _, b)| b.downcast_ref::<T>())
     }
 
-    /// Reads the value stored under `key` mutably, if it has type `T`.
-    pub fn read_mut<T: Any>(&mut self, key: &'static str) -> Option<&mut T> {
-        self.slots.get_mut(key).and_then(|b| b.downcast_mut::<T>())
+    /// Reads the stored value of type `T` mutably.
+    pub fn read_mut<T: Any>(&mut self, _key: &'static str) -> Option<&mut T> {
+        let id = TypeId::of::<T>();
+        self.slots
+            .iter_mut()
+            .find(|(t, _, _)| *t == id)
+            .and_then(|(_, _, b)| b.downcast_mut::<T>())
     }
 }
 
@@ -412,7 +444,7 @@ impl Profile {
     }
 
     /// PreFilter; returns the allowed node names (None = all), sorted.
-    fn run_pre_filter(
+    pub(crate) fn run_pre_filter(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
@@ -433,7 +465,7 @@ impl Profile {
                             .collect(),
                     });
                 }
-                Err(status) if status.is_skip() => state.skip_filter.push(plugin.name()),
+                Err(status) if status.is_skip() => state.skip_filter.insert(i),
                 Err(mut status) => {
                     if status.plugin.is_empty() {
                         status.plugin = plugin.name();
@@ -445,13 +477,27 @@ impl Profile {
         Ok(allowed)
     }
 
+    /// Runs the PreFilter plugins for `pod` over `snapshot` into a fresh [`CycleState`], for
+    /// callers outside the cycle (preemption's dry runs) that then call
+    /// [`Profile::run_filters`]. The node set a PreFilter may narrow to is not returned; a
+    /// rejection (or error) is.
+    pub fn run_pre_filter_for(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> Result<CycleState, Status> {
+        let mut state = CycleState::default();
+        self.run_pre_filter(&mut state, pod, snapshot)?;
+        Ok(state)
+    }
+
     /// Runs every Filter plugin on one node; the first rejection wins.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         for &i in &self.filter {
-            let plugin = &self.plugins[i];
-            if state.skip_filter.contains(&plugin.name()) {
+            if state.skip_filter.contains(i) {
                 continue;
             }
+            let plugin = &self.plugins[i];
             let mut status = plugin.filter(state, pod, node);
             if !status.is_success() {
                 if status.plugin.is_empty() {
@@ -525,7 +571,7 @@ impl Profile {
             let plugin = &self.plugins[i];
             let status = plugin.pre_score(state, pod, feasible, snapshot);
             if status.is_skip() {
-                state.skip_score.push(plugin.name());
+                state.skip_score.insert(i);
             } else if !status.is_success() {
                 return Err(status);
             }
@@ -535,7 +581,7 @@ impl Profile {
         let mut scores = vec![0i64; feasible.len()];
         for weighted in &self.score {
             let plugin = &self.plugins[weighted.plugin];
-            if state.skip_score.contains(&plugin.name()) {
+            if state.skip_score.contains(weighted.plugin) {
                 continue;
             }
             for (slot, node) in scores.iter_mut().zip(feasible) {

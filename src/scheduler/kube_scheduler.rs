@@ -168,6 +168,11 @@ impl KubeScheduler {
         &self.snapshot
     }
 
+    /// Where the next cycle starts filtering (kube-scheduler's `nextStartNodeIndex`).
+    pub fn next_start_node_index(&self) -> usize {
+        self.rotation.next_start_node_index
+    }
+
     /// The profiles.
     pub fn profiles(&self) -> &[Profile] {
         &self.profiles
@@ -373,28 +378,23 @@ impl KubeScheduler {
 
     /// Adds `pod` to its node in the cache (if it has one).
     fn count(&mut self, pod: &Arc<Pod>) {
-        if let Some(node) = self.node_of(pod)
-            && let Some(info) = self.snapshot.get_mut(&node)
-        {
-            info.add_pod(Arc::new(PodInfo::new(Arc::clone(pod))));
+        if let Some(node) = self.node_of(pod) {
+            self.snapshot
+                .add_pod(&node, Arc::new(PodInfo::new(Arc::clone(pod))));
         }
     }
 
     /// Removes `pod` from its node in the cache.
     fn uncount(&mut self, pod: &Pod) {
-        if let Some(node) = self.node_of(pod)
-            && let Some(info) = self.snapshot.get_mut(&node)
-        {
-            info.remove_pod(pod.metadata.uid);
+        if let Some(node) = self.node_of(pod) {
+            self.snapshot.remove_pod(&node, pod.metadata.uid);
         }
     }
 
     /// Drops an assumption (failed bind).
     fn forget(&mut self, uid: Uid) {
-        if let Some(node) = self.assumed.remove(&uid)
-            && let Some(info) = self.snapshot.get_mut(&node)
-        {
-            info.remove_pod(uid);
+        if let Some(node) = self.assumed.remove(&uid) {
+            self.snapshot.remove_pod(&node, uid);
         }
     }
 
@@ -406,6 +406,7 @@ impl KubeScheduler {
         {
             return Vec::new();
         }
+        self.snapshot.refresh();
         while let Some(queued) = self.queue.pop() {
             let Some(pod) = self.pods.get(&queued.uid).cloned() else {
                 self.queue.remove(queued.uid);
@@ -458,9 +459,7 @@ impl KubeScheduler {
                     return;
                 }
                 self.assumed.insert(uid, node.clone());
-                if let Some(info) = self.snapshot.get_mut(&node) {
-                    info.add_pod(Arc::clone(&pod));
-                }
+                self.snapshot.add_pod(&node, Arc::clone(&pod));
                 let request = Request::bind(self.client, self.user.clone(), &pod.key(), &node);
                 let id = api.submit(now, request, out);
                 self.binds.insert(id, uid);

@@ -2,8 +2,11 @@
 //! cycle), the node/pod view it works on, and the plugins, one per file under `plugins/`.
 
 pub mod config;
+pub mod explain;
 pub mod framework;
+pub mod gpu;
 pub mod kube_scheduler;
 pub mod node_info;
 pub mod plugins;
+pub mod preemption;
 pub mod queue;

@@ -7,10 +7,11 @@
 //! nodes zone by zone in turn (one from each zone, round-robin), each zone in the order its
 //! nodes were added.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::labels::Labels;
+use crate::api::labels::{LabelSelector, Labels};
 use crate::api::node::{LABEL_REGION, LABEL_ZONE, Node};
 use crate::api::pod::Pod;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
@@ -57,11 +58,11 @@ impl PodInfo {
     pub fn new(pod: Arc<Pod>) -> PodInfo {
         let requests = pod_requests(&pod.spec, MissingRequests::AsZero);
         let non_zero_requests = pod_requests(&pod.spec, MissingRequests::AsSchedulerDefaults);
+        // App containers only, as upstream counts host ports.
         let host_ports = pod
             .spec
-            .init_containers
+            .containers
             .iter()
-            .chain(&pod.spec.containers)
             .flat_map(|c| &c.ports)
             .filter(|p| p.host_port > 0)
             .map(|p| HostPort {
@@ -108,6 +109,31 @@ impl PodInfo {
     pub fn labels(&self) -> &Labels {
         &self.pod.metadata.labels
     }
+
+    /// Whether the pod has pod affinity or pod anti-affinity of any kind (upstream's
+    /// `podWithAffinity`): such pods are also listed in [`NodeInfo::pods_with_affinity`].
+    pub fn has_pod_affinity(&self) -> bool {
+        self.pod
+            .spec
+            .affinity
+            .as_ref()
+            .is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some())
+    }
+
+    /// Whether the pod has required pod anti-affinity terms (upstream's
+    /// `podWithRequiredAntiAffinity`): such pods are also listed in
+    /// [`NodeInfo::pods_with_required_anti_affinity`].
+    pub fn has_required_anti_affinity(&self) -> bool {
+        self.pod
+            .spec
+            .affinity
+            .as_ref()
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .is_some_and(|a| {
+                !a.required_during_scheduling_ignored_during_execution
+                    .is_empty()
+            })
+    }
 }
 
 /// A node and the pods the scheduler counts on it (bound ones and assumed ones).
@@ -123,6 +149,12 @@ pub struct NodeInfo {
     pub non_zero_requested: Resources,
     /// The pods on the node, in the order they were added.
     pub pods: Vec<Arc<PodInfo>>,
+    /// The pods of `pods` with pod affinity or anti-affinity ([`PodInfo::has_pod_affinity`]),
+    /// in the order they were added; InterPodAffinity scoring reads only these for plain pods.
+    pub pods_with_affinity: Vec<Arc<PodInfo>>,
+    /// The pods of `pods` with required anti-affinity
+    /// ([`PodInfo::has_required_anti_affinity`]); every pod must be checked against them.
+    pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
     /// Host ports in use.
     pub used_ports: Vec<HostPort>,
     /// Bumped on every change, so per-node caches can tell when they are stale.
@@ -139,6 +171,8 @@ impl NodeInfo {
             requested: Resources::default(),
             non_zero_requested: Resources::default(),
             pods: Vec::new(),
+            pods_with_affinity: Vec::new(),
+            pods_with_required_anti_affinity: Vec::new(),
             used_ports: Vec::new(),
             generation: 0,
         }
@@ -166,6 +200,12 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.non_zero_requested.add(&pod.non_zero_requests);
         self.used_ports.extend(pod.host_ports.iter().cloned());
+        if pod.has_pod_affinity() {
+            self.pods_with_affinity.push(Arc::clone(&pod));
+        }
+        if pod.has_required_anti_affinity() {
+            self.pods_with_required_anti_affinity.push(Arc::clone(&pod));
+        }
         self.pods.push(pod);
         self.generation += 1;
     }
@@ -174,6 +214,9 @@ impl NodeInfo {
     pub fn remove_pod(&mut self, uid: Uid) -> Option<Arc<PodInfo>> {
         let idx = self.pods.iter().position(|p| p.uid() == uid)?;
         let pod = self.pods.remove(idx);
+        self.pods_with_affinity.retain(|p| p.uid() != uid);
+        self.pods_with_required_anti_affinity
+            .retain(|p| p.uid() != uid);
         self.requested.sub(&pod.requests);
         self.non_zero_requested.sub(&pod.non_zero_requests);
         for port in &pod.host_ports {
@@ -199,6 +242,180 @@ impl NodeInfo {
     }
 }
 
+/// A workload controller kind whose selector PodTopologySpread's default constraints use when
+/// the controller owns the pod (upstream's `helper.DefaultSelector`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ControllerKind {
+    /// `apps/v1` ReplicaSet.
+    ReplicaSet,
+    /// `v1` ReplicationController.
+    ReplicationController,
+    /// `apps/v1` StatefulSet.
+    StatefulSet,
+}
+
+impl ControllerKind {
+    /// The kind an owner reference names, matched on API version and kind exactly as upstream
+    /// does (`apps/v1` ReplicaSet or StatefulSet, `v1` ReplicationController).
+    pub fn from_owner(api_version: &str, kind: &str) -> Option<ControllerKind> {
+        match (api_version, kind) {
+            ("apps/v1", "ReplicaSet") => Some(ControllerKind::ReplicaSet),
+            ("v1", "ReplicationController") => Some(ControllerKind::ReplicationController),
+            ("apps/v1", "StatefulSet") => Some(ControllerKind::StatefulSet),
+            _ => None,
+        }
+    }
+}
+
+/// The selectors of the objects that group pods into workloads — Services (by namespace) and
+/// controllers (by namespace, kind and name) — which PodTopologySpread's default constraints
+/// are built from. The scheduler keeps it from its informers, as upstream's plugin reads its
+/// Service / ReplicaSet / ReplicationController / StatefulSet listers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadSelectors {
+    /// Namespace → Service name → `spec.selector`.
+    services: BTreeMap<String, BTreeMap<String, Labels>>,
+    /// Namespace → controller name → (kind, selector); a name may be used by several kinds.
+    controllers: BTreeMap<String, BTreeMap<String, Vec<(ControllerKind, LabelSelector)>>>,
+}
+
+impl WorkloadSelectors {
+    /// Records (or replaces) Service `namespace/name` with its `spec.selector`. A Service with
+    /// an empty selector selects no pods and contributes nothing, as upstream treats a nil one.
+    pub fn set_service(&mut self, namespace: &str, name: &str, selector: Labels) {
+        self.services
+            .entry(namespace.to_string())
+            .or_default()
+            .insert(name.to_string(), selector);
+    }
+
+    /// Forgets Service `namespace/name`.
+    pub fn remove_service(&mut self, namespace: &str, name: &str) {
+        if let Some(list) = self.services.get_mut(namespace) {
+            list.remove(name);
+            if list.is_empty() {
+                self.services.remove(namespace);
+            }
+        }
+    }
+
+    /// The selectors of the Services in `namespace`, by Service name.
+    pub fn services(&self, namespace: &str) -> impl Iterator<Item = &Labels> {
+        self.services
+            .get(namespace)
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+
+    /// Records (or replaces) the controller `kind` `namespace/name` with its selector.
+    pub fn set_controller(
+        &mut self,
+        kind: ControllerKind,
+        namespace: &str,
+        name: &str,
+        selector: LabelSelector,
+    ) {
+        let list = self
+            .controllers
+            .entry(namespace.to_string())
+            .or_default()
+            .entry(name.to_string())
+            .or_default();
+        match list.iter_mut().find(|(k, _)| *k == kind) {
+            Some(slot) => slot.1 = selector,
+            None => list.push((kind, selector)),
+        }
+    }
+
+    /// Forgets the controller `kind` `namespace/name`.
+    pub fn remove_controller(&mut self, kind: ControllerKind, namespace: &str, name: &str) {
+        let Some(by_name) = self.controllers.get_mut(namespace) else {
+            return;
+        };
+        if let Some(list) = by_name.get_mut(name) {
+            list.retain(|(k, _)| *k != kind);
+            if list.is_empty() {
+                by_name.remove(name);
+            }
+        }
+        if by_name.is_empty() {
+            self.controllers.remove(namespace);
+        }
+    }
+
+    /// The selector of the controller `kind` `namespace/name`, if known.
+    pub fn controller(
+        &self,
+        kind: ControllerKind,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&LabelSelector> {
+        self.controllers
+            .get(namespace)?
+            .get(name)?
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, s)| s)
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty() && self.controllers.is_empty()
+    }
+}
+
+/// Positions (in node-tree order) of the nodes hosting pods with pod affinity, and with
+/// required anti-affinity: upstream's `havePodsWithAffinityNodeInfoList` and
+/// `havePodsWithRequiredAntiAffinityNodeInfoList`.
+#[derive(Clone, Debug, Default)]
+struct AffinityIndex {
+    with_affinity: Vec<usize>,
+    with_required_anti_affinity: Vec<usize>,
+}
+
+impl AffinityIndex {
+    fn build(nodes: &[NodeInfo]) -> AffinityIndex {
+        let positions = |has: fn(&NodeInfo) -> bool| {
+            nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| has(n))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        AffinityIndex {
+            with_affinity: positions(|n| !n.pods_with_affinity.is_empty()),
+            with_required_anti_affinity: positions(|n| {
+                !n.pods_with_required_anti_affinity.is_empty()
+            }),
+        }
+    }
+
+    /// Puts `position` in (or takes it out of) a sorted list.
+    fn set(list: &mut Vec<usize>, position: usize, present: bool) {
+        match (list.binary_search(&position), present) {
+            (Err(at), true) => list.insert(at, position),
+            (Ok(at), false) => {
+                list.remove(at);
+            }
+            _ => {}
+        }
+    }
+
+    fn update(&mut self, position: usize, node: &NodeInfo) {
+        Self::set(
+            &mut self.with_affinity,
+            position,
+            !node.pods_with_affinity.is_empty(),
+        );
+        Self::set(
+            &mut self.with_required_anti_affinity,
+            position,
+            !node.pods_with_required_anti_affinity.is_empty(),
+        );
+    }
+}
+
 /// The cluster as a scheduling cycle sees it.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -208,6 +425,13 @@ pub struct Snapshot {
     index: BTreeMap<String, usize>,
     /// How many nodes have each image (by every name the image goes by).
     image_nodes: BTreeMap<String, usize>,
+    /// Which nodes host pods with pod affinity; built on first use, kept in step by
+    /// [`Snapshot::add_pod`] / [`Snapshot::remove_pod`], dropped by [`Snapshot::get_mut`].
+    affinity_index: OnceCell<AffinityIndex>,
+    /// Services' and controllers' selectors (for PodTopologySpread's default constraints).
+    workloads: Arc<WorkloadSelectors>,
+    /// Nodes were added since the list was last put in node-tree order.
+    order_dirty: bool,
 }
 
 impl Snapshot {
@@ -278,8 +502,11 @@ impl Snapshot {
         self.index.get(name).map(|&i| &self.nodes[i])
     }
 
-    /// The node called `name`, mutably.
+    /// The node called `name`, mutably. Prefer [`Snapshot::add_pod`] / [`Snapshot::remove_pod`]
+    /// to change its pods: this drops the index of nodes hosting pods with affinity, which the
+    /// next InterPodAffinity cycle then rebuilds over every node.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut NodeInfo> {
+        self.affinity_index.take();
         match self.index.get(name) {
             Some(&i) => self.nodes.get_mut(i),
             None => None,
@@ -296,11 +523,30 @@ impl Snapshot {
         self.image_nodes.get(name).copied().unwrap_or(0)
     }
 
-    /// Adds a node (at the end of its zone's turn order: the snapshot is rebuilt).
+    /// Adds a node. It is appended for now; [`Snapshot::refresh`] (which the scheduler calls
+    /// before each cycle, as kube-scheduler updates its snapshot) puts it in its zone's turn.
+    /// Adding many nodes therefore costs one reordering, not one per node.
     pub fn add_node(&mut self, node: NodeInfo) {
-        let mut nodes = std::mem::take(&mut self.nodes);
-        nodes.push(node);
+        for image in &node.node.status.images {
+            for name in &image.names {
+                *self.image_nodes.entry(name.clone()).or_insert(0) += 1;
+            }
+        }
+        self.index.insert(node.name().to_string(), self.nodes.len());
+        self.nodes.push(node);
+        self.affinity_index.take();
+        self.order_dirty = true;
+    }
+
+    /// Puts the nodes in node-tree order if nodes were added since the last call.
+    pub fn refresh(&mut self) {
+        if !self.order_dirty {
+            return;
+        }
+        let nodes = std::mem::take(&mut self.nodes);
+        let workloads = std::mem::take(&mut self.workloads);
         *self = Snapshot::new(nodes);
+        self.workloads = workloads;
     }
 
     /// Removes node `name` and returns it.
@@ -308,8 +554,72 @@ impl Snapshot {
         let idx = self.position(name)?;
         let mut nodes = std::mem::take(&mut self.nodes);
         let removed = nodes.remove(idx);
+        let workloads = std::mem::take(&mut self.workloads);
         *self = Snapshot::new(nodes);
+        self.workloads = workloads;
         Some(removed)
+    }
+
+    /// Counts `pod` on node `name` (keeping the affinity index in step); false if there is no
+    /// such node.
+    pub fn add_pod(&mut self, name: &str, pod: Arc<PodInfo>) -> bool {
+        let Some(&i) = self.index.get(name) else {
+            return false;
+        };
+        let Some(node) = self.nodes.get_mut(i) else {
+            return false;
+        };
+        node.add_pod(pod);
+        if let Some(index) = self.affinity_index.get_mut() {
+            index.update(i, node);
+        }
+        true
+    }
+
+    /// Stops counting the pod with `uid` on node `name` (keeping the affinity index in step);
+    /// returns it if it was there.
+    pub fn remove_pod(&mut self, name: &str, uid: Uid) -> Option<Arc<PodInfo>> {
+        let &i = self.index.get(name)?;
+        let node = self.nodes.get_mut(i)?;
+        let removed = node.remove_pod(uid)?;
+        if let Some(index) = self.affinity_index.get_mut() {
+            index.update(i, node);
+        }
+        Some(removed)
+    }
+
+    /// The nodes hosting at least one pod with pod affinity or anti-affinity, in node-tree
+    /// order (upstream's `HavePodsWithAffinityList`).
+    pub fn nodes_with_pods_with_affinity(&self) -> impl Iterator<Item = &NodeInfo> {
+        let index = self
+            .affinity_index
+            .get_or_init(|| AffinityIndex::build(&self.nodes));
+        index
+            .with_affinity
+            .iter()
+            .filter_map(|&i| self.nodes.get(i))
+    }
+
+    /// The nodes hosting at least one pod with required anti-affinity, in node-tree order
+    /// (upstream's `HavePodsWithRequiredAntiAffinityList`).
+    pub fn nodes_with_pods_with_required_anti_affinity(&self) -> impl Iterator<Item = &NodeInfo> {
+        let index = self
+            .affinity_index
+            .get_or_init(|| AffinityIndex::build(&self.nodes));
+        index
+            .with_required_anti_affinity
+            .iter()
+            .filter_map(|&i| self.nodes.get(i))
+    }
+
+    /// Services' and controllers' selectors, for PodTopologySpread's default constraints.
+    pub fn workloads(&self) -> &WorkloadSelectors {
+        &self.workloads
+    }
+
+    /// Services' and controllers' selectors, to update (copied first if shared with a clone).
+    pub fn workloads_mut(&mut self) -> &mut WorkloadSelectors {
+        Arc::make_mut(&mut self.workloads)
     }
 }
 
@@ -341,6 +651,102 @@ mod tests {
         // from the zones that still have nodes, and so on.
         assert_eq!(names, vec!["a1", "b1", "c1", "a2", "c2", "a3"]);
         assert_eq!(snap.position("c2"), Some(4));
+    }
+
+    fn pod_with_anti_affinity(uid: u64, required: bool) -> Arc<PodInfo> {
+        use crate::api::affinity::{Affinity, PodAffinityTerm, PodAntiAffinity};
+        let mut p = Pod::default();
+        p.metadata.uid = Uid(uid);
+        let term = PodAffinityTerm {
+            topology_key: "kubernetes.io/hostname".into(),
+            ..PodAffinityTerm::default()
+        };
+        let mut anti = PodAntiAffinity::default();
+        if required {
+            anti.required_during_scheduling_ignored_during_execution = vec![term];
+        }
+        p.spec.affinity = Some(Affinity {
+            pod_anti_affinity: Some(anti),
+            ..Affinity::default()
+        });
+        Arc::new(PodInfo::new(Arc::new(p)))
+    }
+
+    #[test]
+    fn affinity_index_follows_pods() {
+        let mut snap = Snapshot::new(vec![node("a", None), node("b", None), node("c", None)]);
+        let names = |it: &mut dyn Iterator<Item = &NodeInfo>| {
+            it.map(|n| n.name().to_string()).collect::<Vec<_>>()
+        };
+        assert!(snap.nodes_with_pods_with_affinity().next().is_none());
+        // A pod with only preferred anti-affinity is "with affinity" but not "with required
+        // anti-affinity"; a plain pod is neither.
+        assert!(snap.add_pod("c", pod_with_anti_affinity(1, false)));
+        assert!(snap.add_pod("a", pod_with_anti_affinity(2, true)));
+        assert!(snap.add_pod("b", Arc::new(PodInfo::new(Arc::new(Pod::default())))));
+        assert!(!snap.add_pod("zz", pod_with_anti_affinity(3, true)));
+        assert_eq!(names(&mut snap.nodes_with_pods_with_affinity()), ["a", "c"]);
+        assert_eq!(
+            names(&mut snap.nodes_with_pods_with_required_anti_affinity()),
+            ["a"]
+        );
+        assert!(snap.remove_pod("a", Uid(2)).is_some());
+        assert_eq!(names(&mut snap.nodes_with_pods_with_affinity()), ["c"]);
+        assert!(
+            snap.nodes_with_pods_with_required_anti_affinity()
+                .next()
+                .is_none()
+        );
+        // Changing pods through get_mut drops the index, which is rebuilt on demand.
+        if let Some(b) = snap.get_mut("b") {
+            b.add_pod(pod_with_anti_affinity(4, true));
+        }
+        assert_eq!(names(&mut snap.nodes_with_pods_with_affinity()), ["b", "c"]);
+        assert_eq!(
+            names(&mut snap.nodes_with_pods_with_required_anti_affinity()),
+            ["b"]
+        );
+        if let Some(b) = snap.get_mut("b") {
+            assert!(b.remove_pod(Uid(4)).is_some());
+            assert!(b.pods_with_affinity.is_empty());
+        }
+        assert_eq!(names(&mut snap.nodes_with_pods_with_affinity()), ["c"]);
+    }
+
+    #[test]
+    fn workload_selectors_survive_node_changes() {
+        let mut snap = Snapshot::new(vec![node("a", None)]);
+        let sel: Labels = [("app".to_string(), "web".to_string())].into();
+        snap.workloads_mut().set_service("ns", "svc", sel.clone());
+        snap.workloads_mut().set_controller(
+            ControllerKind::ReplicaSet,
+            "ns",
+            "rs",
+            LabelSelector::from_match_labels(sel.clone()),
+        );
+        snap.add_node(node("b", None));
+        snap.remove_node("a");
+        assert_eq!(snap.workloads().services("ns").collect::<Vec<_>>(), [&sel]);
+        assert!(snap.workloads().services("other").next().is_none());
+        assert!(
+            snap.workloads()
+                .controller(ControllerKind::ReplicaSet, "ns", "rs")
+                .is_some()
+        );
+        assert!(
+            snap.workloads()
+                .controller(ControllerKind::StatefulSet, "ns", "rs")
+                .is_none()
+        );
+        snap.workloads_mut().remove_service("ns", "svc");
+        snap.workloads_mut()
+            .remove_controller(ControllerKind::ReplicaSet, "ns", "rs");
+        assert!(snap.workloads().is_empty());
+        assert_eq!(
+            ControllerKind::from_owner("apps/v1", "ReplicaSet"),
+            Some(ControllerKind::ReplicaSet)
+        );
+        assert_eq!(ControllerKind::from_owner("apps/v1", "Deployment"), None);
     }
 
     #[test]

@@ -108,6 +108,10 @@ pub struct SchedulingQueue {
     pods: BTreeMap<Uid, (QueuedPod, Place)>,
     active: BTreeMap<ActiveKey, Uid>,
     backoff: BTreeMap<BackoffKey, Uid>,
+    /// The pods in the unschedulable pool (kept apart so events do not scan every pod).
+    unschedulable: BTreeSet<Uid>,
+    /// How many pods are in flight (popped, not yet requeued or done).
+    in_flight: usize,
     seq: u64,
     /// Cycle counter: bumped by every Pop.
     cycle: u64,
@@ -149,10 +153,7 @@ impl SchedulingQueue {
 
     /// Pods in the unschedulable pool.
     pub fn unschedulable_len(&self) -> usize {
-        self.pods
-            .values()
-            .filter(|(_, p)| *p == Place::Unschedulable)
-            .count()
+        self.unschedulable.len()
     }
 
     /// Pods the queue holds in any state (pending pods), in-flight ones included.
@@ -206,7 +207,10 @@ impl SchedulingQueue {
             Place::Backoff(k) => {
                 self.backoff.remove(&k);
             }
-            Place::Unschedulable | Place::InFlight => {}
+            Place::Unschedulable => {
+                self.unschedulable.remove(&uid);
+            }
+            Place::InFlight => self.in_flight -= 1,
         }
         Some(pod)
     }
@@ -221,6 +225,7 @@ impl SchedulingQueue {
         let (pod, place) = self.pods.get_mut(&uid)?;
         pod.attempts += 1;
         *place = Place::InFlight;
+        self.in_flight += 1;
         Some(pod.clone())
     }
 
@@ -263,6 +268,10 @@ impl SchedulingQueue {
         let Some((pod, place)) = self.pods.get_mut(&uid) else {
             return;
         };
+        if *place != Place::InFlight {
+            return;
+        }
+        self.in_flight -= 1;
         pod.timestamp = now;
         pod.unschedulable_plugins = plugins;
         if to_backoff {
@@ -277,35 +286,39 @@ impl SchedulingQueue {
             }
         } else {
             *place = Place::Unschedulable;
+            self.unschedulable.insert(uid);
         }
         self.prune_events();
     }
 
     /// Forgets the events remembered for in-flight pods once none is in flight.
     fn prune_events(&mut self) {
-        if !self.pods.values().any(|(_, p)| *p == Place::InFlight) {
+        if self.in_flight == 0 {
             self.recent_events.clear();
         }
     }
 
     /// A cluster event: moves pool pods whose rejecting plugins care about it.
     pub fn on_event(&mut self, event: ClusterEvent, now: SimTime) {
-        let in_flight = self.pods.values().any(|(_, p)| *p == Place::InFlight);
-        if in_flight {
+        if self.in_flight > 0 {
             self.recent_events.push((self.cycle, event));
         }
+        if self.unschedulable.is_empty() {
+            return;
+        }
         let movable: Vec<Uid> = self
-            .pods
+            .unschedulable
             .iter()
-            .filter(|(_, (pod, place))| {
-                *place == Place::Unschedulable
-                    && (pod.unschedulable_plugins.is_empty()
+            .filter(|uid| {
+                self.pods.get(uid).is_some_and(|(pod, _)| {
+                    pod.unschedulable_plugins.is_empty()
                         || pod
                             .unschedulable_plugins
                             .iter()
-                            .any(|p| plugin_cares(p, event)))
+                            .any(|p| plugin_cares(p, event))
+                })
             })
-            .map(|(uid, _)| *uid)
+            .copied()
             .collect();
         for uid in movable {
             self.move_to_active_or_backoff(uid, now);
@@ -316,6 +329,7 @@ impl SchedulingQueue {
         let Some((pod, _)) = self.pods.get(&uid) else {
             return;
         };
+        self.unschedulable.remove(&uid);
         let pod = pod.clone();
         let expiry = self.backoff_expiry(&pod);
         let place = if expiry > now {
@@ -353,13 +367,14 @@ impl SchedulingQueue {
     /// Moves pods that have waited in the pool longer than five minutes (runs every 30 s).
     pub fn flush_unschedulable_leftover(&mut self, now: SimTime) {
         let stale: Vec<Uid> = self
-            .pods
+            .unschedulable
             .iter()
-            .filter(|(_, (pod, place))| {
-                *place == Place::Unschedulable
-                    && now.saturating_since(pod.timestamp) > MAX_IN_UNSCHEDULABLE_POOL
+            .filter(|uid| {
+                self.pods.get(uid).is_some_and(|(pod, _)| {
+                    now.saturating_since(pod.timestamp) > MAX_IN_UNSCHEDULABLE_POOL
+                })
             })
-            .map(|(uid, _)| *uid)
+            .copied()
             .collect();
         for uid in stale {
             self.move_to_active_or_backoff(uid, now);

@@ -114,7 +114,8 @@ impl World {
 
     /// Takes a sample now (the end of a run samples once more).
     pub fn sample(&mut self, now: SimTime) {
-        self.recorder.sample(now, &self.api);
+        self.recorder
+            .sample(now, &self.api, self.scheduler.as_ref());
     }
 
     /// Routes everything the apiserver produced, including what routing produces in turn
@@ -184,7 +185,8 @@ impl Model for World {
                 .kubectl
                 .run(n as usize, now, &mut self.api, &mut self.outputs),
             Event::Sample => {
-                self.recorder.sample(now, &self.api);
+                self.recorder
+                    .sample(now, &self.api, self.scheduler.as_ref());
                 ctx.schedule_in(self.sample_every, Event::Sample);
             }
             Event::SchedulerStart => {

@@ -31,6 +31,9 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // manifests/quickstart-batch.yaml creates a pod with `generateName: batch-`; its suffix is
     // drawn from the seeded stream "apiserver/generate-name".
     ("quickstart.yaml", Randomness::Draws),
+    // kube-scheduler breaks ties among equally scored nodes with the seeded stream
+    // "scheduler/tie-break": thousands of ties between empty nodes here.
+    ("scheduling-basic.yaml", Randomness::Draws),
 ];
 
 /// The seed of the byte-identity runs (not any scenario's own seed, to exercise `--seed`).

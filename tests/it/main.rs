@@ -2,4 +2,6 @@
 
 mod cli;
 mod determinism;
+mod replay;
+mod scheduling;
 mod store_watch;

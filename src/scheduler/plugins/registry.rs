@@ -9,6 +9,16 @@
 
 use serde::de::DeserializeOwned;
 
+use super::balanced_allocation::{self, BalancedAllocation};
+use super::image_locality::{self, ImageLocality};
+use super::inter_pod_affinity::{self, InterPodAffinity};
+use super::node_affinity::{self, NodeAffinity};
+use super::node_name::{self, NodeName};
+use super::node_ports::{self, NodePorts};
+use super::node_resources_fit::{self, NodeResourcesFit};
+use super::node_unschedulable::{self, NodeUnschedulable};
+use super::pod_topology_spread::{self, PodTopologySpread};
+use super::taint_toleration::{self, TaintToleration};
 use crate::scheduler::config::ConfigError;
 use crate::scheduler::framework::{ExtensionPoints, Plugin};
 
@@ -85,12 +95,27 @@ pub fn new_plugin(
     name: &str,
     args: PluginArgs<'_>,
 ) -> Result<Option<Box<dyn Plugin>>, ConfigError> {
-    let _ = &args;
-    match name {
-        _ if is_known(name) => Ok(None),
-        _ => Err(ConfigError {
-            path: args.path.to_string(),
-            message: format!("unknown plugin {name:?}"),
-        }),
-    }
+    let invalid = |message: String| ConfigError {
+        path: args.path.to_string(),
+        message,
+    };
+    let plugin: Box<dyn Plugin> = match name {
+        node_unschedulable::NAME => Box::new(NodeUnschedulable::new()),
+        node_name::NAME => Box::new(NodeName::new()),
+        taint_toleration::NAME => Box::new(TaintToleration::new()),
+        node_affinity::NAME => Box::new(NodeAffinity::new(args.parse()?)),
+        node_ports::NAME => Box::new(NodePorts::new()),
+        node_resources_fit::NAME => Box::new(NodeResourcesFit::new(args.parse()?)),
+        balanced_allocation::NAME => Box::new(BalancedAllocation::new(args.parse()?)),
+        image_locality::NAME => Box::new(ImageLocality::new()),
+        pod_topology_spread::NAME => {
+            Box::new(PodTopologySpread::new(args.parse()?).map_err(invalid)?)
+        }
+        inter_pod_affinity::NAME => {
+            Box::new(InterPodAffinity::new(args.parse()?).map_err(invalid)?)
+        }
+        _ if is_known(name) => return Ok(None),
+        _ => return Err(invalid(format!("unknown plugin {name:?}"))),
+    };
+    Ok(Some(plugin))
 }

@@ -1,0 +1,330 @@
+//! NodeResourcesBalancedAllocation: prefers nodes where, after placing the pod, the configured
+//! resources would be used in similar proportions — score `(1 − σ) × 100` truncated, σ the
+//! standard deviation of the requested/allocatable fractions (each capped at 1). It counts
+//! actual requests (no non-zero defaults), and skips best-effort pods entirely so they do not
+//! all pile onto the one most balanced node. Resource weights are accepted but unused.
+//!
+//! Upstream: `pkg/scheduler/framework/plugins/noderesources/balanced_allocation.go` (with
+//! `resource_allocation.go`); defaults from `pkg/scheduler/apis/config/v1/defaults.go`.
+
+use serde::Deserialize;
+
+use super::node_resources_fit::{
+    ResourceSpec, ScoredResource, allocatable_and_requested, default_resources, scored_resources,
+};
+use crate::scheduler::framework::{CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, Status};
+use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
+
+/// The plugin's name in KubeSchedulerConfiguration.
+pub const NAME: &str = "NodeResourcesBalancedAllocation";
+
+/// `NodeResourcesBalancedAllocationArgs` (kubescheduler.config.k8s.io/v1).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodeResourcesBalancedAllocationArgs {
+    /// Resources to balance (empty means cpu and memory).
+    pub resources: Vec<ResourceSpec>,
+}
+
+impl Default for NodeResourcesBalancedAllocationArgs {
+    fn default() -> Self {
+        NodeResourcesBalancedAllocationArgs {
+            resources: default_resources(),
+        }
+    }
+}
+
+impl NodeResourcesBalancedAllocationArgs {
+    /// Checks the (defaulted) weights are in 1..=100, as upstream's validation does.
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, r) in scored_resources(&self.resources).iter().enumerate() {
+            if !(1..=100).contains(&r.weight) {
+                return Err(format!(
+                    "resources[{i}].weight: {}: resource weight of {} should be in range (0, 100]",
+                    r.weight, r.name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What PreScore keeps: the pod's actual request of each configured resource, in order.
+struct PreScoreState {
+    pod_requests: Vec<i64>,
+}
+
+/// The NodeResourcesBalancedAllocation score plugin.
+#[derive(Clone, Debug)]
+pub struct BalancedAllocation {
+    resources: Vec<ScoredResource>,
+}
+
+impl Default for BalancedAllocation {
+    fn default() -> Self {
+        BalancedAllocation::new(NodeResourcesBalancedAllocationArgs::default())
+    }
+}
+
+impl BalancedAllocation {
+    /// The plugin with `args` (empty resources default to cpu and memory, as upstream).
+    pub fn new(args: NodeResourcesBalancedAllocationArgs) -> Self {
+        let specs = if args.resources.is_empty() {
+            default_resources()
+        } else {
+            args.resources
+        };
+        BalancedAllocation {
+            resources: scored_resources(&specs),
+        }
+    }
+
+    fn pod_requests(&self, pod: &PodInfo) -> Vec<i64> {
+        self.resources
+            .iter()
+            .map(|r| pod.requests.get(&r.name))
+            .collect()
+    }
+
+    /// The used fraction of each resource the node offers, capped at 1, in order.
+    fn fractions<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+        pod_requests: &'a [i64],
+    ) -> impl Iterator<Item = f64> + 'a {
+        self.resources
+            .iter()
+            .zip(pod_requests)
+            .filter_map(move |(res, &req)| {
+                let (alloc, requested) = allocatable_and_requested(node, res, req, true);
+                (alloc != 0).then(|| (requested as f64 / alloc as f64).min(1.0))
+            })
+    }
+
+    /// `(1 − σ) × 100`, truncated. Two passes over the fractions instead of a Vec, so scoring
+    /// a node allocates nothing; the float operations are upstream's, in upstream's order.
+    fn balanced_score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+        let (mut n, mut total) = (0usize, 0.0f64);
+        let (mut first, mut second) = (0.0f64, 0.0f64);
+        for f in self.fractions(node, pod_requests) {
+            match n {
+                0 => first = f,
+                1 => second = f,
+                _ => {}
+            }
+            total += f;
+            n += 1;
+        }
+        let std = match n {
+            // Two resources (the usual cpu + memory): σ = |f1 − f2| / 2.
+            2 => ((first - second) / 2.0).abs(),
+            0 | 1 => 0.0,
+            _ => {
+                let mean = total / n as f64;
+                let sum: f64 = self
+                    .fractions(node, pod_requests)
+                    .fold(0.0, |acc, f| acc + (f - mean) * (f - mean));
+                (sum / n as f64).sqrt()
+            }
+        };
+        ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+    }
+}
+
+impl Plugin for BalancedAllocation {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn points(&self) -> ExtensionPoints {
+        ExtensionPoints {
+            pre_score: true,
+            score: true,
+            ..ExtensionPoints::default()
+        }
+    }
+
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _nodes: &[&NodeInfo],
+        _snapshot: &Snapshot,
+    ) -> Status {
+        let pod_requests = self.pod_requests(pod);
+        if pod_requests.iter().all(|&r| r == 0) {
+            // Best-effort pod: every node would look alike and the most balanced one would
+            // collect them all (kubernetes#129138).
+            return Status::skip();
+        }
+        state.write(NAME, PreScoreState { pod_requests });
+        Status::success()
+    }
+
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        if let Some(s) = state.read::<PreScoreState>(NAME) {
+            return Ok(self.balanced_score(node, &s.pod_requests));
+        }
+        // PreScore did not run (not enabled at that point): compute here, as upstream.
+        let pod_requests = self.pod_requests(pod);
+        if pod_requests.iter().all(|&r| r == 0) {
+            return Ok(0);
+        }
+        Ok(self.balanced_score(node, &pod_requests))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, score};
+
+    fn pod(requests: &[(&str, &str)]) -> PodInfo {
+        PodBuilder::new("p").container(requests).info()
+    }
+
+    fn with_resources(names: &[&str]) -> BalancedAllocation {
+        BalancedAllocation::new(NodeResourcesBalancedAllocationArgs {
+            resources: names.iter().map(|n| ResourceSpec::new(n, 1)).collect(),
+        })
+    }
+
+    #[test]
+    fn two_resources_use_half_the_difference() {
+        // Node 4000m / 10000 with a pod using 1000m / 2000; the pod adds 1000m / 2000.
+        // cpu 2000/4000 = 0.5, memory 4000/10000 = 0.4; σ = |0.5 − 0.4|/2 = 0.05;
+        // (1 − 0.05)·100 = 95.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+            .with_pods(vec![pod(&[("cpu", "1000m"), ("memory", "2000")])]);
+        let p = pod(&[("cpu", "1000m"), ("memory", "2000")]);
+        assert_eq!(
+            score(&BalancedAllocation::default(), &p, vec![node]),
+            Ok(vec![95])
+        );
+    }
+
+    #[test]
+    fn balanced_and_unbalanced_nodes() {
+        // The pod takes 3000/6000 = 0.5 of cpu and 5000/10000 = 0.5 of memory: σ 0 → 100.
+        let even = NodeBuilder::new("even")
+            .allocatable(&[("cpu", "6000m"), ("memory", "10000"), ("pods", "32")])
+            .info();
+        let p = pod(&[("cpu", "3000m"), ("memory", "5000")]);
+        assert_eq!(
+            score(&BalancedAllocation::default(), &p, vec![even]),
+            Ok(vec![100])
+        );
+        // A cpu-only pod filling a node's cpu: cpu 1, memory 0 (actual requests, no 200 MiB
+        // default): σ = 0.5 → 50.
+        let skewed = NodeBuilder::new("skewed")
+            .allocatable(&[("cpu", "3000m"), ("memory", "5000"), ("pods", "32")])
+            .info();
+        let cpu_only = pod(&[("cpu", "3000m")]);
+        assert_eq!(
+            score(&BalancedAllocation::default(), &cpu_only, vec![skewed]),
+            Ok(vec![50])
+        );
+    }
+
+    #[test]
+    fn fractions_are_capped_at_one() {
+        // cpu 8000/4000 = 2 → capped to 1; memory 5000/10000 = 0.5; σ = 0.25 → 75.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+            .info();
+        let p = pod(&[("cpu", "8000m"), ("memory", "5000")]);
+        assert_eq!(
+            score(&BalancedAllocation::default(), &p, vec![node]),
+            Ok(vec![75])
+        );
+    }
+
+    #[test]
+    fn three_resources_use_the_population_standard_deviation() {
+        // cpu 2000/4000 = 0.5, memory 5000/10000 = 0.5, gpu 2/2 = 1.
+        // mean = 2/3; squares (1/6)², (1/6)², (1/3)² = 1/36 + 1/36 + 4/36 = 1/6; /3 = 1/18;
+        // σ = √(1/18) ≈ 0.2357; (1 − 0.2357)·100 = 76.43 → 76.
+        let pl = with_resources(&["cpu", "memory", "nvidia.com/gpu"]);
+        let node = NodeBuilder::new("n")
+            .allocatable(&[
+                ("cpu", "4000m"),
+                ("memory", "10000"),
+                ("nvidia.com/gpu", "2"),
+                ("pods", "32"),
+            ])
+            .info();
+        let p = pod(&[
+            ("cpu", "2000m"),
+            ("memory", "5000"),
+            ("nvidia.com/gpu", "2"),
+        ]);
+        assert_eq!(score(&pl, &p, vec![node.clone()]), Ok(vec![76]));
+        // Without a gpu request the gpu is left out and the two-resource rule applies:
+        // 0.5 and 0.5 → 100.
+        let no_gpu = pod(&[("cpu", "2000m"), ("memory", "5000")]);
+        assert_eq!(score(&pl, &no_gpu, vec![node]), Ok(vec![100]));
+    }
+
+    #[test]
+    fn a_resource_the_node_lacks_is_left_out() {
+        // Ephemeral storage configured but not offered (allocatable 0): only cpu and memory
+        // remain: cpu 1000/4000 = 0.25, memory 7500/10000 = 0.75; σ = 0.25 → 75.
+        let pl = with_resources(&["cpu", "memory", "ephemeral-storage"]);
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+            .info();
+        let p = pod(&[
+            ("cpu", "1000m"),
+            ("memory", "7500"),
+            ("ephemeral-storage", "1"),
+        ]);
+        assert_eq!(score(&pl, &p, vec![node]), Ok(vec![75]));
+        // A single remaining fraction has σ 0 → 100.
+        let cpu_only = with_resources(&["cpu"]);
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("pods", "32")])
+            .info();
+        assert_eq!(score(&cpu_only, &p, vec![node]), Ok(vec![100]));
+    }
+
+    #[test]
+    fn node_usage_counts_actual_requests_not_the_non_zero_defaults() {
+        // A best-effort pod already on the node requests nothing (scoring elsewhere would count
+        // it as 100m / 200 MiB). cpu 2000/4000 = 0.5; memory 5000/10000 = 0.5 → 100.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+            .with_pods(vec![PodBuilder::new("be").container(&[]).info()]);
+        let p = pod(&[("cpu", "2000m"), ("memory", "5000")]);
+        assert_eq!(
+            score(&BalancedAllocation::default(), &p, vec![node]),
+            Ok(vec![100])
+        );
+    }
+
+    #[test]
+    fn best_effort_pods_skip() {
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+            .info();
+        let be = PodBuilder::new("be").container(&[]).info();
+        let r = score(&BalancedAllocation::default(), &be, vec![node]);
+        assert!(r.is_err_and(|s| s.is_skip()));
+    }
+
+    #[test]
+    fn args_default_and_parse() {
+        let args: NodeResourcesBalancedAllocationArgs = serde_json::from_str("{}").expect("args");
+        assert_eq!(args.resources, default_resources());
+        let args: NodeResourcesBalancedAllocationArgs = serde_json::from_str(
+            r#"{"resources":[{"name":"cpu","weight":2},{"name":"nvidia.com/gpu"}]}"#,
+        )
+        .expect("args");
+        assert_eq!(args.validate(), Ok(()));
+        assert_eq!(args.resources[1].name, "nvidia.com/gpu");
+        let bad = NodeResourcesBalancedAllocationArgs {
+            resources: vec![ResourceSpec::new("cpu", -1)],
+        };
+        assert!(bad.validate().is_err());
+    }
+}

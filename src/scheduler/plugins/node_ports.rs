@@ -1,0 +1,178 @@
+//! NodePorts: a pod that claims host ports fits a node only if none of them is already taken
+//! there. A claim on `0.0.0.0` (or with no host IP) collides with the same protocol and port
+//! on any IP, and the other way round.
+//!
+//! Upstream: `pkg/scheduler/framework/plugins/nodeports/node_ports.go`. As upstream, only the
+//! app containers' ports are the pod's claims (`getContainerPorts` reads `spec.containers`).
+
+use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, PreFilterResult, Status};
+use crate::scheduler::node_info::{HostPort, NodeInfo, PodInfo, Snapshot, WILDCARD_IP};
+
+/// The plugin's name in KubeSchedulerConfiguration.
+pub const NAME: &str = "NodePorts";
+
+/// Filter reason when a wanted port is taken.
+pub const ERR_REASON: &str = "node(s) didn't have free ports for the requested pod ports";
+
+/// What PreFilter keeps: the host ports the pod wants, sanitized (empty IP = `0.0.0.0`,
+/// empty protocol = TCP).
+struct PreFilterState {
+    wanted: Vec<HostPort>,
+}
+
+/// The host ports the pod's app containers claim.
+fn wanted_ports(pod: &PodInfo) -> Vec<HostPort> {
+    pod.pod
+        .spec
+        .containers
+        .iter()
+        .flat_map(|c| &c.ports)
+        .filter(|p| p.host_port > 0)
+        .map(|p| HostPort {
+            ip: if p.host_ip.is_empty() {
+                WILDCARD_IP.to_string()
+            } else {
+                p.host_ip.clone()
+            },
+            protocol: if p.protocol.is_empty() {
+                "TCP".to_string()
+            } else {
+                p.protocol.clone()
+            },
+            port: p.host_port,
+        })
+        .collect()
+}
+
+/// The NodePorts filter plugin (no args).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodePorts;
+
+impl NodePorts {
+    /// The plugin.
+    pub fn new() -> Self {
+        NodePorts
+    }
+}
+
+impl Plugin for NodePorts {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn points(&self) -> ExtensionPoints {
+        ExtensionPoints {
+            pre_filter: true,
+            filter: true,
+            ..ExtensionPoints::default()
+        }
+    }
+
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _snapshot: &Snapshot,
+    ) -> Result<PreFilterResult, Status> {
+        let wanted = wanted_ports(pod);
+        if wanted.is_empty() {
+            // Most pods claim no host port: Filter has nothing to do.
+            return Err(Status::skip());
+        }
+        state.write(NAME, PreFilterState { wanted });
+        Ok(PreFilterResult::AllNodes)
+    }
+
+    fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
+        let Some(s) = state.read::<PreFilterState>(NAME) else {
+            return Status::error(NAME, "NodePorts PreFilter state missing");
+        };
+        let taken = s
+            .wanted
+            .iter()
+            .any(|w| node.used_ports.iter().any(|u| u.conflicts_with(w)));
+        if taken {
+            // Evicting the pod holding the port frees it, so preemption may help.
+            Status::unschedulable(NAME, ERR_REASON)
+        } else {
+            Status::success()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::framework::Code;
+    use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, pre_filter};
+
+    /// A node with one pod holding `ip:port/protocol`.
+    fn node_using(ip: &str, protocol: &str, port: i32) -> NodeInfo {
+        let holder = PodBuilder::new("holder")
+            .host_port(ip, protocol, port)
+            .info();
+        NodeBuilder::new("n").with_pods(vec![holder])
+    }
+
+    #[test]
+    fn pod_without_host_ports_skips() {
+        let pod = PodBuilder::new("p").container(&[]).info();
+        assert!(pre_filter(&NodePorts, &pod, vec![]).is_err_and(|s| s.is_skip()));
+    }
+
+    #[test]
+    fn wildcard_and_specific_ips_conflict_both_ways() {
+        let cases = [
+            // (used ip, used proto, wanted ip, wanted proto, conflict?)
+            // Wildcard used: any IP wanting the same port and protocol collides.
+            ("0.0.0.0", "TCP", "127.0.0.1", "TCP", true),
+            // Wildcard wanted collides with a specific used IP.
+            ("127.0.0.1", "TCP", "0.0.0.0", "TCP", true),
+            // An empty host IP means the wildcard; an empty protocol means TCP.
+            ("127.0.0.1", "TCP", "", "", true),
+            ("", "", "10.0.0.1", "TCP", true),
+            // Same IP, same port.
+            ("127.0.0.1", "TCP", "127.0.0.1", "TCP", true),
+            // Different specific IPs share the port.
+            ("127.0.0.1", "TCP", "127.0.0.2", "TCP", false),
+            // Different protocol, even on the wildcard.
+            ("0.0.0.0", "TCP", "0.0.0.0", "UDP", false),
+        ];
+        for (uip, uproto, wip, wproto, conflict) in cases {
+            let node = node_using(uip, uproto, 8080);
+            let pod = PodBuilder::new("p").host_port(wip, wproto, 8080).info();
+            let status = filter(&NodePorts, &pod, &node);
+            assert_eq!(
+                !status.is_success(),
+                conflict,
+                "used {uip}/{uproto}, wanted {wip}/{wproto}"
+            );
+            if conflict {
+                assert_eq!(status.code, Code::Unschedulable);
+                assert_eq!(status.reasons, vec![ERR_REASON.to_string()]);
+            }
+        }
+    }
+
+    #[test]
+    fn different_port_is_free_and_any_taken_port_rejects() {
+        let node = node_using("0.0.0.0", "TCP", 8080);
+        let free = PodBuilder::new("p").host_port("", "TCP", 8081).info();
+        assert!(filter(&NodePorts, &free, &node).is_success());
+        // One of two wanted ports is taken: rejected.
+        let one_taken = PodBuilder::new("p")
+            .host_port("", "TCP", 8081)
+            .host_port("", "TCP", 8080)
+            .info();
+        assert!(!filter(&NodePorts, &one_taken, &node).is_success());
+    }
+
+    #[test]
+    fn init_container_ports_are_not_claims() {
+        // Upstream's getContainerPorts reads app containers only.
+        let node = node_using("0.0.0.0", "TCP", 8080);
+        let pod = PodBuilder::new("p").init_host_port("", "TCP", 8080).info();
+        assert!(pre_filter(&NodePorts, &pod, vec![]).is_err_and(|s| s.is_skip()));
+        assert!(filter(&NodePorts, &pod, &node).is_success());
+    }
+}

@@ -1,0 +1,1059 @@
+//! NodeResourcesFit: a pod fits a node only if the node has a free pod slot and, for every
+//! resource the pod requests, allocatable minus what the node's pods already request covers it
+//! (Filter, every shortfall listed). Among feasible nodes it scores by how much would be
+//! allocated after placing the pod, with one of three strategies: LeastAllocated (spread,
+//! the default), MostAllocated (pack), or RequestedToCapacityRatio (a piecewise-linear
+//! function of utilization).
+//!
+//! Upstream: `pkg/scheduler/framework/plugins/noderesources/{fit.go, resource_allocation.go,
+//! least_allocated.go, most_allocated.go, requested_to_capacity_ratio.go}` and
+//! `pkg/scheduler/framework/plugins/helper/shape_score.go`; defaults and validation from
+//! `pkg/scheduler/apis/config/v1/defaults.go` and `apis/config/validation`.
+//!
+//! Scoring counts cpu and memory with the scheduler's non-zero defaults (100m / 200 MiB for a
+//! container that requests none), on the pod and on the node, so best-effort pods still
+//! spread; other resources count as requested. A resource the node does not offer
+//! (allocatable 0) takes no part in a node's score, and neither does an extended resource the
+//! pod does not request.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use crate::api::labels::validate_label_key;
+use crate::api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
+use crate::scheduler::framework::{
+    Code, CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, Status,
+};
+use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
+
+/// The plugin's name in KubeSchedulerConfiguration.
+pub const NAME: &str = "NodeResourcesFit";
+
+/// Highest score a RequestedToCapacityRatio shape point may give (scaled ×10 into 0..=100).
+pub const MAX_CUSTOM_PRIORITY_SCORE: i64 = 10;
+
+/// Filter reason for a node whose pod slots are all taken.
+pub const ERR_REASON_TOO_MANY_PODS: &str = "Too many pods";
+
+/// How scores are computed from allocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum ScoringStrategyType {
+    /// Favour nodes with the most free resources (spread).
+    #[default]
+    LeastAllocated,
+    /// Favour nodes with the least free resources (bin packing).
+    MostAllocated,
+    /// A user-shaped function of utilization.
+    RequestedToCapacityRatio,
+}
+
+/// A resource and its weight in the score.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResourceSpec {
+    /// Resource name (`cpu`, `memory`, `nvidia.com/gpu`, …).
+    pub name: String,
+    /// Weight (1..=100; 0 or omitted means 1).
+    pub weight: i64,
+}
+
+impl ResourceSpec {
+    /// A resource with a weight.
+    pub fn new(name: &str, weight: i64) -> Self {
+        ResourceSpec {
+            name: name.to_string(),
+            weight,
+        }
+    }
+}
+
+/// Upstream's default scored resources: cpu and memory, weight 1 each.
+pub fn default_resources() -> Vec<ResourceSpec> {
+    vec![ResourceSpec::new(CPU, 1), ResourceSpec::new(MEMORY, 1)]
+}
+
+/// One point of a RequestedToCapacityRatio shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UtilizationShapePoint {
+    /// Utilization in percent (0..=100).
+    pub utilization: i32,
+    /// Score at that utilization (0..=10).
+    pub score: i32,
+}
+
+/// RequestedToCapacityRatio parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RequestedToCapacityRatioParam {
+    /// The function's points, by increasing utilization.
+    pub shape: Vec<UtilizationShapePoint>,
+}
+
+/// `scoringStrategy`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ScoringStrategy {
+    /// The strategy.
+    #[serde(rename = "type")]
+    pub type_: ScoringStrategyType,
+    /// Scored resources and weights (empty means the default cpu and memory).
+    pub resources: Vec<ResourceSpec>,
+    /// Shape for RequestedToCapacityRatio.
+    pub requested_to_capacity_ratio: Option<RequestedToCapacityRatioParam>,
+}
+
+impl Default for ScoringStrategy {
+    fn default() -> Self {
+        ScoringStrategy {
+            type_: ScoringStrategyType::LeastAllocated,
+            resources: default_resources(),
+            requested_to_capacity_ratio: None,
+        }
+    }
+}
+
+/// `NodeResourcesFitArgs` (kubescheduler.config.k8s.io/v1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodeResourcesFitArgs {
+    /// Extended resources Filter does not check.
+    pub ignored_resources: Vec<String>,
+    /// Extended resource groups (the part before `/`) Filter does not check.
+    pub ignored_resource_groups: Vec<String>,
+    /// How Score works.
+    pub scoring_strategy: ScoringStrategy,
+}
+
+impl NodeResourcesFitArgs {
+    /// The args after upstream's defaulting: no resources means cpu and memory; weight 0
+    /// means 1.
+    pub fn with_defaults(mut self) -> Self {
+        let resources = &mut self.scoring_strategy.resources;
+        if resources.is_empty() {
+            *resources = default_resources();
+        }
+        for r in resources.iter_mut() {
+            if r.weight == 0 {
+                r.weight = 1;
+            }
+        }
+        self
+    }
+
+    /// Checks the (defaulted) args as upstream's validation does; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let args = self.clone().with_defaults();
+        for (i, r) in args.ignored_resources.iter().enumerate() {
+            validate_label_key(r).map_err(|e| format!("ignoredResources[{i}]: {r:?}: {e}"))?;
+        }
+        for (i, g) in args.ignored_resource_groups.iter().enumerate() {
+            if g.contains('/') {
+                return Err(format!(
+                    "ignoredResourceGroups[{i}]: {g:?}: resource group name can't contain '/'"
+                ));
+            }
+            validate_label_key(g).map_err(|e| format!("ignoredResourceGroups[{i}]: {g:?}: {e}"))?;
+        }
+        let strategy = &args.scoring_strategy;
+        for (i, r) in strategy.resources.iter().enumerate() {
+            if !(1..=100).contains(&r.weight) {
+                return Err(format!(
+                    "scoringStrategy.resources[{i}].weight: {}: resource weight of {} should be in range (0, 100]",
+                    r.weight, r.name
+                ));
+            }
+        }
+        match &strategy.requested_to_capacity_ratio {
+            Some(p) => validate_shape(&p.shape),
+            None if strategy.type_ == ScoringStrategyType::RequestedToCapacityRatio => {
+                Err("scoringStrategy.requestedToCapacityRatio.shape: at least one point must be specified".into())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+fn validate_shape(shape: &[UtilizationShapePoint]) -> Result<(), String> {
+    const PATH: &str = "scoringStrategy.requestedToCapacityRatio.shape";
+    if shape.is_empty() {
+        return Err(format!("{PATH}: at least one point must be specified"));
+    }
+    for (i, w) in shape.windows(2).enumerate() {
+        if w[0].utilization >= w[1].utilization {
+            return Err(format!(
+                "{PATH}[{}].utilization: {}: should be greater than prior element",
+                i + 1,
+                w[1].utilization
+            ));
+        }
+    }
+    for (i, p) in shape.iter().enumerate() {
+        if !(0..=100).contains(&p.utilization) {
+            return Err(format!(
+                "{PATH}[{i}].utilization: {}: should be in range [0, 100]",
+                p.utilization
+            ));
+        }
+        if !(0..=MAX_CUSTOM_PRIORITY_SCORE).contains(&i64::from(p.score)) {
+            return Err(format!(
+                "{PATH}[{i}].score: {}: should be in range [0, {MAX_CUSTOM_PRIORITY_SCORE}]",
+                p.score
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is a native resource: no domain, or in the `kubernetes.io/` domain.
+fn is_native_resource_name(name: &str) -> bool {
+    !name.contains('/') || name.contains("kubernetes.io/")
+}
+
+/// Whether `name` is an extended resource (`example.com/widget`): not native, not a quota
+/// `requests.` name, and a qualified name once prefixed with `requests.` (upstream
+/// `IsExtendedResourceName`). Allocates: call it outside per-node paths.
+pub(crate) fn is_extended_resource_name(name: &str) -> bool {
+    if is_native_resource_name(name) || name.starts_with("requests.") {
+        return false;
+    }
+    validate_label_key(&format!("requests.{name}")).is_ok()
+}
+
+/// Whether the scheduler tracks `name` as a scalar resource (upstream `IsScalarResourceName`):
+/// extended resources, hugepages, `kubernetes.io/`-prefixed native ones, attachable volumes.
+/// Other names never reach the scheduler's resource vectors.
+pub(crate) fn is_scalar_resource_name(name: &str) -> bool {
+    is_extended_resource_name(name)
+        || name.starts_with("hugepages-")
+        || name.contains("kubernetes.io/")
+        || name.starts_with("attachable-volumes-")
+}
+
+/// A configured scored resource, with what the per-node path needs precomputed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ScoredResource {
+    /// Resource name.
+    pub name: String,
+    /// Weight (defaulted).
+    pub weight: i64,
+    /// Whether the name is a scalar resource (decided once: the check allocates).
+    pub scalar: bool,
+}
+
+/// The scored resources of `specs`, with weight 0 defaulted to 1.
+pub(crate) fn scored_resources(specs: &[ResourceSpec]) -> Vec<ScoredResource> {
+    specs
+        .iter()
+        .map(|r| ScoredResource {
+            name: r.name.clone(),
+            weight: if r.weight == 0 { 1 } else { r.weight },
+            scalar: is_scalar_resource_name(&r.name),
+        })
+        .collect()
+}
+
+/// The node's allocatable amount of `res` and what would be requested there with the pod
+/// (`pod_request` added), as upstream's `calculateResourceAllocatableRequest`: cpu and memory
+/// from the node's actual requests when `use_requested`, else from its non-zero requests;
+/// ephemeral storage and scalars always actual. `(0, 0)` — "leave this resource out" — for a
+/// scalar the pod does not request, a scalar the node does not list, and any other name.
+pub(crate) fn allocatable_and_requested(
+    node: &NodeInfo,
+    res: &ScoredResource,
+    pod_request: i64,
+    use_requested: bool,
+) -> (i64, i64) {
+    if pod_request == 0 && res.scalar {
+        return (0, 0);
+    }
+    let counted = if use_requested {
+        &node.requested
+    } else {
+        &node.non_zero_requested
+    };
+    let alloc = &node.allocatable;
+    match res.name.as_str() {
+        CPU => (
+            alloc.milli_cpu,
+            counted.milli_cpu.saturating_add(pod_request),
+        ),
+        MEMORY => (alloc.memory, counted.memory.saturating_add(pod_request)),
+        EPHEMERAL_STORAGE => (
+            alloc.ephemeral_storage,
+            node.requested.ephemeral_storage.saturating_add(pod_request),
+        ),
+        name if res.scalar => match alloc.scalar.get(name) {
+            Some(&a) => {
+                let used = node.requested.scalar.get(name).copied().unwrap_or(0);
+                (a, used.saturating_add(pod_request))
+            }
+            None => (0, 0),
+        },
+        _ => (0, 0),
+    }
+}
+
+/// `a × b / c` without overflow (Go would wrap; kubesim's magnitudes never get there).
+fn mul_div(a: i64, b: i64, c: i64) -> i64 {
+    if c == 0 {
+        return 0;
+    }
+    let q = i128::from(a) * i128::from(b) / i128::from(c);
+    i64::try_from(q).unwrap_or(if q < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// LeastAllocated per resource: the free share after placing the pod, 0..=100.
+fn least_requested_score(requested: i64, capacity: i64) -> i64 {
+    if capacity == 0 || requested > capacity {
+        return 0;
+    }
+    mul_div(capacity - requested, MAX_NODE_SCORE, capacity)
+}
+
+/// MostAllocated per resource: the used share after placing the pod, 0..=100 (requests above
+/// capacity, possible through the non-zero defaults, count as full).
+fn most_requested_score(requested: i64, capacity: i64) -> i64 {
+    if capacity == 0 {
+        return 0;
+    }
+    mul_div(requested.min(capacity), MAX_NODE_SCORE, capacity)
+}
+
+/// The broken-linear function through `shape` (utilization, score already scaled ×10):
+/// the first score below the first point, the last beyond the last, integer interpolation
+/// (truncating) between (upstream `BuildBrokenLinearFunction`).
+fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
+    for (i, &(util, score)) in shape.iter().enumerate() {
+        if p <= util {
+            let Some(&(prev_util, prev_score)) = i.checked_sub(1).and_then(|j| shape.get(j)) else {
+                return score;
+            };
+            // Reached only when util > prev_util, so the divisor is positive.
+            return prev_score + mul_div(score - prev_score, p - prev_util, util - prev_util);
+        }
+    }
+    shape.last().map_or(0, |&(_, score)| score)
+}
+
+/// What PreFilter keeps for Filter: the pod's scalar requests Filter must check (non-zero,
+/// scalar names, not ignored). The native resources are read from `PodInfo::requests`.
+struct PreFilterState {
+    scalars: Vec<(String, i64)>,
+}
+
+/// What PreScore keeps for Score: the pod's request of each scored resource, in order.
+struct PreScoreState {
+    pod_requests: Vec<i64>,
+}
+
+/// The NodeResourcesFit plugin.
+#[derive(Clone, Debug)]
+pub struct NodeResourcesFit {
+    ignored_resources: BTreeSet<String>,
+    ignored_resource_groups: BTreeSet<String>,
+    strategy: ScoringStrategyType,
+    resources: Vec<ScoredResource>,
+    /// RequestedToCapacityRatio shape: (utilization, score × 10).
+    shape: Vec<(i64, i64)>,
+}
+
+impl Default for NodeResourcesFit {
+    fn default() -> Self {
+        NodeResourcesFit::new(NodeResourcesFitArgs::default())
+    }
+}
+
+impl NodeResourcesFit {
+    /// The plugin with `args` (defaulted as upstream; check them first with
+    /// [`NodeResourcesFitArgs::validate`]).
+    pub fn new(args: NodeResourcesFitArgs) -> Self {
+        let args = args.with_defaults();
+        let strategy = args.scoring_strategy;
+        let shape = strategy
+            .requested_to_capacity_ratio
+            .map(|p| {
+                p.shape
+                    .iter()
+                    .map(|pt| {
+                        (
+                            i64::from(pt.utilization),
+                            // Shape scores are 0..=10; the framework's are 0..=100.
+                            i64::from(pt.score) * (MAX_NODE_SCORE / MAX_CUSTOM_PRIORITY_SCORE),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        NodeResourcesFit {
+            ignored_resources: args.ignored_resources.into_iter().collect(),
+            ignored_resource_groups: args.ignored_resource_groups.into_iter().collect(),
+            strategy: strategy.type_,
+            resources: scored_resources(&strategy.resources),
+            shape,
+        }
+    }
+
+    /// Whether Filter skips the extended resource `name` (by name or by group).
+    fn ignored(&self, name: &str) -> bool {
+        if !is_extended_resource_name(name) {
+            return false;
+        }
+        let group = name.split('/').next().unwrap_or_default();
+        self.ignored_resources.contains(name) || self.ignored_resource_groups.contains(group)
+    }
+
+    /// The pod's scoring-view request of each scored resource.
+    fn pod_requests(&self, pod: &PodInfo) -> Vec<i64> {
+        self.resources
+            .iter()
+            .map(|r| pod.non_zero_requests.get(&r.name))
+            .collect()
+    }
+
+    fn least_allocated(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+        self.weighted_mean(node, pod_requests, least_requested_score)
+    }
+
+    fn most_allocated(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+        self.weighted_mean(node, pod_requests, most_requested_score)
+    }
+
+    /// Σ score·weight / Σ weight (integer division) over the resources the node offers.
+    fn weighted_mean(
+        &self,
+        node: &NodeInfo,
+        pod_requests: &[i64],
+        per_resource: fn(i64, i64) -> i64,
+    ) -> i64 {
+        let (mut total, mut weights) = (0i64, 0i64);
+        for (res, &req) in self.resources.iter().zip(pod_requests) {
+            let (alloc, requested) = allocatable_and_requested(node, res, req, false);
+            if alloc == 0 {
+                continue;
+            }
+            total = total.saturating_add(per_resource(requested, alloc).saturating_mul(res.weight));
+            weights = weights.saturating_add(res.weight);
+        }
+        if weights == 0 { 0 } else { total / weights }
+    }
+
+    /// RequestedToCapacityRatio: the shape at each resource's utilization; resources scoring 0
+    /// count in neither sum (upstream's current behaviour); the weighted mean is rounded.
+    fn requested_to_capacity_ratio(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+        let (mut total, mut weights) = (0i64, 0i64);
+        for (res, &req) in self.resources.iter().zip(pod_requests) {
+            let (alloc, requested) = allocatable_and_requested(node, res, req, false);
+            if alloc == 0 {
+                continue;
+            }
+            let utilization = if requested > alloc {
+                MAX_NODE_SCORE
+            } else {
+                mul_div(requested, MAX_NODE_SCORE, alloc)
+            };
+            let s = broken_linear(&self.shape, utilization);
+            if s > 0 {
+                total = total.saturating_add(s.saturating_mul(res.weight));
+                weights = weights.saturating_add(res.weight);
+            }
+        }
+        if weights == 0 {
+            return 0;
+        }
+        // Go's math.Round and Rust's f64::round both round halves away from zero.
+        (total as f64 / weights as f64).round() as i64
+    }
+}
+
+impl Plugin for NodeResourcesFit {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn points(&self) -> ExtensionPoints {
+        ExtensionPoints {
+            pre_filter: true,
+            filter: true,
+            pre_score: true,
+            score: true,
+            ..ExtensionPoints::default()
+        }
+    }
+
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _snapshot: &Snapshot,
+    ) -> Result<PreFilterResult, Status> {
+        let scalars = pod
+            .requests
+            .scalar
+            .iter()
+            .filter(|&(name, &v)| v != 0 && is_scalar_resource_name(name) && !self.ignored(name))
+            .map(|(name, &v)| (name.clone(), v))
+            .collect();
+        state.write(NAME, PreFilterState { scalars });
+        Ok(PreFilterResult::AllNodes)
+    }
+
+    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        let Some(s) = state.read::<PreFilterState>(NAME) else {
+            return Status::error(NAME, "NodeResourcesFit PreFilter state missing");
+        };
+        let alloc = &node.allocatable;
+        let used = &node.requested;
+        let req = &pod.requests;
+        let mut reasons: Vec<String> = Vec::new();
+        // Preemption cannot help when the request exceeds the whole node (upstream marks such
+        // a shortfall unresolvable); a full pod count is resolvable.
+        let mut unresolvable = false;
+        let pods_here = i64::try_from(node.pods.len()).unwrap_or(i64::MAX);
+        if pods_here.saturating_add(1) > alloc.pods {
+            reasons.push(ERR_REASON_TOO_MANY_PODS.to_string());
+        }
+        let mut check = |want: i64, have: i64, taken: i64, reason: &str| {
+            if want > 0 && want > have.saturating_sub(taken) {
+                reasons.push(reason.to_string());
+                unresolvable |= want > have;
+            }
+        };
+        check(
+            req.milli_cpu,
+            alloc.milli_cpu,
+            used.milli_cpu,
+            "Insufficient cpu",
+        );
+        check(req.memory, alloc.memory, used.memory, "Insufficient memory");
+        check(
+            req.ephemeral_storage,
+            alloc.ephemeral_storage,
+            used.ephemeral_storage,
+            "Insufficient ephemeral-storage",
+        );
+        for (name, want) in &s.scalars {
+            let have = alloc.scalar.get(name).copied().unwrap_or(0);
+            let taken = used.scalar.get(name).copied().unwrap_or(0);
+            if *want > have.saturating_sub(taken) {
+                reasons.push(format!("Insufficient {name}"));
+                unresolvable |= *want > have;
+            }
+        }
+        if reasons.is_empty() {
+            return Status::success();
+        }
+        Status {
+            code: if unresolvable {
+                Code::UnschedulableAndUnresolvable
+            } else {
+                Code::Unschedulable
+            },
+            plugin: NAME,
+            reasons,
+        }
+    }
+
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _nodes: &[&NodeInfo],
+        _snapshot: &Snapshot,
+    ) -> Status {
+        state.write(
+            NAME,
+            PreScoreState {
+                pod_requests: self.pod_requests(pod),
+            },
+        );
+        Status::success()
+    }
+
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        let fallback;
+        let pod_requests = match state.read::<PreScoreState>(NAME) {
+            Some(s) => s.pod_requests.as_slice(),
+            // PreScore did not run (not enabled at that point): compute here, as upstream.
+            None => {
+                fallback = self.pod_requests(pod);
+                fallback.as_slice()
+            }
+        };
+        Ok(match self.strategy {
+            ScoringStrategyType::LeastAllocated => self.least_allocated(node, pod_requests),
+            ScoringStrategyType::MostAllocated => self.most_allocated(node, pod_requests),
+            ScoringStrategyType::RequestedToCapacityRatio => {
+                self.requested_to_capacity_ratio(node, pod_requests)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::resources::DEFAULT_MEMORY_REQUEST;
+    use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, score};
+
+    fn fit(type_: ScoringStrategyType, resources: Vec<ResourceSpec>) -> NodeResourcesFit {
+        NodeResourcesFit::new(NodeResourcesFitArgs {
+            scoring_strategy: ScoringStrategy {
+                type_,
+                resources,
+                requested_to_capacity_ratio: None,
+            },
+            ..NodeResourcesFitArgs::default()
+        })
+    }
+
+    fn rtcr(shape: &[(i32, i32)], resources: Vec<ResourceSpec>) -> NodeResourcesFit {
+        NodeResourcesFit::new(NodeResourcesFitArgs {
+            scoring_strategy: ScoringStrategy {
+                type_: ScoringStrategyType::RequestedToCapacityRatio,
+                resources,
+                requested_to_capacity_ratio: Some(RequestedToCapacityRatioParam {
+                    shape: shape
+                        .iter()
+                        .map(|&(utilization, score)| UtilizationShapePoint { utilization, score })
+                        .collect(),
+                }),
+            },
+            ..NodeResourcesFitArgs::default()
+        })
+    }
+
+    // ---- Filter ----
+
+    /// A node with 10m cpu, 20 bytes of memory, 32 pod slots, and one pod using 5m / 19.
+    fn small_node() -> NodeInfo {
+        NodeBuilder::new("n")
+            .allocatable(&[("cpu", "10m"), ("memory", "20"), ("pods", "32")])
+            .with_pods(vec![
+                PodBuilder::new("used")
+                    .container(&[("cpu", "5m"), ("memory", "19")])
+                    .info(),
+            ])
+    }
+
+    fn pod(requests: &[(&str, &str)]) -> PodInfo {
+        PodBuilder::new("p").container(requests).info()
+    }
+
+    #[test]
+    fn fits_when_the_free_share_covers_the_request() {
+        // Free: cpu 10 − 5 = 5, memory 20 − 19 = 1. Requests 5m / 1 fit exactly.
+        let status = filter(
+            &NodeResourcesFit::default(),
+            &pod(&[("cpu", "5m"), ("memory", "1")]),
+            &small_node(),
+        );
+        assert!(status.is_success(), "{status:?}");
+    }
+
+    #[test]
+    fn every_shortfall_is_listed_and_resolvable_while_the_node_could_hold_the_pod() {
+        // cpu 6 > 5 free and memory 2 > 1 free, but 6 ≤ 10 and 2 ≤ 20 allocatable: evicting
+        // the existing pod would make room, so Unschedulable.
+        let status = filter(
+            &NodeResourcesFit::default(),
+            &pod(&[("cpu", "6m"), ("memory", "2")]),
+            &small_node(),
+        );
+        assert_eq!(status.code, Code::Unschedulable);
+        assert_eq!(status.plugin, NAME);
+        assert_eq!(
+            status.reasons,
+            vec!["Insufficient cpu", "Insufficient memory"]
+        );
+    }
+
+    #[test]
+    fn a_request_larger_than_the_whole_node_is_unresolvable() {
+        // cpu 11 > 10 allocatable: no preemption helps.
+        let status = filter(
+            &NodeResourcesFit::default(),
+            &pod(&[("cpu", "11m")]),
+            &small_node(),
+        );
+        assert_eq!(status.code, Code::UnschedulableAndUnresolvable);
+        assert_eq!(status.reasons, vec!["Insufficient cpu"]);
+    }
+
+    #[test]
+    fn init_containers_count_at_their_peak() {
+        // App 1m, init 3m: the request is max(1, 3) = 3m; the existing 8m leaves 2m free, and
+        // 3 > 2 → Insufficient cpu. Memory: max(1, 1) = 1 ≤ 20 − 8 = 12.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "10m"), ("memory", "20"), ("pods", "32")])
+            .with_pods(vec![pod(&[("cpu", "8m"), ("memory", "8")])]);
+        let with_init = PodBuilder::new("p")
+            .container(&[("cpu", "1m"), ("memory", "1")])
+            .init_container(&[("cpu", "3m"), ("memory", "1")])
+            .info();
+        let status = filter(&NodeResourcesFit::default(), &with_init, &node);
+        assert_eq!(status.reasons, vec!["Insufficient cpu"]);
+        // Without the init container, 1m fits in the 2m left.
+        assert!(filter(&NodeResourcesFit::default(), &pod(&[("cpu", "1m")]), &node).is_success());
+    }
+
+    #[test]
+    fn overhead_adds_to_the_request() {
+        // 1m app + 2m overhead = 3m > 2m free (8m used of 10m).
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "10m"), ("memory", "20"), ("pods", "32")])
+            .with_pods(vec![pod(&[("cpu", "8m")])]);
+        let p = PodBuilder::new("p")
+            .container(&[("cpu", "1m")])
+            .overhead(&[("cpu", "2m")])
+            .info();
+        let status = filter(&NodeResourcesFit::default(), &p, &node);
+        assert_eq!(status.reasons, vec!["Insufficient cpu"]);
+    }
+
+    #[test]
+    fn extended_resources_are_checked_and_can_be_ignored() {
+        let gpu_node = || {
+            NodeBuilder::new("n")
+                .allocatable(&[("cpu", "1"), ("nvidia.com/gpu", "2"), ("pods", "32")])
+                .with_pods(vec![pod(&[("nvidia.com/gpu", "1")])])
+        };
+        // 2 wanted, 2 − 1 = 1 free, 2 ≤ 2 allocatable: resolvable shortfall.
+        let two = pod(&[("nvidia.com/gpu", "2")]);
+        let status = filter(&NodeResourcesFit::default(), &two, &gpu_node());
+        assert_eq!(status.code, Code::Unschedulable);
+        assert_eq!(status.reasons, vec!["Insufficient nvidia.com/gpu"]);
+        // 3 > 2 allocatable: unresolvable.
+        let three = pod(&[("nvidia.com/gpu", "3")]);
+        let status = filter(&NodeResourcesFit::default(), &three, &gpu_node());
+        assert_eq!(status.code, Code::UnschedulableAndUnresolvable);
+        // A node without the resource has 0 of it.
+        let plain = NodeBuilder::new("m").allocatable(&[("pods", "32")]).info();
+        let status = filter(
+            &NodeResourcesFit::default(),
+            &pod(&[("nvidia.com/gpu", "1")]),
+            &plain,
+        );
+        assert_eq!(status.reasons, vec!["Insufficient nvidia.com/gpu"]);
+        // Ignored by name, or by group: passes.
+        let by_name = NodeResourcesFit::new(NodeResourcesFitArgs {
+            ignored_resources: vec!["nvidia.com/gpu".into()],
+            ..NodeResourcesFitArgs::default()
+        });
+        assert!(filter(&by_name, &three, &gpu_node()).is_success());
+        let by_group = NodeResourcesFit::new(NodeResourcesFitArgs {
+            ignored_resource_groups: vec!["nvidia.com".into()],
+            ..NodeResourcesFitArgs::default()
+        });
+        assert!(filter(&by_group, &three, &gpu_node()).is_success());
+    }
+
+    #[test]
+    fn only_extended_resources_can_be_ignored() {
+        // hugepages-2Mi is a scalar resource but not an extended one: still checked.
+        let args = NodeResourcesFitArgs {
+            ignored_resources: vec!["hugepages-2Mi".into()],
+            ..NodeResourcesFitArgs::default()
+        };
+        let node = NodeBuilder::new("n").allocatable(&[("pods", "32")]).info();
+        let status = filter(
+            &NodeResourcesFit::new(args),
+            &pod(&[("hugepages-2Mi", "2Mi")]),
+            &node,
+        );
+        assert_eq!(status.reasons, vec!["Insufficient hugepages-2Mi"]);
+    }
+
+    #[test]
+    fn names_outside_the_schedulers_resource_classes_are_not_checked() {
+        // "widgets" is neither native nor extended nor another scalar class: upstream's
+        // resource vector never holds it, so it cannot be short.
+        let node = NodeBuilder::new("n").allocatable(&[("pods", "32")]).info();
+        assert!(
+            filter(
+                &NodeResourcesFit::default(),
+                &pod(&[("widgets", "5")]),
+                &node
+            )
+            .is_success()
+        );
+    }
+
+    #[test]
+    fn too_many_pods_is_listed_first_and_stays_resolvable() {
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "10m"), ("memory", "20"), ("pods", "1")])
+            .with_pods(vec![pod(&[("cpu", "5m")])]);
+        // A best-effort pod only checks the pod count: 1 + 1 > 1.
+        let status = filter(&NodeResourcesFit::default(), &pod(&[]), &node);
+        assert_eq!(status.code, Code::Unschedulable);
+        assert_eq!(status.reasons, vec![ERR_REASON_TOO_MANY_PODS]);
+        // With a shortfall too, both reasons, pod count first.
+        let status = filter(&NodeResourcesFit::default(), &pod(&[("cpu", "6m")]), &node);
+        assert_eq!(
+            status.reasons,
+            vec![ERR_REASON_TOO_MANY_PODS, "Insufficient cpu"]
+        );
+        assert_eq!(status.code, Code::Unschedulable);
+    }
+
+    // ---- Score ----
+
+    /// node1: 4000m cpu, 10000 bytes, empty. node2: 6000m cpu, 10000 bytes, a pod using 2000m /
+    /// 5000. The pod requests 3000m / 5000 (explicit, so the non-zero defaults do not apply).
+    fn two_nodes() -> Vec<NodeInfo> {
+        vec![
+            NodeBuilder::new("node1")
+                .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+                .info(),
+            NodeBuilder::new("node2")
+                .allocatable(&[("cpu", "6000m"), ("memory", "10000"), ("pods", "32")])
+                .with_pods(vec![pod(&[("cpu", "2000m"), ("memory", "5000")])]),
+        ]
+    }
+
+    fn incoming() -> PodInfo {
+        pod(&[("cpu", "3000m"), ("memory", "5000")])
+    }
+
+    #[test]
+    fn least_allocated_on_two_nodes() {
+        // node1: cpu (4000 − 3000)·100/4000 = 25; memory (10000 − 5000)·100/10000 = 50;
+        //        (25 + 50)/2 = 37.
+        // node2: cpu (6000 − 5000)·100/6000 = 16; memory 10000 of 10000 → 0; (16 + 0)/2 = 8.
+        assert_eq!(
+            score(&NodeResourcesFit::default(), &incoming(), two_nodes()),
+            Ok(vec![37, 8])
+        );
+    }
+
+    #[test]
+    fn least_allocated_weights() {
+        // cpu weight 2: node1 (25·2 + 50·1)/3 = 100/3 = 33; node2 (16·2 + 0)/3 = 32/3 = 10.
+        let pl = fit(
+            ScoringStrategyType::LeastAllocated,
+            vec![ResourceSpec::new("cpu", 2), ResourceSpec::new("memory", 1)],
+        );
+        assert_eq!(score(&pl, &incoming(), two_nodes()), Ok(vec![33, 10]));
+    }
+
+    #[test]
+    fn least_allocated_counts_missing_requests_as_the_non_zero_defaults() {
+        // A best-effort pod counts 100m and 200 MiB. Node: 1000m, 1000 MiB, empty.
+        // cpu (1000 − 100)·100/1000 = 90; memory (1000 − 200)·100/1000 = 80; (90 + 80)/2 = 85.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "1000m"), ("memory", "1000Mi"), ("pods", "32")])
+            .info();
+        let best_effort = PodBuilder::new("p").container(&[]).info();
+        assert_eq!(best_effort.non_zero_requests.memory, DEFAULT_MEMORY_REQUEST);
+        assert_eq!(
+            score(&NodeResourcesFit::default(), &best_effort, vec![node]),
+            Ok(vec![85])
+        );
+    }
+
+    #[test]
+    fn least_allocated_over_capacity_scores_zero() {
+        // cpu 5000 > 4000: 0; memory 5000 of 10000 free: 50 → (0 + 50)/2 = 25.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+            .info();
+        let big = pod(&[("cpu", "5000m"), ("memory", "5000")]);
+        assert_eq!(
+            score(&NodeResourcesFit::default(), &big, vec![node]),
+            Ok(vec![25])
+        );
+    }
+
+    #[test]
+    fn extended_resources_score_only_when_requested_and_offered() {
+        let pl = fit(
+            ScoringStrategyType::LeastAllocated,
+            vec![
+                ResourceSpec::new("cpu", 1),
+                ResourceSpec::new("memory", 1),
+                ResourceSpec::new("nvidia.com/gpu", 2),
+            ],
+        );
+        let gpu_node = NodeBuilder::new("g")
+            .allocatable(&[
+                ("cpu", "4000m"),
+                ("memory", "10000"),
+                ("nvidia.com/gpu", "4"),
+                ("pods", "32"),
+            ])
+            // Explicit zero cpu and memory: the non-zero defaults apply only to missing requests.
+            .with_pods(vec![pod(&[
+                ("cpu", "0"),
+                ("memory", "0"),
+                ("nvidia.com/gpu", "1"),
+            ])]);
+        // With 1 gpu requested: gpu (4 − 2)·100/4 = 50; cpu 25, memory 50 as on node1:
+        // (25 + 50 + 50·2)/4 = 175/4 = 43.
+        let with_gpu = pod(&[
+            ("cpu", "3000m"),
+            ("memory", "5000"),
+            ("nvidia.com/gpu", "1"),
+        ]);
+        assert_eq!(score(&pl, &with_gpu, vec![gpu_node.clone()]), Ok(vec![43]));
+        // Without a gpu request the gpu is left out: (25 + 50)/2 = 37.
+        assert_eq!(score(&pl, &incoming(), vec![gpu_node]), Ok(vec![37]));
+    }
+
+    #[test]
+    fn most_allocated_on_two_nodes() {
+        // node1: cpu 3000·100/4000 = 75; memory 5000·100/10000 = 50; (75 + 50)/2 = 62.
+        // node2: cpu 5000·100/6000 = 83; memory 10000·100/10000 = 100; (83 + 100)/2 = 91.
+        let pl = fit(ScoringStrategyType::MostAllocated, default_resources());
+        assert_eq!(score(&pl, &incoming(), two_nodes()), Ok(vec![62, 91]));
+        // Over capacity counts as full: cpu 5000 on 4000 → 100; memory 50 → 75.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4000m"), ("memory", "10000"), ("pods", "32")])
+            .info();
+        let big = pod(&[("cpu", "5000m"), ("memory", "5000")]);
+        assert_eq!(score(&pl, &big, vec![node]), Ok(vec![75]));
+    }
+
+    #[test]
+    fn requested_to_capacity_ratio_linear_shape_rounds_the_mean() {
+        // Shape (0 → 0, 100 → 10) is scaled to (0 → 0, 100 → 100): the score is the
+        // utilization. node1: cpu 75, memory 50 → round(125/2 = 62.5) = 63 (MostAllocated
+        // truncates to 62). node2: cpu 5000·100/6000 = 83, memory 100 → round(91.5) = 92.
+        let pl = rtcr(&[(0, 0), (100, 10)], default_resources());
+        assert_eq!(score(&pl, &incoming(), two_nodes()), Ok(vec![63, 92]));
+    }
+
+    #[test]
+    fn requested_to_capacity_ratio_interpolates_and_clamps_to_the_end_points() {
+        // Shape (20 → 2, 60 → 8), scaled (20 → 20, 60 → 80).
+        let shape = [(20, 2), (60, 8)];
+        let scaled: Vec<(i64, i64)> = vec![(20, 20), (60, 80)];
+        // Below the first point: the first score.
+        assert_eq!(broken_linear(&scaled, 10), 20);
+        // Between: 20 + (80 − 20)·(40 − 20)/(60 − 20) = 20 + 1200/40 = 50.
+        assert_eq!(broken_linear(&scaled, 40), 50);
+        // Truncating: 20 + 60·15/40 = 20 + 22 (22.5) = 42.
+        assert_eq!(broken_linear(&scaled, 35), 42);
+        // Beyond the last point: the last score.
+        assert_eq!(broken_linear(&scaled, 90), 80);
+        // A node at cpu 40 % and memory 90 %: round((50 + 80)/2) = 65.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "1000m"), ("memory", "1000"), ("pods", "32")])
+            .info();
+        let p = pod(&[("cpu", "400m"), ("memory", "900")]);
+        assert_eq!(
+            score(&rtcr(&shape, default_resources()), &p, vec![node]),
+            Ok(vec![65])
+        );
+    }
+
+    #[test]
+    fn requested_to_capacity_ratio_leaves_zero_scores_out_of_the_mean() {
+        // Shape (0 → 10, 100 → 0): favours empty nodes.
+        let pl = rtcr(&[(0, 10), (100, 0)], default_resources());
+        // cpu full (utilization 100 → 0) is left out; memory 50 % → 50: score 50, not 25.
+        let node = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "1000m"), ("memory", "1000"), ("pods", "32")])
+            .info();
+        let p = pod(&[("cpu", "1000m"), ("memory", "500")]);
+        assert_eq!(score(&pl, &p, vec![node.clone()]), Ok(vec![50]));
+        // Both full: no resource counts, score 0. Over capacity is utilization 100 too.
+        let full = pod(&[("cpu", "2000m"), ("memory", "1000")]);
+        assert_eq!(score(&pl, &full, vec![node]), Ok(vec![0]));
+    }
+
+    // ---- Args ----
+
+    #[test]
+    fn args_default_to_least_allocated_on_cpu_and_memory() {
+        let args: NodeResourcesFitArgs = serde_json::from_str("{}").expect("empty args");
+        assert_eq!(args, NodeResourcesFitArgs::default());
+        assert_eq!(
+            args.scoring_strategy.type_,
+            ScoringStrategyType::LeastAllocated
+        );
+        assert_eq!(args.scoring_strategy.resources, default_resources());
+    }
+
+    #[test]
+    fn args_use_the_v1_field_names() {
+        let args: NodeResourcesFitArgs = serde_json::from_str(
+            r#"{"ignoredResources":["example.com/foo"],"ignoredResourceGroups":["example.org"],
+                "scoringStrategy":{"type":"RequestedToCapacityRatio",
+                  "resources":[{"name":"cpu","weight":3},{"name":"memory"}],
+                  "requestedToCapacityRatio":{"shape":[{"utilization":0,"score":0},
+                                                       {"utilization":100,"score":10}]}}}"#,
+        )
+        .expect("args");
+        assert_eq!(args.ignored_resources, vec!["example.com/foo"]);
+        assert_eq!(args.ignored_resource_groups, vec!["example.org"]);
+        let s = &args.scoring_strategy;
+        assert_eq!(s.type_, ScoringStrategyType::RequestedToCapacityRatio);
+        // An omitted weight reads as 0 and is defaulted to 1.
+        assert_eq!(
+            args.clone().with_defaults().scoring_strategy.resources,
+            vec![ResourceSpec::new("cpu", 3), ResourceSpec::new("memory", 1)]
+        );
+        assert_eq!(args.validate(), Ok(()));
+        // A strategy without resources gets cpu and memory.
+        let args: NodeResourcesFitArgs =
+            serde_json::from_str(r#"{"scoringStrategy":{"type":"MostAllocated"}}"#).expect("args");
+        assert_eq!(
+            args.with_defaults().scoring_strategy.resources,
+            default_resources()
+        );
+        assert!(
+            serde_json::from_str::<NodeResourcesFitArgs>(r#"{"scoringStrategy":{"type":"Bogus"}}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn args_validation_catches_bad_shapes_weights_and_groups() {
+        let mut args = NodeResourcesFitArgs::default();
+        args.scoring_strategy.type_ = ScoringStrategyType::RequestedToCapacityRatio;
+        assert!(args.validate().is_err(), "shape required");
+        args.scoring_strategy.requested_to_capacity_ratio = Some(RequestedToCapacityRatioParam {
+            shape: vec![
+                UtilizationShapePoint {
+                    utilization: 50,
+                    score: 1,
+                },
+                UtilizationShapePoint {
+                    utilization: 50,
+                    score: 2,
+                },
+            ],
+        });
+        assert!(args.validate().is_err(), "utilization must increase");
+        args.scoring_strategy.requested_to_capacity_ratio = Some(RequestedToCapacityRatioParam {
+            shape: vec![UtilizationShapePoint {
+                utilization: 50,
+                score: 11,
+            }],
+        });
+        assert!(args.validate().is_err(), "score above 10");
+        let mut args = NodeResourcesFitArgs::default();
+        args.scoring_strategy.resources = vec![ResourceSpec::new("cpu", 101)];
+        assert!(args.validate().is_err(), "weight above 100");
+        let args = NodeResourcesFitArgs {
+            ignored_resource_groups: vec!["example.com/x".into()],
+            ..NodeResourcesFitArgs::default()
+        };
+        assert!(args.validate().is_err(), "group with a slash");
+    }
+
+    #[test]
+    fn resource_name_classes() {
+        assert!(is_extended_resource_name("nvidia.com/gpu"));
+        assert!(!is_extended_resource_name("cpu"));
+        assert!(!is_extended_resource_name("kubernetes.io/foo"));
+        assert!(!is_extended_resource_name("requests.example.com/foo"));
+        assert!(!is_extended_resource_name("example.com/Bad_"));
+        assert!(is_scalar_resource_name("hugepages-1Gi"));
+        assert!(is_scalar_resource_name("attachable-volumes-csi-x"));
+        assert!(is_scalar_resource_name("example.kubernetes.io/foo"));
+        assert!(!is_scalar_resource_name("widgets"));
+    }
+}

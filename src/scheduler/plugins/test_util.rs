@@ -1,0 +1,273 @@
+//! Test fixtures for the plugin tests: builders for pods and nodes, and drivers that run a
+//! plugin's extension points the way the framework does (PreFilter then Filter; PreScore,
+//! Score, NormalizeScore), so each test reads as "this pod, these nodes, these results".
+
+use std::sync::Arc;
+
+use crate::api::affinity::{Affinity, NodeAffinity};
+use crate::api::node::{ContainerImage, Node};
+use crate::api::pod::{Container, ContainerPort, Pod};
+use crate::api::quantity::Quantity;
+use crate::api::resources::ResourceList;
+use crate::api::taints::{Taint, TaintEffect, Toleration, TolerationOperator};
+use crate::scheduler::framework::{CycleState, Plugin, PreFilterResult, Status};
+use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
+
+/// 1 MiB in bytes.
+pub const MIB: i64 = 1024 * 1024;
+
+/// Parses a quantity written in a test.
+pub fn q(s: &str) -> Quantity {
+    match s.parse() {
+        Ok(q) => q,
+        Err(e) => panic!("bad test quantity {s:?}: {e}"),
+    }
+}
+
+/// A resource list from `(name, quantity)` pairs.
+pub fn list(pairs: &[(&str, &str)]) -> ResourceList {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), q(v)))
+        .collect()
+}
+
+/// A toleration.
+pub fn tol(
+    key: &str,
+    operator: TolerationOperator,
+    value: &str,
+    effect: Option<TaintEffect>,
+) -> Toleration {
+    Toleration {
+        key: key.into(),
+        operator,
+        value: value.into(),
+        effect,
+        toleration_seconds: None,
+    }
+}
+
+/// Builds a pod step by step.
+pub struct PodBuilder(Pod);
+
+impl PodBuilder {
+    /// A pod in namespace `default` with no containers.
+    pub fn new(name: &str) -> Self {
+        let mut pod = Pod::default();
+        pod.metadata.name = name.into();
+        pod.metadata.namespace = "default".into();
+        PodBuilder(pod)
+    }
+
+    /// Adds an app container requesting `requests`.
+    pub fn container(mut self, requests: &[(&str, &str)]) -> Self {
+        let mut c = Container::default();
+        c.resources.requests = list(requests);
+        self.0.spec.containers.push(c);
+        self
+    }
+
+    /// Adds an init container requesting `requests`.
+    pub fn init_container(mut self, requests: &[(&str, &str)]) -> Self {
+        let mut c = Container::default();
+        c.resources.requests = list(requests);
+        self.0.spec.init_containers.push(c);
+        self
+    }
+
+    /// Sets the pod overhead.
+    pub fn overhead(mut self, pairs: &[(&str, &str)]) -> Self {
+        self.0.spec.overhead = list(pairs);
+        self
+    }
+
+    /// Adds an app container running `image` (no requests).
+    pub fn image(mut self, image: &str) -> Self {
+        self.0.spec.containers.push(Container {
+            image: image.into(),
+            ..Container::default()
+        });
+        self
+    }
+
+    /// Adds an init container running `image` (no requests).
+    pub fn init_image(mut self, image: &str) -> Self {
+        self.0.spec.init_containers.push(Container {
+            image: image.into(),
+            ..Container::default()
+        });
+        self
+    }
+
+    fn port(ip: &str, protocol: &str, port: i32) -> ContainerPort {
+        ContainerPort {
+            container_port: port,
+            host_port: port,
+            host_ip: ip.into(),
+            protocol: protocol.into(),
+            ..ContainerPort::default()
+        }
+    }
+
+    /// Adds an app container claiming host port `port` on `ip` (empty = all) over `protocol`
+    /// (empty = TCP).
+    pub fn host_port(mut self, ip: &str, protocol: &str, port: i32) -> Self {
+        self.0.spec.containers.push(Container {
+            ports: vec![Self::port(ip, protocol, port)],
+            ..Container::default()
+        });
+        self
+    }
+
+    /// Adds an init container claiming a host port.
+    pub fn init_host_port(mut self, ip: &str, protocol: &str, port: i32) -> Self {
+        self.0.spec.init_containers.push(Container {
+            ports: vec![Self::port(ip, protocol, port)],
+            ..Container::default()
+        });
+        self
+    }
+
+    /// Adds a toleration.
+    pub fn toleration(mut self, t: Toleration) -> Self {
+        self.0.spec.tolerations.push(t);
+        self
+    }
+
+    /// Adds a `nodeSelector` entry.
+    pub fn node_selector(mut self, key: &str, value: &str) -> Self {
+        self.0.spec.node_selector.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the node affinity.
+    pub fn node_affinity(mut self, affinity: NodeAffinity) -> Self {
+        self.0.spec.affinity = Some(Affinity {
+            node_affinity: Some(affinity),
+            ..Affinity::default()
+        });
+        self
+    }
+
+    /// Sets `spec.nodeName`.
+    pub fn node_name(mut self, name: &str) -> Self {
+        self.0.spec.node_name = name.into();
+        self
+    }
+
+    /// The scheduler's view of the pod.
+    pub fn info(self) -> PodInfo {
+        PodInfo::new(Arc::new(self.0))
+    }
+}
+
+/// Builds a node step by step.
+pub struct NodeBuilder(Node);
+
+impl NodeBuilder {
+    /// A node with nothing allocatable.
+    pub fn new(name: &str) -> Self {
+        let mut node = Node::default();
+        node.metadata.name = name.into();
+        NodeBuilder(node)
+    }
+
+    /// Sets `status.allocatable`.
+    pub fn allocatable(mut self, pairs: &[(&str, &str)]) -> Self {
+        self.0.status.allocatable = list(pairs);
+        self
+    }
+
+    /// Adds a label.
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.0.metadata.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a taint.
+    pub fn taint(mut self, key: &str, value: &str, effect: TaintEffect) -> Self {
+        self.0.spec.taints.push(Taint::new(key, value, effect));
+        self
+    }
+
+    /// Cordons the node.
+    pub fn unschedulable(mut self) -> Self {
+        self.0.spec.unschedulable = true;
+        self
+    }
+
+    /// Lists an image (by all its names) as present, `size` bytes.
+    pub fn image(mut self, names: &[&str], size: i64) -> Self {
+        self.0.status.images.push(ContainerImage {
+            names: names.iter().map(|n| (*n).to_string()).collect(),
+            size_bytes: size,
+        });
+        self
+    }
+
+    /// The scheduler's view of the node, with no pods.
+    pub fn info(self) -> NodeInfo {
+        NodeInfo::new(Arc::new(self.0))
+    }
+
+    /// The scheduler's view of the node with `pods` on it.
+    pub fn with_pods(self, pods: Vec<PodInfo>) -> NodeInfo {
+        let mut info = self.info();
+        for p in pods {
+            info.add_pod(Arc::new(p));
+        }
+        info
+    }
+}
+
+/// What PreFilter + Filter say about one node: PreFilter's rejection, Success when PreFilter
+/// skipped the plugin, or Filter's status.
+pub fn filter(plugin: &dyn Plugin, pod: &PodInfo, node: &NodeInfo) -> Status {
+    let snapshot = Snapshot::new(vec![node.clone()]);
+    let mut state = CycleState::default();
+    if plugin.points().pre_filter {
+        match plugin.pre_filter(&mut state, pod, &snapshot) {
+            Ok(_) => {}
+            Err(s) if s.is_skip() => return Status::success(),
+            Err(s) => return s,
+        }
+    }
+    plugin.filter(&state, pod, node)
+}
+
+/// PreFilter alone, on a snapshot of `nodes`.
+pub fn pre_filter(
+    plugin: &dyn Plugin,
+    pod: &PodInfo,
+    nodes: Vec<NodeInfo>,
+) -> Result<PreFilterResult, Status> {
+    let snapshot = Snapshot::new(nodes);
+    let mut state = CycleState::default();
+    plugin.pre_filter(&mut state, pod, &snapshot)
+}
+
+/// PreScore, Score on every node of `nodes` (in order; tests give no zone labels so the
+/// snapshot keeps that order) and NormalizeScore. `Err` carries PreScore's Skip or error.
+pub fn score(plugin: &dyn Plugin, pod: &PodInfo, nodes: Vec<NodeInfo>) -> Result<Vec<i64>, Status> {
+    let snapshot = Snapshot::new(nodes);
+    let feasible: Vec<&NodeInfo> = snapshot.nodes().iter().collect();
+    let mut state = CycleState::default();
+    if plugin.points().pre_score {
+        let status = plugin.pre_score(&mut state, pod, &feasible, &snapshot);
+        if !status.is_success() {
+            return Err(status);
+        }
+    }
+    let mut scores = feasible
+        .iter()
+        .map(|n| plugin.score(&state, pod, n))
+        .collect::<Result<Vec<i64>, Status>>()?;
+    if plugin.has_normalize() {
+        let status = plugin.normalize(&state, pod, &mut scores);
+        if !status.is_success() {
+            return Err(status);
+        }
+    }
+    Ok(scores)
+}
