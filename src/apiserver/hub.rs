@@ -187,8 +187,9 @@ impl ApiServer {
         &self.writes
     }
 
-    /// A digest of every committed change (kind, key, version, what happened), in commit order:
-    /// two runs that wrote the same things in the same order have the same one.
+    /// A digest of every committed change (kind, key, version, what happened, a pod's node, a
+    /// workload's size), in commit order: two runs that wrote the same things in the same order
+    /// have the same one, and two that placed a pod differently do not.
     pub fn commit_digest(&self) -> &TraceDigest {
         &self.commits
     }
@@ -546,6 +547,16 @@ impl ApiServer {
         self.commits.update_str(&meta.name);
         self.commits.update(change.resource_version.0);
         self.commits.update(change.change as u64);
+        // The facts that decisions change, cheap enough to fold on every commit: where a pod
+        // runs, and how large a workload is.
+        match &*change.object {
+            Object::Pod(pod) => self.commits.update_str(&pod.spec.node_name),
+            other => {
+                if let Some(replicas) = other.desired_replicas() {
+                    self.commits.update(replicas as u64);
+                }
+            }
+        }
         for (id, watch) in self.watches.of_kind(kind) {
             if let Some(event) = watch.event_for(change) {
                 out.push(ApiOutput::Schedule(
