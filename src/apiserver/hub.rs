@@ -645,6 +645,13 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             set_image(&mut p.spec, container.as_deref(), image, kind)?;
         }
         (PatchOp::Unschedulable(u), Object::Node(n)) => n.spec.unschedulable = *u,
+        (PatchOp::NominatedNodeName(node), Object::Pod(p)) => {
+            p.status.nominated_node_name = node.clone();
+        }
+        (PatchOp::PodCondition(condition), Object::Pod(p)) => {
+            p.status.conditions.retain(|c| c.type_ != condition.type_);
+            p.status.conditions.push(condition.clone());
+        }
         _ => return Err(unsupported()),
     }
     Ok(())

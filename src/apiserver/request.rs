@@ -114,6 +114,10 @@ pub enum PatchOp {
     },
     /// Set `spec.unschedulable` of a node (cordon / uncordon).
     Unschedulable(bool),
+    /// Set a pod's `status.nominatedNodeName` (empty clears it).
+    NominatedNodeName(String),
+    /// Add (or replace, by type) a pod status condition.
+    PodCondition(crate::api::pod::PodCondition),
 }
 
 /// What a list, watch or delete selects.
@@ -219,9 +223,11 @@ impl Request {
         let mut r = Request::base(client, user, Verb::Patch, kind);
         r.namespace = key.namespace.clone();
         r.name = key.name.clone();
-        if matches!(op, PatchOp::Replicas(_)) {
-            r.subresource = Some(Subresource::Scale);
-        }
+        r.subresource = match op {
+            PatchOp::Replicas(_) => Some(Subresource::Scale),
+            PatchOp::NominatedNodeName(_) | PatchOp::PodCondition(_) => Some(Subresource::Status),
+            _ => None,
+        };
         r.body = RequestBody::Patch(op);
         r
     }

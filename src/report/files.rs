@@ -90,6 +90,8 @@ struct Scheduling {
     failure_reasons: std::collections::BTreeMap<String, u64>,
     pods_bound: u64,
     bind_failures: u64,
+    preemptions: u64,
+    preemption_victims: u64,
     #[serde(rename = "scheduler_pending_pods")]
     scheduler_pending_pods: u64,
     /// Creation-to-bind latency percentiles of the pods the scheduler bound.
@@ -213,6 +215,8 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 failure_reasons: stats.failure_reasons.clone(),
                 pods_bound: stats.bound,
                 bind_failures: stats.bind_failures,
+                preemptions: stats.preemptions,
+                preemption_victims: stats.preemption_victims,
                 scheduler_pending_pods: last.scheduler_pending_pods,
                 scheduling_latency: latency(&stats.latencies),
                 cpu_allocation_spread_pct: round2(last.cpu_allocation_spread_pct),

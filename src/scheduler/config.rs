@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::framework::{ExtensionPoints, Profile, WeightedPlugin};
 use super::plugins::{self, PluginArgs};
+use super::preemption::{self, PreemptionArgs};
 use crate::api::pod::DEFAULT_SCHEDULER_NAME;
 
 /// Score weight above which a configuration is rejected.
@@ -163,6 +164,8 @@ impl Default for QueueSettings {
 pub struct SchedulerConfig {
     /// Profiles, by scheduler name order of the document.
     pub profiles: Vec<Profile>,
+    /// Per profile (same order): DefaultPreemption's args when it runs at PostFilter.
+    pub preemption: Vec<Option<PreemptionArgs>>,
     /// Queue settings.
     pub queue: QueueSettings,
 }
@@ -202,6 +205,7 @@ impl KubeSchedulerConfiguration {
             &self.profiles
         };
         let mut profiles = Vec::with_capacity(configs.len());
+        let mut preemption = Vec::with_capacity(configs.len());
         for (i, config) in configs.iter().enumerate() {
             let prefix = format!("profiles[{i}]");
             let name = config
@@ -220,9 +224,54 @@ impl KubeSchedulerConfiguration {
             )?
             .unwrap_or(global_pct.unwrap_or(0));
             profiles.push(build_profile(name, pct, config, &prefix)?);
+            preemption.push(preemption_args(config, &prefix)?);
         }
-        Ok(SchedulerConfig { profiles, queue })
+        Ok(SchedulerConfig {
+            profiles,
+            preemption,
+            queue,
+        })
     }
+}
+
+/// DefaultPreemption's args if it runs at PostFilter in this profile (it is a default
+/// MultiPoint plugin; disabling it at `postFilter` or `multiPoint` turns preemption off).
+fn preemption_args(
+    config: &ProfileConfig,
+    prefix: &str,
+) -> Result<Option<PreemptionArgs>, ConfigError> {
+    let p = &config.plugins;
+    let name = preemption::NAME;
+    let from_multi = merge(DEFAULT_PLUGINS, &p.multi_point)
+        .iter()
+        .any(|(n, _)| n == name);
+    let disabled_here = p
+        .post_filter
+        .disabled
+        .iter()
+        .any(|r| r.name == name || r.name == "*");
+    let enabled_here = p.post_filter.enabled.iter().any(|r| r.name == name);
+    if !(enabled_here || (from_multi && !disabled_here)) {
+        return Ok(None);
+    }
+    let (args, path) = match config
+        .plugin_config
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.name == name)
+    {
+        Some((j, e)) => (Some(&e.args), format!("{prefix}.pluginConfig[{j}].args")),
+        None => (None, String::new()),
+    };
+    let parsed: PreemptionArgs = PluginArgs {
+        value: args,
+        path: &path,
+    }
+    .parse()?;
+    parsed
+        .validate()
+        .map_err(|message| ConfigError { path, message })?;
+    Ok(Some(parsed))
 }
 
 fn validate_percentage(value: Option<i32>, path: &str) -> Result<Option<u32>, ConfigError> {

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use crate::api::node::Node;
 use crate::api::pod::Pod;
+use crate::api::pod::PodCondition;
 use crate::api::{Kind, Object, Uid};
 use crate::apiserver::{
-    ApiOutput, ApiServer, ClientId, ListOptions, Request, RequestId, Response, UserInfo,
+    ApiOutput, ApiServer, ClientId, ListOptions, PatchOp, Request, RequestId, Response, UserInfo,
     WatchEvent, WatchId,
 };
 use crate::client::informer::{Delta, Informer};
@@ -24,6 +25,10 @@ use crate::sim::{SimDuration, SimRng, SimTime};
 use super::config::SchedulerConfig;
 use super::framework::{CycleResult, CycleWork, Diagnosis, Profile, Rotation};
 use super::node_info::{NodeInfo, PodInfo, Snapshot};
+use super::preemption::{
+    self, DISRUPTION_TARGET, NominatedPods, PreemptionArgs, PreemptionOutcome, PreemptionView,
+    REASON_PREEMPTION_BY_SCHEDULER,
+};
 use super::queue::{ClusterEvent, SchedulingQueue};
 
 /// The virtual cost of a scheduling cycle.
@@ -86,6 +91,10 @@ pub struct SchedulerStats {
     pub latencies: Vec<SimDuration>,
     /// Bind requests that failed.
     pub bind_failures: u64,
+    /// Preemptions carried out (`scheduler_preemption_attempts_total` that found victims).
+    pub preemptions: u64,
+    /// Pods evicted by preemption (`scheduler_preemption_victims`, summed).
+    pub preemption_victims: u64,
 }
 
 /// The pod in its scheduling cycle.
@@ -93,6 +102,8 @@ pub struct SchedulerStats {
 struct InFlight {
     pod: Arc<PodInfo>,
     result: CycleResult,
+    /// PostFilter's outcome when no node fit and the profile preempts.
+    preemption: Option<PreemptionOutcome>,
     cycle: u64,
 }
 
@@ -101,6 +112,12 @@ pub struct KubeScheduler {
     client: ClientId,
     user: UserInfo,
     profiles: Vec<Profile>,
+    /// Per profile: DefaultPreemption's args, when it runs.
+    preemption: Vec<Option<PreemptionArgs>>,
+    /// Pods nominated to nodes by preemption, waiting for their victims to go.
+    nominated: NominatedPods,
+    /// Draws the random start of preemption's candidate search.
+    preemption_rng: SimRng,
     queue: SchedulingQueue,
     snapshot: Snapshot,
     /// Every pod the scheduler knows, by uid.
@@ -126,6 +143,7 @@ impl KubeScheduler {
         config: SchedulerConfig,
         cost: CycleCost,
         tie_break: SimRng,
+        preemption_rng: SimRng,
     ) -> Self {
         let user = UserInfo::new("system:kube-scheduler", &["system:authenticated"]);
         KubeScheduler {
@@ -134,6 +152,9 @@ impl KubeScheduler {
             client,
             user,
             profiles: config.profiles,
+            preemption: config.preemption,
+            nominated: NominatedPods::new(),
+            preemption_rng,
             queue: SchedulingQueue::new(config.queue),
             snapshot: Snapshot::default(),
             pods: BTreeMap::new(),
@@ -315,6 +336,7 @@ impl KubeScheduler {
             }
             Delta::Deleted(o) => {
                 let uid = o.meta().uid;
+                self.nominated.remove(uid);
                 self.queue.remove(uid);
                 self.first_seen.remove(&uid);
                 if let Some(pod) = self.pods.remove(&uid) {
@@ -328,6 +350,7 @@ impl KubeScheduler {
 
     fn upsert_pod(&mut self, pod: Arc<Pod>, now: SimTime) {
         let uid = pod.metadata.uid;
+        self.track_nomination(&pod);
         let previous = self.pods.insert(uid, Arc::clone(&pod));
         if let Some(prev) = &previous {
             self.uncount(prev);
@@ -373,6 +396,19 @@ impl KubeScheduler {
             }
         } else {
             self.queue.remove(uid);
+        }
+    }
+
+    /// Keeps the nominator in step with a pod's `status.nominatedNodeName`: only pending pods
+    /// hold a nomination.
+    fn track_nomination(&mut self, pod: &Arc<Pod>) {
+        let uid = pod.metadata.uid;
+        let node = &pod.status.nominated_node_name;
+        if node.is_empty() || pod.is_bound() || pod.metadata.is_terminating() {
+            self.nominated.remove(uid);
+        } else if self.nominated.node_of(uid) != Some(node.as_str()) {
+            self.nominated
+                .set(node, Arc::new(PodInfo::new(Arc::clone(pod))));
         }
     }
 
@@ -429,10 +465,28 @@ impl KubeScheduler {
                 &mut self.tie_break,
                 &mut work,
             );
+            // PostFilter runs in the same cycle, so its dry runs count in the cycle's cost.
+            let preemption = match (&result, &self.preemption[profile_idx]) {
+                (CycleResult::Unschedulable(diagnosis), Some(args)) => Some(preemption::preempt(
+                    args,
+                    &self.profiles[profile_idx],
+                    &info,
+                    PreemptionView {
+                        snapshot: &self.snapshot,
+                        nominated: &self.nominated,
+                        pdbs: &[],
+                    },
+                    diagnosis,
+                    &mut self.preemption_rng,
+                    &mut work,
+                )),
+                _ => None,
+            };
             let done = now + self.cost.of(&work);
             self.in_flight = Some(InFlight {
                 pod: info,
                 result,
+                preemption,
                 cycle: self.queue.cycle(),
             });
             return vec![(done, SchedulerTimer::CycleDone)];
@@ -442,7 +496,13 @@ impl KubeScheduler {
 
     /// Ends the cycle in flight: assume and bind, or requeue as unschedulable.
     fn finish_cycle(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
-        let Some(InFlight { pod, result, cycle }) = self.in_flight.take() else {
+        let Some(InFlight {
+            pod,
+            result,
+            preemption,
+            cycle,
+        }) = self.in_flight.take()
+        else {
             return;
         };
         let uid = pod.uid();
@@ -468,6 +528,9 @@ impl KubeScheduler {
                 *self.stats.attempts.entry("unschedulable").or_insert(0) += 1;
                 self.record_failure(&diagnosis);
                 let plugins = rejecting_plugins(&diagnosis);
+                if let Some(outcome) = preemption {
+                    self.carry_out(&pod, outcome, now, api, out);
+                }
                 self.queue.requeue_failed(uid, plugins, cycle, now);
             }
             CycleResult::Error(_) => {
@@ -475,6 +538,76 @@ impl KubeScheduler {
                 self.queue.requeue_failed(uid, BTreeSet::new(), cycle, now);
             }
         }
+    }
+
+    /// Carries out PostFilter's decision through the apiserver, as DefaultPreemption does:
+    /// mark each victim with the `DisruptionTarget` condition and delete it (gracefully), clear
+    /// the nominations of lower-priority pods on that node, and nominate the preemptor there.
+    fn carry_out(
+        &mut self,
+        pod: &PodInfo,
+        outcome: PreemptionOutcome,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        match outcome {
+            PreemptionOutcome::Preempt(p) => {
+                self.stats.preemptions += 1;
+                for victim in &p.victims {
+                    if victim.pod.metadata.is_terminating() {
+                        continue;
+                    }
+                    self.stats.preemption_victims += 1;
+                    let key = victim.key();
+                    let condition = PodCondition {
+                        type_: DISRUPTION_TARGET.into(),
+                        status: "True".into(),
+                        reason: REASON_PREEMPTION_BY_SCHEDULER.into(),
+                        message: format!(
+                            "{}: preempting to accommodate a higher priority pod",
+                            self.user.name
+                        ),
+                        last_transition_time: now,
+                    };
+                    let mark = Request::patch(
+                        self.client,
+                        self.user.clone(),
+                        Kind::Pod,
+                        &key,
+                        PatchOp::PodCondition(condition),
+                    );
+                    api.submit(now, mark, out);
+                    let delete =
+                        Request::delete(self.client, self.user.clone(), Kind::Pod, &key, None);
+                    api.submit(now, delete, out);
+                }
+                for other in &p.clear_nominations {
+                    self.nominate(&other.key(), String::new(), now, api, out);
+                }
+                self.nominate(&pod.key(), p.node.clone(), now, api, out);
+            }
+            PreemptionOutcome::NoCandidates(_) => {
+                if !pod.pod.status.nominated_node_name.is_empty() {
+                    self.nominate(&pod.key(), String::new(), now, api, out);
+                }
+            }
+            PreemptionOutcome::NotEligible(_) | PreemptionOutcome::Error(_) => {}
+        }
+    }
+
+    /// Sets (or, with an empty name, clears) a pod's `status.nominatedNodeName`.
+    fn nominate(
+        &self,
+        key: &crate::api::ObjectKey,
+        node: String,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        let op = PatchOp::NominatedNodeName(node);
+        let request = Request::patch(self.client, self.user.clone(), Kind::Pod, key, op);
+        api.submit(now, request, out);
     }
 
     fn record_failure(&mut self, diagnosis: &Diagnosis) {

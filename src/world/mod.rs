@@ -254,6 +254,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
                 config,
                 scenario.scheduler.cycle_cost,
                 streams.stream("scheduler/tie-break"),
+                streams.stream("scheduler/preemption"),
             )
         })
     } else {

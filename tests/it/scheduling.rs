@@ -59,3 +59,40 @@ fn scheduling_basic_binds_every_pod_two_per_node() {
     assert_eq!(stats.bound, 10_000);
     assert_eq!(stats.attempts.get("unschedulable"), None);
 }
+
+/// The node each pod is bound to (pods that still exist).
+fn placements(world: &world::World) -> BTreeMap<String, String> {
+    world
+        .api()
+        .store()
+        .iter(Kind::Pod)
+        .filter_map(|o| o.as_pod())
+        .map(|p| (p.metadata.name.clone(), p.spec.node_name.clone()))
+        .collect()
+}
+
+#[test]
+fn preemption_evicts_exactly_the_victims_upstream_chooses() {
+    let world = run("scenarios/preemption.yaml");
+    // The scenario's header derives it: on node-0, removing mid-a, low and lowest and
+    // reprieving by importance keeps mid-a (2.5 CPU free ≥ 2) and evicts low and lowest
+    // (highest victim priority 100); on node-1 it would evict mid-c (priority 900). Fewest PDB
+    // violations tie at 0; the lower highest-victim priority picks node-0.
+    let expected: BTreeMap<String, String> = [
+        ("critical", "node-0"),
+        ("mid-a", "node-0"),
+        ("mid-b", "node-1"),
+        ("mid-c", "node-1"),
+    ]
+    .into_iter()
+    .map(|(p, n)| (p.to_string(), n.to_string()))
+    .collect();
+    assert_eq!(placements(&world), expected);
+    let stats = world
+        .scheduler()
+        .map(|s| s.stats().clone())
+        .unwrap_or_default();
+    assert_eq!((stats.preemptions, stats.preemption_victims), (1, 2));
+    // Bound 30 s (the victims' grace period) after its first attempt at 1m + 1 ms.
+    assert_eq!(stats.bound, 1);
+}
