@@ -39,5 +39,6 @@ pub mod report;
 pub mod scenario;
 pub mod scheduler;
 pub mod sim;
+pub mod sweep;
 pub mod workload;
 pub mod world;

@@ -5,6 +5,7 @@
 pub mod explain;
 pub mod replay;
 pub mod run;
+pub mod sweep;
 pub mod validate;
 
 use std::ffi::OsString;
@@ -73,6 +74,9 @@ everything due at that time has been applied, leaving the pod's own placement ou
 Writes replay.csv, summary.json, charts/replay.svg and run.json into the output folder
 (default reports/replay-POLICY-SEED/), atomically: a failed run leaves no partial output.")]
     Replay(replay::ReplayArgs),
+    /// Run a scenario over varied field values and seeds, in parallel, and compare the results.
+    #[command(after_help = sweep::AFTER_HELP)]
+    Sweep(sweep::SweepArgs),
 }
 
 /// `kubesim run` flags.
@@ -169,6 +173,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Validate(args) => validate::validate(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Replay(args) => replay::replay(&args),
+        Command::Sweep(args) => sweep::sweep(&args),
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),

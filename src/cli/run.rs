@@ -23,6 +23,9 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             eprintln!("note: {}: {}", note.pos, note.message);
         }
     }
+    if let Some(replay) = &scenario.replay {
+        return run_replay(args, &scenario, replay);
+    }
     let options = RunOptions {
         seed: args.seed,
         record_writes: args.events,
@@ -68,6 +71,53 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::bad_input(e.to_string()))?;
     if !args.quiet {
         print_summary(&info, sim.model(), &written);
+    }
+    Ok(())
+}
+
+/// Runs a `spec.replay` scenario: the replay protocol with the scenario's policy, writing the
+/// replay outputs (`kubesim replay`'s) instead of a cluster report.
+fn run_replay(
+    args: &RunArgs,
+    scenario: &scenario::Scenario,
+    replay: &scenario::load::ReplaySettings,
+) -> Result<(), CliError> {
+    if args.until.is_some() || args.events {
+        return Err(CliError::bad_input(format!(
+            "{}: a replay scenario places each pod once; --until and --events do not apply",
+            args.scenario.display()
+        )));
+    }
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let bad = |e: &dyn std::fmt::Display| CliError::bad_input(e.to_string());
+    let (result, provenance) =
+        crate::sweep::execute::replay_scenario(replay, seed).map_err(|e| bad(&e))?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
+    let written = crate::scheduler::gpu::replay::write_report(&result, &provenance, &out)
+        .map_err(|e| bad(&e))?;
+    if !args.quiet {
+        let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2} %"));
+        println!(
+            "{}: replay of {} under {}, seed {}: {} nodes, {} GPUs, {} pods, {} failed",
+            scenario.name,
+            replay.pods_as_written,
+            result.policy.label(),
+            seed,
+            result.nodes,
+            result.gpus,
+            result.prepared.pods,
+            result.failed()
+        );
+        println!(
+            "  GPU allocation at 100 % arrived: {}; at 130 %: {}; fragmentation at 130 %: {}",
+            pct(result.alloc_pct_at(100)),
+            pct(result.alloc_pct_at(130)),
+            pct(result.frag_amount_pct_at(130))
+        );
+        println!("  report: {}", written.display());
     }
     Ok(())
 }

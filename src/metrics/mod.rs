@@ -4,6 +4,8 @@
 //! Column names follow the real Prometheus metric names where one exists, so a simulated run
 //! can be held beside a real dashboard.
 
+pub mod placement;
+
 use std::collections::BTreeMap;
 
 use crate::api::pod::PodPhase;

@@ -67,6 +67,7 @@ struct SummaryJson<'a> {
     virtual_time: String,
     stop_reason: &'a str,
     placement: Placement,
+    zone_spread: Vec<crate::metrics::placement::WorkloadSpread>,
     scheduling: Option<Scheduling>,
     stampede: Stampede,
     timeline: Vec<TimelineJson<'a>>,
@@ -208,6 +209,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 pods: allocation(last, PODS),
             },
         },
+        zone_spread: crate::metrics::placement::zone_spread(world.api().store()),
         scheduling: world.scheduler().map(|sched| {
             let stats = sched.stats();
             Scheduling {

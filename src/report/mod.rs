@@ -6,6 +6,7 @@ pub mod files;
 pub mod html;
 pub mod output;
 pub mod page;
+pub mod sweep_chart;
 
 use std::path::{Path, PathBuf};
 

@@ -11,15 +11,17 @@ use sha2::{Digest, Sha256};
 use super::error::{ScenarioError, SourcePos};
 use super::manifest::{Manifest, read_manifest};
 use super::model::{
-    NodePool, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, TimelineEntry, TypeMeta,
-    user_field_path,
+    NodePool, ReplaySpec, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, ScenarioSpec,
+    TimelineEntry, TypeMeta, user_field_path,
 };
-use super::yaml::{Document, parse_lenient, parse_strict, split_documents};
+use super::overrides::{FieldPath, Override, SCHEDULER_PREFIX, Target};
+use super::yaml::{Document, YamlNode, parse_lenient, parse_strict, split_documents};
 use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::ApiServerConfig;
 use crate::scheduler::config::KubeSchedulerConfiguration;
+use crate::scheduler::gpu::Policy;
 use crate::scheduler::kube_scheduler::CycleCost;
 use crate::sim::{SimDuration, SimTime};
 
@@ -60,6 +62,24 @@ pub struct Scenario {
     /// The folder the scenario's relative paths are resolved against; reports show paths
     /// relative to it, so they do not depend on where the scenario was run from.
     pub root: PathBuf,
+    /// A trace replay to run instead of the cluster simulation (`spec.replay`).
+    pub replay: Option<ReplaySettings>,
+}
+
+/// `spec.replay` resolved: the openb replay protocol (`kubesim replay openb`) as a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplaySettings {
+    /// Node list file, resolved against the scenario's folder.
+    pub nodes: PathBuf,
+    /// Pod list file, resolved against the scenario's folder.
+    pub pods: PathBuf,
+    /// The node list as the scenario writes it; outputs show this, so they do not depend on
+    /// the working directory.
+    pub nodes_as_written: String,
+    /// The pod list as the scenario writes it.
+    pub pods_as_written: String,
+    /// The GPU-sharing policy.
+    pub policy: Policy,
 }
 
 /// How kube-scheduler runs in the scenario.
@@ -140,6 +160,16 @@ struct Inputs {
     objects: Vec<Object>,
     scheduler_configurations: Vec<(PathBuf, Document)>,
     notes: Vec<Note>,
+    /// Overrides to apply to the Scenario and KubeSchedulerConfiguration documents.
+    overrides: Vec<ParsedOverride>,
+}
+
+/// An override with its path and value parsed.
+#[derive(Clone, Debug)]
+struct ParsedOverride {
+    given: Override,
+    path: FieldPath,
+    value: YamlNode,
 }
 
 /// Turns positions inside the Scenario document into positions in its file.
@@ -169,10 +199,39 @@ impl Locator<'_> {
 
 /// Loads the scenario at `path`: a YAML file, or a folder of manifest files.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let mut inputs = Inputs::default();
+    load_with_overrides(path, &[])
+}
+
+/// Loads the scenario at `path` with `overrides` applied, as `kubesim sweep --vary` runs it.
+///
+/// Each override sets one field of the Scenario document (a key under `spec.` or
+/// `metadata.`) or, with the prefix `scheduler.`, of the KubeSchedulerConfiguration document.
+/// It is applied to the parsed document tree before the typed parse: missing map keys are
+/// created (and a missing document too: an empty Scenario or KubeSchedulerConfiguration), a
+/// list index past the end is an error naming the key. The result is checked exactly as the
+/// file would be had the value been written there, so a value that does not fit the field is
+/// an error naming the key, the value and what was expected. `Scenario::hash` stays the hash of
+/// the files: callers record the overrides beside it.
+pub fn load_with_overrides(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+    let parsed = overrides
+        .iter()
+        .map(|o| parse_override(path, o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut inputs = Inputs {
+        overrides: parsed.clone(),
+        ..Inputs::default()
+    };
     for file in manifest_files(path)? {
         read_file(&file, &mut inputs, true)?;
     }
+    if inputs.scenario.is_none() && parsed.iter().any(|o| o.path.target == Target::Scenario) {
+        let doc = Document {
+            text: format!("apiVersion: {SCENARIO_API_VERSION}\nkind: {SCENARIO_KIND}\n"),
+            first_line: 1,
+        };
+        read_scenario_doc(&doc, path, &mut inputs, true)?;
+    }
+    let scenario_file = inputs.scenario.as_ref().map(|(file, _, _)| file.clone());
     let base = path
         .parent()
         .filter(|_| path.is_file())
@@ -182,7 +241,141 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    assemble(inputs, &base, default_name)
+    assemble(inputs, &base, default_name).map_err(|e| {
+        let in_scenario_doc = scenario_file
+            .as_deref()
+            .is_some_and(|f| e.pos().is_some_and(|p| p.file == f));
+        if !in_scenario_doc || !parsed.iter().any(|o| o.path.target == Target::Scenario) {
+            return e;
+        }
+        let start = SourcePos {
+            file: scenario_file.clone().unwrap_or_default(),
+            line: 0,
+            column: 0,
+        };
+        blame_or_relocate(e, &parsed, Target::Scenario, start)
+    })
+}
+
+fn parse_override(file: &Path, given: &Override) -> Result<ParsedOverride, ScenarioError> {
+    let invalid = |message: String| ScenarioError::Invalid {
+        pos: SourcePos {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+        },
+        path: given.key.clone(),
+        message,
+    };
+    let path = given.path().map_err(|e| invalid(e.message))?;
+    let value = YamlNode::parse(&given.value).map_err(|m| {
+        invalid(format!(
+            "override value {:?} is not a YAML value: {m}",
+            given.value
+        ))
+    })?;
+    Ok(ParsedOverride {
+        given: given.clone(),
+        path,
+        value,
+    })
+}
+
+/// `doc` with the overrides aimed at `target` applied, or `None` when none is.
+fn apply_overrides(
+    doc: &Document,
+    file: &Path,
+    overrides: &[ParsedOverride],
+    target: Target,
+) -> Result<Option<Document>, ScenarioError> {
+    let mut aimed = overrides
+        .iter()
+        .filter(|o| o.path.target == target)
+        .peekable();
+    if aimed.peek().is_none() {
+        return Ok(None);
+    }
+    let mut tree = YamlNode::parse(&doc.text).map_err(|m| ScenarioError::Invalid {
+        pos: doc.start(file),
+        path: String::new(),
+        message: format!("cannot apply overrides: {m}"),
+    })?;
+    for o in aimed {
+        tree.set(&o.path.segments, o.value.clone())
+            .map_err(|m| ScenarioError::Invalid {
+                pos: SourcePos {
+                    file: file.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                },
+                path: o.given.key.clone(),
+                message: format!("cannot apply override {}: {m}", o.given),
+            })?;
+    }
+    Ok(Some(Document {
+        text: tree.to_yaml(),
+        first_line: doc.first_line,
+    }))
+}
+
+/// Whether one of two field paths is the other or lies under it.
+fn related(a: &str, b: &str) -> bool {
+    let under = |long: &str, short: &str| {
+        long.strip_prefix(short)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    under(a, b) || under(b, a)
+}
+
+/// An error in a document changed by overrides: pinned on the override whose field it is
+/// about (naming its key and value), else moved to the document's start (positions inside the
+/// changed document are not positions in the file).
+fn blame_or_relocate(
+    err: ScenarioError,
+    overrides: &[ParsedOverride],
+    target: Target,
+    start: SourcePos,
+) -> ScenarioError {
+    let err_path = err.field_path().unwrap_or_default().to_owned();
+    let culprit = overrides
+        .iter()
+        .filter(|o| o.path.target == target)
+        .find(|o| !err_path.is_empty() && related(&o.path.display(), &err_path));
+    let file_only = SourcePos {
+        line: 0,
+        column: 0,
+        ..start.clone()
+    };
+    if let Some(o) = culprit {
+        let path = if err_path.len() > o.path.display().len() {
+            match target {
+                Target::Scenario => err_path,
+                Target::SchedulerConfiguration => format!("{SCHEDULER_PREFIX}{err_path}"),
+            }
+        } else {
+            o.given.key.clone()
+        };
+        return ScenarioError::Invalid {
+            pos: file_only,
+            path,
+            message: format!("override value {:?}: {}", o.given.value, err.message()),
+        };
+    }
+    let note = " (in the document as changed by the overrides)";
+    match err {
+        ScenarioError::Syntax { path, message, .. } => ScenarioError::Syntax {
+            pos: start,
+            path,
+            message: format!("{message}{note}"),
+            snippet: String::new(),
+        },
+        ScenarioError::Invalid { path, message, .. } => ScenarioError::Invalid {
+            pos: start,
+            path,
+            message: format!("{message}{note}"),
+        },
+        other => other,
+    }
 }
 
 /// The YAML files under `path`: the file itself, or a folder's `*.yaml`/`*.yml` files in name
@@ -286,20 +479,26 @@ fn read_scenario_doc(
             ),
         ));
     }
-    let parsed: ScenarioDoc = parse_strict(doc, file).map_err(|e| match e {
-        ScenarioError::Syntax {
-            pos,
-            path,
-            message,
-            snippet,
-        } => ScenarioError::Syntax {
-            pos,
-            path: user_field_path(&path),
-            message,
-            snippet,
-        },
-        other => other,
-    })?;
+    let changed = apply_overrides(doc, file, &inputs.overrides, Target::Scenario)?;
+    let parsed: ScenarioDoc = parse_strict(changed.as_ref().unwrap_or(doc), file)
+        .map_err(|e| match e {
+            ScenarioError::Syntax {
+                pos,
+                path,
+                message,
+                snippet,
+            } => ScenarioError::Syntax {
+                pos,
+                path: user_field_path(&path),
+                message,
+                snippet,
+            },
+            other => other,
+        })
+        .map_err(|e| match &changed {
+            Some(_) => blame_or_relocate(e, &inputs.overrides, Target::Scenario, doc.start(file)),
+            None => e,
+        })?;
     if parsed.api_version != SCENARIO_API_VERSION {
         return Err(invalid(
             "apiVersion",
@@ -346,6 +545,13 @@ fn assemble(
             message: "expected a positive duration such as 30m".into(),
         });
     }
+    let replay = match spec {
+        Some(s) => match &s.replay {
+            Some(r) => Some(replay_settings(r, s, base, &locator, &mut inputs)?),
+            None => None,
+        },
+        None => None,
+    };
     let mut initial = Vec::new();
     if let Some(s) = spec {
         for (i, pool) in s.node_pools.iter().enumerate() {
@@ -426,6 +632,8 @@ fn assemble(
         doc.as_ref().map(|d| &d.spec.scheduler),
         &inputs.scheduler_configurations,
         &mut inputs.notes,
+        &inputs.overrides,
+        &file,
     )?;
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
@@ -442,6 +650,76 @@ fn assemble(
         scheduler,
         notes: inputs.notes,
         root: base.to_path_buf(),
+        replay,
+    })
+}
+
+/// Checks `spec.replay` and resolves its files (whose bytes join the scenario's hash).
+fn replay_settings(
+    spec: &ReplaySpec,
+    scenario: &ScenarioSpec,
+    base: &Path,
+    locator: &Locator<'_>,
+    inputs: &mut Inputs,
+) -> Result<ReplaySettings, ScenarioError> {
+    let invalid =
+        |at: &serde_saphyr::Location, path: &str, message: String| ScenarioError::Invalid {
+            pos: locator.at(at),
+            path: path.into(),
+            message,
+        };
+    if spec.trace.value != "openb" {
+        return Err(invalid(
+            &spec.trace.referenced,
+            "spec.replay.trace",
+            format!(
+                "unknown trace format {:?}; expected openb",
+                spec.trace.value
+            ),
+        ));
+    }
+    if !scenario.node_pools.is_empty()
+        || !scenario.manifests.is_empty()
+        || !scenario.timeline.is_empty()
+        || !inputs.objects.is_empty()
+    {
+        return Err(invalid(
+            &spec.trace.referenced,
+            "spec.replay",
+            "a replay's cluster and workload are the trace; expected no nodePools, manifests, \
+             timeline or manifest documents beside spec.replay"
+                .into(),
+        ));
+    }
+    let policy = spec
+        .policy
+        .value
+        .parse::<Policy>()
+        .map_err(|e| invalid(&spec.policy.referenced, "spec.replay.policy", e.to_string()))?;
+    let mut file = |field: &Spanned<String>, name: &str| -> Result<PathBuf, ScenarioError> {
+        let path = base.join(&field.value);
+        let bytes = fs::read(&path).map_err(|e| {
+            invalid(
+                &field.referenced,
+                &format!("spec.replay.{name}"),
+                format!(
+                    "cannot read {}: {e}; expected a file relative to the scenario's folder",
+                    path.display()
+                ),
+            )
+        })?;
+        inputs.hasher.update((bytes.len() as u64).to_le_bytes());
+        inputs.hasher.update(&bytes);
+        Ok(path)
+    };
+    let nodes = file(&spec.nodes, "nodes")?;
+    let pods = file(&spec.pods, "pods")?;
+    Ok(ReplaySettings {
+        nodes,
+        pods,
+        nodes_as_written: spec.nodes.value.clone(),
+        pods_as_written: spec.pods.value.clone(),
+        policy,
     })
 }
 
@@ -452,6 +730,8 @@ fn scheduler_settings(
     spec: Option<&crate::scenario::model::SchedulerSpec>,
     documents: &[(PathBuf, Document)],
     notes: &mut Vec<Note>,
+    overrides: &[ParsedOverride],
+    scenario_file: &Path,
 ) -> Result<SchedulerSettings, ScenarioError> {
     if let Some((file, doc)) = documents.get(1) {
         return Err(ScenarioError::Invalid {
@@ -462,12 +742,62 @@ fn scheduler_settings(
         });
     }
     let mut config = KubeSchedulerConfiguration::default();
-    if let Some((file, doc)) = documents.first() {
-        let (parsed, ignored) = parse_lenient::<KubeSchedulerConfiguration>(doc, file)?;
+    let aimed: Vec<&ParsedOverride> = overrides
+        .iter()
+        .filter(|o| o.path.target == Target::SchedulerConfiguration)
+        .collect();
+    // Overrides of a scenario without a KubeSchedulerConfiguration change an empty one.
+    let empty = Document {
+        text: "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+            .into(),
+        first_line: 1,
+    };
+    let first = match documents.first() {
+        Some((file, doc)) => Some((file.as_path(), doc)),
+        None if !aimed.is_empty() => Some((scenario_file, &empty)),
+        None => None,
+    };
+    if let Some((file, original)) = first {
+        let changed = apply_overrides(original, file, overrides, Target::SchedulerConfiguration)?;
+        let doc = changed.as_ref().unwrap_or(original);
+        let fix = |e: ScenarioError| match &changed {
+            Some(_) => blame_or_relocate(
+                e,
+                overrides,
+                Target::SchedulerConfiguration,
+                original.start(file),
+            ),
+            None => e,
+        };
+        let (parsed, ignored) =
+            parse_lenient::<KubeSchedulerConfiguration>(doc, file).map_err(fix)?;
         let ignored: Vec<String> = ignored
             .into_iter()
             .filter(|p| p != "apiVersion" && p != "kind")
             .collect();
+        // An override of a field kubesim does not read would silently change nothing.
+        for o in &aimed {
+            let dotted = o.path.dotted();
+            let skipped = ignored.iter().any(|p| {
+                let p: Vec<&str> = p.split('.').filter(|s| *s != "?").collect();
+                related(&p.join("."), &dotted)
+            });
+            if skipped {
+                return Err(ScenarioError::Invalid {
+                    pos: SourcePos {
+                        file: file.to_path_buf(),
+                        line: 0,
+                        column: 0,
+                    },
+                    path: o.given.key.clone(),
+                    message: format!(
+                        "override value {:?}: kubesim does not read this field of a \
+                         KubeSchedulerConfiguration; expected a field it models",
+                        o.given.value
+                    ),
+                });
+            }
+        }
         if !ignored.is_empty() {
             notes.push(Note {
                 pos: doc.start(file),
@@ -477,10 +807,12 @@ fn scheduler_settings(
                 ),
             });
         }
-        parsed.resolve().map_err(|e| ScenarioError::Invalid {
-            pos: doc.start(file),
-            path: e.path.clone(),
-            message: e.message.clone(),
+        parsed.resolve().map_err(|e| {
+            fix(ScenarioError::Invalid {
+                pos: doc.start(file),
+                path: e.path.clone(),
+                message: e.message.clone(),
+            })
         })?;
         config = parsed;
     }

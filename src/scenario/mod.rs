@@ -6,7 +6,8 @@ pub mod error;
 pub mod load;
 pub mod manifest;
 pub mod model;
+pub mod overrides;
 pub mod yaml;
 
 pub use error::{ScenarioError, SourcePos};
-pub use load::{Action, Note, Scenario, TimedAction, load};
+pub use load::{Action, Note, Scenario, TimedAction, load, load_with_overrides};

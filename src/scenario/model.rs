@@ -78,6 +78,23 @@ pub struct ScenarioSpec {
     /// Output settings.
     #[serde(default)]
     pub report: ReportSpec,
+    /// Replay a GPU-cluster trace instead of simulating the cluster.
+    pub replay: Option<ReplaySpec>,
+}
+
+/// `spec.replay`: the FGD paper's replay of a GPU-cluster trace under one GPU-sharing policy
+/// (what `kubesim replay openb` does), as a scenario, so that sweeps can vary its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReplaySpec {
+    /// Trace format: `openb`.
+    pub trace: Spanned<String>,
+    /// Node list (openb CSV or Node manifests), relative to the scenario file.
+    pub nodes: Spanned<String>,
+    /// Pod list (openb CSV), relative to the scenario file.
+    pub pods: Spanned<String>,
+    /// Policy: random, dotprod, gpuclustering, gpupacking, bestfit or fgd.
+    pub policy: Spanned<String>,
 }
 
 /// `spec.scheduler`.
@@ -256,7 +273,16 @@ impl TypeMeta {
 /// serde's path with an extra `value` segment (`spec.nodePools[0].value.count`); it is dropped
 /// here. A real field called `value` (a taint's) never follows one of these.
 pub fn user_field_path(path: &str) -> String {
-    const SPANNED_FIELDS: &[&str] = &["duration", "at", "apply", "sampleEvery"];
+    const SPANNED_FIELDS: &[&str] = &[
+        "duration",
+        "at",
+        "apply",
+        "sampleEvery",
+        "trace",
+        "nodes",
+        "pods",
+        "policy",
+    ];
     const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline"];
     let mut kept: Vec<&str> = Vec::new();
     for segment in path.split('.') {

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::error::{ScenarioError, SourcePos};
+use super::overrides::{Segment, display_segments};
 
 /// One document of a multi-document YAML file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,6 +193,371 @@ fn explain(message: &str) -> String {
     format!("{message}: {expected}")
 }
 
+/// A YAML document as a tree that keeps every scalar as it was written — its text, whether it
+/// was plain (unquoted), its tag — so that writing the tree back out resolves each untouched
+/// scalar exactly as the file did (`1e3` stays a number, `"1e3"` stays a string). Overrides
+/// change a scenario through this tree before the typed parse. Aliases are expanded; comments
+/// are dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum YamlNode {
+    /// A scalar.
+    Scalar {
+        /// The text after escape processing.
+        text: String,
+        /// Written without quotes (so its type is resolved from its text).
+        plain: bool,
+        /// The resolved tag, if one was written.
+        tag: Option<String>,
+    },
+    /// A sequence.
+    Seq {
+        /// Items in order.
+        items: Vec<YamlNode>,
+        /// The resolved tag, if one was written.
+        tag: Option<String>,
+    },
+    /// A mapping, entries in file order.
+    Map {
+        /// Key and value pairs.
+        entries: Vec<(YamlNode, YamlNode)>,
+        /// The resolved tag, if one was written.
+        tag: Option<String>,
+    },
+}
+
+/// A collection being read.
+enum Frame {
+    Seq(Vec<YamlNode>, usize, Option<String>),
+    Map(
+        Vec<(YamlNode, YamlNode)>,
+        Option<YamlNode>,
+        usize,
+        Option<String>,
+    ),
+}
+
+impl YamlNode {
+    /// A null scalar.
+    pub fn null() -> YamlNode {
+        YamlNode::Scalar {
+            text: String::new(),
+            plain: true,
+            tag: None,
+        }
+    }
+
+    /// Parses one YAML document (an empty text is a null). The error is the YAML library's
+    /// message.
+    pub fn parse(text: &str) -> Result<YamlNode, String> {
+        use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
+        let tag_text =
+            |t: &serde_saphyr::granit_parser::Tag| format!("{}{}", t.handle(), t.suffix());
+        let mut anchors: std::collections::BTreeMap<usize, YamlNode> = Default::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root: Option<YamlNode> = None;
+        let mut documents = 0;
+        for event in Parser::new_from_str(text) {
+            let (event, _) = event.map_err(|e| e.to_string())?;
+            let (node, anchor) = match event {
+                Event::DocumentStart(..) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return Err("expected one YAML document, found several".into());
+                    }
+                    continue;
+                }
+                Event::Scalar(value, style, anchor, tag) => (
+                    YamlNode::Scalar {
+                        text: value.into_owned(),
+                        plain: style == ScalarStyle::Plain,
+                        tag: tag.as_deref().map(tag_text),
+                    },
+                    anchor,
+                ),
+                Event::Alias(id) => (
+                    anchors
+                        .get(&id)
+                        .cloned()
+                        .ok_or_else(|| "an alias names an unknown anchor".to_owned())?,
+                    0,
+                ),
+                Event::SequenceStart(_, anchor, tag) => {
+                    stack.push(Frame::Seq(Vec::new(), anchor, tag.as_deref().map(tag_text)));
+                    continue;
+                }
+                Event::MappingStart(_, anchor, tag) => {
+                    stack.push(Frame::Map(
+                        Vec::new(),
+                        None,
+                        anchor,
+                        tag.as_deref().map(tag_text),
+                    ));
+                    continue;
+                }
+                Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                    Some(Frame::Seq(items, anchor, tag)) => (YamlNode::Seq { items, tag }, anchor),
+                    Some(Frame::Map(entries, _, anchor, tag)) => {
+                        (YamlNode::Map { entries, tag }, anchor)
+                    }
+                    None => return Err("unbalanced collection events".into()),
+                },
+                _ => continue,
+            };
+            if anchor != 0 {
+                anchors.insert(anchor, node.clone());
+            }
+            match stack.last_mut() {
+                None => root = Some(node),
+                Some(Frame::Seq(items, ..)) => items.push(node),
+                Some(Frame::Map(entries, pending, ..)) => match pending.take() {
+                    None => *pending = Some(node),
+                    Some(key) => entries.push((key, node)),
+                },
+            }
+        }
+        Ok(root.unwrap_or_else(YamlNode::null))
+    }
+
+    /// Whether this is a null scalar (empty, `~` or `null`, untagged and plain).
+    pub fn is_null(&self) -> bool {
+        matches!(self, YamlNode::Scalar { text, plain: true, tag: None }
+            if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
+    fn tag(&self) -> Option<&str> {
+        match self {
+            YamlNode::Scalar { tag, .. }
+            | YamlNode::Seq { tag, .. }
+            | YamlNode::Map { tag, .. } => tag.as_deref(),
+        }
+    }
+
+    /// Sets the value at `path` (segments below this node), creating missing map keys. A
+    /// list index past the end, or a step into a scalar, is an error naming the part of the
+    /// path that exists.
+    pub fn set(&mut self, path: &[Segment], value: YamlNode) -> Result<(), String> {
+        self.set_at(path, 0, value)
+    }
+
+    fn set_at(&mut self, path: &[Segment], depth: usize, value: YamlNode) -> Result<(), String> {
+        let Some(step) = path.get(depth) else {
+            *self = value;
+            return Ok(());
+        };
+        let here = || {
+            let walked = display_segments(&path[..depth]);
+            if walked.is_empty() {
+                "the document".to_owned()
+            } else {
+                format!("`{walked}`")
+            }
+        };
+        match step {
+            Segment::Key(key) => {
+                if self.is_null() {
+                    *self = YamlNode::Map {
+                        entries: Vec::new(),
+                        tag: None,
+                    };
+                }
+                let YamlNode::Map { entries, .. } = self else {
+                    return Err(format!(
+                        "{} is not a map, so it has no field `{key}`",
+                        here()
+                    ));
+                };
+                let found = entries
+                    .iter()
+                    .position(|(k, _)| matches!(k, YamlNode::Scalar { text, .. } if text == key));
+                let index = match found {
+                    Some(i) => i,
+                    None => {
+                        let plain = plain_ok(key) && YamlNode::parse(key).is_ok_and(|k| {
+                            matches!(k, YamlNode::Scalar { ref text, plain: true, .. } if text == key)
+                        });
+                        entries.push((
+                            YamlNode::Scalar {
+                                text: key.clone(),
+                                plain,
+                                tag: None,
+                            },
+                            YamlNode::null(),
+                        ));
+                        entries.len() - 1
+                    }
+                };
+                entries[index].1.set_at(path, depth + 1, value)
+            }
+            Segment::Index(i) => {
+                let len = match self {
+                    YamlNode::Seq { items, .. } => items.len(),
+                    _ if self.is_null() => 0,
+                    _ => {
+                        return Err(format!(
+                            "{} is not a list, so it has no index [{i}]",
+                            here()
+                        ));
+                    }
+                };
+                match self {
+                    YamlNode::Seq { items, .. } if *i < len => {
+                        items[*i].set_at(path, depth + 1, value)
+                    }
+                    _ => Err(format!(
+                        "index [{i}] is out of range: {} has {len} item(s)",
+                        here()
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The tree as YAML text (block style), which parses back to the same tree.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::new();
+        if is_block(self) {
+            if let Some(tag) = self.tag() {
+                out.push_str(&format!("!<{tag}>\n"));
+            }
+            emit_block(self, 0, &mut out);
+        } else {
+            out.push_str(&inline(self, false));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn is_block(node: &YamlNode) -> bool {
+    match node {
+        YamlNode::Seq { items, .. } => !items.is_empty(),
+        YamlNode::Map { entries, .. } => !entries.is_empty(),
+        YamlNode::Scalar { .. } => false,
+    }
+}
+
+fn emit_block(node: &YamlNode, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match node {
+        YamlNode::Map { entries, .. } => emit_entries(entries, indent, false, out),
+        YamlNode::Seq { items, .. } => {
+            for item in items {
+                out.push_str(&pad);
+                out.push('-');
+                match item {
+                    // `- key: value` with the other keys under the first.
+                    YamlNode::Map { entries, tag: None } if !entries.is_empty() => {
+                        out.push(' ');
+                        emit_entries(entries, indent + 2, true, out);
+                    }
+                    _ => emit_value(item, indent, out),
+                }
+            }
+        }
+        YamlNode::Scalar { .. } => {
+            out.push_str(&pad);
+            out.push_str(&inline(node, false));
+            out.push('\n');
+        }
+    }
+}
+
+/// A mapping's entries at `indent`; the first without its indentation when the line is
+/// already started (`- `).
+fn emit_entries(entries: &[(YamlNode, YamlNode)], indent: usize, started: bool, out: &mut String) {
+    let pad = " ".repeat(indent);
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if i > 0 || !started {
+            out.push_str(&pad);
+        }
+        out.push_str(&inline(key, true));
+        out.push(':');
+        emit_value(value, indent, out);
+    }
+}
+
+fn emit_value(value: &YamlNode, indent: usize, out: &mut String) {
+    if is_block(value) {
+        if let Some(tag) = value.tag() {
+            out.push_str(&format!(" !<{tag}>"));
+        }
+        out.push('\n');
+        emit_block(value, indent + 2, out);
+    } else {
+        out.push(' ');
+        out.push_str(&inline(value, false));
+        out.push('\n');
+    }
+}
+
+/// A node on one line: scalars as written where possible, collections in flow style.
+fn inline(node: &YamlNode, flow: bool) -> String {
+    let tag = node.tag().map(|t| format!("!<{t}> ")).unwrap_or_default();
+    let body = match node {
+        YamlNode::Scalar { text, plain, tag } => {
+            if *plain && plain_ok(text) && (!flow || !text.contains([',', '[', ']', '{', '}'])) {
+                text.clone()
+            } else if *plain && text.is_empty() && tag.is_none() {
+                "~".to_owned()
+            } else {
+                double_quoted(text)
+            }
+        }
+        YamlNode::Seq { items, .. } => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| inline(i, true))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        YamlNode::Map { entries, .. } => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v)| format!("{}: {}", inline(k, true), inline(v, true)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("{tag}{body}")
+}
+
+/// Whether `text`, read plain, stays one scalar on one line.
+fn plain_ok(text: &str) -> bool {
+    !text.is_empty()
+        && text.trim() == text
+        && !text.contains(['\n', '\r', '\t'])
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && !text.ends_with(':')
+        && !text.starts_with([
+            ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
+        ])
+        && !(text.starts_with(['-', '?', ':'])
+            && text.chars().nth(1).is_none_or(char::is_whitespace))
+}
+
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +646,58 @@ mod tests {
                 vec!["extra".to_string(), "more".to_string()]
             ))
         );
+    }
+
+    #[test]
+    fn trees_write_back_every_scalar_as_it_resolves() {
+        let text = "a: 1e3\nb: \"1e3\"\nc: -5\nd: ''\ne:\nf: [x, 'y', {g: ~}]\n\
+                    h: &anchor {i: true}\nj: *anchor\nk: |\n  two\n  lines\n\
+                    \"l: m\": !!str 7\nn: []\no: {}\np: \"tab\\there\"\n";
+        let tree = YamlNode::parse(text);
+        let written = tree.as_ref().map(YamlNode::to_yaml);
+        let again = written.as_deref().map(YamlNode::parse);
+        assert_eq!(again, Ok(tree.clone()), "{written:?}");
+        let w = written.unwrap_or_default();
+        for line in [
+            "a: 1e3\n",
+            "b: \"1e3\"\n",
+            "c: -5\n",
+            "d: \"\"\n",
+            "e: ~\n",
+            "  - \"y\"\n",
+            "  - g: ~\n",
+            "j:\n  i: true\n",
+            "k: \"two\\nlines\\n\"\n",
+            "\"l: m\": !<tag:yaml.org,2002:str> 7\n",
+            "n: []\n",
+            "o: {}\n",
+        ] {
+            assert!(w.contains(line), "{line:?} in\n{w}");
+        }
+    }
+
+    #[test]
+    fn setting_a_path_creates_keys_and_refuses_indices_past_the_end() {
+        use crate::scenario::overrides::parse_path;
+        let mut tree = YamlNode::parse("spec:\n  pools:\n    - {name: a, count: 1}\n")
+            .unwrap_or_else(|_| YamlNode::null());
+        let value = |t: &str| YamlNode::parse(t).unwrap_or_else(|_| YamlNode::null());
+        let path = |k: &str| parse_path(k).map(|p| p.segments).unwrap_or_default();
+        assert_eq!(tree.set(&path("spec.pools[0].count"), value("7")), Ok(()));
+        assert_eq!(tree.set(&path("spec.new.deep"), value("'x'")), Ok(()));
+        assert_eq!(
+            tree.to_yaml(),
+            "spec:\n  pools:\n    - name: a\n      count: 7\n  new:\n    deep: \"x\"\n"
+        );
+        assert_eq!(
+            tree.set(&path("spec.pools[1].count"), value("1")),
+            Err("index [1] is out of range: `spec.pools` has 1 item(s)".into())
+        );
+        assert!(
+            tree.set(&path("spec.pools[0].count.x"), value("1"))
+                .is_err()
+        );
+        assert!(YamlNode::parse("a: 1\n---\nb: 2\n").is_err());
     }
 
     #[test]

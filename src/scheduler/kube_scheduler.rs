@@ -24,7 +24,7 @@ use crate::sim::{SimDuration, SimRng, SimTime};
 
 use super::config::SchedulerConfig;
 use super::framework::{CycleResult, CycleWork, Diagnosis, Profile, Rotation};
-use super::node_info::{NodeInfo, PodInfo, Snapshot};
+use super::node_info::{ControllerKind, NodeInfo, PodInfo, Snapshot};
 use super::preemption::{
     self, DISRUPTION_TARGET, NominatedPods, PreemptionArgs, PreemptionOutcome, PreemptionView,
     REASON_PREEMPTION_BY_SCHEDULER,
@@ -128,6 +128,9 @@ pub struct KubeScheduler {
     first_seen: BTreeMap<Uid, SimTime>,
     pod_informer: Informer,
     node_informer: Informer,
+    /// Services and ReplicaSets: their selectors make PodTopologySpread's system default
+    /// constraints.
+    workload_informers: [Informer; 2],
     rotation: Rotation,
     tie_break: SimRng,
     cost: CycleCost,
@@ -149,6 +152,15 @@ impl KubeScheduler {
         KubeScheduler {
             pod_informer: Informer::new(Kind::Pod, client, user.clone(), ListOptions::default()),
             node_informer: Informer::new(Kind::Node, client, user.clone(), ListOptions::default()),
+            workload_informers: [
+                Informer::new(Kind::Service, client, user.clone(), ListOptions::default()),
+                Informer::new(
+                    Kind::ReplicaSet,
+                    client,
+                    user.clone(),
+                    ListOptions::default(),
+                ),
+            ],
             client,
             user,
             profiles: config.profiles,
@@ -207,6 +219,9 @@ impl KubeScheduler {
     /// Starts the informers. The world then routes this client's responses and watch events.
     pub fn start(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
         self.node_informer.start(now, api, out);
+        for informer in &mut self.workload_informers {
+            informer.start(now, api, out);
+        }
         self.pod_informer.start(now, api, out);
     }
 
@@ -233,6 +248,14 @@ impl KubeScheduler {
             for d in deltas {
                 self.on_pod_delta(d, now);
             }
+        } else if let Some(deltas) = self
+            .workload_informers
+            .iter_mut()
+            .find_map(|i| i.on_response(request, response, now, api, out))
+        {
+            for d in deltas {
+                self.on_workload_delta(d);
+            }
         } else if let Some(uid) = self.binds.remove(&request)
             && response.is_err()
         {
@@ -257,6 +280,13 @@ impl KubeScheduler {
         } else if self.pod_informer.owns_watch(watch) {
             let d = self.pod_informer.on_watch_event(event);
             self.on_pod_delta(d, now);
+        } else if let Some(informer) = self
+            .workload_informers
+            .iter_mut()
+            .find(|i| i.owns_watch(watch))
+        {
+            let d = informer.on_watch_event(event);
+            self.on_workload_delta(d);
         }
         self.maybe_start_cycle(now)
     }
@@ -275,6 +305,38 @@ impl KubeScheduler {
             SchedulerTimer::FlushUnschedulable => self.queue.flush_unschedulable_leftover(now),
         }
         self.maybe_start_cycle(now)
+    }
+
+    /// Keeps the Service and ReplicaSet selectors PodTopologySpread's defaults are built from.
+    fn on_workload_delta(&mut self, delta: Delta) {
+        let workloads = self.snapshot.workloads_mut();
+        match delta {
+            Delta::Added(o) | Delta::Updated(_, o) => match &*o {
+                Object::Service(svc) => workloads.set_service(
+                    &svc.metadata.namespace,
+                    &svc.metadata.name,
+                    svc.spec.selector.clone(),
+                ),
+                Object::ReplicaSet(rs) => workloads.set_controller(
+                    ControllerKind::ReplicaSet,
+                    &rs.metadata.namespace,
+                    &rs.metadata.name,
+                    rs.spec.selector.clone(),
+                ),
+                _ => {}
+            },
+            Delta::Deleted(o) => match &*o {
+                Object::Service(svc) => {
+                    workloads.remove_service(&svc.metadata.namespace, &svc.metadata.name);
+                }
+                Object::ReplicaSet(rs) => workloads.remove_controller(
+                    ControllerKind::ReplicaSet,
+                    &rs.metadata.namespace,
+                    &rs.metadata.name,
+                ),
+                _ => {}
+            },
+        }
     }
 
     fn on_node_delta(&mut self, delta: Delta, now: SimTime) {
@@ -436,10 +498,10 @@ impl KubeScheduler {
 
     /// Starts the next cycle if idle and a pod is ready.
     fn maybe_start_cycle(&mut self, now: SimTime) -> Vec<(SimTime, SchedulerTimer)> {
-        if self.in_flight.is_some()
-            || !self.pod_informer.has_synced()
-            || !self.node_informer.has_synced()
-        {
+        let synced = self.pod_informer.has_synced()
+            && self.node_informer.has_synced()
+            && self.workload_informers.iter().all(Informer::has_synced);
+        if self.in_flight.is_some() || !synced {
             return Vec::new();
         }
         self.snapshot.refresh();

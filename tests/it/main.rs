@@ -2,6 +2,8 @@
 
 mod cli;
 mod determinism;
+mod explain;
 mod replay;
 mod scheduling;
 mod store_watch;
+mod sweep;

@@ -96,3 +96,27 @@ fn preemption_evicts_exactly_the_victims_upstream_chooses() {
     // Bound 30 s (the victims' grace period) after its first attempt at 1m + 1 ms.
     assert_eq!(stats.bound, 1);
 }
+
+#[test]
+fn topology_spread_balances_zones_and_leaves_the_fifteenth_pod_pending() {
+    let world = run("scenarios/topology-spread.yaml");
+    let zone_of = |node: &str| match node {
+        "big-0" | "big-2" => "zone-a",
+        "big-1" | "big-3" => "zone-b",
+        _ => "zone-c",
+    };
+    let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pending = Vec::new();
+    for (pod, node) in placements(&world) {
+        if node.is_empty() {
+            pending.push(pod);
+        } else {
+            *per_zone.entry(zone_of(&node)).or_insert(0) += 1;
+        }
+    }
+    // zone-c holds 2 CPU / 500m = 4 pods; with maxSkew 1 the other zones stop at 4 + 1 = 5.
+    let expected: BTreeMap<&str, usize> = [("zone-a", 5), ("zone-b", 5), ("zone-c", 4)].into();
+    assert_eq!(per_zone, expected);
+    // Pods queue in creation order (equal priority and timestamp), so the last one is left.
+    assert_eq!(pending, vec!["web-14".to_string()]);
+}

@@ -1,0 +1,705 @@
+//! `kubesim sweep`: overrides of scenario fields (nested paths, list indices, the
+//! KubeSchedulerConfiguration behind `scheduler.`, type errors named by key), the plan's order
+//! and shards, byte-identical outputs whatever the parallelism, resuming, merging shards, the
+//! CLI with the shard from the environment, replay scenarios (`spec.replay`) on a small trace,
+//! and, when the real data is beside the project (`../shared/data/openb`), a quick sweep of
+//! two policies over two seeds of the openb default trace.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kubesim::api::Object;
+use kubesim::scenario::overrides::Override;
+use kubesim::scenario::{ScenarioError, load_with_overrides};
+use kubesim::sim::SimDuration;
+use kubesim::sweep::plan::{Plan, Shard, Vary};
+use kubesim::sweep::{self, SweepOutcome, SweepSettings};
+
+/// A small cluster scenario: one pool, 24 pods created at 1s, a KubeSchedulerConfiguration.
+const SMALL: &str = "\
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata:
+  name: small
+spec:
+  seed: 3
+  duration: 1m
+  nodePools:
+    - name: node
+      count: 4
+      zones: [a, b]
+      template:
+        allocatable: {cpu: \"4\", memory: 16Gi, pods: \"110\"}
+        labels: {tier: \"01\", ratio: 1e3}
+  timeline:
+    - at: 1s
+      createPods:
+        count: 24
+        template:
+          metadata: {name: pod, namespace: perf}
+          spec:
+            containers:
+              - name: c
+                image: pause
+                resources: {requests: {cpu: 300m, memory: 1000Mi}}
+---
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+  - schedulerName: default-scheduler
+    pluginConfig:
+      - name: NodeResourcesFit
+        args:
+          scoringStrategy:
+            type: LeastAllocated
+            resources: [{name: cpu, weight: 1}, {name: memory, weight: 1}]
+";
+
+const SCORING: &str = "scheduler.profiles[0].pluginConfig[0].args.scoringStrategy.type";
+
+fn write_small(dir: &Path) -> PathBuf {
+    let path = dir.join("small.yaml");
+    fs::write(&path, SMALL).expect("write the scenario");
+    path
+}
+
+fn o(key: &str, value: &str) -> Override {
+    Override::new(key, value).expect("a valid override path")
+}
+
+fn nodes(scenario: &kubesim::scenario::Scenario) -> Vec<&Object> {
+    scenario
+        .initial
+        .iter()
+        .filter(|o| matches!(o, Object::Node(_)))
+        .collect()
+}
+
+#[test]
+fn overrides_set_nested_fields_indices_and_the_scheduler_configuration() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let path = write_small(tmp.path());
+    let base = load_with_overrides(&path, &[]).expect("the scenario loads");
+    assert_eq!(nodes(&base).len(), 4);
+
+    let changed = load_with_overrides(
+        &path,
+        &[
+            o("spec.nodePools[0].count", "7"),
+            // A key that does not exist yet: created with its parents.
+            o("spec.scheduler.cycleCost.perCycle", "50us"),
+            o(SCORING, "MostAllocated"),
+            o(
+                "spec.nodePools[0].template.labels[\"topology.kubernetes.io/region\"]",
+                "r1",
+            ),
+        ],
+    )
+    .expect("the overrides apply");
+    let pool = nodes(&changed);
+    assert_eq!(pool.len(), 7);
+    assert_eq!(
+        changed.scheduler.cycle_cost.per_cycle,
+        "50us".parse::<SimDuration>().expect("a duration")
+    );
+    assert_eq!(
+        changed.scheduler.config.profiles[0].plugin_config[0].args["scoringStrategy"]["type"],
+        "MostAllocated"
+    );
+    let labels = &pool[0].meta().labels;
+    assert_eq!(
+        labels
+            .get("topology.kubernetes.io/region")
+            .map(String::as_str),
+        Some("r1")
+    );
+    // Untouched scalars keep their types: the quoted "01" stays a string, and so the label.
+    assert_eq!(labels.get("tier").map(String::as_str), Some("01"));
+    // The hash is the files' hash: overrides are recorded beside it.
+    assert_eq!(changed.hash, base.hash);
+
+    // A scenario without a KubeSchedulerConfiguration gets one from a `scheduler.` override.
+    let plain = tmp.path().join("plain.yaml");
+    let text = SMALL.split("---").next().expect("the Scenario document");
+    fs::write(&plain, text).expect("write");
+    let with_config = load_with_overrides(&plain, &[o("scheduler.percentageOfNodesToScore", "20")])
+        .expect("the override creates a configuration");
+    assert_eq!(
+        with_config.scheduler.config.percentage_of_nodes_to_score,
+        Some(20)
+    );
+}
+
+/// The error of loading `small.yaml` with one override, as (field path, message).
+fn override_error(key: &str, value: &str) -> (String, String) {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let path = write_small(tmp.path());
+    match load_with_overrides(&path, &[o(key, value)]) {
+        Ok(_) => panic!("{key}={value} loaded"),
+        Err(e) => {
+            let text = e.to_string();
+            (e.field_path().unwrap_or_default().to_owned(), text)
+        }
+    }
+}
+
+#[test]
+fn values_that_do_not_fit_are_errors_naming_the_key() {
+    for (key, value, expected) in [
+        (
+            "spec.nodePools[0].count",
+            "many",
+            "expected a non-negative integer",
+        ),
+        (
+            "spec.scheduler.cycleCost.perCycle",
+            "fast",
+            "expected a duration",
+        ),
+        (
+            "spec.nodePools[3].count",
+            "2",
+            "index [3] is out of range: `spec.nodePools` has 1 item(s)",
+        ),
+        ("spec.nodePools[0].cuont", "2", "unknown field `cuont`"),
+        ("spec.seed.x", "1", "`spec.seed` is not a map"),
+        (SCORING, "Bogus", "expected one of `LeastAllocated`"),
+        (
+            "scheduler.profiles[0].bogus",
+            "1",
+            "kubesim does not read this field",
+        ),
+        (
+            "spec.timeline[0].at",
+            "5m",
+            "beyond the scenario's duration",
+        ),
+    ] {
+        let (path, text) = override_error(key, value);
+        assert_eq!(path, key, "{key}={value}: {text}");
+        assert!(
+            text.contains(expected) && text.contains("small.yaml"),
+            "{key}={value}: {text}"
+        );
+    }
+    // Malformed paths are refused before anything loads.
+    for bad in [
+        "seed=1",
+        "spec.nodePools[x].count=1",
+        "spec.a=1,,2",
+        "spec.a=1,1",
+    ] {
+        assert!(Vary::parse(bad).is_err(), "{bad}");
+    }
+    assert!(matches!(
+        Override::new("spec..seed", "1"),
+        Err(kubesim::scenario::overrides::OverrideError { .. })
+    ));
+}
+
+#[test]
+fn the_plan_is_keys_then_values_then_seeds_and_shards_partition_it() {
+    let vary = vec![
+        Vary::parse("spec.nodePools[0].count=3,4").expect("vary"),
+        Vary::parse(&format!("{SCORING}=LeastAllocated,MostAllocated,'x,y'")).expect("vary"),
+    ];
+    let plan = Plan::new(vary, vec![5, 6]).expect("a plan");
+    assert_eq!(plan.runs.len(), 12);
+    let order: Vec<(String, String, u64)> = plan
+        .runs
+        .iter()
+        .map(|r| {
+            (
+                r.overrides[0].value.clone(),
+                r.overrides[1].value.clone(),
+                r.seed,
+            )
+        })
+        .collect();
+    assert_eq!(order[0], ("3".into(), "LeastAllocated".into(), 5));
+    assert_eq!(order[1], ("3".into(), "LeastAllocated".into(), 6));
+    assert_eq!(order[2], ("3".into(), "MostAllocated".into(), 5));
+    assert_eq!(order[5], ("3".into(), "'x,y'".into(), 6));
+    assert_eq!(order[6], ("4".into(), "LeastAllocated".into(), 5));
+    assert_eq!(plan.runs[3].folder, "003-count-3_type-MostAllocated_seed-6");
+    for (i, r) in plan.runs.iter().enumerate() {
+        assert_eq!(r.index, i);
+        assert_eq!(r.combination, i / 2);
+    }
+
+    for count in 1..=5 {
+        let mut seen: Vec<usize> = Vec::new();
+        for index in 0..count {
+            let shard = Shard::new(index, count).expect("a shard");
+            seen.extend(plan.shard(shard).map(|r| r.index));
+        }
+        seen.sort_unstable();
+        // Union = every run; disjoint = no run twice.
+        assert_eq!(seen, (0..12).collect::<Vec<_>>(), "{count} shards");
+    }
+}
+
+fn settings(scenario: &Path, out: &Path, jobs: usize, shard: Shard) -> SweepSettings {
+    SweepSettings {
+        scenario: scenario.to_path_buf(),
+        vary: vec![
+            Vary::parse("spec.nodePools[0].count=3,4").expect("vary"),
+            Vary::parse(&format!("{SCORING}=LeastAllocated,MostAllocated")).expect("vary"),
+        ],
+        seeds: Some(vec![1, 2]),
+        jobs: Some(jobs),
+        out: Some(out.to_path_buf()),
+        shard,
+    }
+}
+
+fn sweep_into(scenario: &Path, out: &Path, jobs: usize, shard: Shard) -> SweepOutcome {
+    sweep::run(&settings(scenario, out, jobs, shard), &|_| {}).expect("the sweep runs")
+}
+
+/// Every file under `dir` (relative, sorted) with its bytes.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, into: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in fs::read_dir(dir).expect("read a folder") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                walk(root, &path, into);
+            } else {
+                let bytes = fs::read(&path).expect("read a file");
+                into.push((path.strip_prefix(root).expect("under").to_path_buf(), bytes));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    files.sort();
+    files
+}
+
+fn assert_same_tree(a: &Path, b: &Path) {
+    let (ta, tb) = (tree(a), tree(b));
+    let names = |t: &[(PathBuf, Vec<u8>)]| t.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ta), names(&tb), "{} vs {}", a.display(), b.display());
+    for ((path, x), (_, y)) in ta.iter().zip(&tb) {
+        assert!(
+            x == y,
+            "{} differs between {} and {}",
+            path.display(),
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+#[test]
+fn one_job_and_two_jobs_give_byte_identical_sweeps() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let scenario = write_small(tmp.path());
+    let one = tmp.path().join("j1");
+    let two = tmp.path().join("j2");
+    let a = sweep_into(&scenario, &one, 1, Shard::default());
+    let b = sweep_into(&scenario, &two, 2, Shard::default());
+    assert_eq!((a.planned, a.ran, a.skipped, a.missing), (8, 8, 0, 0));
+    assert!(a.failed.is_empty() && b.failed.is_empty());
+    assert_eq!(a.answer, b.answer);
+    assert_same_tree(&one, &two);
+
+    let files: Vec<String> = tree(&one)
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .filter(|p| !p.starts_with("runs"))
+        .collect();
+    for expected in [
+        "charts/pods_pending.svg",
+        "charts/scheduling_latency_p99_ms.svg",
+        "comparison.csv",
+        "report.html",
+        "sweep.csv",
+        "sweep.json",
+    ] {
+        assert!(
+            files.iter().any(|f| f == expected),
+            "{expected} in {files:?}"
+        );
+    }
+    let csv = fs::read_to_string(one.join("sweep.csv")).expect("sweep.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 9, "{csv}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "index,spec.nodePools[0].count,{SCORING},seed,pods_bound,pods_pending,\
+             scheduling_latency_p50_ms,scheduling_latency_p99_ms,cpu_allocation_pct,api_requests"
+        )
+    );
+    assert!(
+        lines[1].starts_with("0,3,LeastAllocated,1,24,0,"),
+        "{}",
+        lines[1]
+    );
+    let comparison = fs::read_to_string(one.join("comparison.csv")).expect("comparison.csv");
+    assert_eq!(comparison.lines().count(), 5, "{comparison}");
+    // Each run folder is a full report with the sweep's mark in run.json.
+    let run = one.join("runs/005-count-4_type-LeastAllocated_seed-2");
+    for file in ["summary.json", "timeseries.csv", "report.html", "run.json"] {
+        assert!(run.join(file).is_file(), "{file} in {}", run.display());
+    }
+    let run_json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run.join("run.json")).expect("run.json"))
+            .expect("JSON");
+    assert_eq!(run_json["seed"], 2);
+    assert_eq!(run_json["sweep"]["index"], 5);
+    assert_eq!(run_json["sweep"]["overrides"][0]["value"], "4");
+    let html = fs::read_to_string(one.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("Best by fewest") || html.contains("Best by lowest"),
+        "answer first"
+    );
+}
+
+#[test]
+fn an_interrupted_sweep_resumes_and_skips_finished_runs() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let scenario = write_small(tmp.path());
+    let out = tmp.path().join("out");
+    let first = sweep_into(&scenario, &out, 2, Shard::default());
+    assert_eq!((first.ran, first.skipped), (8, 0));
+    let before = tree(&out);
+    // An interruption: two runs never finished, one left a folder without run.json.
+    fs::remove_dir_all(out.join("runs/001-count-3_type-LeastAllocated_seed-2")).expect("rm");
+    fs::remove_dir_all(out.join("runs/006-count-4_type-MostAllocated_seed-1")).expect("rm");
+    fs::remove_file(out.join("runs/004-count-4_type-LeastAllocated_seed-1/run.json")).expect("rm");
+    for f in ["sweep.csv", "comparison.csv", "report.html"] {
+        fs::remove_file(out.join(f)).expect("rm");
+    }
+    let second = sweep_into(&scenario, &out, 2, Shard::default());
+    assert_eq!((second.ran, second.skipped, second.missing), (3, 5, 0));
+    assert_eq!(tree(&out), before);
+    let third = sweep_into(&scenario, &out, 1, Shard::default());
+    assert_eq!((third.ran, third.skipped), (0, 8));
+
+    // Another sweep (other seeds) into the same folder is refused.
+    let mut other = settings(&scenario, &out, 1, Shard::default());
+    other.seeds = Some(vec![1, 2, 3]);
+    let err = sweep::run(&other, &|_| {}).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("different sweep")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn merging_two_shard_folders_equals_the_unsharded_sweep() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let scenario = write_small(tmp.path());
+    let whole = tmp.path().join("whole");
+    sweep_into(&scenario, &whole, 2, Shard::default());
+    let a = tmp.path().join("shard-0");
+    let b = tmp.path().join("shard-1");
+    let sa = sweep_into(&scenario, &a, 1, Shard::new(0, 2).expect("shard"));
+    let sb = sweep_into(&scenario, &b, 1, Shard::new(1, 2).expect("shard"));
+    assert_eq!((sa.in_shard, sa.ran, sa.missing), (4, 4, 4));
+    assert_eq!((sb.in_shard, sb.ran, sb.missing), (4, 4, 4));
+    assert!(sa.answer.is_none() && !a.join("sweep.csv").exists());
+    let merged = tmp.path().join("merged");
+    let outcome = sweep::merge(&[a.clone(), b.clone()], Some(&merged)).expect("merge");
+    assert_eq!((outcome.runs, outcome.copied), (8, 8));
+    assert_same_tree(&whole, &merged);
+    // Merging in place into the first shard's folder gives the same too.
+    sweep::merge(&[a.clone(), b], None).expect("merge in place");
+    assert_same_tree(&whole, &a);
+    // A folder that lacks runs cannot make the comparison.
+    let lonely = tmp.path().join("lonely");
+    sweep_into(&scenario, &lonely, 1, Shard::new(1, 3).expect("shard"));
+    let err = sweep::merge(&[lonely], None).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("not finished")),
+        "{err:?}"
+    );
+}
+
+fn kubesim(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("KUBESIM_SHARDS")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("SLURM_ARRAY_TASK_COUNT")
+        .env_remove("SLURM_ARRAY_TASK_MIN")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the kubesim binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_takes_its_shard_from_an_indexed_job_and_merges() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    write_small(tmp.path());
+    let args = [
+        "sweep",
+        "small.yaml",
+        "--vary",
+        "spec.nodePools[0].count=3,4,5",
+        "--seeds",
+        "1..2",
+        "--out",
+        "results",
+        "--shard-from-env",
+    ];
+    // Shards 0 and 1 of 3 (a Kubernetes Indexed Job): runs 0, 3 and 1, 4 of 6.
+    for index in ["0", "1"] {
+        let (code, stdout, stderr) = kubesim(
+            &args,
+            tmp.path(),
+            &[("JOB_COMPLETION_INDEX", index), ("KUBESIM_SHARDS", "3")],
+        );
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        assert!(stdout.contains("2 ran, 0 already done"), "{stdout}");
+        assert!(stdout.contains("kubesim sweep merge results"), "{stdout}");
+    }
+    let runs = fs::read_dir(tmp.path().join("results/runs"))
+        .expect("runs")
+        .count();
+    assert_eq!(runs, 4);
+    assert!(!tmp.path().join("results/sweep.csv").exists());
+    // The last shard (a Slurm array numbered from 1) finds every run there and compares.
+    let slurm = [
+        ("SLURM_ARRAY_TASK_ID", "3"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+    ];
+    let (code, stdout, stderr) = kubesim(&args, tmp.path(), &slurm);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("(shard 2/3): 2 ran, 0 already done"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("best: spec.nodePools[0].count="),
+        "{stdout}"
+    );
+    assert!(tmp.path().join("results/report.html").is_file());
+    let (code, stdout, stderr) = kubesim(&args, tmp.path(), &slurm);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("0 ran, 2 already done"), "{stdout}");
+    let (code, stdout, stderr) = kubesim(&["sweep", "merge", "results"], tmp.path(), &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("merged: 6 runs (0 copied"), "{stdout}");
+
+    let (code, _, stderr) = kubesim(&args, tmp.path(), &[]);
+    assert_eq!(code, Some(1), "no shard in the environment: {stderr}");
+    assert!(stderr.contains("KUBESIM_SHARDS"), "{stderr}");
+    let (code, _, stderr) = kubesim(
+        &[
+            "sweep",
+            "small.yaml",
+            "--vary",
+            "spec.nodePools[0].count=x",
+            "--out",
+            "bad",
+        ],
+        tmp.path(),
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("field `spec.nodePools[0].count`: override value \"x\""),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("bad/runs").exists(), "nothing ran");
+    let (code, _, stderr) = kubesim(&["sweep", "small.yaml", "--shard", "2/2"], tmp.path(), &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+const TRACE_NODES: &str = "\
+sn,cpu_milli,memory_mib,gpu,model
+n-t4,32000,131072,4,T4
+n-v100,16000,65536,2,V100M32
+n-g2,96000,393216,8,G2
+";
+
+const TRACE_PODS: &str = "\
+name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time
+p00,2000,4096,1,200,,LS,Running,0,10,0
+p01,2000,4096,1,300,,LS,Running,0,10,0
+p02,3000,4096,1,450,,BE,Running,0,10,
+p03,4000,4096,1,500,,LS,Running,0,10,0
+p04,4000,4096,1,600,,LS,Running,0,10,0
+p05,2000,4096,1,700,,LS,Running,0,10,0
+p06,6000,4096,1,800,,LS,Running,0,10,0
+p07,1000,2048,1,250,,LS,Running,0,10,0
+p08,1000,2048,1,350,,LS,Running,0,10,0
+p09,1000,2048,1,650,,LS,Running,0,10,0
+p10,8000,16384,1,1000,,LS,Running,0,10,0
+p11,8000,16384,1,1000,V100M32,LS,Running,0,10,0
+p12,16000,32768,2,1000,,LS,Running,0,10,0
+p13,12000,8192,0,0,,BE,Running,0,10,0
+";
+
+fn replay_scenario(dir: &Path, nodes: &str, pods: &str, policy: &str) -> PathBuf {
+    let path = dir.join("replay.yaml");
+    fs::write(
+        &path,
+        format!(
+            "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: tiny-replay}}\n\
+             spec:\n  seed: 4\n  replay: {{trace: openb, nodes: {nodes}, pods: {pods}, policy: {policy}}}\n"
+        ),
+    )
+    .expect("write the scenario");
+    path
+}
+
+#[test]
+fn a_replay_scenario_runs_the_replay_and_sweeps_its_policy() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    fs::create_dir_all(tmp.path().join("trace")).expect("mkdir");
+    fs::write(tmp.path().join("trace/nodes.csv"), TRACE_NODES).expect("write");
+    fs::write(tmp.path().join("trace/pods.csv"), TRACE_PODS).expect("write");
+    let scenario = replay_scenario(tmp.path(), "trace/nodes.csv", "trace/pods.csv", "fgd");
+
+    // `kubesim run` on a replay scenario writes the replay outputs, from any working folder.
+    let (code, stdout, stderr) = kubesim(
+        &[
+            "run",
+            "replay.yaml",
+            "--seed",
+            "7",
+            "--out",
+            "one",
+            "--quiet",
+        ],
+        tmp.path(),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for file in [
+        "replay.csv",
+        "summary.json",
+        "charts/replay.svg",
+        "run.json",
+    ] {
+        assert!(tmp.path().join("one").join(file).is_file(), "{file}");
+    }
+    let run_json = fs::read_to_string(tmp.path().join("one/run.json")).expect("run.json");
+    assert!(
+        run_json.contains("\"nodesFile\": \"trace/nodes.csv\""),
+        "{run_json}"
+    );
+    assert!(run_json.contains("\"policy\": \"fgd\""), "{run_json}");
+
+    let out = tmp.path().join("policies");
+    let policies = "random,dotprod,gpuclustering,gpupacking,bestfit,fgd";
+    let outcome = sweep::run(
+        &SweepSettings {
+            scenario: scenario.clone(),
+            vary: vec![Vary::parse(&format!("spec.replay.policy={policies}")).expect("vary")],
+            seeds: Some(vec![1, 2]),
+            jobs: Some(2),
+            out: Some(out.clone()),
+            shard: Shard::default(),
+        },
+        &|_| {},
+    )
+    .expect("the replay sweep runs");
+    assert_eq!((outcome.ran, outcome.missing), (12, 0));
+    let csv = fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
+    assert!(
+        csv.starts_with(
+            "index,spec.replay.policy,seed,gpu_alloc_pct_at_100,gpu_alloc_pct_at_130,\
+             frag_amount_pct_at_130,failed_pods\n0,random,1,"
+        ),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 13);
+    assert!(out.join("charts/gpu_alloc_pct_at_130.svg").is_file());
+    // The sweep's run of fgd with seed 2 is the replay `kubesim run --seed 2` writes.
+    let (code, stdout, stderr) = kubesim(
+        &[
+            "run",
+            "replay.yaml",
+            "--seed",
+            "2",
+            "--out",
+            "fgd-2",
+            "--quiet",
+        ],
+        tmp.path(),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for file in ["replay.csv", "summary.json", "charts/replay.svg"] {
+        assert_eq!(
+            fs::read(out.join("runs/011-policy-fgd_seed-2").join(file)).expect("sweep run"),
+            fs::read(tmp.path().join("fgd-2").join(file)).expect("single run"),
+            "{file}"
+        );
+    }
+
+    // Bad replay sections are errors naming the field.
+    for (nodes, policy, path, expected) in [
+        (
+            "trace/nodes.csv",
+            "fastest",
+            "spec.replay.policy",
+            "unknown policy",
+        ),
+        ("trace/none.csv", "fgd", "spec.replay.nodes", "cannot read"),
+    ] {
+        let bad = replay_scenario(tmp.path(), nodes, "trace/pods.csv", policy);
+        let err = kubesim::scenario::load(&bad).err();
+        assert!(
+            matches!(&err, Some(ScenarioError::Invalid { path: p, message, .. })
+                if p == path && message.contains(expected)),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_quick_sweep_of_two_policies_on_the_openb_default_trace() {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/openb-policies.yaml");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openb");
+    if !data.join("openb_pod_list_default.csv").is_file() {
+        eprintln!("skipped: the openb trace is not at {}", data.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let out = tmp.path().join("openb");
+    let outcome = sweep::run(
+        &SweepSettings {
+            scenario,
+            vary: vec![Vary::parse("spec.replay.policy=bestfit,fgd").expect("vary")],
+            seeds: Some(vec![1, 2]),
+            jobs: Some(2),
+            out: Some(out.clone()),
+            shard: Shard::default(),
+        },
+        &|_| {},
+    )
+    .expect("the sweep runs");
+    assert_eq!((outcome.ran, outcome.missing), (4, 0));
+    let comparison = fs::read_to_string(out.join("comparison.csv")).expect("comparison.csv");
+    let rows: Vec<&str> = comparison.lines().collect();
+    assert_eq!(rows.len(), 3, "{comparison}");
+    assert!(
+        rows[1].starts_with("bestfit,2,") && rows[2].starts_with("fgd,2,"),
+        "{comparison}"
+    );
+    // fgd-spec: FGD allocates more of the GPUs than Best-fit once the cluster is oversubscribed.
+    assert!(
+        outcome
+            .answer
+            .as_deref()
+            .is_some_and(|a| a.contains("spec.replay.policy=fgd")),
+        "{:?}",
+        outcome.answer
+    );
+}
