@@ -17,6 +17,10 @@ pub const MAX_NODE_SCORE: i64 = 100;
 /// Lowest score a plugin may give a node.
 pub const MIN_NODE_SCORE: i64 = 0;
 
+/// Most nodes filtered as one batch (see `Profile::find_feasible`): 64 [`NodeInfo`]s fit in a
+/// core's first-level data cache with room to spare.
+const FILTER_BATCH: usize = 64;
+
 /// Fewest feasible nodes a cycle looks for before it stops filtering.
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 /// Lowest adaptive percentage of nodes to score.
@@ -218,6 +222,25 @@ pub trait Plugin {
         Status::success()
     }
 
+    /// Filter over a batch, which is how the cycle filters: removes from `nodes` the nodes
+    /// [`Plugin::filter`] rejects, keeping the others in order, and appends each rejected node
+    /// with its status to `rejected`. The default calls [`Plugin::filter`] per node; a plugin
+    /// overrides it to do its per-cycle work (reading its cycle state, looking at the pod)
+    /// once per batch rather than once per node, as a cycle filters hundreds of nodes. It must
+    /// reject exactly the nodes, with exactly the statuses, that [`Plugin::filter`] would.
+    fn filter_nodes<'n>(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &mut Vec<&'n NodeInfo>,
+        rejected: &mut Vec<(&'n NodeInfo, Status)>,
+    ) {
+        retain_feasible(nodes, rejected, |node| {
+            let status = self.filter(state, pod, node);
+            (!status.is_success()).then_some(status)
+        });
+    }
+
     /// Runs once per cycle before scoring, over the feasible nodes; Skip disables Score.
     fn pre_score(
         &self,
@@ -234,6 +257,24 @@ pub trait Plugin {
         Ok(0)
     }
 
+    /// The raw scores of all `nodes` into `scores` (aligned; the first error wins), which is
+    /// how the framework scores. The default calls [`Plugin::score`] per node; a plugin
+    /// overrides it to do per-cycle work once — read its cycle state, pick its strategy —
+    /// rather than once per node, as a cycle scores hundreds of nodes. It must give the scores
+    /// [`Plugin::score`] gives.
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut [i64],
+    ) -> Result<(), Status> {
+        for (slot, node) in scores.iter_mut().zip(nodes) {
+            *slot = self.score(state, pod, node)?;
+        }
+        Ok(())
+    }
+
     /// Whether the plugin rescales its scores after scoring every node.
     fn has_normalize(&self) -> bool {
         false
@@ -243,6 +284,75 @@ pub trait Plugin {
     /// [`MIN_NODE_SCORE`, `MAX_NODE_SCORE`].
     fn normalize(&self, _state: &CycleState, _pod: &PodInfo, _scores: &mut [i64]) -> Status {
         Status::success()
+    }
+}
+
+/// Keeps the nodes of `nodes` that `rejection` finds nothing against (`None`), in order, and
+/// appends the others with their statuses to `rejected`: the body of
+/// [`Plugin::filter_nodes`]. A passing node costs no [`Status`] at all, and the loop is
+/// written out rather than with `Vec::retain`, whose per-element bookkeeping outweighs a
+/// check that reads one flag.
+pub fn retain_feasible<'n>(
+    nodes: &mut Vec<&'n NodeInfo>,
+    rejected: &mut Vec<(&'n NodeInfo, Status)>,
+    mut rejection: impl FnMut(&NodeInfo) -> Option<Status>,
+) {
+    let mut kept = 0;
+    for i in 0..nodes.len() {
+        let node = nodes[i];
+        match rejection(node) {
+            None => {
+                nodes[kept] = node;
+                kept += 1;
+            }
+            Some(status) => rejected.push((node, status)),
+        }
+    }
+    nodes.truncate(kept);
+}
+
+/// The nodes a cycle has yet to filter, in filtering order: from the rotating start to the
+/// end of the list, then from the beginning, skipping nodes PreFilter ruled out.
+struct Candidates<'s, 'a> {
+    /// The unvisited rest of the list from the start, then the part before the start.
+    parts: [&'s [NodeInfo]; 2],
+    /// The nodes PreFilter allows (sorted), if it narrowed them.
+    allowed: Option<&'a [String]>,
+}
+
+impl<'s> Candidates<'s, '_> {
+    /// Appends up to `want` more candidates to `batch`. Without a PreFilter narrowing, whole
+    /// runs of the list are copied, with no per-node test or wrap-around arithmetic.
+    fn fill(&mut self, batch: &mut Vec<&'s NodeInfo>, want: usize) {
+        let target = batch.len() + want;
+        while batch.len() < target {
+            let [part, next] = &mut self.parts;
+            if part.is_empty() {
+                if next.is_empty() {
+                    return;
+                }
+                std::mem::swap(part, next);
+            }
+            match self.allowed {
+                None => {
+                    let (taken, rest) = part.split_at(part.len().min(target - batch.len()));
+                    batch.extend(taken);
+                    *part = rest;
+                }
+                Some(allowed) => {
+                    let Some((node, rest)) = part.split_first() else {
+                        return;
+                    };
+                    *part = rest;
+                    if allowed
+                        .binary_search_by(|n| n.as_str().cmp(node.name()))
+                        .is_ok()
+                    {
+                        batch.push(node);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -510,6 +620,16 @@ impl Profile {
     }
 
     /// Filters nodes from the rotating start until enough feasible ones are found.
+    ///
+    /// Nodes go through the filters in batches, each plugin over the whole batch in turn
+    /// ([`Plugin::filter_nodes`]), rather than one node at a time through every plugin: a
+    /// plugin then does its per-cycle work once per batch, and the framework makes one call
+    /// per plugin rather than one per plugin and node. The outcome is the node-at-a-time one:
+    /// a batch holds no more nodes than feasible ones are still wanted, so one at a time would
+    /// also have examined every node of it, and each node still meets the plugins in order
+    /// and is rejected by the first that rejects it. Batches are also kept small enough
+    /// ([`FILTER_BATCH`]) that a batch's nodes, loaded into the cache by the first plugin,
+    /// are still there for the others.
     fn find_feasible<'s>(
         &self,
         state: &CycleState,
@@ -527,33 +647,47 @@ impl Profile {
         } else {
             1
         };
-        let mut feasible = Vec::with_capacity(to_find.min(nodes.len()));
+        let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(nodes.len()));
         let mut diagnosis = Diagnosis::default();
         let mut processed = 0;
         let start = rotation.next_start_node_index % nodes.len();
-        for offset in 0..nodes.len() {
-            if feasible.len() >= to_find {
+        // From `start` round to `start - 1`, as two slices rather than `(start + i) % len`:
+        // a division per node costs more than the cheap filters that follow it.
+        let (before, from_start) = nodes.split_at(start);
+        let mut candidates = Candidates {
+            parts: [from_start, before],
+            allowed,
+        };
+        let mut batch: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(FILTER_BATCH));
+        let mut rejected: Vec<(&NodeInfo, Status)> = Vec::new();
+        while feasible.len() < to_find {
+            batch.clear();
+            candidates.fill(&mut batch, (to_find - feasible.len()).min(FILTER_BATCH));
+            if batch.is_empty() {
                 break;
             }
-            let node = &nodes[(start + offset) % nodes.len()];
-            if let Some(allowed) = allowed
-                && allowed
-                    .binary_search_by(|n| n.as_str().cmp(node.name()))
-                    .is_err()
-            {
-                continue;
+            processed += batch.len();
+            for &i in &self.filter {
+                if batch.is_empty() {
+                    break;
+                }
+                if state.skip_filter.contains(i) {
+                    continue;
+                }
+                let plugin = &self.plugins[i];
+                plugin.filter_nodes(state, pod, &mut batch, &mut rejected);
+                for (node, mut status) in rejected.drain(..) {
+                    if status.plugin.is_empty() {
+                        status.plugin = plugin.name();
+                    }
+                    diagnosis
+                        .node_statuses
+                        .insert(node.name().to_string(), status);
+                }
             }
-            processed += 1;
-            work.nodes_filtered += 1;
-            let status = self.run_filters(state, pod, node);
-            if status.is_success() {
-                feasible.push(node);
-            } else {
-                diagnosis
-                    .node_statuses
-                    .insert(node.name().to_string(), status);
-            }
+            feasible.append(&mut batch);
         }
+        work.nodes_filtered += processed;
         rotation.next_start_node_index = (start + processed) % nodes.len();
         (feasible, diagnosis, processed)
     }
@@ -584,23 +718,39 @@ impl Profile {
             if state.skip_score.contains(weighted.plugin) {
                 continue;
             }
-            for (slot, node) in scores.iter_mut().zip(feasible) {
-                *slot = plugin.score(state, pod, node)?;
-            }
+            plugin.score_nodes(state, pod, feasible, &mut scores)?;
             if plugin.has_normalize() {
                 let status = plugin.normalize(state, pod, &mut scores);
                 if !status.is_success() {
                     return Err(status);
                 }
             }
-            for (total, &s) in totals.iter_mut().zip(&scores) {
-                if !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s) {
-                    return Err(Status::error(
-                        plugin.name(),
-                        format!("plugin {} returned an invalid score {s}", plugin.name()),
-                    ));
+            // The range check and the weighted sum without a branch per node (the first invalid
+            // score is looked for only when there is one, and the sums, which it may have
+            // wrapped, are then thrown away). A weight of 1, the most common, needs no
+            // multiplication, which matters because 64-bit vector multiplication is slow.
+            let valid = scores.iter().fold(true, |valid, s| {
+                valid & (MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s)
+            });
+            let weight = weighted.weight;
+            if weight == 1 {
+                for (total, &s) in totals.iter_mut().zip(&scores) {
+                    *total = total.wrapping_add(s);
                 }
-                *total += s * weighted.weight;
+            } else {
+                for (total, &s) in totals.iter_mut().zip(&scores) {
+                    *total = total.wrapping_add(s.wrapping_mul(weight));
+                }
+            }
+            if !valid
+                && let Some(s) = scores
+                    .iter()
+                    .find(|s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(*s))
+            {
+                return Err(Status::error(
+                    plugin.name(),
+                    format!("plugin {} returned an invalid score {s}", plugin.name()),
+                ));
             }
         }
         Ok(totals)
@@ -611,12 +761,15 @@ impl Profile {
 /// `selectHost` does (reservoir sampling over the tied nodes in order).
 pub fn select_host(totals: &[i64], rng: &mut SimRng) -> usize {
     let mut best = 0;
+    // The best total, kept at hand rather than read back through `best`.
+    let mut best_total = i64::MIN;
     let mut ties = 0u64;
     for (i, &t) in totals.iter().enumerate() {
-        if i == 0 || t > totals[best] {
+        if i == 0 || t > best_total {
             best = i;
+            best_total = t;
             ties = 1;
-        } else if t == totals[best] {
+        } else if t == best_total {
             ties += 1;
             if rng.random_range(0..ties) == 0 {
                 best = i;

@@ -10,7 +10,8 @@
 use serde::Deserialize;
 
 use super::node_resources_fit::{
-    ResourceSpec, ScoredResource, allocatable_and_requested, default_resources, scored_resources,
+    CpuMemory, NodeAmounts, ResourceSpec, ScoredResource, cycle_resources, default_resources,
+    scored_resources,
 };
 use crate::scheduler::framework::{CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, Status};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
@@ -86,27 +87,18 @@ impl BalancedAllocation {
             .collect()
     }
 
-    /// The used fraction of each resource the node offers, capped at 1, in order.
-    fn fractions<'a>(
-        &'a self,
-        node: &'a NodeInfo,
-        pod_requests: &'a [i64],
-    ) -> impl Iterator<Item = f64> + 'a {
-        self.resources
-            .iter()
-            .zip(pod_requests)
-            .filter_map(move |(res, &req)| {
-                let (alloc, requested) = allocatable_and_requested(node, res, req, true);
-                (alloc != 0).then(|| (requested as f64 / alloc as f64).min(1.0))
-            })
-    }
-
-    /// `(1 − σ) × 100`, truncated. Two passes over the fractions instead of a Vec, so scoring
-    /// a node allocates nothing; the float operations are upstream's, in upstream's order.
-    fn balanced_score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+    /// `(1 − σ) × 100`, truncated, σ the standard deviation of the used fraction of each
+    /// resource the node offers (capped at 1). Allocates nothing; the float operations are
+    /// upstream's, in upstream's order.
+    #[inline]
+    fn balanced_score(node: &NodeInfo, amounts: impl NodeAmounts) -> i64 {
         let (mut n, mut total) = (0usize, 0.0f64);
         let (mut first, mut second) = (0.0f64, 0.0f64);
-        for f in self.fractions(node, pod_requests) {
+        amounts.each(node, true, |alloc, requested, _| {
+            if alloc == 0 {
+                return;
+            }
+            let f = (requested as f64 / alloc as f64).min(1.0);
             match n {
                 0 => first = f,
                 1 => second = f,
@@ -114,20 +106,31 @@ impl BalancedAllocation {
             }
             total += f;
             n += 1;
-        }
+        });
         let std = match n {
             // Two resources (the usual cpu + memory): σ = |f1 − f2| / 2.
             2 => ((first - second) / 2.0).abs(),
             0 | 1 => 0.0,
             _ => {
                 let mean = total / n as f64;
-                let sum: f64 = self
-                    .fractions(node, pod_requests)
-                    .fold(0.0, |acc, f| acc + (f - mean) * (f - mean));
+                let mut sum = 0.0f64;
+                amounts.each(node, true, |alloc, requested, _| {
+                    if alloc != 0 {
+                        let f = (requested as f64 / alloc as f64).min(1.0);
+                        sum += (f - mean) * (f - mean);
+                    }
+                });
                 (sum / n as f64).sqrt()
             }
         };
         ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+    }
+
+    /// Every node's score, reading resources with `amounts`.
+    fn score_all(amounts: impl NodeAmounts, nodes: &[&NodeInfo], scores: &mut [i64]) {
+        for (slot, node) in scores.iter_mut().zip(nodes) {
+            *slot = Self::balanced_score(node, amounts);
+        }
     }
 }
 
@@ -162,15 +165,38 @@ impl Plugin for BalancedAllocation {
     }
 
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        if let Some(s) = state.read::<PreScoreState>(NAME) {
-            return Ok(self.balanced_score(node, &s.pod_requests));
+        let mut score = [0];
+        self.score_nodes(state, pod, &[node], &mut score)?;
+        Ok(score[0])
+    }
+
+    /// Every node with one read of the cycle state and the resources resolved once.
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut [i64],
+    ) -> Result<(), Status> {
+        let fallback;
+        let pod_requests = match state.read::<PreScoreState>(NAME) {
+            Some(s) => s.pod_requests.as_slice(),
+            // PreScore did not run (not enabled at that point): compute here, as upstream.
+            None => {
+                fallback = self.pod_requests(pod);
+                if fallback.iter().all(|&r| r == 0) {
+                    scores.fill(0);
+                    return Ok(());
+                }
+                fallback.as_slice()
+            }
+        };
+        let resources = cycle_resources(&self.resources, pod_requests);
+        match CpuMemory::of(&resources) {
+            Some(cpu_memory) => Self::score_all(cpu_memory, nodes, scores),
+            None => Self::score_all(resources.as_slice(), nodes, scores),
         }
-        // PreScore did not run (not enabled at that point): compute here, as upstream.
-        let pod_requests = self.pod_requests(pod);
-        if pod_requests.iter().all(|&r| r == 0) {
-            return Ok(0);
-        }
-        Ok(self.balanced_score(node, &pod_requests))
+        Ok(())
     }
 }
 

@@ -50,6 +50,34 @@ struct PreScoreState {
     num_containers: usize,
 }
 
+impl PreScoreState {
+    /// The node's score: the scaled sizes of the pod's images it holds, mapped onto 0..=100.
+    /// A node reporting no image (its inline flag says so without reading the node object)
+    /// holds none.
+    fn score(&self, node: &NodeInfo) -> i64 {
+        let sum = if node.has_images() {
+            self.images
+                .iter()
+                .filter_map(|img| {
+                    image_size_on(node, &img.name).map(|size| {
+                        scaled_image_score(size, img.nodes_with_image, self.total_nodes)
+                    })
+                })
+                .fold(0i64, i64::saturating_add)
+        } else {
+            0
+        };
+        calculate_priority(sum, self.num_containers)
+    }
+}
+
+fn pre_score_state(state: &CycleState) -> Result<&PreScoreState, Status> {
+    // Score alone cannot see the snapshot: PreScore must be enabled with Score.
+    state
+        .read::<PreScoreState>(NAME)
+        .ok_or_else(|| Status::error(NAME, "ImageLocality PreScore state missing"))
+}
+
 /// The ImageLocality score plugin (no args).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ImageLocality;
@@ -93,8 +121,16 @@ fn calculate_priority(sum: i64, num_containers: usize) -> i64 {
     } else {
         sum
     };
-    let q = i128::from(MAX_NODE_SCORE) * i128::from(clamped - MIN_THRESHOLD)
-        / i128::from(max_threshold - MIN_THRESHOLD);
+    let (span, range) = (clamped - MIN_THRESHOLD, max_threshold - MIN_THRESHOLD);
+    // 64-bit when it cannot overflow (always, for real sizes): a 128-bit division is a slow
+    // library call, and this runs per node.
+    if let Some(q) = MAX_NODE_SCORE
+        .checked_mul(span)
+        .and_then(|p| p.checked_div(range))
+    {
+        return q;
+    }
+    let q = i128::from(MAX_NODE_SCORE) * i128::from(span) / i128::from(range);
     i64::try_from(q).unwrap_or(0)
 }
 
@@ -145,19 +181,27 @@ impl Plugin for ImageLocality {
     }
 
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let Some(s) = state.read::<PreScoreState>(NAME) else {
-            // Score alone cannot see the snapshot: PreScore must be enabled with Score.
-            return Err(Status::error(NAME, "ImageLocality PreScore state missing"));
-        };
-        let sum = s
-            .images
-            .iter()
-            .filter_map(|img| {
-                image_size_on(node, &img.name)
-                    .map(|size| scaled_image_score(size, img.nodes_with_image, s.total_nodes))
-            })
-            .fold(0i64, i64::saturating_add);
-        Ok(calculate_priority(sum, s.num_containers))
+        Ok(pre_score_state(state)?.score(node))
+    }
+
+    /// Every node with one read of the cycle state; when none of the pod's images is on any
+    /// node, every node gets the same score, worked out once.
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        _pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut [i64],
+    ) -> Result<(), Status> {
+        let s = pre_score_state(state)?;
+        if s.images.is_empty() {
+            scores.fill(calculate_priority(0, s.num_containers));
+            return Ok(());
+        }
+        for (slot, node) in scores.iter_mut().zip(nodes) {
+            *slot = s.score(node);
+        }
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Upstream: `pkg/scheduler/framework/plugins/nodename/node_name.go`.
 
-use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status};
+use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status, retain_feasible};
 use crate::scheduler::node_info::{NodeInfo, PodInfo};
 
 /// The plugin's name in KubeSchedulerConfiguration.
@@ -42,6 +42,23 @@ impl Plugin for NodeName {
             // No eviction makes another node become the named one.
             Status::unresolvable(NAME, ERR_REASON)
         }
+    }
+
+    /// Most pods name no node: then the batch passes without a look at its nodes.
+    fn filter_nodes<'n>(
+        &self,
+        _state: &CycleState,
+        pod: &PodInfo,
+        nodes: &mut Vec<&'n NodeInfo>,
+        rejected: &mut Vec<(&'n NodeInfo, Status)>,
+    ) {
+        let wanted = &pod.pod.spec.node_name;
+        if wanted.is_empty() {
+            return;
+        }
+        retain_feasible(nodes, rejected, |node| {
+            (wanted != node.name()).then(|| Status::unresolvable(NAME, ERR_REASON))
+        });
     }
 }
 

@@ -24,6 +24,7 @@ use crate::api::labels::validate_label_key;
 use crate::api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
 use crate::scheduler::framework::{
     Code, CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, Status,
+    retain_feasible,
 };
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
@@ -231,6 +232,22 @@ pub(crate) fn is_scalar_resource_name(name: &str) -> bool {
         || name.starts_with("attachable-volumes-")
 }
 
+/// Which field of [`crate::api::resources::Resources`] a scored resource reads, decided once
+/// from its name so that the per-node path does not compare strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResourceKind {
+    /// `cpu`.
+    Cpu,
+    /// `memory`.
+    Memory,
+    /// `ephemeral-storage`.
+    EphemeralStorage,
+    /// A scalar resource, looked up by name.
+    Scalar,
+    /// Anything else: takes no part in scoring.
+    Other,
+}
+
 /// A configured scored resource, with what the per-node path needs precomputed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ScoredResource {
@@ -240,71 +257,213 @@ pub(crate) struct ScoredResource {
     pub weight: i64,
     /// Whether the name is a scalar resource (decided once: the check allocates).
     pub scalar: bool,
+    /// Which resource field the name reads.
+    pub kind: ResourceKind,
 }
 
 /// The scored resources of `specs`, with weight 0 defaulted to 1.
 pub(crate) fn scored_resources(specs: &[ResourceSpec]) -> Vec<ScoredResource> {
     specs
         .iter()
-        .map(|r| ScoredResource {
-            name: r.name.clone(),
-            weight: if r.weight == 0 { 1 } else { r.weight },
-            scalar: is_scalar_resource_name(&r.name),
+        .map(|r| {
+            let scalar = is_scalar_resource_name(&r.name);
+            ScoredResource {
+                name: r.name.clone(),
+                weight: if r.weight == 0 { 1 } else { r.weight },
+                scalar,
+                // The native names first, then scalars (upstream's order).
+                kind: match r.name.as_str() {
+                    CPU => ResourceKind::Cpu,
+                    MEMORY => ResourceKind::Memory,
+                    EPHEMERAL_STORAGE => ResourceKind::EphemeralStorage,
+                    _ if scalar => ResourceKind::Scalar,
+                    _ => ResourceKind::Other,
+                },
+            }
         })
         .collect()
 }
 
-/// The node's allocatable amount of `res` and what would be requested there with the pod
-/// (`pod_request` added), as upstream's `calculateResourceAllocatableRequest`: cpu and memory
-/// from the node's actual requests when `use_requested`, else from its non-zero requests;
-/// ephemeral storage and scalars always actual. `(0, 0)` — "leave this resource out" — for a
-/// scalar the pod does not request, a scalar the node does not list, and any other name.
-pub(crate) fn allocatable_and_requested(
-    node: &NodeInfo,
-    res: &ScoredResource,
-    pod_request: i64,
-    use_requested: bool,
-) -> (i64, i64) {
-    if pod_request == 0 && res.scalar {
-        return (0, 0);
+/// [`CycleResource::on`] of a scalar resource: two map lookups, kept out of line so
+/// that the per-node scoring loops, which rarely meet one, stay small.
+#[cold]
+#[inline(never)]
+fn scalar_allocatable_and_requested(node: &NodeInfo, name: &str, pod_request: i64) -> (i64, i64) {
+    match node.allocatable.scalar.get(name) {
+        Some(&a) => {
+            let used = node.requested.scalar.get(name).copied().unwrap_or(0);
+            (a, used.saturating_add(pod_request))
+        }
+        None => (0, 0),
     }
-    let counted = if use_requested {
-        &node.requested
-    } else {
-        &node.non_zero_requested
-    };
-    let alloc = &node.allocatable;
-    match res.name.as_str() {
-        CPU => (
-            alloc.milli_cpu,
-            counted.milli_cpu.saturating_add(pod_request),
-        ),
-        MEMORY => (alloc.memory, counted.memory.saturating_add(pod_request)),
-        EPHEMERAL_STORAGE => (
-            alloc.ephemeral_storage,
-            node.requested.ephemeral_storage.saturating_add(pod_request),
-        ),
-        name if res.scalar => match alloc.scalar.get(name) {
-            Some(&a) => {
-                let used = node.requested.scalar.get(name).copied().unwrap_or(0);
-                (a, used.saturating_add(pod_request))
+}
+
+/// A scored resource as one cycle reads it: the pod's request of it is known, so a resource
+/// that takes part in no node's score this cycle — a scalar the pod does not request, a name
+/// the scheduler does not track, for which [`CycleResource::on`] would be `(0, 0)` on every
+/// node — is left out once rather than skipped at every node. What the per-node path needs is
+/// copied in, so that it reads no `ScoredResource`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CycleResource<'a> {
+    /// Which field to read.
+    pub kind: ResourceKind,
+    /// The resource's weight.
+    pub weight: i64,
+    /// The pod's request of it.
+    pub pod_request: i64,
+    /// The resource's name (for a scalar).
+    pub name: &'a str,
+}
+
+impl CycleResource<'_> {
+    /// The node's allocatable amount of the resource and what would be requested there with
+    /// the pod, as upstream's `calculateResourceAllocatableRequest`: cpu and memory from the
+    /// node's actual requests when `use_requested`, else from its non-zero requests; ephemeral
+    /// storage and scalars always actual. `(0, 0)` — "leave this resource out" — for a scalar
+    /// the node does not list.
+    #[inline]
+    pub fn on(&self, node: &NodeInfo, use_requested: bool) -> (i64, i64) {
+        let counted = if use_requested {
+            &node.requested
+        } else {
+            &node.non_zero_requested
+        };
+        let alloc = &node.allocatable;
+        match self.kind {
+            ResourceKind::Cpu => (
+                alloc.milli_cpu,
+                counted.milli_cpu.saturating_add(self.pod_request),
+            ),
+            ResourceKind::Memory => (
+                alloc.memory,
+                counted.memory.saturating_add(self.pod_request),
+            ),
+            ResourceKind::EphemeralStorage => (
+                alloc.ephemeral_storage,
+                node.requested
+                    .ephemeral_storage
+                    .saturating_add(self.pod_request),
+            ),
+            ResourceKind::Scalar => {
+                scalar_allocatable_and_requested(node, self.name, self.pod_request)
             }
-            None => (0, 0),
-        },
-        _ => (0, 0),
+            ResourceKind::Other => (0, 0),
+        }
+    }
+}
+
+/// The resources of `resources` (with the pod's requests, aligned) that take part this cycle.
+pub(crate) fn cycle_resources<'a>(
+    resources: &'a [ScoredResource],
+    pod_requests: &[i64],
+) -> Vec<CycleResource<'a>> {
+    resources
+        .iter()
+        .zip(pod_requests)
+        .filter(|&(res, &req)| !(req == 0 && res.scalar) && res.kind != ResourceKind::Other)
+        .map(|(res, &pod_request)| CycleResource {
+            kind: res.kind,
+            weight: res.weight,
+            pod_request,
+            name: &res.name,
+        })
+        .collect()
+}
+
+/// How the scoring plugins read, on each node, every resource that takes part this cycle:
+/// `f(allocatable, requested with the pod, weight)` per resource, in order (see
+/// [`CycleResource::on`]). Chosen once per cycle ([`CpuMemory`] when it applies, else the
+/// list), so that the per-node loop is compiled for the configuration at hand.
+pub(crate) trait NodeAmounts: Copy {
+    /// Calls `f` for each resource, reading `node`.
+    fn each(self, node: &NodeInfo, use_requested: bool, f: impl FnMut(i64, i64, i64));
+}
+
+impl NodeAmounts for &[CycleResource<'_>] {
+    #[inline]
+    fn each(self, node: &NodeInfo, use_requested: bool, mut f: impl FnMut(i64, i64, i64)) {
+        for r in self {
+            let (alloc, requested) = r.on(node, use_requested);
+            f(alloc, requested, r.weight);
+        }
+    }
+}
+
+/// Exactly cpu then memory, the resources of the default configuration: read straight from
+/// their fields, the two steps unrolled, no per-resource dispatch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CpuMemory {
+    cpu: CycleResource<'static>,
+    memory: CycleResource<'static>,
+}
+
+impl NodeAmounts for CpuMemory {
+    #[inline]
+    fn each(self, node: &NodeInfo, use_requested: bool, mut f: impl FnMut(i64, i64, i64)) {
+        let counted = if use_requested {
+            &node.requested
+        } else {
+            &node.non_zero_requested
+        };
+        let alloc = &node.allocatable;
+        f(
+            alloc.milli_cpu,
+            counted.milli_cpu.saturating_add(self.cpu.pod_request),
+            self.cpu.weight,
+        );
+        f(
+            alloc.memory,
+            counted.memory.saturating_add(self.memory.pod_request),
+            self.memory.weight,
+        );
+    }
+}
+
+impl CpuMemory {
+    /// The reader for `resources` if they are exactly cpu then memory.
+    pub(crate) fn of(resources: &[CycleResource<'_>]) -> Option<CpuMemory> {
+        match *resources {
+            [cpu, memory]
+                if cpu.kind == ResourceKind::Cpu && memory.kind == ResourceKind::Memory =>
+            {
+                // The names are not read for native resources.
+                let native = |r: CycleResource<'_>| CycleResource { name: "", ..r };
+                Some(CpuMemory {
+                    cpu: native(cpu),
+                    memory: native(memory),
+                })
+            }
+            _ => None,
+        }
     }
 }
 
 /// `a × b / c` without overflow (Go would wrap; kubesim's magnitudes never get there).
-fn mul_div(a: i64, b: i64, c: i64) -> i64 {
+///
+/// Scoring calls this for every resource of every node, and a 128-bit division is a library
+/// call many times slower than a 64-bit one, so it is the fallback only: when `a × b` and the
+/// quotient fit in `i64` (always, for real capacities), the 64-bit result is the same.
+#[inline]
+pub(crate) fn mul_div(a: i64, b: i64, c: i64) -> i64 {
     if c == 0 {
         return 0;
     }
+    match a.checked_mul(b).and_then(|p| p.checked_div(c)) {
+        Some(q) => q,
+        None => mul_div_wide(a, b, c),
+    }
+}
+
+/// [`mul_div`] in 128 bits, out of line: reached only by magnitudes no real node has.
+#[cold]
+#[inline(never)]
+fn mul_div_wide(a: i64, b: i64, c: i64) -> i64 {
     let q = i128::from(a) * i128::from(b) / i128::from(c);
     i64::try_from(q).unwrap_or(if q < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// LeastAllocated per resource: the free share after placing the pod, 0..=100.
+#[inline]
 fn least_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 || requested > capacity {
         return 0;
@@ -314,6 +473,7 @@ fn least_requested_score(requested: i64, capacity: i64) -> i64 {
 
 /// MostAllocated per resource: the used share after placing the pod, 0..=100 (requests above
 /// capacity, possible through the non-zero defaults, count as full).
+#[inline]
 fn most_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 {
         return 0;
@@ -412,41 +572,31 @@ impl NodeResourcesFit {
             .collect()
     }
 
-    fn least_allocated(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
-        self.weighted_mean(node, pod_requests, least_requested_score)
-    }
-
-    fn most_allocated(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
-        self.weighted_mean(node, pod_requests, most_requested_score)
-    }
-
     /// Σ score·weight / Σ weight (integer division) over the resources the node offers.
+    #[inline]
     fn weighted_mean(
-        &self,
         node: &NodeInfo,
-        pod_requests: &[i64],
-        per_resource: fn(i64, i64) -> i64,
+        amounts: impl NodeAmounts,
+        // Generic rather than a `fn` pointer, so the per-resource function is inlined.
+        per_resource: impl Fn(i64, i64) -> i64,
     ) -> i64 {
         let (mut total, mut weights) = (0i64, 0i64);
-        for (res, &req) in self.resources.iter().zip(pod_requests) {
-            let (alloc, requested) = allocatable_and_requested(node, res, req, false);
-            if alloc == 0 {
-                continue;
+        amounts.each(node, false, |alloc, requested, weight| {
+            if alloc != 0 {
+                total = total.saturating_add(per_resource(requested, alloc).saturating_mul(weight));
+                weights = weights.saturating_add(weight);
             }
-            total = total.saturating_add(per_resource(requested, alloc).saturating_mul(res.weight));
-            weights = weights.saturating_add(res.weight);
-        }
+        });
         if weights == 0 { 0 } else { total / weights }
     }
 
     /// RequestedToCapacityRatio: the shape at each resource's utilization; resources scoring 0
     /// count in neither sum (upstream's current behaviour); the weighted mean is rounded.
-    fn requested_to_capacity_ratio(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+    fn requested_to_capacity_ratio(&self, node: &NodeInfo, amounts: impl NodeAmounts) -> i64 {
         let (mut total, mut weights) = (0i64, 0i64);
-        for (res, &req) in self.resources.iter().zip(pod_requests) {
-            let (alloc, requested) = allocatable_and_requested(node, res, req, false);
+        amounts.each(node, false, |alloc, requested, weight| {
             if alloc == 0 {
-                continue;
+                return;
             }
             let utilization = if requested > alloc {
                 MAX_NODE_SCORE
@@ -455,16 +605,117 @@ impl NodeResourcesFit {
             };
             let s = broken_linear(&self.shape, utilization);
             if s > 0 {
-                total = total.saturating_add(s.saturating_mul(res.weight));
-                weights = weights.saturating_add(res.weight);
+                total = total.saturating_add(s.saturating_mul(weight));
+                weights = weights.saturating_add(weight);
             }
-        }
+        });
         if weights == 0 {
             return 0;
         }
         // Go's math.Round and Rust's f64::round both round halves away from zero.
         (total as f64 / weights as f64).round() as i64
     }
+
+    /// Every node's score under the configured strategy, reading resources with `amounts`.
+    fn score_all(&self, amounts: impl NodeAmounts, nodes: &[&NodeInfo], scores: &mut [i64]) {
+        match self.strategy {
+            ScoringStrategyType::LeastAllocated => score_each(nodes, scores, |node| {
+                Self::weighted_mean(node, amounts, least_requested_score)
+            }),
+            ScoringStrategyType::MostAllocated => score_each(nodes, scores, |node| {
+                Self::weighted_mean(node, amounts, most_requested_score)
+            }),
+            ScoringStrategyType::RequestedToCapacityRatio => score_each(nodes, scores, |node| {
+                self.requested_to_capacity_ratio(node, amounts)
+            }),
+        }
+    }
+}
+
+/// Scores every node of `nodes` into `scores` with `score`.
+fn score_each(nodes: &[&NodeInfo], scores: &mut [i64], score: impl Fn(&NodeInfo) -> i64) {
+    for (slot, node) in scores.iter_mut().zip(nodes) {
+        *slot = score(node);
+    }
+}
+
+/// The PreFilter state is missing: NodeResourcesFit is enabled at Filter but not PreFilter.
+fn missing_pre_filter_state() -> Status {
+    Status::error(NAME, "NodeResourcesFit PreFilter state missing")
+}
+
+/// Why `pod` does not fit `node` (`None` when it fits): it needs a free pod slot and, for
+/// every requested resource, enough left.
+#[inline]
+fn shortfall(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
+    let alloc = &node.allocatable;
+    let used = &node.requested;
+    let req = &pod.requests;
+    // The usual case, decided without building a reason list: a free slot, and room for each
+    // native resource (the checks below, all passing) with no scalar to check.
+    let room = |want: i64, have: i64, taken: i64| want <= 0 || want <= have.saturating_sub(taken);
+    if i64::try_from(node.pods.len())
+        .unwrap_or(i64::MAX)
+        .saturating_add(1)
+        <= alloc.pods
+        && room(req.milli_cpu, alloc.milli_cpu, used.milli_cpu)
+        && room(req.memory, alloc.memory, used.memory)
+        && room(
+            req.ephemeral_storage,
+            alloc.ephemeral_storage,
+            used.ephemeral_storage,
+        )
+        && s.scalars.is_empty()
+    {
+        return None;
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    // Preemption cannot help when the request exceeds the whole node (upstream marks such
+    // a shortfall unresolvable); a full pod count is resolvable.
+    let mut unresolvable = false;
+    let pods_here = i64::try_from(node.pods.len()).unwrap_or(i64::MAX);
+    if pods_here.saturating_add(1) > alloc.pods {
+        reasons.push(ERR_REASON_TOO_MANY_PODS.to_string());
+    }
+    let mut check = |want: i64, have: i64, taken: i64, reason: &str| {
+        if want > 0 && want > have.saturating_sub(taken) {
+            reasons.push(reason.to_string());
+            unresolvable |= want > have;
+        }
+    };
+    check(
+        req.milli_cpu,
+        alloc.milli_cpu,
+        used.milli_cpu,
+        "Insufficient cpu",
+    );
+    check(req.memory, alloc.memory, used.memory, "Insufficient memory");
+    check(
+        req.ephemeral_storage,
+        alloc.ephemeral_storage,
+        used.ephemeral_storage,
+        "Insufficient ephemeral-storage",
+    );
+    for (name, want) in &s.scalars {
+        let have = alloc.scalar.get(name).copied().unwrap_or(0);
+        let taken = used.scalar.get(name).copied().unwrap_or(0);
+        if *want > have.saturating_sub(taken) {
+            reasons.push(format!("Insufficient {name}"));
+            unresolvable |= *want > have;
+        }
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    Some(Status {
+        code: if unresolvable {
+            Code::UnschedulableAndUnresolvable
+        } else {
+            Code::Unschedulable
+        },
+        plugin: NAME,
+        reasons,
+    })
 }
 
 impl Plugin for NodeResourcesFit {
@@ -500,59 +751,25 @@ impl Plugin for NodeResourcesFit {
     }
 
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let Some(s) = state.read::<PreFilterState>(NAME) else {
-            return Status::error(NAME, "NodeResourcesFit PreFilter state missing");
-        };
-        let alloc = &node.allocatable;
-        let used = &node.requested;
-        let req = &pod.requests;
-        let mut reasons: Vec<String> = Vec::new();
-        // Preemption cannot help when the request exceeds the whole node (upstream marks such
-        // a shortfall unresolvable); a full pod count is resolvable.
-        let mut unresolvable = false;
-        let pods_here = i64::try_from(node.pods.len()).unwrap_or(i64::MAX);
-        if pods_here.saturating_add(1) > alloc.pods {
-            reasons.push(ERR_REASON_TOO_MANY_PODS.to_string());
+        match state.read::<PreFilterState>(NAME) {
+            Some(s) => shortfall(s, pod, node).unwrap_or_else(Status::success),
+            None => missing_pre_filter_state(),
         }
-        let mut check = |want: i64, have: i64, taken: i64, reason: &str| {
-            if want > 0 && want > have.saturating_sub(taken) {
-                reasons.push(reason.to_string());
-                unresolvable |= want > have;
-            }
-        };
-        check(
-            req.milli_cpu,
-            alloc.milli_cpu,
-            used.milli_cpu,
-            "Insufficient cpu",
-        );
-        check(req.memory, alloc.memory, used.memory, "Insufficient memory");
-        check(
-            req.ephemeral_storage,
-            alloc.ephemeral_storage,
-            used.ephemeral_storage,
-            "Insufficient ephemeral-storage",
-        );
-        for (name, want) in &s.scalars {
-            let have = alloc.scalar.get(name).copied().unwrap_or(0);
-            let taken = used.scalar.get(name).copied().unwrap_or(0);
-            if *want > have.saturating_sub(taken) {
-                reasons.push(format!("Insufficient {name}"));
-                unresolvable |= *want > have;
-            }
-        }
-        if reasons.is_empty() {
-            return Status::success();
-        }
-        Status {
-            code: if unresolvable {
-                Code::UnschedulableAndUnresolvable
-            } else {
-                Code::Unschedulable
-            },
-            plugin: NAME,
-            reasons,
-        }
+    }
+
+    /// Every node of the batch with one read of the cycle state.
+    fn filter_nodes<'n>(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &mut Vec<&'n NodeInfo>,
+        rejected: &mut Vec<(&'n NodeInfo, Status)>,
+    ) {
+        let s = state.read::<PreFilterState>(NAME);
+        retain_feasible(nodes, rejected, |node| match s {
+            Some(s) => shortfall(s, pod, node),
+            None => Some(missing_pre_filter_state()),
+        });
     }
 
     fn pre_score(
@@ -572,6 +789,20 @@ impl Plugin for NodeResourcesFit {
     }
 
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        let mut score = [0];
+        self.score_nodes(state, pod, &[node], &mut score)?;
+        Ok(score[0])
+    }
+
+    /// Every node with one read of the cycle state, and the resources and the strategy
+    /// resolved once: each node's score is then one inlined computation.
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut [i64],
+    ) -> Result<(), Status> {
         let fallback;
         let pod_requests = match state.read::<PreScoreState>(NAME) {
             Some(s) => s.pod_requests.as_slice(),
@@ -581,13 +812,12 @@ impl Plugin for NodeResourcesFit {
                 fallback.as_slice()
             }
         };
-        Ok(match self.strategy {
-            ScoringStrategyType::LeastAllocated => self.least_allocated(node, pod_requests),
-            ScoringStrategyType::MostAllocated => self.most_allocated(node, pod_requests),
-            ScoringStrategyType::RequestedToCapacityRatio => {
-                self.requested_to_capacity_ratio(node, pod_requests)
-            }
-        })
+        let resources = cycle_resources(&self.resources, pod_requests);
+        match CpuMemory::of(&resources) {
+            Some(cpu_memory) => self.score_all(cpu_memory, nodes, scores),
+            None => self.score_all(resources.as_slice(), nodes, scores),
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use crate::api::taints::{
     TAINT_NODE_UNSCHEDULABLE, Taint, TaintEffect, tolerations_tolerate_taint,
 };
-use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status};
+use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status, retain_feasible};
 use crate::scheduler::node_info::{NodeInfo, PodInfo};
 
 /// The plugin's name in KubeSchedulerConfiguration.
@@ -47,13 +47,34 @@ impl Plugin for NodeUnschedulable {
     }
 
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        if !node.node.spec.unschedulable
+        // The inline flag, not `node.node.spec`: this runs on every node of every cycle.
+        if !node.unschedulable()
             || tolerations_tolerate_taint(&pod.pod.spec.tolerations, &UNSCHEDULABLE_TAINT)
         {
             return Status::success();
         }
         // Preemption cannot uncordon a node, hence unresolvable.
         Status::unresolvable(NAME, ERR_REASON_UNSCHEDULABLE)
+    }
+
+    /// The pod's tolerations are looked at once per batch, not once per node.
+    fn filter_nodes<'n>(
+        &self,
+        _state: &CycleState,
+        pod: &PodInfo,
+        nodes: &mut Vec<&'n NodeInfo>,
+        rejected: &mut Vec<(&'n NodeInfo, Status)>,
+    ) {
+        // Cordoned nodes are rare: a read-only look first, which usually settles the batch.
+        if !nodes.iter().any(|node| node.unschedulable())
+            || tolerations_tolerate_taint(&pod.pod.spec.tolerations, &UNSCHEDULABLE_TAINT)
+        {
+            return;
+        }
+        retain_feasible(nodes, rejected, |node| {
+            node.unschedulable()
+                .then(|| Status::unresolvable(NAME, ERR_REASON_UNSCHEDULABLE))
+        });
     }
 }
 

@@ -9,6 +9,7 @@ use crate::api::taints::{
 };
 use crate::scheduler::framework::{
     CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, Status, default_normalize_score,
+    retain_feasible,
 };
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
@@ -25,6 +26,47 @@ const SCORED_EFFECTS: [TaintEffect; 1] = [TaintEffect::PreferNoSchedule];
 /// taint (those with that effect or with none), so Score looks at no others.
 struct PreScoreState {
     tolerations: Vec<Toleration>,
+}
+
+impl PreScoreState {
+    /// The node's untolerated PreferNoSchedule taints (none on a node without taints, which
+    /// the inline flag tells without reading the node object).
+    fn untolerated(&self, node: &NodeInfo) -> i64 {
+        if !node.has_taints() {
+            return 0;
+        }
+        let count =
+            count_untolerated_taints(&node.node.spec.taints, &self.tolerations, &SCORED_EFFECTS);
+        i64::try_from(count).unwrap_or(i64::MAX)
+    }
+}
+
+fn pre_score_state(state: &CycleState) -> Result<&PreScoreState, Status> {
+    state
+        .read::<PreScoreState>(NAME)
+        .ok_or_else(|| Status::error(NAME, "TaintToleration PreScore state missing"))
+}
+
+/// The rejection of `node` for a NoSchedule / NoExecute taint `pod` does not tolerate, if any.
+fn untolerated_taint(pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
+    // Most nodes have no taint: the inline flag answers without reading the node object.
+    if !node.has_taints() {
+        return None;
+    }
+    let taint = find_untolerated_taint(
+        &node.node.spec.taints,
+        &pod.pod.spec.tolerations,
+        &FILTERED_EFFECTS,
+    )?;
+    // Preemption cannot remove a taint, hence unresolvable. Upstream's wording, which names
+    // the first offending taint as `{key: value}`.
+    Some(Status::unresolvable(
+        NAME,
+        format!(
+            "node(s) had untolerated taint {{{}: {}}}",
+            taint.key, taint.value
+        ),
+    ))
 }
 
 /// The TaintToleration plugin (no args).
@@ -53,21 +95,20 @@ impl Plugin for TaintToleration {
     }
 
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        match find_untolerated_taint(
-            &node.node.spec.taints,
-            &pod.pod.spec.tolerations,
-            &FILTERED_EFFECTS,
-        ) {
-            None => Status::success(),
-            // Preemption cannot remove a taint, hence unresolvable. Upstream's wording, which
-            // names the first offending taint as `{key: value}`.
-            Some(taint) => Status::unresolvable(
-                NAME,
-                format!(
-                    "node(s) had untolerated taint {{{}: {}}}",
-                    taint.key, taint.value
-                ),
-            ),
+        untolerated_taint(pod, node).unwrap_or_else(Status::success)
+    }
+
+    /// Every node of the batch without a [`Status`] for the nodes that pass.
+    fn filter_nodes<'n>(
+        &self,
+        _state: &CycleState,
+        pod: &PodInfo,
+        nodes: &mut Vec<&'n NodeInfo>,
+        rejected: &mut Vec<(&'n NodeInfo, Status)>,
+    ) {
+        // Tainted nodes are few: a read-only look first, which usually settles the batch.
+        if nodes.iter().any(|node| node.has_taints()) {
+            retain_feasible(nodes, rejected, |node| untolerated_taint(pod, node));
         }
     }
 
@@ -91,15 +132,27 @@ impl Plugin for TaintToleration {
     }
 
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let Some(s) = state.read::<PreScoreState>(NAME) else {
-            return Err(Status::error(
-                NAME,
-                "TaintToleration PreScore state missing",
-            ));
-        };
-        let count =
-            count_untolerated_taints(&node.node.spec.taints, &s.tolerations, &SCORED_EFFECTS);
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+        Ok(pre_score_state(state)?.untolerated(node))
+    }
+
+    /// Every node with one read of the cycle state.
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        _pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        scores: &mut [i64],
+    ) -> Result<(), Status> {
+        let s = pre_score_state(state)?;
+        if nodes.iter().any(|node| node.has_taints()) {
+            for (slot, node) in scores.iter_mut().zip(nodes) {
+                *slot = s.untolerated(node);
+            }
+        } else {
+            // No taint anywhere: nothing untolerated.
+            scores.fill(0);
+        }
+        Ok(())
     }
 
     fn has_normalize(&self) -> bool {
