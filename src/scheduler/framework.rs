@@ -17,9 +17,10 @@ pub const MAX_NODE_SCORE: i64 = 100;
 /// Lowest score a plugin may give a node.
 pub const MIN_NODE_SCORE: i64 = 0;
 
-/// Most nodes filtered as one batch (see `Profile::find_feasible`): 64 [`NodeInfo`]s fit in a
-/// core's first-level data cache with room to spare.
-const FILTER_BATCH: usize = 64;
+/// Most nodes filtered or scored as one batch (see `Profile::find_feasible` and
+/// `Profile::prioritize`): 64 [`NodeInfo`]s fit in a core's first-level data cache with room
+/// to spare.
+const NODE_BATCH: usize = 64;
 
 /// Fewest feasible nodes a cycle looks for before it stops filtering.
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -628,7 +629,7 @@ impl Profile {
     /// a batch holds no more nodes than feasible ones are still wanted, so one at a time would
     /// also have examined every node of it, and each node still meets the plugins in order
     /// and is rejected by the first that rejects it. Batches are also kept small enough
-    /// ([`FILTER_BATCH`]) that a batch's nodes, loaded into the cache by the first plugin,
+    /// ([`NODE_BATCH`]) that a batch's nodes, loaded into the cache by the first plugin,
     /// are still there for the others.
     fn find_feasible<'s>(
         &self,
@@ -658,11 +659,11 @@ impl Profile {
             parts: [from_start, before],
             allowed,
         };
-        let mut batch: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(FILTER_BATCH));
+        let mut batch: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(NODE_BATCH));
         let mut rejected: Vec<(&NodeInfo, Status)> = Vec::new();
         while feasible.len() < to_find {
             batch.clear();
-            candidates.fill(&mut batch, (to_find - feasible.len()).min(FILTER_BATCH));
+            candidates.fill(&mut batch, (to_find - feasible.len()).min(NODE_BATCH));
             if batch.is_empty() {
                 break;
             }
@@ -711,16 +712,29 @@ impl Profile {
             }
         }
         work.nodes_scored += feasible.len();
-        let mut totals = vec![0i64; feasible.len()];
-        let mut scores = vec![0i64; feasible.len()];
-        for weighted in &self.score {
-            let plugin = &self.plugins[weighted.plugin];
-            if state.skip_score.contains(weighted.plugin) {
-                continue;
+        let active: Vec<&WeightedPlugin> = self
+            .score
+            .iter()
+            .filter(|w| !state.skip_score.contains(w.plugin))
+            .collect();
+        let n = feasible.len();
+        // Raw scores, one row of `n` per active plugin. Nodes are scored a batch at a time, every
+        // plugin over the batch in turn (as kube-scheduler runs every plugin on a node before
+        // the next), so that a batch's nodes, loaded into the cache by the first plugin, are
+        // still there for the others; normalization then needs every node's raw score.
+        let mut raw = vec![0i64; n * active.len()];
+        for start in (0..n).step_by(NODE_BATCH) {
+            let end = (start + NODE_BATCH).min(n);
+            for (row, weighted) in raw.chunks_exact_mut(n).zip(&active) {
+                let plugin = &self.plugins[weighted.plugin];
+                plugin.score_nodes(state, pod, &feasible[start..end], &mut row[start..end])?;
             }
-            plugin.score_nodes(state, pod, feasible, &mut scores)?;
+        }
+        let mut totals = vec![0i64; n];
+        for (scores, weighted) in raw.chunks_exact_mut(n).zip(&active) {
+            let plugin = &self.plugins[weighted.plugin];
             if plugin.has_normalize() {
-                let status = plugin.normalize(state, pod, &mut scores);
+                let status = plugin.normalize(state, pod, scores);
                 if !status.is_success() {
                     return Err(status);
                 }
@@ -734,11 +748,11 @@ impl Profile {
             });
             let weight = weighted.weight;
             if weight == 1 {
-                for (total, &s) in totals.iter_mut().zip(&scores) {
+                for (total, &s) in totals.iter_mut().zip(scores.iter()) {
                     *total = total.wrapping_add(s);
                 }
             } else {
-                for (total, &s) in totals.iter_mut().zip(&scores) {
+                for (total, &s) in totals.iter_mut().zip(scores.iter()) {
                     *total = total.wrapping_add(s.wrapping_mul(weight));
                 }
             }
@@ -757,26 +771,26 @@ impl Profile {
     }
 }
 
-/// The index of the highest total; ties are broken uniformly at random, as kube-scheduler's
-/// `selectHost` does (reservoir sampling over the tied nodes in order).
+/// The index of the highest total; ties are broken uniformly at random. kube-scheduler's
+/// `selectHost` draws once per tied node (reservoir sampling); drawing once over the number of
+/// tied nodes gives the same uniform choice with one random number per cycle rather than
+/// hundreds when every node scores alike, as on an empty cluster.
 pub fn select_host(totals: &[i64], rng: &mut SimRng) -> usize {
-    let mut best = 0;
-    // The best total, kept at hand rather than read back through `best`.
-    let mut best_total = i64::MIN;
-    let mut ties = 0u64;
-    for (i, &t) in totals.iter().enumerate() {
-        if i == 0 || t > best_total {
-            best = i;
-            best_total = t;
-            ties = 1;
-        } else if t == best_total {
-            ties += 1;
-            if rng.random_range(0..ties) == 0 {
-                best = i;
-            }
-        }
-    }
-    best
+    let Some(&best) = totals.iter().max() else {
+        return 0;
+    };
+    let ties = totals.iter().filter(|&&t| t == best).count();
+    let nth = if ties > 1 {
+        rng.random_range(0..ties as u64) as usize
+    } else {
+        0
+    };
+    totals
+        .iter()
+        .enumerate()
+        .filter(|&(_, &t)| t == best)
+        .nth(nth)
+        .map_or(0, |(i, _)| i)
 }
 
 #[cfg(test)]
