@@ -477,6 +477,50 @@ pub struct CycleWork {
     pub nodes_scored: usize,
 }
 
+/// Nodes that fail the pod once the pods nominated to them are counted: the first pass of
+/// kube-scheduler's `RunFilterPluginsWithNominatedPods`, which the caller works out before the
+/// cycle because it changes the snapshot (see `preemption::nominated_rejections`). The
+/// cycle rejects these nodes with these statuses and runs its ordinary filters (the second
+/// pass, without the nominated pods) on the rest. Usually empty: nominations exist only while
+/// preemptors wait for their victims to leave.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NominatedRejections {
+    /// (node name, rejecting status), sorted by name.
+    by_node: Vec<(String, Status)>,
+}
+
+impl NominatedRejections {
+    /// The rejections of `list` (any order; a later entry for a node replaces an earlier one).
+    pub fn new(mut list: Vec<(String, Status)>) -> NominatedRejections {
+        list.reverse();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.dedup_by(|a, b| a.0 == b.0);
+        NominatedRejections { by_node: list }
+    }
+
+    /// Whether no node is rejected.
+    pub fn is_empty(&self) -> bool {
+        self.by_node.is_empty()
+    }
+
+    /// The status rejecting node `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Status> {
+        self.by_node
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.by_node[i].1)
+    }
+}
+
+/// What is settled about the nodes before a cycle filters them.
+#[derive(Clone, Copy)]
+struct Decided<'a> {
+    /// The nodes PreFilter narrowed the search to (sorted), if it did.
+    allowed: Option<&'a [String]>,
+    /// The nodes that fail with the pods nominated to them counted.
+    nominated: &'a NominatedRejections,
+}
+
 /// The scheduling algorithm's state that carries over between cycles.
 #[derive(Debug, Default)]
 pub struct Rotation {
@@ -485,11 +529,27 @@ pub struct Rotation {
 }
 
 impl Profile {
-    /// Runs one scheduling cycle for `pod` (PreFilter through host selection).
+    /// Runs one scheduling cycle for `pod` (PreFilter through host selection) on a cluster
+    /// where no pod is nominated to a node.
     pub fn schedule(
         &self,
         pod: &PodInfo,
         snapshot: &Snapshot,
+        rotation: &mut Rotation,
+        tie_break: &mut SimRng,
+        work: &mut CycleWork,
+    ) -> CycleResult {
+        let none = NominatedRejections::default();
+        self.schedule_with(pod, snapshot, &none, rotation, tie_break, work)
+    }
+
+    /// Runs one scheduling cycle for `pod`, with `nominated` rejecting the nodes that fail
+    /// once the pods nominated to them are counted.
+    pub fn schedule_with(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        nominated: &NominatedRejections,
         rotation: &mut Rotation,
         tie_break: &mut SimRng,
         work: &mut CycleWork,
@@ -515,23 +575,28 @@ impl Profile {
                 });
             }
         };
-        // The nominated node (set by an earlier preemption) is tried first, alone.
-        let nominated = &pod.pod.status.nominated_node_name;
-        if !nominated.is_empty()
-            && let Some(node) = snapshot.get(nominated)
-            && allowed.as_ref().is_none_or(|a| a.contains(nominated))
+        // The node this pod is nominated to (by an earlier preemption) is tried first, alone.
+        let own_node = &pod.pod.status.nominated_node_name;
+        if !own_node.is_empty()
+            && let Some(node) = snapshot.get(own_node)
+            && allowed.as_ref().is_none_or(|a| a.contains(own_node))
         {
             work.nodes_filtered += 1;
-            if self.run_filters(&state, pod, node).is_success() {
+            if nominated.get(own_node).is_none() && self.run_filters(&state, pod, node).is_success()
+            {
                 return CycleResult::Scheduled {
-                    node: nominated.clone(),
+                    node: own_node.clone(),
                     evaluated: 1,
                     feasible: 1,
                 };
             }
         }
+        let decided = Decided {
+            allowed: allowed.as_deref(),
+            nominated,
+        };
         let (feasible, diagnosis, processed) =
-            self.find_feasible(&state, pod, snapshot, allowed.as_deref(), rotation, work);
+            self.find_feasible(&state, pod, snapshot, decided, rotation, work);
         if feasible.is_empty() {
             return CycleResult::Unschedulable(diagnosis);
         }
@@ -636,10 +701,11 @@ impl Profile {
         state: &CycleState,
         pod: &PodInfo,
         snapshot: &'s Snapshot,
-        allowed: Option<&[String]>,
+        decided: Decided<'_>,
         rotation: &mut Rotation,
         work: &mut CycleWork,
     ) -> (Vec<&'s NodeInfo>, Diagnosis, usize) {
+        let Decided { allowed, nominated } = decided;
         let nodes = snapshot.nodes();
         let candidates: usize = allowed.map_or(nodes.len(), <[String]>::len);
         let has_scoring = !self.score.is_empty();
@@ -668,6 +734,16 @@ impl Profile {
                 break;
             }
             processed += batch.len();
+            if !nominated.is_empty() {
+                retain_feasible(&mut batch, &mut rejected, |node| {
+                    nominated.get(node.name()).cloned()
+                });
+                for (node, status) in rejected.drain(..) {
+                    diagnosis
+                        .node_statuses
+                        .insert(node.name().to_string(), status);
+                }
+            }
             for &i in &self.filter {
                 if batch.is_empty() {
                     break;
