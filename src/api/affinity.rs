@@ -452,36 +452,8 @@ pub struct PodAntiAffinity {
 mod tests {
     use super::*;
 
+    use crate::api::test_util::{fields, labels, req, term};
     use NodeSelectorOperator::{DoesNotExist, Exists, Gt, In, Lt, NotIn};
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    fn req(key: &str, operator: NodeSelectorOperator, values: &[&str]) -> NodeSelectorRequirement {
-        NodeSelectorRequirement {
-            key: key.to_owned(),
-            operator,
-            values: values.iter().map(|v| (*v).to_owned()).collect(),
-        }
-    }
-
-    fn term(exprs: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
-        NodeSelectorTerm {
-            match_expressions: exprs,
-            match_fields: Vec::new(),
-        }
-    }
-
-    fn fields(fs: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
-        NodeSelectorTerm {
-            match_expressions: Vec::new(),
-            match_fields: fs,
-        }
-    }
 
     #[test]
     fn in_operator() {

@@ -642,16 +642,50 @@ impl Selector {
     }
 }
 
+/// Writes `items` joined by `,`: the printed form of both kinds of selector.
+fn write_comma_separated(f: &mut fmt::Formatter<'_>, items: &[impl fmt::Display]) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
+/// A selector's string form both ways, as serde uses it (`try_from = "String"`,
+/// `into = "String"`): parsing with `$parse` (failing with `$error`) and printing with
+/// `Display`.
+macro_rules! string_form {
+    ($selector:ty, $error:ty, $parse:ident) => {
+        impl FromStr for $selector {
+            type Err = $error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $selector {
+            type Error = $error;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                $parse(&s)
+            }
+        }
+
+        impl From<$selector> for String {
+            fn from(s: $selector) -> Self {
+                s.to_string()
+            }
+        }
+    };
+}
+
 impl fmt::Display for Selector {
     /// Requirements joined by `,`; the empty selector prints as the empty string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, r) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{r}")?;
-        }
-        Ok(())
+        write_comma_separated(f, &self.requirements)
     }
 }
 
@@ -680,27 +714,7 @@ impl From<&LabelSelector> for Selector {
     }
 }
 
-impl FromStr for Selector {
-    type Err = LabelSelectorParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_label_selector(s)
-    }
-}
-
-impl TryFrom<String> for Selector {
-    type Error = LabelSelectorParseError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        parse_label_selector(&s)
-    }
-}
-
-impl From<Selector> for String {
-    fn from(s: Selector) -> Self {
-        s.to_string()
-    }
-}
+string_form!(Selector, LabelSelectorParseError, parse_label_selector);
 
 // ---------------------------------------------------------------------------------------------
 // Label selector string parser
@@ -1117,37 +1131,11 @@ impl FieldSelector {
 
 impl fmt::Display for FieldSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, r) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{r}")?;
-        }
-        Ok(())
+        write_comma_separated(f, &self.requirements)
     }
 }
 
-impl FromStr for FieldSelector {
-    type Err = FieldSelectorParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_field_selector(s)
-    }
-}
-
-impl TryFrom<String> for FieldSelector {
-    type Error = FieldSelectorParseError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        parse_field_selector(&s)
-    }
-}
-
-impl From<FieldSelector> for String {
-    fn from(s: FieldSelector) -> Self {
-        s.to_string()
-    }
-}
+string_form!(FieldSelector, FieldSelectorParseError, parse_field_selector);
 
 /// Escapes `\`, `,` and `=` in a field selector value so it survives splitting.
 fn escape_field_value(value: &str) -> String {
@@ -1252,13 +1240,7 @@ pub fn parse_field_selector(s: &str) -> Result<FieldSelector, FieldSelectorParse
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::api::test_util::labels;
 
     fn expr(key: &str, operator: SelectorOperator, values: &[&str]) -> LabelSelectorRequirement {
         LabelSelectorRequirement {

@@ -16,6 +16,8 @@ pub mod replicaset;
 pub mod resources;
 pub mod service;
 pub mod taints;
+#[cfg(test)]
+pub(crate) mod test_util;
 
 pub use meta::{ObjectKey, ObjectMeta, ResourceVersion, Uid};
 pub use object::{Kind, Object};

@@ -836,7 +836,8 @@ mod tests {
         }
     }
 
-    /// Runs a cycle (which must fail) to get the diagnosis, then preemption.
+    /// Runs a cycle (which must fail) to get the diagnosis, then preemption; also returns how
+    /// many nodes preemption ran through the filters.
     fn run(
         profile: &Profile,
         preemptor: &PodInfo,
@@ -845,15 +846,14 @@ mod tests {
         pdbs: &[PodDisruptionBudgetView],
         args: &PreemptionArgs,
         seed: u64,
-    ) -> PreemptionOutcome {
+    ) -> (PreemptionOutcome, usize) {
         let mut tie = stream(seed, "test/tie-break");
-        let mut work = CycleWork::default();
         let diagnosis = match profile.schedule(
             preemptor,
             snapshot,
             &mut Rotation::default(),
             &mut tie,
-            &mut work,
+            &mut CycleWork::default(),
         ) {
             CycleResult::Unschedulable(d) => d,
             other => panic!("cycle should fail, got {other:?}"),
@@ -864,11 +864,14 @@ mod tests {
             pdbs,
         };
         let mut rng = stream(seed, "test/preemption");
-        preempt(
+        let mut work = CycleWork::default();
+        let outcome = preempt(
             args, profile, preemptor, view, &diagnosis, &mut rng, &mut work,
-        )
+        );
+        (outcome, work.nodes_filtered)
     }
 
+    /// Preemption with CpuFit, nothing nominated, no PDBs, default args, seed 1.
     fn simple(snapshot: &Snapshot, preemptor: &PodInfo) -> PreemptionOutcome {
         run(
             &profile_with(Box::new(CpuFit)),
@@ -879,6 +882,7 @@ mod tests {
             &PreemptionArgs::default(),
             1,
         )
+        .0
     }
 
     fn chosen(outcome: PreemptionOutcome) -> Preemption {
@@ -888,8 +892,36 @@ mod tests {
         }
     }
 
+    /// The preemption chosen with nothing nominated and default args, which must be one.
+    fn chosen_with(
+        profile: &Profile,
+        preemptor: &PodInfo,
+        snapshot: &Snapshot,
+        pdbs: &[PodDisruptionBudgetView],
+        seed: u64,
+    ) -> Preemption {
+        let nominated = NominatedPods::new();
+        let args = PreemptionArgs::default();
+        chosen(run(profile, preemptor, snapshot, &nominated, pdbs, &args, seed).0)
+    }
+
     fn names(pods: &[Arc<PodInfo>]) -> Vec<&str> {
         pods.iter().map(|p| p.pod.metadata.name.as_str()).collect()
+    }
+
+    /// n1 (4000m), full: hi (prio 20, started 1 s), a (prio 1, 10 s), b (prio 5, 20 s) and
+    /// c (prio 1, 5 s), 1000m each.
+    fn four_on_n1() -> Snapshot {
+        Snapshot::new(vec![node(
+            "n1",
+            4000,
+            vec![
+                pod("hi", 1, 20, 1000, 1),
+                pod("a", 2, 1, 1000, 10),
+                pod("b", 3, 5, 1000, 20),
+                pod("c", 4, 1, 1000, 5),
+            ],
+        )])
     }
 
     #[test]
@@ -900,16 +932,7 @@ mod tests {
         // By importance: b (prio 5), c (prio 1, started first), a. Reprieve b: 2000m free ≥
         // 1500m, stays. Reprieve c: 1000m free < 1500m, victim. Reprieve a: same, victim.
         // Victims: [c, a].
-        let snap = Snapshot::new(vec![node(
-            "n1",
-            4000,
-            vec![
-                pod("hi", 1, 20, 1000, 1),
-                pod("a", 2, 1, 1000, 10),
-                pod("b", 3, 5, 1000, 20),
-                pod("c", 4, 1, 1000, 5),
-            ],
-        )]);
+        let snap = four_on_n1();
         let p = chosen(simple(&snap, &info(pod("p", 99, 10, 1500, 0))));
         assert_eq!(p.node, "n1");
         assert_eq!(names(&p.victims), ["c", "a"]);
@@ -931,17 +954,8 @@ mod tests {
         let snap = Snapshot::new(vec![node("n1", 3000, pods())]);
         let preemptor = info(pod("p", 99, 10, 2000, 0));
         let profile = profile_with(Box::new(CpuFit));
-        let go = |pdbs: &[PodDisruptionBudgetView]| {
-            chosen(run(
-                &profile,
-                &preemptor,
-                &snap,
-                &NominatedPods::new(),
-                pdbs,
-                &PreemptionArgs::default(),
-                1,
-            ))
-        };
+        let go =
+            |pdbs: &[PodDisruptionBudgetView]| chosen_with(&profile, &preemptor, &snap, pdbs, 1);
         // No PDB: order z, x, y. z stays (2000m free), x and y go. Victims [x, y].
         let p = go(&[]);
         assert_eq!((names(&p.victims), p.pdb_violations), (vec!["x", "y"], 0));
@@ -958,15 +972,8 @@ mod tests {
         assert_eq!((names(&p.victims), p.pdb_violations), (vec!["x", "y"], 0));
         // A PDB on y allowing 0, and a preemptor wanting all 3000m: y is tried (and evicted)
         // first, then z and x; the victims come back in importance order [z, x, y].
-        let p = chosen(run(
-            &profile,
-            &info(pod("big", 98, 10, 3000, 0)),
-            &snap,
-            &NominatedPods::new(),
-            &[pdb("app", "y", 0)],
-            &PreemptionArgs::default(),
-            1,
-        ));
+        let big = info(pod("big", 98, 10, 3000, 0));
+        let p = chosen_with(&profile, &big, &snap, &[pdb("app", "y", 0)], 1);
         assert_eq!(
             (names(&p.victims), p.pdb_violations),
             (vec!["z", "x", "y"], 1)
@@ -981,18 +988,7 @@ mod tests {
         let preemptor = info(pod("p", 99, 100, 2000, 0));
         let profile = profile_with(Box::new(CpuFit));
         let picks: Vec<String> = (1..=6)
-            .map(|seed| {
-                chosen(run(
-                    &profile,
-                    &preemptor,
-                    &snap,
-                    &NominatedPods::new(),
-                    pdbs,
-                    &PreemptionArgs::default(),
-                    seed,
-                ))
-                .node
-            })
+            .map(|seed| chosen_with(&profile, &preemptor, &snap, pdbs, seed).node)
             .collect();
         assert!(picks.iter().all(|p| *p == picks[0]), "{picks:?}");
         picks[0].clone()
@@ -1071,18 +1067,11 @@ mod tests {
             node("n2", 2000, vec![pod("b", 2, 5, 2000, 1)]),
         ]);
         let preemptor = info(pod("p", 99, 100, 2000, 0));
+        let profile = profile_with(Box::new(CpuFit));
         let mut seen = Vec::new();
         for seed in 1..=8 {
             let offset = stream(seed, "test/preemption").random_range(0..2usize);
-            let p = chosen(run(
-                &profile_with(Box::new(CpuFit)),
-                &preemptor,
-                &snap,
-                &NominatedPods::new(),
-                &[],
-                &PreemptionArgs::default(),
-                seed,
-            ));
+            let p = chosen_with(&profile, &preemptor, &snap, &[], seed);
             assert_eq!(p.node, ["n1", "n2"][offset]);
             seen.push(offset);
         }
@@ -1200,16 +1189,9 @@ mod tests {
         nominated.set("n1", info(pod("l", 11, 5, 1000, 0)));
         // The preemptor's own nomination is never counted against it.
         nominated.set("n1", Arc::clone(&preemptor));
+        let args = PreemptionArgs::default();
         let go = |nominated: &NominatedPods| {
-            chosen(run(
-                &profile,
-                &preemptor,
-                &snap,
-                nominated,
-                &[],
-                &PreemptionArgs::default(),
-                1,
-            ))
+            chosen(run(&profile, &preemptor, &snap, nominated, &[], &args, 1).0)
         };
         let p = go(&nominated);
         assert_eq!(names(&p.victims), ["a", "b"]);
@@ -1240,28 +1222,9 @@ mod tests {
         let snap = Snapshot::new(nodes);
         let preemptor = info(pod("p", 9999, 100, 2000, 0));
         let profile = profile_with(Box::new(CpuFit));
-        let mut tie = stream(seed, "test/tie-break");
-        let mut work = CycleWork::default();
-        let CycleResult::Unschedulable(diagnosis) = profile.schedule(
-            &preemptor,
-            &snap,
-            &mut Rotation::default(),
-            &mut tie,
-            &mut work,
-        ) else {
-            panic!("cycle should fail");
-        };
-        let mut rng = stream(seed, "test/preemption");
-        let mut work = CycleWork::default();
-        let view = PreemptionView {
-            snapshot: &snap,
-            nominated: &NominatedPods::new(),
-            pdbs: &[],
-        };
-        let p = chosen(preempt(
-            args, &profile, &preemptor, view, &diagnosis, &mut rng, &mut work,
-        ));
-        (p.node, offset, work.nodes_filtered)
+        let nominated = NominatedPods::new();
+        let (outcome, filtered) = run(&profile, &preemptor, &snap, &nominated, &[], args, seed);
+        (chosen(outcome).node, offset, filtered)
     }
 
     #[test]
@@ -1318,25 +1281,9 @@ mod tests {
         use crate::scheduler::plugins::node_resources_fit::NodeResourcesFit;
         // Same cluster as `evicts_the_minimal_set_after_reprieve`, filtered by the real
         // plugin (cpu 4 = 4000m; memory and pod slots are plentiful): victims [c, a].
-        let snap = Snapshot::new(vec![node(
-            "n1",
-            4000,
-            vec![
-                pod("hi", 1, 20, 1000, 1),
-                pod("a", 2, 1, 1000, 10),
-                pod("b", 3, 5, 1000, 20),
-                pod("c", 4, 1, 1000, 5),
-            ],
-        )]);
-        let got = chosen(run(
-            &profile_with(Box::new(NodeResourcesFit::default())),
-            &info(pod("p", 99, 10, 1500, 0)),
-            &snap,
-            &NominatedPods::new(),
-            &[],
-            &PreemptionArgs::default(),
-            1,
-        ));
+        let snap = four_on_n1();
+        let profile = profile_with(Box::new(NodeResourcesFit::default()));
+        let got = chosen_with(&profile, &info(pod("p", 99, 10, 1500, 0)), &snap, &[], 1);
         assert_eq!(
             (got.node.as_str(), names(&got.victims)),
             ("n1", vec!["c", "a"])

@@ -9,6 +9,7 @@
 //! the node itself reports (upstream keeps the size first reported cluster-wide; nodes report
 //! the same size for the same image).
 
+use super::written_state;
 use crate::scheduler::framework::{CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, Status};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
@@ -73,9 +74,7 @@ impl PreScoreState {
 
 fn pre_score_state(state: &CycleState) -> Result<&PreScoreState, Status> {
     // Score alone cannot see the snapshot: PreScore must be enabled with Score.
-    state
-        .read::<PreScoreState>(NAME)
-        .ok_or_else(|| Status::error(NAME, "ImageLocality PreScore state missing"))
+    written_state(state, NAME, "PreScore")
 }
 
 /// The ImageLocality score plugin (no args).

@@ -592,35 +592,14 @@ mod tests {
     use crate::api::affinity::{Affinity, PodAffinity, PodAntiAffinity};
     use crate::api::labels::{LabelSelectorRequirement, Labels};
     use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
+    use crate::api::test_util::labels;
     use crate::scheduler::framework::Code;
+    use crate::scheduler::plugins::test_util::{
+        Verdict, assert_skips_cheaply, filter_all, info, node, passing, pod, score_all,
+    };
 
     const ZONE: &str = LABEL_ZONE;
     const HOST: &str = LABEL_HOSTNAME;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
-
-    fn node(name: &str, zone: Option<&str>) -> Node {
-        let mut n = Node::default();
-        n.metadata.name = name.to_string();
-        n.metadata.labels.insert(HOST.to_string(), name.to_string());
-        if let Some(z) = zone {
-            n.metadata.labels.insert(ZONE.to_string(), z.to_string());
-        }
-        n
-    }
-
-    fn pod(name: &str, namespace: &str, pod_labels: &[(&str, &str)]) -> Pod {
-        let mut p = Pod::default();
-        p.metadata.name = name.to_string();
-        p.metadata.namespace = namespace.to_string();
-        p.metadata.labels = labels(pod_labels);
-        p
-    }
 
     /// A term selecting `app=<app>` over `key`.
     fn term(app: &str, key: &str) -> PodAffinityTerm {
@@ -668,10 +647,6 @@ mod tests {
         }
     }
 
-    fn info(p: Pod) -> PodInfo {
-        PodInfo::new(Arc::new(p))
-    }
-
     /// A snapshot whose pods are added through [`Snapshot::add_pod`] (distinct uids).
     fn snapshot(nodes: Vec<(Node, Vec<Pod>)>) -> Snapshot {
         let mut snap = Snapshot::new(
@@ -694,10 +669,10 @@ mod tests {
     /// zone1: node-a, node-b; zone2: node-x; node-n has no zone.
     fn cluster(a: Vec<Pod>, b: Vec<Pod>, x: Vec<Pod>) -> Snapshot {
         snapshot(vec![
-            (node("node-a", Some("zone1")), a),
-            (node("node-b", Some("zone1")), b),
-            (node("node-x", Some("zone2")), x),
-            (node("node-n", None), vec![]),
+            (node("node-a", Some("zone1"), &[]), a),
+            (node("node-b", Some("zone1"), &[]), b),
+            (node("node-x", Some("zone2"), &[]), x),
+            (node("node-n", None, &[]), vec![]),
         ])
     }
 
@@ -705,74 +680,11 @@ mod tests {
         InterPodAffinity::new(InterPodAffinityArgs::default()).expect("default args")
     }
 
-    /// PreFilter then Filter on every node: (node, code, reason), sorted by node; None if
-    /// PreFilter skipped.
-    fn filter_all(
-        pl: &InterPodAffinity,
-        p: &PodInfo,
-        snap: &Snapshot,
-    ) -> Option<Vec<(String, Code, String)>> {
-        let mut state = CycleState::default();
-        match pl.pre_filter(&mut state, p, snap) {
-            Ok(_) => {}
-            Err(s) if s.is_skip() => return None,
-            Err(s) => panic!("pre_filter: {s:?}"),
-        }
-        let mut out: Vec<(String, Code, String)> = snap
-            .nodes()
-            .iter()
-            .map(|n| {
-                let s = pl.filter(&state, p, n);
-                let reason = s.reasons.first().cloned().unwrap_or_default();
-                (n.name().to_string(), s.code, reason)
-            })
-            .collect();
-        out.sort();
-        Some(out)
-    }
-
-    fn passing(results: &[(String, Code, String)]) -> Vec<&str> {
-        results
-            .iter()
-            .filter(|r| r.1 == Code::Success)
-            .map(|r| r.0.as_str())
-            .collect()
-    }
-
-    fn outcome<'a>(results: &'a [(String, Code, String)], name: &str) -> (Code, &'a str) {
+    fn outcome<'a>(results: &'a [Verdict], name: &str) -> (Code, &'a str) {
         results
             .iter()
             .find(|r| r.0 == name)
             .map_or((Code::Error, "missing"), |r| (r.1, r.2.as_str()))
-    }
-
-    /// PreScore, Score and NormalizeScore over every node: (node, raw, normalized), sorted by
-    /// node; None if PreScore skipped.
-    fn score_all(
-        pl: &InterPodAffinity,
-        p: &PodInfo,
-        snap: &Snapshot,
-    ) -> Option<Vec<(String, i64, i64)>> {
-        let mut state = CycleState::default();
-        let nodes: Vec<&NodeInfo> = snap.nodes().iter().collect();
-        let status = pl.pre_score(&mut state, p, &nodes, snap);
-        if status.is_skip() {
-            return None;
-        }
-        assert!(status.is_success(), "{status:?}");
-        let raw: Vec<i64> = nodes
-            .iter()
-            .map(|n| pl.score(&state, p, n).expect("score"))
-            .collect();
-        let mut norm = raw.clone();
-        assert!(pl.normalize(&state, p, &mut norm).is_success());
-        let mut out: Vec<(String, i64, i64)> = nodes
-            .iter()
-            .zip(raw.iter().zip(&norm))
-            .map(|(n, (&r, &s))| (n.name().to_string(), r, s))
-            .collect();
-        out.sort();
-        Some(out)
     }
 
     #[test]
@@ -965,18 +877,18 @@ mod tests {
         );
         snapshot(vec![
             (
-                node("node-a", Some("zone1")),
+                node("node-a", Some("zone1"), &[]),
                 vec![pod("p1", "default", &[("app", "db")])],
             ),
-            (node("node-b", Some("zone1")), vec![p5]),
+            (node("node-b", Some("zone1"), &[]), vec![p5]),
             (
-                node("node-x", Some("zone2")),
+                node("node-x", Some("zone2"), &[]),
                 vec![
                     pod("p2", "default", &[("app", "cache")]),
                     pod("p3", "default", &[("app", "web")]),
                 ],
             ),
-            (node("node-y", Some("zone3")), vec![p4]),
+            (node("node-y", Some("zone3"), &[]), vec![p4]),
         ])
     }
 
@@ -1073,15 +985,7 @@ mod tests {
     fn plain_pods_skip_cheaply() {
         let snap = cluster(vec![pod("db", "default", &[("app", "db")])], vec![], vec![]);
         let p = info(pod("web", "default", &[("app", "web")]));
-        let pl = plugin();
-        let mut state = CycleState::default();
-        assert!(
-            pl.pre_filter(&mut state, &p, &snap)
-                .is_err_and(|s| s.is_skip())
-        );
-        let nodes: Vec<&NodeInfo> = snap.nodes().iter().collect();
-        assert!(pl.pre_score(&mut state, &p, &nodes, &snap).is_skip());
-        assert_eq!(pl.filter(&state, &p, nodes[0]).code, Code::Error);
+        assert_skips_cheaply(&plugin(), &p, &snap);
     }
 
     #[test]

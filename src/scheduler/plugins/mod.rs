@@ -1,4 +1,9 @@
-//! The scheduler plugins, one file each, named as in KubeSchedulerConfiguration.
+//! The scheduler plugins, one file each, named as in KubeSchedulerConfiguration, and what
+//! several of them share.
+
+use std::any::Any;
+
+use crate::scheduler::framework::{CycleState, Status};
 
 pub mod balanced_allocation;
 pub mod image_locality;
@@ -14,3 +19,15 @@ pub mod taint_toleration;
 #[cfg(test)]
 pub(crate) mod test_util;
 pub use registry::{KNOWN_PLUGINS, NoOp, PluginArgs, is_known, new_plugin};
+
+/// The state of type `T` that `plugin` wrote at its extension point `point` (`PreFilter`,
+/// `PreScore`), or the error a later extension point fails with when that one did not run.
+pub(crate) fn written_state<'s, T: Any>(
+    state: &'s CycleState,
+    plugin: &'static str,
+    point: &str,
+) -> Result<&'s T, Status> {
+    state
+        .read::<T>(plugin)
+        .ok_or_else(|| Status::error(plugin, format!("{plugin} {point} state missing")))
+}

@@ -291,34 +291,13 @@ impl Plugin for NodeAffinity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::affinity::{NodeSelectorRequirement, NodeSelectorTerm};
+    use crate::api::affinity::NodeSelectorTerm;
+    use crate::api::test_util::{fields, req, term};
     use crate::scheduler::framework::Code;
     use crate::scheduler::plugins::test_util::{
         NodeBuilder, PodBuilder, filter, pre_filter, score,
     };
     use NodeSelectorOperator::{Exists, In, NotIn};
-
-    fn req(key: &str, op: NodeSelectorOperator, values: &[&str]) -> NodeSelectorRequirement {
-        NodeSelectorRequirement {
-            key: key.into(),
-            operator: op,
-            values: values.iter().map(|v| (*v).to_string()).collect(),
-        }
-    }
-
-    fn term(exprs: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
-        NodeSelectorTerm {
-            match_expressions: exprs,
-            match_fields: Vec::new(),
-        }
-    }
-
-    fn fields(fs: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
-        NodeSelectorTerm {
-            match_expressions: Vec::new(),
-            match_fields: fs,
-        }
-    }
 
     fn required(terms: Vec<NodeSelectorTerm>) -> NodeAffinitySpec {
         NodeAffinitySpec {

@@ -5,8 +5,9 @@
 //! Upstream: `pkg/scheduler/framework/plugins/nodeports/node_ports.go`. As upstream, only the
 //! app containers' ports are the pod's claims (`getContainerPorts` reads `spec.containers`).
 
+use super::written_state;
 use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, PreFilterResult, Status};
-use crate::scheduler::node_info::{HostPort, NodeInfo, PodInfo, Snapshot, WILDCARD_IP};
+use crate::scheduler::node_info::{HostPort, NodeInfo, PodInfo, Snapshot};
 
 /// The plugin's name in KubeSchedulerConfiguration.
 pub const NAME: &str = "NodePorts";
@@ -15,33 +16,9 @@ pub const NAME: &str = "NodePorts";
 pub const ERR_REASON: &str = "node(s) didn't have free ports for the requested pod ports";
 
 /// What PreFilter keeps: the host ports the pod wants, sanitized (empty IP = `0.0.0.0`,
-/// empty protocol = TCP).
+/// empty protocol = TCP), as [`PodInfo::new`] worked them out.
 struct PreFilterState {
     wanted: Vec<HostPort>,
-}
-
-/// The host ports the pod's app containers claim.
-fn wanted_ports(pod: &PodInfo) -> Vec<HostPort> {
-    pod.pod
-        .spec
-        .containers
-        .iter()
-        .flat_map(|c| &c.ports)
-        .filter(|p| p.host_port > 0)
-        .map(|p| HostPort {
-            ip: if p.host_ip.is_empty() {
-                WILDCARD_IP.to_string()
-            } else {
-                p.host_ip.clone()
-            },
-            protocol: if p.protocol.is_empty() {
-                "TCP".to_string()
-            } else {
-                p.protocol.clone()
-            },
-            port: p.host_port,
-        })
-        .collect()
 }
 
 /// The NodePorts filter plugin (no args).
@@ -74,18 +51,19 @@ impl Plugin for NodePorts {
         pod: &PodInfo,
         _snapshot: &Snapshot,
     ) -> Result<PreFilterResult, Status> {
-        let wanted = wanted_ports(pod);
-        if wanted.is_empty() {
+        if pod.host_ports.is_empty() {
             // Most pods claim no host port: Filter has nothing to do.
             return Err(Status::skip());
         }
+        let wanted = pod.host_ports.clone();
         state.write(NAME, PreFilterState { wanted });
         Ok(PreFilterResult::AllNodes)
     }
 
     fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
-        let Some(s) = state.read::<PreFilterState>(NAME) else {
-            return Status::error(NAME, "NodePorts PreFilter state missing");
+        let s: &PreFilterState = match written_state(state, NAME, "PreFilter") {
+            Ok(s) => s,
+            Err(missing) => return missing,
         };
         let taken = s
             .wanted

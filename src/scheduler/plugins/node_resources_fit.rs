@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use super::written_state;
 use crate::api::labels::validate_label_key;
 use crate::api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
 use crate::scheduler::framework::{
@@ -737,9 +738,10 @@ fn score_each(nodes: &[&NodeInfo], scores: &mut [i64], score: impl Fn(&NodeInfo)
     }
 }
 
-/// The PreFilter state is missing: NodeResourcesFit is enabled at Filter but not PreFilter.
-fn missing_pre_filter_state() -> Status {
-    Status::error(NAME, "NodeResourcesFit PreFilter state missing")
+/// What PreFilter wrote, or the error when NodeResourcesFit is enabled at Filter but not
+/// PreFilter.
+fn pre_filter_state(state: &CycleState) -> Result<&PreFilterState, Status> {
+    written_state(state, NAME, "PreFilter")
 }
 
 /// Why `pod` does not fit `node` (`None` when it fits): it needs a free pod slot and, for
@@ -849,9 +851,9 @@ impl Plugin for NodeResourcesFit {
     }
 
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        match state.read::<PreFilterState>(NAME) {
-            Some(s) => shortfall(s, pod, node).unwrap_or_else(Status::success),
-            None => missing_pre_filter_state(),
+        match pre_filter_state(state) {
+            Ok(s) => shortfall(s, pod, node).unwrap_or_else(Status::success),
+            Err(missing) => missing,
         }
     }
 
@@ -863,10 +865,10 @@ impl Plugin for NodeResourcesFit {
         nodes: &mut Vec<&'n NodeInfo>,
         rejected: &mut Vec<(&'n NodeInfo, Status)>,
     ) {
-        let s = state.read::<PreFilterState>(NAME);
-        retain_feasible(nodes, rejected, |node| match s {
-            Some(s) => shortfall(s, pod, node),
-            None => Some(missing_pre_filter_state()),
+        let s = pre_filter_state(state);
+        retain_feasible(nodes, rejected, |node| match &s {
+            Ok(s) => shortfall(s, pod, node),
+            Err(missing) => Some(missing.clone()),
         });
     }
 

@@ -745,51 +745,19 @@ mod tests {
 
     use super::*;
     use crate::api::Uid;
-    use crate::api::affinity::{
-        Affinity, NodeAffinity, NodeSelector, NodeSelectorOperator, NodeSelectorRequirement,
-        NodeSelectorTerm,
-    };
+    use crate::api::affinity::{Affinity, NodeAffinity, NodeSelector, NodeSelectorOperator};
     use crate::api::labels::{LabelSelector, LabelSelectorRequirement, SelectorOperator};
     use crate::api::meta::OwnerReference;
     use crate::api::node::Node;
     use crate::api::taints::Taint;
+    use crate::api::test_util::{labels, req, term};
     use crate::scheduler::framework::Code;
+    use crate::scheduler::plugins::test_util::{
+        self, Verdict, assert_skips_cheaply, info, node, passing, pod, score_all,
+    };
     use crate::sim::SimTime;
 
     const ZONE: &str = LABEL_ZONE;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
-
-    /// A node named `name` with its hostname label, a zone (if any) and extra labels.
-    fn node(name: &str, zone: Option<&str>, extra: &[(&str, &str)]) -> Node {
-        let mut n = Node::default();
-        n.metadata.name = name.to_string();
-        n.metadata.labels = labels(extra);
-        n.metadata
-            .labels
-            .insert(LABEL_HOSTNAME.to_string(), name.to_string());
-        if let Some(z) = zone {
-            n.metadata.labels.insert(ZONE.to_string(), z.to_string());
-        }
-        n
-    }
-
-    fn pod(name: &str, namespace: &str, pod_labels: &[(&str, &str)]) -> Pod {
-        let mut p = Pod::default();
-        p.metadata.name = name.to_string();
-        p.metadata.namespace = namespace.to_string();
-        p.metadata.labels = labels(pod_labels);
-        p
-    }
-
-    fn info(p: Pod) -> PodInfo {
-        PodInfo::new(Arc::new(p))
-    }
 
     /// A snapshot of `nodes`, each with its pods (given distinct uids).
     fn snapshot(nodes: Vec<(Node, Vec<Pod>)>) -> Snapshot {
@@ -847,66 +815,9 @@ mod tests {
         PodTopologySpread::new(PodTopologySpreadArgs::default()).expect("default args are valid")
     }
 
-    /// Runs PreFilter then Filter on every node; returns (node, code, reason) per node.
-    fn filter_all(
-        pl: &PodTopologySpread,
-        pod: &PodInfo,
-        snap: &Snapshot,
-    ) -> Vec<(String, Code, String)> {
-        let mut state = CycleState::default();
-        if let Err(s) = pl.pre_filter(&mut state, pod, snap) {
-            panic!("pre_filter: {s:?}");
-        }
-        snap.nodes()
-            .iter()
-            .map(|n| {
-                let s = pl.filter(&state, pod, n);
-                (
-                    n.name().to_string(),
-                    s.code,
-                    s.reasons.first().cloned().unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
-    fn passing(results: &[(String, Code, String)]) -> Vec<&str> {
-        let mut names: Vec<&str> = results
-            .iter()
-            .filter(|r| r.1 == Code::Success)
-            .map(|r| r.0.as_str())
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// Runs PreScore, Score and NormalizeScore over every node of the snapshot; returns
-    /// (raw, normalized) per node in snapshot order, or None if PreScore skipped.
-    fn score_all(
-        pl: &PodTopologySpread,
-        pod: &PodInfo,
-        snap: &Snapshot,
-    ) -> Option<Vec<(String, i64, i64)>> {
-        let mut state = CycleState::default();
-        let nodes: Vec<&NodeInfo> = snap.nodes().iter().collect();
-        let status = pl.pre_score(&mut state, pod, &nodes, snap);
-        if status.is_skip() {
-            return None;
-        }
-        assert!(status.is_success(), "{status:?}");
-        let raw: Vec<i64> = nodes
-            .iter()
-            .map(|n| pl.score(&state, pod, n).expect("score"))
-            .collect();
-        let mut norm = raw.clone();
-        assert!(pl.normalize(&state, pod, &mut norm).is_success());
-        let mut out: Vec<(String, i64, i64)> = nodes
-            .iter()
-            .zip(raw.iter().zip(&norm))
-            .map(|(n, (&r, &s))| (n.name().to_string(), r, s))
-            .collect();
-        out.sort();
-        Some(out)
+    /// PreFilter then Filter on every node (PreFilter never skips these pods).
+    fn filter_all(pl: &PodTopologySpread, pod: &PodInfo, snap: &Snapshot) -> Vec<Verdict> {
+        test_util::filter_all(pl, pod, snap).expect("not skipped")
     }
 
     #[test]
@@ -1044,14 +955,11 @@ mod tests {
         p.spec.affinity = Some(Affinity {
             node_affinity: Some(NodeAffinity {
                 required_during_scheduling_ignored_during_execution: Some(NodeSelector {
-                    node_selector_terms: vec![NodeSelectorTerm {
-                        match_expressions: vec![NodeSelectorRequirement {
-                            key: "disk".into(),
-                            operator: NodeSelectorOperator::In,
-                            values: vec!["ssd".into()],
-                        }],
-                        match_fields: Vec::new(),
-                    }],
+                    node_selector_terms: vec![term(vec![req(
+                        "disk",
+                        NodeSelectorOperator::In,
+                        &["ssd"],
+                    )])],
                 }),
                 ..NodeAffinity::default()
             }),
@@ -1304,18 +1212,9 @@ mod tests {
 
     #[test]
     fn plain_pods_skip_cheaply() {
-        let pl = plugin();
         let snap = snapshot(vec![(node("node-a", Some("zone1"), &[]), foos(3))]);
         let p = info(pod("plain", "default", &[("foo", "bar")]));
-        let mut state = CycleState::default();
-        assert!(
-            pl.pre_filter(&mut state, &p, &snap)
-                .is_err_and(|s| s.is_skip())
-        );
-        let nodes: Vec<&NodeInfo> = snap.nodes().iter().collect();
-        assert!(pl.pre_score(&mut state, &p, &nodes, &snap).is_skip());
-        // Without PreFilter state, Filter reports an error rather than guessing.
-        assert_eq!(pl.filter(&state, &p, nodes[0]).code, Code::Error);
+        assert_skips_cheaply(&plugin(), &p, &snap);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //!
 //! Upstream: `pkg/scheduler/framework/plugins/tainttoleration/taint_toleration.go`.
 
+use super::written_state;
 use crate::api::taints::{
     TaintEffect, Toleration, count_untolerated_taints, find_untolerated_taint,
 };
@@ -42,9 +43,7 @@ impl PreScoreState {
 }
 
 fn pre_score_state(state: &CycleState) -> Result<&PreScoreState, Status> {
-    state
-        .read::<PreScoreState>(NAME)
-        .ok_or_else(|| Status::error(NAME, "TaintToleration PreScore state missing"))
+    written_state(state, NAME, "PreScore")
 }
 
 /// The rejection of `node` for a NoSchedule / NoExecute taint `pod` does not tolerate, if any.

@@ -1,16 +1,18 @@
 //! Test fixtures for the plugin tests: builders for pods and nodes, and drivers that run a
 //! plugin's extension points the way the framework does (PreFilter then Filter; PreScore,
-//! Score, NormalizeScore), so each test reads as "this pod, these nodes, these results".
+//! Score, NormalizeScore), on a few nodes or over a whole snapshot, so each test reads as
+//! "this pod, these nodes, these results".
 
 use std::sync::Arc;
 
 use crate::api::affinity::{Affinity, NodeAffinity};
-use crate::api::node::{ContainerImage, Node};
+use crate::api::node::{ContainerImage, LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::pod::{Container, ContainerPort, Pod};
 use crate::api::quantity::Quantity;
 use crate::api::resources::ResourceList;
 use crate::api::taints::{Taint, TaintEffect, Toleration, TolerationOperator};
-use crate::scheduler::framework::{CycleState, Plugin, PreFilterResult, Status};
+use crate::api::test_util::labels;
+use crate::scheduler::framework::{Code, CycleState, Plugin, PreFilterResult, Status};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
 /// 1 MiB in bytes.
@@ -270,4 +272,112 @@ pub fn score(plugin: &dyn Plugin, pod: &PodInfo, nodes: Vec<NodeInfo>) -> Result
         }
     }
     Ok(scores)
+}
+
+/// A pod `name` in `namespace` with labels `pod_labels` and nothing else.
+pub fn pod(name: &str, namespace: &str, pod_labels: &[(&str, &str)]) -> Pod {
+    let mut p = Pod::default();
+    p.metadata.name = name.to_string();
+    p.metadata.namespace = namespace.to_string();
+    p.metadata.labels = labels(pod_labels);
+    p
+}
+
+/// The scheduler's view of `p`.
+pub fn info(p: Pod) -> PodInfo {
+    PodInfo::new(Arc::new(p))
+}
+
+/// A node named `name` with its hostname label, a zone (if any) and extra labels.
+pub fn node(name: &str, zone: Option<&str>, extra: &[(&str, &str)]) -> Node {
+    let mut n = Node::default();
+    n.metadata.name = name.to_string();
+    n.metadata.labels = labels(extra);
+    n.metadata
+        .labels
+        .insert(LABEL_HOSTNAME.to_string(), name.to_string());
+    if let Some(z) = zone {
+        n.metadata
+            .labels
+            .insert(LABEL_ZONE.to_string(), z.to_string());
+    }
+    n
+}
+
+/// One node's Filter outcome: (node, code, first reason).
+pub type Verdict = (String, Code, String);
+
+/// One node's scores: (node, raw, normalized).
+pub type Scores = (String, i64, i64);
+
+/// PreFilter then Filter on every node of `snap`, sorted by node; None if PreFilter skipped.
+/// Panics on any other PreFilter failure.
+pub fn filter_all(plugin: &dyn Plugin, pod: &PodInfo, snap: &Snapshot) -> Option<Vec<Verdict>> {
+    let mut state = CycleState::default();
+    match plugin.pre_filter(&mut state, pod, snap) {
+        Ok(_) => {}
+        Err(s) if s.is_skip() => return None,
+        Err(s) => panic!("pre_filter: {s:?}"),
+    }
+    let mut out: Vec<Verdict> = snap
+        .nodes()
+        .iter()
+        .map(|n| {
+            let s = plugin.filter(&state, pod, n);
+            let reason = s.reasons.first().cloned().unwrap_or_default();
+            (n.name().to_string(), s.code, reason)
+        })
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+/// The nodes of [`filter_all`]'s results that passed, sorted.
+pub fn passing(results: &[Verdict]) -> Vec<&str> {
+    let mut names: Vec<&str> = results
+        .iter()
+        .filter(|r| r.1 == Code::Success)
+        .map(|r| r.0.as_str())
+        .collect();
+    names.sort();
+    names
+}
+
+/// PreScore, Score and NormalizeScore over every node of `snap`, sorted by node; None if
+/// PreScore skipped. Panics on any other failure.
+pub fn score_all(plugin: &dyn Plugin, pod: &PodInfo, snap: &Snapshot) -> Option<Vec<Scores>> {
+    let mut state = CycleState::default();
+    let nodes: Vec<&NodeInfo> = snap.nodes().iter().collect();
+    let status = plugin.pre_score(&mut state, pod, &nodes, snap);
+    if status.is_skip() {
+        return None;
+    }
+    assert!(status.is_success(), "{status:?}");
+    let raw: Vec<i64> = nodes
+        .iter()
+        .map(|n| plugin.score(&state, pod, n).expect("score"))
+        .collect();
+    let mut norm = raw.clone();
+    assert!(plugin.normalize(&state, pod, &mut norm).is_success());
+    let mut out: Vec<Scores> = nodes
+        .iter()
+        .zip(raw.iter().zip(&norm))
+        .map(|(n, (&r, &s))| (n.name().to_string(), r, s))
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+/// Asserts that PreFilter and PreScore both skip `pod` on `snap`, and that Filter, left without
+/// PreFilter state, reports an error rather than guessing.
+pub fn assert_skips_cheaply(plugin: &dyn Plugin, pod: &PodInfo, snap: &Snapshot) {
+    let mut state = CycleState::default();
+    assert!(
+        plugin
+            .pre_filter(&mut state, pod, snap)
+            .is_err_and(|s| s.is_skip())
+    );
+    let nodes: Vec<&NodeInfo> = snap.nodes().iter().collect();
+    assert!(plugin.pre_score(&mut state, pod, &nodes, snap).is_skip());
+    assert_eq!(plugin.filter(&state, pod, nodes[0]).code, Code::Error);
 }
