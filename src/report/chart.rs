@@ -3,7 +3,9 @@
 //! This file owns everything about how a chart looks: the fixed canvas size,
 //! the palette, axis ranges and tick placement, tick-label text (durations on
 //! x, compact numbers on y), the legend, and the guarantee that the same input
-//! yields the same bytes.
+//! yields the same bytes. The frame around the data (canvas, title, plotting
+//! area, grid and tick labels) is shared with the sweep's spread charts in
+//! `sweep_chart.rs`, so both kinds look alike.
 //!
 //! Text is emitted as SVG `<text>` elements. plotters is built without its
 //! `ttf` feature, so its layout uses a fixed per-character width estimate
@@ -12,6 +14,7 @@
 
 use std::ops::Range;
 
+use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
@@ -45,9 +48,10 @@ const FONT: &str = "sans-serif";
 const TITLE_SIZE: f64 = 20.0;
 const LABEL_SIZE: f64 = 15.0;
 /// Rough width of one character of label text in pixels at `LABEL_SIZE`;
-/// only used to reserve room, so erring wide is harmless.
-const CHAR_WIDTH: f64 = 7.5;
-const TITLE_BAND: u32 = 34;
+/// only used to reserve room and to shorten labels, so erring wide is harmless.
+pub(super) const CHAR_WIDTH: f64 = 7.5;
+/// Height of the band the title sits in; legends go below it.
+pub(super) const TITLE_BAND: u32 = 34;
 const LEGEND_ROW: u32 = 20;
 const MAX_X_TICKS: f64 = 8.0;
 const MAX_Y_TICKS: f64 = 6.0;
@@ -61,8 +65,109 @@ pub enum ChartError {
     Draw(String),
 }
 
-fn draw_err<E: std::fmt::Display>(e: E) -> ChartError {
+pub(super) fn draw_err<E: std::fmt::Display>(e: E) -> ChartError {
     ChartError::Draw(e.to_string())
+}
+
+/// A chart's drawing surface.
+pub(super) type Canvas<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// A chart's plotting area, with both axes [`Ticked`].
+pub(super) type Plot<'a> = ChartContext<'static, SVGBackend<'a>, Cartesian2d<Ticked, Ticked>>;
+
+/// Renders a chart: a white [`WIDTH`]×[`HEIGHT`] canvas with `title` centred
+/// at the top, then whatever `draw` adds. Returns the `<svg>` document
+/// without an XML prolog.
+pub(super) fn render(
+    title: &str,
+    draw: impl FnOnce(&Canvas<'_>) -> Result<(), ChartError>,
+) -> Result<String, ChartError> {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+
+        let title_style = TextStyle::from((FONT, TITLE_SIZE).into_font())
+            .color(&TEXT_COLOR)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        root.draw(&Text::new(
+            title.to_owned(),
+            ((WIDTH / 2) as i32, 8),
+            title_style,
+        ))
+        .map_err(draw_err)?;
+
+        draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(strip_xml_prolog(&buf).to_owned())
+}
+
+/// The style of legend entries, tick labels and axis captions.
+pub(super) fn label_style() -> TextStyle<'static> {
+    TextStyle::from((FONT, LABEL_SIZE).into_font()).color(&TEXT_COLOR)
+}
+
+/// The plotting area: `root` below its top `band`, with `x` and `y` as axes
+/// and room on the left for the rotated axis caption plus the widest of the
+/// `y_labels`.
+pub(super) fn plot<'a>(
+    root: &Canvas<'a>,
+    band: u32,
+    y_labels: &[String],
+    x: Ticked,
+    y: Ticked,
+) -> Result<Plot<'a>, ChartError> {
+    let widest = y_labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(1);
+    let y_label_area = 30 + (widest as f64 * CHAR_WIDTH).ceil() as u32;
+    let (_, plot_area) = root.split_vertically(band);
+    ChartBuilder::on(&plot_area)
+        .margin_top(10)
+        .margin_right(28)
+        .margin_bottom(6)
+        .x_label_area_size(46)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x, y)
+        .map_err(draw_err)
+}
+
+/// The grid on the ticks, the axes, the tick labels (`x_fmt`, `y_fmt`) and the
+/// axis captions.
+pub(super) fn draw_mesh(
+    chart: &mut Plot<'_>,
+    (x_desc, y_desc): (&str, &str),
+    x_fmt: &dyn Fn(&f64) -> String,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<(), ChartError> {
+    let label_style = label_style();
+    chart
+        .configure_mesh()
+        .bold_line_style(GRID_COLOR)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS_COLOR)
+        .label_style(label_style.clone())
+        .axis_desc_style(label_style)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(y_fmt)
+        .draw()
+        .map_err(draw_err)
+}
+
+/// "No data", centred in the plotting area.
+pub(super) fn draw_no_data(chart: &Plot<'_>) -> Result<(), ChartError> {
+    let area = chart.plotting_area();
+    let (w, h) = area.dim_in_pixel();
+    let centre = (w as i32 / 2, h as i32 / 2);
+    let style = label_style().pos(Pos::new(HPos::Center, VPos::Center));
+    area.strip_coord_spec()
+        .draw(&Text::new("No data", centre, style))
+        .map_err(draw_err)
 }
 
 /// One named line on a chart.
@@ -109,30 +214,9 @@ impl LineChart {
         let top_band = TITLE_BAND + LEGEND_ROW * legend_rows.len() as u32;
 
         let y_labels: Vec<String> = y_axis.ticks.iter().map(|v| y_axis.label(*v)).collect();
-        let widest = y_labels
-            .iter()
-            .map(|l| l.chars().count())
-            .max()
-            .unwrap_or(1);
-        // Room for the rotated axis caption plus the widest tick label.
-        let y_label_area = 30 + (widest as f64 * CHAR_WIDTH).ceil() as u32;
 
-        let mut buf = String::new();
-        {
-            let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
-            root.fill(&WHITE).map_err(draw_err)?;
-
-            let title_style = TextStyle::from((FONT, TITLE_SIZE).into_font())
-                .color(&TEXT_COLOR)
-                .pos(Pos::new(HPos::Center, VPos::Top));
-            root.draw(&Text::new(
-                self.title.clone(),
-                ((WIDTH / 2) as i32, 8),
-                title_style,
-            ))
-            .map_err(draw_err)?;
-
-            let label_style = TextStyle::from((FONT, LABEL_SIZE).into_font()).color(&TEXT_COLOR);
+        render(&self.title, |root| {
+            let label_style = label_style();
             for (row_index, row) in legend_rows.iter().enumerate() {
                 let y = (TITLE_BAND + LEGEND_ROW * row_index as u32 + LEGEND_ROW / 2) as i32;
                 for item in row {
@@ -153,34 +237,16 @@ impl LineChart {
                 }
             }
 
-            let (_, plot_area) = root.split_vertically(top_band);
-            let mut chart = ChartBuilder::on(&plot_area)
-                .margin_top(10)
-                .margin_right(28)
-                .margin_bottom(6)
-                .x_label_area_size(46)
-                .y_label_area_size(y_label_area)
-                .build_cartesian_2d(
-                    Ticked::new(x_axis.min, x_axis.max, &x_axis.ticks),
-                    Ticked::new(y_axis.min, y_axis.max, &y_axis.ticks),
-                )
-                .map_err(draw_err)?;
-
+            let mut chart = plot(
+                root,
+                top_band,
+                &y_labels,
+                Ticked::new(x_axis.min, x_axis.max, &x_axis.ticks),
+                Ticked::new(y_axis.min, y_axis.max, &y_axis.ticks),
+            )?;
             let x_fmt = |v: &f64| format_duration(*v);
             let y_fmt = |v: &f64| y_axis.label(*v);
-            chart
-                .configure_mesh()
-                .bold_line_style(GRID_COLOR)
-                .light_line_style(TRANSPARENT)
-                .axis_style(AXIS_COLOR)
-                .label_style(label_style.clone())
-                .axis_desc_style(label_style.clone())
-                .x_desc(self.x_label.clone())
-                .y_desc(self.y_label.clone())
-                .x_label_formatter(&x_fmt)
-                .y_label_formatter(&y_fmt)
-                .draw()
-                .map_err(draw_err)?;
+            draw_mesh(&mut chart, (&self.x_label, &self.y_label), &x_fmt, &y_fmt)?;
 
             let (plot_w, _) = chart.plotting_area().dim_in_pixel();
             let columns = plot_w.max(1) as f64;
@@ -206,31 +272,24 @@ impl LineChart {
             }
 
             if bounds.is_none() {
-                let area = chart.plotting_area();
-                let (w, h) = area.dim_in_pixel();
-                let centre = (w as i32 / 2, h as i32 / 2);
-                let style = label_style.pos(Pos::new(HPos::Center, VPos::Center));
-                area.strip_coord_spec()
-                    .draw(&Text::new("No data", centre, style))
-                    .map_err(draw_err)?;
+                draw_no_data(&chart)?;
             }
-
-            root.present().map_err(draw_err)?;
-        }
-        Ok(strip_xml_prolog(&buf).to_owned())
+            Ok(())
+        })
     }
 }
 
 /// A linear f64 axis whose grid lines and labels sit exactly on ticks we
 /// chose. plotters' own `WithKeyPoints` would do, but it drops the value
 /// formatter that `configure_mesh` requires for f64 axes.
-struct Ticked {
+pub(super) struct Ticked {
     inner: RangedCoordf64,
     ticks: Vec<f64>,
 }
 
 impl Ticked {
-    fn new(min: f64, max: f64, ticks: &[f64]) -> Self {
+    /// The axis from `min` to `max` with grid lines on `ticks`.
+    pub(super) fn new(min: f64, max: f64, ticks: &[f64]) -> Self {
         Ticked {
             inner: (min..max).into(),
             ticks: ticks.to_vec(),

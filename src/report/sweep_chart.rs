@@ -2,36 +2,23 @@
 //! seeds: every seed's value as a dot, the min–max range as a whisker, the mean as a bar
 //! across it. Rendered to standalone SVG by plotters without system fonts (text is SVG
 //! `<text>`, laid out with a fixed per-character width), so the same input gives the same
-//! bytes on every machine.
+//! bytes on every machine. The frame (canvas, title, axes, grid, tick labels) is the line
+//! charts' of `chart.rs`.
 
-use std::ops::Range;
-
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::chart::{ChartError, HEIGHT, WIDTH, strip_xml_prolog};
+use super::chart::{
+    CHAR_WIDTH, ChartError, TITLE_BAND, Ticked, draw_err, draw_mesh, draw_no_data, label_style,
+    plot, render,
+};
 
-const TEXT_COLOR: RGBColor = RGBColor(0x22, 0x22, 0x22);
-const AXIS_COLOR: RGBColor = RGBColor(0x66, 0x66, 0x66);
-const GRID_COLOR: RGBColor = RGBColor(0xE3, 0xE3, 0xE3);
 /// Seeds: Okabe–Ito blue.
 const SEED_COLOR: RGBColor = RGBColor(0x00, 0x72, 0xB2);
 /// The mean: Okabe–Ito vermillion.
 const MEAN_COLOR: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
 const RANGE_COLOR: RGBColor = RGBColor(0x55, 0x55, 0x55);
-const FONT: &str = "sans-serif";
-const TITLE_SIZE: f64 = 20.0;
-const LABEL_SIZE: f64 = 15.0;
-/// Rough width of a character of label text, to reserve room and shorten labels.
-const CHAR_WIDTH: f64 = 7.5;
-const TITLE_BAND: u32 = 34;
 const LEGEND_BAND: u32 = 22;
-
-fn draw_err<E: std::fmt::Display>(e: E) -> ChartError {
-    ChartError::Draw(e.to_string())
-}
 
 /// One category: its label and one value per seed (non-finite values are left out).
 #[derive(Clone, Debug, PartialEq)]
@@ -53,33 +40,6 @@ pub struct SpreadChart {
     pub y_label: String,
     /// The categories, left to right.
     pub categories: Vec<Category>,
-}
-
-/// A linear axis whose grid lines sit exactly on given ticks.
-struct Ticked {
-    inner: RangedCoordf64,
-    ticks: Vec<f64>,
-}
-
-impl Ranged for Ticked {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.inner.map(value, limit)
-    }
-
-    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
-        }
-    }
-
-    fn range(&self) -> Range<f64> {
-        self.inner.range()
-    }
 }
 
 /// Round ticks covering `[lo, hi]`: the axis range, the ticks and the decimals of labels.
@@ -142,6 +102,9 @@ fn shorten(text: &str, max: usize) -> String {
 
 impl SpreadChart {
     /// Renders the chart as a complete `<svg>` document of [`WIDTH`]×[`HEIGHT`] pixels.
+    ///
+    /// [`WIDTH`]: super::chart::WIDTH
+    /// [`HEIGHT`]: super::chart::HEIGHT
     pub fn to_svg(&self) -> Result<String, ChartError> {
         let finite: Vec<Vec<f64>> = self
             .categories
@@ -155,31 +118,11 @@ impl SpreadChart {
         let (y_min, y_max, y_ticks, decimals) = nice_ticks(lo, hi);
         let n = self.categories.len().max(1);
         let y_labels: Vec<String> = y_ticks.iter().map(|v| label(*v, decimals)).collect();
-        let widest = y_labels
-            .iter()
-            .map(|l| l.chars().count())
-            .max()
-            .unwrap_or(1);
-        let y_label_area = 30 + (widest as f64 * CHAR_WIDTH).ceil() as u32;
 
-        let mut buf = String::new();
-        {
-            let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
-            root.fill(&WHITE).map_err(draw_err)?;
-            let title_style = TextStyle::from((FONT, TITLE_SIZE).into_font())
-                .color(&TEXT_COLOR)
-                .pos(Pos::new(HPos::Center, VPos::Top));
-            root.draw(&Text::new(
-                self.title.clone(),
-                ((WIDTH / 2) as i32, 8),
-                title_style,
-            ))
-            .map_err(draw_err)?;
-
-            let label_style = TextStyle::from((FONT, LABEL_SIZE).into_font()).color(&TEXT_COLOR);
+        render(&self.title, |root| {
             // Legend: dot = each seed, bar = mean, whisker = min–max.
             let y = (TITLE_BAND + LEGEND_BAND / 2) as i32;
-            let left = label_style.pos(Pos::new(HPos::Left, VPos::Center));
+            let left = label_style().pos(Pos::new(HPos::Left, VPos::Center));
             let mut x = 80;
             root.draw(&Circle::new((x, y), 3, SEED_COLOR.filled()))
                 .map_err(draw_err)?;
@@ -202,23 +145,14 @@ impl SpreadChart {
             root.draw(&Text::new("min–max over seeds", (x + 8, y), left))
                 .map_err(draw_err)?;
 
-            let (_, plot_area) = root.split_vertically(TITLE_BAND + LEGEND_BAND);
-            let x_axis = Ticked {
-                inner: (-0.5..n as f64 - 0.5).into(),
-                ticks: (0..n).map(|i| i as f64).collect(),
-            };
-            let y_axis = Ticked {
-                inner: (y_min..y_max).into(),
-                ticks: y_ticks.clone(),
-            };
-            let mut chart = ChartBuilder::on(&plot_area)
-                .margin_top(10)
-                .margin_right(28)
-                .margin_bottom(6)
-                .x_label_area_size(46)
-                .y_label_area_size(y_label_area)
-                .build_cartesian_2d(x_axis, y_axis)
-                .map_err(draw_err)?;
+            let category_ticks: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            let mut chart = plot(
+                root,
+                TITLE_BAND + LEGEND_BAND,
+                &y_labels,
+                Ticked::new(-0.5, n as f64 - 0.5, &category_ticks),
+                Ticked::new(y_min, y_max, &y_ticks),
+            )?;
             let (plot_w, _) = chart.plotting_area().dim_in_pixel();
             let per_category = (plot_w as f64 / n as f64 / CHAR_WIDTH).floor().max(3.0) as usize;
             let names: Vec<String> = self
@@ -235,19 +169,7 @@ impl SpreadChart {
                 }
             };
             let y_fmt = |v: &f64| label(*v, decimals);
-            chart
-                .configure_mesh()
-                .bold_line_style(GRID_COLOR)
-                .light_line_style(TRANSPARENT)
-                .axis_style(AXIS_COLOR)
-                .label_style(label_style.clone())
-                .axis_desc_style(label_style.clone())
-                .x_desc(self.x_label.clone())
-                .y_desc(self.y_label.clone())
-                .x_label_formatter(&x_fmt)
-                .y_label_formatter(&y_fmt)
-                .draw()
-                .map_err(draw_err)?;
+            draw_mesh(&mut chart, (&self.x_label, &self.y_label), &x_fmt, &y_fmt)?;
 
             let half = 0.18;
             for (i, values) in finite.iter().enumerate() {
@@ -284,16 +206,10 @@ impl SpreadChart {
                     .map_err(draw_err)?;
             }
             if finite.iter().all(Vec::is_empty) {
-                let area = chart.plotting_area();
-                let (w, h) = area.dim_in_pixel();
-                let style = label_style.pos(Pos::new(HPos::Center, VPos::Center));
-                area.strip_coord_spec()
-                    .draw(&Text::new("No data", (w as i32 / 2, h as i32 / 2), style))
-                    .map_err(draw_err)?;
+                draw_no_data(&chart)?;
             }
-            root.present().map_err(draw_err)?;
-        }
-        Ok(strip_xml_prolog(&buf).to_owned())
+            Ok(())
+        })
     }
 }
 
