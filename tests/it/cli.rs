@@ -10,7 +10,8 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::support;
 
 /// What a run of the binary printed and returned.
 struct Outcome {
@@ -30,21 +31,21 @@ impl Outcome {
 }
 
 /// Runs `kubesim ARGS` in `cwd`.
-fn kubesim<I, S>(cwd: &Path, args: I) -> Outcome
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let output = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the kubesim binary runs");
+fn kubesim(cwd: &Path, args: &[impl AsRef<OsStr>]) -> Outcome {
+    let (code, stdout, stderr) = support::kubesim(args, cwd, &[]);
     Outcome {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        code,
+        stdout,
+        stderr,
     }
+}
+
+/// Runs `kubesim run SCENARIO FLAGS… --out OUT` in `cwd`.
+fn run_scenario(cwd: &Path, scenario: &Path, flags: &[&str], out: &Path) -> Outcome {
+    let mut args = vec![OsStr::new("run"), scenario.as_os_str()];
+    args.extend(flags.iter().map(OsStr::new));
+    args.extend([OsStr::new("--out"), out.as_os_str()]);
+    kubesim(cwd, &args)
 }
 
 fn repo_root() -> &'static Path {
@@ -105,15 +106,7 @@ fn assert_rejected(case: &BadInput) -> String {
     expected_entries.dedup();
     let out = tmp.path().join("out");
 
-    let run = kubesim(
-        tmp.path(),
-        [
-            OsStr::new("run"),
-            scenario.as_os_str(),
-            OsStr::new("--out"),
-            out.as_os_str(),
-        ],
-    );
+    let run = run_scenario(tmp.path(), &scenario, &[], &out);
 
     let all = run.describe();
     assert_eq!(run.code, Some(1), "expected exit code 1\n{all}");
@@ -527,7 +520,7 @@ fn validate_reports_the_good_file_ok_and_the_bad_one_with_its_position() {
 
     let run = kubesim(
         tmp.path(),
-        [OsStr::new("validate"), good.as_os_str(), bad.as_os_str()],
+        &[OsStr::new("validate"), good.as_os_str(), bad.as_os_str()],
     );
     let all = run.describe();
     assert_eq!(run.code, Some(1), "{all}");
@@ -555,7 +548,7 @@ fn validate_reports_the_good_file_ok_and_the_bad_one_with_its_position() {
         "validate wrote something\n{all}"
     );
 
-    let run = kubesim(tmp.path(), [OsStr::new("validate"), good.as_os_str()]);
+    let run = kubesim(tmp.path(), &[OsStr::new("validate"), good.as_os_str()]);
     assert_eq!(run.code, Some(0), "{}", run.describe());
     assert!(run.stdout.starts_with("ok: "), "{}", run.describe());
     assert_eq!(run.stderr, "", "{}", run.describe());
@@ -588,7 +581,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn help_exits_0_and_shows_the_examples() {
-    let run = kubesim(repo_root(), ["--help"]);
+    let run = kubesim(repo_root(), &["--help"]);
     let all = run.describe();
     assert_eq!(run.code, Some(0), "{all}");
     for line in [
@@ -599,7 +592,7 @@ fn help_exits_0_and_shows_the_examples() {
     ] {
         assert!(run.stdout.contains(line), "--help lacks {line:?}\n{all}");
     }
-    let run = kubesim(repo_root(), ["run", "--help"]);
+    let run = kubesim(repo_root(), &["run", "--help"]);
     let all = run.describe();
     assert_eq!(run.code, Some(0), "{all}");
     assert!(
@@ -615,15 +608,7 @@ fn run_of_a_missing_file_names_the_path() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let missing = tmp.path().join("no-such-scenario.yaml");
     let out = tmp.path().join("out");
-    let run = kubesim(
-        tmp.path(),
-        [
-            OsStr::new("run"),
-            missing.as_os_str(),
-            OsStr::new("--out"),
-            out.as_os_str(),
-        ],
-    );
+    let run = run_scenario(tmp.path(), &missing, &[], &out);
     let all = run.describe();
     assert_eq!(run.code, Some(1), "{all}");
     let says = format!("error: {}: cannot read", missing.display());
@@ -640,16 +625,7 @@ fn out_over_a_folder_that_is_not_a_report_is_refused_and_left_untouched() {
     fs::write(out.join("thesis.txt"), "do not delete").expect("write the file");
     let scenario = repo_root().join("scenarios/quickstart.yaml");
 
-    let run = kubesim(
-        repo_root(),
-        [
-            OsStr::new("run"),
-            scenario.as_os_str(),
-            OsStr::new("--quiet"),
-            OsStr::new("--out"),
-            out.as_os_str(),
-        ],
-    );
+    let run = run_scenario(repo_root(), &scenario, &["--quiet"], &out);
     let all = run.describe();
     assert_eq!(run.code, Some(1), "{all}");
     let says = format!(

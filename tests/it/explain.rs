@@ -1,9 +1,11 @@
 //! `kubesim explain`: filter verdicts and scores on a small cluster, checked against values
 //! derived by hand from the plugins' formulas.
 
-use std::process::Command;
+use std::ffi::OsStr;
 
 use serde_json::{Value, json};
+
+use crate::support::kubesim;
 
 const SCENARIO: &str = "\
 apiVersion: kubesim.io/v1alpha1
@@ -54,22 +56,20 @@ spec:
   containers: [{name: c, image: nginx, resources: {requests: {cpu: 1500m, memory: 1Gi}}}]
 ";
 
-fn explain_json() -> Value {
+/// Runs `kubesim explain SCENARIO ARGS…`; returns the exit code, stdout and stderr.
+fn explain(args: &[&str]) -> (Option<i32>, String, String) {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let file = tmp.path().join("explain.yaml");
     std::fs::write(&file, SCENARIO).expect("write the scenario");
-    let output = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-        .args(["explain"])
-        .arg(&file)
-        .args(["--pod", "default/incoming", "--json"])
-        .output()
-        .expect("run kubesim explain");
-    assert!(
-        output.status.success(),
-        "explain failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("explain prints JSON")
+    let mut all = vec![OsStr::new("explain"), file.as_os_str()];
+    all.extend(args.iter().map(OsStr::new));
+    kubesim(&all, tmp.path(), &[])
+}
+
+fn explain_json() -> Value {
+    let (code, stdout, stderr) = explain(&["--pod", "default/incoming", "--json"]);
+    assert_eq!(code, Some(0), "explain failed: {stderr}");
+    serde_json::from_str(&stdout).expect("explain prints JSON")
 }
 
 fn scored(raw: i64, normalized: i64, weighted: i64) -> Value {
@@ -136,17 +136,8 @@ fn explain_matches_hand_computed_verdicts_and_scores() {
 
 #[test]
 fn explain_names_a_missing_pod() {
-    let tmp = tempfile::tempdir().expect("temporary folder");
-    let file = tmp.path().join("explain.yaml");
-    std::fs::write(&file, SCENARIO).expect("write the scenario");
-    let output = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-        .arg("explain")
-        .arg(&file)
-        .args(["--pod", "default/nope"])
-        .output()
-        .expect("run kubesim explain");
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (code, _, stderr) = explain(&["--pod", "default/nope"]);
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains("pod default/nope does not exist"),
         "{stderr}"

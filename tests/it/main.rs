@@ -1,4 +1,5 @@
-//! The integration tests: one binary, one module per area.
+//! The integration tests: one binary, one module per area, and `support` for what several
+//! share.
 
 mod cli;
 mod determinism;
@@ -6,4 +7,5 @@ mod explain;
 mod replay;
 mod scheduling;
 mod store_watch;
+mod support;
 mod sweep;

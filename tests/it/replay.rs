@@ -6,7 +6,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kubesim::scheduler::gpu::fgd;
 use kubesim::scheduler::gpu::fragmentation::ClusterFrag;
@@ -15,36 +14,7 @@ use kubesim::scheduler::gpu::select::{best_gpu, exclusive_gpus};
 use kubesim::scheduler::gpu::{NodeGpus, PodGpuRequest, Policy, TypicalPods};
 use kubesim::workload::openb::{NodeSpec, read_nodes, read_pods};
 
-const NODES_CSV: &str = "\
-sn,cpu_milli,memory_mib,gpu,model
-n-t4,32000,131072,4,T4
-n-v100,16000,65536,2,V100M32
-n-g2,96000,393216,8,G2
-";
-
-/// 16 pods: sharing pods of several sizes (so GPUs end up partly used and the GPU choice
-/// matters), whole-GPU and multi-GPU pods, CPU-only pods, and a model-constrained pod.
-/// GPU request: 200+300+450+500+600+700+800+250+350+650+1000+1000+2000+1000 = 9800 milli,
-/// below the 14 GPUs' 14 000, so tuning clones pods up to 1.3 × 14 000 = 18 200.
-const PODS_CSV: &str = "\
-name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time
-p00,2000,4096,1,200,,LS,Running,0,10,0
-p01,2000,4096,1,300,,LS,Running,0,10,0
-p02,3000,4096,1,450,,BE,Running,0,10,
-p03,4000,4096,1,500,,LS,Running,0,10,0
-p04,4000,4096,1,600,,LS,Running,0,10,0
-p05,2000,4096,1,700,,LS,Running,0,10,0
-p06,6000,4096,1,800,,LS,Running,0,10,0
-p07,1000,2048,1,250,,LS,Running,0,10,0
-p08,1000,2048,1,350,,LS,Running,0,10,0
-p09,1000,2048,1,650,,LS,Running,0,10,0
-p10,8000,16384,1,1000,,LS,Running,0,10,0
-p11,8000,16384,1,1000,V100M32,LS,Running,0,10,0
-p12,16000,32768,2,1000,,LS,Running,0,10,0
-p13,12000,8192,0,0,,BE,Running,0,10,0
-p14,4000,8192,0,0,,BE,Running,0,10,0
-p15,8000,16384,1,1000,,LS,Running,0,10,0
-";
+use crate::support::{NODES_CSV, PODS_CSV, kubesim};
 
 /// Writes the fixture into a fresh folder; returns it with the node and pod list paths.
 fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -187,37 +157,36 @@ fn policies_differ_and_runs_repeat() {
     assert_eq!(names(&a), names(&r));
 }
 
-/// Runs the kubesim binary in `cwd`.
-fn kubesim(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the kubesim binary runs");
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+/// `kubesim replay openb --nodes nodes.csv --pods PODS --policy POLICY --seed SEED EXTRA…` in
+/// `cwd`.
+fn replay_openb(
+    cwd: &Path,
+    pods: &str,
+    policy: &str,
+    seed: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut args = vec![
+        "replay",
+        "openb",
+        "--nodes",
+        "nodes.csv",
+        "--pods",
+        pods,
+        "--policy",
+        policy,
+        "--seed",
+        seed,
+    ];
+    args.extend(extra);
+    kubesim(&args, cwd, &[])
 }
 
 #[test]
 fn cli_writes_the_report_and_rejects_bad_rows() {
     let (dir, _, _) = fixture();
     let cwd = dir.path();
-    let args = [
-        "replay",
-        "openb",
-        "--nodes",
-        "nodes.csv",
-        "--pods",
-        "pods.csv",
-        "--policy",
-        "FGD",
-        "--seed",
-        "42",
-    ];
-    let (code, stdout, stderr) = kubesim(cwd, &args);
+    let (code, stdout, stderr) = replay_openb(cwd, "pods.csv", "FGD", "42", &[]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     let out = cwd.join("reports/replay-fgd-42");
     let csv = fs::read_to_string(out.join("replay.csv")).expect("replay.csv");
@@ -237,7 +206,7 @@ fn cli_writes_the_report_and_rejects_bad_rows() {
     assert!(svg.contains("openb replay: FGD, seed 42"));
     assert!(svg.contains(">\n100%\n</text>") || svg.contains(">\n120%\n</text>"));
     // Same inputs, same bytes; and a second run may replace its own report.
-    let (code, _, stderr) = kubesim(cwd, &args);
+    let (code, _, stderr) = replay_openb(cwd, "pods.csv", "FGD", "42", &[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         fs::read_to_string(out.join("replay.csv")).expect("replay.csv"),
@@ -250,23 +219,7 @@ fn cli_writes_the_report_and_rejects_bad_rows() {
         PODS_CSV.replace("p07,1000,2048,1,250", "p07,1000,2048,x,250"),
     )
     .expect("write bad pods");
-    let (code, _, stderr) = kubesim(
-        cwd,
-        &[
-            "replay",
-            "openb",
-            "--nodes",
-            "nodes.csv",
-            "--pods",
-            "bad.csv",
-            "--policy",
-            "bestfit",
-            "--seed",
-            "1",
-            "--out",
-            "bad-out",
-        ],
-    );
+    let (code, _, stderr) = replay_openb(cwd, "bad.csv", "bestfit", "1", &["--out", "bad-out"]);
     assert_eq!(code, Some(1), "{stderr}");
     // Header = line 1, p00 = line 2, so p07 is line 9.
     assert!(
@@ -275,21 +228,7 @@ fn cli_writes_the_report_and_rejects_bad_rows() {
     );
     assert!(!stderr.contains("panicked"));
     assert!(!cwd.join("bad-out").exists());
-    let (code, _, stderr) = kubesim(
-        cwd,
-        &[
-            "replay",
-            "openb",
-            "--nodes",
-            "nodes.csv",
-            "--pods",
-            "pods.csv",
-            "--policy",
-            "first-fit",
-            "--seed",
-            "1",
-        ],
-    );
+    let (code, _, stderr) = replay_openb(cwd, "pods.csv", "first-fit", "1", &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("unknown policy"), "{stderr}");
 }

@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kubesim::api::Object;
 use kubesim::scenario::overrides::Override;
@@ -15,6 +14,8 @@ use kubesim::scenario::{ScenarioError, load_with_overrides};
 use kubesim::sim::SimDuration;
 use kubesim::sweep::plan::{Plan, Shard, Vary};
 use kubesim::sweep::{self, SweepOutcome, SweepSettings};
+
+use crate::support::{NODES_CSV, first_pods, kubesim};
 
 /// A small cluster scenario: one pool, 24 pods created at 1s, a KubeSchedulerConfiguration.
 const SMALL: &str = "\
@@ -420,25 +421,6 @@ fn merging_two_shard_folders_equals_the_unsharded_sweep() {
     );
 }
 
-fn kubesim(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("JOB_COMPLETION_INDEX")
-        .env_remove("KUBESIM_SHARDS")
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .env_remove("SLURM_ARRAY_TASK_MIN")
-        .envs(env.iter().copied())
-        .output()
-        .expect("the kubesim binary runs");
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn the_cli_takes_its_shard_from_an_indexed_job_and_merges() {
     let tmp = tempfile::tempdir().expect("temporary folder");
@@ -519,31 +501,6 @@ fn the_cli_takes_its_shard_from_an_indexed_job_and_merges() {
     assert_eq!(code, Some(2), "{stderr}");
 }
 
-const TRACE_NODES: &str = "\
-sn,cpu_milli,memory_mib,gpu,model
-n-t4,32000,131072,4,T4
-n-v100,16000,65536,2,V100M32
-n-g2,96000,393216,8,G2
-";
-
-const TRACE_PODS: &str = "\
-name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time
-p00,2000,4096,1,200,,LS,Running,0,10,0
-p01,2000,4096,1,300,,LS,Running,0,10,0
-p02,3000,4096,1,450,,BE,Running,0,10,
-p03,4000,4096,1,500,,LS,Running,0,10,0
-p04,4000,4096,1,600,,LS,Running,0,10,0
-p05,2000,4096,1,700,,LS,Running,0,10,0
-p06,6000,4096,1,800,,LS,Running,0,10,0
-p07,1000,2048,1,250,,LS,Running,0,10,0
-p08,1000,2048,1,350,,LS,Running,0,10,0
-p09,1000,2048,1,650,,LS,Running,0,10,0
-p10,8000,16384,1,1000,,LS,Running,0,10,0
-p11,8000,16384,1,1000,V100M32,LS,Running,0,10,0
-p12,16000,32768,2,1000,,LS,Running,0,10,0
-p13,12000,8192,0,0,,BE,Running,0,10,0
-";
-
 fn replay_scenario(dir: &Path, nodes: &str, pods: &str, policy: &str) -> PathBuf {
     let path = dir.join("replay.yaml");
     fs::write(
@@ -561,8 +518,8 @@ fn replay_scenario(dir: &Path, nodes: &str, pods: &str, policy: &str) -> PathBuf
 fn a_replay_scenario_runs_the_replay_and_sweeps_its_policy() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     fs::create_dir_all(tmp.path().join("trace")).expect("mkdir");
-    fs::write(tmp.path().join("trace/nodes.csv"), TRACE_NODES).expect("write");
-    fs::write(tmp.path().join("trace/pods.csv"), TRACE_PODS).expect("write");
+    fs::write(tmp.path().join("trace/nodes.csv"), NODES_CSV).expect("write");
+    fs::write(tmp.path().join("trace/pods.csv"), first_pods(14)).expect("write");
     let scenario = replay_scenario(tmp.path(), "trace/nodes.csv", "trace/pods.csv", "fgd");
 
     // `kubesim run` on a replay scenario writes the replay outputs, from any working folder.

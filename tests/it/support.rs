@@ -1,0 +1,71 @@
+//! What several test modules share: running the kubesim binary, and a tiny openb trace.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs the kubesim binary with `args` in `cwd`, with the variables that pick a sweep shard
+/// taken from the environment and `env` added; returns the exit code, stdout and stderr.
+pub fn kubesim(
+    args: &[impl AsRef<OsStr>],
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("KUBESIM_SHARDS")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("SLURM_ARRAY_TASK_COUNT")
+        .env_remove("SLURM_ARRAY_TASK_MIN")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the kubesim binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The nodes of the tiny openb trace: a T4, a V100 and a G2 node.
+pub const NODES_CSV: &str = "\
+sn,cpu_milli,memory_mib,gpu,model
+n-t4,32000,131072,4,T4
+n-v100,16000,65536,2,V100M32
+n-g2,96000,393216,8,G2
+";
+
+/// 16 pods: sharing pods of several sizes (so GPUs end up partly used and the GPU choice
+/// matters), whole-GPU and multi-GPU pods, CPU-only pods, and a model-constrained pod.
+/// GPU request: 200+300+450+500+600+700+800+250+350+650+1000+1000+2000+1000 = 9800 milli,
+/// below the 14 GPUs' 14 000, so tuning clones pods up to 1.3 × 14 000 = 18 200.
+pub const PODS_CSV: &str = "\
+name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time
+p00,2000,4096,1,200,,LS,Running,0,10,0
+p01,2000,4096,1,300,,LS,Running,0,10,0
+p02,3000,4096,1,450,,BE,Running,0,10,
+p03,4000,4096,1,500,,LS,Running,0,10,0
+p04,4000,4096,1,600,,LS,Running,0,10,0
+p05,2000,4096,1,700,,LS,Running,0,10,0
+p06,6000,4096,1,800,,LS,Running,0,10,0
+p07,1000,2048,1,250,,LS,Running,0,10,0
+p08,1000,2048,1,350,,LS,Running,0,10,0
+p09,1000,2048,1,650,,LS,Running,0,10,0
+p10,8000,16384,1,1000,,LS,Running,0,10,0
+p11,8000,16384,1,1000,V100M32,LS,Running,0,10,0
+p12,16000,32768,2,1000,,LS,Running,0,10,0
+p13,12000,8192,0,0,,BE,Running,0,10,0
+p14,4000,8192,0,0,,BE,Running,0,10,0
+p15,8000,16384,1,1000,,LS,Running,0,10,0
+";
+
+/// The first `count` pods of [`PODS_CSV`], as a pod list of their own.
+pub fn first_pods(count: usize) -> String {
+    PODS_CSV
+        .lines()
+        .take(1 + count)
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
