@@ -224,7 +224,8 @@ impl NodeBuilder {
 }
 
 /// What PreFilter + Filter say about one node: PreFilter's rejection, Success when PreFilter
-/// skipped the plugin, or Filter's status.
+/// skipped the plugin, or Filter's status. Checks that `filter_nodes`, which the cycle calls,
+/// gives the same verdict.
 pub fn filter(plugin: &dyn Plugin, pod: &PodInfo, node: &NodeInfo) -> Status {
     let snapshot = Snapshot::new(vec![node.clone()]);
     let mut state = CycleState::default();
@@ -235,7 +236,20 @@ pub fn filter(plugin: &dyn Plugin, pod: &PodInfo, node: &NodeInfo) -> Status {
             Err(s) => return s,
         }
     }
-    plugin.filter(&state, pod, node)
+    let status = plugin.filter(&state, pod, node);
+    // The cycle filters in batches: the batch path must give the same verdict.
+    let mut batch = vec![node];
+    let mut rejected = Vec::new();
+    plugin.filter_nodes(&state, pod, &mut batch, &mut rejected);
+    match rejected.as_slice() {
+        [] => assert!(
+            status.is_success() && batch.len() == 1,
+            "filter_nodes passed, filter gave {status:?}"
+        ),
+        [(_, batched)] => assert_eq!(batched, &status, "filter_nodes and filter disagree"),
+        _ => panic!("filter_nodes rejected one node twice"),
+    }
+    status
 }
 
 /// PreFilter alone, on a snapshot of `nodes`.
@@ -251,6 +265,7 @@ pub fn pre_filter(
 
 /// PreScore, Score on every node of `nodes` (in order; tests give no zone labels so the
 /// snapshot keeps that order) and NormalizeScore. `Err` carries PreScore's Skip or error.
+/// Checks that `score_nodes`, which the cycle calls, gives the raw scores `score` gives.
 pub fn score(plugin: &dyn Plugin, pod: &PodInfo, nodes: Vec<NodeInfo>) -> Result<Vec<i64>, Status> {
     let snapshot = Snapshot::new(nodes);
     let feasible: Vec<&NodeInfo> = snapshot.nodes().iter().collect();
@@ -265,6 +280,10 @@ pub fn score(plugin: &dyn Plugin, pod: &PodInfo, nodes: Vec<NodeInfo>) -> Result
         .iter()
         .map(|n| plugin.score(&state, pod, n))
         .collect::<Result<Vec<i64>, Status>>()?;
+    // The cycle scores in batches: the batch path must give the same raw scores.
+    let mut batched = vec![-1; feasible.len()];
+    plugin.score_nodes(&state, pod, &feasible, &mut batched)?;
+    assert_eq!(batched, scores, "score_nodes and score disagree");
     if plugin.has_normalize() {
         let status = plugin.normalize(&state, pod, &mut scores);
         if !status.is_success() {
