@@ -19,7 +19,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     let config = scenario
         .scheduler
         .config
-        .resolve()
+        .resolve_seeded(args.seed.unwrap_or(scenario.seed))
         .map_err(|e| CliError::bad_input(e.to_string()))?;
     scenario.scheduler.enabled = true;
     let key = {
