@@ -217,3 +217,149 @@ impl Plugin for GpuScore {
         Status::success()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::node::Node;
+    use crate::api::pod::{Container, Pod};
+    use crate::scheduler::framework::Code;
+    use crate::scheduler::gpu::pod_gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI};
+    use crate::sim::rng::stream;
+    use crate::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
+
+    fn node(name: &str, gpus: u32, cores: u32) -> NodeInfo {
+        let mut n = Node::default();
+        n.metadata.name = name.into();
+        n.metadata
+            .labels
+            .insert(LABEL_GPU_MODEL.into(), "T4".into());
+        n.status.allocatable = [
+            ("cpu".to_string(), cores.to_string()),
+            ("memory".to_string(), "64Gi".to_string()),
+            (RESOURCE_GPU_COUNT.to_string(), gpus.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.parse().expect("quantity")))
+        .collect();
+        NodeInfo::new(Arc::new(n))
+    }
+
+    fn pod(cores: u32, gpu: Option<(&str, &str)>) -> PodInfo {
+        let mut p = Pod::default();
+        let mut c = Container::default();
+        c.resources.requests = [("cpu".to_string(), cores.to_string().parse().expect("cpu"))]
+            .into_iter()
+            .collect();
+        p.spec.containers.push(c);
+        if let Some((count, milli)) = gpu {
+            p.metadata
+                .annotations
+                .insert(ANNOTATION_GPU_COUNT.into(), count.into());
+            p.metadata
+                .annotations
+                .insert(ANNOTATION_GPU_MILLI.into(), milli.into());
+        }
+        PodInfo::new(Arc::new(p))
+    }
+
+    fn plugin(policy: Policy, score_cpu_only_pods: bool) -> GpuScore {
+        let args = GpuScoreArgs {
+            score_cpu_only_pods,
+            ..GpuScoreArgs::default()
+        };
+        GpuScore::new(policy, &args, stream(1, "test/gpu-score")).expect("modelled args")
+    }
+
+    /// PreScore, then Score per node and NormalizeScore, as the framework runs them.
+    fn scores(p: &GpuScore, pod: &PodInfo, nodes: Vec<NodeInfo>) -> Result<Vec<i64>, Status> {
+        let snapshot = Snapshot::new(nodes);
+        let feasible: Vec<&NodeInfo> = snapshot.nodes().iter().collect();
+        let mut state = CycleState::default();
+        let status = p.pre_score(&mut state, pod, &feasible, &snapshot);
+        if !status.is_success() {
+            return Err(status);
+        }
+        let mut out = vec![0; feasible.len()];
+        p.score_nodes(&state, pod, &feasible, &mut out)?;
+        // One node at a time gives the same scores.
+        for (node, &s) in feasible.iter().zip(&out) {
+            assert_eq!(p.score(&state, pod, node), Ok(s));
+        }
+        if p.has_normalize() {
+            p.normalize(&state, pod, &mut out);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn scores_are_the_policies_and_cpu_only_pods_skip() {
+        // A 500-milli pod of 4 cores on an idle 2-GPU, 104-core node and an idle 8-GPU,
+        // 96-core node. BestFit raw: s = 0.5·(cpuLeft − 4000)/128000 + 0.5·(ΣgpuLeft − 500)/8000:
+        // small: 0.390625 + 0.09375 = 0.484375 → trunc(51.56) = 51; big: 0.359375 + 0.46875 =
+        // 0.828125 → trunc(17.19) = 17; min–max normalised: 100 and 0.
+        let nodes = || vec![node("small", 2, 104), node("big", 8, 96)];
+        let s500 = pod(4, Some(("1", "500")));
+        assert_eq!(
+            scores(&plugin(Policy::BestFit, false), &s500, nodes()),
+            Ok(vec![100, 0])
+        );
+        // GpuPacking, idle nodes: max(33 − F, F) = 31 for 2 GPUs, 25 for 8.
+        assert_eq!(
+            scores(&plugin(Policy::GpuPacking, false), &s500, nodes()),
+            Ok(vec![31, 25])
+        );
+        // A CPU-only pod skips the plugin…
+        let cpu = pod(2, None);
+        let skipped = scores(&plugin(Policy::BestFit, false), &cpu, nodes());
+        assert_eq!(skipped.map_err(|s| s.code), Err(Code::Skip));
+        // …unless asked to be scored as the artifact does: raw small 0.5·102000/128000 +
+        // 0.5·2000/8000 = 0.5234 → 47; big 0.5·94000/128000 + 0.5 = 0.8672 → 13; normalised
+        // 100 and 0.
+        assert_eq!(
+            scores(&plugin(Policy::BestFit, true), &cpu, nodes()),
+            Ok(vec![100, 0])
+        );
+    }
+
+    #[test]
+    fn random_scores_only_its_drawn_node() {
+        let nodes = || vec![node("a", 2, 8), node("b", 2, 8), node("c", 2, 8)];
+        let s = scores(
+            &plugin(Policy::Random, false),
+            &pod(1, Some(("1", "300"))),
+            nodes(),
+        )
+        .expect("scored");
+        assert_eq!(s.iter().sum::<i64>(), 100);
+        assert_eq!(s.iter().filter(|&&x| x == 100).count(), 1);
+    }
+
+    #[test]
+    fn score_without_its_prescore_is_an_error_and_unmodelled_args_are_refused() {
+        let p = plugin(Policy::Fgd, false);
+        let n = node("a", 2, 8);
+        let status = p.score(&CycleState::default(), &pod(1, Some(("1", "300"))), &n);
+        assert_eq!(
+            status.map_err(|s| s.reasons),
+            Err(vec![
+                "FGDScore: no PreScore state; enable FGDScore at preScore as well as score \
+                 (multiPoint enables both)"
+                    .to_string()
+            ])
+        );
+        let share = GpuScoreArgs {
+            dim_ext_method: Some("share".into()),
+            ..GpuScoreArgs::default()
+        };
+        assert_eq!(
+            GpuScore::new(Policy::DotProd, &share, stream(1, "t")).err(),
+            Some(
+                "dimExtMethod \"share\" is not modelled for DotProductScore; expected \"merge\""
+                    .into()
+            )
+        );
+        // FGDScore accepts the artifact's args and does not read them.
+        assert!(GpuScore::new(Policy::Fgd, &share, stream(1, "t")).is_ok());
+    }
+}

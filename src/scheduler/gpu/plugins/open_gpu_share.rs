@@ -288,3 +288,252 @@ impl Plugin for OpenGpuShare {
     // No Unreserve: the GPUs are held by the assumed pod's annotation, and the cache gives them
     // back when it forgets the pod.
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::node::Node;
+    use crate::api::pod::{Container, Pod};
+    use crate::scheduler::framework::Code;
+    use crate::scheduler::gpu::fragmentation::tests::spec_example_typical;
+    use crate::scheduler::gpu::pod_gpu::{
+        ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
+    };
+    use crate::sim::rng::stream;
+    use crate::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
+
+    /// A node with `gpus` GPUs of `model` (none when 0) and `cores` CPUs.
+    fn node(name: &str, model: &str, gpus: u32, cores: u32) -> NodeInfo {
+        let mut n = Node::default();
+        n.metadata.name = name.into();
+        n.metadata
+            .labels
+            .insert(LABEL_GPU_MODEL.into(), model.into());
+        let mut list = vec![
+            ("cpu".to_string(), cores.to_string()),
+            ("memory".to_string(), "256Gi".to_string()),
+            ("pods".to_string(), "110".to_string()),
+        ];
+        if gpus > 0 {
+            list.push((RESOURCE_GPU_COUNT.to_string(), gpus.to_string()));
+        }
+        n.status.allocatable = list
+            .into_iter()
+            .map(|(k, v)| (k, v.parse().expect("quantity")))
+            .collect();
+        NodeInfo::new(Arc::new(n))
+    }
+
+    /// A pod of `cores` CPUs with GPU annotations `(name, value)`.
+    fn pod(cores: u32, annotations: &[(&str, &str)]) -> PodInfo {
+        let mut p = Pod::default();
+        p.metadata.name = "p".into();
+        let mut c = Container::default();
+        c.resources.requests = [("cpu".to_string(), cores.to_string().parse().expect("cpu"))]
+            .into_iter()
+            .collect();
+        p.spec.containers.push(c);
+        for (k, v) in annotations {
+            p.metadata.annotations.insert((*k).into(), (*v).into());
+        }
+        PodInfo::new(Arc::new(p))
+    }
+
+    fn share(milli: &str) -> Vec<(&'static str, String)> {
+        vec![
+            (ANNOTATION_GPU_COUNT, "1".into()),
+            (ANNOTATION_GPU_MILLI, milli.into()),
+        ]
+    }
+
+    fn plugin(method: Option<&str>) -> OpenGpuShare {
+        let args = OpenGpuShareArgs {
+            gpu_sel_method: method.map(str::to_owned),
+            ..OpenGpuShareArgs::default()
+        };
+        OpenGpuShare::new(&args, stream(1, "test/open-gpu-share")).expect("a modelled method")
+    }
+
+    fn verdict(p: &OpenGpuShare, pod: &PodInfo, node: &NodeInfo) -> Status {
+        let snapshot = Snapshot::new(vec![node.clone()]);
+        let mut state = CycleState::default();
+        match p.pre_filter(&mut state, pod, &snapshot) {
+            Ok(_) => p.filter(&state, pod, node),
+            Err(s) => s,
+        }
+    }
+
+    fn annotated<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+
+    #[test]
+    fn filter_checks_gpus_models_and_skips_cpu_only_pods() {
+        let p = plugin(None);
+        let t4 = node("t4", "T4", 2, 32);
+        let plain = node("cpu", "", 0, 32);
+        let s500 = pod(4, &annotated(&share("500")));
+        assert!(verdict(&p, &s500, &t4).is_success());
+        let no_gpu = verdict(&p, &s500, &plain);
+        assert_eq!(
+            (no_gpu.code, no_gpu.reasons.clone()),
+            (
+                Code::UnschedulableAndUnresolvable,
+                vec![ERR_REASON_NO_GPU.to_string()]
+            )
+        );
+        let mut v100 = share("500");
+        v100.push((ANNOTATION_GPU_MODEL, "V100M16|V100M32".into()));
+        let wrong_model = verdict(&p, &pod(4, &annotated(&v100)), &t4);
+        assert_eq!(wrong_model.reasons, vec![ERR_REASON_MODEL.to_string()]);
+        // Three whole GPUs on a 2-GPU node: unschedulable, not unresolvable (preemption can
+        // free GPUs).
+        let three = pod(
+            4,
+            &[(ANNOTATION_GPU_COUNT, "3"), (ANNOTATION_GPU_MILLI, "1000")],
+        );
+        let insufficient = verdict(&p, &three, &t4);
+        assert_eq!(
+            (insufficient.code, insufficient.reasons.clone()),
+            (
+                Code::Unschedulable,
+                vec![ERR_REASON_INSUFFICIENT.to_string()]
+            )
+        );
+        // CPU-only pods skip the plugin at PreFilter.
+        let snapshot = Snapshot::new(vec![plain.clone()]);
+        let skipped = p.pre_filter(&mut CycleState::default(), &pod(1, &[]), &snapshot);
+        assert_eq!(skipped.map_err(|s| s.code), Err(Code::Skip));
+        // Annotations that do not parse: unresolvable everywhere, naming the annotation.
+        let bad = verdict(&p, &pod(1, &[(ANNOTATION_GPU_COUNT, "two")]), &t4);
+        assert_eq!(bad.code, Code::UnschedulableAndUnresolvable);
+        assert_eq!(
+            bad.reasons,
+            vec![
+                "annotation alibabacloud.com/gpu-count: expected a non-negative integer, found \"two\""
+                    .to_string()
+            ]
+        );
+        // Without PreFilter (enabled at filter alone), filter_nodes reads the pod itself.
+        let mut nodes = vec![&t4, &plain];
+        let mut rejected = Vec::new();
+        p.filter_nodes(&CycleState::default(), &s500, &mut nodes, &mut rejected);
+        assert_eq!(nodes.iter().map(|n| n.name()).collect::<Vec<_>>(), ["t4"]);
+        assert_eq!(rejected.len(), 1);
+    }
+
+    /// A T4 node with 4 GPUs whose GPUs have [200, 1000, 1000, 500] milli left — fgd-spec §6's
+    /// worked example — from two sharing pods holding 800 of GPU 0 and 500 of GPU 3; 32 cores
+    /// with 4 of them requested, like the example's cpuLeft once the pods' CPU is added back:
+    /// 36 cores − 4 = 32 000 m left.
+    fn spec_example_node() -> NodeInfo {
+        let mut n = node("t4", "T4", 4, 36);
+        let mut a = share("800");
+        a.push((ANNOTATION_GPU_INDEX, "0".into()));
+        let mut b = share("500");
+        b.push((ANNOTATION_GPU_INDEX, "3".into()));
+        n.add_pod(Arc::new(pod(2, &annotated(&a))));
+        n.add_pod(Arc::new(pod(2, &annotated(&b))));
+        n
+    }
+
+    fn reserved(p: &OpenGpuShare, pod: &PodInfo, node: NodeInfo) -> (Status, Option<String>) {
+        let mut snapshot = Snapshot::new(vec![node]);
+        snapshot.set_gpu_workload(Arc::new(spec_example_typical()));
+        let mut state = CycleState::default();
+        let status = p.reserve(&mut state, pod, &snapshot, "t4");
+        let index = state
+            .read::<BindingAnnotations>("BindingAnnotations")
+            .and_then(|a| a.0.get(ANNOTATION_GPU_INDEX).cloned());
+        (status, index)
+    }
+
+    #[test]
+    fn reserve_writes_the_chosen_gpus_as_the_index_annotation() {
+        let node = spec_example_node();
+        assert_eq!(
+            node.gpus.as_deref().map(|g| g.state().gpu_left.clone()),
+            Some(vec![200, 1000, 1000, 500])
+        );
+        assert_eq!(
+            node.gpus.as_deref().map(|g| g.state().cpu_left),
+            Some(32_000)
+        );
+        let s500 = pod(4, &annotated(&share("500")));
+        // best: the tightest GPU with 500 left is GPU 3 (500 left).
+        let (status, index) = reserved(&plugin(Some("best")), &s500, node.clone());
+        assert!(status.is_success());
+        assert_eq!(index.as_deref(), Some("3"));
+        // FGDScore: fgd-spec §6 — GPU 1 or 2 leaves F at 1100 (score 50), GPU 3 takes it to 800
+        // (score 57): GPU 3 as well, by a different rule.
+        let (_, index) = reserved(&plugin(Some("FGDScore")), &s500, node.clone());
+        assert_eq!(index.as_deref(), Some("3"));
+        // A 300-milli pod: best takes GPU 3 (500 left, the tightest ≥ 300 after GPU 0's 200 is
+        // too small). FGD: on GPU 3 (500 → 200) A (500 milli) loses GPU 3 and B is unchanged:
+        // A 0.4·(200+200) = 160, B 0.3·(200+200) = 120, C 0.1·2400 = 240, D 0.2·2400 = 480 →
+        // F 1000, Δ 100 → trunc(100·σ(0.1)) = 52; on GPU 1 (1000 → 700): A 80, B 0.3·(200+700+500)
+        // = 420, C 240, D 480 → 1220, Δ −120 → 47. GPU 3 again.
+        let s300 = pod(4, &annotated(&share("300")));
+        let (_, index) = reserved(&plugin(Some("FGDScore")), &s300, node.clone());
+        assert_eq!(index.as_deref(), Some("3"));
+        // Two whole GPUs: the first two fully free ones, under every method.
+        let two = pod(
+            4,
+            &[(ANNOTATION_GPU_COUNT, "2"), (ANNOTATION_GPU_MILLI, "1000")],
+        );
+        let (_, index) = reserved(&plugin(Some("random")), &two, node.clone());
+        assert_eq!(index.as_deref(), Some("1-2"));
+        // A pod naming its GPUs keeps them where they fit…
+        let mut pinned = share("500");
+        pinned.push((ANNOTATION_GPU_INDEX, "2".into()));
+        let (_, index) = reserved(&plugin(None), &pod(4, &annotated(&pinned)), node.clone());
+        assert_eq!(index.as_deref(), Some("2"));
+        // …and is filtered out where they do not (GPU 0 has 200 left).
+        let mut too_small = share("500");
+        too_small.push((ANNOTATION_GPU_INDEX, "0".into()));
+        let status = verdict(&plugin(None), &pod(4, &annotated(&too_small)), &node);
+        assert_eq!(status.reasons, vec![ERR_REASON_INSUFFICIENT.to_string()]);
+        // Three whole GPUs do not fit: Reserve fails rather than half-allocating.
+        let three = pod(
+            4,
+            &[(ANNOTATION_GPU_COUNT, "3"), (ANNOTATION_GPU_MILLI, "1000")],
+        );
+        let (status, index) = reserved(&plugin(None), &three, node);
+        assert_eq!((status.code, index), (Code::Unschedulable, None));
+    }
+
+    #[test]
+    fn gpu_sel_method_defaults_to_the_heaviest_gpu_score_plugin() {
+        assert_eq!(default_gpu_sel_method([("NodeResourcesFit", 5)]), None);
+        assert_eq!(
+            default_gpu_sel_method([
+                ("NodeResourcesFit", 50),
+                ("BestFitScore", 2),
+                ("FGDScore", 3),
+                ("RandomScore", 3),
+            ]),
+            Some("FGDScore")
+        );
+        assert_eq!(plugin(None).selection(), Policy::BestFit);
+        assert_eq!(plugin(Some("random")).selection(), Policy::Random);
+        assert_eq!(
+            plugin(Some("GpuPackingScore")).selection(),
+            Policy::GpuPacking
+        );
+        let worst = OpenGpuShareArgs {
+            gpu_sel_method: Some("worst".into()),
+            ..OpenGpuShareArgs::default()
+        };
+        assert_eq!(
+            OpenGpuShare::new(&worst, stream(1, "t")).err(),
+            Some(
+                "gpuSelMethod \"worst\" is not modelled; expected best, random or one of \
+                 RandomScore, DotProductScore, GpuClusteringScore, GpuPackingScore, \
+                 BestFitScore, FGDScore"
+                    .to_string()
+            )
+        );
+    }
+}
