@@ -528,8 +528,11 @@ const E2E_NODES: &[(&str, &str, u32, u32)] = &[
     ("n7", "G3", 8, 128),
 ];
 
-/// openb pod kinds: (cores in millicores, GPUs, milli per GPU, models).
-const E2E_KINDS: &[(i64, u32, i64, &str)] = &[
+/// An openb pod kind: (CPU in millicores, GPUs, milli per GPU, models).
+type PodKind = (i64, u32, i64, &'static str);
+
+/// openb pod kinds.
+const E2E_KINDS: &[PodKind] = &[
     (3152, 1, 810, ""),
     (11300, 1, 1000, ""),
     (8000, 1, 470, ""),
@@ -546,7 +549,7 @@ fn a_cluster_run_with_the_fgd_profile_places_pods_as_the_replay_cycle() {
     // 40 pods p00…p39 of the kinds above, interleaved (kind 7·i mod 9), all created at 0 s: the
     // scheduler lists them together, so its target workload is all 40 pods, as the replay's,
     // and schedules them one at a time in name order (equal priority, one queue timestamp).
-    let pods: Vec<(String, (i64, u32, i64, &str))> = (0..40)
+    let pods: Vec<(String, PodKind)> = (0..40)
         .map(|i| (format!("p{i:02}"), E2E_KINDS[(7 * i) % E2E_KINDS.len()]))
         .collect();
     let mut text = String::from(
