@@ -672,3 +672,25 @@ fn a_cluster_run_with_the_fgd_profile_places_pods_as_the_replay_cycle() {
     // fixture gives, asserted so that a change in either path shows.
     assert_eq!((same, ties, failed), (21, 14, 5));
 }
+
+#[test]
+fn a_gpu_declaration_that_does_not_add_up_is_a_load_error() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let path = tmp.path().join("bad-gpus.yaml");
+    fs::write(
+        &path,
+        "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {name: bad-gpus}\nspec:\n  nodePools:\n    \
+         - name: g\n      count: 1\n      template:\n        allocatable: {cpu: \"8\", alibabacloud.com/gpu-count: \"2\", \
+         alibabacloud.com/gpu-milli: \"1000\"}\n",
+    )
+    .expect("write the fixture");
+    let err = scenario::load(&path).map(|_| ()).map_err(|e| e.to_string());
+    let message = err.expect_err("2 GPUs of 500 milli each are not GPUs");
+    assert!(
+        message.contains(
+            "field `spec.nodePools[0].template.allocatable`: alibabacloud.com/gpu-milli: \
+             expected 1000 per GPU, 2000 for 2 GPU(s), found 1000"
+        ),
+        "{message}"
+    );
+}

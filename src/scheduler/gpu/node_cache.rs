@@ -18,8 +18,10 @@ use super::node_gpus::NodeGpus;
 use super::pod_gpu::{PodGpuRequest, gpu_index_of};
 use crate::api::node::Node;
 use crate::api::pod::Pod;
-use crate::api::resources::Resources;
-use crate::workload::openb::{GPU_MILLI, LABEL_GPU_MODEL, MAX_GPUS_PER_NODE, RESOURCE_GPU_COUNT};
+use crate::api::resources::{ResourceList, Resources};
+use crate::workload::openb::{
+    GPU_MILLI, LABEL_GPU_MODEL, MAX_GPUS_PER_NODE, RESOURCE_GPU_COUNT, RESOURCE_GPU_MILLI,
+};
 
 const MIB: i64 = 1024 * 1024;
 
@@ -35,6 +37,38 @@ pub fn node_gpu_count(allocatable: &Resources) -> Option<u32> {
     u32::try_from(allocatable.get(RESOURCE_GPU_COUNT))
         .ok()
         .filter(|n| (1..=MAX_GPUS_PER_NODE).contains(n))
+}
+
+/// Checks a node's GPU declaration in a resource list (its allocatable or capacity), as a
+/// scenario is loaded: `alibabacloud.com/gpu-count` a whole number from 0 to
+/// [`MAX_GPUS_PER_NODE`], and `alibabacloud.com/gpu-milli`, when given, 1000 per GPU. The error
+/// says what was expected.
+pub fn validate_gpu_declaration(list: &ResourceList) -> Result<(), String> {
+    let Some(count) = list.get(RESOURCE_GPU_COUNT) else {
+        return match list.get(RESOURCE_GPU_MILLI) {
+            Some(_) => Err(format!(
+                "{RESOURCE_GPU_MILLI} without {RESOURCE_GPU_COUNT}; expected the number of GPUs \
+                 as {RESOURCE_GPU_COUNT} (and {GPU_MILLI} milli per GPU)"
+            )),
+            None => Ok(()),
+        };
+    };
+    let milli = count.milli_value();
+    let gpus = milli / 1000;
+    if milli % 1000 != 0 || !(0..=i64::from(MAX_GPUS_PER_NODE)).contains(&gpus) {
+        return Err(format!(
+            "{RESOURCE_GPU_COUNT}: expected a whole number of GPUs from 0 to {MAX_GPUS_PER_NODE}, \
+             found {count}"
+        ));
+    }
+    match list.get(RESOURCE_GPU_MILLI) {
+        Some(total) if total.milli_value() != gpus * GPU_MILLI * 1000 => Err(format!(
+            "{RESOURCE_GPU_MILLI}: expected {GPU_MILLI} per GPU, {} for {gpus} GPU(s), found {}",
+            gpus * GPU_MILLI,
+            total.value()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// What a placed pod takes on its node: its request (GPU annotations that do not parse read as
@@ -184,6 +218,38 @@ mod tests {
         assert_eq!(info.state().gpu_left, vec![1000, 1000, 700, 1000]);
         assert_eq!(info.state().cpu_left, 29_000);
         assert_eq!(info.state().gpu_tags, vec![(GpuTag::Share, 2)]);
+    }
+
+    #[test]
+    fn gpu_declarations_are_checked_at_load() {
+        let list = |pairs: &[(&str, &str)]| -> ResourceList {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), q(v)))
+                .collect()
+        };
+        assert_eq!(validate_gpu_declaration(&list(&[("cpu", "8")])), Ok(()));
+        let ok = list(&[(RESOURCE_GPU_COUNT, "4"), (RESOURCE_GPU_MILLI, "4000")]);
+        assert_eq!(validate_gpu_declaration(&ok), Ok(()));
+        assert_eq!(
+            validate_gpu_declaration(&list(&[(RESOURCE_GPU_COUNT, "1500m")])),
+            Err(
+                "alibabacloud.com/gpu-count: expected a whole number of GPUs from 0 to 1024, \
+                 found 1500m"
+                    .into()
+            )
+        );
+        assert_eq!(
+            validate_gpu_declaration(&list(&[
+                (RESOURCE_GPU_COUNT, "2"),
+                (RESOURCE_GPU_MILLI, "1000")
+            ])),
+            Err(
+                "alibabacloud.com/gpu-milli: expected 1000 per GPU, 2000 for 2 GPU(s), found 1000"
+                    .into()
+            )
+        );
+        assert!(validate_gpu_declaration(&list(&[(RESOURCE_GPU_MILLI, "1000")])).is_err());
     }
 
     #[test]
