@@ -413,8 +413,11 @@ impl KubeScheduler {
     /// The pod as the cache counts it: an assumed pod carries what Reserve wrote for its
     /// binding until the bound pod, which has it from the apiserver, replaces it.
     fn as_cached(&self, pod: &Arc<Pod>) -> Arc<Pod> {
+        if pod.is_bound() {
+            return Arc::clone(pod);
+        }
         match self.assumed.get(&pod.metadata.uid) {
-            Some(a) if !pod.is_bound() && !a.annotations.is_empty() => {
+            Some(a) if !a.annotations.is_empty() => {
                 let mut assumed = (**pod).clone();
                 assumed
                     .metadata

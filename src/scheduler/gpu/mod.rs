@@ -40,6 +40,8 @@ pub mod pod_gpu;
 pub mod random;
 pub mod replay;
 pub mod select;
+#[cfg(test)]
+pub(crate) mod test_util;
 pub mod typical_pods;
 pub mod workload;
 

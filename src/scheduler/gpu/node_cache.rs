@@ -136,51 +136,26 @@ impl GpuNodeInfo {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::api::quantity::Quantity;
     use crate::scheduler::gpu::pod_gpu::{
         ANNOTATION_GPU_COUNT, ANNOTATION_GPU_INDEX, ANNOTATION_GPU_MILLI, GpuTag,
     };
+    use crate::scheduler::gpu::test_util::{self, gpu_pod as pod};
 
     fn q(text: &str) -> Quantity {
         text.parse().expect("test quantity")
     }
 
-    fn gpu_node(count: &str, model: &str) -> (Node, Resources) {
-        let mut node = Node::default();
-        node.metadata.name = "n".into();
-        node.metadata
-            .labels
-            .insert(LABEL_GPU_MODEL.into(), model.into());
-        node.status.allocatable = [
-            ("cpu".to_string(), q("32")),
-            ("memory".to_string(), q("64Gi")),
-            ("pods".to_string(), q("110")),
-            (RESOURCE_GPU_COUNT.to_string(), q(count)),
-        ]
-        .into_iter()
-        .collect();
+    fn gpu_node(count: u32, model: &str) -> (Node, Resources) {
+        let node = test_util::gpu_node("n", model, count, "32");
         let allocatable = Resources::from_list(&node.status.effective_allocatable());
         (node, allocatable)
     }
 
-    fn pod(cpu: &str, annotations: &[(&str, &str)]) -> Pod {
-        let mut pod = Pod::default();
-        let mut c = crate::api::pod::Container::default();
-        c.resources.requests = [("cpu".to_string(), q(cpu))].into_iter().collect();
-        pod.spec.containers.push(c);
-        pod.metadata.annotations = annotations
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>();
-        pod
-    }
-
     #[test]
     fn gpus_come_from_the_pods_index_annotations() {
-        let (node, allocatable) = gpu_node("4", "T4");
+        let (node, allocatable) = gpu_node(4, "T4");
         let share = pod(
             "2",
             &[
@@ -210,7 +185,10 @@ mod tests {
         assert_eq!(s.model, "T4");
         assert_eq!(s.gpu_left, vec![0, 0, 700, 1000]);
         // 32 cores − (2 + 4 + 1 + 8) = 17 cores left.
-        assert_eq!((s.cpu_left, s.mem_left, s.pods_left), (17_000, 65_536, 106));
+        assert_eq!(
+            (s.cpu_left, s.mem_left, s.pods_left),
+            (17_000, 262_144, 106)
+        );
         assert_eq!(s.gpu_tags, vec![(GpuTag::Share, 2), (GpuTag::Gpus(2), 1)]);
         // Removing pods gives back what they held.
         info.remove_pod(&pair);
@@ -254,14 +232,14 @@ mod tests {
 
     #[test]
     fn only_nodes_declaring_gpus_have_gpu_state() {
-        let (node, allocatable) = gpu_node("0", "T4");
+        let (node, allocatable) = gpu_node(0, "T4");
         assert!(GpuNodeInfo::build(&node, &allocatable, []).is_none());
-        let (node, allocatable) = gpu_node("2000", "T4");
+        let (node, allocatable) = gpu_node(2000, "T4");
         assert!(
             GpuNodeInfo::build(&node, &allocatable, []).is_none(),
             "over 1024 GPUs"
         );
-        let (node, allocatable) = gpu_node("8", "");
+        let (node, allocatable) = gpu_node(8, "");
         let info = GpuNodeInfo::build(&node, &allocatable, []).expect("a GPU node");
         assert_eq!(
             (info.state().gpu_count(), info.state().model.as_str()),

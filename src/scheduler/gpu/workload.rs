@@ -80,22 +80,15 @@ impl TargetWorkload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::pod::Container;
     use crate::scheduler::gpu::pod_gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI};
+    use crate::scheduler::gpu::test_util::gpu_pod;
 
     fn pod(uid: u64, cpu: &str, gpu: Option<(&str, &str)>) -> Pod {
-        let mut pod = Pod::default();
+        let annotations = gpu.map_or(Vec::new(), |(count, milli)| {
+            vec![(ANNOTATION_GPU_COUNT, count), (ANNOTATION_GPU_MILLI, milli)]
+        });
+        let mut pod = gpu_pod(cpu, &annotations);
         pod.metadata.uid = Uid(uid);
-        let mut c = Container::default();
-        c.resources.requests = [("cpu".to_string(), cpu.parse().expect("quantity"))]
-            .into_iter()
-            .collect();
-        pod.spec.containers.push(c);
-        if let Some((count, milli)) = gpu {
-            let a = &mut pod.metadata.annotations;
-            a.insert(ANNOTATION_GPU_COUNT.into(), count.into());
-            a.insert(ANNOTATION_GPU_MILLI.into(), milli.into());
-        }
         pod
     }
 

@@ -221,46 +221,20 @@ impl Plugin for GpuScore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::node::Node;
-    use crate::api::pod::{Container, Pod};
     use crate::scheduler::framework::Code;
     use crate::scheduler::gpu::pod_gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI};
+    use crate::scheduler::gpu::test_util::{gpu_node, gpu_pod};
     use crate::sim::rng::stream;
-    use crate::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
 
     fn node(name: &str, gpus: u32, cores: u32) -> NodeInfo {
-        let mut n = Node::default();
-        n.metadata.name = name.into();
-        n.metadata
-            .labels
-            .insert(LABEL_GPU_MODEL.into(), "T4".into());
-        n.status.allocatable = [
-            ("cpu".to_string(), cores.to_string()),
-            ("memory".to_string(), "64Gi".to_string()),
-            (RESOURCE_GPU_COUNT.to_string(), gpus.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k, v.parse().expect("quantity")))
-        .collect();
-        NodeInfo::new(Arc::new(n))
+        NodeInfo::new(Arc::new(gpu_node(name, "T4", gpus, &cores.to_string())))
     }
 
     fn pod(cores: u32, gpu: Option<(&str, &str)>) -> PodInfo {
-        let mut p = Pod::default();
-        let mut c = Container::default();
-        c.resources.requests = [("cpu".to_string(), cores.to_string().parse().expect("cpu"))]
-            .into_iter()
-            .collect();
-        p.spec.containers.push(c);
-        if let Some((count, milli)) = gpu {
-            p.metadata
-                .annotations
-                .insert(ANNOTATION_GPU_COUNT.into(), count.into());
-            p.metadata
-                .annotations
-                .insert(ANNOTATION_GPU_MILLI.into(), milli.into());
-        }
-        PodInfo::new(Arc::new(p))
+        let annotations = gpu.map_or(Vec::new(), |(count, milli)| {
+            vec![(ANNOTATION_GPU_COUNT, count), (ANNOTATION_GPU_MILLI, milli)]
+        });
+        PodInfo::new(Arc::new(gpu_pod(&cores.to_string(), &annotations)))
     }
 
     fn plugin(policy: Policy, score_cpu_only_pods: bool) -> GpuScore {

@@ -294,51 +294,22 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::api::node::Node;
-    use crate::api::pod::{Container, Pod};
     use crate::scheduler::framework::Code;
     use crate::scheduler::gpu::fragmentation::tests::spec_example_typical;
     use crate::scheduler::gpu::pod_gpu::{
         ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
     };
+    use crate::scheduler::gpu::test_util::{gpu_node, gpu_pod};
     use crate::sim::rng::stream;
-    use crate::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
 
     /// A node with `gpus` GPUs of `model` (none when 0) and `cores` CPUs.
     fn node(name: &str, model: &str, gpus: u32, cores: u32) -> NodeInfo {
-        let mut n = Node::default();
-        n.metadata.name = name.into();
-        n.metadata
-            .labels
-            .insert(LABEL_GPU_MODEL.into(), model.into());
-        let mut list = vec![
-            ("cpu".to_string(), cores.to_string()),
-            ("memory".to_string(), "256Gi".to_string()),
-            ("pods".to_string(), "110".to_string()),
-        ];
-        if gpus > 0 {
-            list.push((RESOURCE_GPU_COUNT.to_string(), gpus.to_string()));
-        }
-        n.status.allocatable = list
-            .into_iter()
-            .map(|(k, v)| (k, v.parse().expect("quantity")))
-            .collect();
-        NodeInfo::new(Arc::new(n))
+        NodeInfo::new(Arc::new(gpu_node(name, model, gpus, &cores.to_string())))
     }
 
     /// A pod of `cores` CPUs with GPU annotations `(name, value)`.
     fn pod(cores: u32, annotations: &[(&str, &str)]) -> PodInfo {
-        let mut p = Pod::default();
-        p.metadata.name = "p".into();
-        let mut c = Container::default();
-        c.resources.requests = [("cpu".to_string(), cores.to_string().parse().expect("cpu"))]
-            .into_iter()
-            .collect();
-        p.spec.containers.push(c);
-        for (k, v) in annotations {
-            p.metadata.annotations.insert((*k).into(), (*v).into());
-        }
-        PodInfo::new(Arc::new(p))
+        PodInfo::new(Arc::new(gpu_pod(&cores.to_string(), annotations)))
     }
 
     fn share(milli: &str) -> Vec<(&'static str, String)> {
