@@ -135,6 +135,11 @@ const DEFAULT_SCORERS: &[&str] = &[
 /// A profile with Open-Gpu-Share (its gpuSelMethod left to the default: the score plugin's
 /// own choice) and `score_plugin` as the only score plugin, resolved for `seed`.
 fn gpu_profile(score_plugin: &str, seed: u64) -> Profile {
+    gpu_profile_with(score_plugin, seed, serde_json::json!([]))
+}
+
+/// [`gpu_profile`] with a `pluginConfig`.
+fn gpu_profile_with(score_plugin: &str, seed: u64, plugin_config: serde_json::Value) -> Profile {
     let disabled: Vec<serde_json::Value> = DEFAULT_SCORERS
         .iter()
         .map(|n| serde_json::json!({ "name": n }))
@@ -145,7 +150,8 @@ fn gpu_profile(score_plugin: &str, seed: u64) -> Profile {
             "plugins": {
                 "multiPoint": {"enabled": [{"name": "Open-Gpu-Share"}, {"name": score_plugin}]},
                 "score": {"disabled": disabled}
-            }
+            },
+            "pluginConfig": plugin_config
         }]
     }))
     .unwrap_or_else(|e| panic!("configuration: {e}"));
@@ -261,6 +267,49 @@ fn each_score_plugin_places_like_the_replay_cycle() {
         ],
         "every feasible node is drawn over 30 seeds"
     );
+}
+
+#[test]
+fn gpu_sel_method_follows_the_profile_score_plugin_unless_set() {
+    // One T4 node with 3 GPUs and 40 cores; pods hold all of GPU 0, 500 milli of GPU 1 and 200
+    // of GPU 2 with 8 cores: GPUs left [0, 500, 800], 32 000 m CPU. A 300-milli pod of 4 cores,
+    // against fgd-spec §6's workload (F in milli; D has no access to T4):
+    //   now: I = 1300; A (500) fits, no small GPU → 0; B (1000) fits nowhere → 0.3·1300 = 390;
+    //        C 130; D 260 → F = 780;
+    //   GPU 1 (500 → 200): I = 1000; A's small GPUs 0 + 200 → 80; B 300; C 100; D 200 → 680,
+    //        Δ 100 → trunc(100·σ(0.1)) = 52;
+    //   GPU 2 (800 → 500): A fits on both, no small GPU → 0; B 300; C 100; D 200 → 600,
+    //        Δ 180 → trunc(100·σ(0.18)) = 54.
+    // FGD takes GPU 2; best fit would take GPU 1 (the least left, 500). The only node is chosen
+    // without scoring, yet Reserve applies the profile's policy.
+    let mut node = NodeInfo::new(Arc::new(gpu_node("t4", "T4", 3, 40)));
+    for (name, milli, index) in [("g0", 1000, "0"), ("g1", 500, "1"), ("g2", 200, "2")] {
+        let holder = gpu_pod(name, 2, 1, milli, Some(index));
+        node.add_pod(Arc::new(PodInfo::new(Arc::new(holder))));
+    }
+    let mut snapshot = Snapshot::new(vec![node]);
+    snapshot.set_gpu_workload(Arc::new(spec_example_typical()));
+    let pod = PodInfo::new(Arc::new(gpu_pod("p", 4, 1, 300, None)));
+    let index = |profile: Profile| match profile.schedule(
+        &pod,
+        &snapshot,
+        &mut Rotation::default(),
+        &mut stream(1, "test/tie-break"),
+        &mut CycleWork::default(),
+    ) {
+        CycleResult::Scheduled { annotations, .. } => {
+            annotations.get(ANNOTATION_GPU_INDEX).cloned()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(index(gpu_profile("FGDScore", 1)), Some("2".to_string()));
+    let best = serde_json::json!([{"name": "Open-Gpu-Share", "args": {"gpuSelMethod": "best"}}]);
+    assert_eq!(
+        index(gpu_profile_with("FGDScore", 1, best)),
+        Some("1".to_string())
+    );
+    // BestFitScore's own choice is best fit.
+    assert_eq!(index(gpu_profile("BestFitScore", 1)), Some("1".to_string()));
 }
 
 /// Writes `text` as a scenario file in `dir` and loads it.
