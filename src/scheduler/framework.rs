@@ -17,9 +17,10 @@ pub const MAX_NODE_SCORE: i64 = 100;
 /// Lowest score a plugin may give a node.
 pub const MIN_NODE_SCORE: i64 = 0;
 
-/// Most nodes filtered as one batch (see `Profile::find_feasible`): 64 [`NodeInfo`]s fit in a
-/// core's first-level data cache with room to spare.
-const FILTER_BATCH: usize = 64;
+/// Most nodes filtered or scored as one batch (see `Profile::find_feasible` and
+/// `Profile::prioritize`): 64 [`NodeInfo`]s fit in a core's first-level data cache with room
+/// to spare.
+const NODE_BATCH: usize = 64;
 
 /// Fewest feasible nodes a cycle looks for before it stops filtering.
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -504,6 +505,50 @@ pub struct CycleWork {
     pub nodes_scored: usize,
 }
 
+/// Nodes that fail the pod once the pods nominated to them are counted: the first pass of
+/// kube-scheduler's `RunFilterPluginsWithNominatedPods`, which the caller works out before the
+/// cycle because it changes the snapshot (see `preemption::nominated_rejections`). The
+/// cycle rejects these nodes with these statuses and runs its ordinary filters (the second
+/// pass, without the nominated pods) on the rest. Usually empty: nominations exist only while
+/// preemptors wait for their victims to leave.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NominatedRejections {
+    /// (node name, rejecting status), sorted by name.
+    by_node: Vec<(String, Status)>,
+}
+
+impl NominatedRejections {
+    /// The rejections of `list` (any order; a later entry for a node replaces an earlier one).
+    pub fn new(mut list: Vec<(String, Status)>) -> NominatedRejections {
+        list.reverse();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.dedup_by(|a, b| a.0 == b.0);
+        NominatedRejections { by_node: list }
+    }
+
+    /// Whether no node is rejected.
+    pub fn is_empty(&self) -> bool {
+        self.by_node.is_empty()
+    }
+
+    /// The status rejecting node `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Status> {
+        self.by_node
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.by_node[i].1)
+    }
+}
+
+/// What is settled about the nodes before a cycle filters them.
+#[derive(Clone, Copy)]
+struct Decided<'a> {
+    /// The nodes PreFilter narrowed the search to (sorted), if it did.
+    allowed: Option<&'a [String]>,
+    /// The nodes that fail with the pods nominated to them counted.
+    nominated: &'a NominatedRejections,
+}
+
 /// The scheduling algorithm's state that carries over between cycles.
 #[derive(Debug, Default)]
 pub struct Rotation {
@@ -513,7 +558,7 @@ pub struct Rotation {
 
 impl Profile {
     /// Runs one scheduling cycle for `pod` (PreFilter through host selection, then Reserve on
-    /// the chosen node).
+    /// the chosen node) on a cluster where no pod is nominated to a node.
     pub fn schedule(
         &self,
         pod: &PodInfo,
@@ -522,8 +567,25 @@ impl Profile {
         tie_break: &mut SimRng,
         work: &mut CycleWork,
     ) -> CycleResult {
+        let none = NominatedRejections::default();
+        self.schedule_with(pod, snapshot, &none, rotation, tie_break, work)
+    }
+
+    /// Runs one scheduling cycle for `pod`, with `nominated` rejecting the nodes that fail
+    /// once the pods nominated to them are counted.
+    pub fn schedule_with(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        nominated: &NominatedRejections,
+        rotation: &mut Rotation,
+        tie_break: &mut SimRng,
+        work: &mut CycleWork,
+    ) -> CycleResult {
         let mut state = CycleState::default();
-        let result = self.select_node(&mut state, pod, snapshot, rotation, tie_break, work);
+        let result = self.select_node(
+            &mut state, pod, snapshot, nominated, rotation, tie_break, work,
+        );
         match result {
             CycleResult::Scheduled {
                 node,
@@ -580,11 +642,14 @@ impl Profile {
     }
 
     /// PreFilter through host selection.
+    // The cycle's inputs and what carries over between cycles; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn select_node(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
         snapshot: &Snapshot,
+        nominated: &NominatedRejections,
         rotation: &mut Rotation,
         tie_break: &mut SimRng,
         work: &mut CycleWork,
@@ -609,24 +674,29 @@ impl Profile {
                 });
             }
         };
-        // The nominated node (set by an earlier preemption) is tried first, alone.
-        let nominated = &pod.pod.status.nominated_node_name;
-        if !nominated.is_empty()
-            && let Some(node) = snapshot.get(nominated)
-            && allowed.as_ref().is_none_or(|a| a.contains(nominated))
+        // The node this pod is nominated to (by an earlier preemption) is tried first, alone.
+        let own_node = &pod.pod.status.nominated_node_name;
+        if !own_node.is_empty()
+            && let Some(node) = snapshot.get(own_node)
+            && allowed.as_ref().is_none_or(|a| a.contains(own_node))
         {
             work.nodes_filtered += 1;
-            if self.run_filters(state, pod, node).is_success() {
+            if nominated.get(own_node).is_none() && self.run_filters(state, pod, node).is_success()
+            {
                 return CycleResult::Scheduled {
-                    node: nominated.clone(),
+                    node: own_node.clone(),
                     evaluated: 1,
                     feasible: 1,
                     annotations: BTreeMap::new(),
                 };
             }
         }
+        let decided = Decided {
+            allowed: allowed.as_deref(),
+            nominated,
+        };
         let (feasible, diagnosis, processed) =
-            self.find_feasible(state, pod, snapshot, allowed.as_deref(), rotation, work);
+            self.find_feasible(state, pod, snapshot, decided, rotation, work);
         if feasible.is_empty() {
             return CycleResult::Unschedulable(diagnosis);
         }
@@ -726,17 +796,18 @@ impl Profile {
     /// a batch holds no more nodes than feasible ones are still wanted, so one at a time would
     /// also have examined every node of it, and each node still meets the plugins in order
     /// and is rejected by the first that rejects it. Batches are also kept small enough
-    /// ([`FILTER_BATCH`]) that a batch's nodes, loaded into the cache by the first plugin,
+    /// ([`NODE_BATCH`]) that a batch's nodes, loaded into the cache by the first plugin,
     /// are still there for the others.
     fn find_feasible<'s>(
         &self,
         state: &CycleState,
         pod: &PodInfo,
         snapshot: &'s Snapshot,
-        allowed: Option<&[String]>,
+        decided: Decided<'_>,
         rotation: &mut Rotation,
         work: &mut CycleWork,
     ) -> (Vec<&'s NodeInfo>, Diagnosis, usize) {
+        let Decided { allowed, nominated } = decided;
         let nodes = snapshot.nodes();
         let candidates: usize = allowed.map_or(nodes.len(), <[String]>::len);
         let has_scoring = !self.score.is_empty();
@@ -756,15 +827,25 @@ impl Profile {
             parts: [from_start, before],
             allowed,
         };
-        let mut batch: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(FILTER_BATCH));
+        let mut batch: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(NODE_BATCH));
         let mut rejected: Vec<(&NodeInfo, Status)> = Vec::new();
         while feasible.len() < to_find {
             batch.clear();
-            candidates.fill(&mut batch, (to_find - feasible.len()).min(FILTER_BATCH));
+            candidates.fill(&mut batch, (to_find - feasible.len()).min(NODE_BATCH));
             if batch.is_empty() {
                 break;
             }
             processed += batch.len();
+            if !nominated.is_empty() {
+                retain_feasible(&mut batch, &mut rejected, |node| {
+                    nominated.get(node.name()).cloned()
+                });
+                for (node, status) in rejected.drain(..) {
+                    diagnosis
+                        .node_statuses
+                        .insert(node.name().to_string(), status);
+                }
+            }
             for &i in &self.filter {
                 if batch.is_empty() {
                     break;
@@ -809,16 +890,29 @@ impl Profile {
             }
         }
         work.nodes_scored += feasible.len();
-        let mut totals = vec![0i64; feasible.len()];
-        let mut scores = vec![0i64; feasible.len()];
-        for weighted in &self.score {
-            let plugin = &self.plugins[weighted.plugin];
-            if state.skip_score.contains(weighted.plugin) {
-                continue;
+        let active: Vec<&WeightedPlugin> = self
+            .score
+            .iter()
+            .filter(|w| !state.skip_score.contains(w.plugin))
+            .collect();
+        let n = feasible.len();
+        // Raw scores, one row of `n` per active plugin. Nodes are scored a batch at a time, every
+        // plugin over the batch in turn (as kube-scheduler runs every plugin on a node before
+        // the next), so that a batch's nodes, loaded into the cache by the first plugin, are
+        // still there for the others; normalization then needs every node's raw score.
+        let mut raw = vec![0i64; n * active.len()];
+        for start in (0..n).step_by(NODE_BATCH) {
+            let end = (start + NODE_BATCH).min(n);
+            for (row, weighted) in raw.chunks_exact_mut(n).zip(&active) {
+                let plugin = &self.plugins[weighted.plugin];
+                plugin.score_nodes(state, pod, &feasible[start..end], &mut row[start..end])?;
             }
-            plugin.score_nodes(state, pod, feasible, &mut scores)?;
+        }
+        let mut totals = vec![0i64; n];
+        for (scores, weighted) in raw.chunks_exact_mut(n).zip(&active) {
+            let plugin = &self.plugins[weighted.plugin];
             if plugin.has_normalize() {
-                let status = plugin.normalize(state, pod, &mut scores);
+                let status = plugin.normalize(state, pod, scores);
                 if !status.is_success() {
                     return Err(status);
                 }
@@ -832,11 +926,11 @@ impl Profile {
             });
             let weight = weighted.weight;
             if weight == 1 {
-                for (total, &s) in totals.iter_mut().zip(&scores) {
+                for (total, &s) in totals.iter_mut().zip(scores.iter()) {
                     *total = total.wrapping_add(s);
                 }
             } else {
-                for (total, &s) in totals.iter_mut().zip(&scores) {
+                for (total, &s) in totals.iter_mut().zip(scores.iter()) {
                     *total = total.wrapping_add(s.wrapping_mul(weight));
                 }
             }
@@ -855,26 +949,26 @@ impl Profile {
     }
 }
 
-/// The index of the highest total; ties are broken uniformly at random, as kube-scheduler's
-/// `selectHost` does (reservoir sampling over the tied nodes in order).
+/// The index of the highest total; ties are broken uniformly at random. kube-scheduler's
+/// `selectHost` draws once per tied node (reservoir sampling); drawing once over the number of
+/// tied nodes gives the same uniform choice with one random number per cycle rather than
+/// hundreds when every node scores alike, as on an empty cluster.
 pub fn select_host(totals: &[i64], rng: &mut SimRng) -> usize {
-    let mut best = 0;
-    // The best total, kept at hand rather than read back through `best`.
-    let mut best_total = i64::MIN;
-    let mut ties = 0u64;
-    for (i, &t) in totals.iter().enumerate() {
-        if i == 0 || t > best_total {
-            best = i;
-            best_total = t;
-            ties = 1;
-        } else if t == best_total {
-            ties += 1;
-            if rng.random_range(0..ties) == 0 {
-                best = i;
-            }
-        }
-    }
-    best
+    let Some(&best) = totals.iter().max() else {
+        return 0;
+    };
+    let ties = totals.iter().filter(|&&t| t == best).count();
+    let nth = if ties > 1 {
+        rng.random_range(0..ties as u64) as usize
+    } else {
+        0
+    };
+    totals
+        .iter()
+        .enumerate()
+        .filter(|&(_, &t)| t == best)
+        .nth(nth)
+        .map_or(0, |(i, _)| i)
 }
 
 #[cfg(test)]

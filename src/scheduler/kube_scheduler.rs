@@ -27,7 +27,7 @@ use crate::client::informer::{Delta, Informer};
 use crate::sim::{SimDuration, SimRng, SimTime};
 
 use super::config::SchedulerConfig;
-use super::framework::{CycleResult, CycleWork, Diagnosis, Profile, Rotation};
+use super::framework::{CycleResult, CycleWork, Diagnosis, NominatedRejections, Profile, Rotation};
 use super::gpu::workload::TargetWorkload;
 use super::node_info::{ControllerKind, NodeInfo, PodInfo, Snapshot};
 use super::preemption::{
@@ -589,9 +589,23 @@ impl KubeScheduler {
             };
             let info = Arc::new(PodInfo::new(pod));
             let mut work = CycleWork::default();
-            let result = self.profiles[profile_idx].schedule(
+            // Pods nominated to nodes by earlier preemptions count on those nodes for pods of
+            // no higher priority (`RunFilterPluginsWithNominatedPods`).
+            let nominated = if self.nominated.is_empty() {
+                NominatedRejections::default()
+            } else {
+                preemption::nominated_rejections(
+                    &self.profiles[profile_idx],
+                    &info,
+                    &mut self.snapshot,
+                    &self.nominated,
+                    &mut work,
+                )
+            };
+            let result = self.profiles[profile_idx].schedule_with(
                 &info,
                 &self.snapshot,
+                &nominated,
                 &mut self.rotation,
                 &mut self.tie_break,
                 &mut work,

@@ -32,7 +32,9 @@ use std::sync::Arc;
 use rand::RngExt;
 use serde::Deserialize;
 
-use super::framework::{Code, CycleState, CycleWork, Diagnosis, Profile, Status};
+use super::framework::{
+    Code, CycleState, CycleWork, Diagnosis, NominatedRejections, Profile, Status,
+};
 use super::node_info::{PodInfo, Snapshot};
 use crate::api::Uid;
 use crate::api::labels::LabelSelector;
@@ -155,6 +157,11 @@ impl NominatedPods {
             self.by_node.remove(&node);
         }
         Some(pod)
+    }
+
+    /// The nodes pods are nominated to, by name.
+    pub fn nodes(&self) -> impl Iterator<Item = &str> {
+        self.by_node.keys().map(String::as_str)
     }
 
     /// The pods nominated to `node`, in the order they were nominated.
@@ -335,11 +342,9 @@ pub fn preempt(
 /// Runs the Filter plugins for `pod` on node `node` of `snapshot` as kube-scheduler's
 /// `RunFilterPluginsWithNominatedPods` does. `state` is the PreFilter state for `snapshot` as
 /// it is. If pods of at least the pod's priority are nominated to the node, the filters run
-/// twice and both must pass: first with those pods added to the node (PreFilter is run again
-/// over the snapshot with them, standing in for the `AddPod` extensions), then without them
-/// (with `state`), since they may never arrive. Pods already on the node and the pod itself
-/// are not added. `snapshot` is changed only for the first pass and restored. Each pass counts
-/// one node in `work.nodes_filtered`.
+/// twice and both must pass: first with those pods added to the node
+/// ([`filter_with_nominated_pods_added`]), then without them (with `state`), since they may
+/// never arrive. Each pass counts one node in `work.nodes_filtered`.
 pub fn run_filters_with_nominated_pods(
     profile: &Profile,
     state: &CycleState,
@@ -349,9 +354,35 @@ pub fn run_filters_with_nominated_pods(
     nominated: &NominatedPods,
     work: &mut CycleWork,
 ) -> Status {
-    let Some(info) = snapshot.get(node) else {
-        return Status::unresolvable(NAME, format!("node {node:?} not found"));
-    };
+    if let Some(status) =
+        filter_with_nominated_pods_added(profile, pod, snapshot, node, nominated, work)
+    {
+        return status;
+    }
+    match snapshot.get(node) {
+        Some(info) => {
+            work.nodes_filtered += 1;
+            profile.run_filters(state, pod, info)
+        }
+        None => Status::unresolvable(NAME, format!("node {node:?} not found")),
+    }
+}
+
+/// The first pass of `RunFilterPluginsWithNominatedPods` on node `node`: the pods nominated
+/// there with at least the pod's priority (not the pod itself, not pods already on the node)
+/// are added to the node, PreFilter runs again over the snapshot with them (standing in for
+/// the `AddPod` extensions), and the filters run on the node. Returns the rejecting status,
+/// or `None` when no such pod is nominated there or the node passes. `snapshot` is changed
+/// only for the pass and restored; the pass counts one node in `work.nodes_filtered`.
+pub fn filter_with_nominated_pods_added(
+    profile: &Profile,
+    pod: &PodInfo,
+    snapshot: &mut Snapshot,
+    node: &str,
+    nominated: &NominatedPods,
+    work: &mut CycleWork,
+) -> Option<Status> {
+    let info = snapshot.get(node)?;
     let priority = pod.priority();
     let added: Vec<Arc<PodInfo>> = nominated
         .for_node(node)
@@ -363,34 +394,43 @@ pub fn run_filters_with_nominated_pods(
         })
         .cloned()
         .collect();
-    if !added.is_empty() {
-        for p in &added {
-            snapshot.add_pod(node, Arc::clone(p));
-        }
-        let status = match profile.run_pre_filter_for(pod, snapshot) {
-            Ok(with_nominated) => match snapshot.get(node) {
-                Some(info) => {
-                    work.nodes_filtered += 1;
-                    profile.run_filters(&with_nominated, pod, info)
-                }
-                None => Status::unresolvable(NAME, format!("node {node:?} not found")),
-            },
-            Err(status) => status,
-        };
-        for p in &added {
-            snapshot.remove_pod(node, p.uid());
-        }
-        if !status.is_success() {
-            return status;
-        }
+    if added.is_empty() {
+        return None;
     }
-    match snapshot.get(node) {
-        Some(info) => {
+    for p in &added {
+        snapshot.add_pod(node, Arc::clone(p));
+    }
+    let status = match profile.run_pre_filter_for(pod, snapshot) {
+        Ok(with_nominated) => snapshot.get(node).map(|info| {
             work.nodes_filtered += 1;
-            profile.run_filters(state, pod, info)
-        }
-        None => Status::unresolvable(NAME, format!("node {node:?} not found")),
+            profile.run_filters(&with_nominated, pod, info)
+        }),
+        Err(status) => Some(status),
+    };
+    for p in &added {
+        snapshot.remove_pod(node, p.uid());
     }
+    status.filter(|s| !s.is_success())
+}
+
+/// The first pass of `RunFilterPluginsWithNominatedPods` for every node that pods of at
+/// least `pod`'s priority are nominated to, as a regular cycle needs it
+/// ([`Profile::schedule_with`]): the nodes that fail once those pods are counted.
+pub fn nominated_rejections(
+    profile: &Profile,
+    pod: &PodInfo,
+    snapshot: &mut Snapshot,
+    nominated: &NominatedPods,
+    work: &mut CycleWork,
+) -> NominatedRejections {
+    let rejected = nominated
+        .nodes()
+        .filter_map(|node| {
+            filter_with_nominated_pods_added(profile, pod, snapshot, node, nominated, work)
+                .map(|status| (node.to_string(), status))
+        })
+        .collect();
+    NominatedRejections::new(rejected)
 }
 
 /// Why `pod` may not preempt now, if it may not (upstream's `PodEligibleToPreemptOthers`).
@@ -1302,5 +1342,67 @@ mod tests {
             (got.node.as_str(), names(&got.victims)),
             ("n1", vec!["c", "a"])
         );
+    }
+
+    #[test]
+    fn regular_cycles_count_pods_nominated_to_a_node() {
+        // n1 and n2 have 1000m each and nothing bound. H (prio 100, 800m) is nominated to n1.
+        // L (prio 0, 500m): on n1 with H counted 800 + 500 > 1000 → rejected there by the
+        // pass with nominated pods ("Insufficient cpu"); n2 fits → n2, the only feasible node.
+        // T (prio 200, 500m): H has lower priority, so it is not counted → n1 fits, and, the
+        // profile having no score plugin, the cycle takes the first feasible node from the
+        // start (n1).
+        // B (prio 0, 500m) once n2 is full (a 600m pod bound): n1 rejected with H counted,
+        // n2 rejected as full → "0/2 nodes are available: 2 Insufficient cpu."
+        let mut snap = Snapshot::new(vec![node("n1", 1000, vec![]), node("n2", 1000, vec![])]);
+        snap.refresh();
+        let profile = profile_with(Box::new(CpuFit));
+        let mut nominated = NominatedPods::new();
+        nominated.set("n1", info(pod("h", 1, 100, 800, 0)));
+        let cycle = |snap: &mut Snapshot, p: &PodInfo| {
+            let mut work = CycleWork::default();
+            let rejections = nominated_rejections(&profile, p, snap, &nominated, &mut work);
+            let result = profile.schedule_with(
+                p,
+                snap,
+                &rejections,
+                &mut Rotation::default(),
+                &mut stream(1, "test/tie-break"),
+                &mut work,
+            );
+            (rejections, result, work.nodes_filtered)
+        };
+        let low = info(pod("l", 2, 0, 500, 0));
+        let (rejections, result, filtered) = cycle(&mut snap, &low);
+        assert_eq!(
+            rejections.get("n1").map(|s| s.reasons.clone()),
+            Some(vec!["Insufficient cpu".to_string()])
+        );
+        assert_eq!(rejections.get("n2"), None);
+        // One pass with H on n1, then n1 (rejected before the filters) and n2 in the cycle.
+        assert_eq!(filtered, 3);
+        match result {
+            CycleResult::Scheduled { node, feasible, .. } => {
+                assert_eq!((node.as_str(), feasible), ("n2", 1));
+            }
+            other => panic!("{other:?}"),
+        }
+        let top = info(pod("t", 3, 200, 500, 0));
+        let (rejections, result, _) = cycle(&mut snap, &top);
+        assert!(rejections.is_empty());
+        match result {
+            CycleResult::Scheduled { node, .. } => assert_eq!(node, "n1"),
+            other => panic!("{other:?}"),
+        }
+        snap.add_pod("n2", info(pod("full", 4, 0, 600, 0)));
+        let (_, result, _) = cycle(&mut snap, &info(pod("b", 5, 0, 500, 0)));
+        match result {
+            CycleResult::Unschedulable(d) => {
+                assert_eq!(d.message(2), "0/2 nodes are available: 2 Insufficient cpu.");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The snapshot is as it was: H was added for the passes only.
+        assert!(snap.get("n1").is_some_and(|n| n.pods.is_empty()));
     }
 }

@@ -377,6 +377,9 @@ pub(crate) fn cycle_resources<'a>(
 pub(crate) trait NodeAmounts: Copy {
     /// Calls `f` for each resource, reading `node`.
     fn each(self, node: &NodeInfo, use_requested: bool, f: impl FnMut(i64, i64, i64));
+
+    /// The sum of the weights: the divisor of a weighted mean on a node offering them all.
+    fn total_weight(self) -> i64;
 }
 
 impl NodeAmounts for &[CycleResource<'_>] {
@@ -386,6 +389,10 @@ impl NodeAmounts for &[CycleResource<'_>] {
             let (alloc, requested) = r.on(node, use_requested);
             f(alloc, requested, r.weight);
         }
+    }
+
+    fn total_weight(self) -> i64 {
+        self.iter().map(|r| r.weight).fold(0, i64::saturating_add)
     }
 }
 
@@ -416,6 +423,10 @@ impl NodeAmounts for CpuMemory {
             counted.memory.saturating_add(self.memory.pod_request),
             self.memory.weight,
         );
+    }
+
+    fn total_weight(self) -> i64 {
+        self.cpu.weight.saturating_add(self.memory.weight)
     }
 }
 
@@ -448,9 +459,87 @@ pub(crate) fn mul_div(a: i64, b: i64, c: i64) -> i64 {
     if c == 0 {
         return 0;
     }
-    match a.checked_mul(b).and_then(|p| p.checked_div(c)) {
-        Some(q) => q,
-        None => mul_div_wide(a, b, c),
+    let Some(p) = a.checked_mul(b) else {
+        return mul_div_wide(a, b, c);
+    };
+    if p >= 0 && c > 0 && p < FLOAT_PATH_LIMIT && c < FLOAT_PATH_LIMIT {
+        return floor_div_via_f64(p, c);
+    }
+    p.checked_div(c).unwrap_or_else(|| mul_div_wide(a, b, c))
+}
+
+/// Operands below 2^52 take the floating-point path: they convert to `f64` exactly, and so
+/// does their quotient's nearest integer, which [`floor_div_via_f64`] reads from the bits.
+const FLOAT_PATH_LIMIT: i64 = 1 << 52;
+
+/// `p / c` (both non-negative, below 2^52) by one floating-point division, which pipelines
+/// across nodes where a 64-bit integer division (memory in bytes needs one) stalls. The
+/// correctly rounded quotient is rounded to an integer by adding 2^52 (whose `f64` has no
+/// fraction bits left), read from the mantissa without the range checks of an `as` cast, and
+/// is then within one of the true quotient; the integer check after it makes the result exact.
+#[inline]
+fn floor_div_via_f64(p: i64, c: i64) -> i64 {
+    const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+    let rounded = (p as f64 / c as f64 + TWO_POW_52).to_bits();
+    let mut q = (rounded & ((1 << 52) - 1)) as i64;
+    if q * c > p {
+        q -= 1;
+    } else if (q + 1) * c <= p {
+        q += 1;
+    }
+    q
+}
+
+/// Integer division by a divisor fixed for a whole cycle (the sum of the resource weights) as a
+/// multiplication and a shift: with `m = ⌈2^40 / d⌉`, `⌊n·m / 2^40⌋ = ⌊n / d⌋` whenever
+/// `n·d < 2^40` (the error `n·(m·d − 2^40) / (d·2^40)` stays below `1/d`). Larger or negative
+/// dividends, which no score reaches, divide the ordinary way.
+#[derive(Clone, Copy, Debug)]
+struct ExactDivisor {
+    divisor: i64,
+    multiplier: u64,
+    /// Dividends below this take the multiply-and-shift path.
+    limit: i64,
+}
+
+impl ExactDivisor {
+    const SHIFT: u32 = 40;
+
+    /// The divisor `d`; for `d ≤ 0` every division goes the ordinary way (and 0 is never used
+    /// as a divisor: `weighted_mean` checks it first).
+    fn new(divisor: i64) -> ExactDivisor {
+        let Ok(d) = u64::try_from(divisor) else {
+            return ExactDivisor {
+                divisor,
+                multiplier: 0,
+                limit: 0,
+            };
+        };
+        if d == 0 || d >= 1 << 20 {
+            return ExactDivisor {
+                divisor,
+                multiplier: 0,
+                limit: 0,
+            };
+        }
+        ExactDivisor {
+            divisor,
+            multiplier: (1u64 << Self::SHIFT).div_ceil(d),
+            limit: ((1u64 << Self::SHIFT) / d) as i64,
+        }
+    }
+
+    fn divisor(self) -> i64 {
+        self.divisor
+    }
+
+    #[inline]
+    fn divide(self, n: i64) -> i64 {
+        if (0..self.limit).contains(&n) {
+            ((n as u64 * self.multiplier) >> Self::SHIFT) as i64
+        } else {
+            n / self.divisor
+        }
     }
 }
 
@@ -574,9 +663,11 @@ impl NodeResourcesFit {
 
     /// Σ score·weight / Σ weight (integer division) over the resources the node offers.
     #[inline]
+    /// `all_weights` divides on a node that offers every resource, the usual case.
     fn weighted_mean(
         node: &NodeInfo,
         amounts: impl NodeAmounts,
+        all_weights: ExactDivisor,
         // Generic rather than a `fn` pointer, so the per-resource function is inlined.
         per_resource: impl Fn(i64, i64) -> i64,
     ) -> i64 {
@@ -587,7 +678,13 @@ impl NodeResourcesFit {
                 weights = weights.saturating_add(weight);
             }
         });
-        if weights == 0 { 0 } else { total / weights }
+        if weights == all_weights.divisor() {
+            all_weights.divide(total)
+        } else if weights == 0 {
+            0
+        } else {
+            total / weights
+        }
     }
 
     /// RequestedToCapacityRatio: the shape at each resource's utilization; resources scoring 0
@@ -618,12 +715,13 @@ impl NodeResourcesFit {
 
     /// Every node's score under the configured strategy, reading resources with `amounts`.
     fn score_all(&self, amounts: impl NodeAmounts, nodes: &[&NodeInfo], scores: &mut [i64]) {
+        let all_weights = ExactDivisor::new(amounts.total_weight());
         match self.strategy {
             ScoringStrategyType::LeastAllocated => score_each(nodes, scores, |node| {
-                Self::weighted_mean(node, amounts, least_requested_score)
+                Self::weighted_mean(node, amounts, all_weights, least_requested_score)
             }),
             ScoringStrategyType::MostAllocated => score_each(nodes, scores, |node| {
-                Self::weighted_mean(node, amounts, most_requested_score)
+                Self::weighted_mean(node, amounts, all_weights, most_requested_score)
             }),
             ScoringStrategyType::RequestedToCapacityRatio => score_each(nodes, scores, |node| {
                 self.requested_to_capacity_ratio(node, amounts)
@@ -826,6 +924,51 @@ mod tests {
     use super::*;
     use crate::api::resources::DEFAULT_MEMORY_REQUEST;
     use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, score};
+
+    proptest::proptest! {
+        /// The float-assisted quotient is the exact floor quotient, checked against 128-bit
+        /// integer division, for the magnitudes scoring meets (up to petabytes × 100) and for
+        /// quotients right at an integer, where a rounded float division would land on it.
+        #[test]
+        fn mul_div_is_the_exact_quotient(
+            a in 0i64..(1 << 50),
+            b in 0i64..=100,
+            c in 1i64..(1 << 50),
+        ) {
+            let exact = i128::from(a) * i128::from(b) / i128::from(c);
+            proptest::prop_assert_eq!(i128::from(mul_div(a, b, c)), exact);
+            // c·k − 1 over c is just below k: the floor is k − 1.
+            let k = b.max(1);
+            let p = c * k - 1;
+            proptest::prop_assert_eq!(mul_div(p, 1, c), k - 1);
+        }
+    }
+
+    proptest::proptest! {
+        /// Multiply-and-shift division equals integer division for every dividend a weighted
+        /// mean can have (up to 100 × the weight sum) and beyond, and for every weight sum.
+        #[test]
+        fn exact_divisor_divides_exactly(d in 1i64..(1 << 21), n in 0i64..(1 << 40)) {
+            let divisor = ExactDivisor::new(d);
+            proptest::prop_assert_eq!(divisor.divide(n), n / d);
+            let small = n % (100 * d + 1);
+            proptest::prop_assert_eq!(divisor.divide(small), small / d);
+        }
+    }
+
+    #[test]
+    fn mul_div_corner_cases() {
+        // (2^52 − 1) / 3 = 1501199875790165 exactly (float path, quotient near 2^50.4);
+        // (2^53 − 1) / 3 = 3002399751580330 and 2^53 + 1 go the integer way.
+        assert_eq!(mul_div((1 << 52) - 1, 1, 3), 1_501_199_875_790_165);
+        assert_eq!(mul_div((1 << 52) - 1, 1, 1), (1 << 52) - 1);
+        assert_eq!(mul_div((1 << 53) - 1, 1, 3), 3_002_399_751_580_330);
+        assert_eq!(mul_div((1 << 53) + 1, 1, 2), (1 << 52));
+        assert_eq!(mul_div(7, 100, 0), 0);
+        assert_eq!(mul_div(-7, 100, 3), -233);
+        // Past i64: 128-bit fallback, saturating.
+        assert_eq!(mul_div(i64::MAX, 100, 1), i64::MAX);
+    }
 
     fn fit(type_: ScoringStrategyType, resources: Vec<ResourceSpec>) -> NodeResourcesFit {
         NodeResourcesFit::new(NodeResourcesFitArgs {
