@@ -275,9 +275,12 @@ impl ApiServer {
                 out,
             ),
             (Verb::Create, RequestBody::Object(object)) => self.create(now, *object),
-            (Verb::Create, RequestBody::Binding { node }) => {
-                self.bind(now, &ObjectKey::new(request.namespace, request.name), node)
-            }
+            (Verb::Create, RequestBody::Binding { node, annotations }) => self.bind(
+                now,
+                &ObjectKey::new(request.namespace, request.name),
+                node,
+                annotations,
+            ),
             (Verb::Update, RequestBody::Object(object)) => self.update(*object, subresource),
             (Verb::Patch, RequestBody::Patch(op)) => {
                 self.patch(kind, &ObjectKey::new(request.namespace, request.name), op)
@@ -447,7 +450,15 @@ impl ApiServer {
         Ok(ResponseBody::Object(stored))
     }
 
-    fn bind(&mut self, now: SimTime, key: &ObjectKey, node: String) -> Response {
+    /// `pods/binding`: sets the pod's node and merges the Binding's annotations into the pod's
+    /// (upstream `BindingREST.setPodHostAndAnnotations`).
+    fn bind(
+        &mut self,
+        now: SimTime,
+        key: &ObjectKey,
+        node: String,
+        annotations: BTreeMap<String, String>,
+    ) -> Response {
         let key = self.normalize_key(Kind::Pod, key);
         let stored = self.store.modify(Kind::Pod, &key, |object| {
             let Object::Pod(pod) = object else {
@@ -471,6 +482,7 @@ impl ApiServer {
                 });
             }
             pod.spec.node_name = node;
+            pod.metadata.annotations.extend(annotations);
             pod.status.nominated_node_name.clear();
             set_scheduled_condition(pod, now);
             Ok(())

@@ -4,6 +4,7 @@
 //! client's user and groups) and everything the cost model needs (how many objects a list
 //! touches), even where today's ideal admission ignores it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::labels::{FieldSelector, Selector};
@@ -144,6 +145,8 @@ pub enum RequestBody {
     Binding {
         /// Target node.
         node: String,
+        /// The Binding's `metadata.annotations`, which the apiserver copies onto the pod.
+        annotations: BTreeMap<String, String>,
     },
     /// Delete options.
     Delete {
@@ -286,12 +289,24 @@ impl Request {
 
     /// A bind of pod `key` to `node`.
     pub fn bind(client: ClientId, user: UserInfo, key: &ObjectKey, node: &str) -> Request {
+        Request::bind_with_annotations(client, user, key, node, BTreeMap::new())
+    }
+
+    /// A bind of pod `key` to `node` whose Binding carries `annotations` for the pod.
+    pub fn bind_with_annotations(
+        client: ClientId,
+        user: UserInfo,
+        key: &ObjectKey,
+        node: &str,
+        annotations: BTreeMap<String, String>,
+    ) -> Request {
         let mut r = Request::base(client, user, Verb::Create, Kind::Pod);
         r.subresource = Some(Subresource::Binding);
         r.namespace = key.namespace.clone();
         r.name = key.name.clone();
         r.body = RequestBody::Binding {
             node: node.to_string(),
+            annotations,
         };
         r
     }

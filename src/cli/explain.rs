@@ -7,6 +7,7 @@ use super::{CliError, ExplainArgs};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::scenario;
 use crate::scheduler::explain::{explain, to_table};
+use crate::scheduler::gpu::workload::typical_of;
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::{SimTime, rng};
 use crate::world::{self, RunOptions};
@@ -19,7 +20,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     let config = scenario
         .scheduler
         .config
-        .resolve()
+        .resolve_seeded(args.seed.unwrap_or(scenario.seed))
         .map_err(|e| CliError::bad_input(e.to_string()))?;
     scenario.scheduler.enabled = true;
     let key = {
@@ -96,6 +97,7 @@ fn snapshot_from_store(world: &world::World) -> Snapshot {
         .iter(Kind::Node)
         .filter_map(|o| o.as_node().map(|n| NodeInfo::new(Arc::new(n.clone()))))
         .collect();
+    let gpu_cluster = nodes.iter().any(|n| n.gpus.is_some());
     for object in store.iter(Kind::Pod) {
         if let Some(pod) = object.as_pod()
             && pod.is_bound()
@@ -105,5 +107,11 @@ fn snapshot_from_store(world: &world::World) -> Snapshot {
             node.add_pod(Arc::new(PodInfo::new(Arc::new(pod.clone()))));
         }
     }
-    Snapshot::new(nodes)
+    let mut snapshot = Snapshot::new(nodes);
+    if gpu_cluster {
+        // The target workload the scheduler would have kept: every pod that exists.
+        let pods = store.iter(Kind::Pod).filter_map(|o| o.as_pod());
+        snapshot.set_gpu_workload(Arc::new(typical_of(pods)));
+    }
+    snapshot
 }

@@ -4,6 +4,7 @@
 //! Column names follow the real Prometheus metric names where one exists, so a simulated run
 //! can be held beside a real dashboard.
 
+pub mod gpu;
 pub mod placement;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use crate::api::pod::PodPhase;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{Kind, Object, ResourceVersion, Uid};
 use crate::apiserver::ApiServer;
+use crate::scheduler::gpu::node_cache::node_gpu_count;
 use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::SimTime;
 
@@ -55,6 +57,8 @@ pub struct Sample {
     /// Population standard deviation of per-node CPU allocation, in percentage points: how
     /// evenly the requests are spread over the nodes.
     pub cpu_allocation_spread_pct: f64,
+    /// GPU allocation and fragmentation, when some node has GPUs.
+    pub gpu: Option<gpu::GpuSample>,
 }
 
 impl Sample {
@@ -132,6 +136,7 @@ fn take_sample(
         ..Sample::default()
     };
     let mut node_cpu: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let mut gpu_nodes = Vec::new();
     for object in store.iter(Kind::Node) {
         if let Object::Node(node) = &**object {
             s.nodes += 1;
@@ -141,7 +146,14 @@ fn take_sample(
             });
             s.allocatable.add(alloc);
             node_cpu.insert(node.metadata.name.as_str(), (0, alloc.milli_cpu));
+            if node_gpu_count(alloc).is_some() {
+                gpu_nodes.push((node, alloc.clone()));
+            }
         }
+    }
+    if !gpu_nodes.is_empty() {
+        let nodes: Vec<_> = gpu_nodes.iter().map(|(n, a)| (*n, a)).collect();
+        s.gpu = Some(gpu::sample(store, &nodes));
     }
     for object in store.iter(Kind::Pod) {
         let Object::Pod(pod) = &**object else {

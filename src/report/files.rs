@@ -10,6 +10,7 @@ use super::RunInfo;
 use crate::api::quantity::{Format, Quantity};
 use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::apiserver::WriteRecord;
+use crate::metrics::gpu::GpuSample;
 use crate::metrics::{Sample, nearest_rank};
 use crate::world::World;
 use crate::world::kubectl::ActionOutcome;
@@ -81,6 +82,61 @@ struct Placement {
     nodes_unschedulable: u64,
     pods: PodCounts,
     allocation: Allocation,
+    /// Only in runs with GPU nodes, so other runs' summaries stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gpu: Option<GpuPlacement>,
+}
+
+/// GPU sharing at the end of the run (fgd-spec §4).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GpuPlacement {
+    nodes: u64,
+    gpus: u64,
+    allocated_milli: i64,
+    capacity_milli: i64,
+    allocation_pct: f64,
+    fragmentation: GpuFragmentation,
+    target_workload: TargetWorkloadJson,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GpuFragmentation {
+    /// `F_cluster`, GPU milli.
+    amount_milli: f64,
+    /// `100 · F_cluster / capacity`.
+    amount_pct: f64,
+    /// `100 · F_cluster / idle`.
+    ratio_pct: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetWorkloadJson {
+    pods: u64,
+    pod_types: usize,
+    typical_types: usize,
+}
+
+fn gpu_placement(gpu: &GpuSample) -> GpuPlacement {
+    GpuPlacement {
+        nodes: gpu.nodes,
+        gpus: gpu.gpus,
+        allocated_milli: gpu.allocated_milli,
+        capacity_milli: gpu.capacity_milli(),
+        allocation_pct: round2(gpu.allocation_pct()),
+        fragmentation: GpuFragmentation {
+            amount_milli: round2(gpu.frag.amount_milli()),
+            amount_pct: round2(gpu.frag_amount_pct()),
+            ratio_pct: round2(gpu.frag_ratio_pct()),
+        },
+        target_workload: TargetWorkloadJson {
+            pods: gpu.workload_pods,
+            pod_types: gpu.workload_types,
+            typical_types: gpu.typical_types,
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -208,6 +264,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 memory: allocation(last, MEMORY),
                 pods: allocation(last, PODS),
             },
+            gpu: last.gpu.as_ref().map(gpu_placement),
         },
         zone_spread: crate::metrics::placement::zone_spread(world.api().store()),
         scheduling: world.scheduler().map(|sched| {
@@ -252,6 +309,14 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
     to_pretty_json(&summary)
 }
 
+/// The columns `timeseries.csv` adds after [`TIMESERIES_COLUMNS`] in runs with GPU nodes
+/// (empty in a row sampled before the first GPU node); README documents each.
+pub const GPU_TIMESERIES_COLUMNS: &[&str] = &[
+    "gpu_allocation_pct",
+    "gpu_frag_amount_pct",
+    "gpu_frag_ratio_pct",
+];
+
 /// The columns of `timeseries.csv`, in order; README documents each.
 pub const TIMESERIES_COLUMNS: &[&str] = &[
     "t_seconds",
@@ -282,10 +347,15 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
 /// The bytes of `timeseries.csv`.
 pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
+    let gpu = samples.iter().any(|s| s.gpu.is_some());
+    let mut header = TIMESERIES_COLUMNS.to_vec();
+    if gpu {
+        header.extend(GPU_TIMESERIES_COLUMNS);
+    }
     // Writing records into a Vec cannot fail; errors would only come from the sink.
-    let _ = w.write_record(TIMESERIES_COLUMNS);
+    let _ = w.write_record(&header);
     for s in samples {
-        let row = [
+        let mut row = vec![
             format!("{:.3}", s.at.as_secs_f64()),
             s.nodes.to_string(),
             s.nodes_unschedulable.to_string(),
@@ -310,6 +380,16 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             s.scheduler_attempts.to_string(),
             format!("{:.2}", s.cpu_allocation_spread_pct),
         ];
+        if gpu {
+            match &s.gpu {
+                Some(g) => row.extend([
+                    format!("{:.2}", g.allocation_pct()),
+                    format!("{:.2}", g.frag_amount_pct()),
+                    format!("{:.2}", g.frag_ratio_pct()),
+                ]),
+                None => row.extend(GPU_TIMESERIES_COLUMNS.iter().map(|_| String::new())),
+            }
+        }
         let _ = w.write_record(&row);
     }
     w.into_inner().unwrap_or_default()

@@ -6,6 +6,7 @@ use super::files::{rates, round2};
 use super::html::{Block, Metric, Report, Section};
 use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::metrics::Sample;
+use crate::metrics::gpu::GpuSample;
 use crate::world::World;
 
 /// A chart file and its picture.
@@ -36,7 +37,7 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
         series,
         y_min_zero: true,
     };
-    vec![
+    let mut files = vec![
         ChartFile {
             file: "pods.svg",
             chart: chart(
@@ -81,7 +82,37 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
                 ],
             ),
         },
-    ]
+    ];
+    if samples.iter().any(|s| s.gpu.is_some()) {
+        // Samples before the first GPU node are gaps.
+        let gpu =
+            |value: fn(&GpuSample) -> f64| move |s: &Sample| s.gpu.as_ref().map_or(f64::NAN, value);
+        files.push(ChartFile {
+            file: "gpu.svg",
+            chart: chart(
+                "GPU allocation and fragmentation",
+                "percent",
+                vec![
+                    series(
+                        "allocated, % of GPU capacity",
+                        samples,
+                        gpu(GpuSample::allocation_pct),
+                    ),
+                    series(
+                        "fragmented, % of GPU capacity",
+                        samples,
+                        gpu(GpuSample::frag_amount_pct),
+                    ),
+                    series(
+                        "fragmented, % of idle GPU",
+                        samples,
+                        gpu(GpuSample::frag_ratio_pct),
+                    ),
+                ],
+            ),
+        });
+    }
+    files
 }
 
 /// `report.html`, with the charts already rendered to SVG (same order as [`charts`]).
@@ -95,7 +126,7 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
         .iter()
         .filter(|o| !o.errors.is_empty())
         .count();
-    let headline = vec![
+    let mut headline = vec![
         Metric {
             label: "Pods bound".into(),
             value: format!("{} / {}", last.pods_bound, last.pods),
@@ -111,6 +142,18 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
             value: pct(MEMORY),
             note: None,
         },
+    ];
+    if let Some(gpu) = &last.gpu {
+        headline.push(Metric {
+            label: "GPU allocated".into(),
+            value: format!("{}%", round2(gpu.allocation_pct())),
+            note: Some(format!(
+                "{}% of GPU capacity fragmented",
+                round2(gpu.frag_amount_pct())
+            )),
+        });
+    }
+    headline.extend([
         Metric {
             label: "API requests".into(),
             value: last.api_requests.to_string(),
@@ -126,7 +169,7 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
             value: info.end.to_string(),
             note: Some(format!("{} events", info.events_processed)),
         },
-    ];
+    ]);
     let charts = rendered
         .iter()
         .map(|(file, svg)| Block::Chart {

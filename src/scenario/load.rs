@@ -22,6 +22,7 @@ use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::ApiServerConfig;
 use crate::scheduler::config::KubeSchedulerConfiguration;
 use crate::scheduler::gpu::Policy;
+use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
 use crate::scheduler::kube_scheduler::CycleCost;
 use crate::sim::{SimDuration, SimTime};
 
@@ -883,8 +884,10 @@ fn pool_nodes(
     for zone in &pool.zones {
         validate_label_value(zone).map_err(|e| invalid("zones", e.to_string()))?;
     }
-    let width = pool.count.saturating_sub(1).to_string().len();
     let t = &pool.template;
+    validate_gpu_declaration(&t.allocatable).map_err(|m| invalid("template.allocatable", m))?;
+    validate_gpu_declaration(&t.capacity).map_err(|m| invalid("template.capacity", m))?;
+    let width = pool.count.saturating_sub(1).to_string().len();
     let mut nodes = Vec::with_capacity(pool.count as usize);
     for i in 0..pool.count as usize {
         let mut node = Node::default();

@@ -21,6 +21,7 @@ use crate::api::priority_class::{Namespace, PriorityClass};
 use crate::api::replicaset::ReplicaSet;
 use crate::api::service::Service;
 use crate::api::{Kind, Object};
+use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
 
 /// The outcome of reading one manifest document.
 #[derive(Debug)]
@@ -307,6 +308,11 @@ fn validate(object: &Object) -> Result<(), (&'static str, String)> {
         }
         Object::ReplicaSet(r) => {
             validate_workload(&r.spec.selector, &r.spec.template, r.spec.replicas)
+        }
+        Object::Node(n) => {
+            validate_gpu_declaration(&n.status.allocatable)
+                .map_err(|m| ("status.allocatable", m))?;
+            validate_gpu_declaration(&n.status.capacity).map_err(|m| ("status.capacity", m))
         }
         Object::HorizontalPodAutoscaler(h) => {
             let min = h.spec.min_replicas.unwrap_or(1);

@@ -11,9 +11,11 @@
 use serde::Deserialize;
 
 use super::framework::{ExtensionPoints, Profile, WeightedPlugin};
+use super::gpu::plugins::open_gpu_share;
 use super::plugins::{self, PluginArgs};
 use super::preemption::{self, PreemptionArgs};
 use crate::api::pod::DEFAULT_SCHEDULER_NAME;
+use crate::sim::rng::RngStreams;
 
 /// Score weight above which a configuration is rejected.
 pub const MAX_WEIGHT: i64 = 100;
@@ -171,8 +173,17 @@ pub struct SchedulerConfig {
 }
 
 impl KubeSchedulerConfiguration {
-    /// Resolves profiles and plugins; errors name the field path.
+    /// Resolves profiles and plugins; errors name the field path. Plugins that draw random
+    /// numbers get the streams of seed 0: use [`KubeSchedulerConfiguration::resolve_seeded`]
+    /// for a run.
     pub fn resolve(&self) -> Result<SchedulerConfig, ConfigError> {
+        self.resolve_seeded(0)
+    }
+
+    /// [`KubeSchedulerConfiguration::resolve`] for a run with this seed: a plugin that draws
+    /// random numbers draws from the stream `scheduler/<profile>/<plugin>` of it.
+    pub fn resolve_seeded(&self, seed: u64) -> Result<SchedulerConfig, ConfigError> {
+        let streams = RngStreams::new(seed);
         let global_pct = validate_percentage(
             self.percentage_of_nodes_to_score,
             "percentageOfNodesToScore",
@@ -223,8 +234,8 @@ impl KubeSchedulerConfiguration {
                 &format!("{prefix}.percentageOfNodesToScore"),
             )?
             .unwrap_or(global_pct.unwrap_or(0));
-            profiles.push(build_profile(name, pct, config, &prefix)?);
-            preemption.push(preemption_args(config, &prefix)?);
+            preemption.push(preemption_args(config, &prefix, &name, streams)?);
+            profiles.push(build_profile(name, pct, config, &prefix, streams)?);
         }
         Ok(SchedulerConfig {
             profiles,
@@ -239,6 +250,8 @@ impl KubeSchedulerConfiguration {
 fn preemption_args(
     config: &ProfileConfig,
     prefix: &str,
+    profile: &str,
+    streams: RngStreams,
 ) -> Result<Option<PreemptionArgs>, ConfigError> {
     let p = &config.plugins;
     let name = preemption::NAME;
@@ -266,6 +279,8 @@ fn preemption_args(
     let parsed: PreemptionArgs = PluginArgs {
         value: args,
         path: &path,
+        streams,
+        profile,
     }
     .parse()?;
     parsed
@@ -328,6 +343,7 @@ enum Point {
     Filter,
     PreScore,
     Score,
+    Reserve,
 }
 
 impl Point {
@@ -337,6 +353,7 @@ impl Point {
             Point::Filter => points.filter,
             Point::PreScore => points.pre_score,
             Point::Score => points.score,
+            Point::Reserve => points.reserve,
         }
     }
 }
@@ -346,6 +363,7 @@ fn build_profile(
     percentage: u32,
     config: &ProfileConfig,
     prefix: &str,
+    streams: RngStreams,
 ) -> Result<Profile, ConfigError> {
     let p = &config.plugins;
     let multi_point = merge(DEFAULT_PLUGINS, &p.multi_point);
@@ -354,6 +372,7 @@ fn build_profile(
         (Point::Filter, &p.filter, "filter"),
         (Point::PreScore, &p.pre_score, "preScore"),
         (Point::Score, &p.score, "score"),
+        (Point::Reserve, &p.reserve, "reserve"),
     ];
     // Validate every name and weight the user wrote, with its path.
     let sets = [
@@ -406,22 +425,25 @@ fn build_profile(
             }
         }
     }
+    let args_of = |plugin_name: &str| match config
+        .plugin_config
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.name == plugin_name)
+    {
+        Some((j, e)) => (Some(&e.args), format!("{prefix}.pluginConfig[{j}].args")),
+        None => (None, String::new()),
+    };
     let mut instances = Vec::with_capacity(names.len());
     for plugin_name in &names {
-        let (args, path) = match config
-            .plugin_config
-            .iter()
-            .enumerate()
-            .find(|(_, e)| &e.name == plugin_name)
-        {
-            Some((j, e)) => (Some(&e.args), format!("{prefix}.pluginConfig[{j}].args")),
-            None => (None, String::new()),
-        };
+        let (args, path) = args_of(plugin_name);
         let plugin = plugins::new_plugin(
             plugin_name,
             PluginArgs {
                 value: args,
                 path: &path,
+                streams,
+                profile: &name,
             },
         )?;
         instances.push(plugin);
@@ -433,6 +455,7 @@ fn build_profile(
         filter: Vec::new(),
         pre_score: Vec::new(),
         score: Vec::new(),
+        reserve: Vec::new(),
         percentage_of_nodes_to_score: percentage,
     };
     for (point, set, _) in points {
@@ -493,7 +516,36 @@ fn build_profile(
                     plugin: idx,
                     weight: if weight == 0 { 1 } else { weight },
                 }),
+                Point::Reserve => profile.reserve.push(idx),
             }
+        }
+    }
+    // Open-Gpu-Share without a gpuSelMethod chooses GPUs as the profile's GPU score plugin
+    // does, as the artifact's experiment scripts configure it: it is built again with that
+    // method once the profile's score plugins and weights are known.
+    if let Some(idx) = names.iter().position(|n| n == open_gpu_share::NAME) {
+        let (args, path) = args_of(open_gpu_share::NAME);
+        let unset = args.is_none_or(|a| a.get("gpuSelMethod").is_none_or(|m| m.is_null()));
+        let scorers = profile
+            .score
+            .iter()
+            .map(|w| (names[w.plugin].as_str(), w.weight));
+        if unset && let Some(method) = open_gpu_share::default_gpu_sel_method(scorers) {
+            let mut value = match args {
+                Some(serde_json::Value::Object(map)) => map.clone(),
+                _ => serde_json::Map::new(),
+            };
+            value.insert("gpuSelMethod".into(), method.into());
+            let value = serde_json::Value::Object(value);
+            instances[idx] = plugins::new_plugin(
+                open_gpu_share::NAME,
+                PluginArgs {
+                    value: Some(&value),
+                    path: &path,
+                    streams,
+                    profile: &profile.name,
+                },
+            )?;
         }
     }
     // Keep instances aligned with indices; plugins kubesim does not model (volumes, binder,

@@ -1,8 +1,8 @@
 //! The scheduling framework: plugin statuses, per-cycle state, the [`Plugin`] trait with its
 //! extension points, and one scheduling cycle over a [`Snapshot`] — PreFilter, Filter (from a
 //! rotating start, stopping after enough feasible nodes), PostFilter hand-off, PreScore, Score,
-//! NormalizeScore, weights, and host selection with a seeded tie-break — as kube-scheduler's
-//! `schedule_one.go` runs them.
+//! NormalizeScore, weights, host selection with a seeded tie-break, and Reserve on the chosen
+//! node — as kube-scheduler's `schedule_one.go` runs them.
 
 use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
@@ -175,6 +175,13 @@ impl CycleState {
     }
 }
 
+/// Annotations Reserve plugins want on the pod: the scheduler writes them on the assumed pod
+/// and on the pod's Binding, whose annotations the apiserver copies onto the pod (upstream
+/// `BindingREST.setPodHostAndAnnotations`). A Reserve plugin adds to the value in the
+/// [`CycleState`]; the cycle returns it in [`CycleResult::Scheduled`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindingAnnotations(pub BTreeMap<String, String>);
+
 /// What PreFilter can narrow the search to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PreFilterResult {
@@ -286,6 +293,23 @@ pub trait Plugin {
     fn normalize(&self, _state: &CycleState, _pod: &PodInfo, _scores: &mut [i64]) -> Status {
         Status::success()
     }
+
+    /// Reserve: claims what the pod needs on the chosen node `node` before the pod is assumed
+    /// there; what the pod must carry (which devices it got) goes into the state's
+    /// [`BindingAnnotations`]. A failure ends the cycle with that status.
+    fn reserve(
+        &self,
+        _state: &mut CycleState,
+        _pod: &PodInfo,
+        _snapshot: &Snapshot,
+        _node: &str,
+    ) -> Status {
+        Status::success()
+    }
+
+    /// Unreserve: undoes Reserve, when a later Reserve plugin failed or the pod's bind failed.
+    /// The cycle's state is gone by the time a bind fails, so a plugin gets none.
+    fn unreserve(&self, _pod: &PodInfo, _node: &str) {}
 }
 
 /// Keeps the nodes of `nodes` that `rejection` finds nothing against (`None`), in order, and
@@ -417,6 +441,8 @@ pub struct Profile {
     pub pre_score: Vec<usize>,
     /// Score plugins with weights, in order.
     pub score: Vec<WeightedPlugin>,
+    /// Reserve plugins, in order.
+    pub reserve: Vec<usize>,
     /// `percentageOfNodesToScore` (0 = adaptive).
     pub percentage_of_nodes_to_score: u32,
 }
@@ -461,6 +487,8 @@ pub enum CycleResult {
         evaluated: usize,
         /// Feasible nodes found.
         feasible: usize,
+        /// What the Reserve plugins put in [`BindingAnnotations`].
+        annotations: BTreeMap<String, String>,
     },
     /// No node fits.
     Unschedulable(Diagnosis),
@@ -529,8 +557,8 @@ pub struct Rotation {
 }
 
 impl Profile {
-    /// Runs one scheduling cycle for `pod` (PreFilter through host selection) on a cluster
-    /// where no pod is nominated to a node.
+    /// Runs one scheduling cycle for `pod` (PreFilter through host selection, then Reserve on
+    /// the chosen node) on a cluster where no pod is nominated to a node.
     pub fn schedule(
         &self,
         pod: &PodInfo,
@@ -554,6 +582,78 @@ impl Profile {
         tie_break: &mut SimRng,
         work: &mut CycleWork,
     ) -> CycleResult {
+        let mut state = CycleState::default();
+        let result = self.select_node(
+            &mut state, pod, snapshot, nominated, rotation, tie_break, work,
+        );
+        match result {
+            CycleResult::Scheduled {
+                node,
+                evaluated,
+                feasible,
+                ..
+            } => match self.run_reserve(&mut state, pod, snapshot, &node) {
+                Ok(annotations) => CycleResult::Scheduled {
+                    node,
+                    evaluated,
+                    feasible,
+                    annotations,
+                },
+                Err(status) => CycleResult::Error(status),
+            },
+            other => other,
+        }
+    }
+
+    /// Reserve on `node`; on a failure, Unreserve on every Reserve plugin in reverse order (as
+    /// upstream's `RunReservePluginsUnreserve`) and the failing status.
+    fn run_reserve(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        node: &str,
+    ) -> Result<BTreeMap<String, String>, Status> {
+        if self.reserve.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        for &i in &self.reserve {
+            let plugin = &self.plugins[i];
+            let mut status = plugin.reserve(state, pod, snapshot, node);
+            if !status.is_success() {
+                self.run_unreserve(pod, node);
+                if status.plugin.is_empty() {
+                    status.plugin = plugin.name();
+                }
+                return Err(status);
+            }
+        }
+        Ok(state
+            .read_mut::<BindingAnnotations>("BindingAnnotations")
+            .map(|a| std::mem::take(&mut a.0))
+            .unwrap_or_default())
+    }
+
+    /// Unreserve on every Reserve plugin, in reverse order: the pod will not stay on `node`.
+    pub fn run_unreserve(&self, pod: &PodInfo, node: &str) {
+        for &i in self.reserve.iter().rev() {
+            self.plugins[i].unreserve(pod, node);
+        }
+    }
+
+    /// PreFilter through host selection.
+    // The cycle's inputs and what carries over between cycles; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
+    fn select_node(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        nominated: &NominatedRejections,
+        rotation: &mut Rotation,
+        tie_break: &mut SimRng,
+        work: &mut CycleWork,
+    ) -> CycleResult {
         let num_nodes = snapshot.len();
         if num_nodes == 0 {
             return CycleResult::Unschedulable(Diagnosis {
@@ -564,8 +664,7 @@ impl Profile {
                 ..Diagnosis::default()
             });
         }
-        let mut state = CycleState::default();
-        let allowed = match self.run_pre_filter(&mut state, pod, snapshot) {
+        let allowed = match self.run_pre_filter(state, pod, snapshot) {
             Ok(a) => a,
             Err(status) if status.code == Code::Error => return CycleResult::Error(status),
             Err(status) => {
@@ -582,12 +681,13 @@ impl Profile {
             && allowed.as_ref().is_none_or(|a| a.contains(own_node))
         {
             work.nodes_filtered += 1;
-            if nominated.get(own_node).is_none() && self.run_filters(&state, pod, node).is_success()
+            if nominated.get(own_node).is_none() && self.run_filters(state, pod, node).is_success()
             {
                 return CycleResult::Scheduled {
                     node: own_node.clone(),
                     evaluated: 1,
                     feasible: 1,
+                    annotations: BTreeMap::new(),
                 };
             }
         }
@@ -596,7 +696,7 @@ impl Profile {
             nominated,
         };
         let (feasible, diagnosis, processed) =
-            self.find_feasible(&state, pod, snapshot, decided, rotation, work);
+            self.find_feasible(state, pod, snapshot, decided, rotation, work);
         if feasible.is_empty() {
             return CycleResult::Unschedulable(diagnosis);
         }
@@ -605,9 +705,10 @@ impl Profile {
                 node: feasible[0].name().to_string(),
                 evaluated: processed,
                 feasible: 1,
+                annotations: BTreeMap::new(),
             };
         }
-        let totals = match self.prioritize(&mut state, pod, &feasible, snapshot, work) {
+        let totals = match self.prioritize(state, pod, &feasible, snapshot, work) {
             Ok(t) => t,
             Err(status) => return CycleResult::Error(status),
         };
@@ -616,6 +717,7 @@ impl Profile {
             node: feasible[chosen].name().to_string(),
             evaluated: processed,
             feasible: feasible.len(),
+            annotations: BTreeMap::new(),
         }
     }
 

@@ -7,6 +7,10 @@
 //! because the real cost depends on hardware), after which the pod is assumed on its node and
 //! the bind request is sent; the next cycle can start at once, as binding runs asynchronously
 //! in kube-scheduler too. A failed bind forgets the assumption and requeues the pod.
+//!
+//! What Reserve plugins decide for the pod (the GPUs it gets) travels as annotations: on the
+//! assumed pod in the cache, and on the Binding, which the apiserver copies onto the pod, so the
+//! informer brings them back with the bound pod.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use crate::sim::{SimDuration, SimRng, SimTime};
 
 use super::config::SchedulerConfig;
 use super::framework::{CycleResult, CycleWork, Diagnosis, NominatedRejections, Profile, Rotation};
+use super::gpu::workload::TargetWorkload;
 use super::node_info::{ControllerKind, NodeInfo, PodInfo, Snapshot};
 use super::preemption::{
     self, DISRUPTION_TARGET, NominatedPods, PreemptionArgs, PreemptionOutcome, PreemptionView,
@@ -97,6 +102,15 @@ pub struct SchedulerStats {
     pub preemption_victims: u64,
 }
 
+/// A pod the scheduler assumed onto a node, until its bind is confirmed.
+#[derive(Clone, Debug)]
+struct Assumed {
+    /// The node.
+    node: String,
+    /// What Reserve wrote for the binding; the assumed pod carries it in the cache.
+    annotations: BTreeMap<String, String>,
+}
+
 /// The pod in its scheduling cycle.
 #[derive(Debug)]
 struct InFlight {
@@ -123,7 +137,10 @@ pub struct KubeScheduler {
     /// Every pod the scheduler knows, by uid.
     pods: BTreeMap<Uid, Arc<Pod>>,
     /// Pods the scheduler assumed onto a node, waiting for their bind to be confirmed.
-    assumed: BTreeMap<Uid, String>,
+    assumed: BTreeMap<Uid, Assumed>,
+    /// The GPU-sharing policies' target workload, counted once the cluster has a GPU node (so
+    /// clusters without GPUs pay nothing for it).
+    gpu_workload: Option<TargetWorkload>,
     /// When each pending pod was first seen (for latency).
     first_seen: BTreeMap<Uid, SimTime>,
     pod_informer: Informer,
@@ -171,6 +188,7 @@ impl KubeScheduler {
             snapshot: Snapshot::default(),
             pods: BTreeMap::new(),
             assumed: BTreeMap::new(),
+            gpu_workload: None,
             first_seen: BTreeMap::new(),
             rotation: Rotation::default(),
             tie_break,
@@ -346,18 +364,22 @@ impl KubeScheduler {
                     let mut info = NodeInfo::new(Arc::new(n.clone()));
                     for pod in self.pods.values() {
                         if self.node_of(pod).as_deref() == Some(n.metadata.name.as_str()) {
-                            info.add_pod(Arc::new(PodInfo::new(Arc::clone(pod))));
+                            info.add_pod(Arc::new(PodInfo::new(self.as_cached(pod))));
                         }
                     }
+                    self.count_gpu_workload_if(info.gpus.is_some());
                     self.snapshot.add_node(info);
                     self.queue.on_event(ClusterEvent::NodeAdd, now);
                 }
             }
             Delta::Updated(_, o) => {
                 if let Object::Node(n) = &*o {
+                    let mut gpu_node = false;
                     if let Some(info) = self.snapshot.get_mut(&n.metadata.name) {
                         info.set_node(Arc::new(n.clone()));
+                        gpu_node = info.gpus.is_some();
                     }
+                    self.count_gpu_workload_if(gpu_node);
                     self.queue.on_event(ClusterEvent::NodeUpdate, now);
                 }
             }
@@ -367,12 +389,43 @@ impl KubeScheduler {
         }
     }
 
+    /// Starts counting the target workload (every pod known so far) at the cluster's first GPU
+    /// node.
+    fn count_gpu_workload_if(&mut self, gpu_node: bool) {
+        if gpu_node && self.gpu_workload.is_none() {
+            let mut workload = TargetWorkload::default();
+            for pod in self.pods.values() {
+                workload.upsert(pod);
+            }
+            self.gpu_workload = Some(workload);
+        }
+    }
+
     /// The node a pod counts on in the cache: its binding, or the scheduler's assumption.
     fn node_of(&self, pod: &Pod) -> Option<String> {
         if pod.is_bound() {
             Some(pod.spec.node_name.clone())
         } else {
-            self.assumed.get(&pod.metadata.uid).cloned()
+            self.assumed.get(&pod.metadata.uid).map(|a| a.node.clone())
+        }
+    }
+
+    /// The pod as the cache counts it: an assumed pod carries what Reserve wrote for its
+    /// binding until the bound pod, which has it from the apiserver, replaces it.
+    fn as_cached(&self, pod: &Arc<Pod>) -> Arc<Pod> {
+        if pod.is_bound() {
+            return Arc::clone(pod);
+        }
+        match self.assumed.get(&pod.metadata.uid) {
+            Some(a) if !a.annotations.is_empty() => {
+                let mut assumed = (**pod).clone();
+                assumed
+                    .metadata
+                    .annotations
+                    .extend(a.annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Arc::new(assumed)
+            }
+            _ => Arc::clone(pod),
         }
     }
 
@@ -398,6 +451,9 @@ impl KubeScheduler {
             }
             Delta::Deleted(o) => {
                 let uid = o.meta().uid;
+                if let Some(workload) = &mut self.gpu_workload {
+                    workload.remove(uid);
+                }
                 self.nominated.remove(uid);
                 self.queue.remove(uid);
                 self.first_seen.remove(&uid);
@@ -413,6 +469,9 @@ impl KubeScheduler {
     fn upsert_pod(&mut self, pod: Arc<Pod>, now: SimTime) {
         let uid = pod.metadata.uid;
         self.track_nomination(&pod);
+        if let Some(workload) = &mut self.gpu_workload {
+            workload.upsert(&pod);
+        }
         let previous = self.pods.insert(uid, Arc::clone(&pod));
         if let Some(prev) = &previous {
             self.uncount(prev);
@@ -477,8 +536,8 @@ impl KubeScheduler {
     /// Adds `pod` to its node in the cache (if it has one).
     fn count(&mut self, pod: &Arc<Pod>) {
         if let Some(node) = self.node_of(pod) {
-            self.snapshot
-                .add_pod(&node, Arc::new(PodInfo::new(Arc::clone(pod))));
+            let cached = self.as_cached(pod);
+            self.snapshot.add_pod(&node, Arc::new(PodInfo::new(cached)));
         }
     }
 
@@ -489,10 +548,14 @@ impl KubeScheduler {
         }
     }
 
-    /// Drops an assumption (failed bind).
+    /// Drops an assumption (failed bind): the pod leaves the cache, giving back what it held
+    /// (its GPUs too), and the Reserve plugins unreserve it.
     fn forget(&mut self, uid: Uid) {
-        if let Some(node) = self.assumed.remove(&uid) {
-            self.snapshot.remove_pod(&node, uid);
+        if let Some(assumed) = self.assumed.remove(&uid)
+            && let Some(pod) = self.snapshot.remove_pod(&assumed.node, uid)
+            && let Some(profile) = self.profile(&pod.pod.spec.scheduler_name)
+        {
+            profile.run_unreserve(&pod, &assumed.node);
         }
     }
 
@@ -505,6 +568,12 @@ impl KubeScheduler {
             return Vec::new();
         }
         self.snapshot.refresh();
+        if let Some(workload) = &mut self.gpu_workload {
+            let typical = workload.typical();
+            if !Arc::ptr_eq(&typical, self.snapshot.gpu_workload()) {
+                self.snapshot.set_gpu_workload(typical);
+            }
+        }
         while let Some(queued) = self.queue.pop() {
             let Some(pod) = self.pods.get(&queued.uid).cloned() else {
                 self.queue.remove(queued.uid);
@@ -584,19 +653,42 @@ impl KubeScheduler {
         let uid = pod.uid();
         if !self.queue.contains(uid) {
             // Deleted or bound elsewhere while in flight.
+            if let CycleResult::Scheduled { node, .. } = &result {
+                self.unreserve(&pod, node);
+            }
             return;
         }
         match result {
-            CycleResult::Scheduled { node, .. } => {
+            CycleResult::Scheduled {
+                node, annotations, ..
+            } => {
                 *self.stats.attempts.entry("scheduled").or_insert(0) += 1;
                 if self.snapshot.get(&node).is_none() {
+                    self.unreserve(&pod, &node);
                     let cycle = self.queue.cycle();
                     self.queue.requeue_failed(uid, BTreeSet::new(), cycle, now);
                     return;
                 }
-                self.assumed.insert(uid, node.clone());
-                self.snapshot.add_pod(&node, Arc::clone(&pod));
-                let request = Request::bind(self.client, self.user.clone(), &pod.key(), &node);
+                self.assumed.insert(
+                    uid,
+                    Assumed {
+                        node: node.clone(),
+                        annotations: annotations.clone(),
+                    },
+                );
+                let assumed = if annotations.is_empty() {
+                    Arc::clone(&pod)
+                } else {
+                    Arc::new(PodInfo::new(self.as_cached(&pod.pod)))
+                };
+                self.snapshot.add_pod(&node, assumed);
+                let request = Request::bind_with_annotations(
+                    self.client,
+                    self.user.clone(),
+                    &pod.key(),
+                    &node,
+                    annotations,
+                );
                 let id = api.submit(now, request, out);
                 self.binds.insert(id, uid);
             }
@@ -613,6 +705,13 @@ impl KubeScheduler {
                 *self.stats.attempts.entry("error").or_insert(0) += 1;
                 self.queue.requeue_failed(uid, BTreeSet::new(), cycle, now);
             }
+        }
+    }
+
+    /// Unreserve for a pod whose cycle chose `node` but that will not be assumed there.
+    fn unreserve(&self, pod: &PodInfo, node: &str) {
+        if let Some(profile) = self.profile(&pod.pod.spec.scheduler_name) {
+            profile.run_unreserve(pod, node);
         }
     }
 

@@ -16,6 +16,8 @@ use crate::api::node::{LABEL_REGION, LABEL_ZONE, Node};
 use crate::api::pod::Pod;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{ObjectKey, Uid};
+use crate::scheduler::gpu::TypicalPods;
+use crate::scheduler::gpu::node_cache::GpuNodeInfo;
 
 /// A host port a pod claims: (IP, protocol, port). `0.0.0.0` conflicts with every IP.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -172,6 +174,9 @@ pub struct NodeInfo {
     pub used_ports: Vec<HostPort>,
     /// Bumped on every change, so per-node caches can tell when they are stale.
     pub generation: u64,
+    /// The GPUs of a GPU node and what its pods hold of them (None for a node without GPUs),
+    /// kept in step with `pods` by [`GpuNodeInfo`].
+    pub gpus: Option<Box<GpuNodeInfo>>,
 }
 
 /// The inline copies of a node's hot fields: `spec.unschedulable`, whether `spec.taints` is
@@ -198,6 +203,7 @@ impl NodeInfo {
     pub fn new(node: Arc<Node>) -> NodeInfo {
         let allocatable = Resources::from_list(&node.status.effective_allocatable());
         NodeInfo {
+            gpus: GpuNodeInfo::build(&node, &allocatable, []),
             hot: NodeFlags::of(&node),
             node,
             allocatable,
@@ -242,6 +248,7 @@ impl NodeInfo {
     /// The only way to change `node`: it keeps the inline copies of its fields in step.
     pub fn set_node(&mut self, node: Arc<Node>) {
         self.allocatable = Resources::from_list(&node.status.effective_allocatable());
+        self.gpus = GpuNodeInfo::build(&node, &self.allocatable, self.pods.iter().map(|p| &*p.pod));
         self.hot = NodeFlags::of(&node);
         self.node = node;
         self.generation += 1;
@@ -257,6 +264,9 @@ impl NodeInfo {
         }
         if pod.has_required_anti_affinity() {
             self.pods_with_required_anti_affinity.push(Arc::clone(&pod));
+        }
+        if let Some(gpus) = &mut self.gpus {
+            gpus.add_pod(&pod.pod);
         }
         self.pods.push(pod);
         self.generation += 1;
@@ -275,6 +285,9 @@ impl NodeInfo {
             if let Some(i) = self.used_ports.iter().position(|p| p == port) {
                 self.used_ports.remove(i);
             }
+        }
+        if let Some(gpus) = &mut self.gpus {
+            gpus.remove_pod(&pod.pod);
         }
         self.generation += 1;
         Some(pod)
@@ -482,6 +495,8 @@ pub struct Snapshot {
     affinity_index: OnceCell<AffinityIndex>,
     /// Services' and controllers' selectors (for PodTopologySpread's default constraints).
     workloads: Arc<WorkloadSelectors>,
+    /// The GPU-sharing policies' target workload (FGD's typical pods).
+    gpu_workload: Arc<TypicalPods>,
     /// Nodes were added since the list was last put in node-tree order.
     order_dirty: bool,
 }
@@ -597,8 +612,10 @@ impl Snapshot {
         }
         let nodes = std::mem::take(&mut self.nodes);
         let workloads = std::mem::take(&mut self.workloads);
+        let gpu_workload = std::mem::take(&mut self.gpu_workload);
         *self = Snapshot::new(nodes);
         self.workloads = workloads;
+        self.gpu_workload = gpu_workload;
     }
 
     /// Removes node `name` and returns it.
@@ -607,8 +624,10 @@ impl Snapshot {
         let mut nodes = std::mem::take(&mut self.nodes);
         let removed = nodes.remove(idx);
         let workloads = std::mem::take(&mut self.workloads);
+        let gpu_workload = std::mem::take(&mut self.gpu_workload);
         *self = Snapshot::new(nodes);
         self.workloads = workloads;
+        self.gpu_workload = gpu_workload;
         Some(removed)
     }
 
@@ -672,6 +691,16 @@ impl Snapshot {
     /// Services' and controllers' selectors, to update (copied first if shared with a clone).
     pub fn workloads_mut(&mut self) -> &mut WorkloadSelectors {
         Arc::make_mut(&mut self.workloads)
+    }
+
+    /// The GPU-sharing policies' target workload (see [`crate::scheduler::gpu::workload`]).
+    pub fn gpu_workload(&self) -> &Arc<TypicalPods> {
+        &self.gpu_workload
+    }
+
+    /// Replaces the target workload.
+    pub fn set_gpu_workload(&mut self, typical: Arc<TypicalPods>) {
+        self.gpu_workload = typical;
     }
 }
 

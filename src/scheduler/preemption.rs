@@ -773,6 +773,7 @@ mod tests {
             filter: vec![0],
             pre_score: vec![],
             score: vec![],
+            reserve: vec![],
             percentage_of_nodes_to_score: 0,
         }
     }

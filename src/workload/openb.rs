@@ -294,15 +294,8 @@ pub fn node_spec(path: &Path, node: &Node) -> Result<NodeSpec, TraceError> {
                 ))
             })?,
     };
-    if let Some(milli) = allocatable.get(RESOURCE_GPU_MILLI) {
-        let expected = i64::from(gpus) * GPU_MILLI;
-        if milli.value() != expected {
-            return Err(bad(format!(
-                "{RESOURCE_GPU_MILLI}: expected {GPU_MILLI} per GPU, i.e. {expected} for {gpus} GPU(s), found {}",
-                milli.value()
-            )));
-        }
-    }
+    // `gpu-milli` (1000 per GPU) was checked as the manifest loaded
+    // (`scheduler::gpu::node_cache::validate_gpu_declaration`).
     if cpu < 0 || memory < 0 {
         return Err(bad("negative cpu or memory".into()));
     }
@@ -672,7 +665,7 @@ mod tests {
         );
         let err = read_nodes(&path).expect_err("bad milli").to_string();
         assert!(
-            err.contains("Node n0: alibabacloud.com/gpu-milli: expected 1000 per GPU, i.e. 2000 for 2 GPU(s), found 1500"),
+            err.ends_with("field `status.allocatable`: alibabacloud.com/gpu-milli: expected 1000 per GPU, 2000 for 2 GPU(s), found 1500"),
             "{err}"
         );
     }

@@ -248,15 +248,20 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     actions.extend(scenario.timeline.iter().cloned());
     let scheduler = if scenario.scheduler.enabled {
         // The configuration was resolved once at load time; it resolves the same way again.
-        scenario.scheduler.config.resolve().ok().map(|config| {
-            KubeScheduler::new(
-                SCHEDULER_CLIENT,
-                config,
-                scenario.scheduler.cycle_cost,
-                streams.stream("scheduler/tie-break"),
-                streams.stream("scheduler/preemption"),
-            )
-        })
+        scenario
+            .scheduler
+            .config
+            .resolve_seeded(seed)
+            .ok()
+            .map(|config| {
+                KubeScheduler::new(
+                    SCHEDULER_CLIENT,
+                    config,
+                    scenario.scheduler.cycle_cost,
+                    streams.stream("scheduler/tie-break"),
+                    streams.stream("scheduler/preemption"),
+                )
+            })
     } else {
         None
     };

@@ -30,6 +30,9 @@ enum Randomness {
 const SCENARIOS: &[(&str, Randomness)] = &[
     // The only draw is preemption's random start among candidate nodes, and with two nodes
     // every start finds the same candidates: the trace cannot depend on the seed.
+    // FGD's integer scores tie often; kube-scheduler breaks the ties among the best GPU nodes
+    // with the seeded stream "scheduler/tie-break".
+    ("gpu-sharing.yaml", Randomness::Draws),
     ("preemption.yaml", Randomness::DrawsNothing),
     // manifests/quickstart-batch.yaml creates a pod with `generateName: batch-`; its suffix is
     // drawn from the seeded stream "apiserver/generate-name".

@@ -4,6 +4,7 @@
 mod cli;
 mod determinism;
 mod explain;
+mod gpu;
 mod replay;
 mod scheduling;
 mod store_watch;

@@ -49,6 +49,10 @@ impl GpuPolicy for BestFitScore {
         best_fit_score(node, pod)
     }
 
+    fn has_normalize(&self) -> bool {
+        true
+    }
+
     fn normalize(&self, scores: &mut [i64]) {
         normalize_min_max(scores);
     }

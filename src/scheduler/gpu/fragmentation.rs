@@ -103,7 +103,7 @@ impl ClusterFrag {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::typical_pods::PodTypeKey;
     use super::*;
 

@@ -3,19 +3,24 @@
 //! filter, the six node-scoring policies with their GPU choice, the fragmentation measure, and
 //! the openb trace replay protocol.
 //!
-//! Self-contained: it does not depend on the scheduler framework. Each policy implements the
-//! small [`GpuPolicy`] trait (score a node for a pod, choose GPUs on the chosen node); the
-//! framework can wrap it as a score plugin. [`cycle`] runs one scheduling cycle (§2.1) the way
-//! the artifact's framework does; [`replay`] runs the whole experiment (§3.2, §4).
+//! The policies do not depend on the scheduler framework. Each implements the small
+//! [`GpuPolicy`] trait (score a node for a pod, choose GPUs on the chosen node). Two paths run
+//! them:
 //!
-//! | policy (`--policy`) | file | GPU choice for sharing pods |
-//! |---|---|---|
-//! | Random (`random`) | [`random`] | uniform (reservoir) |
-//! | DotProd (`dotprod`) | [`dot_product`] | best fit |
-//! | GpuClustering (`gpuclustering`) | [`gpu_clustering`] | best fit |
-//! | GpuPacking (`gpupacking`) | [`gpu_packing`] | best fit |
-//! | BestFit (`bestfit`) | [`best_fit`] | best fit |
-//! | FGD (`fgd`) | [`fgd`] | highest FGD score |
+//! * the openb replay: [`cycle`] runs one scheduling cycle (§2.1) the way the artifact's
+//!   framework does; [`replay`] runs the whole experiment (§3.2, §4);
+//! * a cluster run: [`plugins`] wraps them as kube-scheduler framework plugins (the
+//!   Open-Gpu-Share filter and reserve, one score plugin per policy), the scheduler's node cache
+//!   keeps each GPU node's state ([`node_cache`]) and the target workload ([`workload`]).
+//!
+//! | policy (`--policy`) | score plugin | file | GPU choice for sharing pods |
+//! |---|---|---|---|
+//! | Random (`random`) | `RandomScore` | [`random`] | uniform (reservoir) |
+//! | DotProd (`dotprod`) | `DotProductScore` | [`dot_product`] | best fit |
+//! | GpuClustering (`gpuclustering`) | `GpuClusteringScore` | [`gpu_clustering`] | best fit |
+//! | GpuPacking (`gpupacking`) | `GpuPackingScore` | [`gpu_packing`] | best fit |
+//! | BestFit (`bestfit`) | `BestFitScore` | [`best_fit`] | best fit |
+//! | FGD (`fgd`) | `FGDScore` | [`fgd`] | highest FGD score |
 //!
 //! Scores are integers computed exactly (integer arithmetic where the formula is a ratio of
 //! integers); floating point appears only in FGD's sigmoid and in reported ratios.
@@ -28,12 +33,17 @@ pub mod filter;
 pub mod fragmentation;
 pub mod gpu_clustering;
 pub mod gpu_packing;
+pub mod node_cache;
 pub mod node_gpus;
+pub mod plugins;
 pub mod pod_gpu;
 pub mod random;
 pub mod replay;
 pub mod select;
+#[cfg(test)]
+pub(crate) mod test_util;
 pub mod typical_pods;
+pub mod workload;
 
 use std::fmt;
 use std::str::FromStr;
@@ -106,6 +116,24 @@ impl Policy {
         }
     }
 
+    /// The name of its score plugin, as the artifact registers it (`RandomScore`,
+    /// `DotProductScore`, `GpuClusteringScore`, `GpuPackingScore`, `BestFitScore`, `FGDScore`).
+    pub const fn plugin_name(self) -> &'static str {
+        match self {
+            Policy::Random => "RandomScore",
+            Policy::DotProd => "DotProductScore",
+            Policy::GpuClustering => "GpuClusteringScore",
+            Policy::GpuPacking => "GpuPackingScore",
+            Policy::BestFit => "BestFitScore",
+            Policy::Fgd => "FGDScore",
+        }
+    }
+
+    /// The policy whose score plugin is called `name` (exactly).
+    pub fn from_plugin_name(name: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.plugin_name() == name)
+    }
+
     /// The policy's scorer.
     pub fn scorer(self) -> Box<dyn GpuPolicy> {
         match self {
@@ -169,6 +197,11 @@ pub trait GpuPolicy {
     /// The node's raw score for `pod` (the node is feasible).
     fn score(&self, node: &NodeGpus, pod: &PodGpuRequest, ctx: &ScoreContext<'_>) -> i64;
 
+    /// Whether the policy has a NormalizeScore ([`GpuPolicy::normalize`]); most have none.
+    fn has_normalize(&self) -> bool {
+        false
+    }
+
     /// NormalizeScore over the feasible nodes' scores (in feasible order); most policies have
     /// none.
     fn normalize(&self, _scores: &mut [i64]) {}
@@ -200,6 +233,8 @@ mod tests {
             assert_eq!(p.label().parse::<Policy>(), Ok(p));
             assert_eq!(p.name().to_uppercase().parse::<Policy>(), Ok(p));
             assert_eq!(p.scorer().policy(), p);
+            assert_eq!(Policy::from_plugin_name(p.plugin_name()), Some(p));
+            assert_eq!(p.scorer().has_normalize(), p == Policy::BestFit);
         }
         let err = "first-fit".parse::<Policy>().map_err(|e| e.to_string());
         assert_eq!(

@@ -1,7 +1,8 @@
 //! Per-node GPU-sharing state ([`NodeGpus`]): the GPU model, what is left of CPU, memory, pod
 //! slots and each GPU (in milli, by GPU index — the index order decides which GPU a pod gets),
 //! and the GpuClustering tags of the GPU pods placed on the node. Placing a pod updates it
-//! (fgd-spec §1.4: `cpuLeft -= cpu`, `memLeft -= mem`, chosen GPUs `-= milli`).
+//! (fgd-spec §1.4: `cpuLeft -= cpu`, `memLeft -= mem`, chosen GPUs `-= milli`); removing it
+//! ([`NodeGpus::unplace`]) gives all of that back.
 
 use super::pod_gpu::{GpuTag, PodGpuRequest};
 use crate::workload::openb::{GPU_MILLI, NodeSpec};
@@ -96,6 +97,27 @@ impl NodeGpus {
             }
         }
     }
+
+    /// Undoes [`NodeGpus::place`] of `pod` on `gpus`: the pod leaves the node (the scheduler's
+    /// cache removes pods that were deleted, preempted or whose bind failed).
+    pub fn unplace(&mut self, pod: &PodGpuRequest, gpus: &[usize]) {
+        self.cpu_left += pod.cpu_milli;
+        self.mem_left += pod.memory_mib;
+        self.pods_left += 1;
+        for &g in gpus {
+            if let Some(left) = self.gpu_left.get_mut(g) {
+                *left += pod.gpu_milli;
+            }
+        }
+        if let Some(tag) = pod.tag()
+            && let Ok(i) = self.gpu_tags.binary_search_by(|(t, _)| t.cmp(&tag))
+        {
+            self.gpu_tags[i].1 -= 1;
+            if self.gpu_tags[i].1 == 0 {
+                self.gpu_tags.remove(i);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -130,5 +152,14 @@ mod tests {
             node.gpu_tags,
             vec![(GpuTag::Share, 2), (GpuTag::Gpus(2), 1)]
         );
+        // Removing the 2-GPU pod and one sharing pod gives back exactly what they took.
+        node.unplace(&PodGpuRequest::new(1000, 100, 2, 1000, ""), &[0, 1]);
+        node.unplace(&PodGpuRequest::new(4000, 100, 1, 300, ""), &[2]);
+        assert_eq!(node.gpu_left, vec![1000, 1000, 700, 1000]);
+        assert_eq!(
+            (node.cpu_left, node.mem_left, node.pods_left),
+            (30000, 824, 999)
+        );
+        assert_eq!(node.gpu_tags, vec![(GpuTag::Share, 1)]);
     }
 }

@@ -5,6 +5,10 @@
 //! `gpu-milli = gpu_milli` clamped to `0..=1000`, `gpu-card-model = gpu_spec` (empty → none).
 //! So a CPU-only pod's `gpu_milli` and `gpu_spec` are ignored. Memory filters but is never
 //! scored and is not part of a pod's type (§2.7).
+//!
+//! The GPUs a placed pod holds are the artifact's `gpu-index` annotation (`"1"`, `"0-1-2-3"`):
+//! written at Reserve, carried onto the pod by its Binding ([`parse_gpu_index`],
+//! [`format_gpu_index`]).
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,10 @@ pub const ANNOTATION_GPU_MILLI: &str = "alibabacloud.com/gpu-milli";
 pub const ANNOTATION_GPU_COUNT: &str = "alibabacloud.com/gpu-count";
 /// Annotation: allowed GPU models, `|`-separated.
 pub const ANNOTATION_GPU_MODEL: &str = "alibabacloud.com/gpu-card-model";
+/// Annotation: the GPUs a pod holds on its node, by index, `-`-separated (`DeviceIndex`).
+pub const ANNOTATION_GPU_INDEX: &str = "alibabacloud.com/gpu-index";
+/// Separator of the indices in [`ANNOTATION_GPU_INDEX`] (the artifact's `DevIdSep`).
+pub const GPU_INDEX_SEPARATOR: char = '-';
 
 /// CPU a container without a CPU request counts for in scores and pod types (the scheduler's
 /// "non-zero" request; fgd-spec §1.2). No openb pod has 0 CPU.
@@ -80,6 +88,48 @@ pub struct PodGpuError {
 /// `m≤0 → 0`.
 pub fn clamp_gpu_milli(milli: i64) -> i64 {
     milli.clamp(0, GPU_MILLI)
+}
+
+/// The GPU indices of a `gpu-index` annotation (`"2"`, `"0-1-2-3"`; empty text: none), in the
+/// order written, as the artifact's `GpuIdStrToIntList` reads them.
+pub fn parse_gpu_index(text: &str) -> Result<Vec<usize>, PodGpuError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(GPU_INDEX_SEPARATOR)
+        .map(|part| {
+            part.trim().parse::<usize>().map_err(|_| PodGpuError {
+                annotation: ANNOTATION_GPU_INDEX,
+                expected: "GPU indices separated by '-' (\"1\", \"0-1-2-3\")",
+                found: text.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The `gpu-index` annotation of these GPUs (`[0, 1]` → `"0-1"`).
+pub fn format_gpu_index(gpus: &[usize]) -> String {
+    let parts: Vec<String> = gpus.iter().map(usize::to_string).collect();
+    parts.join(&GPU_INDEX_SEPARATOR.to_string())
+}
+
+/// The GPUs a pod's annotations say it holds: `None` without a `gpu-index` annotation.
+pub fn gpu_index_of(
+    annotations: &BTreeMap<String, String>,
+) -> Result<Option<Vec<usize>>, PodGpuError> {
+    annotations
+        .get(ANNOTATION_GPU_INDEX)
+        .map(|text| parse_gpu_index(text))
+        .transpose()
+}
+
+/// A pod's CPU as written (millicores), memory (MiB, rounded up) and CPU as scores count it.
+fn pod_cpu_memory(pod: &Pod) -> (i64, i64, i64) {
+    let written = pod_requests(&pod.spec, MissingRequests::AsZero);
+    let scored = pod_requests(&pod.spec, MissingRequests::AsSchedulerDefaults);
+    let memory_mib = written.memory / MIB + i64::from(written.memory % MIB > 0);
+    (written.milli_cpu, memory_mib, scored.milli_cpu)
 }
 
 impl PodGpuRequest {
@@ -163,16 +213,23 @@ impl PodGpuRequest {
     /// The request of a Pod object: its requests as the scheduler counts them (memory rounded
     /// up to whole MiB) and its GPU annotations.
     pub fn from_pod(pod: &Pod) -> Result<Self, PodGpuError> {
-        let written = pod_requests(&pod.spec, MissingRequests::AsZero);
-        let scored = pod_requests(&pod.spec, MissingRequests::AsSchedulerDefaults);
-        let memory_mib = written.memory / MIB + i64::from(written.memory % MIB > 0);
-        let mut request = PodGpuRequest::from_annotations(
-            written.milli_cpu,
-            memory_mib,
-            &pod.metadata.annotations,
-        )?;
-        request.score_cpu_milli = scored.milli_cpu;
+        let (cpu, memory_mib, score_cpu) = pod_cpu_memory(pod);
+        let mut request =
+            PodGpuRequest::from_annotations(cpu, memory_mib, &pod.metadata.annotations)?;
+        request.score_cpu_milli = score_cpu;
         Ok(request)
+    }
+
+    /// [`PodGpuRequest::from_pod`], reading GPU annotations that do not parse as absent (a
+    /// CPU-only pod), as the artifact's annotation readers do (they return 0 on a parse error).
+    /// For what a pod already placed holds; the scheduler's filter rejects such a pod instead.
+    pub fn from_pod_lenient(pod: &Pod) -> Self {
+        let (cpu, memory_mib, score_cpu) = pod_cpu_memory(pod);
+        let mut request =
+            PodGpuRequest::from_annotations(cpu, memory_mib, &pod.metadata.annotations)
+                .unwrap_or_else(|_| PodGpuRequest::new(cpu, memory_mib, 0, 0, ""));
+        request.score_cpu_milli = score_cpu;
+        request
     }
 
     /// Whether the pod asks for GPU at all (`gpu_milli > 0`, the Open-Gpu-Share filter's test).
@@ -246,6 +303,25 @@ mod tests {
         let zero = PodGpuRequest::new(0, 1, 1, 1000, "");
         assert_eq!((zero.cpu_milli, zero.score_cpu_milli), (0, 100));
         assert_eq!(zero.type_key().cpu_milli, 100);
+    }
+
+    #[test]
+    fn gpu_index_round_trips_and_rejects_garbage() {
+        assert_eq!(parse_gpu_index("1"), Ok(vec![1]));
+        assert_eq!(parse_gpu_index(" 0-1-2-3 "), Ok(vec![0, 1, 2, 3]));
+        assert_eq!(parse_gpu_index(""), Ok(vec![]));
+        assert_eq!(format_gpu_index(&[0, 1, 2, 3]), "0-1-2-3");
+        assert_eq!(format_gpu_index(&[5]), "5");
+        assert_eq!(parse_gpu_index(&format_gpu_index(&[3, 7])), Ok(vec![3, 7]));
+        let err = parse_gpu_index("0,1").map_err(|e| e.to_string());
+        assert_eq!(
+            err,
+            Err("annotation alibabacloud.com/gpu-index: expected GPU indices separated by '-' (\"1\", \"0-1-2-3\"), found \"0,1\"".into())
+        );
+        let mut a = BTreeMap::new();
+        assert_eq!(gpu_index_of(&a), Ok(None));
+        a.insert(ANNOTATION_GPU_INDEX.to_owned(), "2-3".to_owned());
+        assert_eq!(gpu_index_of(&a), Ok(Some(vec![2, 3])));
     }
 
     #[test]

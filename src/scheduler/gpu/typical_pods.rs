@@ -59,8 +59,8 @@ impl TypicalPod {
 /// Share of all pods the typical prefix must cover, in percent (`podPopularityThreshold`).
 pub const POPULARITY_THRESHOLD_PCT: u64 = 95;
 
-/// The typical pod types with popularities `p_t = count_t / total()`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The typical pod types with popularities `p_t = count_t / total()` (the default has none).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TypicalPods {
     types: Vec<TypicalPod>,
     total: u64,
@@ -81,9 +81,19 @@ impl TypicalPods {
         for pod in pods {
             *counts.entry(pod.type_key()).or_insert(0) += 1;
         }
-        let distinct_types = counts.len();
+        TypicalPods::from_type_counts(&counts)
+    }
+
+    /// Steps 2–4 of [`TypicalPods::from_pods`] on pods already counted by type (types with a
+    /// count of 0 are left out).
+    pub fn from_type_counts(counts: &BTreeMap<PodTypeKey, u64>) -> Self {
+        let distinct_types = counts.values().filter(|&&c| c > 0).count();
         let pods: u64 = counts.values().sum();
-        let mut sorted: Vec<(PodTypeKey, u64)> = counts.into_iter().collect();
+        let mut sorted: Vec<(PodTypeKey, u64)> = counts
+            .iter()
+            .filter(|&(_, &c)| c > 0)
+            .map(|(k, &c)| (k.clone(), c))
+            .collect();
         // BTreeMap order is ascending by key; sort by (count desc, key desc).
         sorted.sort_by(|(ka, ca), (kb, cb)| cb.cmp(ca).then_with(|| kb.cmp(ka)));
         let mut types = Vec::new();

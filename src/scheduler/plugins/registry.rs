@@ -6,6 +6,9 @@
 //! the scheduler's PostFilter, DefaultBinder is the bind request; the volume plugins
 //! (VolumeRestrictions, NodeVolumeLimits, VolumeBinding, VolumeZone) and DynamicResources are
 //! out of scope because volumes and devices are not modelled.
+//!
+//! The GPU-sharing plugins of the FGD artifact (`Open-Gpu-Share` and the six GPU score plugins)
+//! live in `scheduler/gpu/plugins/`.
 
 use serde::de::DeserializeOwned;
 
@@ -21,6 +24,11 @@ use super::pod_topology_spread::{self, PodTopologySpread};
 use super::taint_toleration::{self, TaintToleration};
 use crate::scheduler::config::ConfigError;
 use crate::scheduler::framework::{ExtensionPoints, Plugin};
+use crate::scheduler::gpu::Policy;
+use crate::scheduler::gpu::plugins::gpu_score::GpuScore;
+use crate::scheduler::gpu::plugins::open_gpu_share::{self, OpenGpuShare};
+use crate::sim::SimRng;
+use crate::sim::rng::RngStreams;
 
 /// Every plugin name a configuration may use.
 pub const KNOWN_PLUGINS: &[&str] = &[
@@ -43,6 +51,14 @@ pub const KNOWN_PLUGINS: &[&str] = &[
     "NodeResourcesBalancedAllocation",
     "ImageLocality",
     "DefaultBinder",
+    // GPU sharing (the FGD artifact's plugins).
+    "Open-Gpu-Share",
+    "RandomScore",
+    "DotProductScore",
+    "GpuClusteringScore",
+    "GpuPackingScore",
+    "BestFitScore",
+    "FGDScore",
 ];
 
 /// Whether `name` is a plugin kubesim knows.
@@ -50,15 +66,26 @@ pub fn is_known(name: &str) -> bool {
     KNOWN_PLUGINS.contains(&name)
 }
 
-/// A plugin's `args` as written, and the field path to name in errors.
+/// A plugin's `args` as written, the field path to name in errors, and where a plugin that
+/// draws random numbers gets its stream.
 pub struct PluginArgs<'a> {
     /// The args (None when the profile has no pluginConfig entry for the plugin).
     pub value: Option<&'a serde_json::Value>,
     /// `profiles[i].pluginConfig[j].args`.
     pub path: &'a str,
+    /// The run's streams.
+    pub streams: RngStreams,
+    /// The profile's name (`schedulerName`).
+    pub profile: &'a str,
 }
 
 impl PluginArgs<'_> {
+    /// The stream of plugin `plugin` in this profile: `scheduler/<profile>/<plugin>`.
+    pub fn stream(&self, plugin: &str) -> SimRng {
+        self.streams
+            .stream(&format!("scheduler/{}/{plugin}", self.profile))
+    }
+
     /// Parses the args into `T`, or `T::default()` (upstream's defaults) when absent.
     pub fn parse<T: DeserializeOwned + Default>(&self) -> Result<T, ConfigError> {
         match self.value {
@@ -99,6 +126,10 @@ pub fn new_plugin(
         path: args.path.to_string(),
         message,
     };
+    if let Some(policy) = Policy::from_plugin_name(name) {
+        let plugin = GpuScore::new(policy, &args.parse()?, args.stream(name)).map_err(invalid)?;
+        return Ok(Some(Box::new(plugin)));
+    }
     let plugin: Box<dyn Plugin> = match name {
         node_unschedulable::NAME => Box::new(NodeUnschedulable::new()),
         node_name::NAME => Box::new(NodeName::new()),
@@ -114,6 +145,10 @@ pub fn new_plugin(
         inter_pod_affinity::NAME => {
             Box::new(InterPodAffinity::new(args.parse()?).map_err(invalid)?)
         }
+        open_gpu_share::NAME => {
+            Box::new(OpenGpuShare::new(&args.parse()?, args.stream(name)).map_err(invalid)?)
+        }
+
         _ if is_known(name) => return Ok(None),
         _ => return Err(invalid(format!("unknown plugin {name:?}"))),
     };

@@ -1,0 +1,39 @@
+//! Test fixtures of the GPU-sharing tests: nodes declaring GPUs as the artifact's node YAML does,
+//! and pods asking with the artifact's annotations.
+
+use crate::api::node::Node;
+use crate::api::pod::{Container, Pod};
+use crate::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
+
+/// A node with `gpus` GPUs (`alibabacloud.com/gpu-count`, written even when 0) of `model`,
+/// `cpu` CPUs, 256 Gi of memory and 110 pod slots.
+pub fn gpu_node(name: &str, model: &str, gpus: u32, cpu: &str) -> Node {
+    let mut node = Node::default();
+    node.metadata.name = name.into();
+    node.metadata
+        .labels
+        .insert(LABEL_GPU_MODEL.into(), model.into());
+    node.status.allocatable = [
+        ("cpu", cpu.to_string()),
+        ("memory", "256Gi".to_string()),
+        ("pods", "110".to_string()),
+        (RESOURCE_GPU_COUNT, gpus.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.parse().expect("a test quantity")))
+    .collect();
+    node
+}
+
+/// A pod of one container requesting `cpu`, with `annotations`.
+pub fn gpu_pod(cpu: &str, annotations: &[(&str, &str)]) -> Pod {
+    let mut pod = Pod::default();
+    pod.metadata.name = "p".into();
+    let mut c = Container::default();
+    c.resources.requests = [("cpu".to_string(), cpu.parse().expect("a test quantity"))].into();
+    pod.spec.containers.push(c);
+    for (k, v) in annotations {
+        pod.metadata.annotations.insert((*k).into(), (*v).into());
+    }
+    pod
+}
