@@ -5,9 +5,7 @@
 //! Memory is ignored. GPU choice `best`.
 
 use super::pod_gpu::PodGpuRequest;
-use super::select::{best_gpu, select_gpus_with};
-use super::{GpuPolicy, MAX_NODE_SCORE, NodeGpus, Policy, ScoreContext, TypicalPods};
-use crate::sim::rng::SimRng;
+use super::{GpuPolicy, MAX_NODE_SCORE, NodeGpus, Policy, ScoreContext};
 
 /// The BestFit policy.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,16 +53,6 @@ impl GpuPolicy for BestFitScore {
 
     fn normalize(&self, scores: &mut [i64]) {
         normalize_min_max(scores);
-    }
-
-    fn select_gpus(
-        &self,
-        node: &NodeGpus,
-        pod: &PodGpuRequest,
-        _typical: &TypicalPods,
-        _rng: &mut SimRng,
-    ) -> Vec<usize> {
-        select_gpus_with(node, pod, |n, p| best_gpu(n, p.gpu_milli))
     }
 }
 

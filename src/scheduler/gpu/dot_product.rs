@@ -4,9 +4,7 @@
 //! product wins: a packing heuristic. GPU choice `best`.
 
 use super::pod_gpu::PodGpuRequest;
-use super::select::{best_gpu, select_gpus_with};
-use super::{GpuPolicy, MAX_SPEC_CPU, MAX_SPEC_GPU, NodeGpus, Policy, ScoreContext, TypicalPods};
-use crate::sim::rng::SimRng;
+use super::{GpuPolicy, MAX_SPEC_CPU, MAX_SPEC_GPU, NodeGpus, Policy, ScoreContext};
 
 /// The DotProd policy.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,21 +35,12 @@ impl GpuPolicy for DotProductScore {
     fn score(&self, node: &NodeGpus, pod: &PodGpuRequest, _ctx: &ScoreContext<'_>) -> i64 {
         dot_product_score(node, pod)
     }
-
-    fn select_gpus(
-        &self,
-        node: &NodeGpus,
-        pod: &PodGpuRequest,
-        _typical: &TypicalPods,
-        _rng: &mut SimRng,
-    ) -> Vec<usize> {
-        select_gpus_with(node, pod, |n, p| best_gpu(n, p.gpu_milli))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::gpu::TypicalPods;
 
     #[test]
     fn scores_follow_the_formula() {

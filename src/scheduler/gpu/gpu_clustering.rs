@@ -11,9 +11,7 @@
 //! GPU choice `best`.
 
 use super::pod_gpu::PodGpuRequest;
-use super::select::{best_gpu, select_gpus_with};
-use super::{GpuPolicy, MAX_SPEC_GPU, NodeGpus, Policy, ScoreContext, TypicalPods};
-use crate::sim::rng::SimRng;
+use super::{GpuPolicy, MAX_SPEC_GPU, NodeGpus, Policy, ScoreContext};
 
 /// The GpuClustering policy.
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,16 +39,6 @@ impl GpuPolicy for GpuClusteringScore {
 
     fn score(&self, node: &NodeGpus, pod: &PodGpuRequest, _ctx: &ScoreContext<'_>) -> i64 {
         gpu_clustering_score(node, pod)
-    }
-
-    fn select_gpus(
-        &self,
-        node: &NodeGpus,
-        pod: &PodGpuRequest,
-        _typical: &TypicalPods,
-        _rng: &mut SimRng,
-    ) -> Vec<usize> {
-        select_gpus_with(node, pod, |n, p| best_gpu(n, p.gpu_milli))
     }
 }
 

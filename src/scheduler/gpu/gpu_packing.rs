@@ -10,9 +10,8 @@
 //! CPU-only pods score 0 everywhere. No normalisation; GPU choice `best`.
 
 use super::pod_gpu::PodGpuRequest;
-use super::select::{ascending_gpus, best_gpu, select_gpus_with};
-use super::{GpuPolicy, NodeGpus, Policy, ScoreContext, TypicalPods};
-use crate::sim::rng::SimRng;
+use super::select::ascending_gpus;
+use super::{GpuPolicy, NodeGpus, Policy, ScoreContext};
 use crate::workload::openb::GPU_MILLI;
 
 /// The GpuPacking policy.
@@ -52,16 +51,6 @@ impl GpuPolicy for GpuPackingScore {
 
     fn score(&self, node: &NodeGpus, pod: &PodGpuRequest, _ctx: &ScoreContext<'_>) -> i64 {
         gpu_packing_score(node, pod)
-    }
-
-    fn select_gpus(
-        &self,
-        node: &NodeGpus,
-        pod: &PodGpuRequest,
-        _typical: &TypicalPods,
-        _rng: &mut SimRng,
-    ) -> Vec<usize> {
-        select_gpus_with(node, pod, |n, p| best_gpu(n, p.gpu_milli))
     }
 }
 

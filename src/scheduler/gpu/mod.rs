@@ -212,14 +212,18 @@ pub trait GpuPolicy {
         true
     }
 
-    /// The GPUs `pod` gets on `node` (the chosen node, which fits it), by index (§1.4).
+    /// The GPUs `pod` gets on `node` (the chosen node, which fits it), by index (§1.4). By
+    /// default best fit, which four of the six policies use for a sharing pod; Random and FGD
+    /// choose their own way.
     fn select_gpus(
         &self,
         node: &NodeGpus,
         pod: &PodGpuRequest,
-        typical: &TypicalPods,
-        rng: &mut SimRng,
-    ) -> Vec<usize>;
+        _typical: &TypicalPods,
+        _rng: &mut SimRng,
+    ) -> Vec<usize> {
+        select::select_gpus_with(node, pod, |n, p| select::best_gpu(n, p.gpu_milli))
+    }
 }
 
 #[cfg(test)]
