@@ -921,9 +921,10 @@ impl Profile {
             // score is looked for only when there is one, and the sums, which it may have
             // wrapped, are then thrown away). A weight of 1, the most common, needs no
             // multiplication, which matters because 64-bit vector multiplication is slow.
-            let valid = scores.iter().fold(true, |valid, s| {
-                valid & (MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s)
-            });
+            let (low, high) = scores
+                .iter()
+                .fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+            let valid = scores.is_empty() || (low >= MIN_NODE_SCORE && high <= MAX_NODE_SCORE);
             let weight = weighted.weight;
             if weight == 1 {
                 for (total, &s) in totals.iter_mut().zip(scores.iter()) {
