@@ -917,14 +917,13 @@ impl Profile {
                     return Err(status);
                 }
             }
-            // The range check and the weighted sum without a branch per node (the first invalid
-            // score is looked for only when there is one, and the sums, which it may have
-            // wrapped, are then thrown away). A weight of 1, the most common, needs no
+            // The range check apart from the weighted sum, which then needs no branch per node
+            // (the first invalid score is looked for only when there is one, and the sums,
+            // which it may have wrapped, are then thrown away). A weight of 1, the most common, needs no
             // multiplication, which matters because 64-bit vector multiplication is slow.
-            let (low, high) = scores
+            let valid = scores
                 .iter()
-                .fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-            let valid = scores.is_empty() || (low >= MIN_NODE_SCORE && high <= MAX_NODE_SCORE);
+                .all(|s| (MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s));
             let weight = weighted.weight;
             if weight == 1 {
                 for (total, &s) in totals.iter_mut().zip(scores.iter()) {
@@ -955,10 +954,17 @@ impl Profile {
 /// tied nodes gives the same uniform choice with one random number per cycle rather than
 /// hundreds when every node scores alike, as on an empty cluster.
 pub fn select_host(totals: &[i64], rng: &mut SimRng) -> usize {
-    let Some(&best) = totals.iter().max() else {
+    let Some(&first) = totals.first() else {
         return 0;
     };
-    let ties = totals.iter().filter(|&&t| t == best).count();
+    // The best total and how many nodes reach it, in one pass.
+    let (best, ties) = totals[1..]
+        .iter()
+        .fold((first, 1usize), |(best, ties), &t| match t.cmp(&best) {
+            std::cmp::Ordering::Greater => (t, 1),
+            std::cmp::Ordering::Equal => (best, ties + 1),
+            std::cmp::Ordering::Less => (best, ties),
+        });
     let nth = if ties > 1 {
         rng.random_range(0..ties as u64) as usize
     } else {

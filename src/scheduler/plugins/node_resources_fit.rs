@@ -432,17 +432,27 @@ impl NodeAmounts for CpuMemory {
 }
 
 impl CpuMemory {
-    /// The reader for `resources` if they are exactly cpu then memory.
-    pub(crate) fn of(resources: &[CycleResource<'_>]) -> Option<CpuMemory> {
-        match *resources {
-            [cpu, memory]
+    /// The pod's cpu and memory requests.
+    pub(crate) fn pod_requests(self) -> (i64, i64) {
+        (self.cpu.pod_request, self.memory.pod_request)
+    }
+
+    /// The reader for the configured `resources` (with the pod's requests, aligned) if they
+    /// are exactly cpu then memory — worked out without building the cycle's resource list.
+    pub(crate) fn configured(resources: &[ScoredResource], pod_requests: &[i64]) -> Option<Self> {
+        match (resources, pod_requests) {
+            ([cpu, memory], &[cpu_request, memory_request])
                 if cpu.kind == ResourceKind::Cpu && memory.kind == ResourceKind::Memory =>
             {
-                // The names are not read for native resources.
-                let native = |r: CycleResource<'_>| CycleResource { name: "", ..r };
+                let native = |r: &ScoredResource, pod_request| CycleResource {
+                    kind: r.kind,
+                    weight: r.weight,
+                    pod_request,
+                    name: "",
+                };
                 Some(CpuMemory {
-                    cpu: native(cpu),
-                    memory: native(memory),
+                    cpu: native(cpu, cpu_request),
+                    memory: native(memory, memory_request),
                 })
             }
             _ => None,
@@ -731,6 +741,56 @@ impl NodeResourcesFit {
     }
 }
 
+/// LeastAllocated over cpu and memory, the default profile's scoring and so the one every
+/// cycle of a default cluster runs on hundreds of nodes: [`NodeResourcesFit::weighted_mean`]
+/// with what is known for the whole cycle taken out of the per-node loop. A node that does
+/// not offer both resources, or offers more than [`WIDE_CAPACITY`], goes the general way.
+fn least_allocated_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &mut [i64]) {
+    let all_weights = ExactDivisor::new(amounts.total_weight());
+    let (cpu, memory) = (amounts.cpu, amounts.memory);
+    for (slot, node) in scores.iter_mut().zip(nodes) {
+        let alloc = &node.allocatable;
+        let counted = &node.non_zero_requested;
+        let capacities = 1..WIDE_CAPACITY;
+        *slot = if capacities.contains(&alloc.milli_cpu) && capacities.contains(&alloc.memory) {
+            let cpu_score = free_share(
+                counted.milli_cpu.saturating_add(cpu.pod_request),
+                alloc.milli_cpu,
+            );
+            let memory_score = free_share(
+                counted.memory.saturating_add(memory.pod_request),
+                alloc.memory,
+            );
+            all_weights.divide(
+                cpu_score
+                    .saturating_mul(cpu.weight)
+                    .saturating_add(memory_score.saturating_mul(memory.weight)),
+            )
+        } else {
+            NodeResourcesFit::weighted_mean(node, amounts, all_weights, least_requested_score)
+        };
+    }
+}
+
+/// [`least_requested_score`] for a capacity in `1..WIDE_CAPACITY`, by one floating-point
+/// division and no correction. p = (capacity − requested)·100 and capacity are below 2^53, so
+/// exact as `f64`, and the quotient q = p / capacity is at most 100. When q is not an integer
+/// it is at least 1/capacity > 2^-45 below the next one, more than half an ulp of any number
+/// below 128 (2^-47), so the correctly rounded quotient stays below that integer too, and
+/// truncating it gives ⌊q⌋ exactly.
+#[inline]
+fn free_share(requested: i64, capacity: i64) -> i64 {
+    if (0..=capacity).contains(&requested) {
+        (((capacity - requested) * MAX_NODE_SCORE) as f64 / capacity as f64) as i64
+    } else {
+        least_requested_score(requested, capacity)
+    }
+}
+
+/// Capacities from here on (2^45: 32 TiB of memory) score through the general path, whose
+/// arithmetic is wide enough for any value.
+const WIDE_CAPACITY: i64 = 1 << 45;
+
 /// Scores every node of `nodes` into `scores` with `score`.
 fn score_each(nodes: &[&NodeInfo], scores: &mut [i64], score: impl Fn(&NodeInfo) -> i64) {
     for (slot, node) in scores.iter_mut().zip(nodes) {
@@ -748,16 +808,21 @@ fn pre_filter_state(state: &CycleState) -> Result<&PreFilterState, Status> {
 /// every requested resource, enough left.
 #[inline]
 fn shortfall(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
+    if fits_without_scalars(pod, node) && s.scalars.is_empty() {
+        return None;
+    }
+    shortfall_reasons(s, pod, node)
+}
+
+/// The usual case, decided without building a reason list: a free pod slot and room for each
+/// native resource the pod requests.
+#[inline]
+fn fits_without_scalars(pod: &PodInfo, node: &NodeInfo) -> bool {
     let alloc = &node.allocatable;
     let used = &node.requested;
     let req = &pod.requests;
-    // The usual case, decided without building a reason list: a free slot, and room for each
-    // native resource (the checks below, all passing) with no scalar to check.
     let room = |want: i64, have: i64, taken: i64| want <= 0 || want <= have.saturating_sub(taken);
-    if i64::try_from(node.pods.len())
-        .unwrap_or(i64::MAX)
-        .saturating_add(1)
-        <= alloc.pods
+    (node.pods.len() as u64) < u64::try_from(alloc.pods).unwrap_or(0)
         && room(req.milli_cpu, alloc.milli_cpu, used.milli_cpu)
         && room(req.memory, alloc.memory, used.memory)
         && room(
@@ -765,10 +830,16 @@ fn shortfall(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> Option<Statu
             alloc.ephemeral_storage,
             used.ephemeral_storage,
         )
-        && s.scalars.is_empty()
-    {
-        return None;
-    }
+}
+
+/// Every reason `pod` does not fit `node` (`None` when it fits after all, having scalars to
+/// check): the rare path, kept out of line so the per-node check stays small.
+#[cold]
+#[inline(never)]
+fn shortfall_reasons(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
+    let alloc = &node.allocatable;
+    let used = &node.requested;
+    let req = &pod.requests;
     let mut reasons: Vec<String> = Vec::new();
     // Preemption cannot help when the request exceeds the whole node (upstream marks such
     // a shortfall unresolvable); a full pod count is resolvable.
@@ -912,10 +983,18 @@ impl Plugin for NodeResourcesFit {
                 fallback.as_slice()
             }
         };
-        let resources = cycle_resources(&self.resources, pod_requests);
-        match CpuMemory::of(&resources) {
-            Some(cpu_memory) => self.score_all(cpu_memory, nodes, scores),
-            None => self.score_all(resources.as_slice(), nodes, scores),
+        match (
+            CpuMemory::configured(&self.resources, pod_requests),
+            self.strategy,
+        ) {
+            (Some(cpu_memory), ScoringStrategyType::LeastAllocated) => {
+                least_allocated_cpu_memory(cpu_memory, nodes, scores);
+            }
+            (Some(cpu_memory), _) => self.score_all(cpu_memory, nodes, scores),
+            (None, _) => {
+                let resources = cycle_resources(&self.resources, pod_requests);
+                self.score_all(resources.as_slice(), nodes, scores);
+            }
         }
         Ok(())
     }
@@ -956,6 +1035,73 @@ mod tests {
             let small = n % (100 * d + 1);
             proptest::prop_assert_eq!(divisor.divide(small), small / d);
         }
+    }
+
+    proptest::proptest! {
+        /// The fast LeastAllocated share is upstream's integer one for every capacity it
+        /// takes, including requests just off an integer share.
+        #[test]
+        fn free_share_is_the_integer_share(
+            capacity in 1i64..WIDE_CAPACITY,
+            requested_frac in 0u32..=1000,
+            nudge in -2i64..=2,
+        ) {
+            let requested = (capacity / 1000 * i64::from(requested_frac) + nudge).clamp(0, capacity);
+            proptest::prop_assert_eq!(
+                free_share(requested, capacity),
+                least_requested_score(requested, capacity)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// LeastAllocated's cpu + memory fast path scores every node as the general path does,
+        /// with any weights and capacities on either side of the fast path's limit.
+        #[test]
+        fn least_allocated_fast_path_matches_the_general_one(
+            alloc_cpu in 0i64..200_000,
+            alloc_memory in 0i64..(1 << 47),
+            used_cpu in 0i64..250_000,
+            used_memory in 0i64..(1 << 47),
+            pod_cpu in 0i64..10_000,
+            pod_memory in 0i64..(1 << 36),
+            cpu_weight in 1i64..=100,
+            memory_weight in 1i64..=100,
+        ) {
+            let mut node = NodeBuilder::new("n").info();
+            node.allocatable.milli_cpu = alloc_cpu;
+            node.allocatable.memory = alloc_memory;
+            node.non_zero_requested.milli_cpu = used_cpu;
+            node.non_zero_requested.memory = used_memory;
+            let resources = scored_resources(&[
+                ResourceSpec { name: CPU.into(), weight: cpu_weight },
+                ResourceSpec { name: MEMORY.into(), weight: memory_weight },
+            ]);
+            let Some(amounts) = CpuMemory::configured(&resources, &[pod_cpu, pod_memory]) else {
+                return Err(proptest::test_runner::TestCaseError::fail("cpu and memory"));
+            };
+            let mut fast = [0];
+            least_allocated_cpu_memory(amounts, &[&node], &mut fast);
+            let general = NodeResourcesFit::weighted_mean(
+                &node,
+                amounts,
+                ExactDivisor::new(amounts.total_weight()),
+                least_requested_score,
+            );
+            proptest::prop_assert_eq!(fast[0], general);
+        }
+    }
+
+    #[test]
+    fn free_share_corner_cases() {
+        // 32 GiB with 1 byte used: ⌊(2^35 − 1)·100 / 2^35⌋ = 99 (not 100); the largest
+        // capacity with one unit used: ⌊(2^45 − 2)·100 / (2^45 − 1)⌋ = 99.
+        assert_eq!(free_share(1, 1 << 35), 99);
+        assert_eq!(free_share(1, WIDE_CAPACITY - 1), 99);
+        assert_eq!(free_share(0, WIDE_CAPACITY - 1), 100);
+        // 3 of 7 used: ⌊400 / 7⌋ = 57; over capacity: 0.
+        assert_eq!(free_share(3, 7), 57);
+        assert_eq!(free_share(8, 7), 0);
     }
 
     #[test]
