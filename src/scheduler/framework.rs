@@ -917,23 +917,26 @@ impl Profile {
                     return Err(status);
                 }
             }
-            // The range check apart from the weighted sum, which then needs no branch per node
-            // (the first invalid score is looked for only when there is one, and the sums,
-            // which it may have wrapped, are then thrown away). A weight of 1, the most common, needs no
-            // multiplication, which matters because 64-bit vector multiplication is slow.
-            let valid = scores
-                .iter()
-                .all(|s| (MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s));
+            // The range check rides along with the weighted sum, without a branch per node: a
+            // score outside 0..=100 is, as unsigned, above 100 (the first such score is looked
+            // for only when there is one, and the sums, which it may have wrapped, are then
+            // thrown away). A weight of 1, the most common, needs no multiplication.
+            const _: () = assert!(MIN_NODE_SCORE == 0);
+            let out_of_range = |s: i64| s as u64 > MAX_NODE_SCORE as u64;
+            let mut invalid = false;
             let weight = weighted.weight;
             if weight == 1 {
                 for (total, &s) in totals.iter_mut().zip(scores.iter()) {
+                    invalid |= out_of_range(s);
                     *total = total.wrapping_add(s);
                 }
             } else {
                 for (total, &s) in totals.iter_mut().zip(scores.iter()) {
+                    invalid |= out_of_range(s);
                     *total = total.wrapping_add(s.wrapping_mul(weight));
                 }
             }
+            let valid = !invalid;
             if !valid
                 && let Some(s) = scores
                     .iter()
@@ -1023,6 +1026,86 @@ mod tests {
         assert_eq!((counts[0], counts[3]), (0, 0));
         for i in [1, 2, 4] {
             assert!((850..1150).contains(&counts[i]), "{counts:?}");
+        }
+    }
+
+    /// Scores each node by the number in its name ("n-1" → −1, "n101" → 101).
+    struct NameScore;
+
+    impl Plugin for NameScore {
+        fn name(&self) -> &'static str {
+            "NameScore"
+        }
+
+        fn points(&self) -> ExtensionPoints {
+            ExtensionPoints {
+                score: true,
+                ..ExtensionPoints::default()
+            }
+        }
+
+        fn score(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+            Ok(node.name()[1..].parse().unwrap_or(0))
+        }
+    }
+
+    fn cycle_over(names: &[&str]) -> CycleResult {
+        use crate::api::node::Node;
+        use crate::api::pod::Pod;
+        use std::sync::Arc;
+        let nodes = names
+            .iter()
+            .map(|name| {
+                let mut n = Node::default();
+                n.metadata.name = (*name).to_string();
+                NodeInfo::new(Arc::new(n))
+            })
+            .collect();
+        let mut snapshot = Snapshot::new(nodes);
+        snapshot.refresh();
+        let profile = Profile {
+            name: "default-scheduler".into(),
+            plugins: vec![Box::new(NameScore)],
+            pre_filter: vec![],
+            filter: vec![],
+            pre_score: vec![],
+            score: vec![WeightedPlugin {
+                plugin: 0,
+                weight: 2,
+            }],
+            percentage_of_nodes_to_score: 0,
+            reserve: vec![],
+        };
+        let pod = PodInfo::new(Arc::new(Pod::default()));
+        profile.schedule(
+            &pod,
+            &snapshot,
+            &mut Rotation::default(),
+            &mut crate::sim::rng::stream(1, "test/tie-break"),
+            &mut CycleWork::default(),
+        )
+    }
+
+    #[test]
+    fn scores_outside_0_to_100_fail_the_cycle() {
+        // 7, 100 and 0 are valid: n100 wins (2·100 against 2·7 and 0).
+        match cycle_over(&["n7", "n100", "n0"]) {
+            CycleResult::Scheduled { node, .. } => assert_eq!(node, "n100"),
+            other => panic!("{other:?}"),
+        }
+        // The first score out of range, in node order, is named: 101, and −1 (which, read
+        // unsigned, is far above 100).
+        for (names, bad) in [
+            (["n7", "n101", "n-1"], "101"),
+            (["n7", "n-1", "n101"], "-1"),
+        ] {
+            match cycle_over(&names) {
+                CycleResult::Error(status) => assert_eq!(
+                    status.reasons,
+                    [format!("plugin NameScore returned an invalid score {bad}")]
+                ),
+                other => panic!("{other:?}"),
+            }
         }
     }
 
