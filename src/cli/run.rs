@@ -137,6 +137,8 @@ struct Progress {
 const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Progress {
+    // The wall clock decides only when the progress bar appears, never what is simulated
+    // or written.
     #[allow(clippy::disallowed_methods)]
     fn new(until: SimTime, enabled: bool) -> Self {
         Progress {

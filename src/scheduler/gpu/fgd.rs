@@ -95,25 +95,8 @@ impl GpuPolicy for FgdScore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::typical_pods::PodTypeKey;
     use super::*;
-
-    /// fgd-spec §6: A=(4000, 500×1) p=0.4; B=(8000, 1000×1) p=0.3; C=(2000, CPU-only) p=0.1;
-    /// D=(16000, 1000×2, V100M32) p=0.2, as counts 4, 3, 1, 2.
-    fn typical() -> TypicalPods {
-        let key = |cpu, milli, n, spec: &str| PodTypeKey {
-            cpu_milli: cpu,
-            gpu_milli: milli,
-            num_gpu: n,
-            gpu_spec: spec.to_owned(),
-        };
-        TypicalPods::from_counts(vec![
-            (key(4000, 500, 1, ""), 4),
-            (key(8000, 1000, 1, ""), 3),
-            (key(2000, 0, 0, ""), 1),
-            (key(16000, 1000, 2, "V100M32"), 2),
-        ])
-    }
+    use crate::scheduler::gpu::test_util::spec_example_typical as typical;
 
     #[test]
     fn worked_example_of_the_spec_scores_57_on_gpu_3() {

@@ -1,9 +1,28 @@
-//! Test fixtures of the GPU-sharing tests: nodes declaring GPUs as the artifact's node YAML does,
-//! and pods asking with the artifact's annotations.
+//! Test fixtures of the GPU-sharing tests: fgd-spec §6's typical pods, nodes declaring GPUs as
+//! the artifact's node YAML does, and pods asking with the artifact's annotations.
 
+use super::TypicalPods;
+use super::typical_pods::PodTypeKey;
 use crate::api::node::Node;
 use crate::api::pod::{Container, Pod};
 use crate::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
+
+/// The typical list of fgd-spec §6: A=(4000, 500×1, any) p=0.4; B=(8000, 1000×1, any) p=0.3;
+/// C=(2000, CPU-only) p=0.1; D=(16000, 1000×2, "V100M32") p=0.2 — as counts 4, 3, 1, 2 of 10.
+pub fn spec_example_typical() -> TypicalPods {
+    let key = |cpu, milli, n, spec: &str| PodTypeKey {
+        cpu_milli: cpu,
+        gpu_milli: milli,
+        num_gpu: n,
+        gpu_spec: spec.to_owned(),
+    };
+    TypicalPods::from_counts(vec![
+        (key(4000, 500, 1, ""), 4),
+        (key(8000, 1000, 1, ""), 3),
+        (key(2000, 0, 0, ""), 1),
+        (key(16000, 1000, 2, "V100M32"), 2),
+    ])
+}
 
 /// A node with `gpus` GPUs (`alibabacloud.com/gpu-count`, written even when 0) of `model`,
 /// `cpu` CPUs, 256 Gi of memory and 110 pod slots.

@@ -295,10 +295,10 @@ mod tests {
 
     use super::*;
     use crate::scheduler::framework::Code;
-    use crate::scheduler::gpu::fragmentation::tests::spec_example_typical;
     use crate::scheduler::gpu::pod_gpu::{
         ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
     };
+    use crate::scheduler::gpu::test_util::spec_example_typical;
     use crate::scheduler::gpu::test_util::{gpu_node, gpu_pod};
     use crate::sim::rng::stream;
 
