@@ -385,7 +385,13 @@ impl<'s> Candidates<'s, '_> {
 /// largest one (integer division), reversed if asked; all zero stays zero (or becomes
 /// `max_priority` when reversed).
 pub fn default_normalize_score(max_priority: i64, reverse: bool, scores: &mut [i64]) {
-    let max = scores.iter().copied().max().unwrap_or(0);
+    // All zero (as TaintToleration's scores are wherever nothing is tainted) settles it with
+    // a cheaper pass than the maximum's.
+    let max = if scores.iter().fold(0, |any, &s| any | s) == 0 {
+        0
+    } else {
+        scores.iter().copied().max().unwrap_or(0)
+    };
     if max == 0 {
         if reverse {
             scores.iter_mut().for_each(|s| *s = max_priority);
@@ -896,59 +902,96 @@ impl Profile {
             .filter(|w| !state.skip_score.contains(w.plugin))
             .collect();
         let n = feasible.len();
-        // Raw scores, one row of `n` per active plugin. Nodes are scored a batch at a time, every
-        // plugin over the batch in turn (as kube-scheduler runs every plugin on a node before
-        // the next), so that a batch's nodes, loaded into the cache by the first plugin, are
-        // still there for the others; normalization then needs every node's raw score.
-        let mut raw = vec![0i64; n * active.len()];
+        let mut totals = vec![0i64; n];
+        // Each active plugin's first score outside 0..=100 (after normalization), in node order.
+        let mut invalid: Vec<Option<i64>> = vec![None; active.len()];
+        // A plugin with NormalizeScore needs every node's raw score before any is final: a
+        // row of `n` each. The others' scores are final as they come, and go into the totals
+        // straight from a batch-sized buffer.
+        let normalizing: Vec<usize> = (0..active.len())
+            .filter(|&a| self.plugins[active[a].plugin].has_normalize())
+            .collect();
+        let mut rows = vec![0i64; n * normalizing.len()];
+        let mut batch_scores = [0i64; NODE_BATCH];
+        // Nodes are scored a batch at a time, every plugin over the batch in turn (as
+        // kube-scheduler runs every plugin on a node before the next), so that a batch's
+        // nodes, loaded into the cache by the first plugin, are still there for the others.
         for start in (0..n).step_by(NODE_BATCH) {
             let end = (start + NODE_BATCH).min(n);
-            for (row, weighted) in raw.chunks_exact_mut(n).zip(&active) {
+            let nodes = &feasible[start..end];
+            let mut row = 0;
+            for (a, weighted) in active.iter().enumerate() {
                 let plugin = &self.plugins[weighted.plugin];
-                plugin.score_nodes(state, pod, &feasible[start..end], &mut row[start..end])?;
+                if normalizing.get(row) == Some(&a) {
+                    let scores = &mut rows[row * n + start..row * n + end];
+                    plugin.score_nodes(state, pod, nodes, scores)?;
+                    row += 1;
+                } else {
+                    let scores = &mut batch_scores[..end - start];
+                    plugin.score_nodes(state, pod, nodes, scores)?;
+                    add_weighted(
+                        &mut totals[start..end],
+                        scores,
+                        weighted.weight,
+                        &mut invalid[a],
+                    );
+                }
             }
         }
-        let mut totals = vec![0i64; n];
-        for (scores, weighted) in raw.chunks_exact_mut(n).zip(&active) {
-            let plugin = &self.plugins[weighted.plugin];
-            if plugin.has_normalize() {
-                let status = plugin.normalize(state, pod, scores);
-                if !status.is_success() {
-                    return Err(status);
-                }
+        for (&a, scores) in normalizing.iter().zip(rows.chunks_exact_mut(n.max(1))) {
+            let plugin = &self.plugins[active[a].plugin];
+            let status = plugin.normalize(state, pod, scores);
+            if !status.is_success() {
+                return Err(status);
             }
-            // The range check rides along with the weighted sum, without a branch per node: a
-            // score outside 0..=100 is, as unsigned, above 100 (the first such score is looked
-            // for only when there is one, and the sums, which it may have wrapped, are then
-            // thrown away). A weight of 1, the most common, needs no multiplication.
-            const _: () = assert!(MIN_NODE_SCORE == 0);
-            let out_of_range = |s: i64| s as u64 > MAX_NODE_SCORE as u64;
-            let mut invalid = false;
-            let weight = weighted.weight;
-            if weight == 1 {
-                for (total, &s) in totals.iter_mut().zip(scores.iter()) {
-                    invalid |= out_of_range(s);
-                    *total = total.wrapping_add(s);
-                }
-            } else {
-                for (total, &s) in totals.iter_mut().zip(scores.iter()) {
-                    invalid |= out_of_range(s);
-                    *total = total.wrapping_add(s.wrapping_mul(weight));
-                }
-            }
-            let valid = !invalid;
-            if !valid
-                && let Some(s) = scores
-                    .iter()
-                    .find(|s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(*s))
-            {
-                return Err(Status::error(
-                    plugin.name(),
-                    format!("plugin {} returned an invalid score {s}", plugin.name()),
-                ));
-            }
+            add_weighted(&mut totals, scores, active[a].weight, &mut invalid[a]);
+        }
+        // As upstream, an out-of-range score is an error only once every plugin has scored and
+        // normalized; the first such plugin in profile order is named. The totals, which such
+        // a score may have wrapped, are then thrown away.
+        if let Some((a, score)) = invalid
+            .iter()
+            .enumerate()
+            .find_map(|(a, bad)| bad.map(|score| (a, score)))
+        {
+            let name = self.plugins[active[a].plugin].name();
+            return Err(Status::error(
+                name,
+                format!("plugin {name} returned an invalid score {score}"),
+            ));
         }
         Ok(totals)
+    }
+}
+
+/// Adds `scores` × `weight` to `totals` and, if `first_invalid` is still `None`, records there
+/// the first score outside 0..=100.
+///
+/// The range check rides along with the sum, without a comparison per node: for a score s in
+/// 0..=100 both s and s + 27 are in 0..=127, so `s | (s + 27)` has no bit above the lowest 7,
+/// while a score above 100 makes s + 27 at least 128, and one below 0 sets s's high bits. The
+/// first bad score is looked for only when there is one. A weight of 1, the most common,
+/// needs no multiplication.
+fn add_weighted(totals: &mut [i64], scores: &[i64], weight: i64, first_invalid: &mut Option<i64>) {
+    const _: () = assert!(MIN_NODE_SCORE == 0 && MAX_NODE_SCORE == 100);
+    let range_bits = |s: i64| s | s.wrapping_add(27);
+    let mut bits = 0;
+    if weight == 1 {
+        for (total, &s) in totals.iter_mut().zip(scores) {
+            bits |= range_bits(s);
+            *total = total.wrapping_add(s);
+        }
+    } else {
+        for (total, &s) in totals.iter_mut().zip(scores) {
+            bits |= range_bits(s);
+            *total = total.wrapping_add(s.wrapping_mul(weight));
+        }
+    }
+    if bits & !127 != 0 && first_invalid.is_none() {
+        *first_invalid = scores
+            .iter()
+            .copied()
+            .find(|s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s));
     }
 }
 
@@ -957,17 +1000,12 @@ impl Profile {
 /// tied nodes gives the same uniform choice with one random number per cycle rather than
 /// hundreds when every node scores alike, as on an empty cluster.
 pub fn select_host(totals: &[i64], rng: &mut SimRng) -> usize {
-    let Some(&first) = totals.first() else {
+    // Three simple passes (the best, how many reach it, the chosen one among them) rather
+    // than one with a three-way comparison per node: the first two have no branch per node.
+    let Some(&best) = totals.iter().max() else {
         return 0;
     };
-    // The best total and how many nodes reach it, in one pass.
-    let (best, ties) = totals[1..]
-        .iter()
-        .fold((first, 1usize), |(best, ties), &t| match t.cmp(&best) {
-            std::cmp::Ordering::Greater => (t, 1),
-            std::cmp::Ordering::Equal => (best, ties + 1),
-            std::cmp::Ordering::Less => (best, ties),
-        });
+    let ties = totals.iter().filter(|&&t| t == best).count();
     let nth = if ties > 1 {
         rng.random_range(0..ties as u64) as usize
     } else {
@@ -1012,6 +1050,14 @@ mod tests {
         let mut zeros = vec![0, 0];
         default_normalize_score(100, true, &mut zeros);
         assert_eq!(zeros, vec![100, 100]);
+        // A maximum of 0 with a negative score below it: reversed, every node gets 100 (as
+        // upstream, which tests only the maximum); not reversed, nothing changes.
+        let mut r = vec![-3, 0];
+        default_normalize_score(100, true, &mut r);
+        assert_eq!(r, vec![100, 100]);
+        let mut s = vec![-3, 0];
+        default_normalize_score(100, false, &mut s);
+        assert_eq!(s, vec![-3, 0]);
     }
 
     #[test]
@@ -1107,6 +1153,26 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn weighted_sums_flag_exactly_the_scores_outside_0_to_100() {
+        // Weight 2 over 0 and 100: totals 5 + 0 and 5 + 200, nothing flagged.
+        let mut totals = [5, 5];
+        let mut first_invalid = None;
+        add_weighted(&mut totals, &[0, 100], 2, &mut first_invalid);
+        assert_eq!((totals, first_invalid), ([5, 205], None));
+        // Each bad score is caught, including 101..=127 (whose s + 27 first reaches bit 7)
+        // and the extremes, where s + 27 wraps.
+        for bad in [101, 127, 128, -1, -27, -28, i64::MIN, i64::MAX] {
+            let mut first_invalid = None;
+            add_weighted(&mut [0, 0, 0], &[50, bad, 200], 1, &mut first_invalid);
+            assert_eq!(first_invalid, Some(bad), "{bad}");
+        }
+        // The first bad score of a plugin stays recorded across later batches.
+        let mut first_invalid = Some(-5);
+        add_weighted(&mut [0], &[300], 1, &mut first_invalid);
+        assert_eq!(first_invalid, Some(-5));
     }
 
     #[test]

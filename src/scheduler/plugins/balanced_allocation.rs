@@ -145,6 +145,31 @@ impl BalancedAllocation {
         ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
     }
 
+    /// [`BalancedAllocation::balanced_cpu_memory`] on every node. The usual node (both
+    /// capacities above 0, sums that do not overflow) is told apart by one combined test, and
+    /// its score computed with no further checks.
+    fn score_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &mut [i64]) {
+        let (cpu_request, memory_request) = amounts.pod_requests();
+        // With requests of at least 0, a sum that overflows wraps negative.
+        let wraps_negative = cpu_request >= 0 && memory_request >= 0;
+        for (slot, node) in scores.iter_mut().zip(nodes) {
+            let (alloc, requested) = (&node.allocatable, &node.requested);
+            let cpu = requested.milli_cpu.wrapping_add(cpu_request);
+            let memory = requested.memory.wrapping_add(memory_request);
+            *slot =
+                if wraps_negative && alloc.milli_cpu > 0 && alloc.memory > 0 && (cpu | memory) >= 0
+                {
+                    // Fractions in 0..=1, σ in 0..=0.5, a score in 50..=100: `as i32` is exact.
+                    let cpu = (cpu as f64 / alloc.milli_cpu as f64).min(1.0);
+                    let memory = (memory as f64 / alloc.memory as f64).min(1.0);
+                    let std = ((cpu - memory) / 2.0).abs();
+                    i64::from(((1.0 - std) * MAX_NODE_SCORE as f64) as i32)
+                } else {
+                    Self::balanced_cpu_memory(node, amounts)
+                };
+        }
+    }
+
     /// Every node's score, reading resources with `amounts`.
     fn score_all(amounts: impl NodeAmounts, nodes: &[&NodeInfo], scores: &mut [i64]) {
         for (slot, node) in scores.iter_mut().zip(nodes) {
@@ -211,11 +236,7 @@ impl Plugin for BalancedAllocation {
             }
         };
         match CpuMemory::configured(&self.resources, pod_requests) {
-            Some(cpu_memory) => {
-                for (slot, node) in scores.iter_mut().zip(nodes) {
-                    *slot = Self::balanced_cpu_memory(node, cpu_memory);
-                }
-            }
+            Some(cpu_memory) => Self::score_cpu_memory(cpu_memory, nodes, scores),
             None => {
                 let resources = cycle_resources(&self.resources, pod_requests);
                 Self::score_all(resources.as_slice(), nodes, scores);
@@ -229,6 +250,7 @@ impl Plugin for BalancedAllocation {
 mod tests {
     use super::*;
     use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, score};
+    use proptest::strategy::Just;
 
     fn pod(requests: &[(&str, &str)]) -> PodInfo {
         PodBuilder::new("p").container(requests).info()
@@ -255,10 +277,35 @@ mod tests {
             let Some(amounts) = amounts else {
                 return Err(proptest::test_runner::TestCaseError::fail("cpu and memory"));
             };
-            proptest::prop_assert_eq!(
-                BalancedAllocation::balanced_cpu_memory(&node, amounts),
-                BalancedAllocation::balanced_score(&node, amounts)
-            );
+            let general = BalancedAllocation::balanced_score(&node, amounts);
+            proptest::prop_assert_eq!(BalancedAllocation::balanced_cpu_memory(&node, amounts), general);
+            let mut batch = [0];
+            BalancedAllocation::score_cpu_memory(amounts, &[&node], &mut batch);
+            proptest::prop_assert_eq!(batch[0], general);
+        }
+
+        /// The batch path's shortcut leaves every unusual node (a capacity of 0 or below, a
+        /// request below 0, a sum past `i64::MAX`) to the general path's saturating arithmetic.
+        #[test]
+        fn batch_path_matches_the_general_one_at_the_extremes(
+            alloc_cpu in proptest::prop_oneof![Just(0i64), Just(-4000i64), 1i64..200_000],
+            used_cpu in proptest::prop_oneof![Just(i64::MAX), Just(i64::MAX - 5), 0i64..250_000],
+            pod_cpu in proptest::prop_oneof![Just(-100i64), Just(i64::MAX), 0i64..10_000],
+            used_memory in 0i64..(1 << 43),
+        ) {
+            let mut node = NodeBuilder::new("n").info();
+            node.allocatable.milli_cpu = alloc_cpu;
+            node.allocatable.memory = 1 << 35;
+            node.requested.milli_cpu = used_cpu;
+            node.requested.memory = used_memory;
+            let plugin = BalancedAllocation::default();
+            let amounts = CpuMemory::configured(&plugin.resources, &[pod_cpu, 1 << 29]);
+            let Some(amounts) = amounts else {
+                return Err(proptest::test_runner::TestCaseError::fail("cpu and memory"));
+            };
+            let mut batch = [0];
+            BalancedAllocation::score_cpu_memory(amounts, &[&node], &mut batch);
+            proptest::prop_assert_eq!(batch[0], BalancedAllocation::balanced_score(&node, amounts));
         }
     }
 

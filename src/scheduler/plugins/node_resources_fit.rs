@@ -748,28 +748,39 @@ impl NodeResourcesFit {
 fn least_allocated_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &mut [i64]) {
     let all_weights = ExactDivisor::new(amounts.total_weight());
     let (cpu, memory) = (amounts.cpu, amounts.memory);
+    // With weights of at most 100 (as validated configurations have), a weighted sum of
+    // shares is at most 2 × 100 × 100: the arithmetic below needs no overflow checks.
+    let weights = 1..=MAX_NODE_SCORE;
+    if !weights.contains(&cpu.weight) || !weights.contains(&memory.weight) {
+        return score_each(nodes, scores, |node| {
+            NodeResourcesFit::weighted_mean(node, amounts, all_weights, least_requested_score)
+        });
+    }
     for (slot, node) in scores.iter_mut().zip(nodes) {
         let alloc = &node.allocatable;
         let counted = &node.non_zero_requested;
-        let capacities = 1..WIDE_CAPACITY;
-        *slot = if capacities.contains(&alloc.milli_cpu) && capacities.contains(&alloc.memory) {
-            let cpu_score = free_share(
-                counted.milli_cpu.saturating_add(cpu.pod_request),
-                alloc.milli_cpu,
-            );
-            let memory_score = free_share(
-                counted.memory.saturating_add(memory.pod_request),
-                alloc.memory,
-            );
-            all_weights.divide(
-                cpu_score
-                    .saturating_mul(cpu.weight)
-                    .saturating_add(memory_score.saturating_mul(memory.weight)),
-            )
+        // A sum that overflows wraps negative, fails `usual_share` and goes the general way,
+        // which saturates.
+        let cpu_requested = counted.milli_cpu.wrapping_add(cpu.pod_request);
+        let memory_requested = counted.memory.wrapping_add(memory.pod_request);
+        *slot = if usual_share(cpu_requested, alloc.milli_cpu)
+            && usual_share(memory_requested, alloc.memory)
+        {
+            let cpu_score = free_share(cpu_requested, alloc.milli_cpu);
+            let memory_score = free_share(memory_requested, alloc.memory);
+            all_weights.divide(cpu_score * cpu.weight + memory_score * memory.weight)
         } else {
             NodeResourcesFit::weighted_mean(node, amounts, all_weights, least_requested_score)
         };
     }
+}
+
+/// Whether [`free_share`] applies: a capacity in `1..WIDE_CAPACITY` and a request in
+/// `0..=capacity` (two unsigned comparisons).
+#[inline]
+fn usual_share(requested: i64, capacity: i64) -> bool {
+    (capacity.wrapping_sub(1) as u64) < (WIDE_CAPACITY - 1) as u64
+        && requested as u64 <= capacity as u64
 }
 
 /// [`least_requested_score`] for a capacity in `1..WIDE_CAPACITY`, by one floating-point
@@ -780,11 +791,8 @@ fn least_allocated_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &
 /// truncating it gives ⌊q⌋ exactly.
 #[inline]
 fn free_share(requested: i64, capacity: i64) -> i64 {
-    if (0..=capacity).contains(&requested) {
-        (((capacity - requested) * MAX_NODE_SCORE) as f64 / capacity as f64) as i64
-    } else {
-        least_requested_score(requested, capacity)
-    }
+    debug_assert!(usual_share(requested, capacity));
+    (((capacity - requested) * MAX_NODE_SCORE) as f64 / capacity as f64) as i64
 }
 
 /// Capacities from here on (2^45: 32 TiB of memory) score through the general path, whose
@@ -808,28 +816,50 @@ fn pre_filter_state(state: &CycleState) -> Result<&PreFilterState, Status> {
 /// every requested resource, enough left.
 #[inline]
 fn shortfall(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
-    if fits_without_scalars(pod, node) && s.scalars.is_empty() {
+    if s.scalars.is_empty() && NativeNeeds::of(pod).fit(node) {
         return None;
     }
     shortfall_reasons(s, pod, node)
 }
 
-/// The usual case, decided without building a reason list: a free pod slot and room for each
-/// native resource the pod requests.
-#[inline]
-fn fits_without_scalars(pod: &PodInfo, node: &NodeInfo) -> bool {
-    let alloc = &node.allocatable;
-    let used = &node.requested;
-    let req = &pod.requests;
-    let room = |want: i64, have: i64, taken: i64| want <= 0 || want <= have.saturating_sub(taken);
-    (node.pods.len() as u64) < u64::try_from(alloc.pods).unwrap_or(0)
-        && room(req.milli_cpu, alloc.milli_cpu, used.milli_cpu)
-        && room(req.memory, alloc.memory, used.memory)
-        && room(
-            req.ephemeral_storage,
-            alloc.ephemeral_storage,
-            used.ephemeral_storage,
-        )
+/// The pod's cpu, memory and ephemeral-storage requests as the per-node fit check reads
+/// them: a request of 0 or less, which upstream does not check at all, as `i64::MIN`, which
+/// any amount left covers. Worked out once per batch of nodes.
+#[derive(Clone, Copy)]
+struct NativeNeeds {
+    cpu: i64,
+    memory: i64,
+    ephemeral_storage: i64,
+}
+
+impl NativeNeeds {
+    fn of(pod: &PodInfo) -> NativeNeeds {
+        let need = |request: i64| if request > 0 { request } else { i64::MIN };
+        let req = &pod.requests;
+        NativeNeeds {
+            cpu: need(req.milli_cpu),
+            memory: need(req.memory),
+            ephemeral_storage: need(req.ephemeral_storage),
+        }
+    }
+
+    /// The usual case, decided without building a reason list: a free pod slot and room for
+    /// each native resource. Ephemeral storage, seldom requested, is read only when it is.
+    #[inline]
+    fn fit(self, node: &NodeInfo) -> bool {
+        let alloc = &node.allocatable;
+        let used = &node.requested;
+        let room = |need: i64, have: i64, taken: i64| need <= have.saturating_sub(taken);
+        (node.pods.len() as u64) < u64::try_from(alloc.pods).unwrap_or(0)
+            && room(self.cpu, alloc.milli_cpu, used.milli_cpu)
+            && room(self.memory, alloc.memory, used.memory)
+            && (self.ephemeral_storage == i64::MIN
+                || room(
+                    self.ephemeral_storage,
+                    alloc.ephemeral_storage,
+                    used.ephemeral_storage,
+                ))
+    }
 }
 
 /// Every reason `pod` does not fit `node` (`None` when it fits after all, having scalars to
@@ -936,10 +966,19 @@ impl Plugin for NodeResourcesFit {
         nodes: &mut Vec<&'n NodeInfo>,
         rejected: &mut Vec<(&'n NodeInfo, Status)>,
     ) {
-        let s = pre_filter_state(state);
-        retain_feasible(nodes, rejected, |node| match &s {
-            Ok(s) => shortfall(s, pod, node),
-            Err(missing) => Some(missing.clone()),
+        let s = match pre_filter_state(state) {
+            Ok(s) => s,
+            Err(missing) => return retain_feasible(nodes, rejected, |_| Some(missing.clone())),
+        };
+        // Without scalar requests, a node that fits needs nothing more than the native check.
+        let needs = NativeNeeds::of(pod);
+        let native_only = s.scalars.is_empty();
+        retain_feasible(nodes, rejected, |node| {
+            if native_only && needs.fit(node) {
+                None
+            } else {
+                shortfall_reasons(s, pod, node)
+            }
         });
     }
 
@@ -1005,6 +1044,8 @@ mod tests {
     use super::*;
     use crate::api::resources::DEFAULT_MEMORY_REQUEST;
     use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, score};
+    use proptest::strategy::Just;
+    use std::sync::Arc;
 
     proptest::proptest! {
         /// The float-assisted quotient is the exact floor quotient, checked against 128-bit
@@ -1090,6 +1131,72 @@ mod tests {
             );
             proptest::prop_assert_eq!(fast[0], general);
         }
+
+        /// At the extremes (a capacity of 0 or below, a sum past `i64::MAX`, a request below
+        /// 0, a weight above 100) the fast path defers to the general one's saturating
+        /// arithmetic and gives its score.
+        #[test]
+        fn least_allocated_fast_path_defers_at_the_extremes(
+            alloc_cpu in proptest::prop_oneof![Just(0i64), Just(-4000i64), 1i64..200_000],
+            used_cpu in proptest::prop_oneof![Just(i64::MAX), Just(i64::MAX - 5), 0i64..250_000],
+            pod_cpu in proptest::prop_oneof![Just(-100i64), Just(i64::MAX), 0i64..10_000],
+            cpu_weight in proptest::prop_oneof![1i64..=100, Just(101i64), Just(1i64 << 40)],
+        ) {
+            let mut node = NodeBuilder::new("n").info();
+            node.allocatable.milli_cpu = alloc_cpu;
+            node.allocatable.memory = 1 << 35;
+            node.non_zero_requested.milli_cpu = used_cpu;
+            node.non_zero_requested.memory = 1 << 30;
+            let resources = scored_resources(&[
+                ResourceSpec { name: CPU.into(), weight: cpu_weight },
+                ResourceSpec { name: MEMORY.into(), weight: 1 },
+            ]);
+            let Some(amounts) = CpuMemory::configured(&resources, &[pod_cpu, 1 << 29]) else {
+                return Err(proptest::test_runner::TestCaseError::fail("cpu and memory"));
+            };
+            let mut fast = [0];
+            least_allocated_cpu_memory(amounts, &[&node], &mut fast);
+            let general = NodeResourcesFit::weighted_mean(
+                &node,
+                amounts,
+                ExactDivisor::new(amounts.total_weight()),
+                least_requested_score,
+            );
+            proptest::prop_assert_eq!(fast[0], general);
+        }
+
+        /// The native fit check passes exactly the nodes the reason-building one finds no
+        /// shortfall on, for requests of 0 or below (never checked) and nodes already
+        /// overcommitted or full.
+        #[test]
+        fn native_fit_check_agrees_with_the_reasons(
+            alloc_cpu in -10i64..100,
+            used_cpu in -10i64..150,
+            want_cpu in -10i64..100,
+            want_storage in proptest::prop_oneof![Just(0i64), -10i64..100],
+            used_storage in 0i64..150,
+            pods_here in 0usize..4,
+            pods_allowed in -1i64..4,
+        ) {
+            let mut node = NodeBuilder::new("n").info();
+            node.allocatable.milli_cpu = alloc_cpu;
+            node.allocatable.memory = 1 << 30;
+            node.allocatable.ephemeral_storage = 100;
+            node.allocatable.pods = pods_allowed;
+            node.requested.milli_cpu = used_cpu;
+            node.requested.ephemeral_storage = used_storage;
+            for i in 0..pods_here {
+                node.pods.push(Arc::new(PodBuilder::new(&format!("q{i}")).info()));
+            }
+            let mut pod = PodBuilder::new("p").info();
+            pod.requests.milli_cpu = want_cpu;
+            pod.requests.ephemeral_storage = want_storage;
+            let state = PreFilterState { scalars: Vec::new() };
+            proptest::prop_assert_eq!(
+                NativeNeeds::of(&pod).fit(&node),
+                shortfall_reasons(&state, &pod, &node).is_none()
+            );
+        }
     }
 
     #[test]
@@ -1099,9 +1206,12 @@ mod tests {
         assert_eq!(free_share(1, 1 << 35), 99);
         assert_eq!(free_share(1, WIDE_CAPACITY - 1), 99);
         assert_eq!(free_share(0, WIDE_CAPACITY - 1), 100);
-        // 3 of 7 used: ⌊400 / 7⌋ = 57; over capacity: 0.
+        // 3 of 7 used: ⌊400 / 7⌋ = 57. Over capacity, a negative (wrapped) request and a
+        // capacity of 0 or 2^45 are left to the general path.
         assert_eq!(free_share(3, 7), 57);
-        assert_eq!(free_share(8, 7), 0);
+        assert!(usual_share(7, 7) && usual_share(0, 1) && usual_share(0, WIDE_CAPACITY - 1));
+        assert!(!usual_share(8, 7) && !usual_share(-1, 7));
+        assert!(!usual_share(0, 0) && !usual_share(0, WIDE_CAPACITY));
     }
 
     #[test]
