@@ -8,6 +8,7 @@ use crate::scheduler::framework::{CycleState, Status};
 pub mod balanced_allocation;
 pub mod image_locality;
 pub mod inter_pod_affinity;
+mod lanes;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;

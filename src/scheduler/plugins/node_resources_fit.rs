@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use super::lanes;
 use super::written_state;
 use crate::api::labels::validate_label_key;
 use crate::api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
@@ -748,54 +749,70 @@ impl NodeResourcesFit {
 fn least_allocated_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &mut [i64]) {
     let all_weights = ExactDivisor::new(amounts.total_weight());
     let (cpu, memory) = (amounts.cpu, amounts.memory);
+    let general = |node: &NodeInfo| {
+        NodeResourcesFit::weighted_mean(node, amounts, all_weights, least_requested_score)
+    };
     // With weights of at most 100 (as validated configurations have), a weighted sum of
-    // shares is at most 2 × 100 × 100: the arithmetic below needs no overflow checks.
+    // shares is at most 2 × 100 × 100, and its quotient by the weights' sum (at most 200) is
+    // at least 1/200 from the next integer unless it is one: far more than the rounding of
+    // an `f64` below 128, so flooring the float quotient is exact.
     let weights = 1..=MAX_NODE_SCORE;
     if !weights.contains(&cpu.weight) || !weights.contains(&memory.weight) {
-        return score_each(nodes, scores, |node| {
-            NodeResourcesFit::weighted_mean(node, amounts, all_weights, least_requested_score)
-        });
+        return score_each(nodes, scores, general);
     }
-    for (slot, node) in scores.iter_mut().zip(nodes) {
-        let alloc = &node.allocatable;
-        let counted = &node.non_zero_requested;
-        // A sum that overflows wraps negative, fails `usual_share` and goes the general way,
-        // which saturates.
-        let cpu_requested = counted.milli_cpu.wrapping_add(cpu.pod_request);
-        let memory_requested = counted.memory.wrapping_add(memory.pod_request);
-        *slot = if usual_share(cpu_requested, alloc.milli_cpu)
-            && usual_share(memory_requested, alloc.memory)
-        {
-            let cpu_score = free_share(cpu_requested, alloc.milli_cpu);
-            let memory_score = free_share(memory_requested, alloc.memory);
-            all_weights.divide(cpu_score * cpu.weight + memory_score * memory.weight)
-        } else {
-            NodeResourcesFit::weighted_mean(node, amounts, all_weights, least_requested_score)
-        };
+    let (cpu_weight, memory_weight) = (cpu.weight as f64, memory.weight as f64);
+    let all_weights_f64 = all_weights.divisor() as f64;
+    let mut node_groups = nodes.chunks_exact(LANES);
+    let mut slot_groups = scores.chunks_exact_mut(LANES);
+    for (group, slots) in (&mut node_groups).zip(&mut slot_groups) {
+        let mut capacity = [[0i64; LANES]; 2];
+        let mut free = [[0i64; LANES]; 2];
+        // Every capacity in 1..=WIDE_CAPACITY and every request, and what is left, in
+        // 0..WIDE_CAPACITY (a request past the capacity, or a sum that wrapped, sets a sign
+        // bit).
+        let mut high_bits = 0i64;
+        for (i, node) in group.iter().enumerate() {
+            let (alloc, counted) = (&node.allocatable, &node.non_zero_requested);
+            let cpu_requested = counted.milli_cpu.wrapping_add(cpu.pod_request);
+            let memory_requested = counted.memory.wrapping_add(memory.pod_request);
+            capacity[0][i] = alloc.milli_cpu;
+            capacity[1][i] = alloc.memory;
+            free[0][i] = alloc.milli_cpu.wrapping_sub(cpu_requested);
+            free[1][i] = alloc.memory.wrapping_sub(memory_requested);
+            high_bits |= cpu_requested | memory_requested | free[0][i] | free[1][i];
+            high_bits |= alloc.milli_cpu.wrapping_sub(1) | alloc.memory.wrapping_sub(1);
+        }
+        if high_bits >> WIDE_CAPACITY.trailing_zeros() != 0 {
+            score_each(group, slots, general);
+            continue;
+        }
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let share = |r: usize| free_share(free[r][i], capacity[r][i]);
+            let sum = share(0) * cpu_weight + share(1) * memory_weight;
+            *slot = lanes::whole_to_i64(lanes::floor(sum / all_weights_f64));
+        }
     }
+    let rest = node_groups.remainder();
+    score_each(rest, slot_groups.into_remainder(), general);
 }
 
-/// Whether [`free_share`] applies: a capacity in `1..WIDE_CAPACITY` and a request in
-/// `0..=capacity` (two unsigned comparisons).
+/// Nodes the LeastAllocated cpu + memory path scores together.
+const LANES: usize = 8;
+
+/// LeastAllocated's share of one resource, ⌊free × 100 / capacity⌋ (upstream's
+/// `leastRequestedScore`), for a capacity in `1..=WIDE_CAPACITY` and `free` in
+/// `0..=capacity`, by one floating-point division and no correction. free × 100 and the
+/// capacity are below 2^53, so exact as `f64`, and the quotient q is at most 100. When q is
+/// not an integer it is at least 1/capacity ≥ 2^-45 below the next one, more than half an ulp
+/// of any number below 128 (2^-47), so the correctly rounded quotient stays below that
+/// integer too, and flooring it gives ⌊q⌋ exactly.
 #[inline]
-fn usual_share(requested: i64, capacity: i64) -> bool {
-    (capacity.wrapping_sub(1) as u64) < (WIDE_CAPACITY - 1) as u64
-        && requested as u64 <= capacity as u64
+fn free_share(free: i64, capacity: i64) -> f64 {
+    let scaled = lanes::exact_f64(free) * MAX_NODE_SCORE as f64;
+    lanes::floor(scaled / lanes::exact_f64(capacity))
 }
 
-/// [`least_requested_score`] for a capacity in `1..WIDE_CAPACITY`, by one floating-point
-/// division and no correction. p = (capacity − requested)·100 and capacity are below 2^53, so
-/// exact as `f64`, and the quotient q = p / capacity is at most 100. When q is not an integer
-/// it is at least 1/capacity > 2^-45 below the next one, more than half an ulp of any number
-/// below 128 (2^-47), so the correctly rounded quotient stays below that integer too, and
-/// truncating it gives ⌊q⌋ exactly.
-#[inline]
-fn free_share(requested: i64, capacity: i64) -> i64 {
-    debug_assert!(usual_share(requested, capacity));
-    (((capacity - requested) * MAX_NODE_SCORE) as f64 / capacity as f64) as i64
-}
-
-/// Capacities from here on (2^45: 32 TiB of memory) score through the general path, whose
+/// Capacities above this (2^45: 32 TiB of memory) score through the general path, whose
 /// arithmetic is wide enough for any value.
 const WIDE_CAPACITY: i64 = 1 << 45;
 
@@ -844,15 +861,16 @@ impl NativeNeeds {
     }
 
     /// The usual case, decided without building a reason list: a free pod slot and room for
-    /// each native resource. Ephemeral storage, seldom requested, is read only when it is.
+    /// each native resource. The tests are combined without branches (the data, not the
+    /// order, decides); ephemeral storage, seldom requested, is read only when it is.
     #[inline]
     fn fit(self, node: &NodeInfo) -> bool {
         let alloc = &node.allocatable;
         let used = &node.requested;
         let room = |need: i64, have: i64, taken: i64| need <= have.saturating_sub(taken);
-        (node.pods.len() as u64) < u64::try_from(alloc.pods).unwrap_or(0)
-            && room(self.cpu, alloc.milli_cpu, used.milli_cpu)
-            && room(self.memory, alloc.memory, used.memory)
+        let slot = (node.pods.len() as u64) < u64::try_from(alloc.pods).unwrap_or(0);
+        slot & room(self.cpu, alloc.milli_cpu, used.milli_cpu)
+            & room(self.memory, alloc.memory, used.memory)
             && (self.ephemeral_storage == i64::MIN
                 || room(
                     self.ephemeral_storage,
@@ -970,9 +988,13 @@ impl Plugin for NodeResourcesFit {
             Ok(s) => s,
             Err(missing) => return retain_feasible(nodes, rejected, |_| Some(missing.clone())),
         };
-        // Without scalar requests, a node that fits needs nothing more than the native check.
+        // Without scalar requests, a node that fits needs nothing more than the native check,
+        // and a batch where every node fits (the usual case) is settled by that alone.
         let needs = NativeNeeds::of(pod);
         let native_only = s.scalars.is_empty();
+        if native_only && nodes.iter().all(|node| needs.fit(node)) {
+            return;
+        }
         retain_feasible(nodes, rejected, |node| {
             if native_only && needs.fit(node) {
                 None
@@ -1083,86 +1105,120 @@ mod tests {
         /// takes, including requests just off an integer share.
         #[test]
         fn free_share_is_the_integer_share(
-            capacity in 1i64..WIDE_CAPACITY,
+            capacity in 1i64..=WIDE_CAPACITY,
             requested_frac in 0u32..=1000,
             nudge in -2i64..=2,
         ) {
             let requested = (capacity / 1000 * i64::from(requested_frac) + nudge).clamp(0, capacity);
             proptest::prop_assert_eq!(
-                free_share(requested, capacity),
-                least_requested_score(requested, capacity)
+                free_share(capacity - requested, capacity),
+                least_requested_score(requested, capacity) as f64
             );
         }
     }
 
+    /// A node with `capacity` (cpu, memory) and `counted` (cpu, memory) non-zero requests.
+    fn node_with(capacity: (i64, i64), counted: (i64, i64)) -> NodeInfo {
+        let mut node = NodeBuilder::new("n").info();
+        (node.allocatable.milli_cpu, node.allocatable.memory) = capacity;
+        (
+            node.non_zero_requested.milli_cpu,
+            node.non_zero_requested.memory,
+        ) = counted;
+        node
+    }
+
+    /// Each node's LeastAllocated score by the cpu + memory fast path, and by the general one.
+    fn fast_and_general(
+        nodes: &[NodeInfo],
+        pod: (i64, i64),
+        weights: (i64, i64),
+    ) -> Result<(Vec<i64>, Vec<i64>), proptest::test_runner::TestCaseError> {
+        let resources = scored_resources(&[
+            ResourceSpec {
+                name: CPU.into(),
+                weight: weights.0,
+            },
+            ResourceSpec {
+                name: MEMORY.into(),
+                weight: weights.1,
+            },
+        ]);
+        let Some(amounts) = CpuMemory::configured(&resources, &[pod.0, pod.1]) else {
+            return Err(proptest::test_runner::TestCaseError::fail("cpu and memory"));
+        };
+        let refs: Vec<&NodeInfo> = nodes.iter().collect();
+        let mut fast = vec![0; nodes.len()];
+        least_allocated_cpu_memory(amounts, &refs, &mut fast);
+        let divisor = ExactDivisor::new(amounts.total_weight());
+        let general = nodes
+            .iter()
+            .map(|n| NodeResourcesFit::weighted_mean(n, amounts, divisor, least_requested_score))
+            .collect();
+        Ok((fast, general))
+    }
+
+    /// A node in the fast path's usual range: capacities up to `WIDE_CAPACITY` (often right
+    /// at it) and a free share anywhere from none to all, before the pod's request (of at
+    /// most 100m and 1 MiB, which a capacity of at least 1000m and 2 MiB covers).
+    fn usual_node() -> impl proptest::strategy::Strategy<Value = NodeInfo> {
+        use proptest::strategy::Strategy;
+        let memory = proptest::prop_oneof![Just(WIDE_CAPACITY), (1i64 << 21)..=WIDE_CAPACITY];
+        (1000i64..200_000, memory, 0i64..=1000, 0i64..=1000).prop_map(|(cpu, mem, fc, fm)| {
+            node_with((cpu, mem), (cpu / 1000 * fc, mem / 1000 * fm))
+        })
+    }
+
+    /// A node with one amount at an extreme: a capacity of 0 or below or past
+    /// `WIDE_CAPACITY`, or a request past the capacity or near `i64::MAX`.
+    fn unusual_node() -> impl proptest::strategy::Strategy<Value = NodeInfo> {
+        use proptest::strategy::Strategy;
+        let extreme = proptest::prop_oneof![
+            Just(0i64),
+            Just(-4000),
+            Just(WIDE_CAPACITY + 1),
+            Just(i64::MAX),
+            Just(i64::MAX - 5)
+        ];
+        (usual_node(), extreme, 0usize..4).prop_map(|(mut node, value, field)| {
+            match field {
+                0 => node.allocatable.milli_cpu = value,
+                1 => node.allocatable.memory = value,
+                2 => node.non_zero_requested.milli_cpu = value,
+                _ => node.non_zero_requested.memory = value,
+            }
+            node
+        })
+    }
+
     proptest::proptest! {
-        /// LeastAllocated's cpu + memory fast path scores every node as the general path does,
-        /// with any weights and capacities on either side of the fast path's limit.
+        /// LeastAllocated's cpu + memory fast path scores every node as the general path does:
+        /// a full group of `LANES` nodes and the rest, with any weights.
         #[test]
         fn least_allocated_fast_path_matches_the_general_one(
-            alloc_cpu in 0i64..200_000,
-            alloc_memory in 0i64..(1 << 47),
-            used_cpu in 0i64..250_000,
-            used_memory in 0i64..(1 << 47),
-            pod_cpu in 0i64..10_000,
-            pod_memory in 0i64..(1 << 36),
-            cpu_weight in 1i64..=100,
-            memory_weight in 1i64..=100,
+            nodes in proptest::collection::vec(usual_node(), LANES + 3),
+            pod_cpu in 0i64..=100,
+            pod_memory in 0i64..=(1 << 20),
+            weights in (1i64..=100, 1i64..=100),
         ) {
-            let mut node = NodeBuilder::new("n").info();
-            node.allocatable.milli_cpu = alloc_cpu;
-            node.allocatable.memory = alloc_memory;
-            node.non_zero_requested.milli_cpu = used_cpu;
-            node.non_zero_requested.memory = used_memory;
-            let resources = scored_resources(&[
-                ResourceSpec { name: CPU.into(), weight: cpu_weight },
-                ResourceSpec { name: MEMORY.into(), weight: memory_weight },
-            ]);
-            let Some(amounts) = CpuMemory::configured(&resources, &[pod_cpu, pod_memory]) else {
-                return Err(proptest::test_runner::TestCaseError::fail("cpu and memory"));
-            };
-            let mut fast = [0];
-            least_allocated_cpu_memory(amounts, &[&node], &mut fast);
-            let general = NodeResourcesFit::weighted_mean(
-                &node,
-                amounts,
-                ExactDivisor::new(amounts.total_weight()),
-                least_requested_score,
-            );
-            proptest::prop_assert_eq!(fast[0], general);
+            let (fast, general) = fast_and_general(&nodes, (pod_cpu, pod_memory), weights)?;
+            proptest::prop_assert_eq!(fast, general);
         }
 
-        /// At the extremes (a capacity of 0 or below, a sum past `i64::MAX`, a request below
-        /// 0, a weight above 100) the fast path defers to the general one's saturating
-        /// arithmetic and gives its score.
+        /// At the extremes (a node with an unusual amount among usual ones, a request below 0
+        /// or near `i64::MAX`, a weight above 100) the fast path defers to the general one's
+        /// saturating arithmetic and gives its scores.
         #[test]
         fn least_allocated_fast_path_defers_at_the_extremes(
-            alloc_cpu in proptest::prop_oneof![Just(0i64), Just(-4000i64), 1i64..200_000],
-            used_cpu in proptest::prop_oneof![Just(i64::MAX), Just(i64::MAX - 5), 0i64..250_000],
-            pod_cpu in proptest::prop_oneof![Just(-100i64), Just(i64::MAX), 0i64..10_000],
-            cpu_weight in proptest::prop_oneof![1i64..=100, Just(101i64), Just(1i64 << 40)],
+            mut nodes in proptest::collection::vec(usual_node(), LANES + 3),
+            odd in unusual_node(),
+            at in 0..LANES + 3,
+            pod_cpu in proptest::prop_oneof![Just(-100i64), Just(i64::MAX), 0i64..=100],
+            weight in proptest::prop_oneof![1i64..=100, Just(101i64), Just(1i64 << 40)],
         ) {
-            let mut node = NodeBuilder::new("n").info();
-            node.allocatable.milli_cpu = alloc_cpu;
-            node.allocatable.memory = 1 << 35;
-            node.non_zero_requested.milli_cpu = used_cpu;
-            node.non_zero_requested.memory = 1 << 30;
-            let resources = scored_resources(&[
-                ResourceSpec { name: CPU.into(), weight: cpu_weight },
-                ResourceSpec { name: MEMORY.into(), weight: 1 },
-            ]);
-            let Some(amounts) = CpuMemory::configured(&resources, &[pod_cpu, 1 << 29]) else {
-                return Err(proptest::test_runner::TestCaseError::fail("cpu and memory"));
-            };
-            let mut fast = [0];
-            least_allocated_cpu_memory(amounts, &[&node], &mut fast);
-            let general = NodeResourcesFit::weighted_mean(
-                &node,
-                amounts,
-                ExactDivisor::new(amounts.total_weight()),
-                least_requested_score,
-            );
-            proptest::prop_assert_eq!(fast[0], general);
+            nodes[at] = odd;
+            let (fast, general) = fast_and_general(&nodes, (pod_cpu, 1 << 20), (weight, 1))?;
+            proptest::prop_assert_eq!(fast, general);
         }
 
         /// The native fit check passes exactly the nodes the reason-building one finds no
@@ -1202,16 +1258,13 @@ mod tests {
     #[test]
     fn free_share_corner_cases() {
         // 32 GiB with 1 byte used: ⌊(2^35 − 1)·100 / 2^35⌋ = 99 (not 100); the largest
-        // capacity with one unit used: ⌊(2^45 − 2)·100 / (2^45 − 1)⌋ = 99.
-        assert_eq!(free_share(1, 1 << 35), 99);
-        assert_eq!(free_share(1, WIDE_CAPACITY - 1), 99);
-        assert_eq!(free_share(0, WIDE_CAPACITY - 1), 100);
-        // 3 of 7 used: ⌊400 / 7⌋ = 57. Over capacity, a negative (wrapped) request and a
-        // capacity of 0 or 2^45 are left to the general path.
-        assert_eq!(free_share(3, 7), 57);
-        assert!(usual_share(7, 7) && usual_share(0, 1) && usual_share(0, WIDE_CAPACITY - 1));
-        assert!(!usual_share(8, 7) && !usual_share(-1, 7));
-        assert!(!usual_share(0, 0) && !usual_share(0, WIDE_CAPACITY));
+        // capacity with one unit used: ⌊(2^45 − 1)·100 / 2^45⌋ = 99.
+        assert_eq!(free_share((1 << 35) - 1, 1 << 35), 99.0);
+        assert_eq!(free_share(WIDE_CAPACITY - 1, WIDE_CAPACITY), 99.0);
+        assert_eq!(free_share(WIDE_CAPACITY, WIDE_CAPACITY), 100.0);
+        // 3 of 7 used: ⌊400 / 7⌋ = 57; nothing free: 0.
+        assert_eq!(free_share(4, 7), 57.0);
+        assert_eq!(free_share(0, 7), 0.0);
     }
 
     #[test]
