@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use super::lanes;
+use super::lanes::{self, LANES};
 use super::node_resources_fit::{
     CpuMemory, NodeAmounts, ResourceSpec, ScoredResource, cycle_resources, default_resources,
     scored_resources,
@@ -55,9 +55,6 @@ impl NodeResourcesBalancedAllocationArgs {
 struct PreScoreState {
     pod_requests: Vec<i64>,
 }
-
-/// Nodes the cpu + memory path scores together.
-const LANES: usize = 8;
 
 /// The NodeResourcesBalancedAllocation score plugin.
 #[derive(Clone, Debug)]
@@ -156,9 +153,7 @@ impl BalancedAllocation {
     /// group goes node by node.
     fn score_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &mut [i64]) {
         let (cpu_request, memory_request) = amounts.pod_requests();
-        let mut node_groups = nodes.chunks_exact(LANES);
-        let mut slot_groups = scores.chunks_exact_mut(LANES);
-        for (group, slots) in (&mut node_groups).zip(&mut slot_groups) {
+        let group = |group: &[&NodeInfo; LANES], slots: &mut [i64; LANES]| {
             let mut used = [[0i64; LANES]; 2];
             let mut offered = [[0i64; LANES]; 2];
             for (i, node) in group.iter().enumerate() {
@@ -175,26 +170,23 @@ impl BalancedAllocation {
                 high_bits |= used[0][i] | used[1][i];
                 high_bits |= offered[0][i].wrapping_sub(1) | offered[1][i].wrapping_sub(1);
             }
-            if high_bits >> lanes::LANE_BITS == 0 {
-                for (i, slot) in slots.iter_mut().enumerate() {
-                    let fraction = |r: usize| {
-                        (lanes::exact_f64(used[r][i]) / lanes::exact_f64(offered[r][i])).min(1.0)
-                    };
-                    let std = ((fraction(0) - fraction(1)) / 2.0).abs();
-                    // σ in 0..=0.5: a score in 50..=100, where truncating is flooring.
-                    let score = (1.0 - std) * MAX_NODE_SCORE as f64;
-                    *slot = lanes::whole_to_i64(lanes::floor(score));
-                }
-            } else {
-                for (slot, node) in slots.iter_mut().zip(group) {
-                    *slot = Self::balanced_cpu_memory(node, amounts);
-                }
+            if high_bits >> lanes::LANE_BITS != 0 {
+                return false;
             }
-        }
-        let rest = node_groups.remainder();
-        for (slot, node) in slot_groups.into_remainder().iter_mut().zip(rest) {
-            *slot = Self::balanced_cpu_memory(node, amounts);
-        }
+            for (i, slot) in slots.iter_mut().enumerate() {
+                let fraction = |r: usize| {
+                    (lanes::exact_f64(used[r][i]) / lanes::exact_f64(offered[r][i])).min(1.0)
+                };
+                let std = ((fraction(0) - fraction(1)) / 2.0).abs();
+                // σ in 0..=0.5: a score in 50..=100, where truncating is flooring.
+                let score = (1.0 - std) * MAX_NODE_SCORE as f64;
+                *slot = lanes::whole_to_i64(lanes::floor(score));
+            }
+            true
+        };
+        lanes::score_in_groups(nodes, scores, group, |node| {
+            Self::balanced_cpu_memory(node, amounts)
+        });
     }
 
     /// Every node's score, reading resources with `amounts`.

@@ -7,6 +7,36 @@
 //! vector rounding. For amounts below [`LANE_LIMIT`] the steps here replace those conversions
 //! and `floor` with additions and bit operations on 2^52, where the spacing of `f64`s is
 //! exactly 1, and are exact: they give the values the scalar operations would.
+//! [`score_in_groups`] runs such a path over [`LANES`] nodes at a time.
+
+use crate::scheduler::node_info::NodeInfo;
+
+/// Nodes a fast path scores together: enough to fill the vector registers a few times over.
+pub(crate) const LANES: usize = 8;
+
+/// Scores `nodes` into `scores` (aligned), [`LANES`] at a time with `group`, which may hand a
+/// group back (returning `false`, having written nothing that counts); groups handed back and
+/// the nodes left over are scored one at a time with `single`.
+pub(crate) fn score_in_groups(
+    nodes: &[&NodeInfo],
+    scores: &mut [i64],
+    mut group: impl FnMut(&[&NodeInfo; LANES], &mut [i64; LANES]) -> bool,
+    single: impl Fn(&NodeInfo) -> i64,
+) {
+    debug_assert_eq!(nodes.len(), scores.len());
+    let (node_groups, node_rest) = nodes.as_chunks::<LANES>();
+    let (slot_groups, slot_rest) = scores.as_chunks_mut::<LANES>();
+    for (nodes, slots) in node_groups.iter().zip(slot_groups) {
+        if !group(nodes, slots) {
+            for (slot, node) in slots.iter_mut().zip(nodes) {
+                *slot = single(node);
+            }
+        }
+    }
+    for (slot, node) in slot_rest.iter_mut().zip(node_rest) {
+        *slot = single(node);
+    }
+}
 
 /// Amounts above 2^51 (2 PiB of memory) are not taken by [`exact_f64`]: callers check
 /// `amount >> LANE_BITS == 0` (or, for a capacity that must be above 0,

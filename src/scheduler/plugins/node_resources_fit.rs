@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::lanes;
+use super::lanes::{self, LANES};
 use super::written_state;
 use crate::api::labels::validate_label_key;
 use crate::api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
@@ -744,8 +744,11 @@ impl NodeResourcesFit {
 
 /// LeastAllocated over cpu and memory, the default profile's scoring and so the one every
 /// cycle of a default cluster runs on hundreds of nodes: [`NodeResourcesFit::weighted_mean`]
-/// with what is known for the whole cycle taken out of the per-node loop. A node that does
-/// not offer both resources, or offers more than [`WIDE_CAPACITY`], goes the general way.
+/// with what is known for the whole cycle taken out of the per-node loop, [`LANES`] nodes at
+/// a time. A group's amounts are gathered first; when all are usual (both resources offered,
+/// up to [`WIDE_CAPACITY`], and room for the pod) one pass of float arithmetic with
+/// [`lanes`]' steps, which runs on several nodes per instruction, scores the group. Any other
+/// group, and the nodes left over, go the general way.
 fn least_allocated_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &mut [i64]) {
     let all_weights = ExactDivisor::new(amounts.total_weight());
     let (cpu, memory) = (amounts.cpu, amounts.memory);
@@ -762,9 +765,7 @@ fn least_allocated_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &
     }
     let (cpu_weight, memory_weight) = (cpu.weight as f64, memory.weight as f64);
     let all_weights_f64 = all_weights.divisor() as f64;
-    let mut node_groups = nodes.chunks_exact(LANES);
-    let mut slot_groups = scores.chunks_exact_mut(LANES);
-    for (group, slots) in (&mut node_groups).zip(&mut slot_groups) {
+    let group = |group: &[&NodeInfo; LANES], slots: &mut [i64; LANES]| {
         let mut capacity = [[0i64; LANES]; 2];
         let mut free = [[0i64; LANES]; 2];
         // Every capacity in 1..=WIDE_CAPACITY and every request, and what is left, in
@@ -783,21 +784,17 @@ fn least_allocated_cpu_memory(amounts: CpuMemory, nodes: &[&NodeInfo], scores: &
             high_bits |= alloc.milli_cpu.wrapping_sub(1) | alloc.memory.wrapping_sub(1);
         }
         if high_bits >> WIDE_CAPACITY.trailing_zeros() != 0 {
-            score_each(group, slots, general);
-            continue;
+            return false;
         }
         for (i, slot) in slots.iter_mut().enumerate() {
             let share = |r: usize| free_share(free[r][i], capacity[r][i]);
             let sum = share(0) * cpu_weight + share(1) * memory_weight;
             *slot = lanes::whole_to_i64(lanes::floor(sum / all_weights_f64));
         }
-    }
-    let rest = node_groups.remainder();
-    score_each(rest, slot_groups.into_remainder(), general);
+        true
+    };
+    lanes::score_in_groups(nodes, scores, group, general);
 }
-
-/// Nodes the LeastAllocated cpu + memory path scores together.
-const LANES: usize = 8;
 
 /// LeastAllocated's share of one resource, ⌊free × 100 / capacity⌋ (upstream's
 /// `leastRequestedScore`), for a capacity in `1..=WIDE_CAPACITY` and `free` in
