@@ -4,7 +4,7 @@
 //! NodeResourcesFit and BalancedAllocation score hundreds of nodes a cycle with a few
 //! divisions each. Their float arithmetic vectorizes, but x86-64's baseline instruction set
 //! (SSE2) converts between 64-bit integers and floats one value at a time, and has no
-//! vector rounding. For amounts below [`LANE_LIMIT`] the steps here replace those conversions
+//! vector rounding. For amounts up to [`LANE_LIMIT`] the steps here replace those conversions
 //! and `floor` with additions and bit operations on 2^52, where the spacing of `f64`s is
 //! exactly 1, and are exact: they give the values the scalar operations would.
 //! [`score_in_groups`] runs such a path over [`LANES`] nodes at a time.
