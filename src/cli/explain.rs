@@ -16,11 +16,12 @@ use crate::world::{self, RunOptions};
 pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     let mut scenario =
         scenario::load(&args.scenario).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let seed = args.seed.unwrap_or(scenario.seed);
     // The profile must exist even when the scenario does not run the scheduler.
     let config = scenario
         .scheduler
         .config
-        .resolve_seeded(args.seed.unwrap_or(scenario.seed))
+        .resolve_seeded(seed)
         .map_err(|e| CliError::bad_input(e.to_string()))?;
     scenario.scheduler.enabled = true;
     let key = {
@@ -69,7 +70,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
             pod.spec.scheduler_name
         )));
     };
-    let mut tie_break = rng::stream(args.seed.unwrap_or(scenario.seed), "explain/tie-break");
+    let mut tie_break = rng::stream(seed, "explain/tie-break");
     let mut explanation = explain(profile, &pod_info, &snapshot, start, &mut tie_break);
     explanation.at = at.to_string();
     if args.json {

@@ -465,6 +465,17 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// Takes the nodes of `rejected` with their statuses, naming `plugin` on a status that
+    /// names none.
+    fn record(&mut self, rejected: &mut Vec<(&NodeInfo, Status)>, plugin: &'static str) {
+        for (node, mut status) in rejected.drain(..) {
+            if status.plugin.is_empty() {
+                status.plugin = plugin;
+            }
+            self.node_statuses.insert(node.name().to_string(), status);
+        }
+    }
+
     /// The summary kube-scheduler writes: "0/5 nodes are available: 3 Insufficient cpu, 2
     /// node(s) had untolerated taint {…}." — reasons counted over nodes, sorted by text.
     pub fn message(&self, num_nodes: usize) -> String {
@@ -622,9 +633,6 @@ impl Profile {
         snapshot: &Snapshot,
         node: &str,
     ) -> Result<BTreeMap<String, String>, Status> {
-        if self.reserve.is_empty() {
-            return Ok(BTreeMap::new());
-        }
         for &i in &self.reserve {
             let plugin = &self.plugins[i];
             let mut status = plugin.reserve(state, pod, snapshot, node);
@@ -848,11 +856,7 @@ impl Profile {
                 retain_feasible(&mut batch, &mut rejected, |node| {
                     nominated.get(node.name()).cloned()
                 });
-                for (node, status) in rejected.drain(..) {
-                    diagnosis
-                        .node_statuses
-                        .insert(node.name().to_string(), status);
-                }
+                diagnosis.record(&mut rejected, "");
             }
             for &i in &self.filter {
                 if batch.is_empty() {
@@ -863,14 +867,7 @@ impl Profile {
                 }
                 let plugin = &self.plugins[i];
                 plugin.filter_nodes(state, pod, &mut batch, &mut rejected);
-                for (node, mut status) in rejected.drain(..) {
-                    if status.plugin.is_empty() {
-                        status.plugin = plugin.name();
-                    }
-                    diagnosis
-                        .node_statuses
-                        .insert(node.name().to_string(), status);
-                }
+                diagnosis.record(&mut rejected, plugin.name());
             }
             feasible.append(&mut batch);
         }
@@ -924,7 +921,7 @@ impl Profile {
             let mut row = 0;
             for (a, weighted) in active.iter().enumerate() {
                 let plugin = &self.plugins[weighted.plugin];
-                if normalizing.get(row) == Some(&a) {
+                if plugin.has_normalize() {
                     let scores = &mut rows[row * n + start..row * n + end];
                     plugin.score_nodes(state, pod, nodes, scores)?;
                     row += 1;

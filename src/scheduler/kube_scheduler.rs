@@ -553,9 +553,8 @@ impl KubeScheduler {
     fn forget(&mut self, uid: Uid) {
         if let Some(assumed) = self.assumed.remove(&uid)
             && let Some(pod) = self.snapshot.remove_pod(&assumed.node, uid)
-            && let Some(profile) = self.profile(&pod.pod.spec.scheduler_name)
         {
-            profile.run_unreserve(&pod, &assumed.node);
+            self.unreserve(&pod, &assumed.node);
         }
     }
 

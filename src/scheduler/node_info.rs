@@ -266,7 +266,7 @@ impl NodeInfo {
             self.pods_with_required_anti_affinity.push(Arc::clone(&pod));
         }
         if let Some(gpus) = &mut self.gpus {
-            gpus.add_pod(&pod.pod);
+            gpus.add_pod(&pod);
         }
         self.pods.push(pod);
         self.generation += 1;
@@ -287,7 +287,7 @@ impl NodeInfo {
             }
         }
         if let Some(gpus) = &mut self.gpus {
-            gpus.remove_pod(&pod.pod);
+            gpus.remove_pod(&pod);
         }
         self.generation += 1;
         Some(pod)
@@ -611,6 +611,12 @@ impl Snapshot {
             return;
         }
         let nodes = std::mem::take(&mut self.nodes);
+        self.rebuild(nodes);
+    }
+
+    /// The snapshot over `nodes` (put in node-tree order, indexes rebuilt), keeping what the
+    /// snapshot holds besides its nodes.
+    fn rebuild(&mut self, nodes: Vec<NodeInfo>) {
         let workloads = std::mem::take(&mut self.workloads);
         let gpu_workload = std::mem::take(&mut self.gpu_workload);
         *self = Snapshot::new(nodes);
@@ -623,11 +629,7 @@ impl Snapshot {
         let idx = self.position(name)?;
         let mut nodes = std::mem::take(&mut self.nodes);
         let removed = nodes.remove(idx);
-        let workloads = std::mem::take(&mut self.workloads);
-        let gpu_workload = std::mem::take(&mut self.gpu_workload);
-        *self = Snapshot::new(nodes);
-        self.workloads = workloads;
-        self.gpu_workload = gpu_workload;
+        self.rebuild(nodes);
         Some(removed)
     }
 

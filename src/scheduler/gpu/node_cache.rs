@@ -15,15 +15,14 @@
 //! (`gpunodeinfo.go: addOrUpdatePod`).
 
 use super::node_gpus::NodeGpus;
-use super::pod_gpu::{PodGpuRequest, gpu_index_of};
+use super::pod_gpu::{MIB, PodGpuRequest, gpu_index_of};
 use crate::api::node::Node;
 use crate::api::pod::Pod;
 use crate::api::resources::{ResourceList, Resources};
+use crate::scheduler::node_info::PodInfo;
 use crate::workload::openb::{
     GPU_MILLI, LABEL_GPU_MODEL, MAX_GPUS_PER_NODE, RESOURCE_GPU_COUNT, RESOURCE_GPU_MILLI,
 };
-
-const MIB: i64 = 1024 * 1024;
 
 /// A GPU node's state in the scheduler's cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,8 +72,7 @@ pub fn validate_gpu_declaration(list: &ResourceList) -> Result<(), String> {
 
 /// What a placed pod takes on its node: its request (GPU annotations that do not parse read as
 /// none, as the artifact's readers do) and the GPUs of its `gpu-index` annotation.
-fn holding(pod: &Pod) -> (PodGpuRequest, Vec<usize>) {
-    let request = PodGpuRequest::from_pod_lenient(pod);
+fn holding(pod: &Pod, request: PodGpuRequest) -> (PodGpuRequest, Vec<usize>) {
     let gpus = if request.is_gpu() {
         gpu_index_of(&pod.metadata.annotations)
             .ok()
@@ -110,21 +108,22 @@ impl GpuNodeInfo {
         .with_max_pods(allocatable.pods);
         let mut info = Box::new(GpuNodeInfo { state });
         for pod in pods {
-            info.add_pod(pod);
+            let (request, gpus) = holding(pod, PodGpuRequest::from_pod_lenient(pod));
+            info.state.place(&request, &gpus);
         }
         Some(info)
     }
 
     /// Counts `pod` on the node: its CPU (which FGD and BestFit see as `cpuLeft`), its memory,
     /// a pod slot, its GPUs and its GpuClustering tag.
-    pub fn add_pod(&mut self, pod: &Pod) {
-        let (request, gpus) = holding(pod);
+    pub fn add_pod(&mut self, pod: &PodInfo) {
+        let (request, gpus) = holding(&pod.pod, PodGpuRequest::from_pod_info_lenient(pod));
         self.state.place(&request, &gpus);
     }
 
     /// Stops counting `pod` (the same pod object [`GpuNodeInfo::add_pod`] counted).
-    pub fn remove_pod(&mut self, pod: &Pod) {
-        let (request, gpus) = holding(pod);
+    pub fn remove_pod(&mut self, pod: &PodInfo) {
+        let (request, gpus) = holding(&pod.pod, PodGpuRequest::from_pod_info_lenient(pod));
         self.state.unplace(&request, &gpus);
     }
 
@@ -180,7 +179,9 @@ mod tests {
         let cpu_only = pod("8", &[]);
         let mut info = GpuNodeInfo::build(&node, &allocatable, [&share, &pair, &unplaced])
             .expect("a GPU node");
-        info.add_pod(&cpu_only);
+        // Added and removed as the scheduler's cache does, through the pods' `PodInfo`s.
+        let info_of = |p: &Pod| PodInfo::new(std::sync::Arc::new(p.clone()));
+        info.add_pod(&info_of(&cpu_only));
         let s = info.state();
         assert_eq!(s.model, "T4");
         assert_eq!(s.gpu_left, vec![0, 0, 700, 1000]);
@@ -191,8 +192,8 @@ mod tests {
         );
         assert_eq!(s.gpu_tags, vec![(GpuTag::Share, 2), (GpuTag::Gpus(2), 1)]);
         // Removing pods gives back what they held.
-        info.remove_pod(&pair);
-        info.remove_pod(&cpu_only);
+        info.remove_pod(&info_of(&pair));
+        info.remove_pod(&info_of(&cpu_only));
         assert_eq!(info.state().gpu_left, vec![1000, 1000, 700, 1000]);
         assert_eq!(info.state().cpu_left, 29_000);
         assert_eq!(info.state().gpu_tags, vec![(GpuTag::Share, 2)]);

@@ -13,7 +13,8 @@
 use std::collections::BTreeMap;
 
 use crate::api::pod::Pod;
-use crate::api::resources::{MissingRequests, pod_requests};
+use crate::api::resources::{MissingRequests, Resources, pod_requests};
+use crate::scheduler::node_info::PodInfo;
 use crate::workload::openb::{GPU_MILLI, PodRow};
 
 /// Annotation: GPU share per GPU in milli (`0..=1000`).
@@ -31,7 +32,8 @@ pub const GPU_INDEX_SEPARATOR: char = '-';
 /// "non-zero" request; fgd-spec §1.2). No openb pod has 0 CPU.
 pub const DEFAULT_SCORE_MILLI_CPU: i64 = 100;
 
-const MIB: i64 = 1024 * 1024;
+/// Bytes in a MiB: openb's memory unit.
+pub(crate) const MIB: i64 = 1024 * 1024;
 
 /// A pod's GPU-sharing tag, used by GpuClustering (fgd-spec §2.4): `share` for a pod sharing one
 /// GPU, `<n>-gpu` for a pod with whole GPUs.
@@ -128,6 +130,12 @@ pub fn gpu_index_of(
 fn pod_cpu_memory(pod: &Pod) -> (i64, i64, i64) {
     let written = pod_requests(&pod.spec, MissingRequests::AsZero);
     let scored = pod_requests(&pod.spec, MissingRequests::AsSchedulerDefaults);
+    cpu_memory(&written, &scored)
+}
+
+/// [`pod_cpu_memory`] from the pod's requests as written (`written`, missing ones as 0) and as
+/// scores count them (`scored`, missing ones as the scheduler's defaults).
+fn cpu_memory(written: &Resources, scored: &Resources) -> (i64, i64, i64) {
     let memory_mib = written.memory / MIB + i64::from(written.memory % MIB > 0);
     (written.milli_cpu, memory_mib, scored.milli_cpu)
 }
@@ -224,7 +232,17 @@ impl PodGpuRequest {
     /// CPU-only pod), as the artifact's annotation readers do (they return 0 on a parse error).
     /// For what a pod already placed holds; the scheduler's filter rejects such a pod instead.
     pub fn from_pod_lenient(pod: &Pod) -> Self {
-        let (cpu, memory_mib, score_cpu) = pod_cpu_memory(pod);
+        Self::lenient(pod, pod_cpu_memory(pod))
+    }
+
+    /// [`PodGpuRequest::from_pod_lenient`] for a pod whose requests the scheduler has already
+    /// worked out ([`PodInfo::new`]).
+    pub fn from_pod_info_lenient(pod: &PodInfo) -> Self {
+        Self::lenient(&pod.pod, cpu_memory(&pod.requests, &pod.non_zero_requests))
+    }
+
+    /// The request of `pod` with its (CPU, memory MiB, scored CPU).
+    fn lenient(pod: &Pod, (cpu, memory_mib, score_cpu): (i64, i64, i64)) -> Self {
         let mut request =
             PodGpuRequest::from_annotations(cpu, memory_mib, &pod.metadata.annotations)
                 .unwrap_or_else(|_| PodGpuRequest::new(cpu, memory_mib, 0, 0, ""));

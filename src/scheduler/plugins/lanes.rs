@@ -71,6 +71,14 @@ pub(crate) fn floor(x: f64) -> f64 {
 #[inline]
 pub(crate) fn whole_to_i64(x: f64) -> i64 {
     debug_assert!(x == floor(x));
+    nearest_i64(x)
+}
+
+/// The integer nearest to `x` (halves to even), for `x` in `0.0..2^52`: adding 2^52 rounds
+/// it there, and the sum's mantissa bits are that integer.
+#[inline]
+pub(crate) fn nearest_i64(x: f64) -> i64 {
+    debug_assert!((0.0..TWO_TO_52).contains(&x));
     ((x + TWO_TO_52).to_bits() - TWO_TO_52.to_bits()) as i64
 }
 

@@ -7,7 +7,7 @@
 
 use super::written_state;
 use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, PreFilterResult, Status};
-use crate::scheduler::node_info::{HostPort, NodeInfo, PodInfo, Snapshot};
+use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
 /// The plugin's name in KubeSchedulerConfiguration.
 pub const NAME: &str = "NodePorts";
@@ -15,11 +15,10 @@ pub const NAME: &str = "NodePorts";
 /// Filter reason when a wanted port is taken.
 pub const ERR_REASON: &str = "node(s) didn't have free ports for the requested pod ports";
 
-/// What PreFilter keeps: the host ports the pod wants, sanitized (empty IP = `0.0.0.0`,
-/// empty protocol = TCP), as [`PodInfo::new`] worked them out.
-struct PreFilterState {
-    wanted: Vec<HostPort>,
-}
+/// PreFilter's mark that the pod claims host ports. The claims themselves, sanitized (empty
+/// IP = `0.0.0.0`, empty protocol = TCP), are [`PodInfo::host_ports`], which Filter reads
+/// from the pod it is given.
+struct PreFilterState;
 
 /// The NodePorts filter plugin (no args).
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,18 +54,16 @@ impl Plugin for NodePorts {
             // Most pods claim no host port: Filter has nothing to do.
             return Err(Status::skip());
         }
-        let wanted = pod.host_ports.clone();
-        state.write(NAME, PreFilterState { wanted });
+        state.write(NAME, PreFilterState);
         Ok(PreFilterResult::AllNodes)
     }
 
-    fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
-        let s: &PreFilterState = match written_state(state, NAME, "PreFilter") {
-            Ok(s) => s,
-            Err(missing) => return missing,
-        };
-        let taken = s
-            .wanted
+    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        if let Err(missing) = written_state::<PreFilterState>(state, NAME, "PreFilter") {
+            return missing;
+        }
+        let taken = pod
+            .host_ports
             .iter()
             .any(|w| node.used_ports.iter().any(|u| u.conflicts_with(w)));
         if taken {

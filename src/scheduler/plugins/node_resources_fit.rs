@@ -486,14 +486,11 @@ const FLOAT_PATH_LIMIT: i64 = 1 << 52;
 
 /// `p / c` (both non-negative, below 2^52) by one floating-point division, which pipelines
 /// across nodes where a 64-bit integer division (memory in bytes needs one) stalls. The
-/// correctly rounded quotient is rounded to an integer by adding 2^52 (whose `f64` has no
-/// fraction bits left), read from the mantissa without the range checks of an `as` cast, and
-/// is then within one of the true quotient; the integer check after it makes the result exact.
+/// correctly rounded quotient, rounded to the nearest integer ([`lanes::nearest_i64`]), is
+/// within one of the true quotient; the integer check after it makes the result exact.
 #[inline]
 fn floor_div_via_f64(p: i64, c: i64) -> i64 {
-    const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
-    let rounded = (p as f64 / c as f64 + TWO_POW_52).to_bits();
-    let mut q = (rounded & ((1 << 52) - 1)) as i64;
+    let mut q = lanes::nearest_i64(p as f64 / c as f64);
     if q * c > p {
         q -= 1;
     } else if (q + 1) * c <= p {
@@ -674,8 +671,8 @@ impl NodeResourcesFit {
     }
 
     /// Σ score·weight / Σ weight (integer division) over the resources the node offers.
-    #[inline]
     /// `all_weights` divides on a node that offers every resource, the usual case.
+    #[inline]
     fn weighted_mean(
         node: &NodeInfo,
         amounts: impl NodeAmounts,
@@ -829,8 +826,13 @@ fn pre_filter_state(state: &CycleState) -> Result<&PreFilterState, Status> {
 /// Why `pod` does not fit `node` (`None` when it fits): it needs a free pod slot and, for
 /// every requested resource, enough left.
 #[inline]
-fn shortfall(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
-    if s.scalars.is_empty() && NativeNeeds::of(pod).fit(node) {
+fn shortfall(
+    s: &PreFilterState,
+    needs: NativeNeeds,
+    pod: &PodInfo,
+    node: &NodeInfo,
+) -> Option<Status> {
+    if s.scalars.is_empty() && needs.fit(node) {
         return None;
     }
     shortfall_reasons(s, pod, node)
@@ -968,7 +970,7 @@ impl Plugin for NodeResourcesFit {
 
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         match pre_filter_state(state) {
-            Ok(s) => shortfall(s, pod, node).unwrap_or_else(Status::success),
+            Ok(s) => shortfall(s, NativeNeeds::of(pod), pod, node).unwrap_or_else(Status::success),
             Err(missing) => missing,
         }
     }
@@ -985,20 +987,13 @@ impl Plugin for NodeResourcesFit {
             Ok(s) => s,
             Err(missing) => return retain_feasible(nodes, rejected, |_| Some(missing.clone())),
         };
-        // Without scalar requests, a node that fits needs nothing more than the native check,
-        // and a batch where every node fits (the usual case) is settled by that alone.
+        // Without scalar requests, a batch where every node fits (the usual case) is settled
+        // by the native check alone.
         let needs = NativeNeeds::of(pod);
-        let native_only = s.scalars.is_empty();
-        if native_only && nodes.iter().all(|node| needs.fit(node)) {
+        if s.scalars.is_empty() && nodes.iter().all(|node| needs.fit(node)) {
             return;
         }
-        retain_feasible(nodes, rejected, |node| {
-            if native_only && needs.fit(node) {
-                None
-            } else {
-                shortfall_reasons(s, pod, node)
-            }
-        });
+        retain_feasible(nodes, rejected, |node| shortfall(s, needs, pod, node));
     }
 
     fn pre_score(

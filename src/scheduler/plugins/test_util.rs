@@ -351,15 +351,14 @@ pub fn filter_all(plugin: &dyn Plugin, pod: &PodInfo, snap: &Snapshot) -> Option
     Some(out)
 }
 
-/// The nodes of [`filter_all`]'s results that passed, sorted.
+/// The nodes of [`filter_all`]'s results that passed, in node order (as `filter_all` sorts
+/// them).
 pub fn passing(results: &[Verdict]) -> Vec<&str> {
-    let mut names: Vec<&str> = results
+    results
         .iter()
         .filter(|r| r.1 == Code::Success)
         .map(|r| r.0.as_str())
-        .collect();
-    names.sort();
-    names
+        .collect()
 }
 
 /// PreScore, Score and NormalizeScore over every node of `snap`, sorted by node; None if

@@ -26,12 +26,10 @@ use serde::Deserialize;
 
 use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status};
 use crate::scheduler::gpu::node_gpus::NodeGpus;
-use crate::scheduler::gpu::pod_gpu::PodGpuRequest;
+use crate::scheduler::gpu::pod_gpu::{MIB, PodGpuRequest};
 use crate::scheduler::gpu::{GpuPolicy, Policy, ScoreContext, TypicalPods};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::SimRng;
-
-const MIB: i64 = 1024 * 1024;
 
 /// The args of a GPU score plugin.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -150,7 +148,7 @@ impl Plugin for GpuScore {
         nodes: &[&NodeInfo],
         snapshot: &Snapshot,
     ) -> Status {
-        let request = PodGpuRequest::from_pod_lenient(&pod.pod);
+        let request = PodGpuRequest::from_pod_info_lenient(pod);
         if !request.is_gpu() && !self.score_cpu_only_pods {
             return Status::skip();
         }

@@ -167,7 +167,6 @@ fn rejection(node: &NodeInfo, pod: &GpuShareState) -> Option<Status> {
 /// The Open-Gpu-Share plugin.
 pub struct OpenGpuShare {
     /// The policy whose GPU choice Reserve applies.
-    selection: Policy,
     selector: Box<dyn GpuPolicy>,
     /// Draws of the `random` choice.
     rng: RefCell<SimRng>,
@@ -179,7 +178,6 @@ impl OpenGpuShare {
     pub fn new(args: &OpenGpuShareArgs, rng: SimRng) -> Result<Self, String> {
         let selection = selection_policy(args.gpu_sel_method.as_deref().unwrap_or(SEL_BEST))?;
         Ok(OpenGpuShare {
-            selection,
             selector: selection.scorer(),
             rng: RefCell::new(rng),
         })
@@ -187,7 +185,7 @@ impl OpenGpuShare {
 
     /// The policy whose GPU choice Reserve applies.
     pub fn selection(&self) -> Policy {
-        self.selection
+        self.selector.policy()
     }
 }
 
