@@ -9,8 +9,8 @@ pub mod watch;
 
 pub use hub::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, WriteRecord};
 pub use request::{
-    ApiError, ClientId, ListOptions, PatchOp, Request, RequestId, Response, ResponseBody, UserInfo,
-    Verb, WatchId,
+    ApiError, ClientId, ListOptions, PatchOp, Request, RequestId, Response, ResponseBody,
+    Subresource, UserInfo, Verb, WatchId,
 };
 pub use store::{Change, ChangeType, Store};
 pub use watch::WatchEvent;

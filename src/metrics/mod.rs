@@ -7,6 +7,7 @@
 pub mod gpu;
 pub mod placement;
 
+use crate::scheduler::queue::PendingPods;
 use std::collections::BTreeMap;
 
 use crate::api::pod::PodPhase;
@@ -50,8 +51,9 @@ pub struct Sample {
     pub watch_events: u64,
     /// The store's revision.
     pub revision: u64,
-    /// Pods in the scheduler's queue (`scheduler_pending_pods`), 0 without a scheduler.
-    pub scheduler_pending_pods: u64,
+    /// Pods in the scheduler's queue (`scheduler_pending_pods`) by its `queue` label, none
+    /// without a scheduler.
+    pub scheduler_pending_pods: PendingPods,
     /// Scheduling attempts so far (`scheduler_schedule_attempts_total`).
     pub scheduler_attempts: u64,
     /// Population standard deviation of per-node CPU allocation, in percentage points: how
@@ -96,7 +98,7 @@ impl Recorder {
     pub fn sample(&mut self, now: SimTime, api: &ApiServer, scheduler: Option<&KubeScheduler>) {
         let mut sample = take_sample(now, api, &mut self.resources);
         if let Some(s) = scheduler {
-            sample.scheduler_pending_pods = s.pending_pods() as u64;
+            sample.scheduler_pending_pods = s.pending_pods();
             sample.scheduler_attempts = s.stats().attempts.values().sum();
         }
         if self.samples.last().is_some_and(|s| s.at == now) {

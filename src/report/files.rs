@@ -2,6 +2,7 @@
 //! Their keys and columns are an interface (README documents them); change them only with a
 //! version bump.
 
+use crate::scheduler::queue::PendingPods;
 use std::io::Write;
 
 use serde::Serialize;
@@ -16,7 +17,7 @@ use crate::world::World;
 use crate::world::kubectl::ActionOutcome;
 
 /// Version of the output formats; bumped when a key or column changes meaning or goes away.
-pub const OUTPUT_FORMAT_VERSION: u32 = 2;
+pub const OUTPUT_FORMAT_VERSION: u32 = 3;
 
 /// `run.json`: where a run came from, enough to reproduce it.
 #[derive(Serialize)]
@@ -150,10 +151,32 @@ struct Scheduling {
     preemptions: u64,
     preemption_victims: u64,
     #[serde(rename = "scheduler_pending_pods")]
-    scheduler_pending_pods: u64,
+    scheduler_pending_pods: usize,
+    /// `scheduler_pending_pods` by its `queue` label.
+    pending_pods_by_queue: PendingByQueue,
     /// Creation-to-bind latency percentiles of the pods the scheduler bound.
     scheduling_latency: Latency,
     cpu_allocation_spread_pct: f64,
+}
+
+/// Pending pods by queue, as `scheduler_pending_pods{queue=…}`.
+#[derive(Serialize)]
+struct PendingByQueue {
+    active: usize,
+    backoff: usize,
+    unschedulable: usize,
+    gated: usize,
+}
+
+impl PendingByQueue {
+    fn of(p: PendingPods) -> PendingByQueue {
+        PendingByQueue {
+            active: p.active,
+            backoff: p.backoff,
+            unschedulable: p.unschedulable,
+            gated: p.gated,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -276,7 +299,8 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 bind_failures: stats.bind_failures,
                 preemptions: stats.preemptions,
                 preemption_victims: stats.preemption_victims,
-                scheduler_pending_pods: last.scheduler_pending_pods,
+                scheduler_pending_pods: last.scheduler_pending_pods.total(),
+                pending_pods_by_queue: PendingByQueue::of(last.scheduler_pending_pods),
                 scheduling_latency: latency(&stats.latencies),
                 cpu_allocation_spread_pct: round2(last.cpu_allocation_spread_pct),
             }
@@ -340,6 +364,10 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "apiserver_watch_events_total",
     "etcd_revision",
     "scheduler_pending_pods",
+    "scheduler_pending_pods_active",
+    "scheduler_pending_pods_backoff",
+    "scheduler_pending_pods_unschedulable",
+    "scheduler_pending_pods_gated",
     "scheduler_schedule_attempts_total",
     "cpu_allocation_spread_pct",
 ];
@@ -376,7 +404,11 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             s.api_writes.to_string(),
             s.watch_events.to_string(),
             s.revision.to_string(),
-            s.scheduler_pending_pods.to_string(),
+            s.scheduler_pending_pods.total().to_string(),
+            s.scheduler_pending_pods.active.to_string(),
+            s.scheduler_pending_pods.backoff.to_string(),
+            s.scheduler_pending_pods.unschedulable.to_string(),
+            s.scheduler_pending_pods.gated.to_string(),
             s.scheduler_attempts.to_string(),
             format!("{:.2}", s.cpu_allocation_spread_pct),
         ];

@@ -48,7 +48,7 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
                     series("pending", samples, |s| s.pods_pending as f64),
                     series("terminating", samples, |s| s.pods_terminating as f64),
                     series("in scheduler queue", samples, |s| {
-                        s.scheduler_pending_pods as f64
+                        s.scheduler_pending_pods.total() as f64
                     }),
                 ],
             ),

@@ -5,11 +5,13 @@
 //! node — as kube-scheduler's `schedule_one.go` runs them.
 
 use std::any::{Any, TypeId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::RngExt;
 
+use super::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
 use super::node_info::{NodeInfo, PodInfo, Snapshot};
+use crate::api::node::Node;
 use crate::sim::SimRng;
 
 /// Highest score a plugin may give a node.
@@ -312,6 +314,58 @@ pub trait Plugin {
     /// Unreserve: undoes Reserve, when a later Reserve plugin failed or the pod's bind failed.
     /// The cycle's state is gone by the time a bind fails, so a plugin gets none.
     fn unreserve(&self, _pod: &PodInfo, _node: &str) {}
+
+    /// The cluster events after which a pod this plugin rejected may fit (upstream
+    /// `EventsToRegister`). The default, every event, suits a plugin that rejects nothing.
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVERYTHING: &[ClusterEvent] =
+            &[ClusterEvent::new(EventResource::WildCard, ActionType::ALL)];
+        EVERYTHING
+    }
+
+    /// Whether `change`, one of the events registered, may make `pod`, which this plugin
+    /// rejected, schedulable (upstream's `QueueingHintFn`). The default: it may.
+    fn queueing_hint(&self, _pod: &PodInfo, _change: &EventChange) -> QueueingHint {
+        QueueingHint::Queue
+    }
+}
+
+/// A queueing hint's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueingHint {
+    /// The change cannot help: the pod stays where it waits.
+    Skip,
+    /// The change may help: retry the pod (after its backoff).
+    Queue,
+}
+
+impl QueueingHint {
+    /// Queue when `helps`, else Skip.
+    pub fn queue_if(helps: bool) -> QueueingHint {
+        if helps {
+            QueueingHint::Queue
+        } else {
+            QueueingHint::Skip
+        }
+    }
+}
+
+/// The hint of a filter whose verdict on a node depends only on the node object and the pod:
+/// a node event may help if the node, added or updated, now `admits` the pod and did not
+/// before the update.
+pub fn node_now_admits(change: &EventChange, admits: impl Fn(&Node) -> bool) -> QueueingHint {
+    let Some(new) = change.new_node() else {
+        return QueueingHint::Skip;
+    };
+    let admitted_before = change.old_node().is_some_and(&admits);
+    QueueingHint::queue_if(!admitted_before && admits(new))
+}
+
+/// Whether `change` is an update of the pending pod `pod` itself.
+pub fn is_update_of(pod: &PodInfo, change: &EventChange) -> bool {
+    change
+        .new_pod()
+        .is_some_and(|p| p.metadata.uid == pod.uid())
 }
 
 /// Keeps the nodes of `nodes` that `rejection` finds nothing against (`None`), in order, and
@@ -648,6 +702,28 @@ impl Profile {
             .read_mut::<BindingAnnotations>("BindingAnnotations")
             .map(|a| std::mem::take(&mut a.0))
             .unwrap_or_default())
+    }
+
+    /// Whether `change` may make `pod` schedulable, as upstream's `isPodWorthRequeuing`: a pod
+    /// rejected by no plugin (an error) always may; otherwise some plugin that rejected it
+    /// must have registered the event and its hint must say Queue.
+    pub fn worth_requeuing(
+        &self,
+        rejectors: &BTreeSet<&'static str>,
+        pod: &PodInfo,
+        change: &EventChange,
+    ) -> bool {
+        if rejectors.is_empty() || change.event.resource == EventResource::WildCard {
+            return true;
+        }
+        self.plugins.iter().any(|plugin| {
+            rejectors.contains(plugin.name())
+                && plugin
+                    .events_to_register()
+                    .iter()
+                    .any(|registered| registered.hears(&change.event))
+                && plugin.queueing_hint(pod, change) == QueueingHint::Queue
+        })
     }
 
     /// Unreserve on every Reserve plugin, in reverse order: the pod will not stay on `node`.
@@ -1021,6 +1097,7 @@ pub fn select_host(totals: &[i64], rng: &mut SimRng) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::pod::Pod;
 
     #[test]
     fn feasible_node_count_follows_the_adaptive_formula() {
@@ -1096,7 +1173,6 @@ mod tests {
 
     fn cycle_over(names: &[&str]) -> CycleResult {
         use crate::api::node::Node;
-        use crate::api::pod::Pod;
         use std::sync::Arc;
         let nodes = names
             .iter()

@@ -26,6 +26,9 @@ use crate::apiserver::{
 use crate::client::informer::{Delta, Informer};
 use crate::sim::{SimDuration, SimRng, SimTime};
 
+use super::cluster_event::{
+    ActionType, ClusterEvent, EventChange, EventResource, node_changes, pod_update_actions,
+};
 use super::config::SchedulerConfig;
 use super::framework::{CycleResult, CycleWork, Diagnosis, NominatedRejections, Profile, Rotation};
 use super::gpu::workload::TargetWorkload;
@@ -34,7 +37,7 @@ use super::preemption::{
     self, DISRUPTION_TARGET, NominatedPods, PreemptionArgs, PreemptionOutcome, PreemptionView,
     REASON_PREEMPTION_BY_SCHEDULER,
 };
-use super::queue::{ClusterEvent, SchedulingQueue};
+use super::queue::{PendingPods, QueuedPod, SchedulingQueue};
 
 /// The virtual cost of a scheduling cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -274,15 +277,44 @@ impl KubeScheduler {
             for d in deltas {
                 self.on_workload_delta(d);
             }
-        } else if let Some(uid) = self.binds.remove(&request)
-            && response.is_err()
-        {
-            self.stats.bind_failures += 1;
-            self.forget(uid);
-            let cycle = self.queue.cycle();
-            self.queue.requeue_failed(uid, BTreeSet::new(), cycle, now);
+        } else if let Some(uid) = self.binds.remove(&request) {
+            self.on_bind_response(uid, response.is_err(), now);
         }
         self.maybe_start_cycle(now)
+    }
+
+    /// The end of a binding cycle: a bound pod counts as `scheduled` only now; a failed bind
+    /// forgets the assumption (which frees the node's room as a pod deletion would) and backs
+    /// the pod off as an error.
+    fn on_bind_response(&mut self, uid: Uid, failed: bool, now: SimTime) {
+        if !failed {
+            self.count_attempt("scheduled");
+            return;
+        }
+        self.count_attempt("error");
+        self.stats.bind_failures += 1;
+        let assumed = self.forget(uid);
+        let cycle = self.queue.cycle();
+        self.requeue(uid, BTreeSet::new(), cycle, now);
+        if let Some(pod) = assumed {
+            self.move_pods(
+                assigned_pod_deleted(Arc::new(Object::Pod((*pod).clone()))),
+                now,
+            );
+        }
+    }
+
+    /// Puts a pod whose attempt in cycle `cycle` failed back in the queue.
+    fn requeue(&mut self, uid: Uid, rejectors: BTreeSet<&'static str>, cycle: u64, now: SimTime) {
+        let profiles = &self.profiles;
+        self.queue
+            .requeue_failed(uid, rejectors, cycle, now, |q, c| {
+                worth_requeuing(profiles, q, c)
+            });
+    }
+
+    fn count_attempt(&mut self, result: &'static str) {
+        *self.stats.attempts.entry(result).or_insert(0) += 1;
     }
 
     /// Handles a watch event on one of the scheduler's watches; returns timers to set.
@@ -369,24 +401,48 @@ impl KubeScheduler {
                     }
                     self.count_gpu_workload_if(info.gpus.is_some());
                     self.snapshot.add_node(info);
-                    self.queue.on_event(ClusterEvent::NodeAdd, now);
+                    let change = EventChange {
+                        event: ClusterEvent::NODE_ADD,
+                        old: None,
+                        new: Some(o),
+                    };
+                    self.move_pods(change, now);
                 }
             }
-            Delta::Updated(_, o) => {
-                if let Object::Node(n) = &*o {
-                    let mut gpu_node = false;
-                    if let Some(info) = self.snapshot.get_mut(&n.metadata.name) {
-                        info.set_node(Arc::new(n.clone()));
-                        gpu_node = info.gpus.is_some();
-                    }
+            Delta::Updated(old, new) => {
+                if let (Object::Node(before), Object::Node(after)) = (&*old, &*new) {
+                    // A heartbeat (new condition times, images) changes none of what the
+                    // scheduler looks at: the node is updated in the cache and nothing moves.
+                    let gpu_node = self.snapshot.update_node(Arc::new(after.clone()));
                     self.count_gpu_workload_if(gpu_node);
-                    self.queue.on_event(ClusterEvent::NodeUpdate, now);
+                    for action in node_changes(before, after).bits() {
+                        let change = EventChange {
+                            event: ClusterEvent::new(EventResource::Node, action),
+                            old: Some(Arc::clone(&old)),
+                            new: Some(Arc::clone(&new)),
+                        };
+                        self.move_pods(change, now);
+                    }
                 }
             }
             Delta::Deleted(o) => {
                 self.snapshot.remove_node(&o.meta().name);
+                let change = EventChange {
+                    event: ClusterEvent::new(EventResource::Node, ActionType::DELETE),
+                    old: Some(o),
+                    new: None,
+                };
+                self.move_pods(change, now);
             }
         }
+    }
+
+    /// Moves the queue's pods that `change` may help (upstream
+    /// `MoveAllToActiveOrBackoffQueue`).
+    fn move_pods(&mut self, change: EventChange, now: SimTime) {
+        let profiles = &self.profiles;
+        self.queue
+            .on_event(change, now, |q, c| worth_requeuing(profiles, q, c));
     }
 
     /// Starts counting the target workload (every pod known so far) at the cluster's first GPU
@@ -429,11 +485,11 @@ impl KubeScheduler {
         }
     }
 
+    /// Whether the pod is this scheduler's to place (gated pods wait in the queue).
     fn wants(&self, pod: &Pod) -> bool {
         !pod.is_bound()
             && !pod.is_terminal()
             && !pod.metadata.is_terminating()
-            && pod.spec.scheduling_gates.is_empty()
             && self.profile(&pod.spec.scheduler_name).is_some()
     }
 
@@ -441,12 +497,12 @@ impl KubeScheduler {
         match delta {
             Delta::Added(o) => {
                 if let Object::Pod(p) = &*o {
-                    self.upsert_pod(Arc::new(p.clone()), now);
+                    self.upsert_pod(Arc::new(p.clone()), None, Some(&o), now);
                 }
             }
-            Delta::Updated(_, o) => {
-                if let Object::Pod(p) = &*o {
-                    self.upsert_pod(Arc::new(p.clone()), now);
+            Delta::Updated(old, new) => {
+                if let Object::Pod(p) = &*new {
+                    self.upsert_pod(Arc::new(p.clone()), Some(&old), Some(&new), now);
                 }
             }
             Delta::Deleted(o) => {
@@ -458,15 +514,29 @@ impl KubeScheduler {
                 self.queue.remove(uid);
                 self.first_seen.remove(&uid);
                 if let Some(pod) = self.pods.remove(&uid) {
+                    let counted = self.node_of(&pod).is_some() && !pod.is_terminal();
                     self.uncount(&pod);
                     self.assumed.remove(&uid);
-                    self.queue.on_event(ClusterEvent::AssignedPodDelete, now);
+                    // Only a pod that held a place on a node, or a nomination to one, frees
+                    // anything; deleting any other pending pod moves no pod.
+                    if counted {
+                        self.move_pods(assigned_pod_deleted(o), now);
+                    } else if !pod.status.nominated_node_name.is_empty() {
+                        self.nomination_released(o, pod.spec.priority.unwrap_or(0), now);
+                    }
                 }
             }
         }
     }
 
-    fn upsert_pod(&mut self, pod: Arc<Pod>, now: SimTime) {
+    /// A pod appeared or changed (`old` and `new` are the informer's objects).
+    fn upsert_pod(
+        &mut self,
+        pod: Arc<Pod>,
+        old: Option<&Arc<Object>>,
+        new: Option<&Arc<Object>>,
+        now: SimTime,
+    ) {
         let uid = pod.metadata.uid;
         self.track_nomination(&pod);
         if let Some(workload) = &mut self.gpu_workload {
@@ -477,46 +547,100 @@ impl KubeScheduler {
             self.uncount(prev);
         }
         if pod.is_bound() {
-            // Bound (by us or anyone): it leaves the queue and the assumption becomes fact.
-            if self.assumed.remove(&uid).is_some()
-                && let Some(first) = self.first_seen.remove(&uid)
-            {
-                self.stats.bound += 1;
-                self.stats.latencies.push(now.saturating_since(first));
-            }
-            self.queue.remove(uid);
-            if pod.is_terminal() {
-                self.queue.on_event(ClusterEvent::AssignedPodDelete, now);
-            } else {
-                self.count(&pod);
-                self.queue.on_event(ClusterEvent::AssignedPodAdd, now);
-            }
+            self.upsert_assigned_pod(&pod, previous.as_deref(), old, new, now);
             return;
         }
         if self.assumed.contains_key(&uid) {
             self.count(&pod);
             return;
         }
-        if self.wants(&pod) {
-            self.first_seen
-                .entry(uid)
-                .or_insert(pod.metadata.creation_timestamp);
-            if self.queue.contains(uid) {
-                self.queue
-                    .update_priority(uid, pod.spec.priority.unwrap_or(0));
-            } else {
-                self.queue.add(
-                    crate::api::ObjectKey::new(
-                        pod.metadata.namespace.clone(),
-                        pod.metadata.name.clone(),
-                    ),
-                    uid,
-                    pod.spec.priority.unwrap_or(0),
-                    now,
-                );
-            }
-        } else {
+        if !self.wants(&pod) {
             self.queue.remove(uid);
+            return;
+        }
+        self.first_seen
+            .entry(uid)
+            .or_insert(pod.metadata.creation_timestamp);
+        let before = previous.as_deref().filter(|p| !p.is_bound());
+        let changes: Vec<EventChange> = before
+            .map(|before| pod_update_actions(before, &pod))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|action| EventChange {
+                event: ClusterEvent::new(EventResource::UnscheduledPod, action),
+                old: old.cloned(),
+                new: new.cloned(),
+            })
+            .collect();
+        let profiles = &self.profiles;
+        let info = Arc::new(PodInfo::new(Arc::clone(&pod)));
+        self.queue
+            .update(info, &changes, now, |q, c| worth_requeuing(profiles, q, c));
+        // A pod that gives up its nomination frees the room it held on that node for pods of
+        // no higher priority.
+        if let (Some(before), Some(o)) = (before, old)
+            && !before.status.nominated_node_name.is_empty()
+            && before.status.nominated_node_name != pod.status.nominated_node_name
+        {
+            self.nomination_released(Arc::clone(o), before.spec.priority.unwrap_or(0), now);
+        }
+    }
+
+    /// A pending pod nominated to a node left it (deleted, or nominated elsewhere): pods of no
+    /// higher priority are moved as if a pod on that node had been deleted.
+    fn nomination_released(&mut self, pod: Arc<Object>, priority: i32, now: SimTime) {
+        let profiles = &self.profiles;
+        self.queue.on_event(assigned_pod_deleted(pod), now, |q, c| {
+            q.priority() <= priority && worth_requeuing(profiles, q, c)
+        });
+    }
+
+    /// A bound pod appeared or changed: it leaves the queue, the assumption becomes fact, and
+    /// the pods its arrival, change or end may help are moved.
+    fn upsert_assigned_pod(
+        &mut self,
+        pod: &Arc<Pod>,
+        previous: Option<&Pod>,
+        old: Option<&Arc<Object>>,
+        new: Option<&Arc<Object>>,
+        now: SimTime,
+    ) {
+        let uid = pod.metadata.uid;
+        if self.assumed.remove(&uid).is_some()
+            && let Some(first) = self.first_seen.remove(&uid)
+        {
+            self.stats.bound += 1;
+            self.stats.latencies.push(now.saturating_since(first));
+        }
+        self.queue.remove(uid);
+        let was_counted = previous.is_some_and(|p| p.is_bound() && !p.is_terminal());
+        if pod.is_terminal() {
+            // A finished pod holds nothing on its node any more.
+            if was_counted && let Some(o) = new {
+                self.move_pods(assigned_pod_deleted(Arc::clone(o)), now);
+            }
+            return;
+        }
+        self.count(pod);
+        match previous {
+            Some(before) if was_counted => {
+                for action in pod_update_actions(before, pod) {
+                    let change = EventChange {
+                        event: ClusterEvent::new(EventResource::AssignedPod, action),
+                        old: old.cloned(),
+                        new: new.cloned(),
+                    };
+                    self.move_pods(change, now);
+                }
+            }
+            _ => {
+                let change = EventChange {
+                    event: ClusterEvent::ASSIGNED_POD_ADD,
+                    old: None,
+                    new: new.cloned(),
+                };
+                self.move_pods(change, now);
+            }
         }
     }
 
@@ -550,12 +674,12 @@ impl KubeScheduler {
 
     /// Drops an assumption (failed bind): the pod leaves the cache, giving back what it held
     /// (its GPUs too), and the Reserve plugins unreserve it.
-    fn forget(&mut self, uid: Uid) {
-        if let Some(assumed) = self.assumed.remove(&uid)
-            && let Some(pod) = self.snapshot.remove_pod(&assumed.node, uid)
-        {
-            self.unreserve(&pod, &assumed.node);
-        }
+    /// Returns the pod as the cache held it.
+    fn forget(&mut self, uid: Uid) -> Option<Arc<Pod>> {
+        let assumed = self.assumed.remove(&uid)?;
+        let pod = self.snapshot.remove_pod(&assumed.node, uid)?;
+        self.unreserve(&pod, &assumed.node);
+        Some(Arc::clone(&pod.pod))
     }
 
     /// Starts the next cycle if idle and a pod is ready.
@@ -586,7 +710,12 @@ impl KubeScheduler {
                 self.queue.remove(queued.uid);
                 continue;
             };
-            let info = Arc::new(PodInfo::new(pod));
+            // The queue holds what the scheduler derived from the pod it last saw.
+            let info = if Arc::ptr_eq(&queued.pod.pod, &pod) {
+                queued.pod
+            } else {
+                Arc::new(PodInfo::new(pod))
+            };
             let mut work = CycleWork::default();
             // Pods nominated to nodes by earlier preemptions count on those nodes for pods of
             // no higher priority (`RunFilterPluginsWithNominatedPods`).
@@ -661,11 +790,11 @@ impl KubeScheduler {
             CycleResult::Scheduled {
                 node, annotations, ..
             } => {
-                *self.stats.attempts.entry("scheduled").or_insert(0) += 1;
                 if self.snapshot.get(&node).is_none() {
+                    // The node went away during the cycle: assuming fails, an error.
                     self.unreserve(&pod, &node);
-                    let cycle = self.queue.cycle();
-                    self.queue.requeue_failed(uid, BTreeSet::new(), cycle, now);
+                    self.count_attempt("error");
+                    self.requeue(uid, BTreeSet::new(), cycle, now);
                     return;
                 }
                 self.assumed.insert(
@@ -692,17 +821,17 @@ impl KubeScheduler {
                 self.binds.insert(id, uid);
             }
             CycleResult::Unschedulable(diagnosis) => {
-                *self.stats.attempts.entry("unschedulable").or_insert(0) += 1;
+                self.count_attempt("unschedulable");
                 self.record_failure(&diagnosis);
                 let plugins = rejecting_plugins(&diagnosis);
                 if let Some(outcome) = preemption {
                     self.carry_out(&pod, outcome, now, api, out);
                 }
-                self.queue.requeue_failed(uid, plugins, cycle, now);
+                self.requeue(uid, plugins, cycle, now);
             }
             CycleResult::Error(_) => {
-                *self.stats.attempts.entry("error").or_insert(0) += 1;
-                self.queue.requeue_failed(uid, BTreeSet::new(), cycle, now);
+                self.count_attempt("error");
+                self.requeue(uid, BTreeSet::new(), cycle, now);
             }
         }
     }
@@ -804,9 +933,9 @@ impl KubeScheduler {
         }
     }
 
-    /// Pods waiting to be scheduled (`scheduler_pending_pods`).
-    pub fn pending_pods(&self) -> usize {
-        self.queue.len()
+    /// Pods waiting to be scheduled, by `scheduler_pending_pods`' `queue` label.
+    pub fn pending_pods(&self) -> PendingPods {
+        self.queue.pending()
     }
 
     /// Whether any node exists in the cache named `name` (for tests and explain).
@@ -820,12 +949,30 @@ impl KubeScheduler {
     }
 }
 
-fn rejecting_plugins(diagnosis: &Diagnosis) -> BTreeSet<String> {
+/// The plugins that rejected the pod somewhere (upstream `Diagnosis.UnschedulablePlugins`).
+fn rejecting_plugins(diagnosis: &Diagnosis) -> BTreeSet<&'static str> {
     diagnosis
         .pre_filter
         .iter()
         .chain(diagnosis.node_statuses.values())
         .filter(|s| !s.plugin.is_empty())
-        .map(|s| s.plugin.to_string())
+        .map(|s| s.plugin)
         .collect()
+}
+
+/// Whether `change` may help the queued pod, by its profile's plugins.
+fn worth_requeuing(profiles: &[Profile], pod: &QueuedPod, change: &EventChange) -> bool {
+    profiles
+        .iter()
+        .find(|p| p.name == pod.pod.pod.spec.scheduler_name)
+        .is_none_or(|p| p.worth_requeuing(&pod.unschedulable_plugins, &pod.pod, change))
+}
+
+/// The event of a pod leaving its node, with the pod as it was.
+fn assigned_pod_deleted(pod: Arc<Object>) -> EventChange {
+    EventChange {
+        event: ClusterEvent::ASSIGNED_POD_DELETE,
+        old: Some(pod),
+        new: None,
+    }
 }

@@ -1,6 +1,7 @@
 //! kube-scheduler in virtual time: the framework (profiles, extension points, the scheduling
 //! cycle), the node/pod view it works on, and the plugins, one per file under `plugins/`.
 
+pub mod cluster_event;
 pub mod config;
 pub mod explain;
 pub mod framework;

@@ -42,6 +42,30 @@ impl HostPort {
 /// The IP that means every IP.
 pub const WILDCARD_IP: &str = "0.0.0.0";
 
+/// The host ports `pod` claims: app containers' ports with a host port (as upstream counts
+/// them), with the wildcard IP and TCP where the port leaves them out.
+pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
+    pod.spec
+        .containers
+        .iter()
+        .flat_map(|c| &c.ports)
+        .filter(|p| p.host_port > 0)
+        .map(|p| HostPort {
+            ip: if p.host_ip.is_empty() {
+                WILDCARD_IP.to_string()
+            } else {
+                p.host_ip.clone()
+            },
+            protocol: if p.protocol.is_empty() {
+                "TCP".to_string()
+            } else {
+                p.protocol.clone()
+            },
+            port: p.host_port,
+        })
+        .collect()
+}
+
 /// A pod with what the scheduler derives from it once.
 #[derive(Clone, Debug)]
 pub struct PodInfo {
@@ -60,27 +84,7 @@ impl PodInfo {
     pub fn new(pod: Arc<Pod>) -> PodInfo {
         let requests = pod_requests(&pod.spec, MissingRequests::AsZero);
         let non_zero_requests = pod_requests(&pod.spec, MissingRequests::AsSchedulerDefaults);
-        // App containers only, as upstream counts host ports.
-        let host_ports = pod
-            .spec
-            .containers
-            .iter()
-            .flat_map(|c| &c.ports)
-            .filter(|p| p.host_port > 0)
-            .map(|p| HostPort {
-                ip: if p.host_ip.is_empty() {
-                    WILDCARD_IP.to_string()
-                } else {
-                    p.host_ip.clone()
-                },
-                protocol: if p.protocol.is_empty() {
-                    "TCP".to_string()
-                } else {
-                    p.protocol.clone()
-                },
-                port: p.host_port,
-            })
-            .collect();
+        let host_ports = host_ports(&pod);
         PodInfo {
             pod,
             requests,
@@ -603,6 +607,33 @@ impl Snapshot {
         self.nodes.push(node);
         self.affinity_index.take();
         self.order_dirty = true;
+    }
+
+    /// Replaces node `node`'s object, keeping its pods (and so the index of nodes hosting pods
+    /// with affinity) and the image counts in step; returns whether the node has GPUs.
+    pub fn update_node(&mut self, node: Arc<Node>) -> bool {
+        let Some(&i) = self.index.get(&node.metadata.name) else {
+            return false;
+        };
+        let Some(info) = self.nodes.get_mut(i) else {
+            return false;
+        };
+        if info.node.status.images != node.status.images {
+            for (images, delta) in [(&info.node.status.images, -1), (&node.status.images, 1)] {
+                for name in images.iter().flat_map(|image| &image.names) {
+                    let count = self.image_nodes.entry(name.clone()).or_insert(0);
+                    *count = count.saturating_add_signed(delta);
+                }
+            }
+            self.image_nodes.retain(|_, count| *count > 0);
+        }
+        let zone = info.zone_key();
+        info.set_node(node);
+        if info.zone_key() != zone {
+            // It joins another zone's turn in node-tree order.
+            self.order_dirty = true;
+        }
+        info.gpus.is_some()
     }
 
     /// Puts the nodes in node-tree order if nodes were added since the last call.

@@ -8,7 +8,7 @@
 pub mod kubectl;
 
 use crate::apiserver::ClientId;
-use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig};
+use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler::kube_scheduler::{KubeScheduler, SchedulerTimer};
@@ -227,6 +227,21 @@ fn schedule_timers(ctx: &mut Context<'_, Event>, timers: Vec<(SimTime, Scheduler
     for (at, timer) in timers {
         ctx.schedule_at(at, Event::Scheduler(timer));
     }
+}
+
+/// Submits `request` at the simulation's current time as an outside client would (a test, a
+/// tool standing in for a component kubesim does not model yet): it passes admission and
+/// reaches every watcher as any request does; its response goes to no component.
+pub fn submit(sim: &mut Simulation<World>, request: Request) -> RequestId {
+    let now = sim.now();
+    let mut out = Vec::new();
+    let id = sim.model_mut().api.submit(now, request, &mut out);
+    for output in out {
+        if let ApiOutput::Schedule(at, event) = output {
+            sim.schedule_at(at, Event::Api(event));
+        }
+    }
+    id
 }
 
 /// Builds the simulation of `scenario`: the initial objects are applied at time 0, before any

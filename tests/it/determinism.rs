@@ -17,10 +17,6 @@ enum Randomness {
     /// It draws random numbers: different seeds must give different trace digests.
     Draws,
     /// It draws none: the seed must not change the trace digest.
-    #[allow(
-        dead_code,
-        reason = "every shipped scenario draws today; kept for the next one"
-    )]
     DrawsNothing,
 }
 
@@ -28,11 +24,11 @@ enum Randomness {
 /// scenario must be added here — `every_shipped_scenario_is_in_the_table` fails until it is —
 /// so that someone decides whether its digest must depend on the seed.
 const SCENARIOS: &[(&str, Randomness)] = &[
-    // The only draw is preemption's random start among candidate nodes, and with two nodes
-    // every start finds the same candidates: the trace cannot depend on the seed.
     // FGD's integer scores tie often; kube-scheduler breaks the ties among the best GPU nodes
     // with the seeded stream "scheduler/tie-break".
     ("gpu-sharing.yaml", Randomness::Draws),
+    // The only draw is preemption's random start among candidate nodes, and with two nodes
+    // every start finds the same candidates: the trace cannot depend on the seed.
     ("preemption.yaml", Randomness::DrawsNothing),
     // manifests/quickstart-batch.yaml creates a pod with `generateName: batch-`; its suffix is
     // drawn from the seeded stream "apiserver/generate-name".

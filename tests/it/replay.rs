@@ -14,7 +14,7 @@ use kubesim::scheduler::gpu::select::{best_gpu, exclusive_gpus};
 use kubesim::scheduler::gpu::{NodeGpus, PodGpuRequest, Policy, TypicalPods};
 use kubesim::workload::openb::{NodeSpec, read_nodes, read_pods};
 
-use crate::support::{NODES_CSV, PODS_CSV, kubesim};
+use crate::support::{NODES_CSV, PODS_CSV, kubesim, openb_data};
 
 /// Writes the fixture into a fresh folder; returns it with the node and pod list paths.
 fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -231,20 +231,6 @@ fn cli_writes_the_report_and_rejects_bad_rows() {
     let (code, _, stderr) = replay_openb(cwd, "pods.csv", "first-fit", "1", &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("unknown policy"), "{stderr}");
-}
-
-/// The openb data beside the project, if it is there.
-fn openb_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openb");
-    if dir.join("openb_pod_list_default.csv").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "openb data not found at {}: skipping the real-trace checks",
-            dir.display()
-        );
-        None
-    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! What several test modules share: running the kubesim binary, and a tiny openb trace.
+//! What several test modules share: running the kubesim binary, the real openb trace beside
+//! the project, and a tiny openb trace.
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs the kubesim binary with `args` in `cwd`, with the variables that pick a sweep shard
@@ -68,4 +69,26 @@ pub fn first_pods(count: usize) -> String {
         .take(1 + count)
         .map(|line| format!("{line}\n"))
         .collect()
+}
+
+/// The real openb trace beside the project (`../shared/data/openb`), if it is there. A test
+/// that checks numbers of the real trace skips without it on a developer's machine, but under
+/// CI (`CI=true`), where the data is always laid beside the clone, its absence is a failure:
+/// a check that silently stops running is worse than a red build.
+pub fn openb_data() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openb");
+    if dir.join("openb_pod_list_default.csv").is_file() {
+        return Some(dir);
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(
+        !in_ci,
+        "CI=true but the openb trace is not at {}: the real-trace checks cannot run",
+        dir.display()
+    );
+    eprintln!(
+        "openb data not found at {}: skipping the real-trace checks",
+        dir.display()
+    );
+    None
 }

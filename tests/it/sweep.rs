@@ -15,7 +15,7 @@ use kubesim::sim::SimDuration;
 use kubesim::sweep::plan::{Plan, Shard, Vary};
 use kubesim::sweep::{self, SweepOutcome, SweepSettings};
 
-use crate::support::{NODES_CSV, first_pods, kubesim};
+use crate::support::{NODES_CSV, first_pods, kubesim, openb_data};
 
 /// A small cluster scenario: one pool, 24 pods created at 1s, a KubeSchedulerConfiguration.
 const SMALL: &str = "\
@@ -623,9 +623,7 @@ fn a_replay_scenario_runs_the_replay_and_sweeps_its_policy() {
 #[test]
 fn a_quick_sweep_of_two_policies_on_the_openb_default_trace() {
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/openb-policies.yaml");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openb");
-    if !data.join("openb_pod_list_default.csv").is_file() {
-        eprintln!("skipped: the openb trace is not at {}", data.display());
+    if openb_data().is_none() {
         return;
     }
     let tmp = tempfile::tempdir().expect("temporary folder");

@@ -34,8 +34,9 @@ use serde::{Deserialize, Serialize};
 use crate::api::affinity::{PodAffinityTerm, WeightedPodAffinityTerm};
 use crate::api::labels::{LabelSelector, SelectorOperator};
 use crate::api::pod::Pod;
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
 use crate::scheduler::framework::{
-    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, Status,
+    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, QueueingHint, Status,
 };
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
@@ -214,6 +215,45 @@ fn term_matches(term: &PodAffinityTerm, owner: &Pod, target: &Pod) -> bool {
 /// Whether `target` matches every one of `terms` (owned by `owner`); false for no terms.
 fn matches_all(terms: &[PodAffinityTerm], owner: &Pod, target: &Pod) -> bool {
     !terms.is_empty() && terms.iter().all(|t| term_matches(t, owner, target))
+}
+
+/// A pod event helps (upstream `isSchedulableAfterPodChange`) if a bound pod starts matching
+/// every required affinity term of the pod, or stops matching (or leaves) every required
+/// anti-affinity term; a bound pod with required anti-affinity going away may lift its
+/// rejection of the pod too. Events about unbound pods never help.
+fn pod_change_hint(pod: &Pod, change: &EventChange) -> QueueingHint {
+    let (old, new) = (change.old_pod(), change.new_pod());
+    if old.is_some_and(|p| p.spec.node_name.is_empty())
+        || new.is_some_and(|p| p.spec.node_name.is_empty())
+    {
+        return QueueingHint::Skip;
+    }
+    let affinity = required_affinity_terms(pod);
+    let anti = required_anti_affinity_terms(pod);
+    QueueingHint::queue_if(match (old, new) {
+        (Some(o), Some(n)) => {
+            (!matches_all(affinity, pod, o) && matches_all(affinity, pod, n))
+                || (matches_all(anti, pod, o) && !matches_all(anti, pod, n))
+        }
+        (None, Some(n)) => matches_all(affinity, pod, n),
+        (Some(o), None) => matches_all(anti, pod, o) || !required_anti_affinity_terms(o).is_empty(),
+        (None, None) => false,
+    })
+}
+
+/// A node event helps (upstream `isSchedulableAfterNodeChange`) if the node carries the
+/// topology key of one of the pod's required terms.
+fn node_change_hint(pod: &Pod, change: &EventChange) -> QueueingHint {
+    let Some(node) = change.new_node() else {
+        return QueueingHint::Skip;
+    };
+    let labels = &node.metadata.labels;
+    QueueingHint::queue_if(
+        required_affinity_terms(pod)
+            .iter()
+            .chain(required_anti_affinity_terms(pod))
+            .any(|t| labels.contains_key(&t.topology_key)),
+    )
 }
 
 /// Checks the incoming pod's terms as upstream's `NewPodInfo` parses them: a selector that
@@ -551,6 +591,33 @@ impl Plugin for InterPodAffinity {
             .iter()
             .filter_map(|(key, values)| labels.get(key).and_then(|v| values.get(v.as_str())))
             .sum())
+    }
+
+    /// Pods appearing, going or relabelled; nodes appearing, relabelled or retainted.
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[
+            ClusterEvent::new(
+                EventResource::Pod,
+                ActionType::ADD
+                    .or(ActionType::UPDATE_POD_LABEL)
+                    .or(ActionType::DELETE),
+            ),
+            ClusterEvent::new(
+                EventResource::Node,
+                ActionType::ADD
+                    .or(ActionType::UPDATE_NODE_LABEL)
+                    .or(ActionType::UPDATE_NODE_TAINT),
+            ),
+        ];
+        EVENTS
+    }
+
+    fn queueing_hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        if change.event.resource == EventResource::Node {
+            node_change_hint(&pod.pod, change)
+        } else {
+            pod_change_hint(&pod.pod, change)
+        }
     }
 
     fn has_normalize(&self) -> bool {
@@ -1024,5 +1091,50 @@ mod tests {
             ..InterPodAffinityArgs::default()
         };
         assert!(InterPodAffinity::new(bad).is_err());
+    }
+
+    #[test]
+    fn queueing_hints_follow_the_required_terms() {
+        use crate::api::Object;
+        use crate::scheduler::cluster_event::{ActionType, EventResource};
+        use crate::scheduler::framework::QueueingHint::{Queue, Skip};
+        use crate::scheduler::plugins::test_util::{change, hint};
+        let pl = plugin();
+        let bound = |name: &str, app: &str| {
+            let mut p = pod(name, "default", &[("app", app)]);
+            p.spec.node_name = "n1".into();
+            Arc::new(Object::Pod(p))
+        };
+        let pod_event = |action, old, new| change(EventResource::Pod, action, old, new);
+        // Affinity to app=db: a db pod bound somewhere may open a domain; a web pod cannot.
+        let affine = info(with_affinity(
+            pod("p", "default", &[]),
+            required(vec![term("db", ZONE)]),
+        ));
+        let added = |p| pod_event(ActionType::ADD, None, Some(p));
+        assert_eq!(hint(&pl, &affine, &added(bound("db-0", "db"))), Queue);
+        assert_eq!(hint(&pl, &affine, &added(bound("web-0", "web"))), Skip);
+        // Anti-affinity to app=db: a db pod going away may open a domain.
+        let averse = info(with_anti_affinity(
+            pod("p", "default", &[]),
+            required_anti(vec![term("db", ZONE)]),
+        ));
+        let deleted = |p| pod_event(ActionType::DELETE, Some(p), None);
+        assert_eq!(hint(&pl, &averse, &deleted(bound("db-1", "db"))), Queue);
+        assert_eq!(hint(&pl, &averse, &deleted(bound("web-1", "web"))), Skip);
+        // A node helps only if it has a topology key of the terms.
+        let node_added = |n: Node| {
+            change(
+                EventResource::Node,
+                ActionType::ADD,
+                None,
+                Some(Arc::new(Object::Node(n))),
+            )
+        };
+        assert_eq!(
+            hint(&pl, &affine, &node_added(node("z", Some("zone-c"), &[]))),
+            Queue
+        );
+        assert_eq!(hint(&pl, &affine, &node_added(node("y", None, &[]))), Skip);
     }
 }

@@ -16,9 +16,10 @@ use crate::api::affinity::{
     NodeSelectorOperator, PreferredSchedulingTerm,
 };
 use crate::api::labels::Labels;
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
 use crate::scheduler::framework::{
-    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, Status,
-    default_normalize_score,
+    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, QueueingHint, Status,
+    default_normalize_score, node_now_admits,
 };
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
@@ -145,6 +146,29 @@ fn pinned_node_names(required: &NodeSelector) -> Option<BTreeSet<&str>> {
     Some(union)
 }
 
+impl NodeAffinity {
+    /// Why the node called `name` with `labels` does not match: the scheduler-enforced
+    /// affinity, or the pod's node selector and required terms.
+    fn mismatch(&self, pod: &PodInfo, name: &str, labels: &Labels) -> Option<&'static str> {
+        if let Some(added) = &self.added_required
+            && !added.matches(name, labels)
+        {
+            return Some(ERR_REASON_ENFORCED);
+        }
+        let selector_ok = pod
+            .pod
+            .spec
+            .node_selector
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v));
+        if !selector_ok || !pod_node_affinity(pod).is_none_or(|a| a.required_matches(name, labels))
+        {
+            return Some(ERR_REASON_POD);
+        }
+        None
+    }
+}
+
 impl Plugin for NodeAffinity {
     fn name(&self) -> &'static str {
         NAME
@@ -195,25 +219,27 @@ impl Plugin for NodeAffinity {
     }
 
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let name = node.name();
-        let labels = node.labels();
-        if let Some(added) = &self.added_required
-            && !added.matches(name, labels)
-        {
-            return Status::unresolvable(NAME, ERR_REASON_ENFORCED);
-        }
-        let selector_ok = pod
-            .pod
-            .spec
-            .node_selector
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v));
         // Relabelling a node is not something preemption can do, hence unresolvable.
-        if !selector_ok || !pod_node_affinity(pod).is_none_or(|a| a.required_matches(name, labels))
-        {
-            return Status::unresolvable(NAME, ERR_REASON_POD);
+        match self.mismatch(pod, node.name(), node.labels()) {
+            Some(reason) => Status::unresolvable(NAME, reason),
+            None => Status::success(),
         }
-        Status::success()
+    }
+
+    /// A node added, or relabelled, so that it matches the pod.
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[ClusterEvent::new(
+            EventResource::Node,
+            ActionType::ADD.or(ActionType::UPDATE_NODE_LABEL),
+        )];
+        EVENTS
+    }
+
+    fn queueing_hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        node_now_admits(change, |node| {
+            self.mismatch(pod, &node.metadata.name, &node.metadata.labels)
+                .is_none()
+        })
     }
 
     fn pre_score(
@@ -298,6 +324,30 @@ mod tests {
         NodeBuilder, PodBuilder, filter, pre_filter, score,
     };
     use NodeSelectorOperator::{Exists, In, NotIn};
+
+    #[test]
+    fn queueing_hint_waits_for_a_node_that_starts_to_match() {
+        use crate::scheduler::cluster_event::{ActionType, EventResource};
+        use crate::scheduler::plugins::test_util::{NodeBuilder, change, hint};
+        let pl = plugin();
+        let pod = PodBuilder::new("p").node_selector("disk", "ssd").info();
+        let ssd = || NodeBuilder::new("n").label("disk", "ssd").object();
+        let hdd = || NodeBuilder::new("n").label("disk", "hdd").object();
+        let relabel = |old, new| {
+            change(
+                EventResource::Node,
+                ActionType::UPDATE_NODE_LABEL,
+                Some(old),
+                Some(new),
+            )
+        };
+        assert_eq!(hint(&pl, &pod, &relabel(hdd(), ssd())), QueueingHint::Queue);
+        assert_eq!(hint(&pl, &pod, &relabel(ssd(), hdd())), QueueingHint::Skip);
+        // It matched before the update too: the update is not what it waited for.
+        assert_eq!(hint(&pl, &pod, &relabel(ssd(), ssd())), QueueingHint::Skip);
+        let added = change(EventResource::Node, ActionType::ADD, None, Some(hdd()));
+        assert_eq!(hint(&pl, &pod, &added), QueueingHint::Skip);
+    }
 
     fn required(terms: Vec<NodeSelectorTerm>) -> NodeAffinitySpec {
         NodeAffinitySpec {

@@ -2,6 +2,7 @@
 //!
 //! Upstream: `pkg/scheduler/framework/plugins/nodename/node_name.go`.
 
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventResource};
 use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status, retain_feasible};
 use crate::scheduler::node_info::{NodeInfo, PodInfo};
 
@@ -32,6 +33,12 @@ impl Plugin for NodeName {
             filter: true,
             ..ExtensionPoints::default()
         }
+    }
+
+    /// A node added (upstream gives no hint: any new node retries the pod).
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[ClusterEvent::new(EventResource::Node, ActionType::ADD)];
+        EVENTS
     }
 
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {

@@ -6,8 +6,11 @@
 //! app containers' ports are the pod's claims (`getContainerPorts` reads `spec.containers`).
 
 use super::written_state;
-use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, PreFilterResult, Status};
-use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
+use crate::scheduler::framework::{
+    CycleState, ExtensionPoints, Plugin, PreFilterResult, QueueingHint, Status,
+};
+use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot, host_ports};
 
 /// The plugin's name in KubeSchedulerConfiguration.
 pub const NAME: &str = "NodePorts";
@@ -73,6 +76,32 @@ impl Plugin for NodePorts {
             Status::success()
         }
     }
+
+    /// A pod deleted, or a node added (upstream gives node events no hint).
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[
+            ClusterEvent::new(EventResource::Pod, ActionType::DELETE),
+            ClusterEvent::new(EventResource::Node, ActionType::ADD),
+        ];
+        EVENTS
+    }
+
+    /// A deleted pod helps only if it held (or was nominated to take) a host port the pod
+    /// wants.
+    fn queueing_hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        let Some(deleted) = change.old_pod() else {
+            return QueueingHint::Queue;
+        };
+        if deleted.spec.node_name.is_empty() && deleted.status.nominated_node_name.is_empty() {
+            return QueueingHint::Skip;
+        }
+        let held = host_ports(deleted);
+        QueueingHint::queue_if(
+            pod.host_ports
+                .iter()
+                .any(|want| held.iter().any(|h| h.conflicts_with(want))),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +109,46 @@ mod tests {
     use super::*;
     use crate::scheduler::framework::Code;
     use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, pre_filter};
+
+    #[test]
+    fn queueing_hint_waits_for_the_pod_holding_the_port() {
+        use crate::scheduler::cluster_event::{ActionType, EventResource};
+        use crate::scheduler::plugins::test_util::{change, hint};
+        let pod = PodBuilder::new("p").host_port("", "TCP", 8080).info();
+        let deleted = |p| change(EventResource::Pod, ActionType::DELETE, Some(p), None);
+        let holder = PodBuilder::new("h")
+            .node_name("n")
+            .host_port("10.0.0.1", "TCP", 8080)
+            .object();
+        assert_eq!(
+            hint(&NodePorts, &pod, &deleted(holder)),
+            QueueingHint::Queue
+        );
+        // Another port, another protocol, or a pod that was never on a node: no help.
+        let other = PodBuilder::new("o")
+            .node_name("n")
+            .host_port("", "TCP", 9090)
+            .object();
+        assert_eq!(hint(&NodePorts, &pod, &deleted(other)), QueueingHint::Skip);
+        let udp = PodBuilder::new("u")
+            .node_name("n")
+            .host_port("", "UDP", 8080)
+            .object();
+        assert_eq!(hint(&NodePorts, &pod, &deleted(udp)), QueueingHint::Skip);
+        let pending = PodBuilder::new("q").host_port("", "TCP", 8080).object();
+        assert_eq!(
+            hint(&NodePorts, &pod, &deleted(pending)),
+            QueueingHint::Skip
+        );
+        // A new node: always worth a try (upstream gives it no hint).
+        let added = change(
+            EventResource::Node,
+            ActionType::ADD,
+            None,
+            Some(NodeBuilder::new("m").object()),
+        );
+        assert_eq!(hint(&NodePorts, &pod, &added), QueueingHint::Queue);
+    }
 
     /// A node with one pod holding `ip:port/protocol`.
     fn node_using(ip: &str, protocol: &str, port: i32) -> NodeInfo {

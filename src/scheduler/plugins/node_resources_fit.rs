@@ -23,10 +23,13 @@ use serde::Deserialize;
 use super::lanes::{self, LANES};
 use super::written_state;
 use crate::api::labels::validate_label_key;
-use crate::api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
+use crate::api::resources::{
+    CPU, EPHEMERAL_STORAGE, MEMORY, MissingRequests, Resources, pod_requests,
+};
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
 use crate::scheduler::framework::{
-    Code, CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, Status,
-    retain_feasible,
+    Code, CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, QueueingHint,
+    Status, retain_feasible,
 };
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
@@ -1051,6 +1054,104 @@ impl Plugin for NodeResourcesFit {
         }
         Ok(())
     }
+
+    /// A pod deleted or shrunk, a node added or given more allocatable.
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[
+            ClusterEvent::new(
+                EventResource::Pod,
+                ActionType::DELETE.or(ActionType::UPDATE_POD_SCALE_DOWN),
+            ),
+            ClusterEvent::new(
+                EventResource::Node,
+                ActionType::ADD.or(ActionType::UPDATE_NODE_ALLOCATABLE),
+            ),
+        ];
+        EVENTS
+    }
+
+    fn queueing_hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        if change.event.resource == EventResource::Node {
+            self.hint_after_node_change(pod, change)
+        } else {
+            self.hint_after_pod_change(pod, change)
+        }
+    }
+}
+
+impl NodeResourcesFit {
+    /// The resources Filter checks for `pod`, with the amounts: native ones requested above 0,
+    /// and scalar ones not ignored.
+    fn checked_requests<'p>(&self, pod: &'p PodInfo) -> Vec<(&'p str, i64)> {
+        let req = &pod.requests;
+        let native = [
+            (CPU, req.milli_cpu),
+            (MEMORY, req.memory),
+            (EPHEMERAL_STORAGE, req.ephemeral_storage),
+        ];
+        let scalars = req
+            .scalar
+            .iter()
+            .filter(|&(name, &v)| v != 0 && is_scalar_resource_name(name) && !self.ignored(name))
+            .map(|(name, &v)| (name.as_str(), v));
+        native
+            .into_iter()
+            .filter(|&(_, v)| v > 0)
+            .chain(scalars)
+            .collect()
+    }
+
+    /// A node event helps if the pod would fit the node were it empty, and, for an update, the
+    /// node's pod slots or allocatable of something the pod requests grew (upstream
+    /// `isSchedulableAfterNodeChange`).
+    fn hint_after_node_change(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        let Some(new) = change.new_node() else {
+            return QueueingHint::Skip;
+        };
+        let after = Resources::from_list(&new.status.effective_allocatable());
+        let wanted = self.checked_requests(pod);
+        let fits_empty = after.pods >= 1 && wanted.iter().all(|&(name, v)| v <= after.get(name));
+        if !fits_empty {
+            return QueueingHint::Skip;
+        }
+        let Some(old) = change.old_node() else {
+            return QueueingHint::Queue;
+        };
+        let before = Resources::from_list(&old.status.effective_allocatable());
+        QueueingHint::queue_if(
+            after.pods > before.pods
+                || wanted
+                    .iter()
+                    .any(|&(name, _)| after.get(name) > before.get(name)),
+        )
+    }
+
+    /// A pod event helps if a pod that held room (or a nomination) went away, or the pod
+    /// itself or a bound pod shrank in something the pod requests (upstream
+    /// `isSchedulableAfterPodEvent`).
+    fn hint_after_pod_change(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        let Some(old) = change.old_pod() else {
+            return QueueingHint::Skip;
+        };
+        let Some(new) = change.new_pod() else {
+            let held_room =
+                !old.spec.node_name.is_empty() || !old.status.nominated_node_name.is_empty();
+            return QueueingHint::queue_if(held_room);
+        };
+        if new.metadata.uid == pod.uid() {
+            return QueueingHint::Queue;
+        }
+        if new.spec.node_name.is_empty() {
+            return QueueingHint::Skip;
+        }
+        let before = pod_requests(&old.spec, MissingRequests::AsZero);
+        let after = pod_requests(&new.spec, MissingRequests::AsZero);
+        QueueingHint::queue_if(
+            self.checked_requests(pod)
+                .iter()
+                .any(|&(name, _)| after.get(name) < before.get(name)),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -1058,6 +1159,47 @@ mod tests {
     use super::*;
     use crate::api::resources::DEFAULT_MEMORY_REQUEST;
     use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, score};
+
+    #[test]
+    fn queueing_hints_follow_what_could_make_room() {
+        use crate::scheduler::plugins::test_util::{change, hint};
+        use ActionType as A;
+        use EventResource::{Node, Pod};
+        use QueueingHint::{Queue, Skip};
+        let fit = NodeResourcesFit::default();
+        let pod = PodBuilder::new("p").container(&[("cpu", "2")]).info();
+        let node = |cpu: &str, pods: &str| {
+            NodeBuilder::new("n")
+                .allocatable(&[("cpu", cpu), ("memory", "4Gi"), ("pods", pods)])
+                .object()
+        };
+        // A node too small even when empty cannot help; one with room can.
+        let add = |n| change(Node, A::ADD, None, Some(n));
+        assert_eq!(hint(&fit, &pod, &add(node("1", "110"))), Skip);
+        assert_eq!(hint(&fit, &pod, &add(node("2", "110"))), Queue);
+        // A node that takes no pod at all cannot help.
+        assert_eq!(hint(&fit, &pod, &add(node("4", "0"))), Skip);
+        // An update helps only if the node grew in cpu (what the pod asks for) or pod slots.
+        let grew = |old, new| change(Node, A::UPDATE_NODE_ALLOCATABLE, Some(old), Some(new));
+        assert_eq!(
+            hint(&fit, &pod, &grew(node("2", "110"), node("4", "110"))),
+            Queue
+        );
+        assert_eq!(
+            hint(&fit, &pod, &grew(node("4", "10"), node("4", "110"))),
+            Queue
+        );
+        let more_memory = NodeBuilder::new("n")
+            .allocatable(&[("cpu", "4"), ("memory", "8Gi"), ("pods", "110")])
+            .object();
+        assert_eq!(hint(&fit, &pod, &grew(node("4", "110"), more_memory)), Skip);
+        // A bound pod deleted frees room; a pending one never held any.
+        let deleted = |p| change(Pod, A::DELETE, Some(p), None);
+        let bound = PodBuilder::new("b").node_name("n").object();
+        assert_eq!(hint(&fit, &pod, &deleted(bound)), Queue);
+        let pending = PodBuilder::new("q").object();
+        assert_eq!(hint(&fit, &pod, &deleted(pending)), Skip);
+    }
     use proptest::strategy::Just;
     use std::sync::Arc;
 

@@ -9,7 +9,11 @@ use std::sync::LazyLock;
 use crate::api::taints::{
     TAINT_NODE_UNSCHEDULABLE, Taint, TaintEffect, tolerations_tolerate_taint,
 };
-use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status, retain_feasible};
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
+use crate::scheduler::framework::{
+    CycleState, ExtensionPoints, Plugin, QueueingHint, Status, is_update_of, node_now_admits,
+    retain_feasible,
+};
 use crate::scheduler::node_info::{NodeInfo, PodInfo};
 
 /// The plugin's name in KubeSchedulerConfiguration.
@@ -57,6 +61,30 @@ impl Plugin for NodeUnschedulable {
         Status::unresolvable(NAME, ERR_REASON_UNSCHEDULABLE)
     }
 
+    /// A node added schedulable or uncordoned, or the pod gaining the toleration.
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[
+            ClusterEvent::new(
+                EventResource::Node,
+                ActionType::ADD.or(ActionType::UPDATE_NODE_TAINT),
+            ),
+            ClusterEvent::new(EventResource::Pod, ActionType::UPDATE_POD_TOLERATION),
+        ];
+        EVENTS
+    }
+
+    fn queueing_hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        if change.event.resource == EventResource::Node {
+            return node_now_admits(change, |node| !node.spec.unschedulable);
+        }
+        QueueingHint::queue_if(
+            is_update_of(pod, change)
+                && change.new_pod().is_some_and(|p| {
+                    tolerations_tolerate_taint(&p.spec.tolerations, &UNSCHEDULABLE_TAINT)
+                }),
+        )
+    }
+
     /// The pod's tolerations are looked at once per batch, not once per node.
     fn filter_nodes<'n>(
         &self,
@@ -84,6 +112,46 @@ mod tests {
     use crate::api::taints::TolerationOperator::{Equal, Exists};
     use crate::scheduler::framework::Code;
     use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, tol};
+
+    #[test]
+    fn queueing_hint_waits_for_an_uncordon_or_the_toleration() {
+        use crate::scheduler::plugins::test_util::{change, hint};
+        let pod = PodBuilder::new("p").info();
+        let cordoned = || NodeBuilder::new("n").unschedulable().object();
+        let open = || NodeBuilder::new("n").object();
+        let update = |old, new| {
+            change(
+                EventResource::Node,
+                ActionType::UPDATE_NODE_TAINT,
+                Some(old),
+                Some(new),
+            )
+        };
+        let pl = NodeUnschedulable;
+        assert_eq!(
+            hint(&pl, &pod, &update(cordoned(), open())),
+            QueueingHint::Queue
+        );
+        assert_eq!(hint(&pl, &pod, &update(open(), open())), QueueingHint::Skip);
+        let added = change(EventResource::Node, ActionType::ADD, None, Some(cordoned()));
+        assert_eq!(hint(&pl, &pod, &added), QueueingHint::Skip);
+        // The pod itself gains the toleration.
+        let tolerant = PodBuilder::new("p")
+            .toleration(tol(
+                TAINT_NODE_UNSCHEDULABLE,
+                Exists,
+                "",
+                Some(TaintEffect::NoSchedule),
+            ))
+            .object();
+        let gained = change(
+            EventResource::UnscheduledPod,
+            ActionType::UPDATE_POD_TOLERATION,
+            Some(PodBuilder::new("p").object()),
+            Some(tolerant),
+        );
+        assert_eq!(hint(&pl, &pod, &gained), QueueingHint::Queue);
+    }
 
     #[test]
     fn schedulable_node_admits_any_pod() {

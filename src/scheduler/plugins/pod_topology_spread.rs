@@ -27,11 +27,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::labels::{Labels, Requirement, RequirementOperator, Selector};
+use crate::api::node::Node;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE};
 use crate::api::pod::{Pod, TopologySpreadConstraint};
 use crate::api::taints::{TaintEffect, find_untolerated_taint};
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
 use crate::scheduler::framework::{
-    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, Status,
+    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, QueueingHint, Status,
 };
 use crate::scheduler::node_info::{ControllerKind, NodeInfo, PodInfo, Snapshot, WorkloadSelectors};
 
@@ -210,6 +212,91 @@ impl PodTopologySpread {
         }
         Ok(constraints)
     }
+}
+
+/// PodTopologySpread's queueing hints (upstream `isSchedulableAfterPodChange` and
+/// `isSchedulableAfterNodeChange`), over the pod's own DoNotSchedule constraints, the ones
+/// its Filter enforces. A pod filtered under default constraints is retried on any
+/// registered event: its default selector depends on Services and controllers the hint does
+/// not see.
+impl PodTopologySpread {
+    fn hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        let own = &pod.pod.spec.topology_spread_constraints;
+        if own.is_empty() {
+            return QueueingHint::Queue;
+        }
+        let Ok(constraints) = parse_constraints(own, pod.pod.labels(), DO_NOT_SCHEDULE) else {
+            return QueueingHint::Queue;
+        };
+        if change.event.resource == EventResource::Node {
+            node_change_hint(&constraints, change)
+        } else {
+            pod_change_hint(&constraints, pod, change)
+        }
+    }
+}
+
+/// A pod event helps if it changes how many selected pods a domain holds: a bound pod of the
+/// namespace that the constraints select appearing or going, or its labels changing whether
+/// it is selected; or the pod itself gaining tolerations when taints decide the domains.
+fn pod_change_hint(
+    constraints: &[Constraint],
+    pod: &PodInfo,
+    change: &EventChange,
+) -> QueueingHint {
+    let (old, new) = (change.old_pod(), change.new_pod());
+    let Some(changed) = new.or(old) else {
+        return QueueingHint::Skip;
+    };
+    if changed.metadata.uid == pod.uid() {
+        let more_tolerations = old
+            .zip(new)
+            .is_some_and(|(o, n)| o.spec.tolerations.len() != n.spec.tolerations.len());
+        return QueueingHint::queue_if(
+            more_tolerations && constraints.iter().any(|c| c.honor_node_taints),
+        );
+    }
+    if changed.spec.node_name.is_empty() || changed.metadata.namespace != pod.pod.metadata.namespace
+    {
+        return QueueingHint::Skip;
+    }
+    let selected = |p: &Pod| constraints.iter().any(|c| c.selects(p.labels()));
+    QueueingHint::queue_if(match (old, new) {
+        (Some(o), Some(n)) => {
+            o.labels() != n.labels()
+                && constraints
+                    .iter()
+                    .any(|c| c.selects(o.labels()) != c.selects(n.labels()))
+        }
+        (None, Some(n)) => selected(n),
+        (Some(o), None) => selected(o),
+        (None, None) => false,
+    })
+}
+
+/// A node event helps if it adds or removes a domain: a node carrying every topology key
+/// arriving or going, a node gaining or losing one, or a complete node moving between domains
+/// or changing its taints.
+fn node_change_hint(constraints: &[Constraint], change: &EventChange) -> QueueingHint {
+    let has_all_keys = |n: &Node| {
+        constraints
+            .iter()
+            .all(|c| n.metadata.labels.contains_key(&c.topology_key))
+    };
+    QueueingHint::queue_if(match (change.old_node(), change.new_node()) {
+        (None, Some(n)) => has_all_keys(n),
+        (Some(o), None) => has_all_keys(o),
+        (Some(o), Some(n)) => {
+            has_all_keys(o) != has_all_keys(n)
+                || (has_all_keys(n)
+                    && (o.spec.taints != n.spec.taints
+                        || constraints.iter().any(|c| {
+                            o.metadata.labels.get(&c.topology_key)
+                                != n.metadata.labels.get(&c.topology_key)
+                        })))
+        }
+        (None, None) => false,
+    })
 }
 
 /// Whether `pod`'s own constraints (or, without any, the defaults) include one with `action`;
@@ -687,6 +774,32 @@ impl Plugin for PodTopologySpread {
             score += count as f64 * sc.weight + f64::from(c.max_skew - 1);
         }
         Ok(score.round() as i64)
+    }
+
+    /// Pods appearing, going or relabelled; the pod gaining tolerations; nodes appearing,
+    /// going, relabelled or retainted.
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[
+            ClusterEvent::new(
+                EventResource::Pod,
+                ActionType::ADD
+                    .or(ActionType::UPDATE_POD_LABEL)
+                    .or(ActionType::UPDATE_POD_TOLERATION)
+                    .or(ActionType::DELETE),
+            ),
+            ClusterEvent::new(
+                EventResource::Node,
+                ActionType::ADD
+                    .or(ActionType::DELETE)
+                    .or(ActionType::UPDATE_NODE_LABEL)
+                    .or(ActionType::UPDATE_NODE_TAINT),
+            ),
+        ];
+        EVENTS
+    }
+
+    fn queueing_hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        self.hint(pod, change)
     }
 
     fn has_normalize(&self) -> bool {
@@ -1250,5 +1363,77 @@ mod tests {
         for part in ["maxSkew", "labelSelector", "Sometimes", "Duplicate"] {
             assert!(err.contains(part), "{err}");
         }
+    }
+
+    #[test]
+    fn queueing_hints_follow_the_counted_pods_and_the_domains() {
+        use crate::api::Object;
+        use crate::scheduler::cluster_event::{ActionType, EventResource};
+        use crate::scheduler::framework::QueueingHint::{Queue, Skip};
+        use crate::scheduler::plugins::test_util::{change, hint};
+        let pl = plugin();
+        let mut target = incoming(vec![constraint(ZONE, 1, DO_NOT_SCHEDULE)]);
+        Arc::make_mut(&mut target.pod).metadata.uid = Uid(1);
+        let obj = |p: Pod| Arc::new(Object::Pod(p));
+        let bound = |name: &str, labels: &[(&str, &str)]| {
+            let mut p = pod(name, "default", labels);
+            p.spec.node_name = "n1".into();
+            p.metadata.uid = Uid(2);
+            p
+        };
+        let pod_event = |action, old, new| change(EventResource::Pod, action, old, new);
+        // A counted pod (foo) bound or deleted changes a domain's count; another does not.
+        let added = |p| pod_event(ActionType::ADD, None, Some(obj(p)));
+        assert_eq!(
+            hint(&pl, &target, &added(bound("a", &[("foo", "x")]))),
+            Queue
+        );
+        assert_eq!(
+            hint(&pl, &target, &added(bound("b", &[("app", "x")]))),
+            Skip
+        );
+        let deleted = pod_event(
+            ActionType::DELETE,
+            Some(obj(bound("c", &[("foo", "x")]))),
+            None,
+        );
+        assert_eq!(hint(&pl, &target, &deleted), Queue);
+        // A pending pod counts nowhere; a pod of another namespace is not counted.
+        let pending = pod("d", "default", &[("foo", "x")]);
+        assert_eq!(hint(&pl, &target, &added(pending)), Skip);
+        let mut elsewhere = bound("e", &[("foo", "x")]);
+        elsewhere.metadata.namespace = "other".into();
+        assert_eq!(hint(&pl, &target, &added(elsewhere)), Skip);
+        // Relabelling in or out of the selector counts; a change of another label does not.
+        let relabel = |from: &[(&str, &str)], to: &[(&str, &str)]| {
+            pod_event(
+                ActionType::UPDATE_POD_LABEL,
+                Some(obj(bound("f", from))),
+                Some(obj(bound("f", to))),
+            )
+        };
+        assert_eq!(hint(&pl, &target, &relabel(&[], &[("foo", "x")])), Queue);
+        assert_eq!(
+            hint(
+                &pl,
+                &target,
+                &relabel(&[("foo", "x")], &[("foo", "x"), ("v", "2")])
+            ),
+            Skip
+        );
+        // Nodes: a node with the zone label is a domain; one without is not.
+        let node_added = |n: Node| {
+            change(
+                EventResource::Node,
+                ActionType::ADD,
+                None,
+                Some(Arc::new(Object::Node(n))),
+            )
+        };
+        assert_eq!(
+            hint(&pl, &target, &node_added(node("z", Some("zone-c"), &[]))),
+            Queue
+        );
+        assert_eq!(hint(&pl, &target, &node_added(node("y", None, &[]))), Skip);
     }
 }

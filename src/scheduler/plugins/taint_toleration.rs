@@ -8,9 +8,10 @@ use super::written_state;
 use crate::api::taints::{
     TaintEffect, Toleration, count_untolerated_taints, find_untolerated_taint,
 };
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
 use crate::scheduler::framework::{
-    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, Status, default_normalize_score,
-    retain_feasible,
+    CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, QueueingHint, Status,
+    default_normalize_score, is_update_of, node_now_admits, retain_feasible,
 };
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
@@ -93,6 +94,29 @@ impl Plugin for TaintToleration {
         }
     }
 
+    /// A node added or retainted so that the pod tolerates it, or the pod gaining
+    /// tolerations.
+    fn events_to_register(&self) -> &'static [ClusterEvent] {
+        const EVENTS: &[ClusterEvent] = &[
+            ClusterEvent::new(
+                EventResource::Node,
+                ActionType::ADD.or(ActionType::UPDATE_NODE_TAINT),
+            ),
+            ClusterEvent::new(EventResource::Pod, ActionType::UPDATE_POD_TOLERATION),
+        ];
+        EVENTS
+    }
+
+    fn queueing_hint(&self, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+        if change.event.resource == EventResource::Node {
+            let tolerations = &pod.pod.spec.tolerations;
+            return node_now_admits(change, |node| {
+                find_untolerated_taint(&node.spec.taints, tolerations, &FILTERED_EFFECTS).is_none()
+            });
+        }
+        QueueingHint::queue_if(is_update_of(pod, change))
+    }
+
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         untolerated_taint(pod, node).unwrap_or_else(Status::success)
     }
@@ -172,6 +196,56 @@ mod tests {
     use crate::api::taints::TolerationOperator::{Equal, Exists};
     use crate::scheduler::framework::Code;
     use crate::scheduler::plugins::test_util::{NodeBuilder, PodBuilder, filter, score, tol};
+
+    #[test]
+    fn queueing_hint_waits_for_a_node_the_pod_tolerates() {
+        use crate::scheduler::plugins::test_util::{change, hint};
+        let pod = PodBuilder::new("p").info();
+        let tainted = || {
+            NodeBuilder::new("n")
+                .taint("dedicated", "db", TaintEffect::NoSchedule)
+                .object()
+        };
+        let clean = || NodeBuilder::new("n").object();
+        let node = |action, old, new| change(EventResource::Node, action, old, new);
+        // Added tainted: no; added clean: yes.
+        let added_tainted = node(ActionType::ADD, None, Some(tainted()));
+        assert_eq!(
+            hint(&TaintToleration, &pod, &added_tainted),
+            QueueingHint::Skip
+        );
+        let added_clean = node(ActionType::ADD, None, Some(clean()));
+        assert_eq!(
+            hint(&TaintToleration, &pod, &added_clean),
+            QueueingHint::Queue
+        );
+        // The taint removed: yes. A taint added to a clean node: no (it admitted the pod
+        // before, so it was not what rejected it).
+        let untainted = node(
+            ActionType::UPDATE_NODE_TAINT,
+            Some(tainted()),
+            Some(clean()),
+        );
+        assert_eq!(
+            hint(&TaintToleration, &pod, &untainted),
+            QueueingHint::Queue
+        );
+        let retainted = node(
+            ActionType::UPDATE_NODE_TAINT,
+            Some(clean()),
+            Some(tainted()),
+        );
+        assert_eq!(hint(&TaintToleration, &pod, &retainted), QueueingHint::Skip);
+        // A PreferNoSchedule taint does not reject: such a node admits the pod.
+        let soft = NodeBuilder::new("n")
+            .taint("spot", "", TaintEffect::PreferNoSchedule)
+            .object();
+        let added_soft = node(ActionType::ADD, None, Some(soft));
+        assert_eq!(
+            hint(&TaintToleration, &pod, &added_soft),
+            QueueingHint::Queue
+        );
+    }
 
     #[test]
     fn untolerated_no_schedule_taint_is_unresolvable_with_upstream_message() {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::api::Object;
 use crate::api::affinity::{Affinity, NodeAffinity};
 use crate::api::node::{ContainerImage, LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::pod::{Container, ContainerPort, Pod};
@@ -12,7 +13,10 @@ use crate::api::quantity::Quantity;
 use crate::api::resources::ResourceList;
 use crate::api::taints::{Taint, TaintEffect, Toleration, TolerationOperator};
 use crate::api::test_util::labels;
-use crate::scheduler::framework::{Code, CycleState, Plugin, PreFilterResult, Status};
+use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
+use crate::scheduler::framework::{
+    Code, CycleState, Plugin, PreFilterResult, QueueingHint, Status,
+};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 
 /// 1 MiB in bytes.
@@ -162,6 +166,11 @@ impl PodBuilder {
     pub fn info(self) -> PodInfo {
         PodInfo::new(Arc::new(self.0))
     }
+
+    /// The pod as an API object (what informers deliver in cluster events).
+    pub fn object(self) -> Arc<Object> {
+        Arc::new(Object::Pod(self.0))
+    }
 }
 
 /// Builds a node step by step.
@@ -208,6 +217,11 @@ impl NodeBuilder {
         self
     }
 
+    /// The node as an API object (what informers deliver in cluster events).
+    pub fn object(self) -> Arc<Object> {
+        Arc::new(Object::Node(self.0))
+    }
+
     /// The scheduler's view of the node, with no pods.
     pub fn info(self) -> NodeInfo {
         NodeInfo::new(Arc::new(self.0))
@@ -221,6 +235,36 @@ impl NodeBuilder {
         }
         info
     }
+}
+
+/// The event of `new` added (`old` absent) or `old` updated to `new` (`action` names what
+/// changed; `new` absent: `old` deleted), as the scheduler hands it to queueing hints.
+pub fn change(
+    resource: EventResource,
+    action: ActionType,
+    old: Option<Arc<Object>>,
+    new: Option<Arc<Object>>,
+) -> EventChange {
+    EventChange {
+        event: ClusterEvent::new(resource, action),
+        old,
+        new,
+    }
+}
+
+/// What `plugin`'s queueing hint says of `change` for `pod`, after checking that the plugin
+/// registered the event at all (a hint is never asked about another).
+pub fn hint(plugin: &dyn Plugin, pod: &PodInfo, change: &EventChange) -> QueueingHint {
+    assert!(
+        plugin
+            .events_to_register()
+            .iter()
+            .any(|r| r.hears(&change.event)),
+        "{} did not register {:?}",
+        plugin.name(),
+        change.event
+    );
+    plugin.queueing_hint(pod, change)
 }
 
 /// What PreFilter + Filter say about one node: PreFilter's rejection, Success when PreFilter
