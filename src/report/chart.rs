@@ -489,7 +489,7 @@ fn nice_step(raw: f64) -> f64 {
     if !(raw > 0.0 && raw.is_finite()) {
         return 1.0;
     }
-    let magnitude = 10f64.powf(raw.log10().floor());
+    let magnitude = libm::pow(10.0, libm::log10(raw).floor());
     for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
         if m * magnitude >= raw * (1.0 - 1e-9) {
             return m * magnitude;
@@ -601,7 +601,7 @@ fn decimals_for(step: f64) -> usize {
         return 0;
     }
     for d in 0..=12usize {
-        let scaled = step * 10f64.powi(d as i32);
+        let scaled = step * libm::pow(10.0, f64::from(d as i32));
         if (scaled - scaled.round()).abs() <= scaled * 1e-9 {
             return d;
         }

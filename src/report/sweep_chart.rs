@@ -59,7 +59,7 @@ fn nice_ticks(lo: f64, hi: f64) -> (f64, f64, Vec<f64>, usize) {
         hi += pad;
     }
     let raw = (hi - lo) / 5.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
+    let magnitude = libm::pow(10.0, libm::log10(raw).floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0]
         .iter()
         .map(|m| m * magnitude)
@@ -72,8 +72,8 @@ fn nice_ticks(lo: f64, hi: f64) -> (f64, f64, Vec<f64>, usize) {
     let decimals = if step >= 1.0 {
         0
     } else {
-        let d = (-step.log10().floor()) as usize;
-        if ((step / 10f64.powf(-(d as f64))) - 2.5).abs() < 1e-9 {
+        let d = (-libm::log10(step).floor()) as usize;
+        if ((step / libm::pow(10.0, -(d as f64))) - 2.5).abs() < 1e-9 {
             d + 1
         } else {
             d

@@ -417,38 +417,54 @@ fn read_file(file: &Path, inputs: &mut Inputs, top_level: bool) -> Result<(), Sc
     inputs.hasher.update((text.len() as u64).to_le_bytes());
     inputs.hasher.update(text.as_bytes());
     for doc in split_documents(&text) {
-        let (meta, _) = parse_lenient::<TypeMeta>(&doc, file)?;
-        if meta.kind() == SCENARIO_KIND && meta.api_version().starts_with("kubesim.io/") {
-            read_scenario_doc(&doc, file, inputs, top_level)?;
-            continue;
+        read_document(doc, file, inputs, top_level)?;
+    }
+    Ok(())
+}
+
+/// Reads one document of `file` (a list's items one by one) into `inputs`.
+fn read_document(
+    doc: Document,
+    file: &Path,
+    inputs: &mut Inputs,
+    top_level: bool,
+) -> Result<(), ScenarioError> {
+    let (meta, _) = parse_lenient::<TypeMeta>(&doc, file)?;
+    if meta.kind() == SCENARIO_KIND && meta.api_version().starts_with("kubesim.io/") {
+        return read_scenario_doc(&doc, file, inputs, top_level);
+    }
+    match read_manifest(&doc, file, &meta)? {
+        Manifest::Object {
+            object,
+            ignored_fields,
+        } => {
+            if !ignored_fields.is_empty() {
+                inputs.notes.push(Note {
+                    pos: doc.start(file),
+                    message: format!(
+                        "{} {}: fields not modelled, ignored: {}",
+                        object.kind(),
+                        object.meta().name,
+                        ignored_fields.join(", ")
+                    ),
+                });
+            }
+            inputs.objects.push(*object);
         }
-        match read_manifest(&doc, file, &meta)? {
-            Manifest::Object {
-                object,
-                ignored_fields,
-            } => {
-                if !ignored_fields.is_empty() {
-                    inputs.notes.push(Note {
-                        pos: doc.start(file),
-                        message: format!(
-                            "{} {}: fields not modelled, ignored: {}",
-                            object.kind(),
-                            object.meta().name,
-                            ignored_fields.join(", ")
-                        ),
-                    });
-                }
-                inputs.objects.push(*object);
+        Manifest::SchedulerConfiguration(doc) => {
+            inputs
+                .scheduler_configurations
+                .push((file.to_path_buf(), doc));
+        }
+        Manifest::Skipped { api_version, kind } => inputs.notes.push(Note {
+            pos: doc.start(file),
+            message: format!("{api_version} {kind} is not modelled by kubesim; skipped"),
+        }),
+        Manifest::List(items) => {
+            for item in items {
+                // A list holds objects, never the scenario itself.
+                read_document(item, file, inputs, false)?;
             }
-            Manifest::SchedulerConfiguration(doc) => {
-                inputs
-                    .scheduler_configurations
-                    .push((file.to_path_buf(), doc));
-            }
-            Manifest::Skipped { api_version, kind } => inputs.notes.push(Note {
-                pos: doc.start(file),
-                message: format!("{api_version} {kind} is not modelled by kubesim; skipped"),
-            }),
         }
     }
     Ok(())

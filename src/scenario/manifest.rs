@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ScenarioError;
 use super::model::TypeMeta;
-use super::yaml::{Document, parse_lenient};
+use super::yaml::{Document, list_items, parse_lenient};
 use crate::api::deployment::Deployment;
 use crate::api::hpa::HorizontalPodAutoscaler;
 use crate::api::labels::LabelSelector;
@@ -35,6 +35,9 @@ pub enum Manifest {
     },
     /// A scheduler configuration document, kept as text for the scheduler to read.
     SchedulerConfiguration(Document),
+    /// A list (`kind: List`, `PodList`, …): its items, each a document at its place in the
+    /// file.
+    List(Vec<Document>),
     /// A Kubernetes kind kubesim does not model.
     Skipped {
         /// `apiVersion`.
@@ -60,7 +63,6 @@ const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
             "ResourceQuota",
             "ReplicationController",
             "PodTemplate",
-            "List",
         ],
     ),
     ("apps", &["StatefulSet", "DaemonSet", "ControllerRevision"]),
@@ -184,6 +186,9 @@ pub fn read_manifest(
     {
         return read_object(doc, file, kind);
     }
+    if is_list_kind(group, kind_name) {
+        return Ok(Manifest::List(list_items(doc, file)?));
+    }
     let skipped = || {
         Ok(Manifest::Skipped {
             api_version: api_version.to_string(),
@@ -212,6 +217,21 @@ pub fn read_manifest(
         "unknown kind {kind_name:?} in {api_version}; expected a Kubernetes kind such as {}",
         suggestions(kind_name)
     )))
+}
+
+/// Whether `kind` in `group` is a list of objects: `v1 List` (what `kubectl get -o yaml`
+/// writes), or a built-in kind's own list (`PodList`, `apps/v1 DeploymentList`).
+fn is_list_kind(group: &str, kind: &str) -> bool {
+    if group.is_empty() && kind == "List" {
+        return true;
+    }
+    let Some(stem) = kind.strip_suffix("List") else {
+        return false;
+    };
+    Kind::from_name(stem).is_some_and(|k| k.group() == group)
+        || UNMODELLED_KINDS
+            .iter()
+            .any(|(g, kinds)| *g == group && kinds.contains(&stem))
 }
 
 /// Kinds to suggest for an unknown one: a close spelling first, then the modelled kinds.

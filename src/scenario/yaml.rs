@@ -86,6 +86,89 @@ fn push_document(docs: &mut Vec<Document>, current: &mut String, first_line: u64
     }
 }
 
+/// The `items` of a list document, each with where it starts.
+#[derive(serde::Deserialize)]
+struct ListItems {
+    #[serde(default)]
+    items: Vec<serde_saphyr::Spanned<serde::de::IgnoredAny>>,
+}
+
+/// The items of a list document (`kind: List`, or `PodList` and the like, as `kubectl get -o
+/// yaml` or `-o json` writes them), each as a document of its own that sits where the item
+/// sits in the file: its first line is padded to the item's column and the lines below are
+/// kept as they are, so positions inside an item are the file's lines and columns.
+pub fn list_items(doc: &Document, file: &Path) -> Result<Vec<Document>, ScenarioError> {
+    let (list, _) = parse_lenient::<ListItems>(doc, file)?;
+    let starts: Vec<(usize, u64, u64)> = list
+        .items
+        .iter()
+        .map(|item| {
+            let (line, column) = (item.referenced.line(), item.referenced.column());
+            (byte_at(&doc.text, line, column), line, column)
+        })
+        .collect();
+    let mut items = Vec::with_capacity(starts.len());
+    for (i, &(start, line, column)) in starts.iter().enumerate() {
+        let end = match starts.get(i + 1) {
+            Some(&(next, _, _)) => next,
+            None => block_end(&doc.text, start, column),
+        };
+        let body = trim_item_tail(&doc.text[start..end.max(start)]);
+        let padding = " ".repeat(column.saturating_sub(1) as usize);
+        items.push(Document {
+            text: format!("{padding}{body}\n"),
+            first_line: doc.first_line + line.saturating_sub(1),
+        });
+    }
+    Ok(items)
+}
+
+/// The byte offset of 1-based `line` and `column` (in characters) in `text`.
+fn byte_at(text: &str, line: u64, column: u64) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    let in_line = rest
+        .char_indices()
+        .nth(column.saturating_sub(1) as usize)
+        .map_or(rest.len(), |(i, _)| i);
+    line_start + in_line
+}
+
+/// Where the last item of a list, starting at byte `start` in column `column`, ends: at the
+/// first later line (not blank, not a comment) indented less than the item, or at the end.
+fn block_end(text: &str, start: usize, column: u64) -> usize {
+    let indent = column.saturating_sub(1) as usize;
+    let first_line_end = text[start..]
+        .find('\n')
+        .map_or(text.len(), |i| start + i + 1);
+    let mut offset = first_line_end;
+    for line in text[first_line_end..].split_inclusive('\n') {
+        let content = line.trim_start_matches(' ');
+        let blank = content.trim().is_empty() || content.starts_with('#');
+        if !blank && line.len() - content.len() < indent {
+            return offset;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
+/// An item's text without what belongs between it and the next item: trailing space, the
+/// next block item's `-`, a flow sequence's `,`.
+fn trim_item_tail(body: &str) -> &str {
+    let mut body = body.trim_end();
+    if let Some(rest) = body.strip_suffix('-')
+        && (rest.ends_with(['\n', ' ']) || rest.is_empty())
+    {
+        body = rest.trim_end();
+    }
+    body.strip_suffix(',').unwrap_or(body).trim_end()
+}
+
 /// Deserializes `doc` into `T`; unknown fields are errors if `T` denies them.
 pub fn parse_strict<T: DeserializeOwned>(doc: &Document, file: &Path) -> Result<T, ScenarioError> {
     parse(doc, file, |_| {})

@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod explain;
 mod gpu;
+mod inputs;
 mod queue;
 mod replay;
 mod scheduling;

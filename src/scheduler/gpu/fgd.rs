@@ -27,7 +27,7 @@ pub fn score_of_change(old_scaled: i64, new_scaled: i64, total: u64) -> i64 {
     } else {
         (old_scaled - new_scaled) as f64 / (1000.0 * total as f64)
     };
-    let sigmoid = 1.0 / (1.0 + (-x).exp());
+    let sigmoid = 1.0 / (1.0 + libm::exp(-x));
     // sigmoid is in [0, 1], so the cast truncates a value in [0, 100].
     (100.0 * sigmoid) as i64
 }

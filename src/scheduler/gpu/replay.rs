@@ -634,7 +634,7 @@ struct RunJson<'a> {
 
 /// Rounds to `places` decimals (for JSON display only).
 fn round_to(value: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
+    let scale = libm::pow(10.0, f64::from(places));
     (value * scale).round_ties_even() / scale
 }
 

@@ -849,7 +849,7 @@ impl Plugin for PodTopologySpread {
 /// The weight of a constraint with `size` domains: `ln(size + 2)`, so that counts in a
 /// topology with few domains are not watered down by one with many.
 fn topology_normalizing_weight(size: usize) -> f64 {
-    (size as f64 + 2.0).ln()
+    libm::log(size as f64 + 2.0)
 }
 
 #[cfg(test)]
