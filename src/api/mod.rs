@@ -4,6 +4,7 @@
 
 pub mod affinity;
 pub mod deployment;
+pub mod event;
 pub mod hpa;
 pub mod labels;
 pub mod meta;

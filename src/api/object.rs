@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::deployment::Deployment;
+use super::event::Event;
 use super::hpa::HorizontalPodAutoscaler;
 use super::meta::{ObjectKey, ObjectMeta};
 use super::node::Node;
@@ -32,11 +33,13 @@ pub enum Kind {
     HorizontalPodAutoscaler,
     /// v1 Pod.
     Pod,
+    /// events.k8s.io/v1 Event.
+    Event,
 }
 
 impl Kind {
     /// Every modelled kind.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Namespace,
         Kind::PriorityClass,
         Kind::Node,
@@ -45,6 +48,7 @@ impl Kind {
         Kind::ReplicaSet,
         Kind::HorizontalPodAutoscaler,
         Kind::Pod,
+        Kind::Event,
     ];
 
     /// The `kind:` name.
@@ -58,6 +62,7 @@ impl Kind {
             Kind::ReplicaSet => "ReplicaSet",
             Kind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             Kind::Pod => "Pod",
+            Kind::Event => "Event",
         }
     }
 
@@ -68,6 +73,18 @@ impl Kind {
             Kind::PriorityClass => "scheduling.k8s.io",
             Kind::Deployment | Kind::ReplicaSet => "apps",
             Kind::HorizontalPodAutoscaler => "autoscaling",
+            Kind::Event => "events.k8s.io",
+        }
+    }
+
+    /// The `apiVersion` kubesim reads and writes the kind as.
+    pub const fn api_version(self) -> &'static str {
+        match self {
+            Kind::Namespace | Kind::Node | Kind::Service | Kind::Pod => "v1",
+            Kind::PriorityClass => "scheduling.k8s.io/v1",
+            Kind::Deployment | Kind::ReplicaSet => "apps/v1",
+            Kind::HorizontalPodAutoscaler => "autoscaling/v2",
+            Kind::Event => "events.k8s.io/v1",
         }
     }
 
@@ -82,6 +99,7 @@ impl Kind {
             Kind::ReplicaSet => "replicasets",
             Kind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
             Kind::Pod => "pods",
+            Kind::Event => "events",
         }
     }
 
@@ -108,6 +126,7 @@ impl Kind {
             "rs" => Some(Kind::ReplicaSet),
             "hpa" => Some(Kind::HorizontalPodAutoscaler),
             "po" => Some(Kind::Pod),
+            "ev" => Some(Kind::Event),
             _ => None,
         };
         short.or_else(|| {
@@ -150,6 +169,8 @@ pub enum Object {
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
     /// A Pod.
     Pod(Pod),
+    /// An Event.
+    Event(Event),
 }
 
 macro_rules! per_kind {
@@ -163,6 +184,7 @@ macro_rules! per_kind {
             Object::ReplicaSet($v) => $body,
             Object::HorizontalPodAutoscaler($v) => $body,
             Object::Pod($v) => $body,
+            Object::Event($v) => $body,
         }
     };
 }
@@ -179,6 +201,7 @@ impl Object {
             Object::ReplicaSet(_) => Kind::ReplicaSet,
             Object::HorizontalPodAutoscaler(_) => Kind::HorizontalPodAutoscaler,
             Object::Pod(_) => Kind::Pod,
+            Object::Event(_) => Kind::Event,
         }
     }
 

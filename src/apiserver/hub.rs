@@ -36,6 +36,10 @@ pub struct ApiServerConfig {
     pub complete_graceful_deletions: bool,
     /// Keep a record of every write (for `events.jsonl`).
     pub record_writes: bool,
+    /// How long an Event lives after its last write (`--event-ttl`, default 1h). Upstream
+    /// attaches an etcd lease, which may fire up to a minute later; kubesim deletes it at the
+    /// TTL exactly.
+    pub event_ttl: SimDuration,
 }
 
 impl Default for ApiServerConfig {
@@ -46,6 +50,7 @@ impl Default for ApiServerConfig {
             watch_history: 100_000,
             complete_graceful_deletions: true,
             record_writes: false,
+            event_ttl: SimDuration::from_mins(60),
         }
     }
 }
@@ -91,6 +96,13 @@ pub enum ApiEvent {
         /// The object that started terminating (a new one with the same name is left alone).
         uid: Uid,
     },
+    /// An Event's TTL may be over.
+    ExpireEvent {
+        /// Key.
+        key: ObjectKey,
+        /// The version whose TTL this is: a later write renewed the TTL.
+        resource_version: ResourceVersion,
+    },
 }
 
 impl ApiEvent {
@@ -100,6 +112,9 @@ impl ApiEvent {
             ApiEvent::Execute(id) => id.0,
             ApiEvent::Deliver(w, e) => (u64::from(w.0) << 40) ^ e.resource_version.0,
             ApiEvent::FinishDeletion { uid, .. } => uid.0 | (1 << 63),
+            ApiEvent::ExpireEvent {
+                resource_version, ..
+            } => resource_version.0 | (3 << 62),
         }
     }
 }
@@ -127,6 +142,10 @@ pub struct WriteRecord {
     pub replicas: Option<i32>,
     /// An HPA's `status.currentReplicas` and `status.desiredReplicas` after the write.
     pub hpa_replicas: Option<(i32, i32)>,
+    /// The node of a binding.
+    pub node: Option<String>,
+    /// An Event's reason.
+    pub reason: Option<String>,
 }
 
 /// Counters the hub keeps, named after the real apiserver metrics.
@@ -251,6 +270,18 @@ impl ApiServer {
                     .get(kind, &key)
                     .is_some_and(|o| o.meta().uid == uid);
                 if same && self.store.delete(kind, &key).is_ok() {
+                    self.after_commit(now, Verb::Delete, None, "system:apiserver", out);
+                }
+            }
+            ApiEvent::ExpireEvent {
+                key,
+                resource_version,
+            } => {
+                let unchanged = self
+                    .store
+                    .get(Kind::Event, &key)
+                    .is_some_and(|o| o.meta().resource_version == resource_version);
+                if unchanged && self.store.delete(Kind::Event, &key).is_ok() {
                     self.after_commit(now, Verb::Delete, None, "system:apiserver", out);
                 }
             }
@@ -595,7 +626,27 @@ impl ApiServer {
                     }
                     _ => None,
                 },
+                node: match &**object {
+                    Object::Pod(p) if subresource == Some(Subresource::Binding) => {
+                        Some(p.spec.node_name.clone())
+                    }
+                    _ => None,
+                },
+                reason: match &**object {
+                    Object::Event(e) => Some(e.reason.clone()),
+                    _ => None,
+                },
             });
+        }
+        // Each write of an Event renews its TTL (the etcd lease on its key).
+        if kind == Kind::Event && change.change != ChangeType::Deleted {
+            out.push(ApiOutput::Schedule(
+                now + self.config.event_ttl,
+                ApiEvent::ExpireEvent {
+                    key: change.object.key(),
+                    resource_version: change.resource_version,
+                },
+            ));
         }
         self.ensure_namespace(now, out);
     }
@@ -638,6 +689,20 @@ fn set_scheduled_condition(pod: &mut crate::api::pod::Pod, now: SimTime) {
     });
 }
 
+/// Sets `condition` among `conditions` (by type), as upstream's `UpdatePodCondition`: the
+/// transition time moves only when the status does.
+fn update_pod_condition(conditions: &mut Vec<PodCondition>, mut condition: PodCondition) {
+    match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
+        Some(existing) => {
+            if existing.status == condition.status {
+                condition.last_transition_time = existing.last_transition_time;
+            }
+            *existing = condition;
+        }
+        None => conditions.push(condition),
+    }
+}
+
 fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
     let kind = object.kind();
     let unsupported = || ApiError::Invalid {
@@ -657,13 +722,21 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             set_image(&mut p.spec, container.as_deref(), image, kind)?;
         }
         (PatchOp::Unschedulable(u), Object::Node(n)) => n.spec.unschedulable = *u,
-        (PatchOp::NominatedNodeName(node), Object::Pod(p)) => {
-            p.status.nominated_node_name = node.clone();
+        (
+            PatchOp::PodStatus {
+                condition,
+                nominated_node_name,
+            },
+            Object::Pod(p),
+        ) => {
+            if let Some(node) = nominated_node_name {
+                p.status.nominated_node_name = node.clone();
+            }
+            if let Some(condition) = condition {
+                update_pod_condition(&mut p.status.conditions, condition.clone());
+            }
         }
-        (PatchOp::PodCondition(condition), Object::Pod(p)) => {
-            p.status.conditions.retain(|c| c.type_ != condition.type_);
-            p.status.conditions.push(condition.clone());
-        }
+        (PatchOp::EventSeries(series), Object::Event(e)) => e.series = Some(series.clone()),
         _ => return Err(unsupported()),
     }
     Ok(())
@@ -709,7 +782,9 @@ fn take_status(object: &mut Object) -> Status {
         Object::Deployment(d) => Status::Deployment(take(&mut d.status)),
         Object::ReplicaSet(r) => Status::ReplicaSet(take(&mut r.status)),
         Object::HorizontalPodAutoscaler(h) => Status::Hpa(take(&mut h.status)),
-        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) => Status::None,
+        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) | Object::Event(_) => {
+            Status::None
+        }
     }
 }
 
@@ -720,7 +795,9 @@ fn status_of(object: &Object) -> Status {
         Object::Deployment(d) => Status::Deployment(d.status.clone()),
         Object::ReplicaSet(r) => Status::ReplicaSet(r.status.clone()),
         Object::HorizontalPodAutoscaler(h) => Status::Hpa(h.status.clone()),
-        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) => Status::None,
+        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) | Object::Event(_) => {
+            Status::None
+        }
     }
 }
 

@@ -115,10 +115,16 @@ pub enum PatchOp {
     },
     /// Set `spec.unschedulable` of a node (cordon / uncordon).
     Unschedulable(bool),
-    /// Set a pod's `status.nominatedNodeName` (empty clears it).
-    NominatedNodeName(String),
-    /// Add (or replace, by type) a pod status condition.
-    PodCondition(crate::api::pod::PodCondition),
+    /// A pod's status as kube-scheduler patches it: a condition set by type (its transition
+    /// time kept unless its status changes) and `status.nominatedNodeName` (empty clears it).
+    PodStatus {
+        /// The condition to set.
+        condition: Option<crate::api::pod::PodCondition>,
+        /// The nominated node to set.
+        nominated_node_name: Option<String>,
+    },
+    /// Set an Event's series (its count and last occurrence).
+    EventSeries(crate::api::event::EventSeries),
 }
 
 /// What a list, watch or delete selects.
@@ -228,7 +234,7 @@ impl Request {
         r.name = key.name.clone();
         r.subresource = match op {
             PatchOp::Replicas(_) => Some(Subresource::Scale),
-            PatchOp::NominatedNodeName(_) | PatchOp::PodCondition(_) => Some(Subresource::Status),
+            PatchOp::PodStatus { .. } => Some(Subresource::Status),
             _ => None,
         };
         r.body = RequestBody::Patch(op);

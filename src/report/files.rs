@@ -448,6 +448,10 @@ struct EventJson<'a> {
     current_replicas: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     desired_replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 /// Writes `events.jsonl`: one API write per line, in commit order.
@@ -467,6 +471,8 @@ pub fn write_events(out: &mut dyn Write, writes: &[WriteRecord]) -> std::io::Res
             replicas: w.replicas,
             current_replicas: w.hpa_replicas.map(|h| h.0),
             desired_replicas: w.hpa_replicas.map(|h| h.1),
+            node: w.node.as_deref(),
+            reason: w.reason.as_deref(),
         };
         serde_json::to_writer(&mut *out, &event)?;
         out.write_all(b"\n")?;

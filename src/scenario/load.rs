@@ -631,6 +631,7 @@ fn assemble(
                     admission_latency: api.admission_latency.unwrap_or(defaults.admission_latency),
                     watch_delay: api.watch_delay.unwrap_or(defaults.watch_delay),
                     watch_history: api.watch_history.unwrap_or(defaults.watch_history),
+                    event_ttl: api.event_ttl.unwrap_or(defaults.event_ttl),
                     ..defaults
                 },
                 sample_every,

@@ -13,6 +13,7 @@ use super::error::ScenarioError;
 use super::model::TypeMeta;
 use super::yaml::{Document, list_items, parse_lenient};
 use crate::api::deployment::Deployment;
+use crate::api::event::Event;
 use crate::api::hpa::HorizontalPodAutoscaler;
 use crate::api::labels::LabelSelector;
 use crate::api::node::Node;
@@ -106,7 +107,6 @@ const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
     ),
     ("certificates.k8s.io", &["CertificateSigningRequest"]),
     ("scheduling.k8s.io", &[]),
-    ("events.k8s.io", &["Event"]),
     (
         "resource.k8s.io",
         &[
@@ -132,16 +132,6 @@ fn is_builtin_group(group: &str) -> bool {
         || group == SCHEDULER_CONFIG_GROUP
         || UNMODELLED_KINDS.iter().any(|(g, _)| *g == group)
         || Kind::ALL.iter().any(|k| k.group() == group)
-}
-
-/// The apiVersion kubesim reads each modelled kind as.
-fn served_version(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Namespace | Kind::Node | Kind::Service | Kind::Pod => "v1",
-        Kind::PriorityClass => "scheduling.k8s.io/v1",
-        Kind::Deployment | Kind::ReplicaSet => "apps/v1",
-        Kind::HorizontalPodAutoscaler => "autoscaling/v2",
-    }
 }
 
 /// Reads one manifest document whose type fields are `meta`.
@@ -182,7 +172,7 @@ pub fn read_manifest(
         return Ok(Manifest::SchedulerConfiguration(doc.clone()));
     }
     if let Some(kind) = Kind::from_name(kind_name)
-        && served_version(kind) == api_version
+        && kind.api_version() == api_version
     {
         return read_object(doc, file, kind);
     }
@@ -206,7 +196,7 @@ pub fn read_manifest(
     {
         return Err(invalid_version(format!(
             "{api_version} {kind_name} is not served; expected apiVersion {}",
-            served_version(kind)
+            kind.api_version()
         )));
     }
     if !is_builtin_group(group) {
@@ -296,6 +286,7 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
         Kind::HorizontalPodAutoscaler => parse::<HorizontalPodAutoscaler>(doc, file)
             .map(|(o, i)| (Object::HorizontalPodAutoscaler(o), i)),
         Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(o), i)),
+        Kind::Event => parse::<Event>(doc, file).map(|(o, i)| (Object::Event(o), i)),
     }?;
     ignored.retain(|p| p != "apiVersion" && p != "kind");
     validate(&object).map_err(|(path, message)| ScenarioError::Invalid {

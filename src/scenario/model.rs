@@ -234,6 +234,9 @@ pub struct ApiServerSpec {
     pub watch_delay: Option<SimDuration>,
     /// Changes kept for watches; older resourceVersions get 410 Gone (default 100000).
     pub watch_history: Option<usize>,
+    /// How long an Event lives after its last write (kube-apiserver `--event-ttl`, default 1h).
+    #[serde(rename = "eventTTL")]
+    pub event_ttl: Option<SimDuration>,
 }
 
 /// `spec.report`.

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::framework::{CycleState, Profile, Status, num_feasible_nodes_to_find, select_host};
+use super::framework::{
+    CycleState, PreFiltered, Profile, Status, num_feasible_nodes_to_find, select_host,
+};
 use super::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::SimRng;
 
@@ -99,9 +101,16 @@ pub fn explain(
         .iter()
         .map(|node| match &pre_filter {
             Err(status) => status.clone(),
-            Ok(Some(allowed)) if !allowed.iter().any(|n| n == node.name()) => {
-                Status::unresolvable("", "node(s) didn't satisfy plugin(s) PreFilter")
-            }
+            Ok(PreFiltered {
+                allowed: Some(allowed),
+                narrowed_by,
+            }) if !allowed.iter().any(|n| n == node.name()) => Status::unresolvable(
+                "",
+                format!(
+                    "node(s) didn't satisfy plugin(s) [{}]",
+                    narrowed_by.join(" ")
+                ),
+            ),
             Ok(_) => profile.run_filters(&state, pod, node),
         })
         .collect();

@@ -509,13 +509,19 @@ pub struct Profile {
     pub percentage_of_nodes_to_score: u32,
 }
 
-/// Why every node was rejected: for each node the rejecting status.
+/// Why every node was rejected (upstream `Diagnosis`): for each node examined the rejecting
+/// status, and what the FitError message adds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diagnosis {
     /// Per node (name), the status that rejected it.
     pub node_statuses: BTreeMap<String, Status>,
     /// A PreFilter rejection that applied to every node.
     pub pre_filter: Option<Status>,
+    /// The status of the nodes PreFilter left out of the search (upstream's absent-nodes
+    /// status: "node(s) didn't satisfy plugin(s) [NodeAffinity]").
+    pub absent: Option<Status>,
+    /// What PostFilter said (DefaultPreemption's `preemption: …`), empty when it said nothing.
+    pub post_filter_msg: String,
 }
 
 impl Diagnosis {
@@ -530,22 +536,38 @@ impl Diagnosis {
         }
     }
 
-    /// The summary kube-scheduler writes: "0/5 nodes are available: 3 Insufficient cpu, 2
-    /// node(s) had untolerated taint {…}." — reasons counted over nodes, sorted by text.
+    /// The FitError text kube-scheduler writes (`FitError.Error()`): "0/5 nodes are available:"
+    /// then either the PreFilter rejection, or each reason with the number of nodes it
+    /// rejected, as "<count> <reason>" strings in string order (so "10 …" sorts before "2 …"),
+    /// joined by ", " and ended with "."; then PostFilter's message, if any.
     pub fn message(&self, num_nodes: usize) -> String {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut message = format!("0/{num_nodes} nodes are available:");
         if let Some(status) = &self.pre_filter {
-            for reason in &status.reasons {
-                *counts.entry(reason.as_str()).or_insert(0) += num_nodes;
+            message.push_str(&format!(" {}.", status.reasons.join(", ")));
+        } else {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for status in self.node_statuses.values() {
+                for reason in &status.reasons {
+                    *counts.entry(reason.as_str()).or_insert(0) += 1;
+                }
+            }
+            let absent = num_nodes.saturating_sub(self.node_statuses.len());
+            if let Some(status) = self.absent.as_ref().filter(|_| absent > 0) {
+                for reason in &status.reasons {
+                    *counts.entry(reason.as_str()).or_insert(0) += absent;
+                }
+            }
+            let mut parts: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            parts.sort();
+            if !parts.is_empty() {
+                message.push_str(&format!(" {}.", parts.join(", ")));
             }
         }
-        for status in self.node_statuses.values() {
-            for reason in &status.reasons {
-                *counts.entry(reason.as_str()).or_insert(0) += 1;
-            }
+        if !self.post_filter_msg.is_empty() {
+            message.push(' ');
+            message.push_str(&self.post_filter_msg);
         }
-        let parts: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
-        format!("0/{num_nodes} nodes are available: {}.", parts.join(", "))
+        message
     }
 }
 
@@ -563,7 +585,10 @@ pub enum CycleResult {
         /// What the Reserve plugins put in [`BindingAnnotations`].
         annotations: BTreeMap<String, String>,
     },
-    /// No node fits.
+    /// The cluster has no node at all (upstream `ErrNoNodesAvailable`; PostFilter does not
+    /// run).
+    NoNodes,
+    /// No node fits (upstream `FitError`).
     Unschedulable(Diagnosis),
     /// A plugin failed with an error.
     Error(Status),
@@ -611,6 +636,31 @@ impl NominatedRejections {
             .ok()
             .map(|i| &self.by_node[i].1)
     }
+}
+
+/// What PreFilter settled: the nodes the search is narrowed to (sorted; `None`: all), and the
+/// plugins that narrowed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PreFiltered {
+    pub allowed: Option<Vec<String>>,
+    pub narrowed_by: Vec<&'static str>,
+}
+
+/// The rejection when the node sets of the PreFilter plugins `plugins` have nothing in
+/// common (upstream's wording, naming one plugin or several).
+fn no_node_satisfies(plugins: &[&'static str]) -> Status {
+    let plugin = plugins.last().copied().unwrap_or("");
+    let reason = if plugins.len() == 1 {
+        format!("node(s) didn't satisfy plugin {plugin}")
+    } else {
+        let mut names = plugins.to_vec();
+        names.sort_unstable();
+        format!(
+            "node(s) didn't satisfy plugin(s) [{}] simultaneously",
+            names.join(" ")
+        )
+    };
+    Status::unresolvable(plugin, reason)
 }
 
 /// What is settled about the nodes before a cycle filters them.
@@ -746,17 +796,13 @@ impl Profile {
         tie_break: &mut SimRng,
         work: &mut CycleWork,
     ) -> CycleResult {
-        let num_nodes = snapshot.len();
-        if num_nodes == 0 {
-            return CycleResult::Unschedulable(Diagnosis {
-                pre_filter: Some(Status::unresolvable(
-                    "",
-                    "no nodes available to schedule pods",
-                )),
-                ..Diagnosis::default()
-            });
+        if snapshot.is_empty() {
+            return CycleResult::NoNodes;
         }
-        let allowed = match self.run_pre_filter(state, pod, snapshot) {
+        let PreFiltered {
+            allowed,
+            narrowed_by,
+        } = match self.run_pre_filter(state, pod, snapshot) {
             Ok(a) => a,
             Err(status) if status.code == Code::Error => return CycleResult::Error(status),
             Err(status) => {
@@ -787,9 +833,18 @@ impl Profile {
             allowed: allowed.as_deref(),
             nominated,
         };
-        let (feasible, diagnosis, processed) =
+        let (feasible, mut diagnosis, processed) =
             self.find_feasible(state, pod, snapshot, decided, rotation, work);
         if feasible.is_empty() {
+            if !narrowed_by.is_empty() {
+                diagnosis.absent = Some(Status::unresolvable(
+                    "",
+                    format!(
+                        "node(s) didn't satisfy plugin(s) [{}]",
+                        narrowed_by.join(" ")
+                    ),
+                ));
+            }
             return CycleResult::Unschedulable(diagnosis);
         }
         if feasible.len() == 1 {
@@ -813,38 +868,53 @@ impl Profile {
         }
     }
 
-    /// PreFilter; returns the allowed node names (None = all), sorted.
+    /// PreFilter over every plugin (upstream `RunPreFilterPlugins`): a rejection that no
+    /// node can get past (UnschedulableAndUnresolvable) or an error ends it at once; an
+    /// Unschedulable rejection is kept while the other plugins still run; the node sets
+    /// plugins narrow the search to are intersected, and an empty intersection rejects the pod.
     pub(crate) fn run_pre_filter(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
         snapshot: &Snapshot,
-    ) -> Result<Option<Vec<String>>, Status> {
-        let mut allowed: Option<Vec<String>> = None;
+    ) -> Result<PreFiltered, Status> {
+        let mut pre_filtered = PreFiltered::default();
+        let mut rejection: Option<Status> = None;
         for &i in &self.pre_filter {
             let plugin = &self.plugins[i];
             match plugin.pre_filter(state, pod, snapshot) {
                 Ok(PreFilterResult::AllNodes) => {}
                 Ok(PreFilterResult::Nodes(mut names)) => {
                     names.sort();
-                    allowed = Some(match allowed {
+                    pre_filtered.narrowed_by.push(plugin.name());
+                    pre_filtered.allowed = Some(match pre_filtered.allowed.take() {
                         None => names,
                         Some(prev) => prev
                             .into_iter()
                             .filter(|n| names.binary_search(n).is_ok())
                             .collect(),
                     });
+                    if pre_filtered.allowed.as_ref().is_some_and(Vec::is_empty) {
+                        return Err(no_node_satisfies(&pre_filtered.narrowed_by));
+                    }
                 }
                 Err(status) if status.is_skip() => state.skip_filter.insert(i),
                 Err(mut status) => {
                     if status.plugin.is_empty() {
                         status.plugin = plugin.name();
                     }
-                    return Err(status);
+                    if status.code == Code::Unschedulable {
+                        rejection.get_or_insert(status);
+                    } else {
+                        return Err(status);
+                    }
                 }
             }
         }
-        Ok(allowed)
+        match rejection {
+            Some(status) => Err(status),
+            None => Ok(pre_filtered),
+        }
     }
 
     /// Runs the PreFilter plugins for `pod` over `snapshot` into a fresh [`CycleState`], for
@@ -1251,7 +1321,7 @@ mod tests {
     }
 
     #[test]
-    fn diagnosis_counts_reasons_like_kube_scheduler() {
+    fn diagnosis_words_the_fit_error_like_kube_scheduler() {
         let mut d = Diagnosis::default();
         for (node, reason) in [
             ("a", "Insufficient cpu"),
@@ -1261,9 +1331,49 @@ mod tests {
             d.node_statuses
                 .insert(node.into(), Status::unschedulable("X", reason));
         }
+        // upstream sorts the whole "<count> <reason>" strings: "1 node(s)…" < "2 Insufficient…".
         assert_eq!(
             d.message(5),
-            "0/5 nodes are available: 2 Insufficient cpu, 1 node(s) were unschedulable."
+            "0/5 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu."
         );
+        // As strings, "10 …" sorts before "2 …"; a node with two reasons counts in both.
+        let mut d = Diagnosis::default();
+        for i in 0..10 {
+            d.node_statuses.insert(
+                format!("n{i}"),
+                Status::unschedulable("X", "node(s) didn't match Pod's node affinity/selector"),
+            );
+        }
+        let both = Status {
+            code: Code::Unschedulable,
+            plugin: "NodeResourcesFit",
+            reasons: vec!["Insufficient cpu".into(), "Insufficient memory".into()],
+        };
+        d.node_statuses.insert("m0".into(), both.clone());
+        d.node_statuses.insert("m1".into(), both);
+        // Nodes PreFilter left out (here 3 of 15) count under the absent status.
+        d.absent = Some(Status::unresolvable(
+            "",
+            "node(s) didn't satisfy plugin(s) [NodeAffinity]",
+        ));
+        d.post_filter_msg = "preemption: not eligible due to preemptionPolicy=Never.".into();
+        assert_eq!(
+            d.message(15),
+            "0/15 nodes are available: 10 node(s) didn't match Pod's node affinity/selector, \
+             2 Insufficient cpu, 2 Insufficient memory, \
+             3 node(s) didn't satisfy plugin(s) [NodeAffinity]. \
+             preemption: not eligible due to preemptionPolicy=Never."
+        );
+        // A PreFilter rejection is the whole story: no per-node counts.
+        let d = Diagnosis {
+            pre_filter: Some(Status::unresolvable("X", "pod affinity terms conflict")),
+            ..Diagnosis::default()
+        };
+        assert_eq!(
+            d.message(3),
+            "0/3 nodes are available: pod affinity terms conflict."
+        );
+        // No reason at all: the bare prefix, as upstream prints it.
+        assert_eq!(Diagnosis::default().message(0), "0/0 nodes are available:");
     }
 }

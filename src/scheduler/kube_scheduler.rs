@@ -15,6 +15,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::api::ObjectKey;
+use crate::api::event::{EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING, ObjectReference};
 use crate::api::node::Node;
 use crate::api::pod::Pod;
 use crate::api::pod::PodCondition;
@@ -23,6 +25,7 @@ use crate::apiserver::{
     ApiOutput, ApiServer, ClientId, ListOptions, PatchOp, Request, RequestId, Response, UserInfo,
     WatchEvent, WatchId,
 };
+use crate::client::event_recorder::{EventRecorder, Occurrence, reference_to};
 use crate::client::informer::{Delta, Informer};
 use crate::sim::{SimDuration, SimRng, SimTime};
 
@@ -38,6 +41,17 @@ use super::preemption::{
     REASON_PREEMPTION_BY_SCHEDULER,
 };
 use super::queue::{PendingPods, QueuedPod, SchedulingQueue};
+
+/// The message of a cycle on a cluster without nodes (upstream `ErrNoNodesAvailable`).
+pub const ERR_NO_NODES_AVAILABLE: &str = "no nodes available to schedule pods";
+/// `PodScheduled` condition reason of a pod no node could take.
+pub const REASON_UNSCHEDULABLE: &str = "Unschedulable";
+/// `PodScheduled` condition reason of a pod whose attempt failed with an error.
+pub const REASON_SCHEDULER_ERROR: &str = "SchedulerError";
+/// The pod condition kube-scheduler reports on.
+pub const POD_SCHEDULED: &str = "PodScheduled";
+/// The host kube-scheduler runs on, which names its Event recorder's instance.
+pub const SCHEDULER_HOST: &str = "kubesim-control-plane";
 
 /// The virtual cost of a scheduling cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +97,10 @@ pub enum SchedulerTimer {
     FlushBackoff,
     /// Retry pods stuck in the unschedulable pool (every 30 s).
     FlushUnschedulable,
+    /// Write every Event series again (every 30 minutes).
+    RefreshEventSeries,
+    /// Finish the Event series not seen for 6 minutes (every 6 minutes).
+    FinishEventSeries,
 }
 
 /// What the scheduler counts.
@@ -155,7 +173,9 @@ pub struct KubeScheduler {
     tie_break: SimRng,
     cost: CycleCost,
     in_flight: Option<InFlight>,
-    binds: BTreeMap<RequestId, Uid>,
+    binds: BTreeMap<RequestId, Binding>,
+    /// Each profile's Event recorder (events.k8s.io/v1), reporting as the profile's name.
+    events: BTreeMap<String, EventRecorder>,
     stats: SchedulerStats,
 }
 
@@ -169,6 +189,15 @@ impl KubeScheduler {
         preemption_rng: SimRng,
     ) -> Self {
         let user = UserInfo::new("system:kube-scheduler", &["system:authenticated"]);
+        let events = config
+            .profiles
+            .iter()
+            .map(|p| {
+                let instance = format!("{}-{SCHEDULER_HOST}", p.name);
+                let recorder = EventRecorder::new(client, user.clone(), &p.name, &instance);
+                (p.name.clone(), recorder)
+            })
+            .collect();
         KubeScheduler {
             pod_informer: Informer::new(Kind::Pod, client, user.clone(), ListOptions::default()),
             node_informer: Informer::new(Kind::Node, client, user.clone(), ListOptions::default()),
@@ -198,6 +227,7 @@ impl KubeScheduler {
             cost,
             in_flight: None,
             binds: BTreeMap::new(),
+            events,
             stats: SchedulerStats::default(),
         }
     }
@@ -277,30 +307,61 @@ impl KubeScheduler {
             for d in deltas {
                 self.on_workload_delta(d);
             }
-        } else if let Some(uid) = self.binds.remove(&request) {
-            self.on_bind_response(uid, response.is_err(), now);
+        } else if let Some(binding) = self.binds.remove(&request) {
+            self.on_bind_response(binding, response, now, api, out);
+        } else {
+            for recorder in self.events.values_mut() {
+                if recorder.on_response(request, response, now, api, out) {
+                    break;
+                }
+            }
         }
         self.maybe_start_cycle(now)
     }
 
-    /// The end of a binding cycle: a bound pod counts as `scheduled` only now; a failed bind
-    /// forgets the assumption (which frees the node's room as a pod deletion would) and backs
-    /// the pod off as an error.
-    fn on_bind_response(&mut self, uid: Uid, failed: bool, now: SimTime) {
-        if !failed {
-            self.count_attempt("scheduled");
-            return;
-        }
-        self.count_attempt("error");
+    /// The end of a binding cycle: a bound pod counts as `scheduled` only now, with a
+    /// `Scheduled` Event; a failed bind forgets the assumption (which frees the node's room as
+    /// a pod deletion would) and fails the pod as an error.
+    fn on_bind_response(
+        &mut self,
+        binding: Binding,
+        response: &Response,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        let Binding { pod, node } = binding;
+        let error = match response {
+            Ok(_) => {
+                self.count_attempt("scheduled");
+                let mut assumed = (*pod.pod).clone();
+                assumed.spec.node_name = node.clone();
+                let note = format!(
+                    "Successfully assigned {}/{} to {node}",
+                    assumed.metadata.namespace, assumed.metadata.name
+                );
+                let occurrence = Occurrence {
+                    regarding: reference_to(&Object::Pod(assumed)),
+                    related: None,
+                    type_: EVENT_TYPE_NORMAL,
+                    reason: "Scheduled",
+                    action: "Binding",
+                    note: &note,
+                };
+                self.record_event(&pod.pod.spec.scheduler_name, now, occurrence, api, out);
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
         self.stats.bind_failures += 1;
-        let assumed = self.forget(uid);
+        let uid = pod.uid();
+        let forgotten = self.forget(uid);
         let cycle = self.queue.cycle();
-        self.requeue(uid, BTreeSet::new(), cycle, now);
-        if let Some(pod) = assumed {
-            self.move_pods(
-                assigned_pod_deleted(Arc::new(Object::Pod((*pod).clone()))),
-                now,
-            );
+        let failure = Failure::error(error, Some(String::new()));
+        self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
+        if let Some(forgotten) = forgotten {
+            let gone = Arc::new(Object::Pod((*forgotten).clone()));
+            self.move_pods(assigned_pod_deleted(gone), now);
         }
     }
 
@@ -353,6 +414,16 @@ impl KubeScheduler {
             SchedulerTimer::CycleDone => self.finish_cycle(now, api, out),
             SchedulerTimer::FlushBackoff => self.queue.flush_backoff_completed(now),
             SchedulerTimer::FlushUnschedulable => self.queue.flush_unschedulable_leftover(now),
+            SchedulerTimer::RefreshEventSeries => {
+                for recorder in self.events.values_mut() {
+                    recorder.refresh(now, api, out);
+                }
+            }
+            SchedulerTimer::FinishEventSeries => {
+                for recorder in self.events.values_mut() {
+                    recorder.finish(now, api, out);
+                }
+            }
         }
         self.maybe_start_cycle(now)
     }
@@ -793,47 +864,146 @@ impl KubeScheduler {
                 if self.snapshot.get(&node).is_none() {
                     // The node went away during the cycle: assuming fails, an error.
                     self.unreserve(&pod, &node);
-                    self.count_attempt("error");
-                    self.requeue(uid, BTreeSet::new(), cycle, now);
+                    let message = format!("node {node:?} is gone");
+                    let failure = Failure::error(message, Some(String::new()));
+                    self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
                     return;
                 }
-                self.assumed.insert(
-                    uid,
-                    Assumed {
-                        node: node.clone(),
-                        annotations: annotations.clone(),
-                    },
-                );
-                let assumed = if annotations.is_empty() {
-                    Arc::clone(&pod)
-                } else {
-                    Arc::new(PodInfo::new(self.as_cached(&pod.pod)))
-                };
-                self.snapshot.add_pod(&node, assumed);
-                let request = Request::bind_with_annotations(
-                    self.client,
-                    self.user.clone(),
-                    &pod.key(),
-                    &node,
-                    annotations,
-                );
-                let id = api.submit(now, request, out);
-                self.binds.insert(id, uid);
+                self.assume_and_bind(pod, node, annotations, now, api, out);
             }
-            CycleResult::Unschedulable(diagnosis) => {
-                self.count_attempt("unschedulable");
+            CycleResult::NoNodes => {
+                let failure =
+                    Failure::unschedulable(ERR_NO_NODES_AVAILABLE.to_string(), Some(String::new()));
+                self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
+            }
+            CycleResult::Unschedulable(mut diagnosis) => {
                 self.record_failure(&diagnosis);
                 let plugins = rejecting_plugins(&diagnosis);
-                if let Some(outcome) = preemption {
-                    self.carry_out(&pod, outcome, now, api, out);
-                }
-                self.requeue(uid, plugins, cycle, now);
+                // PostFilter: what preemption did, and what it says in the FitError text.
+                let nominate = match preemption {
+                    Some(outcome) => {
+                        diagnosis.post_filter_msg =
+                            post_filter_message(&outcome, self.snapshot.len());
+                        self.carry_out(&pod, outcome, now, api, out)
+                    }
+                    None => Some(String::new()),
+                };
+                let message = diagnosis.message(self.snapshot.len());
+                let failure = Failure::unschedulable(message, nominate);
+                self.fail(&pod, plugins, cycle, failure, now, api, out);
             }
-            CycleResult::Error(_) => {
-                self.count_attempt("error");
-                self.requeue(uid, BTreeSet::new(), cycle, now);
+            CycleResult::Error(status) => {
+                let failure = Failure::error(status.reasons.join(", "), Some(String::new()));
+                self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
             }
         }
+    }
+
+    /// Assumes `pod` on `node` in the cache and sends the binding (the binding cycle runs on
+    /// while the next pod is scheduled).
+    fn assume_and_bind(
+        &mut self,
+        pod: Arc<PodInfo>,
+        node: String,
+        annotations: BTreeMap<String, String>,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        let uid = pod.uid();
+        self.assumed.insert(
+            uid,
+            Assumed {
+                node: node.clone(),
+                annotations: annotations.clone(),
+            },
+        );
+        let assumed = if annotations.is_empty() {
+            Arc::clone(&pod)
+        } else {
+            Arc::new(PodInfo::new(self.as_cached(&pod.pod)))
+        };
+        self.snapshot.add_pod(&node, assumed);
+        let request = Request::bind_with_annotations(
+            self.client,
+            self.user.clone(),
+            &pod.key(),
+            &node,
+            annotations,
+        );
+        let id = api.submit(now, request, out);
+        self.binds.insert(id, Binding { pod, node });
+    }
+
+    /// A failed attempt of `pod` in cycle `cycle`, as kube-scheduler's
+    /// `handleSchedulingFailure`: counted by result, the pod requeued (rejected by `plugins`;
+    /// none for an error), a `FailedScheduling` Event, and the pod's `PodScheduled=False`
+    /// condition and nomination patched when they change.
+    // The failure's context; a struct would only rename it.
+    #[allow(clippy::too_many_arguments)]
+    fn fail(
+        &mut self,
+        pod: &PodInfo,
+        plugins: BTreeSet<&'static str>,
+        cycle: u64,
+        failure: Failure,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        self.count_attempt(if failure.reason == REASON_UNSCHEDULABLE {
+            "unschedulable"
+        } else {
+            "error"
+        });
+        self.requeue(pod.uid(), plugins, cycle, now);
+        let occurrence = Occurrence {
+            regarding: reference_to(&Object::Pod((*pod.pod).clone())),
+            related: None,
+            type_: EVENT_TYPE_WARNING,
+            reason: "FailedScheduling",
+            action: "Scheduling",
+            note: &failure.message,
+        };
+        self.record_event(&pod.pod.spec.scheduler_name, now, occurrence, api, out);
+        self.patch_scheduling_status(&pod.pod, &failure, now, api, out);
+    }
+
+    /// Patches the pod's `PodScheduled` condition and `nominatedNodeName` as upstream's
+    /// `updatePod`: only what differs from the pod as the scheduler saw it, and nothing at all
+    /// when nothing does.
+    fn patch_scheduling_status(
+        &mut self,
+        pod: &Pod,
+        failure: &Failure,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        let condition_changes = pod.status.condition(POD_SCHEDULED).is_none_or(|c| {
+            c.status != "False" || c.reason != failure.reason || c.message != failure.message
+        });
+        let nominated_changes = failure
+            .nominate
+            .as_ref()
+            .is_some_and(|n| *n != pod.status.nominated_node_name);
+        if !condition_changes && !nominated_changes {
+            return;
+        }
+        let condition = condition_changes.then(|| PodCondition {
+            type_: POD_SCHEDULED.into(),
+            status: "False".into(),
+            reason: failure.reason.into(),
+            message: failure.message.clone(),
+            last_transition_time: now,
+        });
+        let op = PatchOp::PodStatus {
+            condition,
+            nominated_node_name: failure.nominate.clone().filter(|_| nominated_changes),
+        };
+        let key = ObjectKey::new(pod.metadata.namespace.clone(), pod.metadata.name.clone());
+        let request = Request::patch(self.client, self.user.clone(), Kind::Pod, &key, op);
+        api.submit(now, request, out);
     }
 
     /// Unreserve for a pod whose cycle chose `node` but that will not be assumed there.
@@ -844,8 +1014,10 @@ impl KubeScheduler {
     }
 
     /// Carries out PostFilter's decision through the apiserver, as DefaultPreemption does:
-    /// mark each victim with the `DisruptionTarget` condition and delete it (gracefully), clear
-    /// the nominations of lower-priority pods on that node, and nominate the preemptor there.
+    /// mark each victim with the `DisruptionTarget` condition, delete it (gracefully) and
+    /// record a `Preempted` Event on it, and clear the nominations of lower-priority pods on
+    /// that node. Returns the preemptor's nomination to write with its failure: the chosen
+    /// node, `""` to clear it, or `None` to leave it.
     fn carry_out(
         &mut self,
         pod: &PodInfo,
@@ -853,64 +1025,96 @@ impl KubeScheduler {
         now: SimTime,
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
-    ) {
+    ) -> Option<String> {
         match outcome {
             PreemptionOutcome::Preempt(p) => {
                 self.stats.preemptions += 1;
+                let preemptor = reference_to(&Object::Pod((*pod.pod).clone()));
                 for victim in &p.victims {
                     if victim.pod.metadata.is_terminating() {
                         continue;
                     }
                     self.stats.preemption_victims += 1;
-                    let key = victim.key();
-                    let condition = PodCondition {
-                        type_: DISRUPTION_TARGET.into(),
-                        status: "True".into(),
-                        reason: REASON_PREEMPTION_BY_SCHEDULER.into(),
-                        message: format!(
-                            "{}: preempting to accommodate a higher priority pod",
-                            self.user.name
-                        ),
-                        last_transition_time: now,
-                    };
-                    let mark = Request::patch(
-                        self.client,
-                        self.user.clone(),
-                        Kind::Pod,
-                        &key,
-                        PatchOp::PodCondition(condition),
-                    );
-                    api.submit(now, mark, out);
-                    let delete =
-                        Request::delete(self.client, self.user.clone(), Kind::Pod, &key, None);
-                    api.submit(now, delete, out);
+                    self.evict(victim, pod, &preemptor, &p.node, now, api, out);
                 }
                 for other in &p.clear_nominations {
-                    self.nominate(&other.key(), String::new(), now, api, out);
+                    let op = PatchOp::PodStatus {
+                        condition: None,
+                        nominated_node_name: Some(String::new()),
+                    };
+                    let request =
+                        Request::patch(self.client, self.user.clone(), Kind::Pod, &other.key(), op);
+                    api.submit(now, request, out);
                 }
-                self.nominate(&pod.key(), p.node.clone(), now, api, out);
+                Some(p.node)
             }
-            PreemptionOutcome::NoCandidates(_) => {
-                if !pod.pod.status.nominated_node_name.is_empty() {
-                    self.nominate(&pod.key(), String::new(), now, api, out);
-                }
-            }
-            PreemptionOutcome::NotEligible(_) | PreemptionOutcome::Error(_) => {}
+            PreemptionOutcome::NoCandidates(_) => Some(String::new()),
+            PreemptionOutcome::NotEligible(_) | PreemptionOutcome::Error(_) => None,
         }
     }
 
-    /// Sets (or, with an empty name, clears) a pod's `status.nominatedNodeName`.
-    fn nominate(
-        &self,
-        key: &crate::api::ObjectKey,
-        node: String,
+    /// Evicts one victim of `preemptor` on `node` (upstream `PreemptPod`).
+    // The eviction's context; a struct would only rename it.
+    #[allow(clippy::too_many_arguments)]
+    fn evict(
+        &mut self,
+        victim: &PodInfo,
+        preemptor: &PodInfo,
+        preemptor_ref: &ObjectReference,
+        node: &str,
         now: SimTime,
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
     ) {
-        let op = PatchOp::NominatedNodeName(node);
-        let request = Request::patch(self.client, self.user.clone(), Kind::Pod, key, op);
-        api.submit(now, request, out);
+        let key = victim.key();
+        let condition = PodCondition {
+            type_: DISRUPTION_TARGET.into(),
+            status: "True".into(),
+            reason: REASON_PREEMPTION_BY_SCHEDULER.into(),
+            message: format!(
+                "{}: preempting to accommodate a higher priority pod",
+                preemptor.pod.spec.scheduler_name
+            ),
+            last_transition_time: now,
+        };
+        let op = PatchOp::PodStatus {
+            condition: Some(condition),
+            nominated_node_name: None,
+        };
+        let mark = Request::patch(self.client, self.user.clone(), Kind::Pod, &key, op);
+        api.submit(now, mark, out);
+        let delete = Request::delete(self.client, self.user.clone(), Kind::Pod, &key, None);
+        api.submit(now, delete, out);
+        let note = format!("Preempted by pod {} on node {node}", preemptor.uid().0);
+        let occurrence = Occurrence {
+            regarding: reference_to(&Object::Pod((*victim.pod).clone())),
+            related: Some(preemptor_ref.clone()),
+            type_: EVENT_TYPE_NORMAL,
+            reason: "Preempted",
+            action: "Preempting",
+            note: &note,
+        };
+        self.record_event(
+            &preemptor.pod.spec.scheduler_name,
+            now,
+            occurrence,
+            api,
+            out,
+        );
+    }
+
+    /// Records an Event through the recorder of profile `profile`.
+    fn record_event(
+        &mut self,
+        profile: &str,
+        now: SimTime,
+        occurrence: Occurrence<'_>,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        if let Some(recorder) = self.events.get_mut(profile) {
+            recorder.record(now, occurrence, api, out);
+        }
     }
 
     fn record_failure(&mut self, diagnosis: &Diagnosis) {
@@ -966,6 +1170,53 @@ fn worth_requeuing(profiles: &[Profile], pod: &QueuedPod, change: &EventChange) 
         .iter()
         .find(|p| p.name == pod.pod.pod.spec.scheduler_name)
         .is_none_or(|p| p.worth_requeuing(&pod.unschedulable_plugins, &pod.pod, change))
+}
+
+/// PostFilter's words for the FitError text (upstream DefaultPreemption's status message,
+/// prefixed `preemption: `): nothing when preemption found a node.
+fn post_filter_message(outcome: &PreemptionOutcome, num_nodes: usize) -> String {
+    let said = match outcome {
+        PreemptionOutcome::Preempt(_) => return String::new(),
+        PreemptionOutcome::NotEligible(reason) => (*reason).to_string(),
+        PreemptionOutcome::NoCandidates(diagnosis) => diagnosis.message(num_nodes),
+        PreemptionOutcome::Error(status) => status.reasons.join(", "),
+    };
+    format!("preemption: {said}")
+}
+
+/// How an attempt failed, as `handleSchedulingFailure` reports it.
+struct Failure {
+    /// `Unschedulable` (the pod was rejected) or `SchedulerError`.
+    reason: &'static str,
+    /// The message: the FitError text, or the error.
+    message: String,
+    /// The nomination to write: a node, `""` to clear it, `None` to leave it.
+    nominate: Option<String>,
+}
+
+impl Failure {
+    fn unschedulable(message: String, nominate: Option<String>) -> Failure {
+        Failure {
+            reason: REASON_UNSCHEDULABLE,
+            message,
+            nominate,
+        }
+    }
+
+    fn error(message: String, nominate: Option<String>) -> Failure {
+        Failure {
+            reason: REASON_SCHEDULER_ERROR,
+            message,
+            nominate,
+        }
+    }
+}
+
+/// A pod's binding in flight: the pod as the cycle saw it, and its node.
+#[derive(Debug)]
+struct Binding {
+    pod: Arc<PodInfo>,
+    node: String,
 }
 
 /// The event of a pod leaving its node, with the pod as it was.

@@ -309,17 +309,11 @@ pub fn preempt(
                 reasons: errors,
             });
         }
-        for node in snapshot.nodes() {
-            if !statuses.contains_key(node.name()) {
-                statuses.insert(
-                    node.name().to_string(),
-                    Status::unresolvable(NAME, MSG_NOT_HELPFUL),
-                );
-            }
-        }
+        // Every node not dry-run (not a potential node) is one preemption cannot help.
         return PreemptionOutcome::NoCandidates(Diagnosis {
             node_statuses: statuses,
-            pre_filter: None,
+            absent: Some(Status::unresolvable(NAME, MSG_NOT_HELPFUL)),
+            ..Diagnosis::default()
         });
     }
     let chosen = candidates.swap_remove(pick_one(&candidates));

@@ -9,6 +9,7 @@ pub mod kubectl;
 
 use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
+use crate::client::event_recorder::{FINISH_TIME, REFRESH_TIME};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler::kube_scheduler::{KubeScheduler, SchedulerTimer};
@@ -51,8 +52,12 @@ impl SimEvent for Event {
         matches!(
             self,
             Event::Sample
+                | Event::Api(ApiEvent::ExpireEvent { .. })
                 | Event::Scheduler(
-                    SchedulerTimer::FlushBackoff | SchedulerTimer::FlushUnschedulable
+                    SchedulerTimer::FlushBackoff
+                        | SchedulerTimer::FlushUnschedulable
+                        | SchedulerTimer::RefreshEventSeries
+                        | SchedulerTimer::FinishEventSeries
                 )
         )
     }
@@ -192,27 +197,16 @@ impl Model for World {
             Event::SchedulerStart => {
                 if let Some(scheduler) = &mut self.scheduler {
                     scheduler.start(now, &mut self.api, &mut self.outputs);
-                    ctx.schedule_in(
-                        BACKOFF_FLUSH_PERIOD,
-                        Event::Scheduler(SchedulerTimer::FlushBackoff),
-                    );
-                    ctx.schedule_in(
-                        UNSCHEDULABLE_FLUSH_PERIOD,
-                        Event::Scheduler(SchedulerTimer::FlushUnschedulable),
-                    );
+                    for timer in PERIODIC_TIMERS {
+                        ctx.schedule_in(period_of(timer), Event::Scheduler(timer));
+                    }
                 }
             }
             Event::Scheduler(timer) => {
                 if let Some(scheduler) = &mut self.scheduler {
-                    // The periodic flushes re-arm themselves.
-                    match timer {
-                        SchedulerTimer::FlushBackoff => {
-                            ctx.schedule_in(BACKOFF_FLUSH_PERIOD, Event::Scheduler(timer));
-                        }
-                        SchedulerTimer::FlushUnschedulable => {
-                            ctx.schedule_in(UNSCHEDULABLE_FLUSH_PERIOD, Event::Scheduler(timer));
-                        }
-                        SchedulerTimer::CycleDone => {}
+                    // The periodic timers re-arm themselves.
+                    if PERIODIC_TIMERS.contains(&timer) {
+                        ctx.schedule_in(period_of(timer), Event::Scheduler(timer));
                     }
                     let timers = scheduler.on_timer(timer, now, &mut self.api, &mut self.outputs);
                     schedule_timers(ctx, timers);
@@ -220,6 +214,24 @@ impl Model for World {
             }
         }
         self.route(ctx);
+    }
+}
+
+/// kube-scheduler's periodic work: the queue's flushes and the Event recorder's series.
+const PERIODIC_TIMERS: [SchedulerTimer; 4] = [
+    SchedulerTimer::FlushBackoff,
+    SchedulerTimer::FlushUnschedulable,
+    SchedulerTimer::RefreshEventSeries,
+    SchedulerTimer::FinishEventSeries,
+];
+
+fn period_of(timer: SchedulerTimer) -> SimDuration {
+    match timer {
+        SchedulerTimer::FlushBackoff => BACKOFF_FLUSH_PERIOD,
+        SchedulerTimer::FlushUnschedulable => UNSCHEDULABLE_FLUSH_PERIOD,
+        SchedulerTimer::RefreshEventSeries => REFRESH_TIME,
+        SchedulerTimer::FinishEventSeries => FINISH_TIME,
+        SchedulerTimer::CycleDone => SimDuration::ZERO,
     }
 }
 

@@ -8,6 +8,7 @@ mod gpu;
 mod inputs;
 mod queue;
 mod replay;
+mod reporting;
 mod scheduling;
 mod store_watch;
 mod support;

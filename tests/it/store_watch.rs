@@ -187,6 +187,7 @@ fn config(watch_history: usize) -> ApiServerConfig {
         watch_history,
         complete_graceful_deletions: true,
         record_writes: true,
+        event_ttl: SimDuration::from_mins(60),
     }
 }
 
@@ -1183,7 +1184,7 @@ impl Runner {
                         PatchOp::Unschedulable(u) => s.unschedulable = u,
                         PatchOp::Image { .. } => s.image = image,
                         // The sequences never generate the scheduler's status patches.
-                        PatchOp::NominatedNodeName(_) | PatchOp::PodCondition(_) => {}
+                        PatchOp::PodStatus { .. } | PatchOp::EventSeries(_) => {}
                     });
                     let snap = self.snap(kind, &key);
                     expect_object(&ctx, &response, rv, &snap);
