@@ -15,7 +15,7 @@ use super::model::{
     TimelineEntry, TypeMeta, user_field_path,
 };
 use super::overrides::{FieldPath, Override, SCHEDULER_PREFIX, Target};
-use super::yaml::{Document, YamlNode, parse_lenient, parse_strict, split_documents};
+use super::yaml::{Document, YamlNode, locate, parse_lenient, parse_strict, split_documents};
 use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::{Kind, Object, ObjectKey};
@@ -827,7 +827,7 @@ fn scheduler_settings(
         }
         parsed.resolve().map_err(|e| {
             fix(ScenarioError::Invalid {
-                pos: doc.start(file),
+                pos: locate(doc, file, &e.path).unwrap_or_else(|| doc.start(file)),
                 path: e.path.clone(),
                 message: e.message.clone(),
             })

@@ -169,6 +169,102 @@ fn trim_item_tail(body: &str) -> &str {
     body.strip_suffix(',').unwrap_or(body).trim_end()
 }
 
+/// Where the value at `path` (dotted, with `[i]` list indices and `[key]` map keys, as the
+/// apiserver prints field paths: `spec.containers[0].resources.requests[cpu]`) starts in
+/// `doc`; the deepest part of the path that exists when the rest does not (a missing field is
+/// reported where it belongs). `None` only when the document does not parse.
+pub fn locate(doc: &Document, file: &Path, path: &str) -> Option<SourcePos> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    let target = path_segments(path);
+    // Per open collection: its path, and for a map the key awaiting its value (None while
+    // the next scalar is a key) or for a list the next index.
+    enum Open {
+        Map(Vec<String>, Option<String>),
+        Seq(Vec<String>, usize),
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let mut best: Option<(usize, usize, usize)> = None;
+    for event in Parser::new_from_str(&doc.text) {
+        let (event, span) = event.ok()?;
+        let (line, col) = (span.start.line(), span.start.col());
+        // The path of a value starting here, if this event starts a value (not a map key).
+        let value_path: Option<Vec<String>> = match stack.last_mut() {
+            None => Some(Vec::new()),
+            Some(Open::Seq(at, next)) => {
+                let mut p = at.clone();
+                p.push(next.to_string());
+                Some(p)
+            }
+            Some(Open::Map(at, Some(key))) => {
+                let mut p = at.clone();
+                p.push(key.clone());
+                Some(p)
+            }
+            Some(Open::Map(_, None)) => None,
+        };
+        let starts_value = matches!(
+            event,
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)
+        );
+        if starts_value
+            && let Some(p) = &value_path
+            && target.starts_with(p)
+            && best.is_none_or(|(depth, _, _)| p.len() >= depth)
+        {
+            best = Some((p.len(), line, col));
+        }
+        match event {
+            Event::Scalar(value, ..) => match stack.last_mut() {
+                Some(Open::Map(_, pending @ None)) => *pending = Some(value.into_owned()),
+                Some(Open::Map(_, pending)) => *pending = None,
+                Some(Open::Seq(_, next)) => *next += 1,
+                None => {}
+            },
+            Event::SequenceStart(..) => stack.push(Open::Seq(value_path.unwrap_or_default(), 0)),
+            Event::MappingStart(..) => stack.push(Open::Map(value_path.unwrap_or_default(), None)),
+            Event::SequenceEnd | Event::MappingEnd => {
+                stack.pop();
+                match stack.last_mut() {
+                    Some(Open::Map(_, pending)) => *pending = None,
+                    Some(Open::Seq(_, next)) => *next += 1,
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let (_, line, col) = best?;
+    Some(SourcePos {
+        file: file.to_path_buf(),
+        line: line as u64 + doc.first_line.saturating_sub(1),
+        column: col as u64 + 1,
+    })
+}
+
+/// `a.b[0].c[key]` as `["a", "b", "0", "c", "key"]`.
+fn path_segments(path: &str) -> Vec<String> {
+    let mut segments = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut rest = part;
+        if let Some(open) = rest.find('[') {
+            if open > 0 {
+                segments.push(rest[..open].to_string());
+            }
+            rest = &rest[open..];
+            while let Some(inner) = rest.strip_prefix('[') {
+                let Some(close) = inner.find(']') else {
+                    break;
+                };
+                segments.push(inner[..close].to_string());
+                rest = &inner[close + 1..];
+            }
+        } else {
+            segments.push(rest.to_string());
+        }
+    }
+    segments
+}
+
 /// Deserializes `doc` into `T`; unknown fields are errors if `T` denies them.
 pub fn parse_strict<T: DeserializeOwned>(doc: &Document, file: &Path) -> Result<T, ScenarioError> {
     parse(doc, file, |_| {})
@@ -644,6 +740,26 @@ fn double_quoted(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locate_finds_a_field_by_its_api_path() {
+        let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n    - name: b\n      resources:\n        requests: {cpu: \"-1\", memory: 1Gi}\n";
+        let doc = Document {
+            text: text.into(),
+            first_line: 10,
+        };
+        let at = |path: &str| locate(&doc, Path::new("f.yaml"), path).map(|p| (p.line, p.column));
+        // Line 8 of the document is line 17 of the file; `"-1"` starts at column 25.
+        assert_eq!(
+            at("spec.containers[1].resources.requests[cpu]"),
+            Some((17, 25))
+        );
+        assert_eq!(at("spec.containers[0].name"), Some((14, 13)));
+        // A field that is not there: where its parent's value starts (the `resources` map
+        // begins at its first key, `requests`, line 17 column 9).
+        assert_eq!(at("spec.containers[1].resources.limits"), Some((17, 9)));
+        assert_eq!(at("kind"), Some((11, 7)));
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize, PartialEq)]

@@ -645,3 +645,70 @@ fn out_over_a_folder_that_is_not_a_report_is_refused_and_left_untouched() {
         "staging left behind\n{all}"
     );
 }
+
+/// A KubeSchedulerConfiguration document (a scenario of its own) whose NodeResourcesFit args
+/// are `args`, indented under `args:` (10 spaces); `args` starts on line 8.
+fn fit_args(args: &str) -> String {
+    format!(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n\
+         profiles:\n  - schedulerName: default-scheduler\n    pluginConfig:\n      \
+         - name: NodeResourcesFit\n        args:\n{args}"
+    )
+}
+
+#[test]
+fn invalid_plugin_args_exit_1_naming_the_field() {
+    const ARGS: &str = "profiles[0].pluginConfig[0].args";
+    // (args, line, column, field below the args, what the error says). Each is rejected at
+    // load, as kube-scheduler refuses to start with it, instead of failing every cycle.
+    let cases: Vec<(&str, u64, u64, &str, &[&str])> = vec![
+        // Line 11 `              - {name: cpu, weight: -1}`: `-1` at column 37.
+        (
+            "          scoringStrategy:\n            type: LeastAllocated\n            resources:\n              - {name: cpu, weight: -1}\n",
+            11,
+            37,
+            "scoringStrategy.resources[0].weight",
+            &[
+                "Invalid value: -1",
+                "resource weight of cpu not in valid range (0, 100]",
+            ],
+        ),
+        (
+            "          scoringStrategy:\n            type: MostAllocated\n            resources:\n              - {name: cpu, weight: 101}\n",
+            11,
+            37,
+            "scoringStrategy.resources[0].weight",
+            &["Invalid value: 101", "not in valid range (0, 100]"],
+        ),
+        // No requestedToCapacityRatio: the error points at where it belongs, the
+        // scoringStrategy map (its first key, `type`, line 9 column 13).
+        (
+            "          scoringStrategy:\n            type: RequestedToCapacityRatio\n",
+            9,
+            13,
+            "scoringStrategy.requestedToCapacityRatio",
+            &["Required value: must be specified when type is RequestedToCapacityRatio"],
+        ),
+        // Line 13 `                - {utilization: 100, score: 11}`: `11` at column 45.
+        (
+            "          scoringStrategy:\n            type: RequestedToCapacityRatio\n            requestedToCapacityRatio:\n              shape:\n                - {utilization: 0, score: 0}\n                - {utilization: 100, score: 11}\n",
+            13,
+            45,
+            "scoringStrategy.requestedToCapacityRatio.shape[1].score",
+            &["Invalid value: 11: not in valid range [0, 10]"],
+        ),
+    ];
+    for (args, line, column, field, says) in cases {
+        let yaml: &'static str = Box::leak(fit_args(args).into_boxed_str());
+        let field: &'static str = Box::leak(format!("{ARGS}.{field}").into_boxed_str());
+        assert_rejected(&BadInput {
+            yaml,
+            extra_files: &[],
+            file: "scenario.yaml",
+            line,
+            column,
+            field,
+            says,
+        });
+    }
+}

@@ -37,13 +37,20 @@ impl Default for NodeResourcesBalancedAllocationArgs {
 }
 
 impl NodeResourcesBalancedAllocationArgs {
-    /// Checks the (defaulted) weights are in 1..=100, as upstream's validation does.
+    /// Checks the (defaulted) resources as upstream's validation does: each named once, each
+    /// of weight 1 (the formula does not use weights).
     pub fn validate(&self) -> Result<(), String> {
         for (i, r) in scored_resources(&self.resources).iter().enumerate() {
-            if !(1..=100).contains(&r.weight) {
+            if self.resources[..i].iter().any(|o| o.name == r.name) {
                 return Err(format!(
-                    "resources[{i}].weight: {}: resource weight of {} should be in range (0, 100]",
-                    r.weight, r.name
+                    "resources[{i}].name: Duplicate value: {:?}",
+                    r.name
+                ));
+            }
+            if r.weight != 1 {
+                return Err(format!(
+                    "resources[{i}].weight: Invalid value: {}: must be 1",
+                    r.weight
                 ));
             }
         }
@@ -487,15 +494,27 @@ mod tests {
     fn args_default_and_parse() {
         let args: NodeResourcesBalancedAllocationArgs = serde_json::from_str("{}").expect("args");
         assert_eq!(args.resources, default_resources());
+        // A weight left out is 1 (defaulting); upstream requires exactly 1, as the formula
+        // does not use weights.
         let args: NodeResourcesBalancedAllocationArgs = serde_json::from_str(
-            r#"{"resources":[{"name":"cpu","weight":2},{"name":"nvidia.com/gpu"}]}"#,
+            r#"{"resources":[{"name":"cpu","weight":1},{"name":"nvidia.com/gpu"}]}"#,
         )
         .expect("args");
         assert_eq!(args.validate(), Ok(()));
         assert_eq!(args.resources[1].name, "nvidia.com/gpu");
-        let bad = NodeResourcesBalancedAllocationArgs {
-            resources: vec![ResourceSpec::new("cpu", -1)],
+        let heavy = NodeResourcesBalancedAllocationArgs {
+            resources: vec![ResourceSpec::new("cpu", 2)],
         };
-        assert!(bad.validate().is_err());
+        assert_eq!(
+            heavy.validate(),
+            Err("resources[0].weight: Invalid value: 2: must be 1".into())
+        );
+        let twice = NodeResourcesBalancedAllocationArgs {
+            resources: vec![ResourceSpec::new("cpu", 1), ResourceSpec::new("cpu", 1)],
+        };
+        assert_eq!(
+            twice.validate(),
+            Err("resources[1].name: Duplicate value: \"cpu\"".into())
+        );
     }
 }

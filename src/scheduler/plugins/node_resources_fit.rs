@@ -148,48 +148,59 @@ impl NodeResourcesFitArgs {
         self
     }
 
-    /// Checks the (defaulted) args as upstream's validation does; the message names the field.
+    /// Checks the (defaulted) args as upstream's `ValidateNodeResourcesFitArgs` does; the
+    /// message starts with the field's path below the args, in upstream's words.
     pub fn validate(&self) -> Result<(), String> {
         let args = self.clone().with_defaults();
         for (i, r) in args.ignored_resources.iter().enumerate() {
-            validate_label_key(r).map_err(|e| format!("ignoredResources[{i}]: {r:?}: {e}"))?;
+            validate_label_key(r)
+                .map_err(|e| format!("ignoredResources[{i}]: Invalid value: {r:?}: {e}"))?;
         }
         for (i, g) in args.ignored_resource_groups.iter().enumerate() {
             if g.contains('/') {
                 return Err(format!(
-                    "ignoredResourceGroups[{i}]: {g:?}: resource group name can't contain '/'"
+                    "ignoredResourceGroups[{i}]: Invalid value: {g:?}: resource group name can't contain '/'"
                 ));
             }
-            validate_label_key(g).map_err(|e| format!("ignoredResourceGroups[{i}]: {g:?}: {e}"))?;
+            validate_label_key(g)
+                .map_err(|e| format!("ignoredResourceGroups[{i}]: Invalid value: {g:?}: {e}"))?;
         }
         let strategy = &args.scoring_strategy;
         for (i, r) in strategy.resources.iter().enumerate() {
             if !(1..=100).contains(&r.weight) {
                 return Err(format!(
-                    "scoringStrategy.resources[{i}].weight: {}: resource weight of {} should be in range (0, 100]",
+                    "scoringStrategy.resources[{i}].weight: Invalid value: {}: resource weight of {} not in valid range (0, 100]",
                     r.weight, r.name
                 ));
             }
         }
-        match &strategy.requested_to_capacity_ratio {
-            Some(p) => validate_shape(&p.shape),
-            None if strategy.type_ == ScoringStrategyType::RequestedToCapacityRatio => {
-                Err("scoringStrategy.requestedToCapacityRatio.shape: at least one point must be specified".into())
-            }
-            None => Ok(()),
+        const RTCR: &str = "scoringStrategy.requestedToCapacityRatio";
+        match (&strategy.requested_to_capacity_ratio, strategy.type_) {
+            (Some(p), ScoringStrategyType::RequestedToCapacityRatio) => validate_shape(&p.shape),
+            (None, ScoringStrategyType::RequestedToCapacityRatio) => Err(format!(
+                "{RTCR}: Required value: must be specified when type is RequestedToCapacityRatio"
+            )),
+            (Some(_), _) => Err(format!(
+                "{RTCR}: Forbidden: must be nil when type is not RequestedToCapacityRatio"
+            )),
+            (None, _) => Ok(()),
         }
     }
 }
 
+/// Upstream's `validateFunctionShape`: at least one point, utilizations strictly increasing
+/// (the first offender named), each utilization in 0–100 and each score in 0–10.
 fn validate_shape(shape: &[UtilizationShapePoint]) -> Result<(), String> {
     const PATH: &str = "scoringStrategy.requestedToCapacityRatio.shape";
     if shape.is_empty() {
-        return Err(format!("{PATH}: at least one point must be specified"));
+        return Err(format!(
+            "{PATH}: Required value: at least one point must be specified"
+        ));
     }
     for (i, w) in shape.windows(2).enumerate() {
         if w[0].utilization >= w[1].utilization {
             return Err(format!(
-                "{PATH}[{}].utilization: {}: should be greater than prior element",
+                "{PATH}[{}].utilization: Invalid value: {}: values must be sorted in increasing order",
                 i + 1,
                 w[1].utilization
             ));
@@ -198,13 +209,13 @@ fn validate_shape(shape: &[UtilizationShapePoint]) -> Result<(), String> {
     for (i, p) in shape.iter().enumerate() {
         if !(0..=100).contains(&p.utilization) {
             return Err(format!(
-                "{PATH}[{i}].utilization: {}: should be in range [0, 100]",
+                "{PATH}[{i}].utilization: Invalid value: {}: not in valid range [0, 100]",
                 p.utilization
             ));
         }
         if !(0..=MAX_CUSTOM_PRIORITY_SCORE).contains(&i64::from(p.score)) {
             return Err(format!(
-                "{PATH}[{i}].score: {}: should be in range [0, {MAX_CUSTOM_PRIORITY_SCORE}]",
+                "{PATH}[{i}].score: Invalid value: {}: not in valid range [0, {MAX_CUSTOM_PRIORITY_SCORE}]",
                 p.score
             ));
         }

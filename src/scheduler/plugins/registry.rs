@@ -102,6 +102,22 @@ impl PluginArgs<'_> {
     }
 }
 
+/// An args validation error worded as upstream's (`scoringStrategy.resources[0].weight:
+/// Invalid value: -1: …`), located at its field below the args at `args_path`. A message
+/// that names no field is the args' own.
+fn args_error(args_path: &str, message: String) -> ConfigError {
+    match message.split_once(": ") {
+        Some((field, rest)) if !field.is_empty() && !field.contains(' ') => ConfigError {
+            path: format!("{args_path}.{field}"),
+            message: rest.to_string(),
+        },
+        _ => ConfigError {
+            path: args_path.to_string(),
+            message,
+        },
+    }
+}
+
 /// A plugin that does nothing at any extension point (stands in for plugins without a
 /// framework instance, so profile indices stay aligned).
 pub struct NoOp;
@@ -122,10 +138,7 @@ pub fn new_plugin(
     name: &str,
     args: PluginArgs<'_>,
 ) -> Result<Option<Box<dyn Plugin>>, ConfigError> {
-    let invalid = |message: String| ConfigError {
-        path: args.path.to_string(),
-        message,
-    };
+    let invalid = |message: String| args_error(args.path, message);
     if let Some(policy) = Policy::from_plugin_name(name) {
         let plugin = GpuScore::new(policy, &args.parse()?, args.stream(name)).map_err(invalid)?;
         return Ok(Some(Box::new(plugin)));
@@ -134,10 +147,24 @@ pub fn new_plugin(
         node_unschedulable::NAME => Box::new(NodeUnschedulable::new()),
         node_name::NAME => Box::new(NodeName::new()),
         taint_toleration::NAME => Box::new(TaintToleration::new()),
-        node_affinity::NAME => Box::new(NodeAffinity::new(args.parse()?)),
+        node_affinity::NAME => {
+            let parsed: node_affinity::NodeAffinityArgs = args.parse()?;
+            parsed
+                .validate()
+                .map_err(|e| invalid(format!("addedAffinity: Invalid value: {e}")))?;
+            Box::new(NodeAffinity::new(parsed))
+        }
         node_ports::NAME => Box::new(NodePorts::new()),
-        node_resources_fit::NAME => Box::new(NodeResourcesFit::new(args.parse()?)),
-        balanced_allocation::NAME => Box::new(BalancedAllocation::new(args.parse()?)),
+        node_resources_fit::NAME => {
+            let parsed: node_resources_fit::NodeResourcesFitArgs = args.parse()?;
+            parsed.validate().map_err(invalid)?;
+            Box::new(NodeResourcesFit::new(parsed))
+        }
+        balanced_allocation::NAME => {
+            let parsed: balanced_allocation::NodeResourcesBalancedAllocationArgs = args.parse()?;
+            parsed.validate().map_err(invalid)?;
+            Box::new(BalancedAllocation::new(parsed))
+        }
         image_locality::NAME => Box::new(ImageLocality::new()),
         pod_topology_spread::NAME => {
             Box::new(PodTopologySpread::new(args.parse()?).map_err(invalid)?)
