@@ -19,6 +19,7 @@ pub mod service;
 pub mod taints;
 #[cfg(test)]
 pub(crate) mod test_util;
+pub mod validation;
 
 pub use meta::{ObjectKey, ObjectMeta, ResourceVersion, Uid};
 pub use object::{Kind, Object};

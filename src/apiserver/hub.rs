@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::admission;
+use super::apply;
 use super::request::{
     ApiError, ClientId, ListOptions, PatchOp, Request, RequestBody, RequestId, Response,
     ResponseBody, Subresource, Verb, WatchId,
@@ -19,6 +20,7 @@ use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
 use crate::api::pod::PodCondition;
 use crate::api::priority_class::Namespace;
+use crate::api::validation::{FieldErrors, validate_node, validate_pod, validate_pod_update};
 use crate::api::{Kind, Object, ObjectKey, ResourceVersion, Uid};
 use crate::sim::{SimDuration, SimRng, SimTime, TraceDigest};
 
@@ -428,6 +430,7 @@ impl ApiServer {
     }
 
     fn create(&mut self, now: SimTime, mut object: Object) -> Response {
+        validate_create(&object)?;
         admission::default_identity(&mut object, &mut self.names)?;
         if let Object::Pod(pod) = &mut object {
             admission::admit_pod(pod, &self.store)?;
@@ -450,6 +453,12 @@ impl ApiServer {
         object.meta_mut().namespace = key.namespace.clone();
         let status_only = subresource == Some(Subresource::Status);
         let stored = self.store.update(object, |current, next| {
+            if !status_only && let (Object::Pod(before), Object::Pod(after)) = (current, &*next) {
+                let errors = validate_pod_update(before, after);
+                if !errors.is_empty() {
+                    return Err(invalid(next, &errors));
+                }
+            }
             let old = current.meta();
             if status_only {
                 let status = take_status(next);
@@ -473,6 +482,14 @@ impl ApiServer {
         let stored = self.store.modify(kind, &key, |object| {
             let before = object.clone();
             apply_patch(object, &op)?;
+            if let (Object::Pod(old), Object::Pod(new)) = (&before, &*object)
+                && old.spec != new.spec
+            {
+                let errors = validate_pod_update(old, new);
+                if !errors.is_empty() {
+                    return Err(invalid(object, &errors));
+                }
+            }
             if spec_changed(&before, object) {
                 object.meta_mut().generation += 1;
             }
@@ -689,6 +706,35 @@ fn set_scheduled_condition(pod: &mut crate::api::pod::Pod, now: SimTime) {
     });
 }
 
+/// `ValidatePodCreate` / `ValidateNode` of a created object: 422 with upstream's message.
+fn validate_create(object: &Object) -> Result<(), ApiError> {
+    let errors = match object {
+        Object::Pod(p) => validate_pod(p),
+        Object::Node(n) => validate_node(n),
+        _ => return Ok(()),
+    };
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(object, &errors))
+    }
+}
+
+/// 422 Invalid as the apiserver words it: `Pod "web" is invalid: <errors>`.
+fn invalid(object: &Object, errors: &FieldErrors) -> ApiError {
+    let kind = object.kind();
+    let group = kind.group();
+    let kind_name = if group.is_empty() {
+        kind.name().to_string()
+    } else {
+        format!("{}.{group}", kind.name())
+    };
+    ApiError::Invalid {
+        kind,
+        message: format!("{kind_name} {:?} is invalid: {errors}", object.meta().name),
+    }
+}
+
 /// Sets `condition` among `conditions` (by type), as upstream's `UpdatePodCondition`: the
 /// transition time moves only when the status does.
 fn update_pod_condition(conditions: &mut Vec<PodCondition>, mut condition: PodCondition) {
@@ -737,6 +783,11 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             }
         }
         (PatchOp::EventSeries(series), Object::Event(e)) => e.series = Some(series.clone()),
+        (PatchOp::Apply(manifest), object) if manifest.kind() == kind => {
+            let status = take_status(object);
+            *object = apply::apply_onto(object, (**manifest).clone());
+            put_status(object, status);
+        }
         _ => return Err(unsupported()),
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! (the etcd stand-in) behind it.
 
 pub mod admission;
+pub mod apply;
 pub mod hub;
 pub mod request;
 pub mod store;

@@ -125,6 +125,8 @@ pub enum PatchOp {
     },
     /// Set an Event's series (its count and last occurrence).
     EventSeries(crate::api::event::EventSeries),
+    /// `kubectl apply` of a manifest onto the existing object (see `apiserver::apply`).
+    Apply(Box<crate::api::Object>),
 }
 
 /// What a list, watch or delete selects.

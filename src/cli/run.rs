@@ -18,6 +18,9 @@ const PROGRESS_EVERY: u64 = 4096;
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let scenario =
         scenario::load(&args.scenario).map_err(|e| CliError::bad_input(e.to_string()))?;
+    for warning in &scenario.warnings {
+        eprintln!("warning: {}: {}", warning.pos, warning.message);
+    }
     if args.verbose {
         for note in &scenario.notes {
             eprintln!("note: {}: {}", note.pos, note.message);

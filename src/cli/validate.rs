@@ -18,6 +18,9 @@ pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
                     s.duration,
                     s.notes.len()
                 );
+                for warning in &s.warnings {
+                    eprintln!("  warning: {}: {}", warning.pos, warning.message);
+                }
                 if args.verbose {
                     for note in &s.notes {
                         println!("  note: {}: {}", note.pos, note.message);

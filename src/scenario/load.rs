@@ -2,6 +2,7 @@
 //! folders it references, and the checks that need the whole picture (times within the
 //! duration, one Scenario document at most).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +61,8 @@ pub struct Scenario {
     pub scheduler: SchedulerSettings,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
+    /// Things the user should know even without `--verbose` (an object defined twice).
+    pub warnings: Vec<Note>,
     /// The folder the scenario's relative paths are resolved against; reports show paths
     /// relative to it, so they do not depend on where the scenario was run from.
     pub root: PathBuf,
@@ -159,8 +162,11 @@ struct Inputs {
     /// The Scenario document, its file and the line its document starts on.
     scenario: Option<(PathBuf, ScenarioDoc, u64)>,
     objects: Vec<Object>,
+    /// Where each object (kind, namespace, name) was first defined, to warn of repeats.
+    defined_at: BTreeMap<(Kind, String, String), SourcePos>,
     scheduler_configurations: Vec<(PathBuf, Document)>,
     notes: Vec<Note>,
+    warnings: Vec<Note>,
     /// Overrides to apply to the Scenario and KubeSchedulerConfiguration documents.
     overrides: Vec<ParsedOverride>,
 }
@@ -422,6 +428,36 @@ fn read_file(file: &Path, inputs: &mut Inputs, top_level: bool) -> Result<(), Sc
     Ok(())
 }
 
+/// Notes an object defined a second time: both are applied in order, as `kubectl apply` of
+/// the files would, so the later one wins where they differ.
+fn note_repeat(object: &Object, pos: SourcePos, inputs: &mut Inputs) {
+    let kind = object.kind();
+    let meta = object.meta();
+    if meta.name.is_empty() {
+        // generateName: every one is a new object.
+        return;
+    }
+    let namespace = if kind.is_namespaced() && meta.namespace.is_empty() {
+        "default".to_string()
+    } else {
+        meta.namespace.clone()
+    };
+    let key = (kind, namespace, meta.name.clone());
+    match inputs.defined_at.get(&key) {
+        Some(first) => inputs.warnings.push(Note {
+            pos,
+            message: format!(
+                "{kind} {}/{} is defined again (first at {first}); both are applied in order, \
+                 as kubectl apply would, so this one wins where they differ",
+                key.1, key.2
+            ),
+        }),
+        None => {
+            inputs.defined_at.insert(key, pos);
+        }
+    }
+}
+
 /// Reads one document of `file` (a list's items one by one) into `inputs`.
 fn read_document(
     doc: Document,
@@ -449,6 +485,7 @@ fn read_document(
                     ),
                 });
             }
+            note_repeat(&object, doc.start(file), inputs);
             inputs.objects.push(*object);
         }
         Manifest::SchedulerConfiguration(doc) => {
@@ -667,6 +704,7 @@ fn assemble(
         sample_every,
         scheduler,
         notes: inputs.notes,
+        warnings: inputs.warnings,
         root: base.to_path_buf(),
         replay,
     })

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ScenarioError;
 use super::model::TypeMeta;
-use super::yaml::{Document, list_items, parse_lenient};
+use super::yaml::{Document, list_items, locate, parse_lenient};
 use crate::api::deployment::Deployment;
 use crate::api::event::Event;
 use crate::api::hpa::HorizontalPodAutoscaler;
@@ -21,6 +21,7 @@ use crate::api::pod::{Pod, PodTemplateSpec};
 use crate::api::priority_class::{Namespace, PriorityClass};
 use crate::api::replicaset::ReplicaSet;
 use crate::api::service::Service;
+use crate::api::validation::{validate_node, validate_pod};
 use crate::api::{Kind, Object};
 use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
 
@@ -290,8 +291,8 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
     }?;
     ignored.retain(|p| p != "apiVersion" && p != "kind");
     validate(&object).map_err(|(path, message)| ScenarioError::Invalid {
-        pos: doc.start(file),
-        path: path.to_string(),
+        pos: locate(doc, file, &path).unwrap_or_else(|| doc.start(file)),
+        path,
         message,
     })?;
     Ok(Manifest::Object {
@@ -302,7 +303,22 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
 
 /// The checks the real apiserver's validation would reject a manifest for, that matter to a
 /// simulation: a missing name, a workload whose selector does not select its own template.
-fn validate(object: &Object) -> Result<(), (&'static str, String)> {
+fn validate(object: &Object) -> Result<(), (String, String)> {
+    validate_shape(object).map_err(|(path, message)| (path.to_string(), message))?;
+    let errors = match object {
+        Object::Pod(p) => validate_pod(p),
+        Object::Node(n) => validate_node(n),
+        _ => return Ok(()),
+    };
+    match errors.first() {
+        Some(first) => Err((first.field.clone(), first.message.clone())),
+        None => Ok(()),
+    }
+}
+
+/// What kubesim needs of a manifest before the apiserver's own validation: a name, a workload
+/// that selects its own template, a GPU declaration that adds up, an HPA's bounds.
+fn validate_shape(object: &Object) -> Result<(), (&'static str, String)> {
     let meta = object.meta();
     if meta.name.is_empty() && meta.generate_name.is_empty() {
         return Err((

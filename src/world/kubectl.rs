@@ -1,8 +1,9 @@
 //! The scenario's user: carries out timeline actions as API requests, the way `kubectl` would.
 //!
-//! `apply` creates each object and, if it already exists, replaces it (keeping its status, as
-//! the apiserver does for a main-resource update); real `kubectl apply` sends a three-way merge
-//! patch instead, which for whole manifests written by one user comes to the same object.
+//! `apply` creates each object; if it already exists, it sends the manifest as an apply patch,
+//! which the apiserver merges onto the live object as `kubectl apply`'s patch merges (see
+//! `apiserver::apply`): an unchanged manifest writes nothing, a new image updates a pod in
+//! place, and a change the API forbids (a bound pod's requests) is refused with 422.
 
 use std::collections::BTreeMap;
 
@@ -33,8 +34,16 @@ pub struct ActionOutcome {
 #[derive(Debug)]
 struct Pending {
     action: usize,
-    /// For an apply's create: the object to replace instead, if it already exists.
-    replace_with: Option<Object>,
+    step: ApplyStep,
+}
+
+/// Where an apply of one object is.
+#[derive(Debug)]
+enum ApplyStep {
+    /// Not an apply, or its last request.
+    Done,
+    /// The create of this manifest: if it exists already, patch it with the manifest.
+    Create(Box<Object>),
 }
 
 /// The scenario's user.
@@ -91,25 +100,25 @@ impl Kubectl {
             return;
         };
         let user = || self.user.clone();
-        let requests: Vec<(Request, Option<Object>)> = match &action.action {
+        let requests: Vec<(Request, ApplyStep)> = match &action.action {
             Action::Apply(objects) => objects
                 .iter()
                 .map(|o| {
                     (
                         Request::create(KUBECTL_CLIENT, user(), o.clone()),
-                        Some(o.clone()),
+                        ApplyStep::Create(Box::new(o.clone())),
                     )
                 })
                 .collect(),
             Action::Delete(kind, key) => {
                 vec![(
                     Request::delete(KUBECTL_CLIENT, user(), *kind, key, None),
-                    None,
+                    ApplyStep::Done,
                 )]
             }
             Action::Scale(kind, key, n) => vec![(
                 Request::patch(KUBECTL_CLIENT, user(), *kind, key, PatchOp::Replicas(*n)),
-                None,
+                ApplyStep::Done,
             )],
             Action::SetImage {
                 kind,
@@ -121,19 +130,22 @@ impl Kubectl {
                     container: container.clone(),
                     image: image.clone(),
                 };
-                vec![(Request::patch(KUBECTL_CLIENT, user(), *kind, key, op), None)]
+                vec![(
+                    Request::patch(KUBECTL_CLIENT, user(), *kind, key, op),
+                    ApplyStep::Done,
+                )]
             }
             Action::Cordon(node, cordon) => {
                 let key = crate::api::ObjectKey::cluster(node.clone());
                 let op = PatchOp::Unschedulable(*cordon);
                 vec![(
                     Request::patch(KUBECTL_CLIENT, user(), crate::api::Kind::Node, &key, op),
-                    None,
+                    ApplyStep::Done,
                 )]
             }
         };
-        for (request, replace_with) in requests {
-            self.send(index, request, replace_with, now, api, out);
+        for (request, step) in requests {
+            self.send(index, request, step, now, api, out);
         }
     }
 
@@ -141,7 +153,7 @@ impl Kubectl {
         &mut self,
         action: usize,
         request: Request,
-        replace_with: Option<Object>,
+        step: ApplyStep,
         now: SimTime,
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
@@ -150,13 +162,7 @@ impl Kubectl {
         if let Some(outcome) = self.outcomes.get_mut(action) {
             outcome.requests += 1;
         }
-        self.pending.insert(
-            id,
-            Pending {
-                action,
-                replace_with,
-            },
-        );
+        self.pending.insert(id, Pending { action, step });
     }
 
     /// Handles the answer to one of its requests.
@@ -171,14 +177,17 @@ impl Kubectl {
         let Some(pending) = self.pending.remove(&request) else {
             return;
         };
-        match (response, pending.replace_with) {
-            (Ok(_), _) => {}
-            (Err(ApiError::AlreadyExists { .. }), Some(object)) => {
-                let update = Request::update(KUBECTL_CLIENT, self.user.clone(), object, None);
-                self.send(pending.action, update, None, now, api, out);
+        let action = pending.action;
+        match (response, pending.step) {
+            (Err(ApiError::AlreadyExists { .. }), ApplyStep::Create(manifest)) => {
+                let (kind, key) = (manifest.kind(), manifest.key());
+                let op = PatchOp::Apply(manifest);
+                let patch = Request::patch(KUBECTL_CLIENT, self.user.clone(), kind, &key, op);
+                self.send(action, patch, ApplyStep::Done, now, api, out);
             }
+            (Ok(_), _) => {}
             (Err(e), _) => {
-                if let Some(outcome) = self.outcomes.get_mut(pending.action) {
+                if let Some(outcome) = self.outcomes.get_mut(action) {
                     outcome.errors.push(e.to_string());
                 }
             }

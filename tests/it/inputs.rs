@@ -191,7 +191,9 @@ fn typed_lists_and_indented_items_load() {
     // `kubectl get pods -o yaml` against the API directly gives a PodList; items may be
     // indented under `items:`.
     let text = "apiVersion: v1\nkind: PodList\nitems:\n  - apiVersion: v1\n    kind: Pod\n    \
-                metadata: {name: a}\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: b}\n";
+                metadata: {name: a}\n    spec: {containers: [{name: c, image: i}]}\n  \
+                - apiVersion: v1\n    kind: Pod\n    metadata: {name: b}\n    \
+                spec: {containers: [{name: c, image: i}]}\n";
     let (_dir, path) = file("pods.yaml", text);
     assert_eq!(names(&load(&path), Kind::Pod), vec!["a", "b"]);
 }

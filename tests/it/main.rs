@@ -13,3 +13,4 @@ mod scheduling;
 mod store_watch;
 mod support;
 mod sweep;
+mod validation;

@@ -1102,9 +1102,10 @@ impl Runner {
                 object.meta_mut().labels = new_labels.clone();
                 object.meta_mut().namespace = raw_ns.into();
                 object.meta_mut().resource_version = ResourceVersion(sent);
-                let node_name = pick(&POD_NODES, value);
+                // A pod's spec (its node included) changes only through a binding: an update
+                // relabels it.
                 match &mut object {
-                    Object::Pod(p) => p.spec.node_name = node_name.into(),
+                    Object::Pod(_) => {}
                     Object::Node(n) => n.spec.unschedulable = value == 1,
                     Object::Deployment(d) => d.spec.replicas = Some(i32::from(value)),
                     _ => {}
@@ -1127,7 +1128,7 @@ impl Runner {
                         let rv = self.r.modify(kind, &key, |s| {
                             s.labels = new_labels;
                             match kind {
-                                Kind::Pod => s.node_name = node_name.into(),
+                                Kind::Pod => {}
                                 Kind::Node => s.unschedulable = value == 1,
                                 _ => s.replicas = Some(i32::from(value)),
                             }
@@ -1184,7 +1185,8 @@ impl Runner {
                         PatchOp::Unschedulable(u) => s.unschedulable = u,
                         PatchOp::Image { .. } => s.image = image,
                         // The sequences never generate the scheduler's status patches.
-                        PatchOp::PodStatus { .. } | PatchOp::EventSeries(_) => {}
+                        PatchOp::PodStatus { .. } | PatchOp::EventSeries(_) | PatchOp::Apply(_) => {
+                        }
                     });
                     let snap = self.snap(kind, &key);
                     expect_object(&ctx, &response, rv, &snap);
@@ -2210,13 +2212,15 @@ fn label_selection_enter_modify_leave() {
     let web = h.watch(ms(0), Kind::Pod, "a", selector("app=web", "", None));
     let all = h.watch(ms(1), Kind::Pod, "", selector("", "", None));
     let key = ObjectKey::new("a", "p");
+    // Read-modify-write: a pod's spec (what admission added included) stays as stored.
     let relabel = |h: &mut Harness, at: u64, pairs: &[(&str, &str)]| {
-        let mut p = pod("a", "p", "", pairs);
-        p.meta_mut().resource_version = h
+        let mut p = h
             .api
             .store()
             .get(Kind::Pod, &key)
-            .map_or(ResourceVersion(0), |o| o.meta().resource_version);
+            .map(|o| (**o).clone())
+            .expect("p exists");
+        p.meta_mut().labels = labels(pairs);
         object_of(
             "relabel",
             h.call(ms(at), Request::update(WRITER, user(), p, None)),
