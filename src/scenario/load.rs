@@ -24,6 +24,7 @@ use crate::scheduler::config::KubeSchedulerConfiguration;
 use crate::scheduler::gpu::Policy;
 use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
 use crate::scheduler::kube_scheduler::CycleCost;
+use crate::scheduler::legacy_policy::{self, FeatureGates};
 use crate::sim::{SimDuration, SimTime};
 
 /// Virtual time simulated when the scenario does not say.
@@ -160,6 +161,8 @@ struct Inputs {
     scenario: Option<(PathBuf, ScenarioDoc, u64)>,
     objects: Vec<Object>,
     scheduler_configurations: Vec<(PathBuf, Document)>,
+    /// Legacy scheduler Policy documents (at most one is allowed).
+    scheduler_policies: Vec<(PathBuf, Document)>,
     notes: Vec<Note>,
     /// Overrides to apply to the Scenario and KubeSchedulerConfiguration documents.
     overrides: Vec<ParsedOverride>,
@@ -456,6 +459,9 @@ fn read_document(
                 .scheduler_configurations
                 .push((file.to_path_buf(), doc));
         }
+        Manifest::SchedulerPolicy(doc) => {
+            inputs.scheduler_policies.push((file.to_path_buf(), doc));
+        }
         Manifest::Skipped { api_version, kind } => inputs.notes.push(Note {
             pos: doc.start(file),
             message: format!("{api_version} {kind} is not modelled by kubesim; skipped"),
@@ -646,9 +652,14 @@ fn assemble(
             DEFAULT_SAMPLE_EVERY,
         ),
     };
+    let gates = feature_gates(doc.as_ref().map(|d| &d.spec.scheduler), &locator)?;
     let scheduler = scheduler_settings(
         doc.as_ref().map(|d| &d.spec.scheduler),
-        &inputs.scheduler_configurations,
+        SchedulerDocuments {
+            configurations: &inputs.scheduler_configurations,
+            policies: &inputs.scheduler_policies,
+            gates,
+        },
         &mut inputs.notes,
         &inputs.overrides,
         &file,
@@ -741,16 +752,60 @@ fn replay_settings(
     })
 }
 
-/// The scheduler settings: the Scenario's `spec.scheduler` and at most one
-/// KubeSchedulerConfiguration document, resolved once here so that a bad configuration is a
-/// load error naming the field.
+/// `spec.scheduler.featureGates`, checked: the gates with what the Scenario sets (and where
+/// it sets them), or `None` when it sets none.
+fn feature_gates(
+    spec: Option<&crate::scenario::model::SchedulerSpec>,
+    locator: &Locator<'_>,
+) -> Result<Option<(FeatureGates, SourcePos)>, ScenarioError> {
+    let Some(written) = spec.and_then(|s| s.feature_gates.as_ref()) else {
+        return Ok(None);
+    };
+    let pos = locator.at(&written.referenced);
+    let mut gates = FeatureGates::default();
+    for (name, &on) in &written.value {
+        gates
+            .set(name, on)
+            .map_err(|message| ScenarioError::Invalid {
+                pos: pos.clone(),
+                path: format!("spec.scheduler.featureGates.{name}"),
+                message,
+            })?;
+    }
+    Ok(Some((gates, pos)))
+}
+
+/// The documents that configure the scheduler, as read.
+struct SchedulerDocuments<'a> {
+    /// KubeSchedulerConfiguration documents.
+    configurations: &'a [(PathBuf, Document)],
+    /// Legacy Policy documents.
+    policies: &'a [(PathBuf, Document)],
+    /// `spec.scheduler.featureGates`, if the Scenario sets any, and where.
+    gates: Option<(FeatureGates, SourcePos)>,
+}
+
+/// The scheduler settings: the Scenario's `spec.scheduler`, at most one
+/// KubeSchedulerConfiguration document and at most one legacy Policy, resolved once here so
+/// that a bad configuration is a load error naming the field. A Policy makes the profile; a
+/// KubeSchedulerConfiguration beside it may set only what lies outside profiles, as
+/// kube-scheduler 1.22 allowed.
 fn scheduler_settings(
     spec: Option<&crate::scenario::model::SchedulerSpec>,
-    documents: &[(PathBuf, Document)],
+    scheduler_documents: SchedulerDocuments<'_>,
     notes: &mut Vec<Note>,
     overrides: &[ParsedOverride],
     scenario_file: &Path,
 ) -> Result<SchedulerSettings, ScenarioError> {
+    let documents = scheduler_documents.configurations;
+    let policies = scheduler_documents.policies;
+    if let Some((file, doc)) = policies.get(1) {
+        return Err(ScenarioError::Invalid {
+            pos: doc.start(file),
+            path: "kind".into(),
+            message: "a second Policy; expected at most one per scenario".into(),
+        });
+    }
     if let Some((file, doc)) = documents.get(1) {
         return Err(ScenarioError::Invalid {
             pos: doc.start(file),
@@ -832,7 +887,37 @@ fn scheduler_settings(
                 message: e.message.clone(),
             })
         })?;
+        if let Some((policy_file, _)) = policies.first()
+            && legacy_policy::sets_profiles(&parsed)
+        {
+            return Err(fix(ScenarioError::Invalid {
+                pos: locate(doc, file, "profiles").unwrap_or_else(|| doc.start(file)),
+                path: "profiles".into(),
+                message: format!(
+                    "cannot set a Plugin config and Policy config (as kube-scheduler 1.22 \
+                     refused them): the Policy in {} makes the default-scheduler profile; \
+                     expected a KubeSchedulerConfiguration without profiles (or with one \
+                     profile without plugins and pluginConfig) beside it",
+                    policy_file.display()
+                ),
+            }));
+        }
         config = parsed;
+    }
+    match (policies.first(), &scheduler_documents.gates) {
+        (Some((file, doc)), gates) => {
+            let gates = gates
+                .as_ref()
+                .map_or_else(FeatureGates::default, |(g, _)| *g);
+            policy_configuration(&mut config, file, doc, gates, notes)?;
+        }
+        (None, Some((_, pos))) => notes.push(Note {
+            pos: pos.clone(),
+            message: "spec.scheduler.featureGates: read only by a legacy Policy's translation, \
+                      and the scenario has no Policy; ignored"
+                .into(),
+        }),
+        (None, None) => {}
     }
     let defaults = CycleCost::default();
     let cost = spec.map(|s| &s.cycle_cost);
@@ -849,6 +934,72 @@ fn scheduler_settings(
         },
         config,
     })
+}
+
+/// Translates the Policy `doc` of `file` into the profile of `config` (whose settings
+/// outside profiles stay); its errors and notes point at the Policy's fields.
+fn policy_configuration(
+    config: &mut KubeSchedulerConfiguration,
+    file: &Path,
+    doc: &Document,
+    gates: FeatureGates,
+    notes: &mut Vec<Note>,
+) -> Result<(), ScenarioError> {
+    let (policy, ignored) = parse_lenient::<legacy_policy::Policy>(doc, file)?;
+    let at = |path: &str| locate(doc, file, path).unwrap_or_else(|| doc.start(file));
+    let ignored: Vec<String> = ignored
+        .into_iter()
+        .filter(|p| p != "apiVersion" && p != "kind")
+        .collect();
+    if !ignored.is_empty() {
+        notes.push(Note {
+            pos: doc.start(file),
+            message: format!(
+                "Policy: fields not modelled, ignored: {}",
+                ignored.join(", ")
+            ),
+        });
+    }
+    let translation =
+        legacy_policy::translate(&policy, gates).map_err(|e| ScenarioError::Invalid {
+            pos: at(e.path()),
+            path: e.path().to_string(),
+            message: e.message(),
+        })?;
+    for note in translation.notes {
+        notes.push(Note {
+            pos: at(&note.path),
+            message: format!("Policy {}: {}", note.path, note.message),
+        });
+    }
+    // One profile without plugins may stand beside a Policy: its percentageOfNodesToScore
+    // carries over; its schedulerName does not (kube-scheduler 1.22 named the Policy's
+    // profile default-scheduler).
+    let written = config.profiles.first();
+    let percentage = written.and_then(|p| p.percentage_of_nodes_to_score);
+    if let Some(name) = written.and_then(|p| p.scheduler_name.as_deref())
+        && name != crate::api::pod::DEFAULT_SCHEDULER_NAME
+    {
+        notes.push(Note {
+            pos: doc.start(file),
+            message: format!(
+                "KubeSchedulerConfiguration profiles[0].schedulerName {name:?}: a Policy's \
+                 profile is default-scheduler, as in kube-scheduler 1.22; ignored"
+            ),
+        });
+    }
+    let translated = translation.configuration;
+    config.profiles = translated.profiles;
+    config.max_weight = translated.max_weight;
+    if let Some(profile) = config.profiles.first_mut() {
+        profile.percentage_of_nodes_to_score = percentage;
+    }
+    config.resolve().map_err(|e| ScenarioError::Invalid {
+        pos: doc.start(file),
+        path: String::new(),
+        message: format!("the Policy's translation does not resolve: {e}"),
+    })?;
+    Ok(())
 }
 
 /// Reads a referenced manifest file or folder, relative to the scenario's folder.
