@@ -14,7 +14,7 @@ use super::model::{
     NodePool, ReplaySpec, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, ScenarioSpec,
     TimelineEntry, TypeMeta, user_field_path,
 };
-use super::overrides::{FieldPath, Override, SCHEDULER_PREFIX, Target};
+use super::overrides::{FieldPath, Override, Target};
 use super::yaml::{Document, YamlNode, locate, parse_lenient, parse_strict, split_documents};
 use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
@@ -209,10 +209,12 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Loads the scenario at `path` with `overrides` applied, as `kubesim sweep --vary` runs it.
 ///
 /// Each override sets one field of the Scenario document (a key under `spec.` or
-/// `metadata.`) or, with the prefix `scheduler.`, of the KubeSchedulerConfiguration document.
-/// It is applied to the parsed document tree before the typed parse: missing map keys are
-/// created (and a missing document too: an empty Scenario or KubeSchedulerConfiguration), a
-/// list index past the end is an error naming the key. The result is checked exactly as the
+/// `metadata.`) or, with the prefix `scheduler.`, of the KubeSchedulerConfiguration document,
+/// or, with the prefix `policy.`, of the legacy scheduler Policy. It is applied to the parsed
+/// document tree before the typed parse: missing map keys are created (and a missing document
+/// too: an empty Scenario or KubeSchedulerConfiguration, but never a Policy, whose emptiness
+/// means the default predicates and priorities), a list index past the end is an error naming
+/// the key. The result is checked exactly as the
 /// file would be had the value been written there, so a value that does not fit the field is
 /// an error naming the key, the value and what was expected. `Scenario::hash` stays the hash of
 /// the files: callers record the overrides beside it.
@@ -352,10 +354,7 @@ fn blame_or_relocate(
     };
     if let Some(o) = culprit {
         let path = if err_path.len() > o.path.display().len() {
-            match target {
-                Target::Scenario => err_path,
-                Target::SchedulerConfiguration => format!("{SCHEDULER_PREFIX}{err_path}"),
-            }
+            format!("{}{err_path}", target.prefix())
         } else {
             o.given.key.clone()
         };
@@ -904,12 +903,27 @@ fn scheduler_settings(
         }
         config = parsed;
     }
+    if policies.is_empty()
+        && let Some(o) = overrides.iter().find(|o| o.path.target == Target::Policy)
+    {
+        return Err(ScenarioError::Invalid {
+            pos: SourcePos {
+                file: scenario_file.to_path_buf(),
+                line: 0,
+                column: 0,
+            },
+            path: o.given.key.clone(),
+            message: "the scenario has no Policy for a policy. override to change; expected a \
+                      `kind: Policy` document"
+                .into(),
+        });
+    }
     match (policies.first(), &scheduler_documents.gates) {
         (Some((file, doc)), gates) => {
             let gates = gates
                 .as_ref()
                 .map_or_else(FeatureGates::default, |(g, _)| *g);
-            policy_configuration(&mut config, file, doc, gates, notes)?;
+            policy_configuration(&mut config, file, doc, gates, overrides, notes)?;
         }
         (None, Some((_, pos))) => notes.push(Note {
             pos: pos.clone(),
@@ -941,16 +955,51 @@ fn scheduler_settings(
 fn policy_configuration(
     config: &mut KubeSchedulerConfiguration,
     file: &Path,
-    doc: &Document,
+    original: &Document,
     gates: FeatureGates,
+    overrides: &[ParsedOverride],
     notes: &mut Vec<Note>,
 ) -> Result<(), ScenarioError> {
-    let (policy, ignored) = parse_lenient::<legacy_policy::Policy>(doc, file)?;
+    let changed = apply_overrides(original, file, overrides, Target::Policy)?;
+    let doc = changed.as_ref().unwrap_or(original);
+    // An error in a document overrides changed is blamed on the override it is about.
+    let fix = |e: ScenarioError| match &changed {
+        Some(_) => blame_or_relocate(e, overrides, Target::Policy, original.start(file)),
+        None => e,
+    };
+    let (policy, ignored) = parse_lenient::<legacy_policy::Policy>(doc, file).map_err(fix)?;
     let at = |path: &str| locate(doc, file, path).unwrap_or_else(|| doc.start(file));
+    // Notes point into the file as written.
+    let at_original =
+        |path: &str| locate(original, file, path).unwrap_or_else(|| original.start(file));
     let ignored: Vec<String> = ignored
         .into_iter()
         .filter(|p| p != "apiVersion" && p != "kind")
         .collect();
+    // An override of a field a Policy does not have would silently change nothing.
+    for o in overrides.iter().filter(|o| o.path.target == Target::Policy) {
+        let dotted = o.path.dotted();
+        let skipped = ignored.iter().any(|p| {
+            let p: Vec<&str> = p.split('.').filter(|s| *s != "?").collect();
+            related(&p.join("."), &dotted)
+        });
+        if skipped {
+            return Err(ScenarioError::Invalid {
+                pos: SourcePos {
+                    file: file.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                },
+                path: o.given.key.clone(),
+                message: format!(
+                    "override value {:?}: a Policy has no such field; expected a field under \
+                     predicates, priorities, extenders, hardPodAffinitySymmetricWeight or \
+                     alwaysCheckAllPredicates",
+                    o.given.value
+                ),
+            });
+        }
+    }
     if !ignored.is_empty() {
         notes.push(Note {
             pos: doc.start(file),
@@ -960,15 +1009,16 @@ fn policy_configuration(
             ),
         });
     }
-    let translation =
-        legacy_policy::translate(&policy, gates).map_err(|e| ScenarioError::Invalid {
+    let translation = legacy_policy::translate(&policy, gates).map_err(|e| {
+        fix(ScenarioError::Invalid {
             pos: at(e.path()),
             path: e.path().to_string(),
             message: e.message(),
-        })?;
+        })
+    })?;
     for note in translation.notes {
         notes.push(Note {
-            pos: at(&note.path),
+            pos: at_original(&note.path),
             message: format!("Policy {}: {}", note.path, note.message),
         });
     }

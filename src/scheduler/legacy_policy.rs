@@ -17,8 +17,9 @@
 //!    `PodFitsPorts` is an alias of `PodFitsHostPorts`. A built-in name ignores any argument.
 //! 3. Priorities: `priorities` absent means the default set (each with its default weight),
 //!    `[]` means none. `EqualPriority` adds nothing. `ServiceSpreadingPriority` is an alias of
-//!    `SelectorSpreadPriority`. A priority with `requestedToCapacityRatioArguments`, whatever
-//!    its name, becomes `RequestedToCapacityRatio`. A name given twice keeps its last weight.
+//!    `SelectorSpreadPriority`. A priority with `requestedToCapacityRatioArguments` becomes
+//!    `RequestedToCapacityRatio` — unless it is named so: 1.22 then took the built-in key,
+//!    dropped the argument and failed to start. A name given twice keeps its last weight.
 //! 4. Plugins: QueueSort PrioritySort, PostFilter DefaultPreemption and Bind DefaultBinder
 //!    first; then each predicate in kube-scheduler's fixed predicate order; then each
 //!    priority in name order. Each adds its plugins to the extension points it names, once: a
@@ -746,6 +747,14 @@ fn unregistered(kind: NameKind, name: &str, path: String) -> PolicyError {
         NameKind::Predicate => predicate_key(name).is_some(),
         NameKind::Priority => priority_key(name, FeatureGates::default()).is_some(),
     } || REMOVED.iter().any(|(k, n, _, _)| *k == other && *n == name);
+    // The names that work, aliases included; not those kubesim refuses as not modelled.
+    let refused = [
+        "CheckNodeLabelPresence",
+        "CheckServiceAffinity",
+        "NodeLabel",
+        "ServiceAffinity",
+        REQUESTED_TO_CAPACITY_RATIO,
+    ];
     let mut known: Vec<&str> = match kind {
         NameKind::Predicate => PREDICATE_ORDERING
             .iter()
@@ -758,6 +767,7 @@ fn unregistered(kind: NameKind, name: &str, path: String) -> PolicyError {
             .chain(["ServiceSpreadingPriority", "EqualPriority"])
             .collect(),
     };
+    known.retain(|k| !refused.contains(k));
     known.sort_unstable();
     let hint = if other_knows {
         format!(
@@ -770,10 +780,13 @@ fn unregistered(kind: NameKind, name: &str, path: String) -> PolicyError {
     } else if let Some(close) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) {
         format!("names are case-sensitive; expected {close}")
     } else {
-        format!(
-            "expected one of {} (or a custom {kind} with an argument)",
-            known.join(", ")
-        )
+        let custom = match kind {
+            NameKind::Predicate => "",
+            NameKind::Priority => {
+                " (or a priority of any other name with requestedToCapacityRatioArguments)"
+            }
+        };
+        format!("expected one of {}{custom}", known.join(", "))
     };
     PolicyError::Unknown {
         path,
@@ -1126,23 +1139,18 @@ fn priority_keys(
                     return Err(not_modelled(format!("{path}.name"), what, key, instead));
                 }
                 REQUESTED_TO_CAPACITY_RATIO => {
-                    let rtcr = p
-                        .argument
-                        .as_ref()
-                        .and_then(|a| a.requested_to_capacity_ratio_arguments.clone());
-                    let Some(args) = rtcr else {
-                        return Err(PolicyError::Invalid {
-                            path: format!("{path}.argument"),
-                            message: "RequestedToCapacityRatio needs its shape: expected \
-                                      argument.requestedToCapacityRatioArguments"
-                                .into(),
-                        });
-                    };
-                    validate_capacity_ratio(
-                        &args,
-                        &format!("{path}.argument.requestedToCapacityRatioArguments"),
-                    )?;
-                    capacity_ratio = Some((i, args));
+                    // 1.22 took this name for its built-in key and dropped any argument, then
+                    // could not build the plugin without args.
+                    return Err(PolicyError::Invalid {
+                        path: format!("{path}.name"),
+                        message: "kube-scheduler 1.22 read the name RequestedToCapacityRatio \
+                                  as its built-in key, dropped the priority's argument and \
+                                  then failed to build the plugin without args; expected \
+                                  another name for the priority with \
+                                  requestedToCapacityRatioArguments (such as \
+                                  RequestedToCapacityRatioPriority)"
+                            .into(),
+                    });
                 }
                 _ => {
                     if p.argument.is_some() {
@@ -1884,6 +1892,16 @@ mod tests {
             json!({"priorities": [{"name": "RequestedToCapacityRatioPriority", "weight": 1}]}),
         );
         assert!(h.contains("requestedToCapacityRatioArguments"), "{h}");
+        // The built-in key itself, even with the argument, was a startup failure in 1.22.
+        let e = error(
+            json!({"priorities": [{"name": "RequestedToCapacityRatio", "weight": 1,
+            "argument": {"requestedToCapacityRatioArguments": {"shape": [{"utilization": 0, "score": 1}]}}}]}),
+        );
+        assert_eq!(e.path(), "priorities[0].name");
+        assert!(
+            e.message().contains("RequestedToCapacityRatioPriority"),
+            "{e}"
+        );
         // A predicate under priorities, wrong case, and a plain typo.
         let h = hint(json!({"priorities": [{"name": "GeneralPredicates", "weight": 1}]}));
         assert!(
@@ -1897,7 +1915,7 @@ mod tests {
         );
         let e = error(json!({"predicates": [{"name": "Nope"}]}));
         let m = e.message();
-        assert!(m.starts_with("predicate type not found for \"Nope\"; expected one of CheckNodeLabelPresence, CheckNodeUnschedulable,"), "{m}");
+        assert!(m.starts_with("predicate type not found for \"Nope\"; expected one of CheckNodeUnschedulable, CheckVolumeBinding,"), "{m}");
     }
 
     #[test]

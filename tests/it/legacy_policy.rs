@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kubesim::api::{Kind, Object};
-use kubesim::scenario::{self, Scenario};
+use kubesim::scenario::overrides::Override;
+use kubesim::scenario::{self, Scenario, load_with_overrides};
 use kubesim::sim::SimTime;
 use kubesim::world::{self, RunOptions};
 
@@ -332,4 +333,114 @@ fn policy_notes_and_gate_errors_point_into_the_files() {
             .any(|n| n.starts_with("3:27 Policy alwaysCheckAllPredicates: not modelled")),
         "{notes:?}"
     );
+}
+
+fn o(key: &str, value: &str) -> Override {
+    match Override::new(key, value) {
+        Ok(o) => o,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn policy_overrides_change_the_policy_as_if_written_there() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/legacy-policy.yaml");
+    let fit_args = |s: &Scenario| {
+        let profile = &s.scheduler.config.profiles[0];
+        // Score plugins in the priorities' name order: BalancedResourceAllocation's first.
+        let weight = profile
+            .plugins
+            .score
+            .enabled
+            .iter()
+            .find(|r| r.name == "NodeResourcesFit")
+            .map_or(0, |r| r.weight);
+        (
+            weight,
+            profile.plugin_config[0].args["scoringStrategy"]["type"].clone(),
+        )
+    };
+    // As shipped: MostRequestedPriority ×10 packs.
+    assert_eq!(fit_args(&load(&shipped)), (10, "MostAllocated".into()));
+    // The first priority's name changed: LeastAllocated, at the same weight.
+    let spread = load_with_overrides(
+        &shipped,
+        &[o("policy.priorities[0].name", "LeastRequestedPriority")],
+    );
+    match spread {
+        Ok(s) => assert_eq!(fit_args(&s), (10, "LeastAllocated".into())),
+        Err(e) => panic!("{e}"),
+    }
+    // A value the Policy refuses is blamed on the override, naming its key and value.
+    let err = load_with_overrides(
+        &shipped,
+        &[o("policy.predicates[1].name", "CheckNodeCondition")],
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("field `policy.predicates[1].name`: override value \"CheckNodeCondition\": predicate \"CheckNodeCondition\" was removed in v1.17"),
+        "{err}"
+    );
+    // A field a Policy does not have, and a Policy override without a Policy.
+    let err = load_with_overrides(&shipped, &[o("policy.percentageOfNodesToScore", "50")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("a Policy has no such field"), "{err}");
+    let (_dir, plain) = file(
+        "plain.yaml",
+        "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec: {duration: 1m}\n",
+    );
+    let err = load_with_overrides(&plain, &[o("policy.priorities", "[]")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("the scenario has no Policy"), "{err}");
+}
+
+#[test]
+fn a_sweep_over_policy_priorities_compares_packing_and_spreading() {
+    // The shipped scenario with its first priority MostRequestedPriority (as shipped) and
+    // LeastRequestedPriority: 40 pods of 1 CPU on ten 8-CPU nodes end on 5 nodes (8 each) and
+    // on all 10 (4 each); the allocation spread (standard deviation of the nodes' CPU
+    // allocation) is 50 points packed (five at 100 %, five at 0 %) and 0 spread (all at 50 %).
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("sweep");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (code, _, stderr) = kubesim(
+        &[
+            "sweep",
+            "scenarios/legacy-policy.yaml",
+            "--vary",
+            "policy.priorities[0].name=MostRequestedPriority,LeastRequestedPriority",
+            "--quiet",
+            "--out",
+            out.to_str().expect("a UTF-8 path"),
+        ],
+        root,
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    for (run, spread) in [
+        ("000-name-MostRequestedPriority_seed-1", 50.0),
+        ("001-name-LeastRequestedPriority_seed-1", 0.0),
+    ] {
+        let path = out.join("runs").join(run).join("summary.json");
+        let text = std::fs::read_to_string(&path).expect("summary.json");
+        let summary: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(
+            summary["scheduling"]["cpuAllocationSpreadPct"].as_f64(),
+            Some(spread),
+            "{run}"
+        );
+        assert_eq!(
+            summary["scheduling"]["podsBound"].as_u64(),
+            Some(40),
+            "{run}"
+        );
+    }
 }
