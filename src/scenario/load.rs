@@ -164,7 +164,7 @@ struct Inputs {
     /// Legacy scheduler Policy documents (at most one is allowed).
     scheduler_policies: Vec<(PathBuf, Document)>,
     notes: Vec<Note>,
-    /// Overrides to apply to the Scenario and KubeSchedulerConfiguration documents.
+    /// Overrides to apply to the Scenario, KubeSchedulerConfiguration and Policy documents.
     overrides: Vec<ParsedOverride>,
 }
 
@@ -214,10 +214,10 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// document tree before the typed parse: missing map keys are created (and a missing document
 /// too: an empty Scenario or KubeSchedulerConfiguration, but never a Policy, whose emptiness
 /// means the default predicates and priorities), a list index past the end is an error naming
-/// the key. The result is checked exactly as the
-/// file would be had the value been written there, so a value that does not fit the field is
-/// an error naming the key, the value and what was expected. `Scenario::hash` stays the hash of
-/// the files: callers record the overrides beside it.
+/// the key. The result is checked exactly as the file would be had the value been written
+/// there, so a value that does not fit the field is an error naming the key, the value and
+/// what was expected. `Scenario::hash` stays the hash of the files: callers record the
+/// overrides beside it.
 pub fn load_with_overrides(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let parsed = overrides
         .iter()
