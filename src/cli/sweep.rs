@@ -18,13 +18,16 @@ Examples:
       --vary 'spec.nodePools[0].count=1000,2000' --seeds 1..10 -j 8
   kubesim sweep scenarios/quickstart.yaml \\
       --vary 'scheduler.profiles[0].pluginConfig[0].args.scoringStrategy.type=LeastAllocated,MostAllocated'
+  kubesim sweep scenarios/legacy-policy.yaml \\
+      --vary 'policy.priorities[0].name=MostRequestedPriority,LeastRequestedPriority'
   kubesim sweep scenarios/openb-policies.yaml \\
       --vary spec.replay.policy=random,dotprod,gpuclustering,gpupacking,bestfit,fgd --seeds 1..5
   kubesim sweep S.yaml --vary … --seeds 1..100 --out /results --shard-from-env   # one shard
   kubesim sweep merge /results                                                   # after all shards
 
 KEY is a field of the Scenario document (spec.…, metadata.…; [N] indexes a list, [\"a.b\"]
-names a map key holding dots) or, behind `scheduler.`, of the KubeSchedulerConfiguration.
+names a map key holding dots) or, behind `scheduler.`, of the KubeSchedulerConfiguration, or,
+behind `policy.`, of the legacy scheduler Policy (policy.priorities[0].name=…).
 Values are YAML (1000 is a number, 50us a string; quote with '…'); commas inside [], {} or
 quotes do not split. Runs: the product of the values (keys in order, values in order, seeds
 innermost), numbered from 0. --seeds takes 7, 1..10 (both ends included) or a list.

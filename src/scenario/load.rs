@@ -15,7 +15,7 @@ use super::model::{
     NodePool, ReplaySpec, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, ScenarioSpec,
     TimelineEntry, TypeMeta, user_field_path,
 };
-use super::overrides::{FieldPath, Override, SCHEDULER_PREFIX, Target};
+use super::overrides::{FieldPath, Override, Target};
 use super::yaml::{Document, YamlNode, locate, parse_lenient, parse_strict, split_documents};
 use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
@@ -25,6 +25,7 @@ use crate::scheduler::config::KubeSchedulerConfiguration;
 use crate::scheduler::gpu::Policy;
 use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
 use crate::scheduler::kube_scheduler::CycleCost;
+use crate::scheduler::legacy_policy::{self, FeatureGates};
 use crate::sim::{SimDuration, SimTime};
 
 /// Virtual time simulated when the scenario does not say.
@@ -165,9 +166,11 @@ struct Inputs {
     /// Where each object (kind, namespace, name) was first defined, to warn of repeats.
     defined_at: BTreeMap<(Kind, String, String), SourcePos>,
     scheduler_configurations: Vec<(PathBuf, Document)>,
+    /// Legacy scheduler Policy documents (at most one is allowed).
+    scheduler_policies: Vec<(PathBuf, Document)>,
     notes: Vec<Note>,
     warnings: Vec<Note>,
-    /// Overrides to apply to the Scenario and KubeSchedulerConfiguration documents.
+    /// Overrides to apply to the Scenario, KubeSchedulerConfiguration and Policy documents.
     overrides: Vec<ParsedOverride>,
 }
 
@@ -212,13 +215,15 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Loads the scenario at `path` with `overrides` applied, as `kubesim sweep --vary` runs it.
 ///
 /// Each override sets one field of the Scenario document (a key under `spec.` or
-/// `metadata.`) or, with the prefix `scheduler.`, of the KubeSchedulerConfiguration document.
-/// It is applied to the parsed document tree before the typed parse: missing map keys are
-/// created (and a missing document too: an empty Scenario or KubeSchedulerConfiguration), a
-/// list index past the end is an error naming the key. The result is checked exactly as the
-/// file would be had the value been written there, so a value that does not fit the field is
-/// an error naming the key, the value and what was expected. `Scenario::hash` stays the hash of
-/// the files: callers record the overrides beside it.
+/// `metadata.`) or, with the prefix `scheduler.`, of the KubeSchedulerConfiguration document,
+/// or, with the prefix `policy.`, of the legacy scheduler Policy. It is applied to the parsed
+/// document tree before the typed parse: missing map keys are created (and a missing document
+/// too: an empty Scenario or KubeSchedulerConfiguration, but never a Policy, whose emptiness
+/// means the default predicates and priorities), a list index past the end is an error naming
+/// the key. The result is checked exactly as the file would be had the value been written
+/// there, so a value that does not fit the field is an error naming the key, the value and
+/// what was expected. `Scenario::hash` stays the hash of the files: callers record the
+/// overrides beside it.
 pub fn load_with_overrides(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let parsed = overrides
         .iter()
@@ -355,10 +360,7 @@ fn blame_or_relocate(
     };
     if let Some(o) = culprit {
         let path = if err_path.len() > o.path.display().len() {
-            match target {
-                Target::Scenario => err_path,
-                Target::SchedulerConfiguration => format!("{SCHEDULER_PREFIX}{err_path}"),
-            }
+            format!("{}{err_path}", target.prefix())
         } else {
             o.given.key.clone()
         };
@@ -492,6 +494,9 @@ fn read_document(
             inputs
                 .scheduler_configurations
                 .push((file.to_path_buf(), doc));
+        }
+        Manifest::SchedulerPolicy(doc) => {
+            inputs.scheduler_policies.push((file.to_path_buf(), doc));
         }
         Manifest::Skipped { api_version, kind } => inputs.notes.push(Note {
             pos: doc.start(file),
@@ -683,9 +688,14 @@ fn assemble(
             DEFAULT_SAMPLE_EVERY,
         ),
     };
+    let gates = feature_gates(doc.as_ref().map(|d| &d.spec.scheduler), &locator)?;
     let scheduler = scheduler_settings(
         doc.as_ref().map(|d| &d.spec.scheduler),
-        &inputs.scheduler_configurations,
+        SchedulerDocuments {
+            configurations: &inputs.scheduler_configurations,
+            policies: &inputs.scheduler_policies,
+            gates,
+        },
         &mut inputs.notes,
         &inputs.overrides,
         &file,
@@ -779,16 +789,60 @@ fn replay_settings(
     })
 }
 
-/// The scheduler settings: the Scenario's `spec.scheduler` and at most one
-/// KubeSchedulerConfiguration document, resolved once here so that a bad configuration is a
-/// load error naming the field.
+/// `spec.scheduler.featureGates`, checked: the gates with what the Scenario sets (and where
+/// it sets them), or `None` when it sets none.
+fn feature_gates(
+    spec: Option<&crate::scenario::model::SchedulerSpec>,
+    locator: &Locator<'_>,
+) -> Result<Option<(FeatureGates, SourcePos)>, ScenarioError> {
+    let Some(written) = spec.and_then(|s| s.feature_gates.as_ref()) else {
+        return Ok(None);
+    };
+    let pos = locator.at(&written.referenced);
+    let mut gates = FeatureGates::default();
+    for (name, &on) in &written.value {
+        gates
+            .set(name, on)
+            .map_err(|message| ScenarioError::Invalid {
+                pos: pos.clone(),
+                path: format!("spec.scheduler.featureGates.{name}"),
+                message,
+            })?;
+    }
+    Ok(Some((gates, pos)))
+}
+
+/// The documents that configure the scheduler, as read.
+struct SchedulerDocuments<'a> {
+    /// KubeSchedulerConfiguration documents.
+    configurations: &'a [(PathBuf, Document)],
+    /// Legacy Policy documents.
+    policies: &'a [(PathBuf, Document)],
+    /// `spec.scheduler.featureGates`, if the Scenario sets any, and where.
+    gates: Option<(FeatureGates, SourcePos)>,
+}
+
+/// The scheduler settings: the Scenario's `spec.scheduler`, at most one
+/// KubeSchedulerConfiguration document and at most one legacy Policy, resolved once here so
+/// that a bad configuration is a load error naming the field. A Policy makes the profile; a
+/// KubeSchedulerConfiguration beside it may set only what lies outside profiles, as
+/// kube-scheduler 1.22 allowed.
 fn scheduler_settings(
     spec: Option<&crate::scenario::model::SchedulerSpec>,
-    documents: &[(PathBuf, Document)],
+    scheduler_documents: SchedulerDocuments<'_>,
     notes: &mut Vec<Note>,
     overrides: &[ParsedOverride],
     scenario_file: &Path,
 ) -> Result<SchedulerSettings, ScenarioError> {
+    let documents = scheduler_documents.configurations;
+    let policies = scheduler_documents.policies;
+    if let Some((file, doc)) = policies.get(1) {
+        return Err(ScenarioError::Invalid {
+            pos: doc.start(file),
+            path: "kind".into(),
+            message: "a second Policy; expected at most one per scenario".into(),
+        });
+    }
     if let Some((file, doc)) = documents.get(1) {
         return Err(ScenarioError::Invalid {
             pos: doc.start(file),
@@ -870,7 +924,52 @@ fn scheduler_settings(
                 message: e.message.clone(),
             })
         })?;
+        if let Some((policy_file, _)) = policies.first()
+            && legacy_policy::sets_profiles(&parsed)
+        {
+            return Err(fix(ScenarioError::Invalid {
+                pos: locate(doc, file, "profiles").unwrap_or_else(|| doc.start(file)),
+                path: "profiles".into(),
+                message: format!(
+                    "cannot set a Plugin config and Policy config (as kube-scheduler 1.22 \
+                     refused them): the Policy in {} makes the default-scheduler profile; \
+                     expected a KubeSchedulerConfiguration without profiles (or with one \
+                     profile without plugins and pluginConfig) beside it",
+                    policy_file.display()
+                ),
+            }));
+        }
         config = parsed;
+    }
+    if policies.is_empty()
+        && let Some(o) = overrides.iter().find(|o| o.path.target == Target::Policy)
+    {
+        return Err(ScenarioError::Invalid {
+            pos: SourcePos {
+                file: scenario_file.to_path_buf(),
+                line: 0,
+                column: 0,
+            },
+            path: o.given.key.clone(),
+            message: "the scenario has no Policy for a policy. override to change; expected a \
+                      `kind: Policy` document"
+                .into(),
+        });
+    }
+    match (policies.first(), &scheduler_documents.gates) {
+        (Some((file, doc)), gates) => {
+            let gates = gates
+                .as_ref()
+                .map_or_else(FeatureGates::default, |(g, _)| *g);
+            policy_configuration(&mut config, file, doc, gates, overrides, notes)?;
+        }
+        (None, Some((_, pos))) => notes.push(Note {
+            pos: pos.clone(),
+            message: "spec.scheduler.featureGates: read only by a legacy Policy's translation, \
+                      and the scenario has no Policy; ignored"
+                .into(),
+        }),
+        (None, None) => {}
     }
     let defaults = CycleCost::default();
     let cost = spec.map(|s| &s.cycle_cost);
@@ -887,6 +986,108 @@ fn scheduler_settings(
         },
         config,
     })
+}
+
+/// Translates the Policy `doc` of `file` into the profile of `config` (whose settings
+/// outside profiles stay); its errors and notes point at the Policy's fields.
+fn policy_configuration(
+    config: &mut KubeSchedulerConfiguration,
+    file: &Path,
+    original: &Document,
+    gates: FeatureGates,
+    overrides: &[ParsedOverride],
+    notes: &mut Vec<Note>,
+) -> Result<(), ScenarioError> {
+    let changed = apply_overrides(original, file, overrides, Target::Policy)?;
+    let doc = changed.as_ref().unwrap_or(original);
+    // An error in a document overrides changed is blamed on the override it is about.
+    let fix = |e: ScenarioError| match &changed {
+        Some(_) => blame_or_relocate(e, overrides, Target::Policy, original.start(file)),
+        None => e,
+    };
+    let (policy, ignored) = parse_lenient::<legacy_policy::Policy>(doc, file).map_err(fix)?;
+    let at = |path: &str| locate(doc, file, path).unwrap_or_else(|| doc.start(file));
+    // Notes point into the file as written.
+    let at_original =
+        |path: &str| locate(original, file, path).unwrap_or_else(|| original.start(file));
+    let ignored: Vec<String> = ignored
+        .into_iter()
+        .filter(|p| p != "apiVersion" && p != "kind")
+        .collect();
+    // An override of a field a Policy does not have would silently change nothing.
+    for o in overrides.iter().filter(|o| o.path.target == Target::Policy) {
+        let dotted = o.path.dotted();
+        let skipped = ignored.iter().any(|p| {
+            let p: Vec<&str> = p.split('.').filter(|s| *s != "?").collect();
+            related(&p.join("."), &dotted)
+        });
+        if skipped {
+            return Err(ScenarioError::Invalid {
+                pos: SourcePos {
+                    file: file.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                },
+                path: o.given.key.clone(),
+                message: format!(
+                    "override value {:?}: a Policy has no such field; expected a field under \
+                     predicates, priorities, extenders, hardPodAffinitySymmetricWeight or \
+                     alwaysCheckAllPredicates",
+                    o.given.value
+                ),
+            });
+        }
+    }
+    if !ignored.is_empty() {
+        notes.push(Note {
+            pos: doc.start(file),
+            message: format!(
+                "Policy: fields not modelled, ignored: {}",
+                ignored.join(", ")
+            ),
+        });
+    }
+    let translation = legacy_policy::translate(&policy, gates).map_err(|e| {
+        fix(ScenarioError::Invalid {
+            pos: at(e.path()),
+            path: e.path().to_string(),
+            message: e.message(),
+        })
+    })?;
+    for note in translation.notes {
+        notes.push(Note {
+            pos: at_original(&note.path),
+            message: format!("Policy {}: {}", note.path, note.message),
+        });
+    }
+    // One profile without plugins may stand beside a Policy: its percentageOfNodesToScore
+    // carries over; its schedulerName does not (kube-scheduler 1.22 named the Policy's
+    // profile default-scheduler).
+    let written = config.profiles.first();
+    let percentage = written.and_then(|p| p.percentage_of_nodes_to_score);
+    if let Some(name) = written.and_then(|p| p.scheduler_name.as_deref())
+        && name != crate::api::pod::DEFAULT_SCHEDULER_NAME
+    {
+        notes.push(Note {
+            pos: doc.start(file),
+            message: format!(
+                "KubeSchedulerConfiguration profiles[0].schedulerName {name:?}: a Policy's \
+                 profile is default-scheduler, as in kube-scheduler 1.22; ignored"
+            ),
+        });
+    }
+    let translated = translation.configuration;
+    config.profiles = translated.profiles;
+    config.max_weight = translated.max_weight;
+    if let Some(profile) = config.profiles.first_mut() {
+        profile.percentage_of_nodes_to_score = percentage;
+    }
+    config.resolve().map_err(|e| ScenarioError::Invalid {
+        pos: doc.start(file),
+        path: String::new(),
+        message: format!("the Policy's translation does not resolve: {e}"),
+    })?;
+    Ok(())
 }
 
 /// Reads a referenced manifest file or folder, relative to the scenario's folder.

@@ -24,6 +24,7 @@ use crate::api::service::Service;
 use crate::api::validation::{validate_node, validate_pod};
 use crate::api::{Kind, Object};
 use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
+use crate::scheduler::legacy_policy;
 
 /// The outcome of reading one manifest document.
 #[derive(Debug)]
@@ -37,6 +38,9 @@ pub enum Manifest {
     },
     /// A scheduler configuration document, kept as text for the scheduler to read.
     SchedulerConfiguration(Document),
+    /// A legacy scheduler Policy (`kind: Policy`, `apiVersion: v1`), kept as text; it is
+    /// translated into the scheduler's profile.
+    SchedulerPolicy(Document),
     /// A list (`kind: List`, `PodList`, …): its items, each a document at its place in the
     /// file.
     List(Vec<Document>),
@@ -122,6 +126,9 @@ const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
 /// The group of the scheduler's configuration API.
 const SCHEDULER_CONFIG_GROUP: &str = "kubescheduler.config.k8s.io";
 
+/// The apiVersions kube-scheduler read a legacy scheduler Policy in.
+const POLICY_API_VERSIONS: &[&str] = &["v1", "kubescheduler.config.k8s.io/v1"];
+
 /// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (`""`, `v1`).
 fn split_api_version(api_version: &str) -> (&str, &str) {
     api_version.rsplit_once('/').unwrap_or(("", api_version))
@@ -171,6 +178,20 @@ pub fn read_manifest(
     let (group, _) = split_api_version(api_version);
     if group == SCHEDULER_CONFIG_GROUP && kind_name == "KubeSchedulerConfiguration" {
         return Ok(Manifest::SchedulerConfiguration(doc.clone()));
+    }
+    if kind_name == legacy_policy::KIND {
+        // Policy was no core kind: kube-scheduler decoded it as `v1` or in its configuration
+        // group's `v1`, and in no other version.
+        if POLICY_API_VERSIONS.contains(&api_version) {
+            return Ok(Manifest::SchedulerPolicy(doc.clone()));
+        }
+        if group.is_empty() || group == SCHEDULER_CONFIG_GROUP {
+            return Err(invalid_version(format!(
+                "{api_version} Policy is not a scheduler Policy version; expected apiVersion \
+                 {} (the legacy scheduler Policy)",
+                POLICY_API_VERSIONS.join(" or ")
+            )));
+        }
     }
     if let Some(kind) = Kind::from_name(kind_name)
         && kind.api_version() == api_version
@@ -437,6 +458,28 @@ mod tests {
         assert!(msg.contains("did you mean Deployment?"), "{msg}");
         // `kind: Deploymnet` is on line 2; its value starts at column 7.
         assert!(msg.starts_with("m.yaml:2:7: field `kind`"), "{msg}");
+    }
+
+    #[test]
+    fn legacy_scheduler_policies_are_recognised_in_both_versions() {
+        for version in ["v1", "kubescheduler.config.k8s.io/v1"] {
+            let text = format!("apiVersion: {version}\nkind: Policy\npriorities: []\n");
+            assert!(
+                matches!(read(&text), Ok(Manifest::SchedulerPolicy(_))),
+                "{version}"
+            );
+        }
+        // No other version of the scheduler's group, nor a Policy of another group (a custom
+        // resource, skipped like any other).
+        let err = read("apiVersion: kubescheduler.config.k8s.io/v1beta1\nkind: Policy\n").err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.starts_with("m.yaml:1:13: field `apiVersion`")
+                && msg.contains("expected apiVersion v1 or kubescheduler.config.k8s.io/v1"),
+            "{msg}"
+        );
+        let custom = read("apiVersion: example.com/v1\nkind: Policy\nmetadata: {name: p}\n");
+        assert!(matches!(custom, Ok(Manifest::Skipped { .. })), "{custom:?}");
     }
 
     #[test]

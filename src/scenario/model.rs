@@ -106,6 +106,10 @@ pub struct SchedulerSpec {
     /// Virtual cost of a scheduling cycle.
     #[serde(default)]
     pub cycle_cost: CycleCostSpec,
+    /// kube-scheduler feature gates (`--feature-gates`) a legacy Policy's translation reads,
+    /// by name: `DefaultPodTopologySpread` (default true), `ResourceLimitsPriorityFunction`
+    /// (default false).
+    pub feature_gates: Option<Spanned<BTreeMap<String, bool>>>,
 }
 
 /// `spec.scheduler.cycleCost`: the virtual time one scheduling cycle takes.

@@ -4,8 +4,10 @@
 //! A path names a field of the `kind: Scenario` document (`spec.nodePools[0].count`,
 //! `metadata.name`) or, behind the prefix `scheduler.`, a field of the scenario's
 //! KubeSchedulerConfiguration document
-//! (`scheduler.profiles[0].pluginConfig[0].args.scoringStrategy.type`). Segments are field
-//! names, `[N]` list indices, or `["a.b"]` for a map key that holds dots (a label key).
+//! (`scheduler.profiles[0].pluginConfig[0].args.scoringStrategy.type`), or, behind the prefix
+//! `policy.`, a field of its legacy scheduler Policy (`policy.priorities[0].name`). Segments
+//! are field names, `[N]` list indices, or `["a.b"]` for a map key that holds dots (a label
+//! key).
 //!
 //! The value is YAML text, parsed as a value of that document: `1000` is a number, `50us` and
 //! `MostAllocated` are strings, `'1000'` is a string, `{cpu: "8"}` is a map. Applying an override
@@ -17,6 +19,8 @@ use std::fmt;
 
 /// The prefix of paths into the KubeSchedulerConfiguration document.
 pub const SCHEDULER_PREFIX: &str = "scheduler.";
+/// The prefix of paths into the legacy scheduler Policy document.
+pub const POLICY_PREFIX: &str = "policy.";
 
 /// A value for one field.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,6 +44,20 @@ pub enum Target {
     Scenario,
     /// The KubeSchedulerConfiguration document (created when the scenario has none).
     SchedulerConfiguration,
+    /// The legacy scheduler Policy document (which the scenario must have: an empty Policy
+    /// would not be an empty change).
+    Policy,
+}
+
+impl Target {
+    /// The prefix of paths into this document (empty for the Scenario document).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Target::Scenario => "",
+            Target::SchedulerConfiguration => SCHEDULER_PREFIX,
+            Target::Policy => POLICY_PREFIX,
+        }
+    }
 }
 
 /// One step of a path.
@@ -130,9 +148,12 @@ pub fn parse_path(key: &str) -> Result<FieldPath, OverrideError> {
         key: key.to_owned(),
         message,
     };
-    let (target, rest) = match key.strip_prefix(SCHEDULER_PREFIX) {
-        Some(rest) => (Target::SchedulerConfiguration, rest),
-        None => (Target::Scenario, key),
+    let (target, rest) = if let Some(rest) = key.strip_prefix(SCHEDULER_PREFIX) {
+        (Target::SchedulerConfiguration, rest)
+    } else if let Some(rest) = key.strip_prefix(POLICY_PREFIX) {
+        (Target::Policy, rest)
+    } else {
+        (Target::Scenario, key)
     };
     let segments = parse_segments(rest).map_err(err)?;
     let first = match segments.first() {
@@ -147,10 +168,13 @@ pub fn parse_path(key: &str) -> Result<FieldPath, OverrideError> {
     match target {
         Target::Scenario if first != "spec" && first != "metadata" => Err(err(format!(
             "expected a path under spec. or metadata. (or scheduler. for the \
-             KubeSchedulerConfiguration), found `{first}`"
+             KubeSchedulerConfiguration, policy. for the legacy Policy), found `{first}`"
         ))),
         Target::SchedulerConfiguration if first == "apiVersion" || first == "kind" => Err(err(
             "the KubeSchedulerConfiguration's apiVersion and kind cannot be changed".into(),
+        )),
+        Target::Policy if first == "apiVersion" || first == "kind" => Err(err(
+            "the Policy's apiVersion and kind cannot be changed".into(),
         )),
         _ => Ok(FieldPath { target, segments }),
     }
@@ -274,6 +298,11 @@ mod tests {
                 Segment::Key("topology.kubernetes.io/zone".into()),
             ])
         );
+        let p = parse_path("policy.priorities[0].weight");
+        assert_eq!(
+            p.map(|p| (p.target, p.display())),
+            Ok((Target::Policy, "priorities[0].weight".to_owned()))
+        );
         let s = parse_path("scheduler.profiles[1].pluginConfig[0].args");
         assert_eq!(
             s.as_ref().map(|p| (p.target, p.display(), p.dotted())),
@@ -298,6 +327,8 @@ mod tests {
             "[0].a",
             "scheduler.kind",
             "scheduler.",
+            "policy.apiVersion",
+            "policy.",
         ] {
             assert!(parse_path(bad).is_err(), "{bad:?} parsed");
         }

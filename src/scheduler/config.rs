@@ -56,6 +56,11 @@ pub struct KubeSchedulerConfiguration {
     pub pod_max_backoff_seconds: Option<i64>,
     /// Profiles; none means the default profile.
     pub profiles: Vec<ProfileConfig>,
+    /// The largest score weight a plugin may be given: [`MAX_WEIGHT`] when unset, as for a
+    /// configuration as written. Never read from a document: a configuration translated from
+    /// a legacy Policy sets it, whose priorities could weigh far more.
+    #[serde(skip)]
+    pub max_weight: Option<i64>,
 }
 
 /// One profile as written.
@@ -235,7 +240,9 @@ impl KubeSchedulerConfiguration {
             )?
             .unwrap_or(global_pct.unwrap_or(0));
             preemption.push(preemption_args(config, &prefix, &name, streams)?);
-            profiles.push(build_profile(name, pct, config, &prefix, streams)?);
+            let max_weight = self.max_weight.unwrap_or(MAX_WEIGHT);
+            let built = build_profile(name, pct, config, &prefix, streams, max_weight)?;
+            profiles.push(built);
         }
         Ok(SchedulerConfig {
             profiles,
@@ -364,6 +371,7 @@ fn build_profile(
     config: &ProfileConfig,
     prefix: &str,
     streams: RngStreams,
+    max_weight: i64,
 ) -> Result<Profile, ConfigError> {
     let p = &config.plugins;
     let multi_point = merge(DEFAULT_PLUGINS, &p.multi_point);
@@ -404,11 +412,11 @@ fn build_profile(
                         ),
                     });
                 }
-                if !(0..=MAX_WEIGHT).contains(&r.weight) {
+                if !(0..=max_weight).contains(&r.weight) {
                     return Err(ConfigError {
                         path: format!("{path}.weight"),
                         message: format!(
-                            "{} is out of range; expected 0 to {MAX_WEIGHT}",
+                            "{} is out of range; expected 0 to {max_weight}",
                             r.weight
                         ),
                     });

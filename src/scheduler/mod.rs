@@ -7,6 +7,7 @@ pub mod explain;
 pub mod framework;
 pub mod gpu;
 pub mod kube_scheduler;
+pub mod legacy_policy;
 pub mod node_info;
 pub mod plugins;
 pub mod preemption;

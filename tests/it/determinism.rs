@@ -27,6 +27,9 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // FGD's integer scores tie often; kube-scheduler breaks the ties among the best GPU nodes
     // with the seeded stream "scheduler/tie-break".
     ("gpu-sharing.yaml", Randomness::Draws),
+    // The translated Policy packs pods; which empty node a new pack starts on is the seeded
+    // tie-break's choice ("scheduler/tie-break").
+    ("legacy-policy.yaml", Randomness::Draws),
     // The only draw is preemption's random start among candidate nodes, and with two nodes
     // every start finds the same candidates: the trace cannot depend on the seed.
     ("preemption.yaml", Randomness::DrawsNothing),

@@ -6,6 +6,7 @@ mod determinism;
 mod explain;
 mod gpu;
 mod inputs;
+mod legacy_policy;
 mod queue;
 mod replay;
 mod reporting;

@@ -12,10 +12,12 @@ mod lanes;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
+pub mod node_resource_limits;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod pod_topology_spread;
 mod registry;
+pub mod selector_spread;
 pub mod taint_toleration;
 #[cfg(test)]
 pub(crate) mod test_util;

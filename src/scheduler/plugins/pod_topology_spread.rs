@@ -389,12 +389,13 @@ fn parse_constraints(
     Ok(out)
 }
 
-/// The selector default constraints use for `pod` (upstream's `helper.DefaultSelector`): the
-/// labels every Service in the pod's namespace that selects the pod asks for, plus the
-/// selector of the pod's controlling ReplicaSet, ReplicationController or StatefulSet. `None`
-/// when that comes to no requirement at all (then the pod gets no default constraints).
+/// The selector default constraints (and SelectorSpread) use for `pod` (upstream's
+/// `helper.DefaultSelector`): the labels every Service in the pod's namespace that selects the
+/// pod asks for, plus the selector of the pod's controlling ReplicaSet, ReplicationController
+/// or StatefulSet. `None` when that comes to no requirement at all (then the pod gets no
+/// default constraints).
 /// Allocates only when something selects or owns the pod.
-fn default_selector(pod: &Pod, workloads: &WorkloadSelectors) -> Option<Selector> {
+pub(crate) fn default_selector(pod: &Pod, workloads: &WorkloadSelectors) -> Option<Selector> {
     let namespace = &pod.metadata.namespace;
     let pod_labels = pod.labels();
     let mut service_labels: Option<Labels> = None;

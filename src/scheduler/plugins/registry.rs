@@ -7,6 +7,14 @@
 //! (VolumeRestrictions, NodeVolumeLimits, VolumeBinding, VolumeZone) and DynamicResources are
 //! out of scope because volumes and devices are not modelled.
 //!
+//! Some names exist for configurations translated from a legacy `Policy` (see
+//! `scheduler::legacy_policy`), and may be used in a KubeSchedulerConfiguration too:
+//! SelectorSpread and NodeResourceLimits run as kube-scheduler last ran them; the in-tree
+//! volume limits EBSLimits, GCEPDLimits, AzureDiskLimits and CinderLimits are volume plugins
+//! (no instance); NodePreferAvoidPods has no instance either: it reads a node annotation that
+//! names controllers by UID, which a scenario cannot know, so it would give every node the
+//! same score.
+//!
 //! The GPU-sharing plugins of the FGD artifact (`Open-Gpu-Share` and the six GPU score plugins)
 //! live in `scheduler/gpu/plugins/`.
 
@@ -18,9 +26,11 @@ use super::inter_pod_affinity::{self, InterPodAffinity};
 use super::node_affinity::{self, NodeAffinity};
 use super::node_name::{self, NodeName};
 use super::node_ports::{self, NodePorts};
+use super::node_resource_limits::{self, NodeResourceLimits};
 use super::node_resources_fit::{self, NodeResourcesFit};
 use super::node_unschedulable::{self, NodeUnschedulable};
 use super::pod_topology_spread::{self, PodTopologySpread};
+use super::selector_spread::{self, SelectorSpread};
 use super::taint_toleration::{self, TaintToleration};
 use crate::scheduler::config::ConfigError;
 use crate::scheduler::framework::{ExtensionPoints, Plugin};
@@ -51,6 +61,14 @@ pub const KNOWN_PLUGINS: &[&str] = &[
     "NodeResourcesBalancedAllocation",
     "ImageLocality",
     "DefaultBinder",
+    // Plugins a legacy Policy translates to that later releases dropped.
+    "SelectorSpread",
+    "NodeResourceLimits",
+    "NodePreferAvoidPods",
+    "EBSLimits",
+    "GCEPDLimits",
+    "AzureDiskLimits",
+    "CinderLimits",
     // GPU sharing (the FGD artifact's plugins).
     "Open-Gpu-Share",
     "RandomScore",
@@ -166,6 +184,8 @@ pub fn new_plugin(
             Box::new(BalancedAllocation::new(parsed))
         }
         image_locality::NAME => Box::new(ImageLocality::new()),
+        selector_spread::NAME => Box::new(SelectorSpread::new()),
+        node_resource_limits::NAME => Box::new(NodeResourceLimits::new()),
         pod_topology_spread::NAME => {
             Box::new(PodTopologySpread::new(args.parse()?).map_err(invalid)?)
         }
