@@ -816,7 +816,7 @@ impl KubeScheduler {
                     &self.profiles[profile_idx],
                     &info,
                     PreemptionView {
-                        snapshot: &self.snapshot,
+                        snapshot: &mut self.snapshot,
                         nominated: &self.nominated,
                         pdbs: &[],
                     },

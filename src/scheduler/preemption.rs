@@ -15,7 +15,8 @@
 //! Where kubesim differs, and why:
 //!
 //! * Plugins have no PreFilter `AddPod` / `RemovePod` extensions. Instead, each dry-run step
-//!   changes a working copy of the snapshot and runs PreFilter again on it
+//!   changes the node in the scheduler's own snapshot (borrowed for the preemption and put back
+//!   as it was after each node, so nothing is copied) and runs PreFilter again on it
 //!   ([`Profile::run_pre_filter_for`]); the state is what the extensions would have produced.
 //! * Nodes are dry-run one at a time in node-tree order from the random offset, where upstream
 //!   checks them in parallel and lists the potential nodes in map order; the stopping rule (at
@@ -186,11 +187,10 @@ impl NominatedPods {
 }
 
 /// The cluster as preemption sees it.
-#[derive(Clone, Copy)]
 pub struct PreemptionView<'a> {
     /// The scheduler's snapshot (bound and assumed pods; terminating pods have their
-    /// `deletionTimestamp` set).
-    pub snapshot: &'a Snapshot,
+    /// `deletionTimestamp` set). The dry runs change a node's pods and put them back.
+    pub snapshot: &'a mut Snapshot,
     /// Nominated pods.
     pub nominated: &'a NominatedPods,
     /// PodDisruptionBudgets (empty until PDBs are modelled).
@@ -248,11 +248,13 @@ pub fn preempt(
     if snapshot.is_empty() {
         return PreemptionOutcome::Error(Status::error(NAME, "no nodes available"));
     }
-    let potential: Vec<&str> = snapshot
+    // Positions in node-tree order: the dry runs change pods, never the order of nodes.
+    let potential: Vec<usize> = snapshot
         .nodes()
         .iter()
-        .map(|n| n.name())
-        .filter(|name| status_code(diagnosis, name) == Code::Unschedulable)
+        .enumerate()
+        .filter(|(_, n)| status_code(diagnosis, n.name()) == Code::Unschedulable)
+        .map(|(i, _)| i)
         .collect();
     let mut statuses: BTreeMap<String, Status> = BTreeMap::new();
     let mut errors: Vec<String> = Vec::new();
@@ -265,13 +267,14 @@ pub fn preempt(
         let mut dry = DryRun {
             profile,
             pod,
-            base: snapshot,
-            working: None,
+            working: snapshot,
             nominated: view.nominated,
             work,
         };
         for i in 0..n {
-            let node = potential[(offset + i) % n];
+            let position = potential[(offset + i) % n];
+            let node_name = dry.working.nodes()[position].name().to_string();
+            let node = node_name.as_str();
             let status = match dry.select_victims(node, view.pdbs) {
                 Ok(c) if c.victims.is_empty() => Status::error(
                     NAME,
@@ -495,13 +498,13 @@ struct Candidate {
     pdb_violations: usize,
 }
 
-/// The dry runs of one preemption: a working copy of the snapshot, made on first need, that
-/// each node's dry run changes and then restores.
+/// The dry runs of one preemption, on the scheduler's snapshot: each node's dry run changes
+/// the node's pods and then restores them, so a dry run costs what the node holds, not what
+/// the cluster holds.
 struct DryRun<'a> {
     profile: &'a Profile,
     pod: &'a PodInfo,
-    base: &'a Snapshot,
-    working: Option<Snapshot>,
+    working: &'a mut Snapshot,
     nominated: &'a NominatedPods,
     work: &'a mut CycleWork,
 }
@@ -514,7 +517,7 @@ impl DryRun<'_> {
         node: &str,
         pdbs: &[PodDisruptionBudgetView],
     ) -> Result<Candidate, Status> {
-        let Some(info) = self.base.get(node) else {
+        let Some(info) = self.working.get(node) else {
             return Err(Status::unresolvable(
                 NAME,
                 format!("node {node:?} not found"),
@@ -531,11 +534,10 @@ impl DryRun<'_> {
             return Err(Status::unresolvable(NAME, MSG_NO_VICTIMS));
         }
         let original = info.pods.clone();
-        let mut working = self.working.take().unwrap_or_else(|| self.base.clone());
         for v in &potential {
-            working.remove_pod(node, v.uid());
+            self.working.remove_pod(node, v.uid());
         }
-        let result = match self.fits(&mut working, node) {
+        let result = match self.fits(node) {
             Err(status) => Err(status),
             Ok(()) => {
                 potential.sort_by(by_importance);
@@ -544,12 +546,12 @@ impl DryRun<'_> {
                 let mut victims = Vec::new();
                 let mut pdb_violations = 0;
                 for v in violating {
-                    if !self.reprieve(&mut working, node, v, &mut victims) {
+                    if !self.reprieve(node, v, &mut victims) {
                         pdb_violations += 1;
                     }
                 }
                 for v in others {
-                    self.reprieve(&mut working, node, v, &mut victims);
+                    self.reprieve(node, v, &mut victims);
                 }
                 if regroup {
                     victims.sort_by(by_importance);
@@ -562,29 +564,29 @@ impl DryRun<'_> {
             }
         };
         // Put the node back as it was, pods in their original order.
-        let present: Vec<Uid> = working
+        let present: Vec<Uid> = self
+            .working
             .get(node)
             .map(|n| n.pods.iter().map(|p| p.uid()).collect())
             .unwrap_or_default();
         for uid in present {
-            working.remove_pod(node, uid);
+            self.working.remove_pod(node, uid);
         }
         for p in original {
-            working.add_pod(node, p);
+            self.working.add_pod(node, p);
         }
-        self.working = Some(working);
         result
     }
 
     /// Whether the pod passes the filters on `node` of `working` (PreFilter run afresh, with
     /// nominated pods); the rejecting status if not.
-    fn fits(&mut self, working: &mut Snapshot, node: &str) -> Result<(), Status> {
-        let state = self.profile.run_pre_filter_for(self.pod, working)?;
+    fn fits(&mut self, node: &str) -> Result<(), Status> {
+        let state = self.profile.run_pre_filter_for(self.pod, self.working)?;
         let status = run_filters_with_nominated_pods(
             self.profile,
             &state,
             self.pod,
-            working,
+            self.working,
             node,
             self.nominated,
             self.work,
@@ -600,16 +602,15 @@ impl DryRun<'_> {
     /// it as a victim. Returns whether it could stay.
     fn reprieve(
         &mut self,
-        working: &mut Snapshot,
         node: &str,
         victim: Arc<PodInfo>,
         victims: &mut Vec<Arc<PodInfo>>,
     ) -> bool {
-        working.add_pod(node, Arc::clone(&victim));
-        if self.fits(working, node).is_ok() {
+        self.working.add_pod(node, Arc::clone(&victim));
+        if self.fits(node).is_ok() {
             return true;
         }
-        working.remove_pod(node, victim.uid());
+        self.working.remove_pod(node, victim.uid());
         victims.push(victim);
         false
     }
@@ -853,8 +854,9 @@ mod tests {
             CycleResult::Unschedulable(d) => d,
             other => panic!("cycle should fail, got {other:?}"),
         };
+        let mut working = snapshot.clone();
         let view = PreemptionView {
-            snapshot,
+            snapshot: &mut working,
             nominated,
             pdbs,
         };
@@ -863,6 +865,17 @@ mod tests {
         let outcome = preempt(
             args, profile, preemptor, view, &diagnosis, &mut rng, &mut work,
         );
+        // The dry runs put every node back as it was: same pods, same order, same requests.
+        let layout = |s: &Snapshot| -> Vec<(String, Vec<Uid>, i64)> {
+            s.nodes()
+                .iter()
+                .map(|n| {
+                    let pods = n.pods.iter().map(|p| p.uid()).collect();
+                    (n.name().to_string(), pods, n.requested.milli_cpu)
+                })
+                .collect()
+        };
+        assert_eq!(layout(&working), layout(snapshot));
         (outcome, work.nodes_filtered)
     }
 
