@@ -387,8 +387,10 @@ impl LabelSelectorRequirement {
 #[serde(rename_all = "camelCase", default)]
 pub struct LabelSelector {
     /// Each key must be present with exactly this value.
+    #[serde(skip_serializing_if = "Labels::is_empty")]
     pub match_labels: Labels,
     /// Each expression must hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub match_expressions: Vec<LabelSelectorRequirement>,
 }
 

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use super::Object;
 use super::labels::{LabelSelector, Labels, validate_label_key, validate_label_value};
 use super::node::Node;
 use super::pod::{Container, Pod, TopologySpreadConstraint};
@@ -503,6 +504,33 @@ pub fn validate_node(node: &Node) -> FieldErrors {
     errors
 }
 
+/// The checks of an update of `old` to `new` (not of its status): a pod's spec rules, a
+/// node's own validation, the selector a workload may not change (apps/v1's rule).
+pub fn validate_update(old: &Object, new: &Object) -> FieldErrors {
+    match (old, new) {
+        (Object::Pod(a), Object::Pod(b)) => validate_pod_update(a, b),
+        (_, Object::Pod(b)) => validate_pod(b),
+        (_, Object::Node(b)) => validate_node(b),
+        (Object::Deployment(a), Object::Deployment(b)) => {
+            immutable_selector(&a.spec.selector, &b.spec.selector)
+        }
+        (Object::ReplicaSet(a), Object::ReplicaSet(b)) => {
+            immutable_selector(&a.spec.selector, &b.spec.selector)
+        }
+        _ => FieldErrors::default(),
+    }
+}
+
+/// `spec.selector: Invalid value: {…}: field is immutable`, when it changed.
+fn immutable_selector(old: &LabelSelector, new: &LabelSelector) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    if old != new {
+        let value = serde_json::to_string(new).unwrap_or_default();
+        errors.invalid("spec.selector", value, "field is immutable");
+    }
+    errors
+}
+
 /// The fields of a pod's spec an update may change, in upstream's words.
 const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,\
 `spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions \
@@ -699,5 +727,34 @@ mod tests {
         let mut moved = old.clone();
         moved.spec.node_name = "n1".into();
         assert!(!validate_pod_update(&old, &moved).is_empty());
+    }
+
+    #[test]
+    fn a_deployments_selector_is_immutable() {
+        use crate::api::deployment::Deployment;
+        let mut old = Deployment::default();
+        old.metadata.name = "web".into();
+        old.spec
+            .selector
+            .match_labels
+            .insert("app".into(), "web".into());
+        let mut scaled = old.clone();
+        scaled.spec.replicas = Some(5);
+        let same = validate_update(
+            &Object::Deployment(old.clone()),
+            &Object::Deployment(scaled),
+        );
+        assert!(same.is_empty());
+        let mut moved = old.clone();
+        moved
+            .spec
+            .selector
+            .match_labels
+            .insert("app".into(), "api".into());
+        let errors = validate_update(&Object::Deployment(old), &Object::Deployment(moved));
+        assert_eq!(
+            errors.to_string(),
+            "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"api\"}}: field is immutable"
+        );
     }
 }

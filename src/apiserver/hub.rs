@@ -20,7 +20,7 @@ use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
 use crate::api::pod::PodCondition;
 use crate::api::priority_class::Namespace;
-use crate::api::validation::{FieldErrors, validate_node, validate_pod, validate_pod_update};
+use crate::api::validation::{FieldErrors, validate_node, validate_pod, validate_update};
 use crate::api::{Kind, Object, ObjectKey, ResourceVersion, Uid};
 use crate::sim::{SimDuration, SimRng, SimTime, TraceDigest};
 
@@ -453,8 +453,8 @@ impl ApiServer {
         object.meta_mut().namespace = key.namespace.clone();
         let status_only = subresource == Some(Subresource::Status);
         let stored = self.store.update(object, |current, next| {
-            if !status_only && let (Object::Pod(before), Object::Pod(after)) = (current, &*next) {
-                let errors = validate_pod_update(before, after);
+            if !status_only {
+                let errors = validate_update(current, next);
                 if !errors.is_empty() {
                     return Err(invalid(next, &errors));
                 }
@@ -482,10 +482,8 @@ impl ApiServer {
         let stored = self.store.modify(kind, &key, |object| {
             let before = object.clone();
             apply_patch(object, &op)?;
-            if let (Object::Pod(old), Object::Pod(new)) = (&before, &*object)
-                && old.spec != new.spec
-            {
-                let errors = validate_pod_update(old, new);
+            if spec_changed(&before, object) || before.meta().labels != object.meta().labels {
+                let errors = validate_update(&before, object);
                 if !errors.is_empty() {
                     return Err(invalid(object, &errors));
                 }
