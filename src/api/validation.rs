@@ -136,8 +136,14 @@ fn validate_container(c: &Container, path: &str, errors: &mut FieldErrors) {
 
 /// Each quantity of `list` at `path[name]`: not negative, and within what kubesim holds.
 fn validate_quantities(list: &ResourceList, path: &str, errors: &mut FieldErrors) {
+    check_quantities(list, |name| format!("{path}[{name}]"), errors);
+}
+
+/// Each quantity of `list`, at the field `field` names: not negative, and within what
+/// kubesim holds.
+fn check_quantities(list: &ResourceList, field: impl Fn(&str) -> String, errors: &mut FieldErrors) {
     for (name, q) in list {
-        let field = format!("{path}[{name}]");
+        let field = field(name);
         if q.is_negative() {
             errors.invalid(
                 field,
@@ -479,27 +485,12 @@ pub fn validate_node(node: &Node) -> FieldErrors {
             );
         }
     }
+    // Node resource lists are named with dots (`status.capacity.cpu`), as upstream does.
     for (list, path) in [
         (&node.status.capacity, "status.capacity"),
         (&node.status.allocatable, "status.allocatable"),
     ] {
-        for (name, q) in list {
-            let field = format!("{path}.{name}");
-            if q.is_negative() {
-                errors.invalid(
-                    field,
-                    format!("{:?}", q.to_string()),
-                    "must be greater than or equal to 0",
-                );
-            } else if !representable(name, q) {
-                errors.invalid(
-                    field,
-                    format!("{:?}", q.to_string()),
-                    "larger than kubesim can hold exactly (at most 2^63 − 1 units, \
-                     or thousandths of a cpu)",
-                );
-            }
-        }
+        check_quantities(list, |name| format!("{path}.{name}"), &mut errors);
     }
     errors
 }

@@ -822,6 +822,35 @@ struct SchedulerDocuments<'a> {
     gates: Option<(FeatureGates, SourcePos)>,
 }
 
+/// Refuses an override aimed at a field the document's reading `ignored` (it would silently
+/// change nothing), saying `why`.
+fn reject_ignored_overrides<'o>(
+    overrides: impl Iterator<Item = &'o ParsedOverride>,
+    ignored: &[String],
+    file: &Path,
+    why: &str,
+) -> Result<(), ScenarioError> {
+    for o in overrides {
+        let dotted = o.path.dotted();
+        let skipped = ignored.iter().any(|p| {
+            let p: Vec<&str> = p.split('.').filter(|s| *s != "?").collect();
+            related(&p.join("."), &dotted)
+        });
+        if skipped {
+            return Err(ScenarioError::Invalid {
+                pos: SourcePos {
+                    file: file.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                },
+                path: o.given.key.clone(),
+                message: format!("override value {:?}: {why}", o.given.value),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The scheduler settings: the Scenario's `spec.scheduler`, at most one
 /// KubeSchedulerConfiguration document and at most one legacy Policy, resolved once here so
 /// that a bad configuration is a load error naming the field. A Policy makes the profile; a
@@ -886,28 +915,13 @@ fn scheduler_settings(
             .filter(|p| p != "apiVersion" && p != "kind")
             .collect();
         // An override of a field kubesim does not read would silently change nothing.
-        for o in &aimed {
-            let dotted = o.path.dotted();
-            let skipped = ignored.iter().any(|p| {
-                let p: Vec<&str> = p.split('.').filter(|s| *s != "?").collect();
-                related(&p.join("."), &dotted)
-            });
-            if skipped {
-                return Err(ScenarioError::Invalid {
-                    pos: SourcePos {
-                        file: file.to_path_buf(),
-                        line: 0,
-                        column: 0,
-                    },
-                    path: o.given.key.clone(),
-                    message: format!(
-                        "override value {:?}: kubesim does not read this field of a \
-                         KubeSchedulerConfiguration; expected a field it models",
-                        o.given.value
-                    ),
-                });
-            }
-        }
+        reject_ignored_overrides(
+            aimed.iter().copied(),
+            &ignored,
+            file,
+            "kubesim does not read this field of a KubeSchedulerConfiguration; expected a \
+             field it models",
+        )?;
         if !ignored.is_empty() {
             notes.push(Note {
                 pos: doc.start(file),
@@ -1015,29 +1029,13 @@ fn policy_configuration(
         .filter(|p| p != "apiVersion" && p != "kind")
         .collect();
     // An override of a field a Policy does not have would silently change nothing.
-    for o in overrides.iter().filter(|o| o.path.target == Target::Policy) {
-        let dotted = o.path.dotted();
-        let skipped = ignored.iter().any(|p| {
-            let p: Vec<&str> = p.split('.').filter(|s| *s != "?").collect();
-            related(&p.join("."), &dotted)
-        });
-        if skipped {
-            return Err(ScenarioError::Invalid {
-                pos: SourcePos {
-                    file: file.to_path_buf(),
-                    line: 0,
-                    column: 0,
-                },
-                path: o.given.key.clone(),
-                message: format!(
-                    "override value {:?}: a Policy has no such field; expected a field under \
-                     predicates, priorities, extenders, hardPodAffinitySymmetricWeight or \
-                     alwaysCheckAllPredicates",
-                    o.given.value
-                ),
-            });
-        }
-    }
+    reject_ignored_overrides(
+        overrides.iter().filter(|o| o.path.target == Target::Policy),
+        &ignored,
+        file,
+        "a Policy has no such field; expected a field under predicates, priorities, \
+         extenders, hardPodAffinitySymmetricWeight or alwaysCheckAllPredicates",
+    )?;
     if !ignored.is_empty() {
         notes.push(Note {
             pos: doc.start(file),
