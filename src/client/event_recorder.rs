@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::event::{Event, EventSeries, ObjectReference};
-use crate::api::{Kind, Object, ObjectKey};
+use crate::api::{Kind, Object, ObjectKey, ObjectMeta};
 use crate::apiserver::{
     ApiError, ApiOutput, ApiServer, ClientId, PatchOp, Request, RequestId, Response, UserInfo,
 };
@@ -266,10 +266,8 @@ pub fn truncate_note(note: &str) -> String {
     format!("{} ...", &note[..end])
 }
 
-/// A reference to `object` at its current version.
-pub fn reference_to(object: &Object) -> ObjectReference {
-    let meta = object.meta();
-    let kind = object.kind();
+/// A reference to an object of `kind` with metadata `meta`, at its current version.
+pub fn reference_to(kind: Kind, meta: &ObjectMeta) -> ObjectReference {
     ObjectReference {
         kind: kind.name().to_string(),
         api_version: kind.api_version().to_string(),

@@ -334,14 +334,14 @@ impl KubeScheduler {
         let error = match response {
             Ok(_) => {
                 self.count_attempt("scheduled");
-                let mut assumed = (*pod.pod).clone();
-                assumed.spec.node_name = node.clone();
+                // The assumed pod is the popped one with its node: the same reference.
+                let meta = &pod.pod.metadata;
                 let note = format!(
                     "Successfully assigned {}/{} to {node}",
-                    assumed.metadata.namespace, assumed.metadata.name
+                    meta.namespace, meta.name
                 );
                 let occurrence = Occurrence {
-                    regarding: reference_to(&Object::Pod(assumed)),
+                    regarding: reference_to(Kind::Pod, &pod.pod.metadata),
                     related: None,
                     type_: EVENT_TYPE_NORMAL,
                     reason: "Scheduled",
@@ -958,7 +958,7 @@ impl KubeScheduler {
         });
         self.requeue(pod.uid(), plugins, cycle, now);
         let occurrence = Occurrence {
-            regarding: reference_to(&Object::Pod((*pod.pod).clone())),
+            regarding: reference_to(Kind::Pod, &pod.pod.metadata),
             related: None,
             type_: EVENT_TYPE_WARNING,
             reason: "FailedScheduling",
@@ -1029,7 +1029,7 @@ impl KubeScheduler {
         match outcome {
             PreemptionOutcome::Preempt(p) => {
                 self.stats.preemptions += 1;
-                let preemptor = reference_to(&Object::Pod((*pod.pod).clone()));
+                let preemptor = reference_to(Kind::Pod, &pod.pod.metadata);
                 for victim in &p.victims {
                     if victim.pod.metadata.is_terminating() {
                         continue;
@@ -1087,7 +1087,7 @@ impl KubeScheduler {
         api.submit(now, delete, out);
         let note = format!("Preempted by pod {} on node {node}", preemptor.uid().0);
         let occurrence = Occurrence {
-            regarding: reference_to(&Object::Pod((*victim.pod).clone())),
+            regarding: reference_to(Kind::Pod, &victim.pod.metadata),
             related: Some(preemptor_ref.clone()),
             type_: EVENT_TYPE_NORMAL,
             reason: "Preempted",
