@@ -367,11 +367,8 @@ impl KubeScheduler {
 
     /// Puts a pod whose attempt in cycle `cycle` failed back in the queue.
     fn requeue(&mut self, uid: Uid, rejectors: BTreeSet<&'static str>, cycle: u64, now: SimTime) {
-        let profiles = &self.profiles;
         self.queue
-            .requeue_failed(uid, rejectors, cycle, now, |q, c| {
-                worth_requeuing(profiles, q, c)
-            });
+            .requeue_failed(uid, rejectors, cycle, now, worth_requeuing(&self.profiles));
     }
 
     fn count_attempt(&mut self, result: &'static str) {
@@ -511,9 +508,8 @@ impl KubeScheduler {
     /// Moves the queue's pods that `change` may help (upstream
     /// `MoveAllToActiveOrBackoffQueue`).
     fn move_pods(&mut self, change: EventChange, now: SimTime) {
-        let profiles = &self.profiles;
         self.queue
-            .on_event(change, now, |q, c| worth_requeuing(profiles, q, c));
+            .on_event(change, now, worth_requeuing(&self.profiles));
     }
 
     /// Starts counting the target workload (every pod known so far) at the cluster's first GPU
@@ -643,10 +639,9 @@ impl KubeScheduler {
                 new: new.cloned(),
             })
             .collect();
-        let profiles = &self.profiles;
         let info = Arc::new(PodInfo::new(Arc::clone(&pod)));
         self.queue
-            .update(info, &changes, now, |q, c| worth_requeuing(profiles, q, c));
+            .update(info, &changes, now, worth_requeuing(&self.profiles));
         // A pod that gives up its nomination frees the room it held on that node for pods of
         // no higher priority.
         if let (Some(before), Some(o)) = (before, old)
@@ -660,9 +655,9 @@ impl KubeScheduler {
     /// A pending pod nominated to a node left it (deleted, or nominated elsewhere): pods of no
     /// higher priority are moved as if a pod on that node had been deleted.
     fn nomination_released(&mut self, pod: Arc<Object>, priority: i32, now: SimTime) {
-        let profiles = &self.profiles;
+        let worth = worth_requeuing(&self.profiles);
         self.queue.on_event(assigned_pod_deleted(pod), now, |q, c| {
-            q.priority() <= priority && worth_requeuing(profiles, q, c)
+            q.priority() <= priority && worth(q, c)
         });
     }
 
@@ -1164,12 +1159,14 @@ fn rejecting_plugins(diagnosis: &Diagnosis) -> BTreeSet<&'static str> {
         .collect()
 }
 
-/// Whether `change` may help the queued pod, by its profile's plugins.
-fn worth_requeuing(profiles: &[Profile], pod: &QueuedPod, change: &EventChange) -> bool {
-    profiles
-        .iter()
-        .find(|p| p.name == pod.pod.pod.spec.scheduler_name)
-        .is_none_or(|p| p.worth_requeuing(&pod.unschedulable_plugins, &pod.pod, change))
+/// Whether a change may help a queued pod, by its profile's plugins.
+fn worth_requeuing(profiles: &[Profile]) -> impl Fn(&QueuedPod, &EventChange) -> bool + '_ {
+    move |pod, change| {
+        profiles
+            .iter()
+            .find(|p| p.name == pod.pod.pod.spec.scheduler_name)
+            .is_none_or(|p| p.worth_requeuing(&pod.unschedulable_plugins, &pod.pod, change))
+    }
 }
 
 /// PostFilter's words for the FitError text (upstream DefaultPreemption's status message,

@@ -2,27 +2,12 @@
 //! (a `kind: List` whose items are the objects) loads as a scenario, and an error inside an
 //! item points at the item's line and column in the dump.
 
-use std::path::{Path, PathBuf};
-
 use kubesim::api::{Kind, Object};
 use kubesim::scenario::{self, Scenario};
 use kubesim::sim::SimTime;
 use kubesim::world::{self, RunOptions};
 
-/// Writes `text` as `name` in a fresh folder; returns the folder (kept alive) and the path.
-fn file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).expect("write");
-    (dir, path)
-}
-
-fn load(path: &Path) -> Scenario {
-    match scenario::load(path) {
-        Ok(s) => s,
-        Err(e) => panic!("should load: {e}"),
-    }
-}
+use crate::support::{fixture, load};
 
 fn names(scenario: &Scenario, kind: Kind) -> Vec<String> {
     scenario
@@ -123,7 +108,7 @@ metadata:
 
 #[test]
 fn a_kubectl_yaml_dump_loads_its_items_and_runs() {
-    let (_dir, path) = file("cluster.yaml", DUMP_YAML);
+    let (_dir, path) = fixture("cluster.yaml", DUMP_YAML, &[]);
     let scenario = load(&path);
     assert_eq!(names(&scenario, Kind::Node), vec!["worker-1", "worker-2"]);
     assert_eq!(names(&scenario, Kind::Pod), vec!["web-1", "batch-1"]);
@@ -180,7 +165,7 @@ fn a_kubectl_json_dump_loads_too() {
     "metadata": {"resourceVersion": ""}
 }
 "#;
-    let (_dir, path) = file("cluster.yaml", json);
+    let (_dir, path) = fixture("cluster.yaml", json, &[]);
     let scenario = load(&path);
     assert_eq!(names(&scenario, Kind::Node), vec!["n1"]);
     assert_eq!(names(&scenario, Kind::Pod), vec!["p1"]);
@@ -194,7 +179,7 @@ fn typed_lists_and_indented_items_load() {
                 metadata: {name: a}\n    spec: {containers: [{name: c, image: i}]}\n  \
                 - apiVersion: v1\n    kind: Pod\n    metadata: {name: b}\n    \
                 spec: {containers: [{name: c, image: i}]}\n";
-    let (_dir, path) = file("pods.yaml", text);
+    let (_dir, path) = fixture("pods.yaml", text, &[]);
     assert_eq!(names(&load(&path), Kind::Pod), vec!["a", "b"]);
 }
 
@@ -206,7 +191,7 @@ fn an_error_inside_an_item_points_into_the_dump() {
     let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Node\n  metadata: {name: ok}\n\
                 - apiVersion: v1\n  kind: Node\n  metadata: {name: bad}\n  status:\n    \
                 allocatable: {cpu: lots}\nkind: List\n";
-    let (_dir, path) = file("dump.yaml", text);
+    let (_dir, path) = fixture("dump.yaml", text, &[]);
     let err = match scenario::load(&path) {
         Ok(_) => panic!("a bad quantity must not load"),
         Err(e) => e.to_string(),

@@ -3,7 +3,7 @@
 //! fails to load (exit 1) naming the file, line, column and field.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kubesim::api::{Kind, Object};
 use kubesim::scenario::overrides::Override;
@@ -11,22 +11,7 @@ use kubesim::scenario::{self, Scenario, load_with_overrides};
 use kubesim::sim::SimTime;
 use kubesim::world::{self, RunOptions};
 
-use crate::support::kubesim;
-
-/// Writes `text` as `name` in a fresh folder; returns the folder (kept alive) and the path.
-fn file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).expect("write");
-    (dir, path)
-}
-
-fn load(path: &Path) -> Scenario {
-    match scenario::load(path) {
-        Ok(s) => s,
-        Err(e) => panic!("should load: {e}"),
-    }
-}
+use crate::support::{fixture, kubesim, load};
 
 fn load_error(path: &Path) -> String {
     match scenario::load(path) {
@@ -123,11 +108,19 @@ fn a_legacy_policy_with_most_requested_priority_packs_where_least_requested_prio
     //
     // Which nodes are A and B depends on the seed; the counts do not.
     for seed in [1, 7] {
-        let (_dir, most) = file("most.yaml", &resource_scenario("MostRequestedPriority"));
+        let (_dir, most) = fixture(
+            "most.yaml",
+            &resource_scenario("MostRequestedPriority"),
+            &[],
+        );
         let packed = pods_per_node(&most, seed);
         assert_eq!(counts(&packed), [4, 4], "seed {seed}: {packed:?}");
 
-        let (_dir, least) = file("least.yaml", &resource_scenario("LeastRequestedPriority"));
+        let (_dir, least) = fixture(
+            "least.yaml",
+            &resource_scenario("LeastRequestedPriority"),
+            &[],
+        );
         let spread = pods_per_node(&least, seed);
         assert_eq!(counts(&spread), [2, 2, 2, 2], "seed {seed}: {spread:?}");
     }
@@ -182,7 +175,7 @@ kind: Policy
 predicates: [{name: GeneralPredicates}]
 priorities: [{name: SelectorSpreadPriority, weight: 3}]
 ";
-    let (_dir, path) = file("spread.yaml", text);
+    let (_dir, path) = fixture("spread.yaml", text, &[]);
     // The profile scores with SelectorSpread alone, at the Policy's weight.
     let config = match load(&path).scheduler.config.resolve() {
         Ok(c) => c,
@@ -227,7 +220,7 @@ fn removed_names_fail_with_exit_1_naming_file_line_column_and_field() {
   - {name: ResourceLimitsPriority, weight: 1}
 ",
     );
-    let (dir, path) = file("old.yaml", &text);
+    let (dir, path) = fixture("old.yaml", &text, &[]);
     let (code, _, stderr) = kubesim(&["validate", "old.yaml"], dir.path(), &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -245,7 +238,7 @@ fn removed_names_fail_with_exit_1_naming_file_line_column_and_field() {
 
     // A predicate: CheckNodeCondition, gone since v1.17.
     let text = "kind: Policy\napiVersion: v1\npredicates:\n  - name: GeneralPredicates\n  - name: CheckNodeCondition\n";
-    let (dir, _) = file("pred.yaml", text);
+    let (dir, _) = fixture("pred.yaml", text, &[]);
     let (code, _, stderr) = kubesim(&["validate", "pred.yaml"], dir.path(), &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -263,7 +256,7 @@ fn a_policy_stands_beside_a_configuration_only_without_profile_plugins() {
         "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n\
          percentageOfNodesToScore: 50\n{policy}"
     );
-    let (_dir, path) = file("both.yaml", &text);
+    let (_dir, path) = fixture("both.yaml", &text, &[]);
     let scenario = load(&path);
     let config = &scenario.scheduler.config;
     assert_eq!(config.percentage_of_nodes_to_score, Some(50));
@@ -280,7 +273,7 @@ fn a_policy_stands_beside_a_configuration_only_without_profile_plugins() {
         "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n\
          profiles:\n  - plugins: {{score: {{disabled: [{{name: ImageLocality}}]}}}}\n{policy}"
     );
-    let (_dir, path) = file("both.yaml", &text);
+    let (_dir, path) = fixture("both.yaml", &text, &[]);
     let err = load_error(&path);
     // `profiles` is the list starting at the `-` of line 4, column 3.
     assert!(
@@ -290,7 +283,7 @@ fn a_policy_stands_beside_a_configuration_only_without_profile_plugins() {
         "{err}"
     );
     // One Policy per scenario.
-    let (_dir, path) = file("two.yaml", &format!("{policy}{policy}"));
+    let (_dir, path) = fixture("two.yaml", &format!("{policy}{policy}"), &[]);
     let err = load_error(&path);
     assert!(err.contains("a second Policy"), "{err}");
 }
@@ -300,7 +293,7 @@ fn policy_notes_and_gate_errors_point_into_the_files() {
     // An unknown gate names the gates there are.
     let text = "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec:\n  scheduler:\n    \
                 featureGates: {Nope: true}\n---\nkind: Policy\napiVersion: v1\n";
-    let (_dir, path) = file("gates.yaml", text);
+    let (_dir, path) = fixture("gates.yaml", text, &[]);
     let err = load_error(&path);
     assert!(
         err.contains("field `spec.scheduler.featureGates.Nope`: unknown feature gate \"Nope\"; expected one of DefaultPodTopologySpread, ResourceLimitsPriorityFunction"),
@@ -309,7 +302,7 @@ fn policy_notes_and_gate_errors_point_into_the_files() {
     // What kubesim reads but does not model is noted where it is written.
     let text = "kind: Policy\napiVersion: v1\nalwaysCheckAllPredicates: true\nextenders:\n  \
                 - urlPrefix: http://extender\nunknownField: 1\n";
-    let (_dir, path) = file("noted.yaml", text);
+    let (_dir, path) = fixture("noted.yaml", text, &[]);
     let notes: Vec<String> = load(&path)
         .notes
         .iter()
@@ -389,9 +382,10 @@ fn policy_overrides_change_the_policy_as_if_written_there() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("a Policy has no such field"), "{err}");
-    let (_dir, plain) = file(
+    let (_dir, plain) = fixture(
         "plain.yaml",
         "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec: {duration: 1m}\n",
+        &[],
     );
     let err = load_with_overrides(&plain, &[o("policy.priorities", "[]")])
         .err()

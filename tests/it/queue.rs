@@ -2,28 +2,17 @@
 //! cluster events that do (and do not) bring a pod back, through the real scheduler, informers
 //! and apiserver.
 
-use std::path::Path;
-
 use kubesim::api::node::NodeCondition;
 use kubesim::api::{Kind, Object, ObjectKey};
 use kubesim::apiserver::{ClientId, Request, Subresource, UserInfo};
-use kubesim::scenario;
 use kubesim::sim::{SimDuration, SimTime, Simulation};
 use kubesim::world::{self, RunOptions, World};
 
-/// Loads `text` as a scenario file in a fresh folder (with `extra` files beside it).
+use crate::support::load_text;
+
+/// The simulation of the scenario `text` (with `extra` files beside it).
 fn simulation(text: &str, extra: &[(&str, &str)]) -> Simulation<World> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (name, body) in extra {
-        std::fs::write(dir.path().join(name), body).expect("write manifest");
-    }
-    let path = dir.path().join("scenario.yaml");
-    std::fs::write(&path, text).expect("write scenario");
-    let scenario = match scenario::load(Path::new(&path)) {
-        Ok(s) => s,
-        Err(e) => panic!("scenario should load: {e}"),
-    };
-    world::build(&scenario, &RunOptions::default())
+    world::build(&load_text(text, extra), &RunOptions::default())
 }
 
 fn at(secs: u64) -> SimTime {

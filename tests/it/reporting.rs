@@ -2,14 +2,13 @@
 //! the pod's `PodScheduled=False` condition and its `FailedScheduling` Event, the condition
 //! patched only when it changes, repeats folded into one Event series, `Scheduled` Events.
 
-use std::path::Path;
-
 use kubesim::api::event::Event;
 use kubesim::api::{Kind, Object, ObjectKey};
 use kubesim::apiserver::Verb;
-use kubesim::scenario;
 use kubesim::sim::{SimDuration, SimTime};
 use kubesim::world::{self, RunOptions, World};
+
+use crate::support::load_text;
 
 /// A cluster where every node rejects the 3-CPU pod `big` for a different reason:
 ///
@@ -77,14 +76,7 @@ const FIT_ERROR: &str = "0/5 nodes are available: \
     1 No preemption victims found for incoming pod, 4 Preemption is not helpful for scheduling.";
 
 fn run_for(minutes: u64) -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("fit-error.yaml");
-    std::fs::write(&path, CLUSTER).expect("write");
-    let scenario = match scenario::load(Path::new(&path)) {
-        Ok(s) => s,
-        Err(e) => panic!("should load: {e}"),
-    };
-    let mut sim = world::build(&scenario, &RunOptions::default());
+    let mut sim = world::build(&load_text(CLUSTER, &[]), &RunOptions::default());
     sim.run_until(SimTime::ZERO + SimDuration::from_mins(minutes));
     sim.into_model()
 }
@@ -184,11 +176,7 @@ fn repeated_failures_patch_the_condition_once_and_fold_into_one_series() {
 fn a_bound_pod_gets_a_scheduled_event_and_its_condition_turns_true() {
     // The same cluster with a pod of 1 CPU, which fits the small nodes.
     let text = CLUSTER.replace("requests: {cpu: \"3\"}", "requests: {cpu: \"1\"}");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("fits.yaml");
-    std::fs::write(&path, text).expect("write");
-    let scenario = scenario::load(Path::new(&path)).expect("loads");
-    let mut sim = world::build(&scenario, &RunOptions::default());
+    let mut sim = world::build(&load_text(&text, &[]), &RunOptions::default());
     sim.run_until(SimTime::ZERO + SimDuration::from_secs(5));
     let world = sim.model();
     let scheduled = events(world, "Scheduled");

@@ -1,5 +1,5 @@
-//! What several test modules share: running the kubesim binary, the real openb trace beside
-//! the project, and a tiny openb trace.
+//! What several test modules share: running the kubesim binary, scenario fixtures written to
+//! a fresh folder, the real openb trace beside the project, and a tiny openb trace.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -91,4 +91,31 @@ pub fn openb_data() -> Option<PathBuf> {
         dir.display()
     );
     None
+}
+
+/// Writes `text` as `name` in a fresh folder, with `extra` (name, text) files beside it;
+/// returns the folder (removed when dropped) and the path of `name`.
+pub fn fixture(name: &str, text: &str, extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (other, body) in extra {
+        std::fs::write(dir.path().join(other), body).expect("write a fixture");
+    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write a fixture");
+    (dir, path)
+}
+
+/// The scenario at `path`; a test fails with the load error if it does not load.
+pub fn load(path: &Path) -> kubesim::scenario::Scenario {
+    match kubesim::scenario::load(path) {
+        Ok(s) => s,
+        Err(e) => panic!("{} should load: {e}", path.display()),
+    }
+}
+
+/// The scenario `text` (with `extra` files beside it), loaded: what it refers to is read at
+/// load, so the folder may go.
+pub fn load_text(text: &str, extra: &[(&str, &str)]) -> kubesim::scenario::Scenario {
+    let (_dir, path) = fixture("scenario.yaml", text, extra);
+    load(&path)
 }
