@@ -1,21 +1,96 @@
-//! `kubesim explain SCENARIO --pod NS/NAME [--at T] [--json]`: why the scheduler would put a
-//! pod where it does, node by node.
+//! `kubesim explain SCENARIO --pod NS/NAME [--attempt N | --at T] [--json]`: why the scheduler
+//! put a pod where it did, node by node — its own decision in a run, or what if at a moment.
 
 use std::sync::Arc;
 
-use super::{CliError, ExplainArgs};
+use super::{CliError, ExplainArgs, write_stdout};
 use crate::api::{Kind, Object, ObjectKey};
-use crate::scenario;
-use crate::scheduler::explain::{explain, to_table};
+use crate::scenario::{self, Scenario};
+use crate::scheduler::cycle_trace::TracedPods;
+use crate::scheduler::explain::{Explanation, explain, explain_attempt, to_table};
 use crate::scheduler::gpu::workload::typical_of;
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
-use crate::sim::{SimTime, rng};
+use crate::sim::{SimTime, StopAt, rng};
 use crate::world::{self, RunOptions};
 
 /// Explains the placement of the pod named in `args`.
 pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
-    let mut scenario =
+    let scenario =
         scenario::load(&args.scenario).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let key = {
+        let mut k = ObjectKey::parse(&args.pod);
+        if k.namespace.is_empty() {
+            k.namespace = "default".into();
+        }
+        k
+    };
+    let explanation = match args.at {
+        Some(_) => what_if(args, scenario, &key)?,
+        None => decision(args, &scenario, &key)?,
+    };
+    let text = if args.json {
+        let mut json = serde_json::to_string_pretty(&explanation)
+            .map_err(|e| CliError::bad_input(e.to_string()))?;
+        json.push('\n');
+        json
+    } else {
+        to_table(&explanation)
+    };
+    write_stdout(&text)
+}
+
+/// Runs the scenario as `kubesim run` does, tracing the pod's scheduling cycles, and explains
+/// the attempt asked for.
+fn decision(
+    args: &ExplainArgs,
+    scenario: &Scenario,
+    key: &ObjectKey,
+) -> Result<Explanation, CliError> {
+    if scenario.replay.is_some() || !scenario.scheduler.enabled {
+        return Err(CliError::bad_input(format!(
+            "{} does not run kube-scheduler, so it made no decision to explain; \
+             --at T evaluates the pod against the cluster at time T",
+            args.scenario.display()
+        )));
+    }
+    let options = RunOptions {
+        seed: args.seed,
+        trace_pods: TracedPods::Named([key.clone()].into()),
+        ..RunOptions::default()
+    };
+    let mut sim = world::build(scenario, &options);
+    sim.run(StopAt {
+        until: Some(SimTime::ZERO + scenario.duration),
+        when_quiescent: scenario.stop_when_quiescent,
+        max_events: None,
+    });
+    let attempts = sim
+        .model()
+        .scheduler()
+        .map_or(&[][..], |s| s.attempts().attempts(key));
+    if attempts.is_empty() {
+        return Err(CliError::bad_input(format!(
+            "kube-scheduler never tried to schedule pod {key} in this run: no such pod was \
+             created, or it names its node in spec.nodeName, or its schedulerName is no \
+             profile's; --at T evaluates it against the cluster at time T"
+        )));
+    }
+    let number = args.attempt.map_or(attempts.len(), |n| n as usize);
+    explain_attempt(&key.to_string(), attempts, number).ok_or_else(|| {
+        CliError::bad_input(format!(
+            "pod {key} had {} scheduling attempt(s); --attempt must be between 1 and {}",
+            attempts.len(),
+            attempts.len()
+        ))
+    })
+}
+
+/// What if: the pod against every node of the cluster as it is at `args.at`.
+fn what_if(
+    args: &ExplainArgs,
+    mut scenario: Scenario,
+    key: &ObjectKey,
+) -> Result<Explanation, CliError> {
     let seed = args.seed.unwrap_or(scenario.seed);
     // The profile must exist even when the scenario does not run the scheduler.
     let config = scenario
@@ -24,13 +99,6 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         .resolve_seeded(seed)
         .map_err(|e| CliError::bad_input(e.to_string()))?;
     scenario.scheduler.enabled = true;
-    let key = {
-        let mut k = ObjectKey::parse(&args.pod);
-        if k.namespace.is_empty() {
-            k.namespace = "default".into();
-        }
-        k
-    };
     let at = SimTime::ZERO + args.at.unwrap_or_default();
     let mut sim = world::build(&scenario, &RunOptions::default());
     // Everything due at `at` has been applied once its requests executed and their watch
@@ -39,7 +107,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     sim.run_until(at + settle);
     let world = sim.model();
     let store = world.api().store();
-    let Some(object) = store.get(Kind::Pod, &key) else {
+    let Some(object) = store.get(Kind::Pod, key) else {
         return Err(CliError::bad_input(format!(
             "pod {key} does not exist at {}; expected the namespace/name of a pod in the scenario",
             at
@@ -73,14 +141,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     let mut tie_break = rng::stream(seed, "explain/tie-break");
     let mut explanation = explain(profile, &pod_info, &snapshot, start, &mut tie_break);
     explanation.at = at.to_string();
-    if args.json {
-        let text = serde_json::to_string_pretty(&explanation)
-            .map_err(|e| CliError::bad_input(e.to_string()))?;
-        println!("{text}");
-    } else {
-        print!("{}", to_table(&explanation));
-    }
-    Ok(())
+    Ok(explanation)
 }
 
 fn pod_node(snapshot: &Snapshot, uid: crate::api::Uid) -> Option<String> {

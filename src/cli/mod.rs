@@ -52,15 +52,20 @@ pub enum Command {
 Writes summary.json, timeseries.csv, run.json, charts/*.svg and report.html (and events.jsonl
 with --events) into the output folder, atomically: a failed run leaves no partial output.")]
     Run(RunArgs),
-    /// Show how the scheduler evaluates a pod on every node.
+    /// Show why the scheduler put a pod where it did, node by node.
     #[command(after_help = "Examples:
   kubesim explain scenarios/quickstart.yaml --pod default/report-job
-  kubesim explain scenarios/quickstart.yaml --pod default/batch-2 --at 15m --json
+  kubesim explain scenarios/quickstart.yaml --pod default/batch-2 --attempt 1 --json
+  kubesim explain scenarios/quickstart.yaml --pod default/batch-2 --at 15m
 
-For every node: the filter verdict (first failing plugin and its reason), each score plugin's
-raw, normalized and weighted score, the total; then the node the scheduler's rule picks and
-kube-scheduler's summary line. --at evaluates the cluster as the scheduler sees it once
-everything due at that time has been applied, leaving the pod's own placement out.")]
+Without --at, runs the scenario and explains the scheduler's own cycle for the pod (its last
+attempt, or --attempt N): where filtering started, every node's filter verdict (first failing
+plugin and its reason) in the order the cycle reached it, each score plugin's raw, normalized
+and weighted score, the totals, the nodes tied at the best total; `chosen` is the node the pod
+was bound to. Nodes the cycle did not reach are shown with the verdict they would have had.
+
+--at T asks what if instead: the pod against every node of the cluster as the scheduler sees it
+once everything due at T has been applied, leaving the pod's own placement out.")]
     Explain(ExplainArgs),
     /// Check scenario files without running them.
     #[command(after_help = "Example:
@@ -112,10 +117,15 @@ pub struct ExplainArgs {
     /// The pod, as namespace/name (namespace `default` when omitted).
     #[arg(long)]
     pub pod: String,
-    /// Virtual time to evaluate at (default 0s).
+    /// What if: evaluate the pod against the cluster as it is at this virtual time, instead
+    /// of explaining the scheduler's own decision.
     #[arg(long, value_parser = parse_duration)]
     pub at: Option<SimDuration>,
-    /// Seed for the tie-break among equally good nodes (default: the scenario's).
+    /// Which of the pod's scheduling attempts to explain, 1 for the first (default: its last).
+    #[arg(long, conflicts_with = "at", value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempt: Option<u32>,
+    /// The run's seed, which also breaks ties among equally good nodes (default: the
+    /// scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Print stable JSON instead of a table.
@@ -155,6 +165,22 @@ impl CliError {
             code: EXIT_BAD_INPUT,
             message: message.into(),
         }
+    }
+}
+
+/// Writes `text` to standard output. A reader that stops reading (`kubesim explain … | head`)
+/// is not a failure: the rest is dropped, as other command-line tools drop it.
+pub fn write_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::bad_input(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -32,6 +32,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let options = RunOptions {
         seed: args.seed,
         record_writes: args.events,
+        ..RunOptions::default()
     };
     let seed = args.seed.unwrap_or(scenario.seed);
     let until = SimTime::ZERO + args.until.unwrap_or(scenario.duration);

@@ -1,16 +1,23 @@
-//! `kubesim explain --pod`: one pod evaluated against every node, as kube-scheduler would
-//! evaluate it — each node's filter verdict (the first failing plugin and its reason), each
-//! score plugin's raw, normalized and weighted score, the totals, the node the scheduler's own
-//! rule picks, and the summary line kube-scheduler writes.
+//! `kubesim explain --pod`: why the scheduler put a pod where it did, node by node.
 //!
-//! Unlike a real cycle, every feasible node is scored (even when only one is feasible, and
-//! even outside the sampled set) so the user sees every number; `sampled` says which nodes a
-//! real cycle would have looked at, and `chosen` is picked among those only.
+//! Two questions, two answers:
+//!
+//! * **The decision** ([`explain_attempt`]): one of the scheduler's own cycles for the pod, as
+//!   its [`ScheduleAttempt`] recorded it while the run went on — where filtering started, each
+//!   node's filter verdict in the order the cycle reached it, every score plugin's raw,
+//!   normalized and weighted score on each feasible node, the totals, the nodes tied at the
+//!   best total and the one the tie-break took. `chosen` is the node the cycle picked, so for a
+//!   bound pod it is the node it was bound to, by construction.
+//! * **What if** ([`explain`]): the pod evaluated against every node of the cluster as it is
+//!   at some moment. Every feasible node is scored (even when only one is feasible, and even
+//!   outside the sampled set) so the user sees every number; `sampled` says which nodes a
+//!   real cycle would have looked at, and `chosen` is picked among those only.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::cycle_trace::{AttemptOutcome, CycleTrace, ScheduleAttempt};
 use super::framework::{
     CycleState, PreFiltered, Profile, Status, num_feasible_nodes_to_find, select_host,
 };
@@ -56,6 +63,10 @@ pub struct NodeExplanation {
     /// Whether a real cycle would have looked at this node (omitted when true).
     #[serde(skip_serializing_if = "is_true")]
     pub sampled: bool,
+    /// Where the cycle reached this node: 1 for the first node it filtered (omitted for what-if
+    /// explanations, and for nodes the cycle did not reach).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<usize>,
     /// The rejecting filter, if any.
     pub filter: Option<FilterVerdict>,
     /// Per score plugin (empty for infeasible nodes).
@@ -68,20 +79,62 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
+/// Which of the scheduler's attempts an explanation is, and how it went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptSummary {
+    /// 1 for the pod's first attempt.
+    pub number: usize,
+    /// How many attempts the pod had in the run.
+    pub of: usize,
+    /// `bound`, `binding`, `bindFailed`, `unschedulable`, `error` or `abandoned`.
+    pub outcome: &'static str,
+    /// Nodes in the scheduler's cache.
+    pub num_nodes: usize,
+    /// Where filtering started in the node list (`nextStartNodeIndex`).
+    pub start_node_index: usize,
+    /// How many feasible nodes the cycle looked for (`numFeasibleNodesToFind`).
+    pub nodes_to_find: usize,
+    /// The node an earlier preemption nominated the pod to, tried first and alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nominated_node: Option<String>,
+    /// The node this attempt's preemption nominated the pod to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nominates: Option<String>,
+}
+
+/// The tie-break among the best nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TieBreak {
+    /// The best total.
+    pub best: i64,
+    /// The feasible nodes with it, in filtering order; the cycle took one uniformly at random.
+    pub tied: Vec<String>,
+}
+
 /// The whole explanation, as `--json` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Explanation {
     /// `namespace/name`.
     pub pod: String,
-    /// The virtual time evaluated at.
+    /// The virtual time evaluated at (the cycle's start, for a decision).
     pub at: String,
     /// The profile that schedules the pod.
     pub profile: String,
-    /// Every node, in name order.
+    /// For a decision: which attempt, and how it went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<AttemptSummary>,
+    /// Every node, in name order (a decision's `order` gives the order the cycle reached them).
     pub nodes: Vec<NodeExplanation>,
-    /// The node the scheduler's rule picks (null when none is feasible).
+    /// For a decision that scored several nodes: the tie-break.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tie_break: Option<TieBreak>,
+    /// The node the scheduler's rule picks (null when none is feasible); for a decision, the
+    /// node the pod was assumed on and bound to.
     pub chosen: Option<String>,
-    /// kube-scheduler's summary line.
+    /// kube-scheduler's summary line; for a decision, what it wrote: the `Scheduled` Event's
+    /// note, or the FitError text of the pod's `PodScheduled` condition.
     pub message: String,
 }
 
@@ -143,6 +196,7 @@ pub fn explain(
                 name: node.name().to_string(),
                 feasible: status.is_success(),
                 sampled: !status.is_success() || sampled[i],
+                order: None,
                 filter: (!status.is_success()).then(|| FilterVerdict {
                     plugin: status.plugin.to_string(),
                     reason: status.reasons.join(", "),
@@ -157,9 +211,149 @@ pub fn explain(
         pod: pod.key().to_string(),
         at: String::new(),
         profile: profile.name.clone(),
+        attempt: None,
         message: summary(&statuses),
         nodes: explained,
+        tie_break: None,
         chosen,
+    }
+}
+
+/// Explains attempt `number` (1-based) of the pod `pod`'s attempts `attempts`: the decision
+/// the scheduler made in that cycle, as it made it.
+pub fn explain_attempt(
+    pod: &str,
+    attempts: &[ScheduleAttempt],
+    number: usize,
+) -> Option<Explanation> {
+    let attempt = attempts.get(number.checked_sub(1)?)?;
+    let trace = &attempt.trace;
+    let (outcome, chosen, message) = outcome_of(pod, &attempt.outcome, trace);
+    let tie_break = (trace.totals.len() > 1).then(|| TieBreak {
+        best: trace.totals.iter().copied().max().unwrap_or(0),
+        tied: trace.tied.clone(),
+    });
+    Some(Explanation {
+        pod: pod.to_string(),
+        at: attempt.at.to_string(),
+        profile: attempt.profile.clone(),
+        attempt: Some(AttemptSummary {
+            number,
+            of: attempts.len(),
+            outcome,
+            num_nodes: trace.num_nodes,
+            start_node_index: trace.start_node_index,
+            nodes_to_find: trace.nodes_to_find,
+            nominated_node: trace.nominated_node.as_ref().map(|(n, _)| n.clone()),
+            nominates: match &attempt.outcome {
+                AttemptOutcome::Unschedulable { nominated, .. } => nominated.clone(),
+                _ => None,
+            },
+        }),
+        nodes: {
+            let mut nodes = traced_nodes(trace);
+            nodes.sort_by(|a, b| a.name.cmp(&b.name));
+            nodes
+        },
+        tie_break,
+        chosen,
+        message,
+    })
+}
+
+/// The outcome's name, the node chosen (for an attempt that got as far as binding) and what
+/// kube-scheduler wrote about it.
+fn outcome_of(
+    pod: &str,
+    outcome: &AttemptOutcome,
+    trace: &CycleTrace,
+) -> (&'static str, Option<String>, String) {
+    let assigned = |node: &str| format!("Successfully assigned {pod} to {node}");
+    match outcome {
+        AttemptOutcome::Bound { node } => ("bound", Some(node.clone()), assigned(node)),
+        AttemptOutcome::Binding { node } => ("binding", Some(node.clone()), assigned(node)),
+        AttemptOutcome::BindFailed { node, message } => (
+            "bindFailed",
+            Some(node.clone()),
+            format!("binding to {node} failed: {message}"),
+        ),
+        AttemptOutcome::Unschedulable { message, .. } => ("unschedulable", None, message.clone()),
+        AttemptOutcome::Error { message } => ("error", None, message.clone()),
+        AttemptOutcome::Abandoned => (
+            "abandoned",
+            trace.selected.clone(),
+            "the pod was deleted, or bound by another scheduler, while its cycle ran".into(),
+        ),
+    }
+}
+
+/// The nodes of a traced cycle: the nominated node if it was tried, then every node in the
+/// order the cycle filtered it, then the nodes it did not reach.
+fn traced_nodes(trace: &CycleTrace) -> Vec<NodeExplanation> {
+    let mut nodes = Vec::new();
+    let mut order = 0;
+    let mut reached = |name: &str, status: &Status, scored: Option<usize>| {
+        order += 1;
+        node_row(trace, name, status, Some(order), scored)
+    };
+    if let Some((name, status)) = &trace.nominated_node {
+        nodes.push(reached(name, status, None));
+    }
+    let mut feasible_slot = 0;
+    for (name, status) in &trace.filtered {
+        let slot = status.is_success().then(|| {
+            feasible_slot += 1;
+            feasible_slot - 1
+        });
+        nodes.push(reached(name, status, slot));
+    }
+    for (name, status) in &trace.not_reached {
+        let mut row = node_row(trace, name, status, None, None);
+        row.sampled = false;
+        nodes.push(row);
+    }
+    nodes
+}
+
+/// One node's row; `slot` is its place among the feasible nodes (for its scores).
+fn node_row(
+    trace: &CycleTrace,
+    name: &str,
+    status: &Status,
+    order: Option<usize>,
+    slot: Option<usize>,
+) -> NodeExplanation {
+    let scored = slot.filter(|&j| j < trace.totals.len());
+    NodeExplanation {
+        name: name.to_string(),
+        feasible: status.is_success(),
+        sampled: true,
+        order,
+        filter: (!status.is_success()).then(|| FilterVerdict {
+            plugin: status.plugin.to_string(),
+            reason: status.reasons.join(", "),
+        }),
+        scores: scored
+            .map(|j| {
+                trace
+                    .scores
+                    .iter()
+                    .map(|s| {
+                        let score = if s.skipped {
+                            PluginScore::Skipped { skipped: true }
+                        } else {
+                            PluginScore::Scored {
+                                raw: s.raw[j],
+                                normalized: s.normalized[j],
+                                weighted: s.normalized[j] * s.weight,
+                            }
+                        };
+                        (s.plugin.to_string(), score)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        total: scored.map(|j| trace.totals[j]),
     }
 }
 
@@ -284,7 +478,12 @@ pub fn to_table(e: &Explanation) -> String {
         .into_iter()
         .collect();
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut header = vec!["NODE".to_string(), "FILTER".to_string()];
+    let decision = e.attempt.is_some();
+    let mut header = vec!["NODE".to_string()];
+    if decision {
+        header.push("ORDER".into());
+    }
+    header.push("FILTER".into());
     header.extend(plugins.iter().cloned());
     header.push("TOTAL".into());
     rows.push(header);
@@ -294,14 +493,16 @@ pub fn to_table(e: &Explanation) -> String {
         } else {
             "  "
         };
-        let mut row = vec![
-            format!("{mark}{}", n.name),
-            match &n.filter {
-                None if n.sampled => "ok".to_string(),
-                None => "ok (not sampled)".to_string(),
-                Some(f) => format!("{}: {}", f.plugin, f.reason),
-            },
-        ];
+        let mut row = vec![format!("{mark}{}", n.name)];
+        if decision {
+            row.push(n.order.map_or(String::new(), |o| o.to_string()));
+        }
+        row.push(match &n.filter {
+            None if n.sampled => "ok".to_string(),
+            None if decision => "ok (not reached)".to_string(),
+            None => "ok (not sampled)".to_string(),
+            Some(f) => format!("{}: {}", f.plugin, f.reason),
+        });
         for p in &plugins {
             row.push(match n.scores.get(p) {
                 Some(PluginScore::Scored {
@@ -321,7 +522,23 @@ pub fn to_table(e: &Explanation) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
-    let mut out = format!("pod {} at {} (profile {})\n", e.pod, e.at, e.profile);
+    let mut out = match &e.attempt {
+        None => format!("pod {} at {} (profile {})\n", e.pod, e.at, e.profile),
+        Some(a) => {
+            let mut head = format!(
+                "pod {}: attempt {} of {} at {} (profile {}): {}\n",
+                e.pod, a.number, a.of, e.at, e.profile, a.outcome
+            );
+            if let Some(node) = &a.nominated_node {
+                head.push_str(&format!("nominated node {node} tried first\n"));
+            }
+            head.push_str(&format!(
+                "filtering from node {} of {}, looking for {} feasible node(s)\n",
+                a.start_node_index, a.num_nodes, a.nodes_to_find
+            ));
+            head
+        }
+    };
     for row in &rows {
         let cells: Vec<String> = row
             .iter()
@@ -331,10 +548,35 @@ pub fn to_table(e: &Explanation) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    if let Some(tie) = &e.tie_break {
+        out.push_str(&tie_break_line(tie));
+    }
     out.push_str(&format!(
         "chosen: {}\n{}\n",
         e.chosen.as_deref().unwrap_or("none"),
         e.message
     ));
     out
+}
+
+/// "tie-break: 3 nodes at 187: a, b, c" (the first ten named).
+fn tie_break_line(tie: &TieBreak) -> String {
+    const NAMED: usize = 10;
+    let mut names = tie
+        .tied
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tie.tied.len() > NAMED {
+        names.push_str(&format!(" and {} more", tie.tied.len() - NAMED));
+    }
+    match tie.tied.len() {
+        1 => format!("best total {}: {names}\n", tie.best),
+        n => format!(
+            "tie-break: {n} nodes at the best total {}, one taken at random: {names}\n",
+            tie.best
+        ),
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::RngExt;
 
 use super::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
+use super::cycle_trace::CycleTrace;
 use super::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::api::node::Node;
 use crate::sim::SimRng;
@@ -437,6 +438,20 @@ impl<'s> Candidates<'s, '_> {
     }
 }
 
+/// The nodes of `snapshot` in a cycle's filtering order: from `start` to the end of the list,
+/// then from the beginning, skipping those outside `allowed` (sorted) when PreFilter narrowed
+/// the search. The cycle itself walks this order with [`Candidates`], in runs.
+fn filtering_order<'s>(
+    snapshot: &'s Snapshot,
+    start: usize,
+    allowed: Option<&'s [String]>,
+) -> impl Iterator<Item = &'s NodeInfo> {
+    let (before, from_start) = snapshot.nodes().split_at(start);
+    from_start.iter().chain(before).filter(move |node| {
+        allowed.is_none_or(|a| a.binary_search_by(|n| n.as_str().cmp(node.name())).is_ok())
+    })
+}
+
 /// kube-scheduler's `DefaultNormalizeScore`: scales scores to `0..=max_priority` by the
 /// largest one (integer division), reversed if asked; all zero stays zero (or becomes
 /// `max_priority` when reversed).
@@ -705,9 +720,26 @@ impl Profile {
         tie_break: &mut SimRng,
         work: &mut CycleWork,
     ) -> CycleResult {
+        self.schedule_traced(pod, snapshot, nominated, rotation, tie_break, work, None)
+    }
+
+    /// Runs one scheduling cycle like [`Profile::schedule_with`], writing its steps into
+    /// `trace` when given one. The trace only watches: the cycle decides the same either way.
+    // The cycle's inputs and what carries over between cycles; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn schedule_traced(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        nominated: &NominatedRejections,
+        rotation: &mut Rotation,
+        tie_break: &mut SimRng,
+        work: &mut CycleWork,
+        trace: Option<&mut CycleTrace>,
+    ) -> CycleResult {
         let mut state = CycleState::default();
         let result = self.select_node(
-            &mut state, pod, snapshot, nominated, rotation, tie_break, work,
+            &mut state, pod, snapshot, nominated, rotation, tie_break, work, trace,
         );
         match result {
             CycleResult::Scheduled {
@@ -795,14 +827,29 @@ impl Profile {
         rotation: &mut Rotation,
         tie_break: &mut SimRng,
         work: &mut CycleWork,
+        mut trace: Option<&mut CycleTrace>,
     ) -> CycleResult {
         if snapshot.is_empty() {
             return CycleResult::NoNodes;
         }
+        if let Some(t) = trace.as_deref_mut() {
+            t.num_nodes = snapshot.len();
+            t.start_node_index = rotation.next_start_node_index % snapshot.len();
+        }
+        let pre_filtered = self.run_pre_filter(state, pod, snapshot);
+        if let Some(t) = trace.as_deref_mut() {
+            match &pre_filtered {
+                Ok(p) => {
+                    t.allowed.clone_from(&p.allowed);
+                    t.narrowed_by.clone_from(&p.narrowed_by);
+                }
+                Err(status) => t.pre_filter = Some(status.clone()),
+            }
+        }
         let PreFiltered {
             allowed,
             narrowed_by,
-        } = match self.run_pre_filter(state, pod, snapshot) {
+        } = match pre_filtered {
             Ok(a) => a,
             Err(status) if status.code == Code::Error => return CycleResult::Error(status),
             Err(status) => {
@@ -819,8 +866,18 @@ impl Profile {
             && allowed.as_ref().is_none_or(|a| a.contains(own_node))
         {
             work.nodes_filtered += 1;
-            if nominated.get(own_node).is_none() && self.run_filters(state, pod, node).is_success()
-            {
+            let status = match nominated.get(own_node) {
+                Some(rejection) => rejection.clone(),
+                None => self.run_filters(state, pod, node),
+            };
+            let fits = status.is_success();
+            if let Some(t) = trace.as_deref_mut() {
+                t.nominated_node = Some((own_node.clone(), status));
+                if fits {
+                    t.selected = Some(own_node.clone());
+                }
+            }
+            if fits {
                 return CycleResult::Scheduled {
                     node: own_node.clone(),
                     evaluated: 1,
@@ -833,8 +890,25 @@ impl Profile {
             allowed: allowed.as_deref(),
             nominated,
         };
+        let start = rotation.next_start_node_index % snapshot.len();
         let (feasible, mut diagnosis, processed) =
             self.find_feasible(state, pod, snapshot, decided, rotation, work);
+        if let Some(t) = trace.as_deref_mut() {
+            t.nodes_to_find = self.nodes_to_find(allowed.as_ref().map_or(snapshot.len(), Vec::len));
+            self.trace_filtering(t, state, pod, snapshot, decided, (start, processed));
+            t.feasible = feasible.iter().map(|n| n.name().to_string()).collect();
+            t.filtered = filtering_order(snapshot, start, decided.allowed)
+                .take(processed)
+                .map(|node| {
+                    let status = diagnosis
+                        .node_statuses
+                        .get(node.name())
+                        .cloned()
+                        .unwrap_or_else(Status::success);
+                    (node.name().to_string(), status)
+                })
+                .collect();
+        }
         if feasible.is_empty() {
             if !narrowed_by.is_empty() {
                 diagnosis.absent = Some(Status::unresolvable(
@@ -848,6 +922,9 @@ impl Profile {
             return CycleResult::Unschedulable(diagnosis);
         }
         if feasible.len() == 1 {
+            if let Some(t) = trace {
+                t.selected = Some(feasible[0].name().to_string());
+            }
             return CycleResult::Scheduled {
                 node: feasible[0].name().to_string(),
                 evaluated: processed,
@@ -855,16 +932,64 @@ impl Profile {
                 annotations: BTreeMap::new(),
             };
         }
-        let totals = match self.prioritize(state, pod, &feasible, snapshot, work) {
-            Ok(t) => t,
-            Err(status) => return CycleResult::Error(status),
-        };
+        let totals =
+            match self.prioritize(state, pod, &feasible, snapshot, work, trace.as_deref_mut()) {
+                Ok(t) => t,
+                Err(status) => return CycleResult::Error(status),
+            };
         let chosen = select_host(&totals, tie_break);
+        if let Some(t) = trace {
+            t.finish_scoring(&totals);
+            t.selected = Some(feasible[chosen].name().to_string());
+        }
         CycleResult::Scheduled {
             node: feasible[chosen].name().to_string(),
             evaluated: processed,
             feasible: feasible.len(),
             annotations: BTreeMap::new(),
+        }
+    }
+
+    /// Writes into `trace` the verdict of the filters on the nodes the cycle did not reach
+    /// (`reached`: where filtering started, and how many nodes it filtered), and on those
+    /// PreFilter left out. Only an explanation pays for this; the cycle's decision is made.
+    fn trace_filtering(
+        &self,
+        trace: &mut CycleTrace,
+        state: &CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        decided: Decided<'_>,
+        reached: (usize, usize),
+    ) {
+        let (start, processed) = reached;
+        trace.not_reached = filtering_order(snapshot, start, decided.allowed)
+            .skip(processed)
+            .map(|node| {
+                let status = match decided.nominated.get(node.name()) {
+                    Some(rejection) => rejection.clone(),
+                    None => self.run_filters(state, pod, node),
+                };
+                (node.name().to_string(), status)
+            })
+            .collect();
+        if let Some(allowed) = decided.allowed {
+            let plugins = trace.narrowed_by.join(" ");
+            let plugin = trace.narrowed_by.last().copied().unwrap_or("");
+            let left_out = filtering_order(snapshot, start, None)
+                .filter(|node| {
+                    allowed
+                        .binary_search_by(|n| n.as_str().cmp(node.name()))
+                        .is_err()
+                })
+                .map(|node| {
+                    let reason = format!("node(s) didn't satisfy plugin(s) [{plugins}]");
+                    (
+                        node.name().to_string(),
+                        Status::unresolvable(plugin, reason),
+                    )
+                });
+            trace.not_reached.extend(left_out);
         }
     }
 
@@ -949,6 +1074,16 @@ impl Profile {
         Status::success()
     }
 
+    /// How many feasible nodes a cycle looks for among `candidates` nodes: one when the
+    /// profile has no score plugin to tell several apart.
+    fn nodes_to_find(&self, candidates: usize) -> usize {
+        if self.score.is_empty() {
+            1
+        } else {
+            num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, candidates)
+        }
+    }
+
     /// Filters nodes from the rotating start until enough feasible ones are found.
     ///
     /// Nodes go through the filters in batches, each plugin over the whole batch in turn
@@ -971,13 +1106,7 @@ impl Profile {
     ) -> (Vec<&'s NodeInfo>, Diagnosis, usize) {
         let Decided { allowed, nominated } = decided;
         let nodes = snapshot.nodes();
-        let candidates: usize = allowed.map_or(nodes.len(), <[String]>::len);
-        let has_scoring = !self.score.is_empty();
-        let to_find = if has_scoring {
-            num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, candidates)
-        } else {
-            1
-        };
+        let to_find = self.nodes_to_find(allowed.map_or(nodes.len(), <[String]>::len));
         let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(nodes.len()));
         let mut diagnosis = Diagnosis::default();
         let mut processed = 0;
@@ -1030,6 +1159,7 @@ impl Profile {
         feasible: &[&NodeInfo],
         snapshot: &Snapshot,
         work: &mut CycleWork,
+        mut trace: Option<&mut CycleTrace>,
     ) -> Result<Vec<i64>, Status> {
         for &i in &self.pre_score {
             let plugin = &self.plugins[i];
@@ -1046,6 +1176,12 @@ impl Profile {
             .iter()
             .filter(|w| !state.skip_score.contains(w.plugin))
             .collect();
+        if let Some(t) = trace.as_deref_mut() {
+            t.start_scoring(self.score.iter().map(|w| {
+                let plugin = self.plugins[w.plugin].name();
+                (plugin, w.weight, state.skip_score.contains(w.plugin))
+            }));
+        }
         let n = feasible.len();
         let mut totals = vec![0i64; n];
         // Each active plugin's first score outside 0..=100 (after normalization), in node order.
@@ -1074,6 +1210,10 @@ impl Profile {
                 } else {
                     let scores = &mut batch_scores[..end - start];
                     plugin.score_nodes(state, pod, nodes, scores)?;
+                    if let Some(traced) = trace.as_deref_mut().and_then(|t| t.active_scores(a)) {
+                        traced.raw[start..end].copy_from_slice(scores);
+                        traced.normalized[start..end].copy_from_slice(scores);
+                    }
                     add_weighted(
                         &mut totals[start..end],
                         scores,
@@ -1085,7 +1225,14 @@ impl Profile {
         }
         for (&a, scores) in normalizing.iter().zip(rows.chunks_exact_mut(n.max(1))) {
             let plugin = &self.plugins[active[a].plugin];
+            let mut traced = trace.as_deref_mut().and_then(|t| t.active_scores(a));
+            if let Some(traced) = traced.as_deref_mut() {
+                traced.raw.copy_from_slice(scores);
+            }
             let status = plugin.normalize(state, pod, scores);
+            if let Some(traced) = traced {
+                traced.normalized.copy_from_slice(scores);
+            }
             if !status.is_success() {
                 return Err(status);
             }

@@ -33,6 +33,7 @@ use super::cluster_event::{
     ActionType, ClusterEvent, EventChange, EventResource, node_changes, pod_update_actions,
 };
 use super::config::SchedulerConfig;
+use super::cycle_trace::{AttemptLog, AttemptOutcome, CycleTrace, ScheduleAttempt, TracedPods};
 use super::framework::{CycleResult, CycleWork, Diagnosis, NominatedRejections, Profile, Rotation};
 use super::gpu::workload::TargetWorkload;
 use super::node_info::{ControllerKind, NodeInfo, PodInfo, Snapshot};
@@ -140,6 +141,8 @@ struct InFlight {
     /// PostFilter's outcome when no node fit and the profile preempts.
     preemption: Option<PreemptionOutcome>,
     cycle: u64,
+    /// The attempt's trace, when the pod is one `kubesim explain` asks about.
+    attempt: Option<Box<ScheduleAttempt>>,
 }
 
 /// kube-scheduler.
@@ -177,6 +180,8 @@ pub struct KubeScheduler {
     /// Each profile's Event recorder (events.k8s.io/v1), reporting as the profile's name.
     events: BTreeMap<String, EventRecorder>,
     stats: SchedulerStats,
+    /// The traced attempts of the pods `kubesim explain` asks about.
+    attempt_log: AttemptLog,
 }
 
 impl KubeScheduler {
@@ -229,7 +234,18 @@ impl KubeScheduler {
             binds: BTreeMap::new(),
             events,
             stats: SchedulerStats::default(),
+            attempt_log: AttemptLog::default(),
         }
+    }
+
+    /// Traces the scheduling cycles of `pods` from now on (see [`KubeScheduler::attempts`]).
+    pub fn trace(&mut self, pods: TracedPods) {
+        self.attempt_log = AttemptLog::new(pods);
+    }
+
+    /// The traced attempts, by pod.
+    pub fn attempts(&self) -> &AttemptLog {
+        &self.attempt_log
     }
 
     /// The scheduler's client id.
@@ -331,6 +347,10 @@ impl KubeScheduler {
         out: &mut Vec<ApiOutput>,
     ) {
         let Binding { pod, node } = binding;
+        if self.attempt_log.wants(&pod.key()) {
+            let error = response.as_ref().err().map(ToString::to_string);
+            self.attempt_log.bind_answered(&pod.key(), pod.uid(), error);
+        }
         let error = match response {
             Ok(_) => {
                 self.count_attempt("scheduled");
@@ -796,13 +816,23 @@ impl KubeScheduler {
                     &mut work,
                 )
             };
-            let result = self.profiles[profile_idx].schedule_with(
+            let mut attempt = self.attempt_log.wants(&info.key()).then(|| {
+                Box::new(ScheduleAttempt {
+                    at: now,
+                    uid: info.uid(),
+                    profile: self.profiles[profile_idx].name.clone(),
+                    trace: CycleTrace::default(),
+                    outcome: AttemptOutcome::Abandoned,
+                })
+            });
+            let result = self.profiles[profile_idx].schedule_traced(
                 &info,
                 &self.snapshot,
                 &nominated,
                 &mut self.rotation,
                 &mut self.tie_break,
                 &mut work,
+                attempt.as_mut().map(|a| &mut a.trace),
             );
             // PostFilter runs in the same cycle, so its dry runs count in the cycle's cost.
             let preemption = match (&result, &self.preemption[profile_idx]) {
@@ -827,6 +857,7 @@ impl KubeScheduler {
                 result,
                 preemption,
                 cycle: self.queue.cycle(),
+                attempt,
             });
             return vec![(done, SchedulerTimer::CycleDone)];
         }
@@ -840,36 +871,67 @@ impl KubeScheduler {
             result,
             preemption,
             cycle,
+            attempt,
         }) = self.in_flight.take()
         else {
             return;
         };
         let uid = pod.uid();
-        if !self.queue.contains(uid) {
+        let key = pod.key();
+        let outcome = if !self.queue.contains(uid) {
             // Deleted or bound elsewhere while in flight.
             if let CycleResult::Scheduled { node, .. } = &result {
                 self.unreserve(&pod, node);
             }
-            return;
+            AttemptOutcome::Abandoned
+        } else {
+            self.settle(pod, result, preemption, cycle, now, api, out)
+        };
+        if let Some(mut attempt) = attempt {
+            attempt.outcome = outcome;
+            self.attempt_log.push(key, *attempt);
         }
-        match result {
+    }
+
+    /// Acts on a cycle's result for a pod still waiting for it: assume and bind, or fail the
+    /// attempt (carrying out what preemption decided). Returns how the attempt ended.
+    // The cycle's result and context; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &mut self,
+        pod: Arc<PodInfo>,
+        result: CycleResult,
+        preemption: Option<PreemptionOutcome>,
+        cycle: u64,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) -> AttemptOutcome {
+        let failure = match result {
             CycleResult::Scheduled {
                 node, annotations, ..
             } => {
-                if self.snapshot.get(&node).is_none() {
-                    // The node went away during the cycle: assuming fails, an error.
-                    self.unreserve(&pod, &node);
-                    let message = format!("node {node:?} is gone");
-                    let failure = Failure::error(message, Some(String::new()));
-                    self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
-                    return;
+                if self.snapshot.get(&node).is_some() {
+                    self.assume_and_bind(pod, node.clone(), annotations, now, api, out);
+                    return AttemptOutcome::Binding { node };
                 }
-                self.assume_and_bind(pod, node, annotations, now, api, out);
+                // The node went away during the cycle: assuming fails, an error.
+                self.unreserve(&pod, &node);
+                let message = format!("node {node:?} is gone");
+                self.fail(
+                    &pod,
+                    BTreeSet::new(),
+                    cycle,
+                    Failure::error(message, Some(String::new())),
+                    now,
+                    api,
+                    out,
+                )
             }
             CycleResult::NoNodes => {
                 let failure =
                     Failure::unschedulable(ERR_NO_NODES_AVAILABLE.to_string(), Some(String::new()));
-                self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
+                self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out)
             }
             CycleResult::Unschedulable(mut diagnosis) => {
                 self.record_failure(&diagnosis);
@@ -885,11 +947,21 @@ impl KubeScheduler {
                 };
                 let message = diagnosis.message(self.snapshot.len());
                 let failure = Failure::unschedulable(message, nominate);
-                self.fail(&pod, plugins, cycle, failure, now, api, out);
+                self.fail(&pod, plugins, cycle, failure, now, api, out)
             }
             CycleResult::Error(status) => {
                 let failure = Failure::error(status.reasons.join(", "), Some(String::new()));
-                self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
+                self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out)
+            }
+        };
+        if failure.reason == REASON_UNSCHEDULABLE {
+            AttemptOutcome::Unschedulable {
+                message: failure.message,
+                nominated: failure.nominate.filter(|n| !n.is_empty()),
+            }
+        } else {
+            AttemptOutcome::Error {
+                message: failure.message,
             }
         }
     }
@@ -945,7 +1017,7 @@ impl KubeScheduler {
         now: SimTime,
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
-    ) {
+    ) -> Failure {
         self.count_attempt(if failure.reason == REASON_UNSCHEDULABLE {
             "unschedulable"
         } else {
@@ -962,6 +1034,7 @@ impl KubeScheduler {
         };
         self.record_event(&pod.pod.spec.scheduler_name, now, occurrence, api, out);
         self.patch_scheduling_status(&pod.pod, &failure, now, api, out);
+        failure
     }
 
     /// Patches the pod's `PodScheduled` condition and `nominatedNodeName` as upstream's

@@ -3,6 +3,7 @@
 
 pub mod cluster_event;
 pub mod config;
+pub mod cycle_trace;
 pub mod explain;
 pub mod framework;
 pub mod gpu;

@@ -12,6 +12,7 @@ use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request,
 use crate::client::event_recorder::{FINISH_TIME, REFRESH_TIME};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
+use crate::scheduler::cycle_trace::TracedPods;
 use crate::scheduler::kube_scheduler::{KubeScheduler, SchedulerTimer};
 use crate::scheduler::queue::{BACKOFF_FLUSH_PERIOD, UNSCHEDULABLE_FLUSH_PERIOD};
 use crate::sim::{
@@ -70,6 +71,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Keep every API write for `events.jsonl`.
     pub record_writes: bool,
+    /// The pods whose scheduling cycles the scheduler traces (for `kubesim explain`).
+    pub trace_pods: TracedPods,
 }
 
 /// The world.
@@ -281,13 +284,15 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
             .resolve_seeded(seed)
             .ok()
             .map(|config| {
-                KubeScheduler::new(
+                let mut scheduler = KubeScheduler::new(
                     SCHEDULER_CLIENT,
                     config,
                     scenario.scheduler.cycle_cost,
                     streams.stream("scheduler/tie-break"),
                     streams.stream("scheduler/preemption"),
-                )
+                );
+                scheduler.trace(options.trace_pods.clone());
+                scheduler
             })
     } else {
         None
