@@ -1,6 +1,7 @@
 //! The kinds kubesim models, and [`Object`], one value of any of them, as the store holds it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -157,8 +158,8 @@ pub enum Object {
     Namespace(Namespace),
     /// A PriorityClass.
     PriorityClass(PriorityClass),
-    /// A Node.
-    Node(Node),
+    /// A Node (shared: the store, watch events and the scheduler's cache hold the same one).
+    Node(Arc<Node>),
     /// A Service.
     Service(Service),
     /// A Deployment.
@@ -167,8 +168,8 @@ pub enum Object {
     ReplicaSet(ReplicaSet),
     /// An HPA.
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-    /// A Pod.
-    Pod(Pod),
+    /// A Pod (shared: the store, watch events and the scheduler's cache hold the same one).
+    Pod(Arc<Pod>),
     /// An Event.
     Event(Event),
 }
@@ -212,7 +213,17 @@ impl Object {
 
     /// The object's metadata, mutably.
     pub fn meta_mut(&mut self) -> &mut ObjectMeta {
-        per_kind!(self, o => &mut o.metadata)
+        match self {
+            Object::Node(n) => &mut Arc::make_mut(n).metadata,
+            Object::Pod(p) => &mut Arc::make_mut(p).metadata,
+            Object::Namespace(o) => &mut o.metadata,
+            Object::PriorityClass(o) => &mut o.metadata,
+            Object::Service(o) => &mut o.metadata,
+            Object::Deployment(o) => &mut o.metadata,
+            Object::ReplicaSet(o) => &mut o.metadata,
+            Object::HorizontalPodAutoscaler(o) => &mut o.metadata,
+            Object::Event(o) => &mut o.metadata,
+        }
     }
 
     /// `namespace/name`.
@@ -221,16 +232,16 @@ impl Object {
         ObjectKey::new(m.namespace.clone(), m.name.clone())
     }
 
-    /// The pod, if this is one.
-    pub fn as_pod(&self) -> Option<&Pod> {
+    /// The pod, if this is one (shared: `Arc::clone` it to keep it).
+    pub fn as_pod(&self) -> Option<&Arc<Pod>> {
         match self {
             Object::Pod(p) => Some(p),
             _ => None,
         }
     }
 
-    /// The node, if this is one.
-    pub fn as_node(&self) -> Option<&Node> {
+    /// The node, if this is one (shared: `Arc::clone` it to keep it).
+    pub fn as_node(&self) -> Option<&Arc<Node>> {
         match self {
             Object::Node(n) => Some(n),
             _ => None,

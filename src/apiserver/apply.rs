@@ -5,6 +5,8 @@
 //! remembers what it last applied, to tell a field the user removed from one someone else
 //! set; kubesim keeps no such record, so a field removed from a manifest keeps its live value.
 
+use std::sync::Arc;
+
 use crate::api::Object;
 
 /// `manifest` applied onto the `live` object: the manifest's fields win; what it leaves empty
@@ -28,7 +30,7 @@ pub fn apply_onto(live: &Object, mut manifest: Object) -> Object {
             .clone_from(&live_meta.owner_references);
     }
     if let (Object::Pod(pod), Object::Pod(before)) = (&mut manifest, live) {
-        let spec = &mut pod.spec;
+        let spec = &mut Arc::make_mut(pod).spec;
         let was = &before.spec;
         if spec.node_name.is_empty() {
             spec.node_name.clone_from(&was.node_name);

@@ -433,6 +433,7 @@ impl ApiServer {
         validate_create(&object)?;
         admission::default_identity(&mut object, &mut self.names)?;
         if let Object::Pod(pod) = &mut object {
+            let pod = Arc::make_mut(pod);
             admission::admit_pod(pod, &self.store)?;
             if pod.is_bound() {
                 set_scheduled_condition(pod, now);
@@ -527,6 +528,7 @@ impl ApiServer {
                     message: format!("pod {key} is being deleted, cannot be assigned to a host"),
                 });
             }
+            let pod = Arc::make_mut(pod);
             pod.spec.node_name = node;
             pod.metadata.annotations.extend(annotations);
             pod.status.nominated_node_name.clear();
@@ -763,9 +765,14 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             set_image(&mut r.spec.template.spec, container.as_deref(), image, kind)?;
         }
         (PatchOp::Image { container, image }, Object::Pod(p)) => {
-            set_image(&mut p.spec, container.as_deref(), image, kind)?;
+            set_image(
+                &mut Arc::make_mut(p).spec,
+                container.as_deref(),
+                image,
+                kind,
+            )?;
         }
-        (PatchOp::Unschedulable(u), Object::Node(n)) => n.spec.unschedulable = *u,
+        (PatchOp::Unschedulable(u), Object::Node(n)) => Arc::make_mut(n).spec.unschedulable = *u,
         (
             PatchOp::PodStatus {
                 condition,
@@ -773,6 +780,7 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             },
             Object::Pod(p),
         ) => {
+            let p = Arc::make_mut(p);
             if let Some(node) = nominated_node_name {
                 p.status.nominated_node_name = node.clone();
             }
@@ -826,8 +834,8 @@ enum Status {
 fn take_status(object: &mut Object) -> Status {
     use std::mem::take;
     match object {
-        Object::Node(n) => Status::Node(take(&mut n.status)),
-        Object::Pod(p) => Status::Pod(take(&mut p.status)),
+        Object::Node(n) => Status::Node(take(&mut Arc::make_mut(n).status)),
+        Object::Pod(p) => Status::Pod(take(&mut Arc::make_mut(p).status)),
         Object::Deployment(d) => Status::Deployment(take(&mut d.status)),
         Object::ReplicaSet(r) => Status::ReplicaSet(take(&mut r.status)),
         Object::HorizontalPodAutoscaler(h) => Status::Hpa(take(&mut h.status)),
@@ -852,8 +860,8 @@ fn status_of(object: &Object) -> Status {
 
 fn put_status(object: &mut Object, status: Status) {
     match (object, status) {
-        (Object::Node(n), Status::Node(s)) => n.status = s,
-        (Object::Pod(p), Status::Pod(s)) => p.status = s,
+        (Object::Node(n), Status::Node(s)) => Arc::make_mut(n).status = s,
+        (Object::Pod(p), Status::Pod(s)) => Arc::make_mut(p).status = s,
         (Object::Deployment(d), Status::Deployment(s)) => d.status = s,
         (Object::ReplicaSet(r), Status::ReplicaSet(s)) => r.status = s,
         (Object::HorizontalPodAutoscaler(h), Status::Hpa(s)) => h.status = s,

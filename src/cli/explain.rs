@@ -117,7 +117,7 @@ fn what_if(
         return Err(CliError::bad_input(format!("{key} is not a pod")));
     };
     let uid = pod.metadata.uid;
-    let mut unplaced = pod.clone();
+    let mut unplaced = (**pod).clone();
     unplaced.spec.node_name.clear();
     let pod_info = PodInfo::new(Arc::new(unplaced));
     let (mut snapshot, start) = match world.scheduler() {
@@ -157,7 +157,7 @@ fn snapshot_from_store(world: &world::World) -> Snapshot {
     let store = world.api().store();
     let mut nodes: Vec<NodeInfo> = store
         .iter(Kind::Node)
-        .filter_map(|o| o.as_node().map(|n| NodeInfo::new(Arc::new(n.clone()))))
+        .filter_map(|o| o.as_node().map(|n| NodeInfo::new(Arc::clone(n))))
         .collect();
     let gpu_cluster = nodes.iter().any(|n| n.gpus.is_some());
     for object in store.iter(Kind::Pod) {
@@ -166,13 +166,15 @@ fn snapshot_from_store(world: &world::World) -> Snapshot {
             && !pod.is_terminal()
             && let Some(node) = nodes.iter_mut().find(|n| n.name() == pod.spec.node_name)
         {
-            node.add_pod(Arc::new(PodInfo::new(Arc::new(pod.clone()))));
+            node.add_pod(Arc::new(PodInfo::new(Arc::clone(pod))));
         }
     }
     let mut snapshot = Snapshot::new(nodes);
     if gpu_cluster {
         // The target workload the scheduler would have kept: every pod that exists.
-        let pods = store.iter(Kind::Pod).filter_map(|o| o.as_pod());
+        let pods = store
+            .iter(Kind::Pod)
+            .filter_map(|o| o.as_pod().map(AsRef::as_ref));
         snapshot.set_gpu_workload(Arc::new(typical_of(pods)));
     }
     snapshot

@@ -149,7 +149,7 @@ fn take_sample(
             s.allocatable.add(alloc);
             node_cpu.insert(node.metadata.name.as_str(), (0, alloc.milli_cpu));
             if node_gpu_count(alloc).is_some() {
-                gpu_nodes.push((node, alloc.clone()));
+                gpu_nodes.push((node.as_ref(), alloc.clone()));
             }
         }
     }

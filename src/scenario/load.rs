@@ -2,6 +2,8 @@
 //! folders it references, and the checks that need the whole picture (times within the
 //! duration, one Scenario document at most).
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -1165,7 +1167,7 @@ fn pool_nodes(
             t.capacity.clone()
         };
         node.status.images = t.images.clone();
-        nodes.push(Object::Node(node));
+        nodes.push(Object::Node(Arc::new(node)));
     }
     Ok(nodes)
 }
@@ -1280,7 +1282,7 @@ fn timeline_action(
                 if !pod.metadata.name.is_empty() {
                     pod.metadata.name = format!("{}-{i:0width$}", template.metadata.name);
                 }
-                Object::Pod(pod)
+                Object::Pod(Arc::new(pod))
             })
             .collect();
         return Ok(Action::Apply(pods));

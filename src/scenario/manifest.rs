@@ -5,6 +5,8 @@
 //! and they are listed as notes rather than rejected — but a kind that does not exist, or a
 //! modelled kind under the wrong apiVersion, is an error: it is almost always a typo.
 
+use std::sync::Arc;
+
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -301,13 +303,13 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
         Kind::PriorityClass => {
             parse::<PriorityClass>(doc, file).map(|(o, i)| (Object::PriorityClass(o), i))
         }
-        Kind::Node => parse::<Node>(doc, file).map(|(o, i)| (Object::Node(o), i)),
+        Kind::Node => parse::<Node>(doc, file).map(|(o, i)| (Object::Node(Arc::new(o)), i)),
         Kind::Service => parse::<Service>(doc, file).map(|(o, i)| (Object::Service(o), i)),
         Kind::Deployment => parse::<Deployment>(doc, file).map(|(o, i)| (Object::Deployment(o), i)),
         Kind::ReplicaSet => parse::<ReplicaSet>(doc, file).map(|(o, i)| (Object::ReplicaSet(o), i)),
         Kind::HorizontalPodAutoscaler => parse::<HorizontalPodAutoscaler>(doc, file)
             .map(|(o, i)| (Object::HorizontalPodAutoscaler(o), i)),
-        Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(o), i)),
+        Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(Arc::new(o)), i)),
         Kind::Event => parse::<Event>(doc, file).map(|(o, i)| (Object::Event(o), i)),
     }?;
     ignored.retain(|p| p != "apiVersion" && p != "kind");

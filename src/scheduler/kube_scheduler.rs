@@ -160,6 +160,10 @@ pub struct KubeScheduler {
     snapshot: Snapshot,
     /// Every pod the scheduler knows, by uid.
     pods: BTreeMap<Uid, Arc<Pod>>,
+    /// Pods bound or assumed to a node the cache does not have (not yet, or no longer), by
+    /// node: they are counted on it when it comes, without a look at every pod (upstream
+    /// keeps such pods on a node info without a node).
+    pods_without_node: BTreeMap<String, BTreeSet<Uid>>,
     /// Pods the scheduler assumed onto a node, waiting for their bind to be confirmed.
     assumed: BTreeMap<Uid, Assumed>,
     /// The GPU-sharing policies' target workload, counted once the cluster has a GPU node (so
@@ -224,6 +228,7 @@ impl KubeScheduler {
             queue: SchedulingQueue::new(config.queue),
             snapshot: Snapshot::default(),
             pods: BTreeMap::new(),
+            pods_without_node: BTreeMap::new(),
             assumed: BTreeMap::new(),
             gpu_workload: None,
             first_seen: BTreeMap::new(),
@@ -380,7 +385,7 @@ impl KubeScheduler {
         let failure = Failure::error(error, Some(String::new()));
         self.fail(&pod, BTreeSet::new(), cycle, failure, now, api, out);
         if let Some(forgotten) = forgotten {
-            let gone = Arc::new(Object::Pod((*forgotten).clone()));
+            let gone = Arc::new(Object::Pod(forgotten));
             self.move_pods(assigned_pod_deleted(gone), now);
         }
     }
@@ -481,9 +486,10 @@ impl KubeScheduler {
         match delta {
             Delta::Added(o) => {
                 if let Object::Node(n) = &*o {
-                    let mut info = NodeInfo::new(Arc::new(n.clone()));
-                    for pod in self.pods.values() {
-                        if self.node_of(pod).as_deref() == Some(n.metadata.name.as_str()) {
+                    let mut info = NodeInfo::new(Arc::clone(n));
+                    let waiting = self.pods_without_node.remove(&n.metadata.name);
+                    for uid in waiting.iter().flatten() {
+                        if let Some(pod) = self.pods.get(uid) {
                             info.add_pod(Arc::new(PodInfo::new(self.as_cached(pod))));
                         }
                     }
@@ -501,7 +507,7 @@ impl KubeScheduler {
                 if let (Object::Node(before), Object::Node(after)) = (&*old, &*new) {
                     // A heartbeat (new condition times, images) changes none of what the
                     // scheduler looks at: the node is updated in the cache and nothing moves.
-                    let gpu_node = self.snapshot.update_node(Arc::new(after.clone()));
+                    let gpu_node = self.snapshot.update_node(Arc::clone(after));
                     self.count_gpu_workload_if(gpu_node);
                     for action in node_changes(before, after).bits() {
                         let change = EventChange {
@@ -514,7 +520,15 @@ impl KubeScheduler {
                 }
             }
             Delta::Deleted(o) => {
-                self.snapshot.remove_node(&o.meta().name);
+                let name = &o.meta().name;
+                if let Some(removed) = self.snapshot.remove_node(name) {
+                    // Its pods stay known, waiting for a node of that name.
+                    let uids = removed.pods.iter().map(|p| p.uid());
+                    self.pods_without_node
+                        .entry(name.clone())
+                        .or_default()
+                        .extend(uids);
+                }
                 let change = EventChange {
                     event: ClusterEvent::new(EventResource::Node, ActionType::DELETE),
                     old: Some(o),
@@ -584,12 +598,12 @@ impl KubeScheduler {
         match delta {
             Delta::Added(o) => {
                 if let Object::Pod(p) = &*o {
-                    self.upsert_pod(Arc::new(p.clone()), None, Some(&o), now);
+                    self.upsert_pod(Arc::clone(p), None, Some(&o), now);
                 }
             }
             Delta::Updated(old, new) => {
                 if let Object::Pod(p) = &*new {
-                    self.upsert_pod(Arc::new(p.clone()), Some(&old), Some(&new), now);
+                    self.upsert_pod(Arc::clone(p), Some(&old), Some(&new), now);
                 }
             }
             Delta::Deleted(o) => {
@@ -747,15 +761,33 @@ impl KubeScheduler {
     fn count(&mut self, pod: &Arc<Pod>) {
         if let Some(node) = self.node_of(pod) {
             let cached = self.as_cached(pod);
-            self.snapshot.add_pod(&node, Arc::new(PodInfo::new(cached)));
+            if !self.snapshot.add_pod(&node, Arc::new(PodInfo::new(cached))) {
+                let uid = pod.metadata.uid;
+                self.pods_without_node.entry(node).or_default().insert(uid);
+            }
         }
     }
 
     /// Removes `pod` from its node in the cache.
     fn uncount(&mut self, pod: &Pod) {
         if let Some(node) = self.node_of(pod) {
-            self.snapshot.remove_pod(&node, pod.metadata.uid);
+            self.remove_from_cache(&node, pod.metadata.uid);
         }
+    }
+
+    /// Takes the pod `uid` off node `node` in the cache, or out of the pods waiting for that
+    /// node; returns it as the cache held it, if the node was there.
+    fn remove_from_cache(&mut self, node: &str, uid: Uid) -> Option<Arc<PodInfo>> {
+        let removed = self.snapshot.remove_pod(node, uid);
+        if removed.is_none()
+            && let Some(waiting) = self.pods_without_node.get_mut(node)
+        {
+            waiting.remove(&uid);
+            if waiting.is_empty() {
+                self.pods_without_node.remove(node);
+            }
+        }
+        removed
     }
 
     /// Drops an assumption (failed bind): the pod leaves the cache, giving back what it held
@@ -763,7 +795,7 @@ impl KubeScheduler {
     /// Returns the pod as the cache held it.
     fn forget(&mut self, uid: Uid) -> Option<Arc<Pod>> {
         let assumed = self.assumed.remove(&uid)?;
-        let pod = self.snapshot.remove_pod(&assumed.node, uid)?;
+        let pod = self.remove_from_cache(&assumed.node, uid)?;
         self.unreserve(&pod, &assumed.node);
         Some(Arc::clone(&pod.pod))
     }

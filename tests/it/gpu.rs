@@ -327,7 +327,7 @@ fn stored_pod(world: &World, name: &str) -> Pod {
         .get(Kind::Pod, &ObjectKey::new("default", name))
         .map(|o| &**o)
     {
-        Some(Object::Pod(p)) => p.clone(),
+        Some(Object::Pod(p)) => (**p).clone(),
         other => panic!("pod {name}: {other:?}"),
     }
 }
@@ -407,7 +407,7 @@ fn gpu_index_annotation_round_trips_through_the_binding_into_the_cache() {
         .get(Kind::Node, &ObjectKey::new("", "t4-0"))
         .map(|o| &**o)
     {
-        Some(Object::Node(n)) => n.clone(),
+        Some(Object::Node(n)) => (**n).clone(),
         other => panic!("node t4-0: {other:?}"),
     };
     let mut fresh = NodeInfo::new(Arc::new(stored_node));

@@ -2,6 +2,8 @@
 //! cluster events that do (and do not) bring a pod back, through the real scheduler, informers
 //! and apiserver.
 
+use std::sync::Arc;
+
 use kubesim::api::node::NodeCondition;
 use kubesim::api::{Kind, Object, ObjectKey};
 use kubesim::apiserver::{ClientId, Request, Subresource, UserInfo};
@@ -95,7 +97,7 @@ fn heartbeat_all(sim: &mut Simulation<World>, beat: u64) {
         .store()
         .iter(Kind::Node)
         .filter_map(|o| match &**o {
-            Object::Node(n) => Some(n.clone()),
+            Object::Node(n) => Some((**n).clone()),
             _ => None,
         })
         .collect();
@@ -114,7 +116,7 @@ fn heartbeat_all(sim: &mut Simulation<World>, beat: u64) {
         let request = Request::update(
             ClientId(1000),
             user,
-            Object::Node(node),
+            Object::Node(Arc::new(node)),
             Some(Subresource::Status),
         );
         world::submit(sim, request);
@@ -161,7 +163,7 @@ fn heartbeats_do_not_requeue_the_unschedulable_pool_but_a_new_node_does() {
     let create = Request::create(
         ClientId(1000),
         UserInfo::new("admin", &["system:masters"]),
-        Object::Node(big),
+        Object::Node(Arc::new(big)),
     );
     world::submit(&mut sim, create);
     sim.run_until(at(250));
@@ -203,4 +205,42 @@ fn a_node_too_small_for_the_pod_does_not_requeue_it() {
     sim.run_until(at(120));
     assert_eq!(attempts(sim.model(), "unschedulable"), 1);
     assert_eq!(node_of(sim.model(), "big"), "roomy");
+}
+
+#[test]
+fn pods_bound_to_a_node_count_on_it_when_it_arrives_and_when_it_returns() {
+    // `pinned` (3 CPU) names node n1 before n1 exists; n1 (4 CPU) arrives at 10 s, so the
+    // scheduler's cache must count `pinned` on it when it comes: `big` (2 CPU, created at
+    // 20 s) then finds 4 − 3 = 1 CPU free and stays pending. At 30 s n1 is deleted (its pod
+    // stays: nothing deletes it) and at 40 s a node n1 of 4 CPU comes back: `pinned` counts
+    // again, so `big` stays pending; a second node n2 at 60 s takes it.
+    let scenario = "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {name: late}\n\
+         spec:\n  duration: 2m\n  timeline:\n    - {at: 10s, apply: n1.yaml}\n\
+         \x20   - {at: 20s, apply: big.yaml}\n    - {at: 30s, delete: {node: n1}}\n\
+         \x20   - {at: 40s, apply: n1.yaml}\n    - {at: 60s, apply: n2.yaml}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: pinned, namespace: default}\n\
+         spec:\n  nodeName: n1\n  containers: [{name: app, image: app:1, resources: {requests: {cpu: \"3\"}}}]\n";
+    let node = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n\
+             status: {{allocatable: {{cpu: \"4\", memory: 8Gi, pods: \"110\"}}}}\n"
+        )
+    };
+    let mut sim = simulation(
+        scenario,
+        &[
+            ("n1.yaml", &node("n1")),
+            ("n2.yaml", &node("n2")),
+            ("big.yaml", POD.trim_start_matches("\n---\n")),
+        ],
+    );
+    sim.run_until(at(29));
+    assert_eq!(node_of(sim.model(), "big"), "");
+    assert_eq!(attempts(sim.model(), "unschedulable"), 1);
+    sim.run_until(at(59));
+    assert_eq!(node_of(sim.model(), "big"), "");
+    assert_eq!(attempts(sim.model(), "scheduled"), 0);
+    sim.run_until(at(120));
+    assert_eq!(node_of(sim.model(), "big"), "n2");
+    assert_eq!(node_of(sim.model(), "pinned"), "n1");
 }

@@ -250,7 +250,7 @@ impl Draft {
             ..Default::default()
         };
         match self.kind {
-            Kind::Pod => Object::Pod(Pod {
+            Kind::Pod => Object::Pod(Arc::new(Pod {
                 metadata,
                 spec: PodSpec {
                     node_name: self.node_name.clone(),
@@ -262,15 +262,15 @@ impl Draft {
                     phase: self.phase,
                     ..Default::default()
                 },
-            }),
-            Kind::Node => Object::Node(Node {
+            })),
+            Kind::Node => Object::Node(Arc::new(Node {
                 metadata,
                 spec: NodeSpec {
                     unschedulable: self.unschedulable,
                     ..Default::default()
                 },
                 ..Default::default()
-            }),
+            })),
             Kind::Deployment => Object::Deployment(Deployment {
                 metadata,
                 spec: DeploymentSpec {
@@ -1106,7 +1106,7 @@ impl Runner {
                 // relabels it.
                 match &mut object {
                     Object::Pod(_) => {}
-                    Object::Node(n) => n.spec.unschedulable = value == 1,
+                    Object::Node(n) => Arc::make_mut(n).spec.unschedulable = value == 1,
                     Object::Deployment(d) => d.spec.replicas = Some(i32::from(value)),
                     _ => {}
                 }

@@ -117,7 +117,7 @@ fn web(world: &World) -> kubesim::api::pod::Pod {
         .api()
         .store()
         .get(Kind::Pod, &ObjectKey::new("default", "web"))
-        .and_then(|o| o.as_pod().cloned())
+        .and_then(|o| o.as_pod().map(|p| (**p).clone()))
         .expect("web exists")
 }
 

@@ -1103,7 +1103,7 @@ mod tests {
         let bound = |name: &str, app: &str| {
             let mut p = pod(name, "default", &[("app", app)]);
             p.spec.node_name = "n1".into();
-            Arc::new(Object::Pod(p))
+            Arc::new(Object::Pod(Arc::new(p)))
         };
         let pod_event = |action, old, new| change(EventResource::Pod, action, old, new);
         // Affinity to app=db: a db pod bound somewhere may open a domain; a web pod cannot.
@@ -1128,7 +1128,7 @@ mod tests {
                 EventResource::Node,
                 ActionType::ADD,
                 None,
-                Some(Arc::new(Object::Node(n))),
+                Some(Arc::new(Object::Node(Arc::new(n)))),
             )
         };
         assert_eq!(

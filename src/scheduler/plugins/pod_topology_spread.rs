@@ -1375,7 +1375,7 @@ mod tests {
         let pl = plugin();
         let mut target = incoming(vec![constraint(ZONE, 1, DO_NOT_SCHEDULE)]);
         Arc::make_mut(&mut target.pod).metadata.uid = Uid(1);
-        let obj = |p: Pod| Arc::new(Object::Pod(p));
+        let obj = |p: Pod| Arc::new(Object::Pod(Arc::new(p)));
         let bound = |name: &str, labels: &[(&str, &str)]| {
             let mut p = pod(name, "default", labels);
             p.spec.node_name = "n1".into();
@@ -1428,7 +1428,7 @@ mod tests {
                 EventResource::Node,
                 ActionType::ADD,
                 None,
-                Some(Arc::new(Object::Node(n))),
+                Some(Arc::new(Object::Node(Arc::new(n)))),
             )
         };
         assert_eq!(

@@ -169,7 +169,7 @@ impl PodBuilder {
 
     /// The pod as an API object (what informers deliver in cluster events).
     pub fn object(self) -> Arc<Object> {
-        Arc::new(Object::Pod(self.0))
+        Arc::new(Object::Pod(Arc::new(self.0)))
     }
 }
 
@@ -219,7 +219,7 @@ impl NodeBuilder {
 
     /// The node as an API object (what informers deliver in cluster events).
     pub fn object(self) -> Arc<Object> {
-        Arc::new(Object::Node(self.0))
+        Arc::new(Object::Node(Arc::new(self.0)))
     }
 
     /// The scheduler's view of the node, with no pods.
