@@ -22,14 +22,15 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use kubesim::api::Uid;
-use kubesim::api::node::{LABEL_HOSTNAME, Node};
 use kubesim::api::pod::{Container, Pod};
-use kubesim::api::quantity::Quantity;
 use kubesim::scheduler::config::KubeSchedulerConfiguration;
 use kubesim::scheduler::framework::{CycleResult, CycleWork, Rotation};
 use kubesim::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use kubesim::scheduler::preemption::{self, NominatedPods, PreemptionOutcome, PreemptionView};
 use kubesim::sim::rng;
+use support::quantity;
+
+mod support;
 
 /// Nodes in all; the first [`CANDIDATES`] are full of victims.
 const NODES: usize = 5_000;
@@ -37,24 +38,10 @@ const CANDIDATES: usize = 100;
 /// Pods on each node that is not a candidate, per benchmark.
 const OTHER_PODS_PER_NODE: [usize; 3] = [0, 6, 30];
 
-fn quantity(s: &str) -> Quantity {
-    s.parse()
-        .unwrap_or_else(|e| panic!("bad quantity {s}: {e}"))
-}
-
 fn node(i: usize) -> NodeInfo {
-    let mut n = Node::default();
-    n.metadata.name = format!("node-{i:05}");
-    n.metadata
-        .labels
-        .insert(LABEL_HOSTNAME.into(), n.metadata.name.clone());
     let pool = if i < CANDIDATES { "a" } else { "b" };
-    n.metadata.labels.insert("pool".into(), pool.into());
-    for (name, q) in [("cpu", "4"), ("memory", "32Gi"), ("pods", "110")] {
-        n.status.allocatable.insert(name.into(), quantity(q));
-    }
-    n.status.capacity = n.status.allocatable.clone();
-    NodeInfo::new(Arc::new(n))
+    let resources = [("cpu", "4"), ("memory", "32Gi"), ("pods", "110")];
+    support::node(format!("node-{i:05}"), &[("pool", pool)], &resources)
 }
 
 fn pod(uid: u64, cpu: &str, priority: i32) -> Pod {
@@ -68,7 +55,9 @@ fn pod(uid: u64, cpu: &str, priority: i32) -> Pod {
         ..Container::default()
     };
     c.resources.requests.insert("cpu".into(), quantity(cpu));
-    c.resources.requests.insert("memory".into(), quantity("1Gi"));
+    c.resources
+        .requests
+        .insert("memory".into(), quantity("1Gi"));
     p.spec.containers.push(c);
     p.spec.priority = Some(priority);
     p
@@ -79,7 +68,11 @@ fn cluster(others: usize) -> Snapshot {
     let mut uid = 0;
     let mut nodes: Vec<NodeInfo> = (0..NODES).map(node).collect();
     for (i, node) in nodes.iter_mut().enumerate() {
-        let (count, cpu) = if i < CANDIDATES { (4, "1") } else { (others, "100m") };
+        let (count, cpu) = if i < CANDIDATES {
+            (4, "1")
+        } else {
+            (others, "100m")
+        };
         for _ in 0..count {
             uid += 1;
             let mut p = pod(uid, cpu, 0);

@@ -25,9 +25,8 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use kubesim::api::Uid;
-use kubesim::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
+use kubesim::api::node::LABEL_ZONE;
 use kubesim::api::pod::{Container, Pod};
-use kubesim::api::quantity::Quantity;
 use kubesim::api::taints::{
     TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE, TaintEffect, Toleration, TolerationOperator,
 };
@@ -38,6 +37,9 @@ use kubesim::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use kubesim::sim::SimTime;
 use kubesim::sim::rng;
 use kubesim::world::{self, RunOptions};
+use support::quantity;
+
+mod support;
 
 /// Cluster sizes (nodes); each is given two pods per node.
 const NODE_COUNTS: [usize; 4] = [500, 1_000, 5_000, 15_000];
@@ -45,26 +47,11 @@ const NODE_COUNTS: [usize; 4] = [500, 1_000, 5_000, 15_000];
 const PODS_PER_NODE: usize = 2;
 const ZONES: [&str; 3] = ["zone-a", "zone-b", "zone-c"];
 
-fn quantity(s: &str) -> Quantity {
-    s.parse()
-        .unwrap_or_else(|e| panic!("bad quantity {s}: {e}"))
-}
-
 /// Node `i` of the pool, as `nodePools` builds it: hostname and zone labels, zones in turn.
 fn node(i: usize) -> NodeInfo {
-    let mut n = Node::default();
-    n.metadata.name = format!("node-{i:05}");
-    n.metadata
-        .labels
-        .insert(LABEL_HOSTNAME.into(), n.metadata.name.clone());
-    n.metadata
-        .labels
-        .insert(LABEL_ZONE.into(), ZONES[i % ZONES.len()].into());
-    for (name, q) in [("cpu", "4"), ("memory", "32Gi"), ("pods", "110")] {
-        n.status.allocatable.insert(name.into(), quantity(q));
-    }
-    n.status.capacity = n.status.allocatable.clone();
-    NodeInfo::new(Arc::new(n))
+    let zone = [(LABEL_ZONE, ZONES[i % ZONES.len()])];
+    let resources = [("cpu", "4"), ("memory", "32Gi"), ("pods", "110")];
+    support::node(format!("node-{i:05}"), &zone, &resources)
 }
 
 /// Pod `i` as the apiserver admits the scenario's template: priority 0 and the two default

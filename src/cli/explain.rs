@@ -10,7 +10,7 @@ use crate::scheduler::cycle_trace::TracedPods;
 use crate::scheduler::explain::{Explanation, explain, explain_attempt, to_table};
 use crate::scheduler::gpu::workload::typical_of;
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
-use crate::sim::{SimTime, StopAt, rng};
+use crate::sim::{SimTime, rng};
 use crate::world::{self, RunOptions};
 
 /// Explains the placement of the pod named in `args`.
@@ -59,11 +59,7 @@ fn decision(
         ..RunOptions::default()
     };
     let mut sim = world::build(scenario, &options);
-    sim.run(StopAt {
-        until: Some(SimTime::ZERO + scenario.duration),
-        when_quiescent: scenario.stop_when_quiescent,
-        max_events: None,
-    });
+    sim.run(world::stop_at(scenario, None));
     let attempts = sim
         .model()
         .scheduler()

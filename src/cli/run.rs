@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{CliError, RunArgs};
 use crate::report::{self, ReportOptions, RunInfo};
 use crate::scenario;
-use crate::sim::{SimTime, StopAt};
+use crate::sim::SimTime;
 use crate::world::{self, RunOptions};
 
 /// Events between progress updates: often enough to look alive, rare enough to cost nothing.
@@ -35,14 +35,10 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         ..RunOptions::default()
     };
     let seed = args.seed.unwrap_or(scenario.seed);
-    let until = SimTime::ZERO + args.until.unwrap_or(scenario.duration);
+    let stop = world::stop_at(&scenario, args.until);
+    let until = stop.until.unwrap_or(SimTime::ZERO);
     let mut sim = world::build(&scenario, &options);
     let mut progress = Progress::new(until, !args.quiet && std::io::stderr().is_terminal());
-    let stop = StopAt {
-        until: Some(until),
-        when_quiescent: scenario.stop_when_quiescent,
-        max_events: None,
-    };
     let stop_reason = sim.run_with_progress(stop, PROGRESS_EVERY, |now| progress.update(now));
     progress.finish();
     let end = sim.now();

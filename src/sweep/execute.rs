@@ -13,7 +13,6 @@ use crate::scenario::load::ReplaySettings;
 use crate::scenario::overrides::Override;
 use crate::scenario::{Scenario, ScenarioError, load_with_overrides};
 use crate::scheduler::gpu::replay::{Provenance, ReplayResult, replay, write_report};
-use crate::sim::{SimTime, StopAt};
 use crate::workload::openb;
 use crate::world::{self, RunOptions};
 
@@ -166,13 +165,8 @@ pub fn write_cluster_run(
         seed: Some(seed),
         ..RunOptions::default()
     };
-    let until = SimTime::ZERO + scenario.duration;
     let mut sim = world::build(scenario, &options);
-    let stop_reason = sim.run(StopAt {
-        until: Some(until),
-        when_quiescent: scenario.stop_when_quiescent,
-        max_events: None,
-    });
+    let stop_reason = sim.run(world::stop_at(scenario, None));
     let end = sim.now();
     sim.model_mut().sample(end);
     let info = RunInfo {

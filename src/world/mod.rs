@@ -16,7 +16,7 @@ use crate::scheduler::cycle_trace::TracedPods;
 use crate::scheduler::kube_scheduler::{KubeScheduler, SchedulerTimer};
 use crate::scheduler::queue::{BACKOFF_FLUSH_PERIOD, UNSCHEDULABLE_FLUSH_PERIOD};
 use crate::sim::{
-    Context, Model, RngStreams, SimDuration, SimEvent, SimTime, Simulation, TraceDigest,
+    Context, Model, RngStreams, SimDuration, SimEvent, SimTime, Simulation, StopAt, TraceDigest,
 };
 use kubectl::{KUBECTL_CLIENT, Kubectl};
 
@@ -73,6 +73,16 @@ pub struct RunOptions {
     pub record_writes: bool,
     /// The pods whose scheduling cycles the scheduler traces (for `kubesim explain`).
     pub trace_pods: TracedPods,
+}
+
+/// When a run of `scenario` stops: at `until` (default: the scenario's duration), or sooner
+/// once nothing is left to happen if the scenario says so.
+pub fn stop_at(scenario: &Scenario, until: Option<SimDuration>) -> StopAt {
+    StopAt {
+        until: Some(SimTime::ZERO + until.unwrap_or(scenario.duration)),
+        when_quiescent: scenario.stop_when_quiescent,
+        max_events: None,
+    }
 }
 
 /// The world.

@@ -9,7 +9,6 @@ use std::path::Path;
 use kubesim::api::{Kind, ObjectKey};
 use kubesim::scheduler::cycle_trace::{AttemptOutcome, ScheduleAttempt, TracedPods};
 use kubesim::scheduler::explain::explain_attempt;
-use kubesim::sim::{SimTime, StopAt};
 use kubesim::world::{self, RunOptions};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
@@ -216,11 +215,7 @@ fn run_traced(scenario: &kubesim::scenario::Scenario) -> (Attempts, BTreeMap<Obj
         ..RunOptions::default()
     };
     let mut sim = world::build(scenario, &options);
-    sim.run(StopAt {
-        until: Some(SimTime::ZERO + scenario.duration),
-        when_quiescent: scenario.stop_when_quiescent,
-        max_events: None,
-    });
+    sim.run(world::stop_at(scenario, None));
     let world = sim.model();
     let bound = world
         .api()
