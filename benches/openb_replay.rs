@@ -8,13 +8,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use kubesim::scheduler::gpu::Policy;
+use kubesim::config::gpu_sharing::Policy;
 use kubesim::scheduler::gpu::replay::replay;
 use kubesim::workload::openb::{read_nodes, read_pods};
+use kubesim::world::Components;
 
 fn openb_replay(c: &mut Criterion) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openb");
-    let nodes = read_nodes(&data.join("openb_node_list_gpu_node.csv"));
+    let nodes = read_nodes(&data.join("openb_node_list_gpu_node.csv"), &Components);
     let pods = read_pods(&data.join("openb_pod_list_default.csv"));
     let (Ok(nodes), Ok(pods)) = (nodes, pods) else {
         eprintln!(

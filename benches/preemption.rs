@@ -23,7 +23,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use kubesim::api::Uid;
 use kubesim::api::pod::{Container, Pod};
-use kubesim::scheduler::config::KubeSchedulerConfiguration;
+use kubesim::config::kube_scheduler::KubeSchedulerConfiguration;
+use kubesim::scheduler;
 use kubesim::scheduler::framework::{CycleResult, CycleWork, Rotation};
 use kubesim::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use kubesim::scheduler::preemption::{self, NominatedPods, PreemptionOutcome, PreemptionView};
@@ -86,8 +87,7 @@ fn cluster(others: usize) -> Snapshot {
 }
 
 fn preemption_time(c: &mut Criterion) {
-    let mut config = KubeSchedulerConfiguration::default()
-        .resolve()
+    let mut config = scheduler::config::resolve(&KubeSchedulerConfiguration::default())
         .unwrap_or_else(|e| panic!("the default configuration resolves: {e}"));
     let profile = config.profiles.remove(0);
     let args = config

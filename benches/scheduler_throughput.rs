@@ -30,13 +30,14 @@ use kubesim::api::pod::{Container, Pod};
 use kubesim::api::taints::{
     TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE, TaintEffect, Toleration, TolerationOperator,
 };
+use kubesim::config::kube_scheduler::KubeSchedulerConfiguration;
 use kubesim::scenario;
-use kubesim::scheduler::config::KubeSchedulerConfiguration;
+use kubesim::scheduler;
 use kubesim::scheduler::framework::{CycleResult, CycleWork, Profile, Rotation};
 use kubesim::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use kubesim::sim::SimTime;
 use kubesim::sim::rng;
-use kubesim::world::{self, RunOptions};
+use kubesim::world::{self, Components, RunOptions};
 use support::quantity;
 
 mod support;
@@ -85,8 +86,7 @@ fn pod(i: usize) -> Arc<PodInfo> {
 }
 
 fn default_profile() -> Profile {
-    let mut config = KubeSchedulerConfiguration::default()
-        .resolve()
+    let mut config = scheduler::config::resolve(&KubeSchedulerConfiguration::default())
         .unwrap_or_else(|e| panic!("the default configuration resolves: {e}"));
     config.profiles.remove(0)
 }
@@ -141,8 +141,8 @@ fn cycle_throughput(c: &mut Criterion) {
 
 fn end_to_end(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/scheduling-basic.yaml");
-    let scenario =
-        scenario::load(&path).unwrap_or_else(|e| panic!("scheduling-basic.yaml should load: {e}"));
+    let scenario = scenario::load(&path, &Components)
+        .unwrap_or_else(|e| panic!("scheduling-basic.yaml should load: {e}"));
     let until = SimTime::ZERO + scenario.duration;
     let mut group = c.benchmark_group("scheduling_basic_end_to_end");
     group

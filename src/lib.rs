@@ -14,6 +14,8 @@
 //!   of the processed trace.
 //! * [`api`] is the Kubernetes object model: plain data plus the pure functions Kubernetes
 //!   defines on it (quantities, selectors, tolerations, a pod's request).
+//! * [`config`] holds the components' configuration documents (`KubeSchedulerConfiguration`,
+//!   the legacy scheduler `Policy`) as plain data; the component that reads one resolves it.
 //! * [`apiserver`] is the hub. Components read and write cluster state only through API requests
 //!   and watches; they never reach into each other's state.
 //! * [`world`] wires the apiserver and the components into one [`sim::Model`].
@@ -34,6 +36,7 @@ pub mod api;
 pub mod apiserver;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod metrics;
 pub mod report;
 pub mod scenario;

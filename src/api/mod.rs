@@ -5,6 +5,7 @@
 pub mod affinity;
 pub mod deployment;
 pub mod event;
+pub mod gpu;
 pub mod hpa;
 pub mod labels;
 pub mod meta;

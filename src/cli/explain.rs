@@ -6,17 +6,18 @@ use std::sync::Arc;
 use super::{CliError, ExplainArgs, write_stdout};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::scenario::{self, Scenario};
+use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
 use crate::scheduler::explain::{Explanation, explain, explain_attempt, to_table};
 use crate::scheduler::gpu::workload::typical_of;
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::{SimTime, rng};
-use crate::world::{self, RunOptions};
+use crate::world::{self, Components, RunOptions};
 
 /// Explains the placement of the pod named in `args`.
 pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
-    let scenario =
-        scenario::load(&args.scenario).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let scenario = scenario::load(&args.scenario, &Components)
+        .map_err(|e| CliError::bad_input(e.to_string()))?;
     let key = {
         let mut k = ObjectKey::parse(&args.pod);
         if k.namespace.is_empty() {
@@ -89,10 +90,7 @@ fn what_if(
 ) -> Result<Explanation, CliError> {
     let seed = args.seed.unwrap_or(scenario.seed);
     // The profile must exist even when the scenario does not run the scheduler.
-    let config = scenario
-        .scheduler
-        .config
-        .resolve_seeded(seed)
+    let config = scheduler::config::resolve_seeded(&scenario.scheduler.config, seed)
         .map_err(|e| CliError::bad_input(e.to_string()))?;
     scenario.scheduler.enabled = true;
     let at = SimTime::ZERO + args.at.unwrap_or_default();

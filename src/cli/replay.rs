@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use super::CliError;
-use crate::scheduler::gpu::Policy;
+use crate::config::gpu_sharing::Policy;
 use crate::scheduler::gpu::replay::{Provenance, replay as run_replay, write_report};
 use crate::workload::openb;
+use crate::world::Components;
 
 /// Trace formats `kubesim replay` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -43,14 +44,14 @@ pub struct ReplayArgs {
 
 fn parse_policy(text: &str) -> Result<Policy, String> {
     text.parse()
-        .map_err(|e: crate::scheduler::gpu::UnknownPolicy| e.to_string())
+        .map_err(|e: crate::config::gpu_sharing::UnknownPolicy| e.to_string())
 }
 
 /// Runs the replay named in `args` and writes its report.
 pub fn replay(args: &ReplayArgs) -> Result<(), CliError> {
     let TraceFormat::Openb = args.format;
     let bad = |e: &dyn std::fmt::Display| CliError::bad_input(e.to_string());
-    let nodes = openb::read_nodes(&args.nodes).map_err(|e| bad(&e))?;
+    let nodes = openb::read_nodes(&args.nodes, &Components).map_err(|e| bad(&e))?;
     let pods = openb::read_pods(&args.pods).map_err(|e| bad(&e))?;
     if nodes.iter().all(|n| n.gpus == 0) {
         return Err(CliError::bad_input(format!(

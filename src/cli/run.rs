@@ -9,15 +9,15 @@ use super::{CliError, RunArgs};
 use crate::report::{self, ReportOptions, RunInfo};
 use crate::scenario;
 use crate::sim::SimTime;
-use crate::world::{self, RunOptions};
+use crate::world::{self, Components, RunOptions};
 
 /// Events between progress updates: often enough to look alive, rare enough to cost nothing.
 const PROGRESS_EVERY: u64 = 4096;
 
 /// Runs the scenario named in `args`.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    let scenario =
-        scenario::load(&args.scenario).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let scenario = scenario::load(&args.scenario, &Components)
+        .map_err(|e| CliError::bad_input(e.to_string()))?;
     for warning in &scenario.warnings {
         eprintln!("warning: {}: {}", warning.pos, warning.message);
     }

@@ -2,12 +2,13 @@
 
 use super::{CliError, ValidateArgs};
 use crate::scenario;
+use crate::world::Components;
 
 /// Validates every scenario named; fails (exit 1) if any is invalid, after checking them all.
 pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
     let mut failed = 0;
     for path in &args.scenarios {
-        match scenario::load(path) {
+        match scenario::load(path, &Components) {
             Ok(s) => {
                 println!(
                     "ok: {} — scenario {:?}: {} object(s) at 0s, {} timeline action(s), duration {}, {} note(s)",

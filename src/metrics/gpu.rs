@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::gpu::GPU_MILLI;
 use crate::api::node::Node;
 use crate::api::pod::Pod;
 use crate::api::resources::Resources;
@@ -17,7 +18,6 @@ use crate::apiserver::Store;
 use crate::scheduler::gpu::fragmentation::ClusterFrag;
 use crate::scheduler::gpu::node_cache::GpuNodeInfo;
 use crate::scheduler::gpu::workload::typical_of;
-use crate::workload::openb::GPU_MILLI;
 
 /// The GPU side of one sample.
 #[derive(Clone, Copy, Debug, PartialEq)]

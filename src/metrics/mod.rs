@@ -10,11 +10,11 @@ pub mod placement;
 use crate::scheduler::queue::PendingPods;
 use std::collections::BTreeMap;
 
+use crate::api::gpu::node_gpu_count;
 use crate::api::pod::PodPhase;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{Kind, Object, ResourceVersion, Uid};
 use crate::apiserver::ApiServer;
-use crate::scheduler::gpu::node_cache::node_gpu_count;
 use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::SimTime;
 

@@ -19,15 +19,15 @@ use super::model::{
 };
 use super::overrides::{FieldPath, Override, Target};
 use super::yaml::{Document, YamlNode, locate, parse_lenient, parse_strict, split_documents};
+use crate::api::gpu::validate_gpu_declaration;
 use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::ApiServerConfig;
-use crate::scheduler::config::KubeSchedulerConfiguration;
-use crate::scheduler::gpu::Policy;
-use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
-use crate::scheduler::kube_scheduler::CycleCost;
-use crate::scheduler::legacy_policy::{self, FeatureGates};
+use crate::config::ConfigError;
+use crate::config::gpu_sharing::Policy;
+use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
+use crate::config::legacy_policy::{self, FeatureGates, PolicyNote};
 use crate::sim::{SimDuration, SimTime};
 
 /// Virtual time simulated when the scenario does not say.
@@ -158,6 +158,31 @@ impl Action {
     }
 }
 
+/// What the loader asks of the components whose configuration documents a scenario holds.
+///
+/// The documents are data ([`crate::config`]), and the loader reads them itself; whether one
+/// resolves — which plugins exist, what their args mean, what a legacy Policy becomes — only
+/// the component knows. The loader asks while it still knows where each field was written, so
+/// a document that does not resolve is a load error at its file, line and column. The caller
+/// says who answers: [`crate::world::Components`] for kubesim's components.
+pub trait ConfigResolver {
+    /// Resolves `config` as kube-scheduler would; the error names the field that does not
+    /// resolve.
+    fn resolve_scheduler_configuration(
+        &self,
+        config: &KubeSchedulerConfiguration,
+    ) -> Result<(), ConfigError>;
+
+    /// The `KubeSchedulerConfiguration` kube-scheduler 1.22 made of the legacy `policy` with
+    /// `gates`, and what of the Policy it reads but does not act on; the error names the
+    /// Policy's field it refuses.
+    fn translate_scheduler_policy(
+        &self,
+        policy: &legacy_policy::Policy,
+        gates: FeatureGates,
+    ) -> Result<(KubeSchedulerConfiguration, Vec<PolicyNote>), ConfigError>;
+}
+
 /// Everything read from files so far.
 #[derive(Default)]
 struct Inputs {
@@ -209,9 +234,10 @@ impl Locator<'_> {
     }
 }
 
-/// Loads the scenario at `path`: a YAML file, or a folder of manifest files.
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    load_with_overrides(path, &[])
+/// Loads the scenario at `path`: a YAML file, or a folder of manifest files; `resolver`
+/// resolves the components' configuration documents it holds.
+pub fn load(path: &Path, resolver: &dyn ConfigResolver) -> Result<Scenario, ScenarioError> {
+    load_with_overrides(path, &[], resolver)
 }
 
 /// Loads the scenario at `path` with `overrides` applied, as `kubesim sweep --vary` runs it.
@@ -226,7 +252,11 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// there, so a value that does not fit the field is an error naming the key, the value and
 /// what was expected. `Scenario::hash` stays the hash of the files: callers record the
 /// overrides beside it.
-pub fn load_with_overrides(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+pub fn load_with_overrides(
+    path: &Path,
+    overrides: &[Override],
+    resolver: &dyn ConfigResolver,
+) -> Result<Scenario, ScenarioError> {
     let parsed = overrides
         .iter()
         .map(|o| parse_override(path, o))
@@ -255,7 +285,7 @@ pub fn load_with_overrides(path: &Path, overrides: &[Override]) -> Result<Scenar
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    assemble(inputs, &base, default_name).map_err(|e| {
+    assemble(inputs, &base, default_name, resolver).map_err(|e| {
         let in_scenario_doc = scenario_file
             .as_deref()
             .is_some_and(|f| e.pos().is_some_and(|p| p.file == f));
@@ -578,6 +608,7 @@ fn assemble(
     mut inputs: Inputs,
     base: &Path,
     default_name: String,
+    resolver: &dyn ConfigResolver,
 ) -> Result<Scenario, ScenarioError> {
     let scenario = inputs.scenario.take();
     let (scenario_file, doc, first_line) = match scenario {
@@ -701,6 +732,7 @@ fn assemble(
         &mut inputs.notes,
         &inputs.overrides,
         &file,
+        resolver,
     )?;
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
@@ -864,6 +896,7 @@ fn scheduler_settings(
     notes: &mut Vec<Note>,
     overrides: &[ParsedOverride],
     scenario_file: &Path,
+    resolver: &dyn ConfigResolver,
 ) -> Result<SchedulerSettings, ScenarioError> {
     let documents = scheduler_documents.configurations;
     let policies = scheduler_documents.policies;
@@ -933,13 +966,15 @@ fn scheduler_settings(
                 ),
             });
         }
-        parsed.resolve().map_err(|e| {
-            fix(ScenarioError::Invalid {
-                pos: locate(doc, file, &e.path).unwrap_or_else(|| doc.start(file)),
-                path: e.path.clone(),
-                message: e.message.clone(),
-            })
-        })?;
+        resolver
+            .resolve_scheduler_configuration(&parsed)
+            .map_err(|e| {
+                fix(ScenarioError::Invalid {
+                    pos: locate(doc, file, &e.path).unwrap_or_else(|| doc.start(file)),
+                    path: e.path.clone(),
+                    message: e.message.clone(),
+                })
+            })?;
         if let Some((policy_file, _)) = policies.first()
             && legacy_policy::sets_profiles(&parsed)
         {
@@ -977,7 +1012,7 @@ fn scheduler_settings(
             let gates = gates
                 .as_ref()
                 .map_or_else(FeatureGates::default, |(g, _)| *g);
-            policy_configuration(&mut config, file, doc, gates, overrides, notes)?;
+            policy_configuration(&mut config, file, doc, gates, overrides, notes, resolver)?;
         }
         (None, Some((_, pos))) => notes.push(Note {
             pos: pos.clone(),
@@ -1005,7 +1040,7 @@ fn scheduler_settings(
 }
 
 /// Translates the Policy `doc` of `file` into the profile of `config` (whose settings
-/// outside profiles stay); its errors and notes point at the Policy's fields.
+/// outside profiles stay) with `resolver`; its errors and notes point at the Policy's fields.
 fn policy_configuration(
     config: &mut KubeSchedulerConfiguration,
     file: &Path,
@@ -1013,6 +1048,7 @@ fn policy_configuration(
     gates: FeatureGates,
     overrides: &[ParsedOverride],
     notes: &mut Vec<Note>,
+    resolver: &dyn ConfigResolver,
 ) -> Result<(), ScenarioError> {
     let changed = apply_overrides(original, file, overrides, Target::Policy)?;
     let doc = changed.as_ref().unwrap_or(original);
@@ -1047,14 +1083,16 @@ fn policy_configuration(
             ),
         });
     }
-    let translation = legacy_policy::translate(&policy, gates).map_err(|e| {
-        fix(ScenarioError::Invalid {
-            pos: at(e.path()),
-            path: e.path().to_string(),
-            message: e.message(),
-        })
-    })?;
-    for note in translation.notes {
+    let (translated, translation_notes) = resolver
+        .translate_scheduler_policy(&policy, gates)
+        .map_err(|e| {
+            fix(ScenarioError::Invalid {
+                pos: at(&e.path),
+                path: e.path,
+                message: e.message,
+            })
+        })?;
+    for note in translation_notes {
         notes.push(Note {
             pos: at_original(&note.path),
             message: format!("Policy {}: {}", note.path, note.message),
@@ -1076,17 +1114,18 @@ fn policy_configuration(
             ),
         });
     }
-    let translated = translation.configuration;
     config.profiles = translated.profiles;
     config.max_weight = translated.max_weight;
     if let Some(profile) = config.profiles.first_mut() {
         profile.percentage_of_nodes_to_score = percentage;
     }
-    config.resolve().map_err(|e| ScenarioError::Invalid {
-        pos: doc.start(file),
-        path: String::new(),
-        message: format!("the Policy's translation does not resolve: {e}"),
-    })?;
+    resolver
+        .resolve_scheduler_configuration(config)
+        .map_err(|e| ScenarioError::Invalid {
+            pos: doc.start(file),
+            path: String::new(),
+            message: format!("the Policy's translation does not resolve: {e}"),
+        })?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use super::model::TypeMeta;
 use super::yaml::{Document, list_items, locate, parse_lenient};
 use crate::api::deployment::Deployment;
 use crate::api::event::Event;
+use crate::api::gpu::validate_gpu_declaration;
 use crate::api::hpa::HorizontalPodAutoscaler;
 use crate::api::labels::LabelSelector;
 use crate::api::node::Node;
@@ -25,8 +26,7 @@ use crate::api::replicaset::ReplicaSet;
 use crate::api::service::Service;
 use crate::api::validation::{validate_node, validate_pod};
 use crate::api::{Kind, Object};
-use crate::scheduler::gpu::node_cache::validate_gpu_declaration;
-use crate::scheduler::legacy_policy;
+use crate::config::legacy_policy;
 
 /// The outcome of reading one manifest document.
 #[derive(Debug)]

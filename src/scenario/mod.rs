@@ -10,4 +10,4 @@ pub mod overrides;
 pub mod yaml;
 
 pub use error::{ScenarioError, SourcePos};
-pub use load::{Action, Note, Scenario, TimedAction, load, load_with_overrides};
+pub use load::{Action, ConfigResolver, Note, Scenario, TimedAction, load, load_with_overrides};

@@ -1,6 +1,8 @@
-//! `KubeSchedulerConfiguration` (kubescheduler.config.k8s.io/v1): profiles, which plugins run
-//! at which extension point with which weight, plugin args, and the queue settings — merged
-//! with the default profile exactly as kube-scheduler merges them.
+//! A `KubeSchedulerConfiguration` (the document is [`crate::config::kube_scheduler`]) resolved
+//! into the scheduler's profiles, which plugins run at which extension point with which weight
+//! and args, and its queue settings — merged with the default profile exactly as kube-scheduler
+//! merges them; every plugin name, weight and args checked on the way, the error naming the
+//! field.
 //!
 //! Merging (upstream `mergePlugins`, per extension point): a default plugin is dropped if the
 //! user disables it (or `"*"`); a default the user enables again keeps its place with the
@@ -8,13 +10,15 @@
 //! to every extension point they implement, unless disabled at that point; a plugin enabled
 //! explicitly at a point overrides its MultiPoint entry there and comes first.
 
-use serde::Deserialize;
-
 use super::framework::{ExtensionPoints, Profile, WeightedPlugin};
 use super::gpu::plugins::open_gpu_share;
 use super::plugins::{self, PluginArgs};
 use super::preemption::{self, PreemptionArgs};
 use crate::api::pod::DEFAULT_SCHEDULER_NAME;
+use crate::config::ConfigError;
+use crate::config::kube_scheduler::{
+    KubeSchedulerConfiguration, PluginRef, PluginSet, ProfileConfig,
+};
 use crate::sim::rng::RngStreams;
 
 /// Score weight above which a configuration is rejected.
@@ -42,112 +46,6 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     ("ImageLocality", 1),
     ("DefaultBinder", 0),
 ];
-
-/// The configuration document as written (fields kubesim does not use are ignored leniently
-/// by the scenario loader, which lists them).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct KubeSchedulerConfiguration {
-    /// Global `percentageOfNodesToScore` (0 = adaptive).
-    pub percentage_of_nodes_to_score: Option<i32>,
-    /// Initial backoff of a pod that failed to schedule, seconds (default 1).
-    pub pod_initial_backoff_seconds: Option<i64>,
-    /// Largest backoff, seconds (default 10).
-    pub pod_max_backoff_seconds: Option<i64>,
-    /// Profiles; none means the default profile.
-    pub profiles: Vec<ProfileConfig>,
-    /// The largest score weight a plugin may be given: [`MAX_WEIGHT`] when unset, as for a
-    /// configuration as written. Never read from a document: a configuration translated from
-    /// a legacy Policy sets it, whose priorities could weigh far more.
-    #[serde(skip)]
-    pub max_weight: Option<i64>,
-}
-
-/// One profile as written.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ProfileConfig {
-    /// The `schedulerName` this profile serves.
-    pub scheduler_name: Option<String>,
-    /// Per-profile `percentageOfNodesToScore`.
-    pub percentage_of_nodes_to_score: Option<i32>,
-    /// Plugin sets per extension point.
-    pub plugins: PluginsConfig,
-    /// Plugin args.
-    pub plugin_config: Vec<PluginConfigEntry>,
-}
-
-/// `plugins:` of a profile.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PluginsConfig {
-    /// Every extension point the plugin implements.
-    pub multi_point: PluginSet,
-    /// PreEnqueue.
-    pub pre_enqueue: PluginSet,
-    /// QueueSort.
-    pub queue_sort: PluginSet,
-    /// PreFilter.
-    pub pre_filter: PluginSet,
-    /// Filter.
-    pub filter: PluginSet,
-    /// PostFilter.
-    pub post_filter: PluginSet,
-    /// PreScore.
-    pub pre_score: PluginSet,
-    /// Score.
-    pub score: PluginSet,
-    /// Reserve.
-    pub reserve: PluginSet,
-    /// Permit.
-    pub permit: PluginSet,
-    /// PreBind.
-    pub pre_bind: PluginSet,
-    /// Bind.
-    pub bind: PluginSet,
-    /// PostBind.
-    pub post_bind: PluginSet,
-}
-
-/// `enabled` / `disabled` lists of one extension point.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PluginSet {
-    /// Plugins to run, in order.
-    pub enabled: Vec<PluginRef>,
-    /// Plugins not to run (`*` = every default).
-    pub disabled: Vec<PluginRef>,
-}
-
-/// A plugin reference with an optional weight.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct PluginRef {
-    /// Plugin name.
-    pub name: String,
-    /// Score weight (0 = default 1).
-    pub weight: i64,
-}
-
-/// One `pluginConfig` entry; its args are parsed by the plugin registry.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PluginConfigEntry {
-    /// Plugin name.
-    pub name: String,
-    /// The plugin's args, as written.
-    pub args: serde_json::Value,
-}
-
-/// An invalid configuration: the field path and what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("field `{path}`: {message}")]
-pub struct ConfigError {
-    /// Field path inside the KubeSchedulerConfiguration document.
-    pub path: String,
-    /// What is wrong and what was expected.
-    pub message: String,
-}
 
 /// Scheduler-wide settings besides the profiles.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,79 +75,75 @@ pub struct SchedulerConfig {
     pub queue: QueueSettings,
 }
 
-impl KubeSchedulerConfiguration {
-    /// Resolves profiles and plugins; errors name the field path. Plugins that draw random
-    /// numbers get the streams of seed 0: use [`KubeSchedulerConfiguration::resolve_seeded`]
-    /// for a run.
-    pub fn resolve(&self) -> Result<SchedulerConfig, ConfigError> {
-        self.resolve_seeded(0)
-    }
+/// Resolves the profiles and plugins of `config`; errors name the field path. Plugins that draw
+/// random numbers get the streams of seed 0: use [`resolve_seeded`] for a run.
+pub fn resolve(config: &KubeSchedulerConfiguration) -> Result<SchedulerConfig, ConfigError> {
+    resolve_seeded(config, 0)
+}
 
-    /// [`KubeSchedulerConfiguration::resolve`] for a run with this seed: a plugin that draws
-    /// random numbers draws from the stream `scheduler/<profile>/<plugin>` of it.
-    pub fn resolve_seeded(&self, seed: u64) -> Result<SchedulerConfig, ConfigError> {
-        let streams = RngStreams::new(seed);
-        let global_pct = validate_percentage(
-            self.percentage_of_nodes_to_score,
-            "percentageOfNodesToScore",
-        )?;
-        let queue = QueueSettings {
-            initial_backoff_seconds: positive(
-                self.pod_initial_backoff_seconds,
-                1,
-                "podInitialBackoffSeconds",
-            )?,
-            max_backoff_seconds: positive(
-                self.pod_max_backoff_seconds,
-                10,
-                "podMaxBackoffSeconds",
-            )?,
-        };
-        if queue.max_backoff_seconds < queue.initial_backoff_seconds {
+/// [`resolve`] for a run with this seed: a plugin that draws random numbers draws from the
+/// stream `scheduler/<profile>/<plugin>` of it.
+pub fn resolve_seeded(
+    config: &KubeSchedulerConfiguration,
+    seed: u64,
+) -> Result<SchedulerConfig, ConfigError> {
+    let streams = RngStreams::new(seed);
+    let global_pct = validate_percentage(
+        config.percentage_of_nodes_to_score,
+        "percentageOfNodesToScore",
+    )?;
+    let queue = QueueSettings {
+        initial_backoff_seconds: positive(
+            config.pod_initial_backoff_seconds,
+            1,
+            "podInitialBackoffSeconds",
+        )?,
+        max_backoff_seconds: positive(config.pod_max_backoff_seconds, 10, "podMaxBackoffSeconds")?,
+    };
+    if queue.max_backoff_seconds < queue.initial_backoff_seconds {
+        return Err(ConfigError {
+            path: "podMaxBackoffSeconds".into(),
+            message: format!(
+                "must be at least podInitialBackoffSeconds ({})",
+                queue.initial_backoff_seconds
+            ),
+        });
+    }
+    let default_profile = [ProfileConfig::default()];
+    let configs: &[ProfileConfig] = if config.profiles.is_empty() {
+        &default_profile
+    } else {
+        &config.profiles
+    };
+    let max_weight = config.max_weight.unwrap_or(MAX_WEIGHT);
+    let mut profiles = Vec::with_capacity(configs.len());
+    let mut preemption = Vec::with_capacity(configs.len());
+    for (i, config) in configs.iter().enumerate() {
+        let prefix = format!("profiles[{i}]");
+        let name = config
+            .scheduler_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SCHEDULER_NAME.to_string());
+        if profiles.iter().any(|p: &Profile| p.name == name) {
             return Err(ConfigError {
-                path: "podMaxBackoffSeconds".into(),
-                message: format!(
-                    "must be at least podInitialBackoffSeconds ({})",
-                    queue.initial_backoff_seconds
-                ),
+                path: format!("{prefix}.schedulerName"),
+                message: format!("duplicate profile name {name:?}"),
             });
         }
-        let default_profile = [ProfileConfig::default()];
-        let configs: &[ProfileConfig] = if self.profiles.is_empty() {
-            &default_profile
-        } else {
-            &self.profiles
-        };
-        let mut profiles = Vec::with_capacity(configs.len());
-        let mut preemption = Vec::with_capacity(configs.len());
-        for (i, config) in configs.iter().enumerate() {
-            let prefix = format!("profiles[{i}]");
-            let name = config
-                .scheduler_name
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SCHEDULER_NAME.to_string());
-            if profiles.iter().any(|p: &Profile| p.name == name) {
-                return Err(ConfigError {
-                    path: format!("{prefix}.schedulerName"),
-                    message: format!("duplicate profile name {name:?}"),
-                });
-            }
-            let pct = validate_percentage(
-                config.percentage_of_nodes_to_score,
-                &format!("{prefix}.percentageOfNodesToScore"),
-            )?
-            .unwrap_or(global_pct.unwrap_or(0));
-            preemption.push(preemption_args(config, &prefix, &name, streams)?);
-            let max_weight = self.max_weight.unwrap_or(MAX_WEIGHT);
-            let built = build_profile(name, pct, config, &prefix, streams, max_weight)?;
-            profiles.push(built);
-        }
-        Ok(SchedulerConfig {
-            profiles,
-            preemption,
-            queue,
-        })
+        let pct = validate_percentage(
+            config.percentage_of_nodes_to_score,
+            &format!("{prefix}.percentageOfNodesToScore"),
+        )?
+        .unwrap_or(global_pct.unwrap_or(0));
+        preemption.push(preemption_args(config, &prefix, &name, streams)?);
+        let built = build_profile(name, pct, config, &prefix, streams, max_weight)?;
+        profiles.push(built);
     }
+    Ok(SchedulerConfig {
+        profiles,
+        preemption,
+        queue,
+    })
 }
 
 /// DefaultPreemption's args if it runs at PostFilter in this profile (it is a default

@@ -27,6 +27,7 @@ use crate::apiserver::{
 };
 use crate::client::event_recorder::{EventRecorder, Occurrence, reference_to};
 use crate::client::informer::{Delta, Informer};
+use crate::config::kube_scheduler::CycleCost;
 use crate::sim::{SimDuration, SimRng, SimTime};
 
 use super::cluster_event::{
@@ -54,39 +55,15 @@ pub const POD_SCHEDULED: &str = "PodScheduled";
 /// The host kube-scheduler runs on, which names its Event recorder's instance.
 pub const SCHEDULER_HOST: &str = "kubesim-control-plane";
 
-/// The virtual cost of a scheduling cycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CycleCost {
-    /// Fixed cost of every cycle.
-    pub per_cycle: SimDuration,
-    /// Cost per node run through the filters.
-    pub per_node_filtered: SimDuration,
-    /// Cost per node scored.
-    pub per_node_scored: SimDuration,
-}
-
-impl Default for CycleCost {
-    /// About 1 ms per cycle on 5,000 nodes (500 filtered and scored): the order of magnitude of
-    /// kube-scheduler's throughput on that workload (hundreds of pods per second).
-    fn default() -> Self {
-        CycleCost {
-            per_cycle: SimDuration::from_micros(100),
-            per_node_filtered: SimDuration::from_nanos(1_000),
-            per_node_scored: SimDuration::from_nanos(1_000),
-        }
-    }
-}
-
-impl CycleCost {
-    fn of(&self, work: &CycleWork) -> SimDuration {
-        self.per_cycle
-            + self
-                .per_node_filtered
-                .saturating_mul(work.nodes_filtered as u64)
-            + self
-                .per_node_scored
-                .saturating_mul(work.nodes_scored as u64)
-    }
+/// How long a cycle that did `work` takes in virtual time, at `cost`.
+fn cycle_duration(cost: &CycleCost, work: &CycleWork) -> SimDuration {
+    cost.per_cycle
+        + cost
+            .per_node_filtered
+            .saturating_mul(work.nodes_filtered as u64)
+        + cost
+            .per_node_scored
+            .saturating_mul(work.nodes_scored as u64)
 }
 
 /// Timers the scheduler asks the world for.
@@ -883,7 +860,7 @@ impl KubeScheduler {
                 )),
                 _ => None,
             };
-            let done = now + self.cost.of(&work);
+            let done = now + cycle_duration(&self.cost, &work);
             self.in_flight = Some(InFlight {
                 pod: info,
                 result,

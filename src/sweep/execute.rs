@@ -14,7 +14,7 @@ use crate::scenario::overrides::Override;
 use crate::scenario::{Scenario, ScenarioError, load_with_overrides};
 use crate::scheduler::gpu::replay::{Provenance, ReplayResult, replay, write_report};
 use crate::workload::openb;
-use crate::world::{self, RunOptions};
+use crate::world::{self, Components, RunOptions};
 
 /// Why a run could not produce its outputs.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +116,7 @@ pub fn execute(
     mark: &SweepMark,
     target: &Path,
 ) -> Result<PathBuf, RunError> {
-    let loaded = load_with_overrides(scenario, overrides)?;
+    let loaded = load_with_overrides(scenario, overrides, &Components)?;
     let staged = StagedDir::new(target)?;
     // The library's writers stage and commit a folder of their own: here they write into this
     // run's staging folder, so the run appears, with its mark, in one rename.
@@ -193,7 +193,7 @@ pub fn replay_scenario(
     seed: u64,
 ) -> Result<(ReplayResult, Provenance), RunError> {
     let trace = |e: &dyn std::fmt::Display| RunError::Trace(e.to_string());
-    let nodes = openb::read_nodes(&settings.nodes).map_err(|e| trace(&e))?;
+    let nodes = openb::read_nodes(&settings.nodes, &Components).map_err(|e| trace(&e))?;
     let pods = openb::read_pods(&settings.pods).map_err(|e| trace(&e))?;
     if nodes.iter().all(|n| n.gpus == 0) {
         return Err(RunError::Trace(format!(

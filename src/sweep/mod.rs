@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::output::StagedDir;
 use crate::scenario::{ScenarioError, load, load_with_overrides};
+use crate::world::Components;
 use collect::{CollectError, Collected, metrics, ranking};
 use execute::{RunKind, SweepMark, is_done};
 use plan::{Plan, PlannedRun, Shard, Vary};
@@ -189,7 +190,7 @@ pub fn run(
     settings: &SweepSettings,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<SweepOutcome, SweepError> {
-    let base = load(&settings.scenario)?;
+    let base = load(&settings.scenario, &Components)?;
     let kind = RunKind::of(&base);
     let seeds = settings.seeds.clone().unwrap_or_else(|| vec![base.seed]);
     let plan = Plan::new(settings.vary.clone(), seeds).map_err(SweepError::Plan)?;
@@ -199,7 +200,7 @@ pub fn run(
         let Some(first) = plan.runs.iter().find(|r| r.combination == c) else {
             continue;
         };
-        let loaded = load_with_overrides(&settings.scenario, &first.overrides)?;
+        let loaded = load_with_overrides(&settings.scenario, &first.overrides, &Components)?;
         if RunKind::of(&loaded) != kind {
             return Err(SweepError::Plan(format!(
                 "{}: makes a {} run where the scenario makes a {} run; a sweep compares runs of one kind",

@@ -6,7 +6,8 @@
 //! * node lists: CSV `sn,cpu_milli,memory_mib,gpu,model`, or Kubernetes Node manifests in the
 //!   `node_yaml/openb_node_list_gpu_node.yaml` format (label `alibabacloud.com/gpu-card-model`,
 //!   allocatable `alibabacloud.com/gpu-count`, `alibabacloud.com/gpu-milli`, `cpu`, `memory`,
-//!   `pods`), read through [`crate::scenario::load()`] so there is one YAML code path;
+//!   `pods`), read through [`crate::scenario::load()`] so there is one YAML code path (which
+//!   resolves any configuration document beside the Nodes with the resolver the caller gives);
 //! * pod lists: CSV `name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,
 //!   creation_time,deletion_time,scheduled_time`, or the shorter multigpu variants
 //!   (`name,cpu_milli,memory_mib,num_gpu,gpu_milli`). Columns are found by header name, so their
@@ -21,22 +22,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::api::Object;
+use crate::api::gpu::{LABEL_GPU_MODEL, MAX_GPUS_PER_NODE, RESOURCE_GPU_COUNT};
 use crate::api::node::Node;
-use crate::scenario::{self, ScenarioError};
+use crate::scenario::{self, ConfigResolver, ScenarioError};
 
-/// Per-GPU capacity in milli-GPU: a whole GPU is 1000.
-pub const GPU_MILLI: i64 = 1000;
-/// Most GPUs one node may have (openb nodes have at most 8); a bound so a malformed count cannot
-/// allocate without limit.
-pub const MAX_GPUS_PER_NODE: u32 = 1024;
 /// Pod slots of a node when the input does not say (the openb Node manifests say 1001).
 pub const DEFAULT_MAX_PODS: i64 = 1001;
-/// Node label naming the GPU model.
-pub const LABEL_GPU_MODEL: &str = "alibabacloud.com/gpu-card-model";
-/// Extended resource: number of GPUs of a node.
-pub const RESOURCE_GPU_COUNT: &str = "alibabacloud.com/gpu-count";
-/// Extended resource: total GPU milli of a node (1000 per GPU).
-pub const RESOURCE_GPU_MILLI: &str = "alibabacloud.com/gpu-milli";
 
 const MIB: i64 = 1024 * 1024;
 
@@ -49,7 +40,7 @@ pub struct NodeSpec {
     pub cpu_milli: i64,
     /// Allocatable memory in MiB.
     pub memory_mib: i64,
-    /// Number of GPUs, each of [`GPU_MILLI`] capacity.
+    /// Number of GPUs, each of [`GPU_MILLI`](crate::api::gpu::GPU_MILLI) capacity.
     pub gpus: u32,
     /// GPU model (`P100`, `T4`, `V100M16`, `V100M32`, `A10`, `G2`, `G3`); empty without GPUs.
     pub model: String,
@@ -157,13 +148,14 @@ pub enum TraceError {
     Manifest(#[from] ScenarioError),
 }
 
-/// Reads a node list: Node manifests when the file ends in `.yaml`/`.yml`, CSV otherwise.
-pub fn read_nodes(path: &Path) -> Result<Vec<NodeSpec>, TraceError> {
+/// Reads a node list: Node manifests when the file ends in `.yaml`/`.yml` (read as
+/// [`read_node_manifests`] reads them, with `resolver`), CSV otherwise.
+pub fn read_nodes(path: &Path, resolver: &dyn ConfigResolver) -> Result<Vec<NodeSpec>, TraceError> {
     let is_yaml = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
     if is_yaml {
-        read_node_manifests(path)
+        read_node_manifests(path, resolver)
     } else {
         read_nodes_csv(path)
     }
@@ -236,9 +228,13 @@ pub fn read_pods(path: &Path) -> Result<Vec<PodRow>, TraceError> {
     Ok(pods)
 }
 
-/// Reads Node manifests (through the scenario loader) and maps each Node to a [`NodeSpec`].
-pub fn read_node_manifests(path: &Path) -> Result<Vec<NodeSpec>, TraceError> {
-    let loaded = scenario::load(path)?;
+/// Reads Node manifests (through the scenario loader, which resolves any configuration
+/// document in the file with `resolver`) and maps each Node to a [`NodeSpec`].
+pub fn read_node_manifests(
+    path: &Path,
+    resolver: &dyn ConfigResolver,
+) -> Result<Vec<NodeSpec>, TraceError> {
+    let loaded = scenario::load(path, resolver)?;
     let mut nodes = Vec::with_capacity(loaded.initial.len());
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
     for object in &loaded.initial {
@@ -295,7 +291,7 @@ pub fn node_spec(path: &Path, node: &Node) -> Result<NodeSpec, TraceError> {
             })?,
     };
     // `gpu-milli` (1000 per GPU) was checked as the manifest loaded
-    // (`scheduler::gpu::node_cache::validate_gpu_declaration`).
+    // (`api::gpu::validate_gpu_declaration`).
     if cpu < 0 || memory < 0 {
         return Err(bad("negative cpu or memory".into()));
     }
@@ -470,6 +466,7 @@ fn csv_error(path: &Path, error: csv::Error) -> TraceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::world::Components;
     use std::fs;
 
     const POD_HEADER: &str = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time";
@@ -584,7 +581,7 @@ mod tests {
             "nodes.csv",
             "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,P100\nn1,32000,262144,0,\n",
         );
-        let nodes = read_nodes(&path).expect("nodes");
+        let nodes = read_nodes(&path, &Components).expect("nodes");
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[0].model, "P100");
         assert_eq!(nodes[0].gpus, 2);
@@ -595,7 +592,9 @@ mod tests {
             "dup.csv",
             "sn,cpu_milli,memory_mib,gpu,model\nn0,1,1,1,T4\nn1,1,1,1,T4\nn0,1,1,1,T4\n",
         );
-        let err = read_nodes(&path).expect_err("duplicate").to_string();
+        let err = read_nodes(&path, &Components)
+            .expect_err("duplicate")
+            .to_string();
         assert!(
             err.ends_with("dup.csv:4: duplicate node name \"n0\" (first on line 2)"),
             "{err}"
@@ -605,7 +604,9 @@ mod tests {
             "badgpu.csv",
             "sn,cpu_milli,memory_mib,gpu,model\nn0,1,1,two,T4\n",
         );
-        let err = read_nodes(&path).expect_err("bad gpu").to_string();
+        let err = read_nodes(&path, &Components)
+            .expect_err("bad gpu")
+            .to_string();
         assert!(
             err.ends_with(
                 "badgpu.csv:2: column gpu: expected a GPU count from 0 to 1024, found \"two\""
@@ -617,7 +618,9 @@ mod tests {
             "hugegpu.csv",
             "sn,cpu_milli,memory_mib,gpu,model\nn0,1,1,4000000000,T4\n",
         );
-        let err = read_nodes(&path).expect_err("too many GPUs").to_string();
+        let err = read_nodes(&path, &Components)
+            .expect_err("too many GPUs")
+            .to_string();
         assert!(
             err.ends_with("hugegpu.csv:2: column gpu: expected a GPU count from 0 to 1024, found \"4000000000\""),
             "{err}"
@@ -635,7 +638,7 @@ mod tests {
              \x20   cpu: 48000m\n    memory: 368Gi\n    pods: '1001'\n---\n\
              apiVersion: v1\nkind: Node\nmetadata:\n  name: cpu-only\nstatus:\n  capacity:\n    cpu: '32'\n    memory: 1Gi\n",
         );
-        let nodes = read_nodes(&path).expect("manifests");
+        let nodes = read_nodes(&path, &Components).expect("manifests");
         assert_eq!(
             nodes,
             vec![
@@ -663,7 +666,9 @@ mod tests {
             "apiVersion: v1\nkind: Node\nmetadata:\n  name: n0\nstatus:\n  allocatable:\n    alibabacloud.com/gpu-count: '2'\n\
              \x20   alibabacloud.com/gpu-milli: '1500'\n    cpu: '8'\n    memory: 1Gi\n",
         );
-        let err = read_nodes(&path).expect_err("bad milli").to_string();
+        let err = read_nodes(&path, &Components)
+            .expect_err("bad milli")
+            .to_string();
         assert!(
             err.ends_with("field `status.allocatable`: alibabacloud.com/gpu-milli: expected 1000 per GPU, 2000 for 2 GPU(s), found 1500"),
             "{err}"

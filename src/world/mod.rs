@@ -4,7 +4,11 @@
 //! either the apiserver's own (a request executing, a watch event arriving), a component's
 //! (a timeline action, a timer), or the metrics sampler's. Whatever the apiserver answers is
 //! routed here to the component that asked.
+//!
+//! Knowing every component, the world also answers the scenario loader for them: which
+//! component resolves which configuration document ([`Components`]).
 
+mod components;
 pub mod kubectl;
 
 use crate::apiserver::ClientId;
@@ -12,12 +16,14 @@ use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request,
 use crate::client::event_recorder::{FINISH_TIME, REFRESH_TIME};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
+use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
 use crate::scheduler::kube_scheduler::{KubeScheduler, SchedulerTimer};
 use crate::scheduler::queue::{BACKOFF_FLUSH_PERIOD, UNSCHEDULABLE_FLUSH_PERIOD};
 use crate::sim::{
     Context, Model, RngStreams, SimDuration, SimEvent, SimTime, Simulation, StopAt, TraceDigest,
 };
+pub use components::Components;
 use kubectl::{KUBECTL_CLIENT, Kubectl};
 
 /// The client id of kube-scheduler.
@@ -288,10 +294,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     actions.extend(scenario.timeline.iter().cloned());
     let scheduler = if scenario.scheduler.enabled {
         // The configuration was resolved once at load time; it resolves the same way again.
-        scenario
-            .scheduler
-            .config
-            .resolve_seeded(seed)
+        scheduler::config::resolve_seeded(&scenario.scheduler.config, seed)
             .ok()
             .map(|config| {
                 let mut scheduler = KubeScheduler::new(

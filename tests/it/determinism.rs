@@ -11,6 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kubesim::world::Components;
+
 /// Whether a scenario draws from the seeded random streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Randomness {
@@ -58,7 +60,7 @@ fn shipped_scenarios() -> Vec<String> {
         .map(|e| e.expect("read a folder entry").path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml"))
         // Replay scenarios (spec.replay) write a replay's outputs; tests/it/sweep.rs runs them.
-        .filter(|p| !matches!(kubesim::scenario::load(p), Ok(s) if s.replay.is_some()))
+        .filter(|p| !matches!(kubesim::scenario::load(p, &Components), Ok(s) if s.replay.is_some()))
         .map(|p| {
             p.file_name()
                 .expect("a file name")
@@ -330,7 +332,7 @@ fn committed_report_is_regenerated_byte_identically() {
     }
     // The README command, `kubesim run scenarios/quickstart.yaml`, with the scenario's own
     // seed and no --events; only the output folder differs.
-    let seed = kubesim::scenario::load(&repo_root().join("scenarios/quickstart.yaml"))
+    let seed = kubesim::scenario::load(&repo_root().join("scenarios/quickstart.yaml"), &Components)
         .expect("quickstart loads")
         .seed;
     let tmp = tempfile::tempdir().expect("temporary folder");

@@ -10,25 +10,27 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use kubesim::api::gpu::{
+    ANNOTATION_GPU_COUNT, ANNOTATION_GPU_INDEX, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
+    LABEL_GPU_MODEL, RESOURCE_GPU_COUNT, RESOURCE_GPU_MILLI,
+};
 use kubesim::api::node::Node;
 use kubesim::api::pod::{Container, Pod};
 use kubesim::api::{Kind, Object, ObjectKey};
+use kubesim::config::gpu_sharing::Policy;
+use kubesim::config::kube_scheduler::KubeSchedulerConfiguration;
 use kubesim::scenario;
-use kubesim::scheduler::config::KubeSchedulerConfiguration;
+use kubesim::scheduler;
 use kubesim::scheduler::framework::{CycleResult, CycleWork, Profile, Rotation};
 use kubesim::scheduler::gpu::cycle::{Decision, GpuScheduler};
 use kubesim::scheduler::gpu::fgd::evaluate;
-use kubesim::scheduler::gpu::pod_gpu::{
-    ANNOTATION_GPU_COUNT, ANNOTATION_GPU_INDEX, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
-    parse_gpu_index,
-};
+use kubesim::scheduler::gpu::pod_gpu::parse_gpu_index;
 use kubesim::scheduler::gpu::typical_pods::{PodTypeKey, TypicalPods};
-use kubesim::scheduler::gpu::{NodeGpus, PodGpuRequest, Policy};
+use kubesim::scheduler::gpu::{NodeGpus, PodGpuRequest, scorer};
 use kubesim::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use kubesim::sim::SimTime;
 use kubesim::sim::rng::stream;
-use kubesim::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT, RESOURCE_GPU_MILLI};
-use kubesim::world::{self, RunOptions, World};
+use kubesim::world::{self, Components, RunOptions, World};
 
 fn quantity(text: &str) -> kubesim::api::quantity::Quantity {
     text.parse()
@@ -155,9 +157,8 @@ fn gpu_profile_with(score_plugin: &str, seed: u64, plugin_config: serde_json::Va
         }]
     }))
     .unwrap_or_else(|e| panic!("configuration: {e}"));
-    let mut resolved = config
-        .resolve_seeded(seed)
-        .unwrap_or_else(|e| panic!("resolve: {e}"));
+    let mut resolved =
+        scheduler::config::resolve_seeded(&config, seed).unwrap_or_else(|e| panic!("resolve: {e}"));
     resolved.profiles.remove(0)
 }
 
@@ -316,7 +317,7 @@ fn gpu_sel_method_follows_the_profile_score_plugin_unless_set() {
 fn scenario_from(dir: &Path, name: &str, text: &str) -> scenario::Scenario {
     let path = dir.join(name);
     fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    scenario::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+    scenario::load(&path, &Components).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The pod `default/name` as stored.
@@ -462,7 +463,8 @@ fn repo_root() -> &'static Path {
 #[test]
 fn gpu_sharing_scenario_reports_allocation_and_fragmentation() {
     let path = repo_root().join("scenarios/gpu-sharing.yaml");
-    let scenario = scenario::load(&path).unwrap_or_else(|e| panic!("gpu-sharing: {e}"));
+    let scenario =
+        scenario::load(&path, &Components).unwrap_or_else(|e| panic!("gpu-sharing: {e}"));
     let mut sim = world::build(&scenario, &RunOptions::default());
     sim.run_until(SimTime::ZERO + scenario.duration);
     let w = sim.model();
@@ -674,7 +676,7 @@ fn a_cluster_run_with_the_fgd_profile_places_pods_as_the_replay_cycle() {
         .collect();
     let typical = TypicalPods::from_pods(&requests);
     let mut cycle = GpuScheduler::new(Policy::Fgd, stream(1, "unused"));
-    let fgd = Policy::Fgd.scorer();
+    let fgd = scorer(Policy::Fgd);
     let (mut same, mut ties, mut failed) = (0, 0, 0);
     for ((name, _), request) in pods.iter().zip(&requests) {
         let stored = stored_pod(w, name);
@@ -738,7 +740,9 @@ fn a_gpu_declaration_that_does_not_add_up_is_a_load_error() {
          alibabacloud.com/gpu-milli: \"1000\"}\n",
     )
     .expect("write the fixture");
-    let err = scenario::load(&path).map(|_| ()).map_err(|e| e.to_string());
+    let err = scenario::load(&path, &Components)
+        .map(|_| ())
+        .map_err(|e| e.to_string());
     let message = err.expect_err("2 GPUs of 500 milli each are not GPUs");
     assert!(
         message.contains(

@@ -5,7 +5,7 @@
 use kubesim::api::{Kind, Object};
 use kubesim::scenario::{self, Scenario};
 use kubesim::sim::SimTime;
-use kubesim::world::{self, RunOptions};
+use kubesim::world::{self, Components, RunOptions};
 
 use crate::support::{fixture, load};
 
@@ -192,7 +192,7 @@ fn an_error_inside_an_item_points_into_the_dump() {
                 - apiVersion: v1\n  kind: Node\n  metadata: {name: bad}\n  status:\n    \
                 allocatable: {cpu: lots}\nkind: List\n";
     let (_dir, path) = fixture("dump.yaml", text, &[]);
-    let err = match scenario::load(&path) {
+    let err = match scenario::load(&path, &Components) {
         Ok(_) => panic!("a bad quantity must not load"),
         Err(e) => e.to_string(),
     };

@@ -8,13 +8,14 @@ use std::path::Path;
 use kubesim::api::{Kind, Object};
 use kubesim::scenario::overrides::Override;
 use kubesim::scenario::{self, Scenario, load_with_overrides};
+use kubesim::scheduler;
 use kubesim::sim::SimTime;
-use kubesim::world::{self, RunOptions};
+use kubesim::world::{self, Components, RunOptions};
 
 use crate::support::{fixture, kubesim, load};
 
 fn load_error(path: &Path) -> String {
-    match scenario::load(path) {
+    match scenario::load(path, &Components) {
         Ok(_) => panic!("{} should not load", path.display()),
         Err(e) => e.to_string(),
     }
@@ -177,7 +178,7 @@ priorities: [{name: SelectorSpreadPriority, weight: 3}]
 ";
     let (_dir, path) = fixture("spread.yaml", text, &[]);
     // The profile scores with SelectorSpread alone, at the Policy's weight.
-    let config = match load(&path).scheduler.config.resolve() {
+    let config = match scheduler::config::resolve(&load(&path).scheduler.config) {
         Ok(c) => c,
         Err(e) => panic!("resolve: {e}"),
     };
@@ -359,6 +360,7 @@ fn policy_overrides_change_the_policy_as_if_written_there() {
     let spread = load_with_overrides(
         &shipped,
         &[o("policy.priorities[0].name", "LeastRequestedPriority")],
+        &Components,
     );
     match spread {
         Ok(s) => assert_eq!(fit_args(&s), (10, "LeastAllocated".into())),
@@ -368,6 +370,7 @@ fn policy_overrides_change_the_policy_as_if_written_there() {
     let err = load_with_overrides(
         &shipped,
         &[o("policy.predicates[1].name", "CheckNodeCondition")],
+        &Components,
     )
     .err()
     .map(|e| e.to_string())
@@ -377,17 +380,21 @@ fn policy_overrides_change_the_policy_as_if_written_there() {
         "{err}"
     );
     // A field a Policy does not have, and a Policy override without a Policy.
-    let err = load_with_overrides(&shipped, &[o("policy.percentageOfNodesToScore", "50")])
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = load_with_overrides(
+        &shipped,
+        &[o("policy.percentageOfNodesToScore", "50")],
+        &Components,
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(err.contains("a Policy has no such field"), "{err}");
     let (_dir, plain) = fixture(
         "plain.yaml",
         "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec: {duration: 1m}\n",
         &[],
     );
-    let err = load_with_overrides(&plain, &[o("policy.priorities", "[]")])
+    let err = load_with_overrides(&plain, &[o("policy.priorities", "[]")], &Components)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();

@@ -7,12 +7,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use kubesim::config::gpu_sharing::Policy;
 use kubesim::scheduler::gpu::fgd;
 use kubesim::scheduler::gpu::fragmentation::ClusterFrag;
 use kubesim::scheduler::gpu::replay::{CSV_HEADER, prepare_pods, replay};
 use kubesim::scheduler::gpu::select::{best_gpu, exclusive_gpus};
-use kubesim::scheduler::gpu::{NodeGpus, PodGpuRequest, Policy, TypicalPods};
+use kubesim::scheduler::gpu::{NodeGpus, PodGpuRequest, TypicalPods};
 use kubesim::workload::openb::{NodeSpec, read_nodes, read_pods};
+use kubesim::world::Components;
 
 use crate::support::{NODES_CSV, PODS_CSV, kubesim, openb_data};
 
@@ -28,7 +30,7 @@ fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
 
 fn load(nodes: &Path, pods: &Path) -> (Vec<NodeSpec>, Vec<kubesim::workload::openb::PodRow>) {
     (
-        read_nodes(nodes).expect("fixture nodes"),
+        read_nodes(nodes, &Components).expect("fixture nodes"),
         read_pods(pods).expect("fixture pods"),
     )
 }
@@ -237,7 +239,8 @@ fn cli_writes_the_report_and_rejects_bad_rows() {
 fn default_trace_typical_pods_and_initial_fragmentation() {
     let Some(data) = openb_data() else { return };
     let pods = read_pods(&data.join("openb_pod_list_default.csv")).expect("default pods");
-    let nodes = read_nodes(&data.join("openb_node_list_gpu_node.csv")).expect("gpu nodes");
+    let nodes =
+        read_nodes(&data.join("openb_node_list_gpu_node.csv"), &Components).expect("gpu nodes");
     assert_eq!((pods.len(), nodes.len()), (8152, 1213));
     assert_eq!(nodes.iter().map(|n| i64::from(n.gpus)).sum::<i64>(), 6212);
     let requests: Vec<PodGpuRequest> = pods.iter().map(PodGpuRequest::from_row).collect();
@@ -277,9 +280,13 @@ fn default_trace_typical_pods_and_initial_fragmentation() {
 #[test]
 fn node_manifests_and_node_csv_describe_the_same_cluster() {
     let Some(data) = openb_data() else { return };
-    let csv = read_nodes(&data.join("openb_node_list_gpu_node.csv")).expect("csv nodes");
-    let yaml =
-        read_nodes(&data.join("node_yaml/openb_node_list_gpu_node.yaml")).expect("yaml nodes");
+    let csv =
+        read_nodes(&data.join("openb_node_list_gpu_node.csv"), &Components).expect("csv nodes");
+    let yaml = read_nodes(
+        &data.join("node_yaml/openb_node_list_gpu_node.yaml"),
+        &Components,
+    )
+    .expect("yaml nodes");
     assert_eq!(csv, yaml);
 }
 

@@ -7,11 +7,11 @@ use std::path::Path;
 use kubesim::api::{Kind, Object};
 use kubesim::scenario;
 use kubesim::sim::SimTime;
-use kubesim::world::{self, RunOptions};
+use kubesim::world::{self, Components, RunOptions};
 
 fn run(path: &str) -> world::World {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let scenario = match scenario::load(&root.join(path)) {
+    let scenario = match scenario::load(&root.join(path), &Components) {
         Ok(s) => s,
         Err(e) => panic!("{path} should load: {e}"),
     };

@@ -5,6 +5,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kubesim::world::Components;
+
 /// Runs the kubesim binary with `args` in `cwd`, with the variables that pick a sweep shard
 /// taken from the environment and `env` added; returns the exit code, stdout and stderr.
 pub fn kubesim(
@@ -107,7 +109,7 @@ pub fn fixture(name: &str, text: &str, extra: &[(&str, &str)]) -> (tempfile::Tem
 
 /// The scenario at `path`; a test fails with the load error if it does not load.
 pub fn load(path: &Path) -> kubesim::scenario::Scenario {
-    match kubesim::scenario::load(path) {
+    match kubesim::scenario::load(path, &Components) {
         Ok(s) => s,
         Err(e) => panic!("{} should load: {e}", path.display()),
     }

@@ -14,6 +14,7 @@ use kubesim::scenario::{ScenarioError, load_with_overrides};
 use kubesim::sim::SimDuration;
 use kubesim::sweep::plan::{Plan, Shard, Vary};
 use kubesim::sweep::{self, SweepOutcome, SweepSettings};
+use kubesim::world::Components;
 
 use crate::support::{NODES_CSV, first_pods, kubesim, openb_data};
 
@@ -81,7 +82,7 @@ fn nodes(scenario: &kubesim::scenario::Scenario) -> Vec<&Object> {
 fn overrides_set_nested_fields_indices_and_the_scheduler_configuration() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let path = write_small(tmp.path());
-    let base = load_with_overrides(&path, &[]).expect("the scenario loads");
+    let base = load_with_overrides(&path, &[], &Components).expect("the scenario loads");
     assert_eq!(nodes(&base).len(), 4);
 
     let changed = load_with_overrides(
@@ -96,6 +97,7 @@ fn overrides_set_nested_fields_indices_and_the_scheduler_configuration() {
                 "r1",
             ),
         ],
+        &Components,
     )
     .expect("the overrides apply");
     let pool = nodes(&changed);
@@ -124,8 +126,12 @@ fn overrides_set_nested_fields_indices_and_the_scheduler_configuration() {
     let plain = tmp.path().join("plain.yaml");
     let text = SMALL.split("---").next().expect("the Scenario document");
     fs::write(&plain, text).expect("write");
-    let with_config = load_with_overrides(&plain, &[o("scheduler.percentageOfNodesToScore", "20")])
-        .expect("the override creates a configuration");
+    let with_config = load_with_overrides(
+        &plain,
+        &[o("scheduler.percentageOfNodesToScore", "20")],
+        &Components,
+    )
+    .expect("the override creates a configuration");
     assert_eq!(
         with_config.scheduler.config.percentage_of_nodes_to_score,
         Some(20)
@@ -136,7 +142,7 @@ fn overrides_set_nested_fields_indices_and_the_scheduler_configuration() {
 fn override_error(key: &str, value: &str) -> (String, String) {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let path = write_small(tmp.path());
-    match load_with_overrides(&path, &[o(key, value)]) {
+    match load_with_overrides(&path, &[o(key, value)], &Components) {
         Ok(_) => panic!("{key}={value} loaded"),
         Err(e) => {
             let text = e.to_string();
@@ -611,7 +617,7 @@ fn a_replay_scenario_runs_the_replay_and_sweeps_its_policy() {
         ("trace/none.csv", "fgd", "spec.replay.nodes", "cannot read"),
     ] {
         let bad = replay_scenario(tmp.path(), nodes, "trace/pods.csv", policy);
-        let err = kubesim::scenario::load(&bad).err();
+        let err = kubesim::scenario::load(&bad, &Components).err();
         assert!(
             matches!(&err, Some(ScenarioError::Invalid { path: p, message, .. })
                 if p == path && message.contains(expected)),

@@ -9,7 +9,7 @@ use kubesim::api::{Kind, ObjectKey};
 use kubesim::apiserver::Verb;
 use kubesim::scenario::{self, ScenarioError};
 use kubesim::sim::{SimDuration, SimTime};
-use kubesim::world::{self, RunOptions, World};
+use kubesim::world::{self, Components, RunOptions, World};
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -20,7 +20,7 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn load_error(text: &str) -> (std::path::PathBuf, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = write(dir.path(), "bad.yaml", text);
-    match scenario::load(&path) {
+    match scenario::load(&path, &Components) {
         Ok(_) => panic!("should not load:\n{text}"),
         Err(e @ ScenarioError::Invalid { .. }) => (path, e.to_string()),
         Err(e) => panic!("expected a validation error, got {e}"),
@@ -102,7 +102,7 @@ fn bound_pod_reapplied(again: &str) -> World {
         pod("500m", "web:1")
     );
     let path = write(dir.path(), "scenario.yaml", &scenario);
-    let scenario = scenario::load(&path).expect("loads");
+    let scenario = scenario::load(&path, &Components).expect("loads");
     let options = RunOptions {
         record_writes: true,
         ..RunOptions::default()
@@ -194,7 +194,7 @@ fn an_object_defined_twice_is_applied_twice_with_a_warning() {
     let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: a}]\n\
                 ---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec:\n  containers: [{name: c, image: b}]\n";
     let path = write(dir.path(), "twice.yaml", text);
-    let scenario = scenario::load(&path).expect("loads");
+    let scenario = scenario::load(&path, &Components).expect("loads");
     // The second document starts on line 6 (its `---`), the first on line 1.
     assert_eq!(scenario.warnings.len(), 1);
     let warning = &scenario.warnings[0];

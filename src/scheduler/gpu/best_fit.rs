@@ -5,7 +5,8 @@
 //! Memory is ignored. GPU choice `best`.
 
 use super::pod_gpu::PodGpuRequest;
-use super::{GpuPolicy, MAX_NODE_SCORE, NodeGpus, Policy, ScoreContext};
+use super::{GpuPolicy, MAX_NODE_SCORE, NodeGpus, ScoreContext};
+use crate::config::gpu_sharing::Policy;
 
 /// The BestFit policy.
 #[derive(Clone, Copy, Debug, Default)]

@@ -13,8 +13,9 @@
 use super::filter::fits;
 use super::pod_gpu::PodGpuRequest;
 use super::{
-    GpuPolicy, MAX_NODE_SCORE, MIN_NODE_SCORE, NodeGpus, Policy, ScoreContext, TypicalPods,
+    GpuPolicy, MAX_NODE_SCORE, MIN_NODE_SCORE, NodeGpus, ScoreContext, TypicalPods, scorer,
 };
+use crate::config::gpu_sharing::Policy;
 use crate::sim::rng::SimRng;
 
 /// Where a pod goes.
@@ -65,7 +66,7 @@ impl GpuScheduler {
     /// A scheduler for `policy`, drawing (Random only) from `rng`; no score cache.
     pub fn new(policy: Policy, rng: SimRng) -> Self {
         GpuScheduler {
-            policy: policy.scorer(),
+            policy: scorer(policy),
             rng,
             pod_types: 0,
             cache: Vec::new(),

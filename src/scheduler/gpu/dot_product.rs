@@ -4,7 +4,8 @@
 //! product wins: a packing heuristic. GPU choice `best`.
 
 use super::pod_gpu::PodGpuRequest;
-use super::{GpuPolicy, MAX_SPEC_CPU, MAX_SPEC_GPU, NodeGpus, Policy, ScoreContext};
+use super::{GpuPolicy, MAX_SPEC_CPU, MAX_SPEC_GPU, NodeGpus, ScoreContext};
+use crate::config::gpu_sharing::Policy;
 
 /// The DotProd policy.
 #[derive(Clone, Copy, Debug, Default)]

@@ -12,7 +12,8 @@
 use super::fragmentation::{frag_scaled, node_frag_scaled};
 use super::pod_gpu::PodGpuRequest;
 use super::select::{ascending_gpus, select_gpus_with};
-use super::{GpuPolicy, MIN_NODE_SCORE, NodeGpus, Policy, ScoreContext, TypicalPods};
+use super::{GpuPolicy, MIN_NODE_SCORE, NodeGpus, ScoreContext, TypicalPods};
+use crate::config::gpu_sharing::Policy;
 use crate::sim::rng::SimRng;
 
 /// The FGD policy.

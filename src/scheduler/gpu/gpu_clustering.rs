@@ -11,7 +11,8 @@
 //! GPU choice `best`.
 
 use super::pod_gpu::PodGpuRequest;
-use super::{GpuPolicy, MAX_SPEC_GPU, NodeGpus, Policy, ScoreContext};
+use super::{GpuPolicy, MAX_SPEC_GPU, NodeGpus, ScoreContext};
+use crate::config::gpu_sharing::Policy;
 
 /// The GpuClustering policy.
 #[derive(Clone, Copy, Debug, Default)]

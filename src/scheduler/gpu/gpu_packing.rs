@@ -11,8 +11,9 @@
 
 use super::pod_gpu::PodGpuRequest;
 use super::select::ascending_gpus;
-use super::{GpuPolicy, NodeGpus, Policy, ScoreContext};
-use crate::workload::openb::GPU_MILLI;
+use super::{GpuPolicy, NodeGpus, ScoreContext};
+use crate::api::gpu::GPU_MILLI;
+use crate::config::gpu_sharing::Policy;
 
 /// The GpuPacking policy.
 #[derive(Clone, Copy, Debug, Default)]

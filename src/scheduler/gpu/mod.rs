@@ -45,13 +45,11 @@ pub(crate) mod test_util;
 pub mod typical_pods;
 pub mod workload;
 
-use std::fmt;
-use std::str::FromStr;
-
 pub use node_gpus::NodeGpus;
 pub use pod_gpu::PodGpuRequest;
 pub use typical_pods::TypicalPods;
 
+use crate::config::gpu_sharing::Policy;
 use crate::sim::rng::SimRng;
 
 /// Highest node score a plugin may return (`MaxNodeScore`).
@@ -63,112 +61,15 @@ pub const MAX_SPEC_CPU: i64 = 128_000;
 /// GPU milli of the largest node the artifact normalises by (`MaxSpecGpu`: 8 GPUs).
 pub const MAX_SPEC_GPU: i64 = 8_000;
 
-/// The six policies of the paper's experiments (fgd-spec §2.8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Policy {
-    /// Uniformly random feasible node; random GPU (§2.2).
-    Random,
-    /// Smallest dot product of remaining and requested resources (§2.3).
-    DotProd,
-    /// Keep pods of a kind together (§2.4).
-    GpuClustering,
-    /// Fill used GPUs and nodes first (§2.5).
-    GpuPacking,
-    /// Least remaining CPU and GPU after placement (§2.6).
-    BestFit,
-    /// Fragmentation gradient descent (§2.7).
-    Fgd,
-}
-
-impl Policy {
-    /// Every policy, in the paper's order.
-    pub const ALL: [Policy; 6] = [
-        Policy::Random,
-        Policy::DotProd,
-        Policy::GpuClustering,
-        Policy::GpuPacking,
-        Policy::BestFit,
-        Policy::Fgd,
-    ];
-
-    /// The command-line name (`random`, `dotprod`, `gpuclustering`, `gpupacking`, `bestfit`,
-    /// `fgd`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Policy::Random => "random",
-            Policy::DotProd => "dotprod",
-            Policy::GpuClustering => "gpuclustering",
-            Policy::GpuPacking => "gpupacking",
-            Policy::BestFit => "bestfit",
-            Policy::Fgd => "fgd",
-        }
-    }
-
-    /// The paper's name (`Random`, `DotProd`, `GpuClustering`, `GpuPacking`, `BestFit`, `FGD`).
-    pub const fn label(self) -> &'static str {
-        match self {
-            Policy::Random => "Random",
-            Policy::DotProd => "DotProd",
-            Policy::GpuClustering => "GpuClustering",
-            Policy::GpuPacking => "GpuPacking",
-            Policy::BestFit => "BestFit",
-            Policy::Fgd => "FGD",
-        }
-    }
-
-    /// The name of its score plugin, as the artifact registers it (`RandomScore`,
-    /// `DotProductScore`, `GpuClusteringScore`, `GpuPackingScore`, `BestFitScore`, `FGDScore`).
-    pub const fn plugin_name(self) -> &'static str {
-        match self {
-            Policy::Random => "RandomScore",
-            Policy::DotProd => "DotProductScore",
-            Policy::GpuClustering => "GpuClusteringScore",
-            Policy::GpuPacking => "GpuPackingScore",
-            Policy::BestFit => "BestFitScore",
-            Policy::Fgd => "FGDScore",
-        }
-    }
-
-    /// The policy whose score plugin is called `name` (exactly).
-    pub fn from_plugin_name(name: &str) -> Option<Policy> {
-        Policy::ALL.into_iter().find(|p| p.plugin_name() == name)
-    }
-
-    /// The policy's scorer.
-    pub fn scorer(self) -> Box<dyn GpuPolicy> {
-        match self {
-            Policy::Random => Box::new(random::RandomScore),
-            Policy::DotProd => Box::new(dot_product::DotProductScore),
-            Policy::GpuClustering => Box::new(gpu_clustering::GpuClusteringScore),
-            Policy::GpuPacking => Box::new(gpu_packing::GpuPackingScore),
-            Policy::BestFit => Box::new(best_fit::BestFitScore),
-            Policy::Fgd => Box::new(fgd::FgdScore),
-        }
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-/// A policy name that is none of the six.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown policy {0:?}; expected one of random, dotprod, gpuclustering, gpupacking, bestfit, fgd"
-)]
-pub struct UnknownPolicy(pub String);
-
-impl FromStr for Policy {
-    type Err = UnknownPolicy;
-
-    /// Parses a policy name, ignoring case.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Policy::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| UnknownPolicy(text.to_owned()))
+/// The scorer of `policy`.
+pub fn scorer(policy: Policy) -> Box<dyn GpuPolicy> {
+    match policy {
+        Policy::Random => Box::new(random::RandomScore),
+        Policy::DotProd => Box::new(dot_product::DotProductScore),
+        Policy::GpuClustering => Box::new(gpu_clustering::GpuClusteringScore),
+        Policy::GpuPacking => Box::new(gpu_packing::GpuPackingScore),
+        Policy::BestFit => Box::new(best_fit::BestFitScore),
+        Policy::Fgd => Box::new(fgd::FgdScore),
     }
 }
 
@@ -231,19 +132,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policy_names_parse_case_insensitively() {
+    fn every_policy_has_its_own_scorer() {
         for p in Policy::ALL {
-            assert_eq!(p.name().parse::<Policy>(), Ok(p));
-            assert_eq!(p.label().parse::<Policy>(), Ok(p));
-            assert_eq!(p.name().to_uppercase().parse::<Policy>(), Ok(p));
-            assert_eq!(p.scorer().policy(), p);
-            assert_eq!(Policy::from_plugin_name(p.plugin_name()), Some(p));
-            assert_eq!(p.scorer().has_normalize(), p == Policy::BestFit);
+            assert_eq!(scorer(p).policy(), p);
+            assert_eq!(scorer(p).has_normalize(), p == Policy::BestFit);
         }
-        let err = "first-fit".parse::<Policy>().map_err(|e| e.to_string());
-        assert_eq!(
-            err,
-            Err("unknown policy \"first-fit\"; expected one of random, dotprod, gpuclustering, gpupacking, bestfit, fgd".into())
-        );
     }
 }

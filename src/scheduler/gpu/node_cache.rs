@@ -16,58 +16,16 @@
 
 use super::node_gpus::NodeGpus;
 use super::pod_gpu::{MIB, PodGpuRequest, gpu_index_of};
+use crate::api::gpu::{GPU_MILLI, LABEL_GPU_MODEL, node_gpu_count};
 use crate::api::node::Node;
 use crate::api::pod::Pod;
-use crate::api::resources::{ResourceList, Resources};
+use crate::api::resources::Resources;
 use crate::scheduler::node_info::PodInfo;
-use crate::workload::openb::{
-    GPU_MILLI, LABEL_GPU_MODEL, MAX_GPUS_PER_NODE, RESOURCE_GPU_COUNT, RESOURCE_GPU_MILLI,
-};
 
 /// A GPU node's state in the scheduler's cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GpuNodeInfo {
     state: NodeGpus,
-}
-
-/// The number of GPUs a node declares (`alibabacloud.com/gpu-count` in its allocatable, as
-/// [`Resources`]), when it is from 1 to [`MAX_GPUS_PER_NODE`]; `None` otherwise.
-pub fn node_gpu_count(allocatable: &Resources) -> Option<u32> {
-    u32::try_from(allocatable.get(RESOURCE_GPU_COUNT))
-        .ok()
-        .filter(|n| (1..=MAX_GPUS_PER_NODE).contains(n))
-}
-
-/// Checks a node's GPU declaration in a resource list (its allocatable or capacity), as a
-/// scenario is loaded: `alibabacloud.com/gpu-count` a whole number from 0 to
-/// [`MAX_GPUS_PER_NODE`], and `alibabacloud.com/gpu-milli`, when given, 1000 per GPU. The error
-/// says what was expected.
-pub fn validate_gpu_declaration(list: &ResourceList) -> Result<(), String> {
-    let Some(count) = list.get(RESOURCE_GPU_COUNT) else {
-        return match list.get(RESOURCE_GPU_MILLI) {
-            Some(_) => Err(format!(
-                "{RESOURCE_GPU_MILLI} without {RESOURCE_GPU_COUNT}; expected the number of GPUs \
-                 as {RESOURCE_GPU_COUNT} (and {GPU_MILLI} milli per GPU)"
-            )),
-            None => Ok(()),
-        };
-    };
-    let milli = count.milli_value();
-    let gpus = milli / 1000;
-    if milli % 1000 != 0 || !(0..=i64::from(MAX_GPUS_PER_NODE)).contains(&gpus) {
-        return Err(format!(
-            "{RESOURCE_GPU_COUNT}: expected a whole number of GPUs from 0 to {MAX_GPUS_PER_NODE}, \
-             found {count}"
-        ));
-    }
-    match list.get(RESOURCE_GPU_MILLI) {
-        Some(total) if total.milli_value() != gpus * GPU_MILLI * 1000 => Err(format!(
-            "{RESOURCE_GPU_MILLI}: expected {GPU_MILLI} per GPU, {} for {gpus} GPU(s), found {}",
-            gpus * GPU_MILLI,
-            total.value()
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// What a placed pod takes on its node: its request (GPU annotations that do not parse read as
@@ -136,15 +94,9 @@ impl GpuNodeInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::quantity::Quantity;
-    use crate::scheduler::gpu::pod_gpu::{
-        ANNOTATION_GPU_COUNT, ANNOTATION_GPU_INDEX, ANNOTATION_GPU_MILLI, GpuTag,
-    };
+    use crate::api::gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_INDEX, ANNOTATION_GPU_MILLI};
+    use crate::scheduler::gpu::pod_gpu::GpuTag;
     use crate::scheduler::gpu::test_util::{self, gpu_pod as pod};
-
-    fn q(text: &str) -> Quantity {
-        text.parse().expect("test quantity")
-    }
 
     fn gpu_node(count: u32, model: &str) -> (Node, Resources) {
         let node = test_util::gpu_node("n", model, count, "32");
@@ -197,38 +149,6 @@ mod tests {
         assert_eq!(info.state().gpu_left, vec![1000, 1000, 700, 1000]);
         assert_eq!(info.state().cpu_left, 29_000);
         assert_eq!(info.state().gpu_tags, vec![(GpuTag::Share, 2)]);
-    }
-
-    #[test]
-    fn gpu_declarations_are_checked_at_load() {
-        let list = |pairs: &[(&str, &str)]| -> ResourceList {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), q(v)))
-                .collect()
-        };
-        assert_eq!(validate_gpu_declaration(&list(&[("cpu", "8")])), Ok(()));
-        let ok = list(&[(RESOURCE_GPU_COUNT, "4"), (RESOURCE_GPU_MILLI, "4000")]);
-        assert_eq!(validate_gpu_declaration(&ok), Ok(()));
-        assert_eq!(
-            validate_gpu_declaration(&list(&[(RESOURCE_GPU_COUNT, "1500m")])),
-            Err(
-                "alibabacloud.com/gpu-count: expected a whole number of GPUs from 0 to 1024, \
-                 found 1500m"
-                    .into()
-            )
-        );
-        assert_eq!(
-            validate_gpu_declaration(&list(&[
-                (RESOURCE_GPU_COUNT, "2"),
-                (RESOURCE_GPU_MILLI, "1000")
-            ])),
-            Err(
-                "alibabacloud.com/gpu-milli: expected 1000 per GPU, 2000 for 2 GPU(s), found 1000"
-                    .into()
-            )
-        );
-        assert!(validate_gpu_declaration(&list(&[(RESOURCE_GPU_MILLI, "1000")])).is_err());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! ([`NodeGpus::unplace`]) gives all of that back.
 
 use super::pod_gpu::{GpuTag, PodGpuRequest};
-use crate::workload::openb::{GPU_MILLI, NodeSpec};
+use crate::api::gpu::GPU_MILLI;
+use crate::workload::openb::NodeSpec;
 
 /// One node as the GPU-sharing policies see it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,21 +12,14 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::gpu::{
+    ANNOTATION_GPU_COUNT, ANNOTATION_GPU_INDEX, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
+    GPU_INDEX_SEPARATOR, GPU_MILLI,
+};
 use crate::api::pod::Pod;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::scheduler::node_info::PodInfo;
-use crate::workload::openb::{GPU_MILLI, PodRow};
-
-/// Annotation: GPU share per GPU in milli (`0..=1000`).
-pub const ANNOTATION_GPU_MILLI: &str = "alibabacloud.com/gpu-milli";
-/// Annotation: number of GPUs.
-pub const ANNOTATION_GPU_COUNT: &str = "alibabacloud.com/gpu-count";
-/// Annotation: allowed GPU models, `|`-separated.
-pub const ANNOTATION_GPU_MODEL: &str = "alibabacloud.com/gpu-card-model";
-/// Annotation: the GPUs a pod holds on its node, by index, `-`-separated (`DeviceIndex`).
-pub const ANNOTATION_GPU_INDEX: &str = "alibabacloud.com/gpu-index";
-/// Separator of the indices in [`ANNOTATION_GPU_INDEX`] (the artifact's `DevIdSep`).
-pub const GPU_INDEX_SEPARATOR: char = '-';
+use crate::workload::openb::PodRow;
 
 /// CPU a container without a CPU request counts for in scores and pod types (the scheduler's
 /// "non-zero" request; fgd-spec §1.2). No openb pod has 0 CPU.

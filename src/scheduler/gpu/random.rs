@@ -6,9 +6,8 @@ use rand::RngExt;
 
 use super::pod_gpu::PodGpuRequest;
 use super::select::{random_gpu, select_gpus_with};
-use super::{
-    GpuPolicy, MAX_NODE_SCORE, MIN_NODE_SCORE, NodeGpus, Policy, ScoreContext, TypicalPods,
-};
+use super::{GpuPolicy, MAX_NODE_SCORE, MIN_NODE_SCORE, NodeGpus, ScoreContext, TypicalPods};
+use crate::config::gpu_sharing::Policy;
 use crate::sim::rng::SimRng;
 
 /// The Random policy.

@@ -25,16 +25,17 @@ use rand::RngExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::Policy;
 use super::cycle::{Decision, GpuScheduler};
 use super::fragmentation::{ClusterFrag, node_frag_scaled};
 use super::node_gpus::NodeGpus;
 use super::pod_gpu::PodGpuRequest;
 use super::typical_pods::{PodTypeKey, TypicalPods};
+use crate::api::gpu::GPU_MILLI;
+use crate::config::gpu_sharing::Policy;
 use crate::report::chart::{LineChart, Series};
 use crate::report::output::{MARKER_FILE, ReportError, StagedDir};
 use crate::sim::rng::{SimRng, stream};
-use crate::workload::openb::{GPU_MILLI, NodeSpec, PodRow};
+use crate::workload::openb::{NodeSpec, PodRow};
 
 /// Stream of the pod-order shuffle.
 pub const STREAM_SHUFFLE: &str = "replay/shuffle";

@@ -6,8 +6,8 @@ use rand::RngExt;
 
 use super::node_gpus::NodeGpus;
 use super::pod_gpu::PodGpuRequest;
+use crate::api::gpu::GPU_MILLI;
 use crate::sim::rng::SimRng;
-use crate::workload::openb::GPU_MILLI;
 
 /// The GPUs of `pod` on `node`:
 ///

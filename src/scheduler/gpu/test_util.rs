@@ -3,9 +3,9 @@
 
 use super::TypicalPods;
 use super::typical_pods::PodTypeKey;
+use crate::api::gpu::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
 use crate::api::node::Node;
 use crate::api::pod::{Container, Pod};
-use crate::workload::openb::{LABEL_GPU_MODEL, RESOURCE_GPU_COUNT};
 
 /// The typical list of fgd-spec §6: A=(4000, 500×1, any) p=0.4; B=(8000, 1000×1, any) p=0.3;
 /// C=(2000, CPU-only) p=0.1; D=(16000, 1000×2, "V100M32") p=0.2 — as counts 4, 3, 1, 2 of 10.

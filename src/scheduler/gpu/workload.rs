@@ -80,7 +80,7 @@ impl TargetWorkload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::gpu::pod_gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI};
+    use crate::api::gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI};
     use crate::scheduler::gpu::test_util::gpu_pod;
 
     fn pod(uid: u64, cpu: &str, gpu: Option<(&str, &str)>) -> Pod {

@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use super::lanes::{self, LANES};
 use super::node_resources_fit::{
-    CpuMemory, NodeAmounts, ResourceSpec, ScoredResource, cycle_resources, default_resources,
-    scored_resources,
+    CpuMemory, NodeAmounts, ScoredResource, cycle_resources, default_resources, scored_resources,
 };
+use crate::config::kube_scheduler::ResourceSpec;
 use crate::scheduler::framework::{CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, Status};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 

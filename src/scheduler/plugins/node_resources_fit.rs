@@ -26,6 +26,7 @@ use crate::api::labels::validate_label_key;
 use crate::api::resources::{
     CPU, EPHEMERAL_STORAGE, MEMORY, MissingRequests, Resources, pod_requests,
 };
+use crate::config::kube_scheduler::{ResourceSpec, UtilizationShapePoint};
 use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, EventResource};
 use crate::scheduler::framework::{
     Code, CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, QueueingHint,
@@ -54,39 +55,9 @@ pub enum ScoringStrategyType {
     RequestedToCapacityRatio,
 }
 
-/// A resource and its weight in the score.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ResourceSpec {
-    /// Resource name (`cpu`, `memory`, `nvidia.com/gpu`, …).
-    pub name: String,
-    /// Weight (1..=100; 0 or omitted means 1).
-    pub weight: i64,
-}
-
-impl ResourceSpec {
-    /// A resource with a weight.
-    pub fn new(name: &str, weight: i64) -> Self {
-        ResourceSpec {
-            name: name.to_string(),
-            weight,
-        }
-    }
-}
-
 /// Upstream's default scored resources: cpu and memory, weight 1 each.
 pub fn default_resources() -> Vec<ResourceSpec> {
     vec![ResourceSpec::new(CPU, 1), ResourceSpec::new(MEMORY, 1)]
-}
-
-/// One point of a RequestedToCapacityRatio shape.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct UtilizationShapePoint {
-    /// Utilization in percent (0..=100).
-    pub utilization: i32,
-    /// Score at that utilization (0..=10).
-    pub score: i32,
 }
 
 /// RequestedToCapacityRatio parameters.

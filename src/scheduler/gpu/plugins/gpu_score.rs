@@ -24,10 +24,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::config::gpu_sharing::Policy;
 use crate::scheduler::framework::{CycleState, ExtensionPoints, Plugin, Status};
 use crate::scheduler::gpu::node_gpus::NodeGpus;
 use crate::scheduler::gpu::pod_gpu::{MIB, PodGpuRequest};
-use crate::scheduler::gpu::{GpuPolicy, Policy, ScoreContext, TypicalPods};
+use crate::scheduler::gpu::{GpuPolicy, ScoreContext, TypicalPods, scorer};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::SimRng;
 
@@ -85,7 +86,7 @@ impl GpuScore {
             }
         }
         Ok(GpuScore {
-            policy: policy.scorer(),
+            policy: scorer(policy),
             score_cpu_only_pods: args.score_cpu_only_pods,
             rng: RefCell::new(rng),
         })
@@ -219,8 +220,8 @@ impl Plugin for GpuScore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI};
     use crate::scheduler::framework::Code;
-    use crate::scheduler::gpu::pod_gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI};
     use crate::scheduler::gpu::test_util::{gpu_node, gpu_pod};
     use crate::sim::rng::stream;
 

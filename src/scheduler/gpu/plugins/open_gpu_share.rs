@@ -21,16 +21,16 @@ use std::cell::RefCell;
 
 use serde::Deserialize;
 
+use crate::api::gpu::ANNOTATION_GPU_INDEX;
+use crate::config::gpu_sharing::Policy;
 use crate::scheduler::framework::{
     BindingAnnotations, CycleState, ExtensionPoints, Plugin, PreFilterResult, Status,
     retain_feasible,
 };
 use crate::scheduler::gpu::filter::{GpuFit, gpu_fit};
 use crate::scheduler::gpu::node_gpus::NodeGpus;
-use crate::scheduler::gpu::pod_gpu::{
-    ANNOTATION_GPU_INDEX, PodGpuRequest, format_gpu_index, gpu_index_of,
-};
-use crate::scheduler::gpu::{GpuPolicy, Policy};
+use crate::scheduler::gpu::pod_gpu::{PodGpuRequest, format_gpu_index, gpu_index_of};
+use crate::scheduler::gpu::{GpuPolicy, scorer};
 use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::SimRng;
 
@@ -178,7 +178,7 @@ impl OpenGpuShare {
     pub fn new(args: &OpenGpuShareArgs, rng: SimRng) -> Result<Self, String> {
         let selection = selection_policy(args.gpu_sel_method.as_deref().unwrap_or(SEL_BEST))?;
         Ok(OpenGpuShare {
-            selector: selection.scorer(),
+            selector: scorer(selection),
             rng: RefCell::new(rng),
         })
     }
@@ -292,10 +292,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::api::gpu::{ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL};
     use crate::scheduler::framework::Code;
-    use crate::scheduler::gpu::pod_gpu::{
-        ANNOTATION_GPU_COUNT, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
-    };
     use crate::scheduler::gpu::test_util::spec_example_typical;
     use crate::scheduler::gpu::test_util::{gpu_node, gpu_pod};
     use crate::sim::rng::stream;
