@@ -95,12 +95,24 @@ pub struct AttemptSummary {
     pub start_node_index: usize,
     /// How many feasible nodes the cycle looked for (`numFeasibleNodesToFind`).
     pub nodes_to_find: usize,
-    /// The node an earlier preemption nominated the pod to, tried first and alone.
+    /// The node an earlier preemption nominated the pod to, tried first and alone: the cycle
+    /// took it if it fit, and filtered no other node.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub nominated_node: Option<String>,
+    pub nominated_node: Option<NominatedNode>,
     /// The node this attempt's preemption nominated the pod to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nominates: Option<String>,
+}
+
+/// The nominated node's verdict, when the cycle tried it first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NominatedNode {
+    /// The node.
+    pub name: String,
+    /// Whether it fit (then it was taken).
+    pub fits: bool,
+    /// The rejecting filter, if it did not fit.
+    pub filter: Option<FilterVerdict>,
 }
 
 /// The tie-break among the best nodes.
@@ -197,10 +209,7 @@ pub fn explain(
                 feasible: status.is_success(),
                 sampled: !status.is_success() || sampled[i],
                 order: None,
-                filter: (!status.is_success()).then(|| FilterVerdict {
-                    plugin: status.plugin.to_string(),
-                    reason: status.reasons.join(", "),
-                }),
+                filter: verdict(status),
                 scores: slot.map(|s| scores[s].clone()).unwrap_or_default(),
                 total: slot.map(|s| totals[s]),
             }
@@ -244,7 +253,14 @@ pub fn explain_attempt(
             num_nodes: trace.num_nodes,
             start_node_index: trace.start_node_index,
             nodes_to_find: trace.nodes_to_find,
-            nominated_node: trace.nominated_node.as_ref().map(|(n, _)| n.clone()),
+            nominated_node: trace
+                .nominated_node
+                .as_ref()
+                .map(|(name, status)| NominatedNode {
+                    name: name.clone(),
+                    fits: status.is_success(),
+                    filter: verdict(status),
+                }),
             nominates: match &attempt.outcome {
                 AttemptOutcome::Unschedulable { nominated, .. } => nominated.clone(),
                 _ => None,
@@ -287,8 +303,17 @@ fn outcome_of(
     }
 }
 
-/// The nodes of a traced cycle: the nominated node if it was tried, then every node in the
-/// order the cycle filtered it, then the nodes it did not reach.
+/// The rejecting filter of a node, if `status` rejected it.
+fn verdict(status: &Status) -> Option<FilterVerdict> {
+    (!status.is_success()).then(|| FilterVerdict {
+        plugin: status.plugin.to_string(),
+        reason: status.reasons.join(", "),
+    })
+}
+
+/// The nodes of a traced cycle: the nominated node alone if it was tried and taken;
+/// otherwise every node in the order the cycle filtered it (a nominated node that did not fit
+/// is filtered again with the others), then the nodes it did not reach.
 fn traced_nodes(trace: &CycleTrace) -> Vec<NodeExplanation> {
     let mut nodes = Vec::new();
     let mut order = 0;
@@ -296,7 +321,11 @@ fn traced_nodes(trace: &CycleTrace) -> Vec<NodeExplanation> {
         order += 1;
         node_row(trace, name, status, Some(order), scored)
     };
-    if let Some((name, status)) = &trace.nominated_node {
+    if let Some((name, status)) = trace
+        .nominated_node
+        .as_ref()
+        .filter(|(_, s)| s.is_success())
+    {
         nodes.push(reached(name, status, None));
     }
     let mut feasible_slot = 0;
@@ -329,10 +358,7 @@ fn node_row(
         feasible: status.is_success(),
         sampled: true,
         order,
-        filter: (!status.is_success()).then(|| FilterVerdict {
-            plugin: status.plugin.to_string(),
-            reason: status.reasons.join(", "),
-        }),
+        filter: verdict(status),
         scores: scored
             .map(|j| {
                 trace
@@ -529,13 +555,30 @@ pub fn to_table(e: &Explanation) -> String {
                 "pod {}: attempt {} of {} at {} (profile {}): {}\n",
                 e.pod, a.number, a.of, e.at, e.profile, a.outcome
             );
-            if let Some(node) = &a.nominated_node {
-                head.push_str(&format!("nominated node {node} tried first\n"));
+            match &a.nominated_node {
+                Some(n) if n.fits => head.push_str(&format!(
+                    "nominated node {} (by an earlier preemption) tried first: it fits, so no \
+                     other node was filtered\n",
+                    n.name
+                )),
+                other => {
+                    if let Some(NominatedNode {
+                        name,
+                        filter: Some(f),
+                        ..
+                    }) = other
+                    {
+                        head.push_str(&format!(
+                            "nominated node {name} (by an earlier preemption) tried first: {}: {}\n",
+                            f.plugin, f.reason
+                        ));
+                    }
+                    head.push_str(&format!(
+                        "filtering from node {} of {}, looking for {} feasible node(s)\n",
+                        a.start_node_index, a.num_nodes, a.nodes_to_find
+                    ));
+                }
             }
-            head.push_str(&format!(
-                "filtering from node {} of {}, looking for {} feasible node(s)\n",
-                a.start_node_index, a.num_nodes, a.nodes_to_find
-            ));
             head
         }
     };

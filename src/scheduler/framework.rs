@@ -842,6 +842,8 @@ impl Profile {
                 Ok(p) => {
                     t.allowed.clone_from(&p.allowed);
                     t.narrowed_by.clone_from(&p.narrowed_by);
+                    t.nodes_to_find =
+                        self.nodes_to_find(p.allowed.as_ref().map_or(snapshot.len(), Vec::len));
                 }
                 Err(status) => t.pre_filter = Some(status.clone()),
             }
@@ -894,7 +896,6 @@ impl Profile {
         let (feasible, mut diagnosis, processed) =
             self.find_feasible(state, pod, snapshot, decided, rotation, work);
         if let Some(t) = trace.as_deref_mut() {
-            t.nodes_to_find = self.nodes_to_find(allowed.as_ref().map_or(snapshot.len(), Vec::len));
             self.trace_filtering(t, state, pod, snapshot, decided, (start, processed));
             t.feasible = feasible.iter().map(|n| n.name().to_string()).collect();
             t.filtered = filtering_order(snapshot, start, decided.allowed)

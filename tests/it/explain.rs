@@ -297,6 +297,30 @@ fn every_pod_of_the_shipped_scenarios_was_bound_where_explain_says() {
         // Every bound pod the scheduler placed was traced.
         assert!(!bound.is_empty(), "{name}");
         let ties = check_decisions(&attempts, &bound);
+        if name == "preemption" {
+            // The scenario's header derives it: `critical` fits nowhere, preempts on node-0
+            // and is nominated there (attempt 1); once the victims are gone, its last cycle
+            // tries node-0 first and alone, and takes it.
+            let key = ObjectKey::new("default", "critical");
+            let (_, critical) = attempts.iter().find(|(k, _)| *k == key).expect("traced");
+            let first = explain_attempt("default/critical", critical, 1).expect("explained");
+            let first = first.attempt.expect("a decision");
+            assert_eq!(
+                (first.outcome, first.nominates.as_deref()),
+                ("unschedulable", Some("node-0"))
+            );
+            let last =
+                explain_attempt("default/critical", critical, critical.len()).expect("explained");
+            let nominated = last
+                .attempt
+                .and_then(|a| a.nominated_node)
+                .expect("tried first");
+            assert!(
+                nominated.fits && nominated.name == "node-0",
+                "{nominated:?}"
+            );
+            assert_eq!(last.nodes.iter().filter(|n| n.order.is_some()).count(), 1);
+        }
         if name == "legacy-policy" {
             // MostAllocated ×10 packs: a pod goes to the fullest node with room, which is
             // always one node, except when the last one just filled up (8 pods of 1 CPU on
