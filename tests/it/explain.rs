@@ -383,30 +383,8 @@ fn random_cluster(
         )
     };
     let join = |docs: Vec<String>| docs.join("---\n");
-    let initial_nodes: Vec<String> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| !n.2)
-        .map(|(i, n)| node(i, n))
-        .collect();
-    let late_nodes: Vec<String> = nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.2)
-        .map(|(i, n)| node(i, n))
-        .collect();
-    let first_pods: Vec<String> = pods
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.2)
-        .map(|(i, p)| pod(i, p))
-        .collect();
-    let later_pods: Vec<String> = pods
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.2)
-        .map(|(i, p)| pod(i, p))
-        .collect();
+    let (initial_nodes, late_nodes) = split_by_arrival(nodes, |n| n.2, node);
+    let (first_pods, later_pods) = split_by_arrival(pods, |p| p.2, pod);
     let mut timeline = String::new();
     let mut extra: Vec<(&str, String)> = Vec::new();
     if !later_pods.is_empty() {
@@ -432,6 +410,18 @@ fn random_cluster(
     }
     let extra: Vec<(&str, &str)> = extra.iter().map(|(n, t)| (*n, t.as_str())).collect();
     load_text(&text, &extra)
+}
+
+/// The documents of `items` (each rendered with its index), split into those there from the
+/// start and those that come later (`later`).
+fn split_by_arrival<T>(
+    items: &[T],
+    later: impl Fn(&T) -> bool,
+    render: impl Fn(usize, &T) -> String,
+) -> (Vec<String>, Vec<String>) {
+    let (late, first): (Vec<_>, Vec<_>) = items.iter().enumerate().partition(|(_, t)| later(t));
+    let docs = |part: Vec<(usize, &T)>| part.into_iter().map(|(i, t)| render(i, t)).collect();
+    (docs(first), docs(late))
 }
 
 proptest! {
