@@ -18,6 +18,8 @@
 //!   the legacy scheduler `Policy`) as plain data; the component that reads one resolves it.
 //! * [`apiserver`] is the hub. Components read and write cluster state only through API requests
 //!   and watches; they never reach into each other's state.
+//! * [`component`] is what every component is to the world: API clients, handlers for
+//!   responses, watch events and timers.
 //! * [`world`] wires the apiserver and the components into one [`sim::Model`].
 //! * [`scenario`] reads scenario files (real Kubernetes manifests plus one `kind: Scenario`
 //!   document) and builds a world from them.
@@ -36,6 +38,7 @@ pub mod api;
 pub mod apiserver;
 pub mod cli;
 pub mod client;
+pub mod component;
 pub mod config;
 pub mod metrics;
 pub mod report;

@@ -25,8 +25,11 @@ use crate::apiserver::{
     ApiOutput, ApiServer, ClientId, ListOptions, PatchOp, Request, RequestId, Response, UserInfo,
     WatchEvent, WatchId,
 };
-use crate::client::event_recorder::{EventRecorder, Occurrence, reference_to};
+use crate::client::event_recorder::{
+    EventRecorder, FINISH_TIME, Occurrence, REFRESH_TIME, reference_to,
+};
 use crate::client::informer::{Delta, Informer};
+use crate::component::{Component, ComponentContext, Timer};
 use crate::config::kube_scheduler::CycleCost;
 use crate::sim::{SimDuration, SimRng, SimTime};
 
@@ -42,7 +45,9 @@ use super::preemption::{
     self, DISRUPTION_TARGET, NominatedPods, PreemptionArgs, PreemptionOutcome, PreemptionView,
     REASON_PREEMPTION_BY_SCHEDULER,
 };
-use super::queue::{PendingPods, QueuedPod, SchedulingQueue};
+use super::queue::{
+    BACKOFF_FLUSH_PERIOD, PendingPods, QueuedPod, SchedulingQueue, UNSCHEDULABLE_FLUSH_PERIOD,
+};
 
 /// The message of a cycle on a cluster without nodes (upstream `ErrNoNodesAvailable`).
 pub const ERR_NO_NODES_AVAILABLE: &str = "no nodes available to schedule pods";
@@ -66,7 +71,7 @@ fn cycle_duration(cost: &CycleCost, work: &CycleWork) -> SimDuration {
             .saturating_mul(work.nodes_scored as u64)
 }
 
-/// Timers the scheduler asks the world for.
+/// The scheduler's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SchedulerTimer {
     /// The cycle of the pod in flight is over.
@@ -79,6 +84,41 @@ pub enum SchedulerTimer {
     RefreshEventSeries,
     /// Finish the Event series not seen for 6 minutes (every 6 minutes).
     FinishEventSeries,
+}
+
+impl SchedulerTimer {
+    const ALL: [SchedulerTimer; 5] = [
+        SchedulerTimer::CycleDone,
+        SchedulerTimer::FlushBackoff,
+        SchedulerTimer::FlushUnschedulable,
+        SchedulerTimer::RefreshEventSeries,
+        SchedulerTimer::FinishEventSeries,
+    ];
+
+    /// The period of a timer that re-arms itself: the queue's flushes and the Event
+    /// recorder's series. Such work is background: it does not keep a run from ending.
+    fn period(self) -> Option<SimDuration> {
+        match self {
+            SchedulerTimer::CycleDone => None,
+            SchedulerTimer::FlushBackoff => Some(BACKOFF_FLUSH_PERIOD),
+            SchedulerTimer::FlushUnschedulable => Some(UNSCHEDULABLE_FLUSH_PERIOD),
+            SchedulerTimer::RefreshEventSeries => Some(REFRESH_TIME),
+            SchedulerTimer::FinishEventSeries => Some(FINISH_TIME),
+        }
+    }
+
+    /// The timer as the world keeps it.
+    fn as_timer(self) -> Timer {
+        Timer {
+            code: self as u32,
+            background: self.period().is_some(),
+        }
+    }
+
+    /// The scheduler's timer the world fired.
+    fn of(timer: Timer) -> Option<SchedulerTimer> {
+        Self::ALL.get(timer.code as usize).copied()
+    }
 }
 
 /// What the scheduler counts.
@@ -265,8 +305,8 @@ impl KubeScheduler {
         self.profiles.iter().find(|p| p.name == scheduler_name)
     }
 
-    /// Starts the informers. The world then routes this client's responses and watch events.
-    pub fn start(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
+    /// Starts the informers.
+    fn start_informers(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
         self.node_informer.start(now, api, out);
         for informer in &mut self.workload_informers {
             informer.start(now, api, out);
@@ -275,7 +315,7 @@ impl KubeScheduler {
     }
 
     /// Handles a response to one of the scheduler's requests; returns timers to set.
-    pub fn on_response(
+    fn handle_response(
         &mut self,
         request: RequestId,
         response: &Response,
@@ -378,7 +418,7 @@ impl KubeScheduler {
     }
 
     /// Handles a watch event on one of the scheduler's watches; returns timers to set.
-    pub fn on_watch_event(
+    fn handle_watch_event(
         &mut self,
         watch: WatchId,
         event: &WatchEvent,
@@ -402,7 +442,7 @@ impl KubeScheduler {
     }
 
     /// Handles one of its timers; returns further timers to set.
-    pub fn on_timer(
+    fn handle_timer(
         &mut self,
         timer: SchedulerTimer,
         now: SimTime,
@@ -1231,6 +1271,67 @@ impl KubeScheduler {
 }
 
 /// The plugins that rejected the pod somewhere (upstream `Diagnosis.UnschedulablePlugins`).
+impl Component for KubeScheduler {
+    fn clients(&self) -> Vec<ClientId> {
+        vec![self.client]
+    }
+
+    /// Starts the informers and the periodic work (queue flushes, Event series).
+    fn start(&mut self, cx: &mut ComponentContext<'_>) {
+        self.start_informers(cx.now(), cx.api, cx.out);
+        for timer in SchedulerTimer::ALL {
+            if let Some(period) = timer.period() {
+                cx.set_timer_in(period, timer.as_timer());
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        _client: ClientId,
+        request: RequestId,
+        response: &Response,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        let timers = self.handle_response(request, response, cx.now(), cx.api, cx.out);
+        set_timers(cx, timers);
+    }
+
+    fn on_watch_event(
+        &mut self,
+        _client: ClientId,
+        watch: WatchId,
+        event: &WatchEvent,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        let timers = self.handle_watch_event(watch, event, cx.now());
+        set_timers(cx, timers);
+    }
+
+    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+        let Some(timer) = SchedulerTimer::of(timer) else {
+            return;
+        };
+        // A periodic timer re-arms itself first, so the next round is due whatever this one
+        // does.
+        if let Some(period) = timer.period() {
+            cx.set_timer_in(period, timer.as_timer());
+        }
+        let timers = self.handle_timer(timer, cx.now(), cx.api, cx.out);
+        set_timers(cx, timers);
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn set_timers(cx: &mut ComponentContext<'_>, timers: Vec<(SimTime, SchedulerTimer)>) {
+    for (at, timer) in timers {
+        cx.set_timer(at, timer.as_timer());
+    }
+}
+
 fn rejecting_plugins(diagnosis: &Diagnosis) -> BTreeSet<&'static str> {
     diagnosis
         .pre_filter

@@ -8,18 +8,19 @@
 //! Knowing every component, the world also answers the scenario loader for them: which
 //! component resolves which configuration document ([`Components`]).
 
+use std::collections::BTreeMap;
+
 mod components;
 pub mod kubectl;
 
 use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
-use crate::client::event_recorder::{FINISH_TIME, REFRESH_TIME};
+use crate::component::{Component, ComponentContext, Timer};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
-use crate::scheduler::kube_scheduler::{KubeScheduler, SchedulerTimer};
-use crate::scheduler::queue::{BACKOFF_FLUSH_PERIOD, UNSCHEDULABLE_FLUSH_PERIOD};
+use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::{
     Context, Model, RngStreams, SimDuration, SimEvent, SimTime, Simulation, StopAt, TraceDigest,
 };
@@ -28,6 +29,9 @@ use kubectl::{KUBECTL_CLIENT, Kubectl};
 
 /// The client id of kube-scheduler.
 pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
+
+/// A component's place in the world (its registration order).
+pub type ComponentId = u32;
 
 /// Every event of the world.
 #[derive(Debug)]
@@ -38,10 +42,10 @@ pub enum Event {
     Action(u32),
     /// Take a metrics sample (periodic, background).
     Sample,
-    /// Start kube-scheduler's informers.
-    SchedulerStart,
-    /// One of kube-scheduler's timers.
-    Scheduler(SchedulerTimer),
+    /// Start a component.
+    Start(ComponentId),
+    /// One of a component's timers.
+    Timer(ComponentId, Timer),
 }
 
 impl SimEvent for Event {
@@ -50,24 +54,23 @@ impl SimEvent for Event {
             Event::Api(e) => e.fingerprint().rotate_left(3),
             Event::Action(n) => 0xA000_0000 | u64::from(*n),
             Event::Sample => 0x5A,
-            Event::SchedulerStart => 0x5C,
-            Event::Scheduler(t) => 0x5C00 | (*t as u64),
+            Event::Start(c) => 0x5C | u64::from(*c) << 8,
+            Event::Timer(c, t) => 0x5C00 | u64::from(t.code) | u64::from(*c) << 32,
         }
     }
 
     fn is_background(&self) -> bool {
-        matches!(
-            self,
-            Event::Sample
-                | Event::Api(ApiEvent::ExpireEvent { .. })
-                | Event::Scheduler(
-                    SchedulerTimer::FlushBackoff
-                        | SchedulerTimer::FlushUnschedulable
-                        | SchedulerTimer::RefreshEventSeries
-                        | SchedulerTimer::FinishEventSeries
-                )
-        )
+        match self {
+            Event::Sample | Event::Api(ApiEvent::ExpireEvent { .. }) => true,
+            Event::Timer(_, timer) => timer.background,
+            Event::Api(_) | Event::Action(_) | Event::Start(_) => false,
+        }
     }
+}
+
+/// Component `id` as the type it is, if it is a `C`.
+fn component_as<C: Component>(components: &[Box<dyn Component>], id: ComponentId) -> Option<&C> {
+    components.get(id as usize)?.as_any().downcast_ref::<C>()
 }
 
 /// Settings of a run that are not in the scenario.
@@ -95,7 +98,14 @@ pub fn stop_at(scenario: &Scenario, until: Option<SimDuration>) -> StopAt {
 pub struct World {
     api: ApiServer,
     kubectl: Kubectl,
-    scheduler: Option<KubeScheduler>,
+    /// Every component, by [`ComponentId`].
+    components: Vec<Box<dyn Component>>,
+    /// Which component speaks as each client.
+    owners: BTreeMap<ClientId, ComponentId>,
+    /// kube-scheduler's id, if the scenario runs it.
+    scheduler: Option<ComponentId>,
+    /// Timers set by the component being handled, for the kernel's queue.
+    timers: Vec<(SimTime, Timer)>,
     recorder: Recorder,
     sample_every: SimDuration,
     /// Outputs of the apiserver waiting to be routed.
@@ -117,7 +127,37 @@ impl World {
 
     /// kube-scheduler, if the scenario runs it.
     pub fn scheduler(&self) -> Option<&KubeScheduler> {
-        self.scheduler.as_ref()
+        component_as(&self.components, self.scheduler?)
+    }
+
+    /// Registers `component`: what is addressed to its clients is routed to it from now on.
+    fn register(&mut self, component: Box<dyn Component>) -> ComponentId {
+        let id = self.components.len() as ComponentId;
+        for client in component.clients() {
+            self.owners.insert(client, id);
+        }
+        self.components.push(component);
+        id
+    }
+
+    /// Lets component `id` handle something through `handle`, then queues the timers it set.
+    fn dispatch(
+        &mut self,
+        ctx: &mut Context<'_, Event>,
+        id: ComponentId,
+        handle: impl FnOnce(&mut dyn Component, &mut ComponentContext<'_>),
+    ) {
+        let Some(component) = self.components.get_mut(id as usize) else {
+            return;
+        };
+        let mut timers = std::mem::take(&mut self.timers);
+        let mut cx =
+            ComponentContext::new(ctx.now(), &mut self.api, &mut self.outputs, &mut timers);
+        handle(component.as_mut(), &mut cx);
+        for (at, timer) in timers.drain(..) {
+            ctx.schedule_at(at, Event::Timer(id, timer));
+        }
+        self.timers = timers;
     }
 
     /// The metrics recorded so far.
@@ -138,8 +178,10 @@ impl World {
 
     /// Takes a sample now (the end of a run samples once more).
     pub fn sample(&mut self, now: SimTime) {
-        self.recorder
-            .sample(now, &self.api, self.scheduler.as_ref());
+        let scheduler = self
+            .scheduler
+            .and_then(|id| component_as::<KubeScheduler>(&self.components, id));
+        self.recorder.sample(now, &self.api, scheduler);
     }
 
     /// Routes everything the apiserver produced, including what routing produces in turn
@@ -166,17 +208,10 @@ impl World {
                                 &mut self.api,
                                 &mut self.outputs,
                             );
-                        } else if let Some(scheduler) = &mut self.scheduler
-                            && scheduler.client() == client
-                        {
-                            let timers = scheduler.on_response(
-                                request,
-                                &response,
-                                ctx.now(),
-                                &mut self.api,
-                                &mut self.outputs,
-                            );
-                            schedule_timers(ctx, timers);
+                        } else if let Some(&id) = self.owners.get(&client) {
+                            self.dispatch(ctx, id, |c, cx| {
+                                c.on_response(client, request, &response, cx);
+                            });
                         }
                     }
                     ApiOutput::Deliver {
@@ -184,11 +219,10 @@ impl World {
                         watch,
                         event,
                     } => {
-                        if let Some(scheduler) = &mut self.scheduler
-                            && scheduler.client() == client
-                        {
-                            let timers = scheduler.on_watch_event(watch, &event, ctx.now());
-                            schedule_timers(ctx, timers);
+                        if let Some(&id) = self.owners.get(&client) {
+                            self.dispatch(ctx, id, |c, cx| {
+                                c.on_watch_event(client, watch, &event, cx);
+                            });
                         }
                     }
                 }
@@ -209,54 +243,13 @@ impl Model for World {
                 .kubectl
                 .run(n as usize, now, &mut self.api, &mut self.outputs),
             Event::Sample => {
-                self.recorder
-                    .sample(now, &self.api, self.scheduler.as_ref());
+                self.sample(now);
                 ctx.schedule_in(self.sample_every, Event::Sample);
             }
-            Event::SchedulerStart => {
-                if let Some(scheduler) = &mut self.scheduler {
-                    scheduler.start(now, &mut self.api, &mut self.outputs);
-                    for timer in PERIODIC_TIMERS {
-                        ctx.schedule_in(period_of(timer), Event::Scheduler(timer));
-                    }
-                }
-            }
-            Event::Scheduler(timer) => {
-                if let Some(scheduler) = &mut self.scheduler {
-                    // The periodic timers re-arm themselves.
-                    if PERIODIC_TIMERS.contains(&timer) {
-                        ctx.schedule_in(period_of(timer), Event::Scheduler(timer));
-                    }
-                    let timers = scheduler.on_timer(timer, now, &mut self.api, &mut self.outputs);
-                    schedule_timers(ctx, timers);
-                }
-            }
+            Event::Start(id) => self.dispatch(ctx, id, |c, cx| c.start(cx)),
+            Event::Timer(id, timer) => self.dispatch(ctx, id, |c, cx| c.on_timer(timer, cx)),
         }
         self.route(ctx);
-    }
-}
-
-/// kube-scheduler's periodic work: the queue's flushes and the Event recorder's series.
-const PERIODIC_TIMERS: [SchedulerTimer; 4] = [
-    SchedulerTimer::FlushBackoff,
-    SchedulerTimer::FlushUnschedulable,
-    SchedulerTimer::RefreshEventSeries,
-    SchedulerTimer::FinishEventSeries,
-];
-
-fn period_of(timer: SchedulerTimer) -> SimDuration {
-    match timer {
-        SchedulerTimer::FlushBackoff => BACKOFF_FLUSH_PERIOD,
-        SchedulerTimer::FlushUnschedulable => UNSCHEDULABLE_FLUSH_PERIOD,
-        SchedulerTimer::RefreshEventSeries => REFRESH_TIME,
-        SchedulerTimer::FinishEventSeries => FINISH_TIME,
-        SchedulerTimer::CycleDone => SimDuration::ZERO,
-    }
-}
-
-fn schedule_timers(ctx: &mut Context<'_, Event>, timers: Vec<(SimTime, SchedulerTimer)>) {
-    for (at, timer) in timers {
-        ctx.schedule_at(at, Event::Scheduler(timer));
     }
 }
 
@@ -310,21 +303,190 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     } else {
         None
     };
-    let world = World {
+    let mut world = World {
         api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
         kubectl: Kubectl::new(actions),
-        scheduler,
+        components: Vec::new(),
+        owners: BTreeMap::new(),
+        scheduler: None,
+        timers: Vec::new(),
         recorder: Recorder::default(),
         sample_every: scenario.sample_every,
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
     };
+    if let Some(scheduler) = scheduler {
+        world.scheduler = Some(world.register(Box::new(scheduler)));
+    }
+    let components = world.components.len() as ComponentId;
     let mut sim = Simulation::new(world);
     let due: Vec<SimTime> = sim.model().kubectl.actions().iter().map(|a| a.at).collect();
     for (i, at) in due.into_iter().enumerate() {
         sim.schedule_at(at, Event::Action(i as u32));
     }
     sim.schedule_at(SimTime::ZERO, Event::Sample);
-    sim.schedule_at(SimTime::ZERO, Event::SchedulerStart);
+    for id in 0..components {
+        sim.schedule_at(SimTime::ZERO, Event::Start(id));
+    }
     sim
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Kind;
+    use crate::apiserver::{ListOptions, Response, UserInfo, WatchEvent, WatchId};
+    use crate::sim::{StopReason, rng};
+
+    /// A component speaking as two clients that writes down everything it is handed.
+    #[derive(Default)]
+    struct Probe {
+        log: Vec<String>,
+    }
+
+    const FIRST: ClientId = ClientId(7);
+    const SECOND: ClientId = ClientId(8);
+
+    impl Component for Probe {
+        fn clients(&self) -> Vec<ClientId> {
+            vec![FIRST, SECOND]
+        }
+
+        fn start(&mut self, cx: &mut ComponentContext<'_>) {
+            self.log.push(format!("start at {}", cx.now()));
+            let user = UserInfo::new("probe", &[]);
+            let list = Request::list(SECOND, user, Kind::Node, "", ListOptions::default());
+            cx.api.submit(cx.now(), list, cx.out);
+            let second = SimDuration::from_secs(1);
+            cx.set_timer_in(
+                SimDuration::from_secs(5),
+                Timer {
+                    code: 3,
+                    background: false,
+                },
+            );
+            cx.set_timer_in(
+                second,
+                Timer {
+                    code: 4,
+                    background: true,
+                },
+            );
+        }
+
+        fn on_response(
+            &mut self,
+            client: ClientId,
+            _request: RequestId,
+            response: &Response,
+            cx: &mut ComponentContext<'_>,
+        ) {
+            let ok = response.is_ok();
+            self.log
+                .push(format!("response to {} at {}: ok {ok}", client.0, cx.now()));
+        }
+
+        fn on_watch_event(
+            &mut self,
+            client: ClientId,
+            _watch: WatchId,
+            _event: &WatchEvent,
+            _cx: &mut ComponentContext<'_>,
+        ) {
+            self.log.push(format!("watch event for {}", client.0));
+        }
+
+        fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+            self.log
+                .push(format!("timer {} at {}", timer.code, cx.now()));
+        }
+
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    fn world_with_probe() -> (Simulation<World>, ComponentId) {
+        let config = ApiServerConfig::default();
+        let mut world = World {
+            api: ApiServer::new(config, rng::stream(1, "apiserver/generate-name")),
+            kubectl: Kubectl::new(Vec::new()),
+            components: Vec::new(),
+            owners: BTreeMap::new(),
+            scheduler: None,
+            timers: Vec::new(),
+            recorder: Recorder::default(),
+            sample_every: SimDuration::from_secs(60),
+            outputs: Vec::new(),
+            spare_outputs: Vec::new(),
+        };
+        let id = world.register(Box::new(Probe::default()));
+        let mut sim = Simulation::new(world);
+        sim.schedule_at(SimTime::ZERO, Event::Start(id));
+        (sim, id)
+    }
+
+    #[test]
+    fn a_component_gets_its_clients_responses_and_its_timers() {
+        let (mut sim, id) = world_with_probe();
+        // Foreground work: the start, the list (answered after the default admission
+        // latency), the 5 s timer. The background 1 s timer fires on the way, and the run is
+        // then quiescent.
+        let reason = sim.run(StopAt {
+            until: None,
+            when_quiescent: true,
+            max_events: Some(100),
+        });
+        assert_eq!(reason, StopReason::Quiescent);
+        let probe = component_as::<Probe>(&sim.model().components, id).expect("the probe");
+        let latency = ApiServerConfig::default().admission_latency;
+        assert_eq!(
+            probe.log,
+            vec![
+                "start at 0s".to_string(),
+                format!("response to 8 at {}: ok true", SimTime::ZERO + latency),
+                "timer 4 at 1s".to_string(),
+                "timer 3 at 5s".to_string(),
+            ]
+        );
+        assert_eq!(sim.model().owners.get(&FIRST), Some(&id));
+        assert_eq!(sim.model().owners.get(&SECOND), Some(&id));
+    }
+
+    #[test]
+    fn background_timers_alone_do_not_keep_a_run_going() {
+        let (mut sim, id) = world_with_probe();
+        let late = Timer {
+            code: 9,
+            background: true,
+        };
+        sim.schedule_at(
+            SimTime::ZERO + SimDuration::from_secs(20),
+            Event::Timer(id, late),
+        );
+        let reason = sim.run(StopAt {
+            until: None,
+            when_quiescent: true,
+            max_events: Some(100),
+        });
+        // The last foreground event is the 5 s timer; the background one at 20 s is left.
+        assert_eq!(reason, StopReason::Quiescent);
+        assert_eq!(sim.now(), SimTime::ZERO + SimDuration::from_secs(5));
+        assert_eq!(sim.pending_events(), 1);
+        let probe = component_as::<Probe>(&sim.model().components, id).expect("the probe");
+        assert!(!probe.log.iter().any(|line| line.starts_with("timer 9")));
+        // Distinct timers and components leave distinct marks in the trace digest.
+        let timer = |c, code| {
+            Event::Timer(
+                c,
+                Timer {
+                    code,
+                    background: false,
+                },
+            )
+            .fingerprint()
+        };
+        assert_ne!(timer(0, 3), timer(0, 4));
+        assert_ne!(timer(0, 3), timer(1, 3));
+    }
 }

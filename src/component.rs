@@ -1,0 +1,103 @@
+//! What a component of the cluster is to the world: the one interface through which the world
+//! starts it, hands it the apiserver's answers and watch events, and fires its timers.
+//!
+//! A component speaks to the apiserver as one or more API clients (kube-scheduler as one; a
+//! kubelet component as one client per node, each with its own identity and watches). The
+//! world routes every response and watch event to the component that owns the client it is
+//! addressed to, and every timer back to the component that set it: adding a component means
+//! implementing [`Component`] and registering it once, with no routing code of its own.
+//!
+//! A component acts only through its [`ComponentContext`]: requests go to the apiserver, timers
+//! to the world. It never sees another component.
+
+use std::any::Any;
+
+use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, WatchEvent, WatchId};
+use crate::sim::{SimDuration, SimTime};
+
+/// A timer a component sets: a code only the component interprets, and whether the timer is
+/// background work (periodic housekeeping that must not keep a run from being quiescent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timer {
+    /// The component's own meaning of the timer.
+    pub code: u32,
+    /// Whether a run may stop as quiescent while only such timers are pending.
+    pub background: bool,
+}
+
+/// What a component can do while it handles something: read the clock, send requests to the
+/// apiserver, set timers.
+pub struct ComponentContext<'a> {
+    now: SimTime,
+    /// The apiserver, to submit requests to.
+    pub api: &'a mut ApiServer,
+    /// Where the apiserver's outputs go, for the world to route.
+    pub out: &'a mut Vec<ApiOutput>,
+    timers: &'a mut Vec<(SimTime, Timer)>,
+}
+
+impl<'a> ComponentContext<'a> {
+    /// A context at `now`, collecting timers into `timers`.
+    pub fn new(
+        now: SimTime,
+        api: &'a mut ApiServer,
+        out: &'a mut Vec<ApiOutput>,
+        timers: &'a mut Vec<(SimTime, Timer)>,
+    ) -> Self {
+        ComponentContext {
+            now,
+            api,
+            out,
+            timers,
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Fires `timer` at `at` (now, if `at` is past). Timers set at the same time fire in the
+    /// order they were set.
+    pub fn set_timer(&mut self, at: SimTime, timer: Timer) {
+        self.timers.push((at.max(self.now), timer));
+    }
+
+    /// Fires `timer` after `delay`.
+    pub fn set_timer_in(&mut self, delay: SimDuration, timer: Timer) {
+        self.set_timer(self.now + delay, timer);
+    }
+}
+
+/// A component of the cluster.
+pub trait Component: Any {
+    /// The API clients the component speaks as; the world routes what is addressed to them here.
+    fn clients(&self) -> Vec<ClientId>;
+
+    /// Starts the component (opens its watches, sets its first timers).
+    fn start(&mut self, cx: &mut ComponentContext<'_>);
+
+    /// The apiserver answered `request`, sent as `client`.
+    fn on_response(
+        &mut self,
+        client: ClientId,
+        request: RequestId,
+        response: &Response,
+        cx: &mut ComponentContext<'_>,
+    );
+
+    /// A watch event arrived on `watch`, opened as `client`.
+    fn on_watch_event(
+        &mut self,
+        client: ClientId,
+        watch: WatchId,
+        event: &WatchEvent,
+        cx: &mut ComponentContext<'_>,
+    );
+
+    /// One of the component's timers fired.
+    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>);
+
+    /// The component, for typed reads by observers (metrics, reports, `explain`).
+    fn as_any(&self) -> &dyn Any;
+}
