@@ -617,7 +617,7 @@ impl ApiServer {
                 }
             }
         }
-        for (id, watch) in self.watches.of_kind(kind) {
+        for (id, watch) in self.watches.concerned_by(change) {
             if let Some(event) = watch.event_for(change) {
                 out.push(ApiOutput::Schedule(
                     now + watch.delay,

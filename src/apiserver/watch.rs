@@ -2,7 +2,14 @@
 //!
 //! A watch with a selector sees an object enter its selection as ADDED and leave it as DELETED,
 //! as the apiserver's watch cache reports it; changes outside its selection are not sent at all.
+//!
+//! Finding the watches a change concerns does not test every watch of the kind: as the
+//! apiserver's watch cache does, watches are indexed by what pins their selection — a pod
+//! watch with `spec.nodeName=<node>` (a kubelet's) by that node, any other watch of one
+//! namespace by the namespace — so a pod write is tested against the watches of its node and
+//! namespace and the cluster-wide ones only, however many nodes the cluster has.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::request::{ClientId, ListOptions, WatchId};
@@ -83,18 +90,97 @@ impl Watch {
     }
 }
 
+/// Where a watch is indexed among the watches of its kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum IndexKey {
+    /// A pod watch pinned to one `spec.nodeName` (`""`: unbound pods).
+    NodeName(String),
+    /// A watch of one namespace.
+    Namespace(String),
+    /// Every other watch: tested on every change of its kind.
+    All,
+}
+
+impl IndexKey {
+    fn of(watch: &Watch) -> IndexKey {
+        let node_name = watch
+            .options
+            .field_selector
+            .as_ref()
+            .and_then(|f| f.requires_exact_match(NODE_NAME_FIELD));
+        match node_name {
+            Some(node) if watch.kind == Kind::Pod => IndexKey::NodeName(node.to_string()),
+            _ if !watch.namespace.is_empty() => IndexKey::Namespace(watch.namespace.clone()),
+            _ => IndexKey::All,
+        }
+    }
+}
+
+/// The node a pod is bound to (`""` unbound); `None` for other kinds.
+fn node_of(object: &Object) -> Option<&str> {
+    object.as_pod().map(|p| p.spec.node_name.as_str())
+}
+
+/// The field a kubelet's pod watch pins.
+const NODE_NAME_FIELD: &str = "spec.nodeName";
+
+/// The open watches of one kind, indexed (ids in opening order in every list).
+#[derive(Debug, Default)]
+struct KindWatches {
+    all: Vec<WatchId>,
+    by_namespace: BTreeMap<String, Vec<WatchId>>,
+    by_node_name: BTreeMap<String, Vec<WatchId>>,
+}
+
+impl KindWatches {
+    fn list(&mut self, key: IndexKey) -> &mut Vec<WatchId> {
+        match key {
+            IndexKey::NodeName(node) => self.by_node_name.entry(node).or_default(),
+            IndexKey::Namespace(ns) => self.by_namespace.entry(ns).or_default(),
+            IndexKey::All => &mut self.all,
+        }
+    }
+
+    fn remove(&mut self, key: IndexKey, id: WatchId) {
+        let emptied = {
+            let list = self.list(key.clone());
+            list.retain(|&other| other != id);
+            list.is_empty()
+        };
+        if emptied {
+            match key {
+                IndexKey::NodeName(node) => {
+                    self.by_node_name.remove(&node);
+                }
+                IndexKey::Namespace(ns) => {
+                    self.by_namespace.remove(&ns);
+                }
+                IndexKey::All => {}
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.all.len()
+            + self.by_namespace.values().map(Vec::len).sum::<usize>()
+            + self.by_node_name.values().map(Vec::len).sum::<usize>()
+    }
+}
+
 /// Every watch ever opened in a run, by id; closed ones are `None`.
 #[derive(Debug, Default)]
 pub struct WatchRegistry {
     watches: Vec<Option<Watch>>,
-    by_kind: [Vec<WatchId>; Kind::ALL.len()],
+    by_kind: [KindWatches; Kind::ALL.len()],
 }
 
 impl WatchRegistry {
     /// Registers a watch and returns its id.
     pub fn open(&mut self, watch: Watch) -> WatchId {
         let id = WatchId(self.watches.len() as u32);
-        self.by_kind[watch.kind.index()].push(id);
+        self.by_kind[watch.kind.index()]
+            .list(IndexKey::of(&watch))
+            .push(id);
         self.watches.push(Some(watch));
         id
     }
@@ -104,8 +190,35 @@ impl WatchRegistry {
         if let Some(slot) = self.watches.get_mut(id.0 as usize)
             && let Some(w) = slot.take()
         {
-            self.by_kind[w.kind.index()].retain(|&other| other != id);
+            self.by_kind[w.kind.index()].remove(IndexKey::of(&w), id);
         }
+    }
+
+    /// The watches `change` may concern, in opening order: the cluster-wide ones of its kind,
+    /// those of its namespace, and for a pod those pinned to its node before or after the
+    /// change. Each still decides with [`Watch::event_for`].
+    pub fn concerned_by(&self, change: &Change) -> impl Iterator<Item = (WatchId, &Watch)> {
+        let object = &change.object;
+        let watches = &self.by_kind[object.kind().index()];
+        let mut ids: Vec<WatchId> = watches.all.clone();
+        if let Some(list) = watches.by_namespace.get(&object.meta().namespace) {
+            ids.extend(list);
+        }
+        if !watches.by_node_name.is_empty() {
+            let now = node_of(object);
+            let before = change.previous.as_deref().and_then(node_of);
+            for node in [now, before.filter(|b| Some(*b) != now)]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(list) = watches.by_node_name.get(node) {
+                    ids.extend(list);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.into_iter()
+            .filter_map(|id| self.get(id).map(|w| (id, w)))
     }
 
     /// The open watch `id`.
@@ -113,15 +226,103 @@ impl WatchRegistry {
         self.watches.get(id.0 as usize).and_then(Option::as_ref)
     }
 
-    /// Open watches of `kind`, in opening order.
-    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = (WatchId, &Watch)> {
-        self.by_kind[kind.index()]
-            .iter()
-            .filter_map(|&id| self.get(id).map(|w| (id, w)))
-    }
-
     /// How many watches are open.
     pub fn open_count(&self) -> usize {
-        self.by_kind.iter().map(Vec::len).sum()
+        self.by_kind.iter().map(KindWatches::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::labels::parse_field_selector;
+    use crate::api::pod::Pod;
+
+    fn pod(namespace: &str, node: &str) -> Arc<Object> {
+        let mut p = Pod::default();
+        p.metadata.name = "web".into();
+        p.metadata.namespace = namespace.into();
+        p.spec.node_name = node.into();
+        Arc::new(Object::Pod(Arc::new(p)))
+    }
+
+    fn watch(kind: Kind, namespace: &str, field: &str) -> Watch {
+        Watch {
+            client: ClientId(1),
+            kind,
+            namespace: namespace.into(),
+            options: ListOptions {
+                field_selector: (!field.is_empty())
+                    .then(|| parse_field_selector(field).expect("a valid selector")),
+                ..ListOptions::default()
+            },
+            delay: SimDuration::ZERO,
+        }
+    }
+
+    /// The ids of the watches a pod change from `before` (none: a create) to `after` concerns.
+    fn concerned(
+        registry: &WatchRegistry,
+        before: Option<Arc<Object>>,
+        after: Arc<Object>,
+    ) -> Vec<u32> {
+        let change = Change {
+            resource_version: ResourceVersion(2),
+            change: if before.is_some() {
+                ChangeType::Modified
+            } else {
+                ChangeType::Added
+            },
+            object: after,
+            previous: before,
+        };
+        registry.concerned_by(&change).map(|(id, _)| id.0).collect()
+    }
+
+    #[test]
+    fn a_pod_change_concerns_its_node_s_and_namespace_s_watches_and_the_cluster_wide_ones() {
+        let mut registry = WatchRegistry::default();
+        // 0: the scheduler's pod watch (every pod); 1..=1000: a kubelet's pod watch per node;
+        // 1001: a controller's pod watch in namespace "shop"; 1002: a node watch.
+        registry.open(watch(Kind::Pod, "", ""));
+        for n in 0..1000 {
+            registry.open(watch(Kind::Pod, "", &format!("spec.nodeName=n{n}")));
+        }
+        registry.open(watch(Kind::Pod, "shop", ""));
+        registry.open(watch(Kind::Node, "", ""));
+        assert_eq!(registry.open_count(), 1003);
+        // A pod created unbound in "shop": the cluster-wide and the namespace's watches (no
+        // kubelet watches unbound pods).
+        assert_eq!(concerned(&registry, None, pod("shop", "")), vec![0, 1001]);
+        // Bound to n7 (watch 8): n7's kubelet sees it arrive.
+        assert_eq!(
+            concerned(&registry, Some(pod("shop", "")), pod("shop", "n7")),
+            vec![0, 8, 1001]
+        );
+        // A pod in another namespace moving from n7 to n9 (a node-changing update, as a
+        // test can make): both kubelets, in opening order.
+        assert_eq!(
+            concerned(&registry, Some(pod("other", "n9")), pod("other", "n7")),
+            vec![0, 8, 10]
+        );
+        // Closing n7's watch takes it out of the index.
+        registry.close(WatchId(8));
+        assert_eq!(
+            concerned(&registry, Some(pod("shop", "")), pod("shop", "n7")),
+            vec![0, 1001]
+        );
+        assert_eq!(registry.open_count(), 1002);
+    }
+
+    #[test]
+    fn only_pod_watches_are_indexed_by_node_name() {
+        // A Node has no spec.nodeName, which reads as "": `spec.nodeName=` selects every
+        // node, so such a node watch is tested on every node change.
+        let mut registry = WatchRegistry::default();
+        registry.open(watch(Kind::Node, "", "spec.nodeName="));
+        let mut node = crate::api::node::Node::default();
+        node.metadata.name = "n1".into();
+        let node = Arc::new(Object::Node(Arc::new(node)));
+        assert_eq!(concerned(&registry, None, node), vec![0]);
     }
 }
