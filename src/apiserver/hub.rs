@@ -369,10 +369,16 @@ impl ApiServer {
             options: options.clone(),
             delay: SimDuration::ZERO,
         };
-        let candidates: Box<dyn Iterator<Item = &Arc<Object>>> = if namespace.is_empty() {
-            Box::new(self.store.iter(kind))
-        } else {
-            Box::new(self.store.iter_namespace(kind, namespace))
+        // A list of one node's pods (a kubelet's) reads that node's pods from the index.
+        let on_node = options
+            .field_selector
+            .as_ref()
+            .and_then(|f| f.requires_exact_match("spec.nodeName"))
+            .filter(|node| kind == Kind::Pod && !node.is_empty());
+        let candidates: Box<dyn Iterator<Item = &Arc<Object>>> = match on_node {
+            Some(node) => Box::new(self.store.iter_pods_on_node(node)),
+            None if namespace.is_empty() => Box::new(self.store.iter(kind)),
+            None => Box::new(self.store.iter_namespace(kind, namespace)),
         };
         let items = candidates.filter(|o| probe.selects(o)).cloned().collect();
         ResponseBody::List {

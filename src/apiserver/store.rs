@@ -5,7 +5,7 @@
 //! Every change is appended to a bounded history from which watches are served; asking for a
 //! version older than the history holds is answered with 410 Gone, as after an etcd compaction.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use super::request::ApiError;
@@ -47,10 +47,21 @@ pub struct Change {
     pub previous: Option<Arc<Object>>,
 }
 
+/// The node `object` is a pod bound to, if it is one.
+fn bound_node(object: Option<&Object>) -> Option<&str> {
+    object
+        .and_then(Object::as_pod)
+        .map(|p| p.spec.node_name.as_str())
+        .filter(|n| !n.is_empty())
+}
+
 /// The objects and the history.
 #[derive(Debug)]
 pub struct Store {
     objects: [BTreeMap<ObjectKey, Arc<Object>>; Kind::ALL.len()],
+    /// Bound pods by `spec.nodeName`, as the watch cache indexes them: a kubelet's list of its
+    /// node's pods reads its node's pods only.
+    pods_by_node: BTreeMap<String, BTreeSet<ObjectKey>>,
     revision: u64,
     next_uid: u64,
     history: VecDeque<Change>,
@@ -64,6 +75,7 @@ impl Store {
     pub fn new(history_limit: usize) -> Self {
         Store {
             objects: Default::default(),
+            pods_by_node: BTreeMap::new(),
             revision: 0,
             next_uid: 1,
             history: VecDeque::new(),
@@ -100,6 +112,38 @@ impl Store {
             .map(|(_, v)| v)
     }
 
+    /// The pods bound to `node`, in key order.
+    pub fn iter_pods_on_node<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Arc<Object>> {
+        let pods = &self.objects[Kind::Pod.index()];
+        self.pods_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter_map(move |key| pods.get(key))
+    }
+
+    /// Keeps the node index in step with a pod going from `before` to `after` (either absent).
+    fn index_pod(&mut self, before: Option<&Object>, after: Option<&Object>) {
+        let (was, now) = (bound_node(before), bound_node(after));
+        if was == now {
+            return;
+        }
+        if let (Some(node), Some(object)) = (was, before)
+            && let Some(keys) = self.pods_by_node.get_mut(node)
+        {
+            keys.remove(&object.key());
+            if keys.is_empty() {
+                self.pods_by_node.remove(node);
+            }
+        }
+        if let (Some(node), Some(object)) = (now, after) {
+            self.pods_by_node
+                .entry(node.to_string())
+                .or_default()
+                .insert(object.key());
+        }
+    }
+
     /// How many objects of `kind` exist.
     pub fn count(&self, kind: Kind) -> usize {
         self.objects[kind.index()].len()
@@ -120,6 +164,7 @@ impl Store {
         meta.generation = 1;
         let stored = Arc::new(object);
         self.objects[kind.index()].insert(key, Arc::clone(&stored));
+        self.index_pod(None, Some(&stored));
         self.record(ChangeType::Added, Arc::clone(&stored), None);
         Ok(stored)
     }
@@ -189,6 +234,7 @@ impl Store {
         let stored = Arc::new(next);
         let kind = stored.kind();
         self.objects[kind.index()].insert(stored.key(), Arc::clone(&stored));
+        self.index_pod(Some(&current), Some(&stored));
         self.record(ChangeType::Modified, Arc::clone(&stored), Some(current));
         stored
     }
@@ -201,6 +247,7 @@ impl Store {
                 key: key.clone(),
             });
         };
+        self.index_pod(Some(&current), None);
         self.revision += 1;
         let mut last = (*current).clone();
         last.meta_mut().resource_version = ResourceVersion(self.revision);
@@ -268,5 +315,64 @@ impl Store {
     /// The highest compacted version: watches must start at or after it.
     pub fn compacted_revision(&self) -> ResourceVersion {
         ResourceVersion(self.compacted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::pod::Pod;
+
+    fn pod(namespace: &str, name: &str, node: &str) -> Object {
+        let mut p = Pod::default();
+        p.metadata.namespace = namespace.into();
+        p.metadata.name = name.into();
+        p.spec.node_name = node.into();
+        Object::Pod(Arc::new(p))
+    }
+
+    fn on_node(store: &Store, node: &str) -> Vec<String> {
+        store
+            .iter_pods_on_node(node)
+            .map(|o| o.key().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn bound_pods_are_indexed_by_node_through_create_bind_and_delete() {
+        let mut store = Store::new(100);
+        for (ns, name, node) in [("b", "web", "n1"), ("a", "db", "n1"), ("a", "job", "n2")] {
+            store.create(pod(ns, name, node)).expect("created");
+        }
+        store.create(pod("a", "pending", "")).expect("created");
+        // Key order (namespace, then name), as a plain list gives them.
+        assert_eq!(on_node(&store, "n1"), ["a/db", "b/web"]);
+        assert_eq!(on_node(&store, "n2"), ["a/job"]);
+        // Unbound pods are not indexed: a list of `spec.nodeName=` scans.
+        assert!(on_node(&store, "").is_empty());
+        // A binding moves the pod into its node's entry.
+        let key = ObjectKey::new("a", "pending");
+        store
+            .modify(Kind::Pod, &key, |o| {
+                if let Object::Pod(p) = o {
+                    Arc::make_mut(p).spec.node_name = "n2".into();
+                }
+                Ok(())
+            })
+            .expect("bound");
+        assert_eq!(on_node(&store, "n2"), ["a/job", "a/pending"]);
+        store
+            .delete(Kind::Pod, &ObjectKey::new("a", "job"))
+            .expect("deleted");
+        assert_eq!(on_node(&store, "n2"), ["a/pending"]);
+        store
+            .delete(Kind::Pod, &ObjectKey::new("a", "pending"))
+            .expect("deleted");
+        assert!(on_node(&store, "n2").is_empty());
+        assert_eq!(
+            store.pods_by_node.len(),
+            1,
+            "an emptied node leaves the index"
+        );
     }
 }
