@@ -40,6 +40,7 @@ pub mod cli;
 pub mod client;
 pub mod component;
 pub mod config;
+pub mod controllers;
 pub mod metrics;
 pub mod report;
 pub mod scenario;

@@ -230,6 +230,20 @@ pub struct PodStatus {
     /// Virtual time the kubelet started the pod.
     #[serde(skip)]
     pub start_time: Option<SimTime>,
+    /// Each container's state as the kubelet reports it.
+    pub container_statuses: Vec<ContainerStatus>,
+}
+
+/// One container's status (`status.containerStatuses[]`), the parts kubesim models.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerStatus {
+    /// The container's name.
+    pub name: String,
+    /// Whether it passes its readiness probe.
+    pub ready: bool,
+    /// How many times the kubelet restarted it.
+    pub restart_count: i32,
 }
 
 impl PodStatus {
@@ -237,7 +251,18 @@ impl PodStatus {
     pub fn condition(&self, type_: &str) -> Option<&PodCondition> {
         self.conditions.iter().find(|c| c.type_ == type_)
     }
+
+    /// When the pod became Ready, if it is (its `Ready` condition is `True`; upstream
+    /// `IsPodReady` and the condition's `lastTransitionTime`).
+    pub fn ready_since(&self) -> Option<SimTime> {
+        self.condition(POD_READY)
+            .filter(|c| c.status == "True")
+            .map(|c| c.last_transition_time)
+    }
 }
+
+/// The pod condition a kubelet sets once every container is ready.
+pub const POD_READY: &str = "Ready";
 
 impl Pod {
     /// Whether the pod is bound to a node.

@@ -1,0 +1,6 @@
+//! kube-controller-manager's controllers, one file each, and the algorithms they share.
+//!
+//! Each controller is a component ([`crate::component::Component`]) that watches through
+//! informers and acts through API requests, as the real ones do.
+
+pub mod deletion_ranking;
