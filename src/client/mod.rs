@@ -1,5 +1,7 @@
 //! client-go behaviour shared by every component: informers (list, then watch from the list's
-//! resourceVersion, relist when the watch is gone) and the events/v1 recorder.
+//! resourceVersion, relist when the watch is gone), the events/v1 recorder, and the rate-limited
+//! work queue controllers take their keys from.
 
 pub mod event_recorder;
 pub mod informer;
+pub mod workqueue;
