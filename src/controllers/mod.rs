@@ -4,3 +4,4 @@
 //! informers and acts through API requests, as the real ones do.
 
 pub mod deletion_ranking;
+pub mod expectations;
