@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::framework::Status;
+use crate::api::pod::Pod;
 use crate::api::{ObjectKey, Uid};
 use crate::sim::SimTime;
 
@@ -183,11 +184,14 @@ impl AttemptLog {
         }
     }
 
-    /// Whether the cycles of the pod `key` are traced.
-    pub fn wants(&self, key: &ObjectKey) -> bool {
+    /// Whether the cycles of `pod` are traced (its key is made only to look it up by name).
+    pub fn wants(&self, pod: &Pod) -> bool {
         match &self.wanted {
             TracedPods::None => false,
-            TracedPods::Named(keys) => keys.contains(key),
+            TracedPods::Named(keys) => {
+                let meta = &pod.metadata;
+                keys.contains(&ObjectKey::new(meta.namespace.clone(), meta.name.clone()))
+            }
             TracedPods::All => true,
         }
     }

@@ -21,6 +21,7 @@ use super::cycle_trace::{AttemptOutcome, CycleTrace, ScheduleAttempt};
 use super::framework::{
     CycleState, PreFiltered, Profile, Status, num_feasible_nodes_to_find, select_host,
 };
+use super::kube_scheduler::scheduled_note;
 use super::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::SimRng;
 
@@ -284,7 +285,7 @@ fn outcome_of(
     outcome: &AttemptOutcome,
     trace: &CycleTrace,
 ) -> (&'static str, Option<String>, String) {
-    let assigned = |node: &str| format!("Successfully assigned {pod} to {node}");
+    let assigned = |node: &str| scheduled_note(&pod, node);
     match outcome {
         AttemptOutcome::Bound { node } => ("bound", Some(node.clone()), assigned(node)),
         AttemptOutcome::Binding { node } => ("binding", Some(node.clone()), assigned(node)),

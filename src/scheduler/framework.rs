@@ -317,11 +317,17 @@ pub trait Plugin {
     fn unreserve(&self, _pod: &PodInfo, _node: &str) {}
 
     /// The cluster events after which a pod this plugin rejected may fit (upstream
-    /// `EventsToRegister`). The default, every event, suits a plugin that rejects nothing.
+    /// `EventsToRegister`). The default: none for a plugin that cannot reject (it neither
+    /// pre-filters nor filters), every event for one that can and says no more.
     fn events_to_register(&self) -> &'static [ClusterEvent] {
         const EVERYTHING: &[ClusterEvent] =
             &[ClusterEvent::new(EventResource::WildCard, ActionType::ALL)];
-        EVERYTHING
+        let points = self.points();
+        if points.pre_filter || points.filter {
+            EVERYTHING
+        } else {
+            &[]
+        }
     }
 
     /// Whether `change`, one of the events registered, may make `pod`, which this plugin

@@ -49,6 +49,11 @@ use super::queue::{
     BACKOFF_FLUSH_PERIOD, PendingPods, QueuedPod, SchedulingQueue, UNSCHEDULABLE_FLUSH_PERIOD,
 };
 
+/// The note of the `Scheduled` Event of pod `pod` (`namespace/name`) bound to `node`.
+pub fn scheduled_note(pod: &dyn std::fmt::Display, node: &str) -> String {
+    format!("Successfully assigned {pod} to {node}")
+}
+
 /// The message of a cycle on a cluster without nodes (upstream `ErrNoNodesAvailable`).
 pub const ERR_NO_NODES_AVAILABLE: &str = "no nodes available to schedule pods";
 /// `PodScheduled` condition reason of a pod no node could take.
@@ -369,7 +374,7 @@ impl KubeScheduler {
         out: &mut Vec<ApiOutput>,
     ) {
         let Binding { pod, node } = binding;
-        if self.attempt_log.wants(&pod.key()) {
+        if self.attempt_log.wants(&pod.pod) {
             let error = response.as_ref().err().map(ToString::to_string);
             self.attempt_log.bind_answered(&pod.key(), pod.uid(), error);
         }
@@ -377,11 +382,7 @@ impl KubeScheduler {
             Ok(_) => {
                 self.count_attempt("scheduled");
                 // The assumed pod is the popped one with its node: the same reference.
-                let meta = &pod.pod.metadata;
-                let note = format!(
-                    "Successfully assigned {}/{} to {node}",
-                    meta.namespace, meta.name
-                );
+                let note = scheduled_note(&pod.key(), &node);
                 let occurrence = Occurrence {
                     regarding: reference_to(Kind::Pod, &pod.pod.metadata),
                     related: None,
@@ -865,7 +866,7 @@ impl KubeScheduler {
                     &mut work,
                 )
             };
-            let mut attempt = self.attempt_log.wants(&info.key()).then(|| {
+            let mut attempt = self.attempt_log.wants(&info.pod).then(|| {
                 Box::new(ScheduleAttempt {
                     at: now,
                     uid: info.uid(),
@@ -926,7 +927,8 @@ impl KubeScheduler {
             return;
         };
         let uid = pod.uid();
-        let key = pod.key();
+        // Only a traced attempt needs the pod's key, after the pod has gone to `settle`.
+        let key = attempt.as_ref().map(|_| pod.key());
         let outcome = if !self.queue.contains(uid) {
             // Deleted or bound elsewhere while in flight.
             if let CycleResult::Scheduled { node, .. } = &result {
@@ -936,7 +938,7 @@ impl KubeScheduler {
         } else {
             self.settle(pod, result, preemption, cycle, now, api, out)
         };
-        if let Some(mut attempt) = attempt {
+        if let (Some(mut attempt), Some(key)) = (attempt, key) {
             attempt.outcome = outcome;
             self.attempt_log.push(key, *attempt);
         }

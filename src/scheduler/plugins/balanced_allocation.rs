@@ -205,11 +205,6 @@ impl BalancedAllocation {
 }
 
 impl Plugin for BalancedAllocation {
-    /// Scoring never rejects a pod, so no event concerns it.
-    fn events_to_register(&self) -> &'static [crate::scheduler::cluster_event::ClusterEvent] {
-        &[]
-    }
-
     fn name(&self) -> &'static str {
         NAME
     }

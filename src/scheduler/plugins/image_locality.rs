@@ -134,11 +134,6 @@ fn calculate_priority(sum: i64, num_containers: usize) -> i64 {
 }
 
 impl Plugin for ImageLocality {
-    /// Scoring never rejects a pod, so no event concerns it.
-    fn events_to_register(&self) -> &'static [crate::scheduler::cluster_event::ClusterEvent] {
-        &[]
-    }
-
     fn name(&self) -> &'static str {
         NAME
     }

@@ -71,11 +71,6 @@ impl Plugin for NodeResourceLimits {
         }
     }
 
-    /// Scoring never rejects a pod, so no event concerns it.
-    fn events_to_register(&self) -> &'static [crate::scheduler::cluster_event::ClusterEvent] {
-        &[]
-    }
-
     fn pre_score(
         &self,
         state: &mut CycleState,
