@@ -436,8 +436,9 @@ impl ApiServer {
     }
 
     fn create(&mut self, now: SimTime, mut object: Object) -> Response {
-        validate_create(&object)?;
+        // As upstream's BeforeCreate: the generated name first, so errors name the pod.
         admission::default_identity(&mut object, &mut self.names)?;
+        validate_create(&object)?;
         if let Object::Pod(pod) = &mut object {
             let pod = Arc::make_mut(pod);
             admission::admit_pod(pod, &self.store)?;
@@ -795,6 +796,27 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             }
         }
         (PatchOp::EventSeries(series), Object::Event(e)) => e.series = Some(series.clone()),
+        (PatchOp::AddOwner { reference, uid }, object) => {
+            uid_precondition(object, *uid)?;
+            let meta = object.meta_mut();
+            meta.owner_references.retain(|r| r.uid != reference.uid);
+            if reference.controller && meta.controller_ref().is_some() {
+                return Err(ApiError::Invalid {
+                    kind,
+                    message: "metadata.ownerReferences: Invalid value: only one reference can \
+                              have Controller set to true"
+                        .into(),
+                });
+            }
+            meta.owner_references.push(reference.clone());
+        }
+        (PatchOp::RemoveOwner { owner, uid }, object) => {
+            uid_precondition(object, *uid)?;
+            object
+                .meta_mut()
+                .owner_references
+                .retain(|r| r.uid != *owner);
+        }
         (PatchOp::Apply(manifest), object) if manifest.kind() == kind => {
             let status = take_status(object);
             *object = apply::apply_onto(object, (**manifest).clone());
@@ -803,6 +825,20 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
         _ => return Err(unsupported()),
     }
     Ok(())
+}
+
+/// A patch's uid precondition: 409 if the object was replaced by another of the same name.
+fn uid_precondition(object: &Object, uid: Uid) -> Result<(), ApiError> {
+    let meta = object.meta();
+    if meta.uid == uid {
+        return Ok(());
+    }
+    Err(ApiError::Conflict {
+        kind: object.kind(),
+        key: object.key(),
+        sent: 0,
+        current: meta.resource_version.0,
+    })
 }
 
 fn set_image(

@@ -127,6 +127,23 @@ pub enum PatchOp {
     EventSeries(crate::api::event::EventSeries),
     /// `kubectl apply` of a manifest onto the existing object (see `apiserver::apply`).
     Apply(Box<crate::api::Object>),
+    /// Adoption: add `reference` to the object's owners, if the object is still the one with
+    /// uid `uid` (a controller's adoption patch carries the uid as a precondition). A second
+    /// controller reference is refused, as the apiserver's validation refuses it.
+    AddOwner {
+        /// The owner to add (replacing any reference to the same owner uid).
+        reference: crate::api::meta::OwnerReference,
+        /// The uid the object must still have.
+        uid: crate::api::Uid,
+    },
+    /// Release: remove the reference to owner `owner`, if the object is still the one with uid
+    /// `uid`.
+    RemoveOwner {
+        /// The owner's uid.
+        owner: crate::api::Uid,
+        /// The uid the object must still have.
+        uid: crate::api::Uid,
+    },
 }
 
 /// What a list, watch or delete selects.

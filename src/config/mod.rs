@@ -17,6 +17,7 @@
 //! live here, so that the Policy document needs no plugin.
 
 pub mod gpu_sharing;
+pub mod kube_controller_manager;
 pub mod kube_scheduler;
 pub mod legacy_policy;
 

@@ -5,3 +5,4 @@
 
 pub mod deletion_ranking;
 pub mod expectations;
+pub mod replicaset;

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use super::error::{ScenarioError, SourcePos};
 use super::manifest::{Manifest, read_manifest};
 use super::model::{
-    NodePool, ReplaySpec, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, ScenarioSpec,
-    TimelineEntry, TypeMeta, user_field_path,
+    ControllerManagerSpec, NodePool, ReplaySpec, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc,
+    ScenarioSpec, TimelineEntry, TypeMeta, user_field_path,
 };
 use super::overrides::{FieldPath, Override, Target};
 use super::yaml::{Document, YamlNode, locate, parse_lenient, parse_strict, split_documents};
@@ -26,6 +26,7 @@ use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::ApiServerConfig;
 use crate::config::ConfigError;
 use crate::config::gpu_sharing::Policy;
+use crate::config::kube_controller_manager::KubeControllerManagerConfig;
 use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
 use crate::config::legacy_policy::{self, FeatureGates, PolicyNote};
 use crate::sim::{SimDuration, SimTime};
@@ -62,6 +63,8 @@ pub struct Scenario {
     pub sample_every: SimDuration,
     /// Scheduler settings.
     pub scheduler: SchedulerSettings,
+    /// kube-controller-manager settings.
+    pub controller_manager: KubeControllerManagerConfig,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
     /// Things the user should know even without `--verbose` (an object defined twice).
@@ -734,6 +737,8 @@ fn assemble(
         &file,
         resolver,
     )?;
+    let controller_manager =
+        controller_manager_settings(doc.as_ref().map(|d| &d.spec.controller_manager), &locator)?;
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
         name,
@@ -747,10 +752,50 @@ fn assemble(
         apiserver,
         sample_every,
         scheduler,
+        controller_manager,
         notes: inputs.notes,
         warnings: inputs.warnings,
         root: base.to_path_buf(),
         replay,
+    })
+}
+
+/// `spec.controllerManager` with upstream's defaults for what it leaves out; every count must
+/// be at least 1.
+fn controller_manager_settings(
+    spec: Option<&ControllerManagerSpec>,
+    locator: &Locator<'_>,
+) -> Result<KubeControllerManagerConfig, ScenarioError> {
+    let defaults = KubeControllerManagerConfig::default();
+    let Some(spec) = spec else {
+        return Ok(defaults);
+    };
+    let count = |field: &Option<Spanned<u32>>, name: &str, default: u32| match field {
+        Some(v) if v.value == 0 => Err(ScenarioError::Invalid {
+            pos: locator.at(&v.referenced),
+            path: format!("spec.controllerManager.{name}"),
+            message: "expected a count of at least 1".into(),
+        }),
+        Some(v) => Ok(v.value),
+        None => Ok(default),
+    };
+    Ok(KubeControllerManagerConfig {
+        enabled: spec.enabled.unwrap_or(defaults.enabled),
+        concurrent_replicaset_syncs: count(
+            &spec.concurrent_replicaset_syncs,
+            "concurrentReplicasetSyncs",
+            defaults.concurrent_replicaset_syncs,
+        )?,
+        concurrent_deployment_syncs: count(
+            &spec.concurrent_deployment_syncs,
+            "concurrentDeploymentSyncs",
+            defaults.concurrent_deployment_syncs,
+        )?,
+        burst_replicas: count(
+            &spec.burst_replicas,
+            "burstReplicas",
+            defaults.burst_replicas,
+        )?,
     })
 }
 

@@ -75,6 +75,9 @@ pub struct ScenarioSpec {
     /// document).
     #[serde(default)]
     pub scheduler: SchedulerSpec,
+    /// kube-controller-manager settings.
+    #[serde(default)]
+    pub controller_manager: ControllerManagerSpec,
     /// Output settings.
     #[serde(default)]
     pub report: ReportSpec,
@@ -241,6 +244,20 @@ pub struct ApiServerSpec {
     /// How long an Event lives after its last write (kube-apiserver `--event-ttl`, default 1h).
     #[serde(rename = "eventTTL")]
     pub event_ttl: Option<SimDuration>,
+}
+
+/// `spec.controllerManager`: kube-controller-manager's flags, in camelCase.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControllerManagerSpec {
+    /// Run the controllers (default true).
+    pub enabled: Option<bool>,
+    /// `--concurrent-replicaset-syncs` (default 5).
+    pub concurrent_replicaset_syncs: Option<Spanned<u32>>,
+    /// `--concurrent-deployment-syncs` (default 5).
+    pub concurrent_deployment_syncs: Option<Spanned<u32>>,
+    /// The most pods one ReplicaSet sync creates or deletes (upstream's constant 500).
+    pub burst_replicas: Option<Spanned<u32>>,
 }
 
 /// `spec.report`.

@@ -16,6 +16,7 @@ pub mod kubectl;
 use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
 use crate::component::{Component, ComponentContext, Timer};
+use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
@@ -29,6 +30,9 @@ use kubectl::{KUBECTL_CLIENT, Kubectl};
 
 /// The client id of kube-scheduler.
 pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
+/// The client id of kube-controller-manager's ReplicaSet controller (each controller speaks
+/// with its own service account, as `--use-service-account-credentials` makes them).
+pub const REPLICASET_CLIENT: ClientId = ClientId(2);
 
 /// A component's place in the world (its registration order).
 pub type ComponentId = u32;
@@ -160,6 +164,13 @@ impl World {
         self.timers = timers;
     }
 
+    /// The first component of type `C`, if there is one.
+    pub fn component<C: Component>(&self) -> Option<&C> {
+        self.components
+            .iter()
+            .find_map(|c| c.as_any().downcast_ref::<C>())
+    }
+
     /// The metrics recorded so far.
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
@@ -268,6 +279,34 @@ pub fn submit(sim: &mut Simulation<World>, request: Request) -> RequestId {
     id
 }
 
+/// A world of `components` alone, started at time 0, with no scenario: no kubectl actions, no
+/// metrics sampling. Tests of one component against the apiserver drive it with [`submit`].
+pub fn with_components(
+    config: ApiServerConfig,
+    seed: u64,
+    components: Vec<Box<dyn Component>>,
+) -> Simulation<World> {
+    let streams = RngStreams::new(seed);
+    let mut world = World {
+        api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
+        kubectl: Kubectl::new(Vec::new()),
+        components: Vec::new(),
+        owners: BTreeMap::new(),
+        scheduler: None,
+        timers: Vec::new(),
+        recorder: Recorder::default(),
+        sample_every: SimDuration::from_secs(60),
+        outputs: Vec::new(),
+        spare_outputs: Vec::new(),
+    };
+    let ids: Vec<ComponentId> = components.into_iter().map(|c| world.register(c)).collect();
+    let mut sim = Simulation::new(world);
+    for id in ids {
+        sim.schedule_at(SimTime::ZERO, Event::Start(id));
+    }
+    sim
+}
+
 /// Builds the simulation of `scenario`: the initial objects are applied at time 0, before any
 /// timeline action, and sampling starts at time 0.
 pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
@@ -318,6 +357,17 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     if let Some(scheduler) = scheduler {
         world.scheduler = Some(world.register(Box::new(scheduler)));
     }
+    let controllers = &scenario.controller_manager;
+    if controllers.enabled {
+        let settings = ReplicaSetSettings {
+            workers: controllers.concurrent_replicaset_syncs as usize,
+            burst_replicas: controllers.burst_replicas as usize,
+        };
+        world.register(Box::new(ReplicaSetController::new(
+            REPLICASET_CLIENT,
+            settings,
+        )));
+    }
     let components = world.components.len() as ComponentId;
     let mut sim = Simulation::new(world);
     let due: Vec<SimTime> = sim.model().kubectl.actions().iter().map(|a| a.at).collect();
@@ -336,7 +386,7 @@ mod tests {
     use super::*;
     use crate::api::Kind;
     use crate::apiserver::{ListOptions, Response, UserInfo, WatchEvent, WatchId};
-    use crate::sim::{StopReason, rng};
+    use crate::sim::StopReason;
 
     /// A component speaking as two clients that writes down everything it is handed.
     #[derive(Default)]
@@ -407,23 +457,12 @@ mod tests {
     }
 
     fn world_with_probe() -> (Simulation<World>, ComponentId) {
-        let config = ApiServerConfig::default();
-        let mut world = World {
-            api: ApiServer::new(config, rng::stream(1, "apiserver/generate-name")),
-            kubectl: Kubectl::new(Vec::new()),
-            components: Vec::new(),
-            owners: BTreeMap::new(),
-            scheduler: None,
-            timers: Vec::new(),
-            recorder: Recorder::default(),
-            sample_every: SimDuration::from_secs(60),
-            outputs: Vec::new(),
-            spare_outputs: Vec::new(),
-        };
-        let id = world.register(Box::new(Probe::default()));
-        let mut sim = Simulation::new(world);
-        sim.schedule_at(SimTime::ZERO, Event::Start(id));
-        (sim, id)
+        let sim = with_components(
+            ApiServerConfig::default(),
+            1,
+            vec![Box::new(Probe::default())],
+        );
+        (sim, 0)
     }
 
     #[test]

@@ -1185,8 +1185,11 @@ impl Runner {
                         PatchOp::Unschedulable(u) => s.unschedulable = u,
                         PatchOp::Image { .. } => s.image = image,
                         // The sequences never generate the scheduler's status patches.
-                        PatchOp::PodStatus { .. } | PatchOp::EventSeries(_) | PatchOp::Apply(_) => {
-                        }
+                        PatchOp::PodStatus { .. }
+                        | PatchOp::EventSeries(_)
+                        | PatchOp::Apply(_)
+                        | PatchOp::AddOwner { .. }
+                        | PatchOp::RemoveOwner { .. } => {}
                     });
                     let snap = self.snap(kind, &key);
                     expect_object(&ctx, &response, rv, &snap);
