@@ -10,6 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::labels::Labels;
 use crate::sim::SimTime;
 
+/// The finalizer that holds an object deleted with `propagationPolicy: Orphan` until the
+/// garbage collector has removed the references its dependents hold to it.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// The finalizer that holds an object deleted with `propagationPolicy: Foreground` until the
+/// garbage collector has deleted its dependents that block owner deletion.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+
 /// A globally unique object id, assigned by the apiserver in creation order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Uid(pub u64);
@@ -39,6 +46,11 @@ pub struct ObjectMeta {
     /// Set by the apiserver.
     #[serde(skip_deserializing)]
     pub uid: Uid,
+    /// The uid the object had where it was read from (a dump of a real cluster): kubesim
+    /// gives every object its own `uid` at creation, and matches a dump's owner references
+    /// by this one.
+    #[serde(rename = "uid", default, skip_serializing)]
+    pub source_uid: String,
     /// Set by the apiserver on every write.
     #[serde(skip_deserializing)]
     pub resource_version: ResourceVersion,
@@ -66,6 +78,15 @@ impl ObjectMeta {
     pub fn is_terminating(&self) -> bool {
         self.deletion_timestamp.is_some()
     }
+
+    /// Whether a deletion is pending and nothing holds it any longer: no finalizer left and no
+    /// grace period to wait for (upstream `shouldDeleteDuringUpdate`): the write that got it
+    /// here deletes it.
+    pub fn deletion_is_due(&self) -> bool {
+        self.deletion_timestamp.is_some()
+            && self.finalizers.is_empty()
+            && self.deletion_grace_period_seconds.unwrap_or(0) == 0
+    }
 }
 
 /// A reference from an object to the object that owns it.
@@ -78,9 +99,13 @@ pub struct OwnerReference {
     pub kind: String,
     /// Name of the owner.
     pub name: String,
-    /// Uid of the owner.
+    /// Uid of the owner (0 until known: a manifest names its owner, and whoever creates the
+    /// object fills in the live owner's uid).
     #[serde(skip_deserializing)]
     pub uid: Uid,
+    /// The owner's uid as the manifest or dump gave it.
+    #[serde(rename = "uid", default, skip_serializing)]
+    pub source_uid: String,
     /// Whether the owner is the managing controller.
     pub controller: bool,
     /// Whether the owner cannot be deleted before this object.

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use super::admission;
 use super::apply;
 use super::request::{
-    ApiError, ClientId, ListOptions, PatchOp, Request, RequestBody, RequestId, Response,
-    ResponseBody, Subresource, Verb, WatchId,
+    ApiError, ClientId, DeleteOptions, ListOptions, PatchOp, PropagationPolicy, Request,
+    RequestBody, RequestId, Response, ResponseBody, Subresource, Verb, WatchId,
 };
 use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
+use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, ObjectMeta};
 use crate::api::pod::PodCondition;
 use crate::api::priority_class::Namespace;
 use crate::api::validation::{FieldErrors, validate_node, validate_pod, validate_update};
@@ -267,11 +268,20 @@ impl ApiServer {
                 }
             }
             ApiEvent::FinishDeletion { kind, key, uid } => {
+                // The grace period is over, as a kubelet's final delete would say: the object
+                // goes, unless finalizers still hold it (then it waits with grace 0).
                 let same = self
                     .store
                     .get(kind, &key)
                     .is_some_and(|o| o.meta().uid == uid);
-                if same && self.store.delete(kind, &key).is_ok() {
+                let revision = self.store.revision();
+                if same {
+                    let _ = self.store.modify(kind, &key, |object| {
+                        object.meta_mut().deletion_grace_period_seconds = Some(0);
+                        Ok(())
+                    });
+                }
+                if self.store.revision() != revision {
                     self.after_commit(now, Verb::Delete, None, "system:apiserver", out);
                 }
             }
@@ -318,16 +328,11 @@ impl ApiServer {
             (Verb::Patch, RequestBody::Patch(op)) => {
                 self.patch(kind, &ObjectKey::new(request.namespace, request.name), op)
             }
-            (
-                Verb::Delete,
-                RequestBody::Delete {
-                    grace_period_seconds,
-                },
-            ) => self.delete(
+            (Verb::Delete, RequestBody::Delete(options)) => self.delete(
                 now,
                 kind,
                 &ObjectKey::new(request.namespace, request.name),
-                grace_period_seconds,
+                &options,
                 out,
             ),
             (verb, _) => Err(ApiError::Invalid {
@@ -545,44 +550,65 @@ impl ApiServer {
         Ok(ResponseBody::Object(stored))
     }
 
+    /// A delete, as upstream's registry store does it: a pod a kubelet may be running is only
+    /// marked (deletionTimestamp = now + its grace period); an object whose finalizers (with
+    /// the propagation policy's `orphan` or `foregroundDeletion`) are not empty is marked
+    /// (deletionTimestamp = now, grace 0) and goes when the last finalizer is removed; anything
+    /// else goes now.
     fn delete(
         &mut self,
         now: SimTime,
         kind: Kind,
         key: &ObjectKey,
-        grace_override: Option<i64>,
+        options: &DeleteOptions,
         out: &mut Vec<ApiOutput>,
     ) -> Response {
         let key = self.normalize_key(kind, key);
         let Some(current) = self.store.get(kind, &key).cloned() else {
             return Err(ApiError::NotFound { kind, key });
         };
-        // Only pods that a kubelet may be running get a grace period; everything else goes now.
+        if options
+            .precondition_uid
+            .is_some_and(|uid| uid != current.meta().uid)
+        {
+            return Err(ApiError::Conflict {
+                kind,
+                key,
+                sent: 0,
+                current: current.meta().resource_version.0,
+            });
+        }
+        // Only pods that a kubelet may be running get a grace period; everything else has none.
         let grace = match &*current {
-            Object::Pod(pod) if pod.is_bound() && !pod.is_terminal() => grace_override
+            Object::Pod(pod) if pod.is_bound() && !pod.is_terminal() => options
+                .grace_period_seconds
                 .unwrap_or(pod.spec.grace_period_seconds())
                 .max(0),
             _ => 0,
         };
-        if grace == 0 {
+        let finalizers = finalizers_on_delete(current.meta(), options.propagation_policy);
+        if grace == 0 && finalizers.is_empty() {
             self.store.delete(kind, &key)?;
             return Ok(ResponseBody::Deleted);
         }
         let deadline = now + SimDuration::from_secs(grace as u64);
-        if let Some(existing) = current.meta().deletion_timestamp
-            && existing <= deadline
-        {
-            // Already terminating at least as soon: nothing changes (a later delete may only
-            // shorten the grace period).
+        let meta = current.meta();
+        let sooner = meta.deletion_timestamp.is_none_or(|t| deadline < t);
+        if !sooner && finalizers == meta.finalizers {
+            // Already being deleted at least as soon, with the same finalizers: nothing
+            // changes (a later delete may only shorten the grace period).
             return Ok(ResponseBody::Object(current));
         }
         let stored = self.store.modify(kind, &key, |object| {
             let meta = object.meta_mut();
-            meta.deletion_timestamp = Some(deadline);
-            meta.deletion_grace_period_seconds = Some(grace);
+            if sooner {
+                meta.deletion_timestamp = Some(deadline);
+                meta.deletion_grace_period_seconds = Some(grace);
+            }
+            meta.finalizers = finalizers;
             Ok(())
         })?;
-        if self.config.complete_graceful_deletions {
+        if sooner && grace > 0 && self.config.complete_graceful_deletions {
             out.push(ApiOutput::Schedule(
                 deadline,
                 ApiEvent::FinishDeletion {
@@ -810,12 +836,13 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             }
             meta.owner_references.push(reference.clone());
         }
-        (PatchOp::RemoveOwner { owner, uid }, object) => {
+        (PatchOp::RemoveOwners { owners, uid }, object) => {
             uid_precondition(object, *uid)?;
-            object
-                .meta_mut()
-                .owner_references
-                .retain(|r| r.uid != *owner);
+            let meta = object.meta_mut();
+            meta.owner_references.retain(|r| !owners.contains(&r.uid));
+        }
+        (PatchOp::RemoveFinalizer(finalizer), object) => {
+            object.meta_mut().finalizers.retain(|f| f != finalizer);
         }
         (PatchOp::Apply(manifest), object) if manifest.kind() == kind => {
             let status = take_status(object);
@@ -825,6 +852,39 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
         _ => return Err(unsupported()),
     }
     Ok(())
+}
+
+/// The finalizers a delete leaves on an object (upstream
+/// `deletionFinalizersForGarbageCollection`): its own, without `orphan` and
+/// `foregroundDeletion`, then the one the policy asks for. Without a policy, a finalizer the
+/// object already has decides, else the default (background: neither).
+fn finalizers_on_delete(meta: &ObjectMeta, policy: Option<PropagationPolicy>) -> Vec<String> {
+    let has = |f: &str| meta.finalizers.iter().any(|x| x == f);
+    let (orphan, foreground) = match policy {
+        Some(PropagationPolicy::Orphan) => (true, false),
+        Some(PropagationPolicy::Foreground) => (false, true),
+        Some(PropagationPolicy::Background) => (false, false),
+        None if has(ORPHAN_FINALIZER) => (true, false),
+        None => (false, has(FOREGROUND_FINALIZER)),
+    };
+    let mut finalizers: Vec<String> = meta
+        .finalizers
+        .iter()
+        .filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER)
+        .cloned()
+        .collect();
+    if orphan {
+        finalizers.push(ORPHAN_FINALIZER.into());
+    }
+    if foreground {
+        finalizers.push(FOREGROUND_FINALIZER.into());
+    }
+    // Upstream keeps the object's own order when the set does not change.
+    let same_set = finalizers.len() == meta.finalizers.len() && finalizers.iter().all(|f| has(f));
+    if same_set {
+        return meta.finalizers.clone();
+    }
+    finalizers
 }
 
 /// A patch's uid precondition: 409 if the object was replaced by another of the same name.

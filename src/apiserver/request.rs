@@ -136,14 +136,16 @@ pub enum PatchOp {
         /// The uid the object must still have.
         uid: crate::api::Uid,
     },
-    /// Release: remove the reference to owner `owner`, if the object is still the one with uid
+    /// Release: remove the references to `owners`, if the object is still the one with uid
     /// `uid`.
-    RemoveOwner {
-        /// The owner's uid.
-        owner: crate::api::Uid,
+    RemoveOwners {
+        /// The owners' uids.
+        owners: Vec<crate::api::Uid>,
         /// The uid the object must still have.
         uid: crate::api::Uid,
     },
+    /// Remove a finalizer (which deletes an object being deleted once none is left).
+    RemoveFinalizer(String),
 }
 
 /// What a list, watch or delete selects.
@@ -174,10 +176,43 @@ pub enum RequestBody {
         annotations: BTreeMap<String, String>,
     },
     /// Delete options.
-    Delete {
-        /// Grace period override (None = the object's own).
-        grace_period_seconds: Option<i64>,
-    },
+    Delete(DeleteOptions),
+}
+
+/// What happens to an object's dependents when it is deleted (`propagationPolicy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropagationPolicy {
+    /// Dependents lose their reference to it and stay (the `orphan` finalizer holds the
+    /// object until the garbage collector has done that).
+    Orphan,
+    /// The object goes now; the garbage collector deletes its dependents afterwards.
+    Background,
+    /// The object stays (the `foregroundDeletion` finalizer) until the garbage collector has
+    /// deleted its dependents that block owner deletion.
+    Foreground,
+}
+
+impl PropagationPolicy {
+    /// The policy as the API spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PropagationPolicy::Orphan => "Orphan",
+            PropagationPolicy::Background => "Background",
+            PropagationPolicy::Foreground => "Foreground",
+        }
+    }
+}
+
+/// `DeleteOptions`: the parts kubesim models.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// Grace period override (None = the object's own).
+    pub grace_period_seconds: Option<i64>,
+    /// What happens to dependents (None = the object's finalizers, else the kind's default,
+    /// background).
+    pub propagation_policy: Option<PropagationPolicy>,
+    /// `preconditions.uid`: delete only the object with this uid (409 otherwise).
+    pub precondition_uid: Option<crate::api::Uid>,
 }
 
 /// One API request.
@@ -268,12 +303,25 @@ impl Request {
         key: &ObjectKey,
         grace_period_seconds: Option<i64>,
     ) -> Request {
+        let options = DeleteOptions {
+            grace_period_seconds,
+            ..DeleteOptions::default()
+        };
+        Request::delete_with(client, user, kind, key, options)
+    }
+
+    /// A delete of `key` with `options`.
+    pub fn delete_with(
+        client: ClientId,
+        user: UserInfo,
+        kind: Kind,
+        key: &ObjectKey,
+        options: DeleteOptions,
+    ) -> Request {
         let mut r = Request::base(client, user, Verb::Delete, kind);
         r.namespace = key.namespace.clone();
         r.name = key.name.clone();
-        r.body = RequestBody::Delete {
-            grace_period_seconds,
-        };
+        r.body = RequestBody::Delete(options);
         r
     }
 

@@ -233,6 +233,13 @@ impl Store {
         next.meta_mut().resource_version = ResourceVersion(self.revision);
         let stored = Arc::new(next);
         let kind = stored.kind();
+        if stored.meta().deletion_is_due() {
+            // The last finalizer went (or the grace period ended): the write is the delete.
+            self.objects[kind.index()].remove(&stored.key());
+            self.index_pod(Some(&current), None);
+            self.record(ChangeType::Deleted, Arc::clone(&stored), Some(current));
+            return stored;
+        }
         self.objects[kind.index()].insert(stored.key(), Arc::clone(&stored));
         self.index_pod(Some(&current), Some(&stored));
         self.record(ChangeType::Modified, Arc::clone(&stored), Some(current));

@@ -8,6 +8,8 @@
 pub const DEFAULT_CONCURRENT_REPLICASET_SYNCS: u32 = 5;
 /// `--concurrent-deployment-syncs`'s default.
 pub const DEFAULT_CONCURRENT_DEPLOYMENT_SYNCS: u32 = 5;
+/// `--concurrent-gc-syncs`'s default.
+pub const DEFAULT_CONCURRENT_GC_SYNCS: u32 = 20;
 /// The most pods a ReplicaSet sync creates or deletes (upstream's `BurstReplicas` constant).
 pub const DEFAULT_BURST_REPLICAS: u32 = 500;
 
@@ -20,6 +22,8 @@ pub struct KubeControllerManagerConfig {
     pub concurrent_replicaset_syncs: u32,
     /// Deployments synced at once (`--concurrent-deployment-syncs`).
     pub concurrent_deployment_syncs: u32,
+    /// Garbage-collector workers, for deletions and for orphaning each (`--concurrent-gc-syncs`).
+    pub concurrent_gc_syncs: u32,
     /// The most pods one ReplicaSet sync creates or deletes. Upstream compiles it in
     /// (`replicaset.BurstReplicas`); kubesim lets a scenario change it.
     pub burst_replicas: u32,
@@ -31,6 +35,7 @@ impl Default for KubeControllerManagerConfig {
             enabled: true,
             concurrent_replicaset_syncs: DEFAULT_CONCURRENT_REPLICASET_SYNCS,
             concurrent_deployment_syncs: DEFAULT_CONCURRENT_DEPLOYMENT_SYNCS,
+            concurrent_gc_syncs: DEFAULT_CONCURRENT_GC_SYNCS,
             burst_replicas: DEFAULT_BURST_REPLICAS,
         }
     }

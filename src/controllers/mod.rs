@@ -5,4 +5,5 @@
 
 pub mod deletion_ranking;
 pub mod expectations;
+pub mod garbage_collector;
 pub mod replicaset;

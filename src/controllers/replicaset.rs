@@ -554,8 +554,8 @@ impl ReplicaSetController {
                             self.user.clone(),
                             Kind::Pod,
                             &pod_key(pod),
-                            PatchOp::RemoveOwner {
-                                owner: sync.rs.metadata.uid,
+                            PatchOp::RemoveOwners {
+                                owners: vec![sync.rs.metadata.uid],
                                 uid: pod.metadata.uid,
                             },
                         ),
@@ -939,6 +939,7 @@ fn controller_reference(rs: &ReplicaSet) -> OwnerReference {
         uid: rs.metadata.uid,
         controller: true,
         block_owner_deletion: true,
+        ..OwnerReference::default()
     }
 }
 

@@ -18,12 +18,13 @@ use super::model::{
     ScenarioSpec, TimelineEntry, TypeMeta, user_field_path,
 };
 use super::overrides::{FieldPath, Override, Target};
+use super::owners;
 use super::yaml::{Document, YamlNode, locate, parse_lenient, parse_strict, split_documents};
 use crate::api::gpu::validate_gpu_declaration;
 use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::{Kind, Object, ObjectKey};
-use crate::apiserver::ApiServerConfig;
+use crate::apiserver::{ApiServerConfig, PropagationPolicy};
 use crate::config::ConfigError;
 use crate::config::gpu_sharing::Policy;
 use crate::config::kube_controller_manager::KubeControllerManagerConfig;
@@ -126,8 +127,8 @@ pub struct TimedAction {
 pub enum Action {
     /// Create each object, or replace it if it exists (`kubectl apply`).
     Apply(Vec<Object>),
-    /// Delete an object (`kubectl delete`).
-    Delete(Kind, ObjectKey),
+    /// Delete an object (`kubectl delete`, whose `--cascade` is background by default).
+    Delete(Kind, ObjectKey, PropagationPolicy),
     /// Set a workload's replicas (`kubectl scale`).
     Scale(Kind, ObjectKey, i32),
     /// Set a container image (`kubectl set image`).
@@ -150,7 +151,15 @@ impl Action {
     pub fn describe(&self) -> String {
         match self {
             Action::Apply(objects) => format!("apply {} object(s)", objects.len()),
-            Action::Delete(kind, key) => format!("delete {kind} {key}"),
+            Action::Delete(kind, key, PropagationPolicy::Background) => {
+                format!("delete {kind} {key}")
+            }
+            Action::Delete(kind, key, cascade) => {
+                format!(
+                    "delete {kind} {key} --cascade={}",
+                    cascade.name().to_lowercase()
+                )
+            }
             Action::Scale(kind, key, n) => format!("scale {kind} {key} to {n}"),
             Action::SetImage {
                 kind, key, image, ..
@@ -681,6 +690,12 @@ fn assemble(
         }
     }
     timeline.sort_by_key(|a| a.at);
+    owners::resolve_owner_references(
+        &mut initial,
+        &mut timeline,
+        &inputs.defined_at,
+        &mut inputs.notes,
+    );
     let (name, description, seed, stop_when_quiescent, apiserver, sample_every) = match &doc {
         Some(d) => {
             let defaults = ApiServerConfig::default();
@@ -790,6 +805,11 @@ fn controller_manager_settings(
             &spec.concurrent_deployment_syncs,
             "concurrentDeploymentSyncs",
             defaults.concurrent_deployment_syncs,
+        )?,
+        concurrent_gc_syncs: count(
+            &spec.concurrent_gc_syncs,
+            "concurrentGcSyncs",
+            defaults.concurrent_gc_syncs,
         )?,
         burst_replicas: count(
             &spec.burst_replicas,
@@ -1316,9 +1336,23 @@ fn timeline_action(
         return Ok(Action::Apply(objects));
     }
     if let Some(target) = &e.delete {
-        let (kind, key) = one_target(target.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .map_err(|m| invalid(format!("{field}.delete"), m))?;
-        return Ok(Action::Delete(kind, key));
+        let cascade = match target.get("cascade").map(String::as_str) {
+            None | Some("background") => PropagationPolicy::Background,
+            Some("foreground") => PropagationPolicy::Foreground,
+            Some("orphan") => PropagationPolicy::Orphan,
+            Some(other) => {
+                return Err(invalid(
+                    format!("{field}.delete.cascade"),
+                    format!("unknown cascade {other:?}; expected background, foreground or orphan"),
+                ));
+            }
+        };
+        let targets = target
+            .iter()
+            .filter(|(k, _)| *k != "cascade")
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        let (kind, key) = one_target(targets).map_err(|m| invalid(format!("{field}.delete"), m))?;
+        return Ok(Action::Delete(kind, key, cascade));
     }
     if let Some(scale) = &e.scale {
         let targets = [

@@ -438,7 +438,9 @@ mod tests {
             panic!("expected an object, got {m:?}");
         };
         assert_eq!(object.kind(), Kind::Pod);
-        assert_eq!(ignored_fields, vec!["metadata.uid", "spec.dnsPolicy"]);
+        // The uid is kept aside, to match a dump's owner references by.
+        assert_eq!(object.meta().source_uid, "x");
+        assert_eq!(ignored_fields, vec!["spec.dnsPolicy"]);
     }
 
     #[test]

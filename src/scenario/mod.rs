@@ -7,6 +7,7 @@ pub mod load;
 pub mod manifest;
 pub mod model;
 pub mod overrides;
+mod owners;
 pub mod yaml;
 
 pub use error::{ScenarioError, SourcePos};

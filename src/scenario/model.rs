@@ -256,6 +256,8 @@ pub struct ControllerManagerSpec {
     pub concurrent_replicaset_syncs: Option<Spanned<u32>>,
     /// `--concurrent-deployment-syncs` (default 5).
     pub concurrent_deployment_syncs: Option<Spanned<u32>>,
+    /// `--concurrent-gc-syncs` (default 20).
+    pub concurrent_gc_syncs: Option<Spanned<u32>>,
     /// The most pods one ReplicaSet sync creates or deletes (upstream's constant 500).
     pub burst_replicas: Option<Spanned<u32>>,
 }

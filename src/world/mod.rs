@@ -16,6 +16,7 @@ pub mod kubectl;
 use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
 use crate::component::{Component, ComponentContext, Timer};
+use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
@@ -33,6 +34,8 @@ pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
 /// The client id of kube-controller-manager's ReplicaSet controller (each controller speaks
 /// with its own service account, as `--use-service-account-credentials` makes them).
 pub const REPLICASET_CLIENT: ClientId = ClientId(2);
+/// The client id of kube-controller-manager's garbage collector.
+pub const GARBAGE_COLLECTOR_CLIENT: ClientId = ClientId(5);
 
 /// A component's place in the world (its registration order).
 pub type ComponentId = u32;
@@ -110,6 +113,9 @@ pub struct World {
     scheduler: Option<ComponentId>,
     /// Timers set by the component being handled, for the kernel's queue.
     timers: Vec<(SimTime, Timer)>,
+    /// Components wait for the initial apply to settle (a dump whose objects wait for their
+    /// owners is loaded before the control plane starts, as a cluster it describes would be).
+    start_after_initial_apply: bool,
     recorder: Recorder,
     sample_every: SimDuration,
     /// Outputs of the apiserver waiting to be routed.
@@ -195,6 +201,16 @@ impl World {
         self.recorder.sample(now, &self.api, scheduler);
     }
 
+    /// Starts every component once the initial apply has settled, if they wait for it.
+    fn start_once_loaded(&mut self, ctx: &mut Context<'_, Event>) {
+        if self.start_after_initial_apply && self.kubectl.is_settled(0) {
+            self.start_after_initial_apply = false;
+            for id in 0..self.components.len() as ComponentId {
+                ctx.schedule_in(SimDuration::ZERO, Event::Start(id));
+            }
+        }
+    }
+
     /// Routes everything the apiserver produced, including what routing produces in turn
     /// (a response can make a component send another request).
     fn route(&mut self, ctx: &mut Context<'_, Event>) {
@@ -219,6 +235,7 @@ impl World {
                                 &mut self.api,
                                 &mut self.outputs,
                             );
+                            self.start_once_loaded(ctx);
                         } else if let Some(&id) = self.owners.get(&client) {
                             self.dispatch(ctx, id, |c, cx| {
                                 c.on_response(client, request, &response, cx);
@@ -294,6 +311,7 @@ pub fn with_components(
         owners: BTreeMap::new(),
         scheduler: None,
         timers: Vec::new(),
+        start_after_initial_apply: false,
         recorder: Recorder::default(),
         sample_every: SimDuration::from_secs(60),
         outputs: Vec::new(),
@@ -349,6 +367,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         owners: BTreeMap::new(),
         scheduler: None,
         timers: Vec::new(),
+        start_after_initial_apply: Kubectl::defers(&scenario.initial),
         recorder: Recorder::default(),
         sample_every: scenario.sample_every,
         outputs: Vec::new(),
@@ -367,6 +386,11 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
             REPLICASET_CLIENT,
             settings,
         )));
+        let gc_workers = controllers.concurrent_gc_syncs as usize;
+        world.register(Box::new(GarbageCollector::new(
+            GARBAGE_COLLECTOR_CLIENT,
+            gc_workers,
+        )));
     }
     let components = world.components.len() as ComponentId;
     let mut sim = Simulation::new(world);
@@ -375,8 +399,10 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         sim.schedule_at(at, Event::Action(i as u32));
     }
     sim.schedule_at(SimTime::ZERO, Event::Sample);
-    for id in 0..components {
-        sim.schedule_at(SimTime::ZERO, Event::Start(id));
+    if !sim.model().start_after_initial_apply {
+        for id in 0..components {
+            sim.schedule_at(SimTime::ZERO, Event::Start(id));
+        }
     }
     sim
 }

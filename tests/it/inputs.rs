@@ -129,6 +129,14 @@ fn a_kubectl_yaml_dump_loads_its_items_and_runs() {
     let notes = &note_lines;
     assert!(note_at(3), "{notes:#?}");
     assert!(note_at(45), "{notes:#?}");
+    // Its owner, ReplicaSet web-7d9f, is not in the dump: the pod stays, as an orphan.
+    assert!(
+        scenario.notes.iter().any(|n| n.pos.line == 45
+            && n.message
+                .contains("owner ReplicaSet web-7d9f is not in the inputs")),
+        "{notes:#?}"
+    );
+    assert!(web.metadata.owner_references.is_empty());
     // The dumped cluster runs: the pending pod is scheduled onto a node with room.
     let mut sim = world::build(&scenario, &RunOptions::default());
     sim.run_until(SimTime::ZERO + scenario.duration);
@@ -199,4 +207,92 @@ fn an_error_inside_an_item_points_into_the_dump() {
     let expected = format!("{}:10:24:", path.display());
     assert!(err.starts_with(&expected), "{err}");
     assert!(err.contains("status.allocatable.cpu"), "{err}");
+}
+
+/// A ReplicaSet of two running pods, as `kubectl get rs,pods -o yaml` prints them: the pods
+/// name their owner by the ReplicaSet's uid in that cluster.
+const REPLICASET_DUMP: &str = r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Node
+  metadata: {name: worker-1}
+  status:
+    allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+- apiVersion: apps/v1
+  kind: ReplicaSet
+  metadata:
+    name: web-7d9f
+    namespace: shop
+    uid: 0b6d2c41-1111-4a55-9d0e-3c1f2b7c9a10
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers: [{name: nginx, image: "nginx:1.27"}]
+  status: {replicas: 2, readyReplicas: 2, availableReplicas: 2}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: web-7d9f-abcde
+    namespace: shop
+    labels: {app: web}
+    ownerReferences:
+    - {apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9f, controller: true,
+       blockOwnerDeletion: true, uid: 0b6d2c41-1111-4a55-9d0e-3c1f2b7c9a10}
+  spec:
+    nodeName: worker-1
+    containers: [{name: nginx, image: "nginx:1.27"}]
+  status: {phase: Running}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: web-7d9f-fghij
+    namespace: shop
+    labels: {app: web}
+    ownerReferences:
+    - {apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9f, controller: true,
+       blockOwnerDeletion: true, uid: 0b6d2c41-1111-4a55-9d0e-3c1f2b7c9a10}
+  spec:
+    nodeName: worker-1
+    containers: [{name: nginx, image: "nginx:1.27"}]
+  status: {phase: Running}
+"#;
+
+#[test]
+fn an_imported_replicaset_keeps_its_pods_and_creates_none() {
+    let (_dir, path) = fixture("shop.yaml", REPLICASET_DUMP, &[]);
+    let scenario = load(&path);
+    let options = RunOptions {
+        record_writes: true,
+        ..RunOptions::default()
+    };
+    let mut sim = world::build(&scenario, &options);
+    sim.run_until(SimTime::ZERO + kubesim::sim::SimDuration::from_secs(60));
+    let store = sim.model().api().store();
+    let rs = store
+        .iter(Kind::ReplicaSet)
+        .next()
+        .expect("the ReplicaSet")
+        .clone();
+    // Each pod points at the ReplicaSet kubesim created, by its new uid.
+    let pods: Vec<_> = store.iter(Kind::Pod).filter_map(|o| o.as_pod()).collect();
+    assert_eq!(pods.len(), 2);
+    for pod in &pods {
+        let owner = pod.metadata.controller_ref().expect("owned");
+        assert_eq!(owner.uid, rs.meta().uid, "{}", pod.metadata.name);
+        assert_eq!(pod.spec.node_name, "worker-1");
+    }
+    // The controllers found what was declared: no pod created or deleted after the import.
+    let controller_writes: Vec<_> = sim
+        .model()
+        .api()
+        .writes()
+        .iter()
+        .filter(|w| w.kind == Kind::Pod && w.user.starts_with("system:serviceaccount"))
+        .map(|w| (w.verb, w.key.name.clone()))
+        .collect();
+    assert!(controller_writes.is_empty(), "{controller_writes:?}");
 }

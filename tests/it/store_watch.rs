@@ -1189,7 +1189,8 @@ impl Runner {
                         | PatchOp::EventSeries(_)
                         | PatchOp::Apply(_)
                         | PatchOp::AddOwner { .. }
-                        | PatchOp::RemoveOwner { .. } => {}
+                        | PatchOp::RemoveOwners { .. }
+                        | PatchOp::RemoveFinalizer(_) => {}
                     });
                     let snap = self.snap(kind, &key);
                     expect_object(&ctx, &response, rv, &snap);
