@@ -4,5 +4,6 @@
 //! informers and acts through API requests, as the real ones do.
 
 pub mod deletion_ranking;
+pub mod deployment;
 pub mod expectations;
 pub mod replicaset;
