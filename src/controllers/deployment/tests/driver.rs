@@ -4,10 +4,11 @@
 //! ReplicaSet's status (`replicas`, `readyReplicas`, `availableReplicas` after
 //! `minReadySeconds`, `observedGeneration`) through the apiserver, as those components do.
 //!
-//! It is deliberately simple, not faithful: it creates and deletes at once (no slow start, no
-//! expectations beyond its own requests in flight), deletes the not-ready pods first, then the
-//! most recently ready, then the newest; it gathers what arrives at one instant and acts once
-//! for all of it (a timer at the same instant fires after the events already due).
+//! It is deliberately simple, not faithful: it creates and deletes at once (no slow start), and
+//! counts a pod it created as there, and one it deleted as gone, until its cache agrees; it
+//! deletes the not-ready pods first, then the most recently ready, then the newest; it gathers
+//! what arrives at one instant and acts once for all of it (a timer at the same instant fires
+//! after the events already due).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -31,8 +32,7 @@ pub const DRIVER_CLIENT: ClientId = ClientId(90);
 pub type ReadyDelay = Box<dyn FnMut(u64) -> SimDuration>;
 
 enum Pending {
-    Create { rs: Uid, pod: ObjectKey, index: u64 },
-    Delete(ObjectKey),
+    Create { pod: ObjectKey, index: u64 },
     Other,
 }
 
@@ -48,7 +48,9 @@ pub struct Driver {
     pods: Informer,
     ready_after: ReadyDelay,
     created: u64,
-    creating: BTreeMap<Uid, i32>,
+    /// Pods created and not yet in the cache, with their ReplicaSet's uid.
+    creating: BTreeMap<ObjectKey, Uid>,
+    /// Pods deleted and still in the cache.
     deleting: BTreeSet<ObjectKey>,
     requests: BTreeMap<RequestId, Pending>,
     timers: BTreeMap<u32, Due>,
@@ -120,6 +122,9 @@ impl Driver {
     /// Creates or deletes pods to match every ReplicaSet, and writes the statuses.
     fn flush(&mut self, cx: &mut ComponentContext<'_>) {
         self.flush_armed = false;
+        let cache = self.pods.cache();
+        self.creating.retain(|pod, _| !cache.contains_key(pod));
+        self.deleting.retain(|pod| cache.contains_key(pod));
         let by_rs = self.pods_by_rs();
         let replica_sets: Vec<ReplicaSet> = self
             .replica_sets
@@ -160,7 +165,11 @@ impl Driver {
             .iter()
             .filter(|p| !self.deleting.contains(&key_of(&p.metadata)))
             .collect();
-        let creating = self.creating.get(&rs.metadata.uid).copied().unwrap_or(0);
+        let creating = self
+            .creating
+            .values()
+            .filter(|&&uid| uid == rs.metadata.uid)
+            .count() as i32;
         let have = live.len() as i32 + creating;
         let want = rs.replicas();
         if have < want {
@@ -175,7 +184,7 @@ impl Driver {
                 self.deleting.insert(key.clone());
                 let request =
                     Request::delete(DRIVER_CLIENT, self.user.clone(), Kind::Pod, &key, None);
-                self.send(request, Pending::Delete(key), cx);
+                self.send(request, Pending::Other, cx);
             }
         }
     }
@@ -204,13 +213,9 @@ impl Driver {
             status: Default::default(),
         };
         let key = key_of(&pod.metadata);
-        *self.creating.entry(rs.metadata.uid).or_insert(0) += 1;
+        self.creating.insert(key.clone(), rs.metadata.uid);
         let request = Request::create(DRIVER_CLIENT, self.user.clone(), Object::Pod(Arc::new(pod)));
-        let pending = Pending::Create {
-            rs: rs.metadata.uid,
-            pod: key,
-            index,
-        };
+        let pending = Pending::Create { pod: key, index };
         self.send(request, pending, cx);
     }
 
@@ -311,19 +316,14 @@ impl Component for Driver {
             return;
         }
         match self.requests.remove(&request) {
-            Some(Pending::Create { rs, pod, index }) => {
-                if let Some(n) = self.creating.get_mut(&rs) {
-                    *n -= 1;
-                }
+            Some(Pending::Create { pod, index }) => {
                 if response.is_ok() {
                     let delay = (self.ready_after)(index);
                     self.timer(now + delay, Due::Ready(pod), cx);
+                } else {
+                    self.creating.remove(&pod);
+                    self.arm_flush(cx);
                 }
-                self.arm_flush(cx);
-            }
-            Some(Pending::Delete(key)) => {
-                self.deleting.remove(&key);
-                self.arm_flush(cx);
             }
             Some(Pending::Other) | None => {}
         }

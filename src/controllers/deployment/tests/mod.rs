@@ -218,36 +218,30 @@ fn a_rolling_update_of_10_with_25_percent_surge_and_unavailability_steps_as_upst
 fn a_rolling_update_with_surge_1_and_no_unavailability_replaces_one_pod_at_a_time() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let manifest = deployment(
-        4,
+        10,
         "    strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}",
     );
     let timeline = "    - {at: 60s, set: {deployment: default/web, image: \"web:v2\"}}";
     let mut sim = world_with_driver(&scenario(dir.path(), timeline, &manifest), ready_after(10));
     sim.run_until(at(600));
-    // Surge 1, unavailable 0: at most 5 pods, all 4 available at all times. The new
-    // ReplicaSet is created at 1 (5 − 4 room): (1, 4). It must be available before an old pod
-    // goes (5 − 4 − 1 unavailable new = 0), so every 10 s: the old one loses 1, then the new one
-    // gains 1, until (4, 0).
-    assert_eq!(
-        size_sequence(sim.model().api().writes()),
-        [
-            (0, 4),
-            (1, 4),
-            (1, 3),
-            (2, 3),
-            (2, 2),
-            (3, 2),
-            (3, 1),
-            (4, 1),
-            (4, 0)
-        ]
-    );
-    // The last old pod goes 40 s after the change: four rounds of 10 s.
+    // Surge 1, unavailable 0: at most 11 pods, all 10 available at all times. The new
+    // ReplicaSet is created at 1 (11 − 10 room): (1, 10). No old pod may go until the new one
+    // is available (11 − 10 − 1 unavailable new pod = 0); then one may (11 − 10 − 0 = 1, and
+    // 10 + 1 available is 1 above 10), and the next sync fills the freed room: every 10 s the
+    // old ReplicaSet loses one pod and the new one gains one, (k, 11 − k) then (k, 10 − k) for
+    // k = 1…10.
+    let mut expected = vec![(0, 10)];
+    for k in 1..=10 {
+        expected.push((k, 11 - k));
+        expected.push((k, 10 - k));
+    }
+    assert_eq!(size_sequence(sim.model().api().writes()), expected);
+    // The last old pod goes 100 s after the change: ten rounds of 10 s.
     let last = controller_rs_writes(sim.model().api().writes())
         .last()
         .map(|w| w.at)
         .expect("writes");
-    assert!(last >= at(100) && last < at(101), "last scale at {last}");
+    assert!(last >= at(160) && last < at(161), "last scale at {last}");
 }
 
 #[test]
@@ -266,4 +260,88 @@ fn recreate_scales_the_old_replica_set_to_zero_before_the_new_one_exists() {
     let d = stored_deployment(&sim);
     assert_eq!(d.status.available_replicas, 10);
     assert_eq!(d.status.updated_replicas, 10);
+}
+
+mod property {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::api::pod::Pod;
+    use crate::controllers::deployment::util::{deployment_complete, max_surge, max_unavailable};
+
+    /// `maxSurge` / `maxUnavailable` as a manifest writes them: a number or a percentage.
+    fn fencepost() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0..4i32).prop_map(|n| n.to_string()),
+            (0..=60i32).prop_map(|p| format!("\"{p}%\"")),
+        ]
+    }
+
+    /// Pods of `default` that exist and are not terminating, and those of them available at
+    /// `now` (Ready, and for more than `minReadySeconds`).
+    fn pods_and_available(sim: &Simulation<World>, min_ready: SimDuration) -> (i32, i32) {
+        let now = sim.now();
+        let pods: Vec<&Pod> = sim
+            .model()
+            .api()
+            .store()
+            .iter(Kind::Pod)
+            .filter_map(|o| o.as_pod().map(|p| &**p))
+            .filter(|p| !p.metadata.is_terminating())
+            .collect();
+        let available = pods
+            .iter()
+            .filter_map(|p| p.status.ready_since())
+            .filter(|&since| min_ready.is_zero() || since + min_ready < now)
+            .count();
+        (pods.len() as i32, available as i32)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+        /// A rolling update never has more than `replicas + maxSurge` pods, never fewer than
+        /// `replicas − maxUnavailable` available once the first rollout completed, and
+        /// completes.
+        #[test]
+        fn a_rolling_update_keeps_its_bounds_and_completes(
+            replicas in 1..9i32,
+            surge in fencepost(),
+            unavailable in fencepost(),
+            min_ready in 0..3u64,
+            delays in prop::collection::vec(500..20_000u64, 1..12),
+        ) {
+            let dir = tempfile::tempdir().expect("temporary folder");
+            let spec = format!(
+                "    minReadySeconds: {min_ready}
+    strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: {surge}, maxUnavailable: {unavailable}}}}}"
+            );
+            let manifest = deployment(replicas, &spec);
+            let timeline = "    - {at: 60s, set: {deployment: default/web, image: \"web:v2\"}}";
+            let ready: ReadyDelay = Box::new(move |n| {
+                SimDuration::from_millis(delays[n as usize % delays.len()])
+            });
+            let mut sim = world_with_driver(&scenario(dir.path(), timeline, &manifest), ready);
+            sim.run_until(at(59));
+            let d = stored_deployment(&sim);
+            prop_assert!(deployment_complete(&d, &d.status), "first rollout: {:?}", d.status);
+            let (most, least) = (replicas + max_surge(&d), replicas - max_unavailable(&d));
+            let min_ready = SimDuration::from_secs(min_ready);
+            while let Some(t) = sim.step() {
+                if t > at(900) {
+                    break;
+                }
+                let (pods, available) = pods_and_available(&sim, min_ready);
+                prop_assert!(pods <= most, "{pods} pods at {t}, at most {most}");
+                prop_assert!(
+                    available >= least,
+                    "{available} available at {t}, at least {least}"
+                );
+            }
+            let d = stored_deployment(&sim);
+            prop_assert!(deployment_complete(&d, &d.status), "second rollout: {:?}", d.status);
+            let sizes: Vec<i32> = stored_replica_sets(&sim).iter().map(|rs| rs.replicas()).collect();
+            prop_assert_eq!(sizes, vec![0, replicas]);
+        }
+    }
 }
