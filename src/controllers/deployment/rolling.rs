@@ -37,7 +37,7 @@ pub fn rollout_rolling(
 }
 
 /// Scales the new ReplicaSet towards `replicas` (down at once if above); whether it scaled.
-fn reconcile_new_replica_set(
+pub fn reconcile_new_replica_set(
     cx: &mut SyncContext<'_>,
     all: &[&ReplicaSet],
     new_rs: &ReplicaSet,
@@ -59,7 +59,7 @@ fn reconcile_new_replica_set(
 /// `all pods − minAvailable − the new ReplicaSet's unavailable pods` go, so unavailable new
 /// pods never make room for removing available old ones. A failed scale-down is only logged
 /// upstream: the sync goes on as if nothing scaled.
-fn reconcile_old_replica_sets(
+pub fn reconcile_old_replica_sets(
     cx: &mut SyncContext<'_>,
     all: &[&ReplicaSet],
     old: Vec<ReplicaSet>,

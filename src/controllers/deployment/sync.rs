@@ -360,7 +360,7 @@ fn creation_failed(
 /// the newest) takes `replicas`; a saturated new ReplicaSet leaves the old ones nothing;
 /// otherwise a rolling Deployment spreads the difference to `replicas + maxSurge` over the
 /// active ReplicaSets in proportion to their sizes, the largest taking what rounding leaves.
-fn scale(
+pub fn scale(
     cx: &mut SyncContext<'_>,
     d: &Deployment,
     new_rs: Option<&ReplicaSet>,

@@ -5,6 +5,7 @@
 //! the same scenarios can run with them in the driver's place and the same sequences hold for
 //! the same startup times.
 
+mod algorithms;
 mod driver;
 mod rollout;
 
