@@ -1,8 +1,9 @@
 //! A stand-in for the ReplicaSet controller and the kubelets, for the Deployment controller's
-//! tests until those components exist: it keeps each ReplicaSet's pod count at its
-//! `spec.replicas`, makes each pod Ready a fixed delay after it was created, and writes each
-//! ReplicaSet's status (`replicas`, `readyReplicas`, `availableReplicas` after
-//! `minReadySeconds`, `observedGeneration`) through the apiserver, as those components do.
+//! tests: it keeps each ReplicaSet's pod count at its `spec.replicas`, makes each pod Ready a
+//! fixed delay after it was created, and writes each ReplicaSet's status (`replicas`,
+//! `readyReplicas`, `availableReplicas` after `minReadySeconds`, `observedGeneration`) through
+//! the apiserver, as those components do. [`Driver::kubelets_only`] plays the kubelets alone,
+//! beside the real ReplicaSet controller: each pod that appears is Ready its delay later.
 //!
 //! It is deliberately simple, not faithful: it creates and deletes at once (no slow start), and
 //! counts a pod it created as there, and one it deleted as gone, until its cache agrees; it
@@ -21,7 +22,7 @@ use crate::apiserver::{
     ClientId, ListOptions, PatchOp, Request, RequestId, Response, Subresource, UserInfo,
     WatchEvent, WatchId,
 };
-use crate::client::informer::Informer;
+use crate::client::informer::{Delta, Informer};
 use crate::component::{Component, ComponentContext, Timer};
 use crate::sim::{SimDuration, SimTime};
 
@@ -56,6 +57,8 @@ pub struct Driver {
     timers: BTreeMap<u32, Due>,
     next_timer: u32,
     flush_armed: bool,
+    /// Only make pods Ready (the ReplicaSet controller runs beside it).
+    kubelets_only: bool,
 }
 
 impl Driver {
@@ -76,7 +79,25 @@ impl Driver {
             timers: BTreeMap::new(),
             next_timer: 0,
             flush_armed: false,
+            kubelets_only: false,
         }
+    }
+
+    /// A driver playing the kubelets only: the `n`-th pod to appear becomes Ready
+    /// `ready_after(n)` after it appeared.
+    pub fn kubelets_only(ready_after: ReadyDelay) -> Self {
+        Driver {
+            kubelets_only: true,
+            ..Driver::new(ready_after)
+        }
+    }
+
+    /// A new pod, seen as a kubelet sees it: Ready its delay later.
+    fn pod_appeared(&mut self, pod: ObjectKey, cx: &mut ComponentContext<'_>) {
+        let index = self.created;
+        self.created += 1;
+        let delay = (self.ready_after)(index);
+        self.timer(cx.now() + delay, Due::Ready(pod), cx);
     }
 
     fn timer(&mut self, at: SimTime, due: Due, cx: &mut ComponentContext<'_>) {
@@ -92,7 +113,11 @@ impl Driver {
     }
 
     fn arm_flush(&mut self, cx: &mut ComponentContext<'_>) {
-        if !self.flush_armed && self.replica_sets.has_synced() && self.pods.has_synced() {
+        if !self.kubelets_only
+            && !self.flush_armed
+            && self.replica_sets.has_synced()
+            && self.pods.has_synced()
+        {
             self.flush_armed = true;
             self.timer(cx.now(), Due::Flush, cx);
         }
@@ -339,7 +364,10 @@ impl Component for Driver {
         if self.replica_sets.owns_watch(watch) {
             self.replica_sets.on_watch_event(event);
         } else if self.pods.owns_watch(watch) {
-            self.pods.on_watch_event(event);
+            let delta = self.pods.on_watch_event(event);
+            if let (true, Delta::Added(pod)) = (self.kubelets_only, delta) {
+                self.pod_appeared(pod.key(), cx);
+            }
         } else {
             return;
         }

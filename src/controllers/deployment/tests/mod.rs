@@ -14,6 +14,8 @@ use std::path::Path;
 
 use driver::{Driver, ReadyDelay};
 
+use super::DeploymentController;
+
 use crate::api::deployment::Deployment;
 use crate::api::replicaset::ReplicaSet;
 use crate::api::{Kind, Object, ObjectKey};
@@ -41,33 +43,46 @@ spec:
     )
 }
 
-/// A scenario of `manifests` with the scheduler off (pods need no node here) and `timeline`
-/// (entries indented by four).
-fn scenario(dir: &Path, timeline: &str, manifests: &str) -> Scenario {
-    let text = format!(
+/// The text of a scenario of `manifests` with the scheduler (pods need no node here) and
+/// kube-controller-manager off, and `timeline` (entries indented by four).
+fn scenario_text(timeline: &str, manifests: &str) -> String {
+    format!(
         "apiVersion: kubesim.io/v1alpha1
 kind: Scenario
 metadata: {{name: deployment-test}}
 spec:
   duration: 60m
   scheduler: {{enabled: false}}
+  controllerManager: {{enabled: false}}
   timeline:
 {timeline}
 ---
 {manifests}"
-    );
+    )
+}
+
+/// Loads scenario `text` from a file in `dir`.
+fn load_text(dir: &Path, text: &str) -> Scenario {
     let path = dir.join("scenario.yaml");
     std::fs::write(&path, text).expect("write the scenario");
     scenario::load(&path, &Components).expect("the scenario loads")
 }
 
-/// The world of `scenario` with the driver, every write recorded.
+/// The scenario of `scenario_text`.
+fn scenario(dir: &Path, timeline: &str, manifests: &str) -> Scenario {
+    load_text(dir, &scenario_text(timeline, manifests))
+}
+
+/// The world of `scenario` (kube-controller-manager off) with the Deployment controller and
+/// the driver in the ReplicaSet controller's place, every write recorded.
 fn world_with_driver(scenario: &Scenario, ready_after: ReadyDelay) -> Simulation<World> {
     let options = RunOptions {
         record_writes: true,
         ..RunOptions::default()
     };
     let mut sim = world::build(scenario, &options);
+    let controller = DeploymentController::new(world::DEPLOYMENT_CLIENT, 5);
+    world::add_component(&mut sim, Box::new(controller));
     world::add_component(&mut sim, Box::new(Driver::new(ready_after)));
     sim
 }
@@ -298,8 +313,81 @@ mod property {
         (pods.len() as i32, available as i32)
     }
 
+    /// The world of `scenario` with kube-controller-manager's controllers on and the driver
+    /// playing the kubelets only.
+    fn world_with_controllers(scenario: &Scenario, ready_after: ReadyDelay) -> Simulation<World> {
+        let mut sim = world::build(scenario, &RunOptions::default());
+        world::add_component(&mut sim, Box::new(Driver::kubelets_only(ready_after)));
+        sim
+    }
+
+    /// Checks the bounds after every event from 60 s to 15 min, and that both rollouts
+    /// complete.
+    fn check_rollout(
+        mut sim: Simulation<World>,
+        replicas: i32,
+        min_ready: u64,
+    ) -> Result<(), TestCaseError> {
+        sim.run_until(at(59));
+        let d = stored_deployment(&sim);
+        prop_assert!(
+            deployment_complete(&d, &d.status),
+            "first rollout: {:?}",
+            d.status
+        );
+        let (most, least) = (replicas + max_surge(&d), replicas - max_unavailable(&d));
+        let min_ready = SimDuration::from_secs(min_ready);
+        while let Some(t) = sim.step() {
+            if t > at(900) {
+                break;
+            }
+            let (pods, available) = pods_and_available(&sim, min_ready);
+            prop_assert!(pods <= most, "{pods} pods at {t}, at most {most}");
+            prop_assert!(
+                available >= least,
+                "{available} available at {t}, at least {least}"
+            );
+        }
+        let d = stored_deployment(&sim);
+        prop_assert!(
+            deployment_complete(&d, &d.status),
+            "second rollout: {:?}",
+            d.status
+        );
+        let sizes: Vec<i32> = stored_replica_sets(&sim)
+            .iter()
+            .map(|rs| rs.replicas())
+            .collect();
+        prop_assert_eq!(sizes, vec![0, replicas]);
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+        /// The same, against kubesim's ReplicaSet controller, the driver making pods Ready.
+        #[test]
+        fn with_the_replicaset_controller_a_rolling_update_keeps_its_bounds_and_completes(
+            replicas in 1..9i32,
+            surge in fencepost(),
+            unavailable in fencepost(),
+            min_ready in 0..3u64,
+            delays in prop::collection::vec(500..20_000u64, 1..12),
+        ) {
+            let dir = tempfile::tempdir().expect("temporary folder");
+            let spec = format!(
+                "    minReadySeconds: {min_ready}
+    strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: {surge}, maxUnavailable: {unavailable}}}}}"
+            );
+            let manifest = deployment(replicas, &spec);
+            let timeline = "    - {at: 60s, set: {deployment: default/web, image: \"web:v2\"}}";
+            let text = scenario_text(timeline, &manifest).replace("  controllerManager: {enabled: false}\n", "");
+            let ready: ReadyDelay = Box::new(move |n| {
+                SimDuration::from_millis(delays[n as usize % delays.len()])
+            });
+            let sim = world_with_controllers(&load_text(dir.path(), &text), ready);
+            check_rollout(sim, replicas, min_ready)?;
+        }
 
         /// A rolling update never has more than `replicas + maxSurge` pods, never fewer than
         /// `replicas − maxUnavailable` available once the first rollout completed, and
@@ -322,27 +410,8 @@ mod property {
             let ready: ReadyDelay = Box::new(move |n| {
                 SimDuration::from_millis(delays[n as usize % delays.len()])
             });
-            let mut sim = world_with_driver(&scenario(dir.path(), timeline, &manifest), ready);
-            sim.run_until(at(59));
-            let d = stored_deployment(&sim);
-            prop_assert!(deployment_complete(&d, &d.status), "first rollout: {:?}", d.status);
-            let (most, least) = (replicas + max_surge(&d), replicas - max_unavailable(&d));
-            let min_ready = SimDuration::from_secs(min_ready);
-            while let Some(t) = sim.step() {
-                if t > at(900) {
-                    break;
-                }
-                let (pods, available) = pods_and_available(&sim, min_ready);
-                prop_assert!(pods <= most, "{pods} pods at {t}, at most {most}");
-                prop_assert!(
-                    available >= least,
-                    "{available} available at {t}, at least {least}"
-                );
-            }
-            let d = stored_deployment(&sim);
-            prop_assert!(deployment_complete(&d, &d.status), "second rollout: {:?}", d.status);
-            let sizes: Vec<i32> = stored_replica_sets(&sim).iter().map(|rs| rs.replicas()).collect();
-            prop_assert_eq!(sizes, vec![0, replicas]);
+            let sim = world_with_driver(&scenario(dir.path(), timeline, &manifest), ready);
+            check_rollout(sim, replicas, min_ready)?;
         }
     }
 }
