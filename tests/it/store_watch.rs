@@ -1189,7 +1189,10 @@ impl Runner {
                         | PatchOp::EventSeries(_)
                         | PatchOp::Apply(_)
                         | PatchOp::AddOwner { .. }
-                        | PatchOp::RemoveOwner { .. } => {}
+                        | PatchOp::RemoveOwner { .. }
+                        | PatchOp::Paused(_)
+                        | PatchOp::TemplateAnnotation { .. }
+                        | PatchOp::Template { .. } => {}
                     });
                     let snap = self.snap(kind, &key);
                     expect_object(&ctx, &response, rv, &snap);

@@ -125,9 +125,9 @@ fn max_unavailable_and_min_available_tables() {
 #[test]
 fn replica_set_fraction_table() {
     // (replicas, status.replicas, maxSurge, rs replicas, max-replicas annotation) → fraction.
-    let cases: [(i32, i32, i64, i32, Option<&str>, i32); 9] = [
+    let cases = [
         // Scaling to zero takes the whole ReplicaSet.
-        (0, 0, 0, 10, None, -10),
+        (0, 0, 0, 10, None::<&str>, -10),
         // No annotation and no status: no base to scale from.
         (10, 0, 0, 5, None, 0),
         (10, 0, 0, 5, Some("0"), 0),
@@ -424,8 +424,10 @@ fn deployment_progressing_table() {
         ..DeploymentStatus::default()
     };
     for (before, after, expected) in cases {
-        let mut d = Deployment::default();
-        d.status = status(before);
+        let d = Deployment {
+            status: status(before),
+            ..Deployment::default()
+        };
         assert_eq!(deployment_progressing(&d, &status(after)), expected);
     }
 }
