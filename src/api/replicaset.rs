@@ -18,6 +18,13 @@ pub struct ReplicaSet {
     pub status: ReplicaSetStatus,
 }
 
+impl ReplicaSet {
+    /// `spec.replicas`, defaulted to 1.
+    pub fn replicas(&self) -> i32 {
+        self.spec.replicas.unwrap_or(1)
+    }
+}
+
 /// A ReplicaSet's `spec`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -475,8 +475,18 @@ impl ApiServer {
             let old = current.meta();
             if status_only {
                 let status = take_status(next);
+                // A Deployment's status strategy resets only the spec and the labels, so the
+                // deployment controller's revision annotation travels with a status update
+                // (upstream `deploymentStatusStrategy.PrepareForUpdate`).
+                let annotations = match next {
+                    Object::Deployment(d) => Some(std::mem::take(&mut d.metadata.annotations)),
+                    _ => None,
+                };
                 *next = current.clone();
                 put_status(next, status);
+                if let Some(annotations) = annotations {
+                    next.meta_mut().annotations = annotations;
+                }
             } else {
                 put_status(next, status_of(current));
                 let bump = i64::from(spec_changed(current, next));
@@ -806,6 +816,21 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             )?;
         }
         (PatchOp::Unschedulable(u), Object::Node(n)) => Arc::make_mut(n).spec.unschedulable = *u,
+        (PatchOp::Paused(paused), Object::Deployment(d)) => d.spec.paused = *paused,
+        (PatchOp::TemplateAnnotation { key, value }, Object::Deployment(d)) => {
+            let annotations = &mut d.spec.template.metadata.annotations;
+            annotations.insert(key.clone(), value.clone());
+        }
+        (
+            PatchOp::Template {
+                template,
+                annotations,
+            },
+            Object::Deployment(d),
+        ) => {
+            d.spec.template = (**template).clone();
+            d.metadata.annotations = annotations.clone();
+        }
         (
             PatchOp::PodStatus {
                 condition,

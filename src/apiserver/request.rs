@@ -115,6 +115,23 @@ pub enum PatchOp {
     },
     /// Set `spec.unschedulable` of a node (cordon / uncordon).
     Unschedulable(bool),
+    /// Set `spec.paused` of a Deployment (`kubectl rollout pause` / `resume`).
+    Paused(bool),
+    /// Set an annotation of a Deployment's pod template (`kubectl rollout restart`).
+    TemplateAnnotation {
+        /// The annotation.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// Replace a Deployment's pod template and annotations (the JSON patch of
+    /// `kubectl rollout undo`).
+    Template {
+        /// The pod template to restore.
+        template: Box<crate::api::pod::PodTemplateSpec>,
+        /// The Deployment's annotations after the rollback.
+        annotations: BTreeMap<String, String>,
+    },
     /// A pod's status as kube-scheduler patches it: a condition set by type (its transition
     /// time kept unless its status changes) and `status.nominatedNodeName` (empty clears it).
     PodStatus {

@@ -4,6 +4,7 @@
 //! informers and acts through API requests, as the real ones do.
 
 pub mod deletion_ranking;
+pub mod deployment;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod replicaset;

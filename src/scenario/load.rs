@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use super::error::{ScenarioError, SourcePos};
 use super::manifest::{Manifest, read_manifest};
 use super::model::{
-    ControllerManagerSpec, NodePool, ReplaySpec, SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc,
-    ScenarioSpec, TimelineEntry, TypeMeta, user_field_path,
+    ControllerManagerSpec, NodePool, ReplaySpec, RolloutAction, SCENARIO_API_VERSION,
+    SCENARIO_KIND, ScenarioDoc, ScenarioSpec, TimelineEntry, TypeMeta, user_field_path,
 };
 use super::overrides::{FieldPath, Override, Target};
 use super::owners;
@@ -144,6 +144,12 @@ pub enum Action {
     },
     /// `kubectl cordon` (true) or `uncordon` (false).
     Cordon(String, bool),
+    /// `kubectl rollout undo deployment/<name> [--to-revision N]` (0: the previous revision).
+    RolloutUndo(ObjectKey, i64),
+    /// `kubectl rollout pause` (true) or `resume` (false) of a Deployment.
+    RolloutPause(ObjectKey, bool),
+    /// `kubectl rollout restart` of a Deployment.
+    RolloutRestart(ObjectKey),
 }
 
 impl Action {
@@ -166,6 +172,13 @@ impl Action {
             } => format!("set image of {kind} {key} to {image}"),
             Action::Cordon(node, true) => format!("cordon {node}"),
             Action::Cordon(node, false) => format!("uncordon {node}"),
+            Action::RolloutUndo(key, 0) => format!("rollout undo Deployment {key}"),
+            Action::RolloutUndo(key, n) => {
+                format!("rollout undo Deployment {key} to revision {n}")
+            }
+            Action::RolloutPause(key, true) => format!("rollout pause Deployment {key}"),
+            Action::RolloutPause(key, false) => format!("rollout resume Deployment {key}"),
+            Action::RolloutRestart(key) => format!("rollout restart Deployment {key}"),
         }
     }
 }
@@ -1319,6 +1332,7 @@ fn timeline_action(
         e.cordon.is_some(),
         e.uncordon.is_some(),
         e.create_pods.is_some(),
+        e.rollout.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -1327,9 +1341,13 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout), found {present}"
             ),
         ));
+    }
+    if let Some(rollout) = &e.rollout {
+        return rollout_action(rollout)
+            .map_err(|(path, m)| invalid(format!("{field}.rollout{path}"), m));
     }
     if let Some(reference) = &e.apply {
         let objects = read_reference(reference, base, locator, &format!("{field}.apply"), inputs)?;
@@ -1410,6 +1428,51 @@ fn timeline_action(
     }
     let node = e.uncordon.clone().unwrap_or_default();
     Ok(Action::Cordon(node, false))
+}
+
+/// `rollout:`: exactly one of undo, pause, resume, restart naming a Deployment; `toRevision`
+/// only with undo, not negative. An error names the field (after `rollout`) and what was
+/// expected.
+fn rollout_action(rollout: &RolloutAction) -> Result<Action, (String, String)> {
+    let verbs = [
+        ("undo", &rollout.undo),
+        ("pause", &rollout.pause),
+        ("resume", &rollout.resume),
+        ("restart", &rollout.restart),
+    ];
+    let given: Vec<(&str, &str)> = present_targets(&verbs).collect();
+    let [(verb, target)] = given.as_slice() else {
+        return Err((
+            String::new(),
+            format!(
+                "expected exactly one of undo, pause, resume, restart (a Deployment such as `undo: default/web`), found {}",
+                given.len()
+            ),
+        ));
+    };
+    let (_, key) = one_target(std::iter::once(("deployment", *target)))
+        .map_err(|m| (format!(".{verb}"), m))?;
+    if rollout.to_revision.is_some() && *verb != "undo" {
+        return Err((
+            ".toRevision".into(),
+            "toRevision goes with undo only".into(),
+        ));
+    }
+    Ok(match *verb {
+        "undo" => {
+            let revision = rollout.to_revision.unwrap_or(0);
+            if revision < 0 {
+                return Err((
+                    ".toRevision".into(),
+                    "expected a revision number, 0 or more (0: the previous revision)".into(),
+                ));
+            }
+            Action::RolloutUndo(key, revision)
+        }
+        "pause" => Action::RolloutPause(key, true),
+        "resume" => Action::RolloutPause(key, false),
+        _ => Action::RolloutRestart(key),
+    })
 }
 
 fn present_targets<'a>(

@@ -190,6 +190,25 @@ pub struct TimelineEntry {
     pub uncordon: Option<String>,
     /// Create many pods from one template (scheduler_perf's `createPods`).
     pub create_pods: Option<CreatePodsAction>,
+    /// `kubectl rollout undo | pause | resume | restart` of a Deployment.
+    pub rollout: Option<RolloutAction>,
+}
+
+/// `rollout:` — exactly one of `undo`, `pause`, `resume`, `restart`, naming a Deployment
+/// `ns/name`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RolloutAction {
+    /// Roll back to a revision (`kubectl rollout undo`).
+    pub undo: Option<String>,
+    /// The revision `undo` goes back to (default 0: the previous one; `--to-revision`).
+    pub to_revision: Option<i64>,
+    /// Stop rolling out (`kubectl rollout pause`).
+    pub pause: Option<String>,
+    /// Roll out again (`kubectl rollout resume`).
+    pub resume: Option<String>,
+    /// Replace every pod (`kubectl rollout restart`: a `restartedAt` template annotation).
+    pub restart: Option<String>,
 }
 
 /// `createPods:` — `count` pods from a Pod manifest, named `<name>-<index>` (or generated

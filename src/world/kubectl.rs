@@ -9,15 +9,25 @@
 //! object whose `ownerReferences` name an owner by kind and name only (the loader keeps only
 //! owners that are in the inputs) is created once its owners are — an owner in the same apply
 //! after its create is answered, any other after a GET — with the live owners' uids.
+//!
+//! `rollout` reads the Deployment first, as kubectl does, and refuses what kubectl refuses
+//! (pausing a paused Deployment, restarting or undoing a paused one): `pause` / `resume` patch
+//! `spec.paused`; `restart` sets the template annotation `kubectl.kubernetes.io/restartedAt`
+//! to the virtual time (RFC 3339, the run starting at the Unix epoch); `undo` lists the
+//! Deployment's ReplicaSets and patches in the template and annotations of the revision asked
+//! for (the previous one by default).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::api::deployment::{Deployment, RESTARTED_AT_ANNOTATION};
 use crate::api::meta::OwnerReference;
+use crate::api::replicaset::ReplicaSet;
 use crate::api::{Kind, Object, ObjectKey, Uid};
 use crate::apiserver::{
-    ApiError, ApiOutput, ApiServer, ClientId, DeleteOptions, PatchOp, Request, RequestId, Response,
-    ResponseBody, UserInfo,
+    ApiError, ApiOutput, ApiServer, ClientId, DeleteOptions, ListOptions, PatchOp, Request,
+    RequestId, Response, ResponseBody, UserInfo,
 };
+use crate::controllers::deployment::util as deployment_util;
 use crate::scenario::{Action, TimedAction};
 use crate::sim::SimTime;
 
@@ -44,10 +54,10 @@ struct Pending {
     step: ApplyStep,
 }
 
-/// Where an apply of one object is.
+/// Where an action of several requests is.
 #[derive(Debug)]
 enum ApplyStep {
-    /// Not an apply, or its last request.
+    /// A single request, or an action's last.
     Done,
     /// The create of this manifest: if it exists already, patch it with the manifest.
     Create(Box<Object>),
@@ -55,6 +65,21 @@ enum ApplyStep {
     Patch(Identity),
     /// The GET of an owner that deferred object `slot` waits for.
     ReadOwner(usize, Identity),
+    /// The read of the Deployment a `rollout` acts on: its patch follows.
+    Rollout(Rollout),
+    /// The list of the ReplicaSets of a Deployment to undo: the patch follows.
+    UndoList(Box<Deployment>, i64),
+}
+
+/// What a `kubectl rollout` does once it has read the Deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rollout {
+    /// `undo` to a revision (0: the previous one).
+    Undo(i64),
+    /// `pause` (true) or `resume` (false).
+    Pause(bool),
+    /// `restart`.
+    Restart,
 }
 
 /// An object's identity in an apply: kind, namespace, name.
@@ -213,6 +238,25 @@ impl Kubectl {
                     ApplyStep::Done,
                 )]
             }
+            // Every rollout reads the Deployment first, as kubectl's resource builder does.
+            Action::RolloutUndo(key, revision) => {
+                vec![(
+                    get_deployment(user(), key),
+                    ApplyStep::Rollout(Rollout::Undo(*revision)),
+                )]
+            }
+            Action::RolloutPause(key, pause) => {
+                vec![(
+                    get_deployment(user(), key),
+                    ApplyStep::Rollout(Rollout::Pause(*pause)),
+                )]
+            }
+            Action::RolloutRestart(key) => {
+                vec![(
+                    get_deployment(user(), key),
+                    ApplyStep::Rollout(Rollout::Restart),
+                )]
+            }
         };
         for (request, step) in requests {
             self.send(index, request, step, now, api, out);
@@ -269,12 +313,44 @@ impl Kubectl {
                 self.owner_ready(action, identity(&manifest), created, now, api, out);
             }
             (_, ApplyStep::Patch(id)) => self.owner_ready(action, id, created, now, api, out),
-            (_, ApplyStep::Done) => {}
+            (Ok(body), ApplyStep::Rollout(rollout)) => {
+                let next = match deployment_in(body) {
+                    Some(d) => rollout_next(rollout, d, now, self.user.clone()),
+                    None => Err("the answer is not a Deployment".to_string()),
+                };
+                self.follow(action, next, now, api, out);
+            }
+            (Ok(body), ApplyStep::UndoList(d, revision)) => {
+                let next = undo_patch(&d, revision, body, self.user.clone())
+                    .map(|r| r.map(|r| (r, ApplyStep::Done)));
+                self.follow(action, next, now, api, out);
+            }
+            (_, ApplyStep::Done | ApplyStep::Rollout(_) | ApplyStep::UndoList(..)) => {}
         }
-        if let Err(e) = response
-            && let Some(outcome) = self.outcomes.get_mut(action)
-        {
-            outcome.errors.push(e.to_string());
+        if let Err(e) = response {
+            self.fail(action, e.to_string());
+        }
+    }
+
+    /// Sends an action's next request, if any, or records why it stopped.
+    fn follow(
+        &mut self,
+        action: usize,
+        next: Result<Option<(Request, ApplyStep)>, String>,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        match next {
+            Ok(Some((request, step))) => self.send(action, request, step, now, api, out),
+            Ok(None) => {}
+            Err(e) => self.fail(action, e),
+        }
+    }
+
+    fn fail(&mut self, action: usize, error: String) {
+        if let Some(outcome) = self.outcomes.get_mut(action) {
+            outcome.errors.push(error);
         }
     }
 
@@ -403,5 +479,210 @@ impl Kubectl {
         {
             self.create(action, done.object, now, api, out);
         }
+    }
+}
+
+fn get_deployment(user: UserInfo, key: &ObjectKey) -> Request {
+    Request::get(KUBECTL_CLIENT, user, Kind::Deployment, key)
+}
+
+fn deployment_in(body: &ResponseBody) -> Option<&Deployment> {
+    match body {
+        ResponseBody::Object(o) => match &**o {
+            Object::Deployment(d) => Some(d),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What a rollout sends once it has read the Deployment, or why it stops (kubectl's checks,
+/// in its words): pause and resume patch `spec.paused`, restart patches the template's
+/// `restartedAt` annotation with the time, undo lists the ReplicaSets first.
+fn rollout_next(
+    rollout: Rollout,
+    d: &Deployment,
+    now: SimTime,
+    user: UserInfo,
+) -> Result<Option<(Request, ApplyStep)>, String> {
+    let key = ObjectKey::new(d.metadata.namespace.clone(), d.metadata.name.clone());
+    let name = &d.metadata.name;
+    let patch = |op| Request::patch(KUBECTL_CLIENT, user.clone(), Kind::Deployment, &key, op);
+    match rollout {
+        Rollout::Pause(true) if d.spec.paused => {
+            Err(format!("deployments.apps {name:?} is already paused"))
+        }
+        Rollout::Pause(false) if !d.spec.paused => {
+            Err(format!("deployments.apps {name:?} is not paused"))
+        }
+        Rollout::Pause(pause) => Ok(Some((patch(PatchOp::Paused(pause)), ApplyStep::Done))),
+        Rollout::Restart if d.spec.paused => Err(format!(
+            "deployments.apps {name:?} can't restart paused deployment (run rollout resume first)"
+        )),
+        Rollout::Restart => {
+            let op = PatchOp::TemplateAnnotation {
+                key: RESTARTED_AT_ANNOTATION.to_string(),
+                value: rfc3339(now),
+            };
+            Ok(Some((patch(op), ApplyStep::Done)))
+        }
+        Rollout::Undo(revision) => {
+            let selector = d
+                .spec
+                .selector
+                .to_selector()
+                .map_err(|e| format!("invalid selector of Deployment {key}: {e}"))?;
+            let options = ListOptions {
+                label_selector: Some(selector),
+                ..ListOptions::default()
+            };
+            let list = Request::list(
+                KUBECTL_CLIENT,
+                user,
+                Kind::ReplicaSet,
+                &key.namespace,
+                options,
+            );
+            Ok(Some((
+                list,
+                ApplyStep::UndoList(Box::new(d.clone()), revision),
+            )))
+        }
+    }
+}
+
+/// The patch of `kubectl rollout undo` (kubectl's `DeploymentRollbacker`): the ReplicaSet of
+/// the revision asked for (0: the one before the newest) among those the Deployment controls;
+/// its template (without the hash label) and annotations (the controller's own kept) go into
+/// the Deployment. A paused Deployment is refused; a template that already matches is skipped.
+fn undo_patch(
+    d: &Deployment,
+    to_revision: i64,
+    listed: &ResponseBody,
+    user: UserInfo,
+) -> Result<Option<Request>, String> {
+    let ResponseBody::List { items, .. } = listed else {
+        return Err("the answer is not a list".into());
+    };
+    let owned: Vec<&ReplicaSet> = items
+        .iter()
+        .filter_map(|o| match &**o {
+            Object::ReplicaSet(rs) => Some(rs),
+            _ => None,
+        })
+        .filter(|rs| {
+            rs.metadata
+                .controller_ref()
+                .is_some_and(|r| r.uid == d.metadata.uid)
+        })
+        .collect();
+    let rs = revision_to_undo(d, &owned, to_revision)?;
+    if d.spec.paused {
+        return Err(
+            "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
+                .into(),
+        );
+    }
+    if deployment_util::equal_ignore_hash(&rs.spec.template, &d.spec.template) {
+        // kubectl prints "skipped rollback (current template already matches revision N)".
+        return Ok(None);
+    }
+    let key = ObjectKey::new(d.metadata.namespace.clone(), d.metadata.name.clone());
+    let op = PatchOp::Template {
+        template: Box::new(deployment_util::template_without_hash(&rs.spec.template)),
+        annotations: deployment_util::annotations_rolled_back_to(d, rs),
+    };
+    Ok(Some(Request::patch(
+        KUBECTL_CLIENT,
+        user,
+        Kind::Deployment,
+        &key,
+        op,
+    )))
+}
+
+/// kubectl's `deploymentRevision`: the ReplicaSet of revision `to`, or for 0 the second
+/// newest revision.
+fn revision_to_undo<'a>(
+    d: &Deployment,
+    owned: &[&'a ReplicaSet],
+    to: i64,
+) -> Result<&'a ReplicaSet, String> {
+    let mut latest: Option<(i64, &ReplicaSet)> = None;
+    let mut previous: Option<(i64, &ReplicaSet)> = None;
+    for &rs in owned {
+        let Ok(v) = deployment_util::revision(&rs.metadata.annotations) else {
+            continue;
+        };
+        if to > 0 {
+            if v == to {
+                return Ok(rs);
+            }
+            continue;
+        }
+        if latest.is_none_or(|(l, _)| l < v) {
+            previous = latest;
+            latest = Some((v, rs));
+        } else if previous.is_none_or(|(p, _)| p < v) {
+            previous = Some((v, rs));
+        }
+    }
+    if to > 0 {
+        return Err(format!("unable to find specified revision {to} in history"));
+    }
+    previous.map(|(_, rs)| rs).ok_or_else(|| {
+        format!(
+            "no rollout history found for deployment {:?}",
+            d.metadata.name
+        )
+    })
+}
+
+/// Virtual time as RFC 3339 in UTC, counting the start of the run as the Unix epoch (what
+/// `time.Now().Format(time.RFC3339)` writes for `restartedAt`).
+pub fn rfc3339(t: SimTime) -> String {
+    let secs = t.as_nanos() / 1_000_000_000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimDuration;
+
+    #[test]
+    fn restart_times_are_rfc3339_from_the_epoch() {
+        assert_eq!(rfc3339(SimTime::ZERO), "1970-01-01T00:00:00Z");
+        // 90 minutes and 5.9 s: whole seconds only.
+        let t = SimTime::ZERO + SimDuration::from_millis(90 * 60_000 + 5_900);
+        assert_eq!(rfc3339(t), "1970-01-01T01:30:05Z");
+        // 59 days in: 31 of January, 28 of February 1970, so March 1st.
+        assert_eq!(
+            rfc3339(SimTime::ZERO + SimDuration::from_secs(59 * 86_400)),
+            "1970-03-01T00:00:00Z"
+        );
+        // 2000-02-29 is day 11016.
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

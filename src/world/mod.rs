@@ -16,6 +16,7 @@ pub mod kubectl;
 use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
 use crate::component::{Component, ComponentContext, Timer};
+use crate::controllers::deployment::DeploymentController;
 use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::metrics::Recorder;
@@ -34,6 +35,8 @@ pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
 /// The client id of kube-controller-manager's ReplicaSet controller (each controller speaks
 /// with its own service account, as `--use-service-account-credentials` makes them).
 pub const REPLICASET_CLIENT: ClientId = ClientId(2);
+/// The client id of kube-controller-manager's Deployment controller.
+pub const DEPLOYMENT_CLIENT: ClientId = ClientId(3);
 /// The client id of kube-controller-manager's garbage collector.
 pub const GARBAGE_COLLECTOR_CLIENT: ClientId = ClientId(5);
 
@@ -281,6 +284,15 @@ impl Model for World {
     }
 }
 
+/// Adds `component` to a built simulation and starts it now: for a component the scenario
+/// does not make (a test's stand-in for one kubesim does not model yet).
+pub fn add_component(sim: &mut Simulation<World>, component: Box<dyn Component>) -> ComponentId {
+    let id = sim.model_mut().register(component);
+    let now = sim.now();
+    sim.schedule_at(now, Event::Start(id));
+    id
+}
+
 /// Submits `request` at the simulation's current time as an outside client would (a test, a
 /// tool standing in for a component kubesim does not model yet): it passes admission and
 /// reaches every watcher as any request does; its response goes to no component.
@@ -385,6 +397,10 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         world.register(Box::new(ReplicaSetController::new(
             REPLICASET_CLIENT,
             settings,
+        )));
+        world.register(Box::new(DeploymentController::new(
+            DEPLOYMENT_CLIENT,
+            controllers.concurrent_deployment_syncs as usize,
         )));
         let gc_workers = controllers.concurrent_gc_syncs as usize;
         world.register(Box::new(GarbageCollector::new(

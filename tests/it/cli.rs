@@ -712,3 +712,57 @@ fn invalid_plugin_args_exit_1_naming_the_field() {
         });
     }
 }
+
+#[test]
+fn rollout_errors_point_at_their_timeline_entry() {
+    // Checks made after parsing point at the entry: `    - {at: 1m, rollout: …}` on line 7,
+    // its mapping starting at column 7.
+    macro_rules! scenario {
+        ($rollout:literal) => {
+            concat!(
+                "apiVersion: kubesim.io/v1alpha1\n",
+                "kind: Scenario\n",
+                "metadata:\n",
+                "  name: bad-rollout\n",
+                "spec:\n",
+                "  timeline:\n",
+                "    - {at: 1m, rollout: ",
+                $rollout,
+                "}\n"
+            )
+        };
+    }
+    let cases: [(&'static str, &'static str, &'static [&'static str]); 4] = [
+        (
+            scenario!("{pause: default/web, resume: default/web}"),
+            "spec.timeline[0].rollout",
+            &["expected exactly one of undo, pause, resume, restart"],
+        ),
+        (
+            scenario!("{undo: default/web, toRevision: -1}"),
+            "spec.timeline[0].rollout.toRevision",
+            &["expected a revision number, 0 or more"],
+        ),
+        (
+            scenario!("{restart: default/web, toRevision: 2}"),
+            "spec.timeline[0].rollout.toRevision",
+            &["toRevision goes with undo only"],
+        ),
+        (
+            scenario!("{pause: default/}"),
+            "spec.timeline[0].rollout.pause",
+            &["expected `deployment: namespace/name`"],
+        ),
+    ];
+    for (yaml, field, says) in cases {
+        assert_rejected(&BadInput {
+            yaml,
+            extra_files: &[],
+            file: "scenario.yaml",
+            line: 7,
+            column: 7,
+            field,
+            says,
+        });
+    }
+}

@@ -1190,7 +1190,10 @@ impl Runner {
                         | PatchOp::Apply(_)
                         | PatchOp::AddOwner { .. }
                         | PatchOp::RemoveOwners { .. }
-                        | PatchOp::RemoveFinalizer(_) => {}
+                        | PatchOp::RemoveFinalizer(_)
+                        | PatchOp::Paused(_)
+                        | PatchOp::TemplateAnnotation { .. }
+                        | PatchOp::Template { .. } => {}
                     });
                     let snap = self.snap(kind, &key);
                     expect_object(&ctx, &response, rv, &snap);
