@@ -199,6 +199,19 @@ pub enum PodPhase {
     Unknown,
 }
 
+impl PodPhase {
+    /// The phase as the API spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PodPhase::Pending => "Pending",
+            PodPhase::Running => "Running",
+            PodPhase::Succeeded => "Succeeded",
+            PodPhase::Failed => "Failed",
+            PodPhase::Unknown => "Unknown",
+        }
+    }
+}
+
 /// A pod condition (`PodScheduled`, `Ready`, `DisruptionTarget`, …).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -19,7 +19,7 @@ use super::request::{
 use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
 use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, ObjectMeta};
-use crate::api::pod::PodCondition;
+use crate::api::pod::{PodCondition, PodPhase};
 use crate::api::priority_class::Namespace;
 use crate::api::validation::{FieldErrors, validate_node, validate_pod, validate_update};
 use crate::api::{Kind, Object, ObjectKey, ResourceVersion, Uid};
@@ -149,6 +149,12 @@ pub struct WriteRecord {
     pub node: Option<String>,
     /// An Event's reason.
     pub reason: Option<String>,
+    /// A pod status write's phase and readiness (its `Ready` condition).
+    pub pod_status: Option<(PodPhase, bool)>,
+    /// A ReplicaSet or Deployment status write's `readyReplicas` and `availableReplicas`.
+    pub workload_status: Option<(i32, i32)>,
+    /// A graceful delete's `deletionTimestamp` (when the object goes unless finalizers hold it).
+    pub deletion_timestamp: Option<SimTime>,
 }
 
 /// Counters the hub keeps, named after the real apiserver metrics.
@@ -694,6 +700,26 @@ impl ApiServer {
                 },
                 reason: match &**object {
                     Object::Event(e) => Some(e.reason.clone()),
+                    _ => None,
+                },
+                pod_status: match &**object {
+                    Object::Pod(p) if subresource == Some(Subresource::Status) => {
+                        Some((p.status.phase, p.status.ready_since().is_some()))
+                    }
+                    _ => None,
+                },
+                workload_status: match &**object {
+                    _ if subresource != Some(Subresource::Status) => None,
+                    Object::ReplicaSet(r) => {
+                        Some((r.status.ready_replicas, r.status.available_replicas))
+                    }
+                    Object::Deployment(d) => {
+                        Some((d.status.ready_replicas, d.status.available_replicas))
+                    }
+                    _ => None,
+                },
+                deletion_timestamp: match change.change {
+                    ChangeType::Modified if verb == Verb::Delete => meta.deletion_timestamp,
                     _ => None,
                 },
             });

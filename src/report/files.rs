@@ -13,6 +13,7 @@ use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::apiserver::WriteRecord;
 use crate::metrics::gpu::GpuSample;
 use crate::metrics::{Sample, nearest_rank};
+use crate::sim::SimTime;
 use crate::world::World;
 use crate::world::kubectl::ActionOutcome;
 
@@ -452,6 +453,16 @@ struct EventJson<'a> {
     node: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ready: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ready_replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available_replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_timestamp: Option<u64>,
 }
 
 /// Writes `events.jsonl`: one API write per line, in commit order.
@@ -473,6 +484,11 @@ pub fn write_events(out: &mut dyn Write, writes: &[WriteRecord]) -> std::io::Res
             desired_replicas: w.hpa_replicas.map(|h| h.1),
             node: w.node.as_deref(),
             reason: w.reason.as_deref(),
+            phase: w.pod_status.map(|(phase, _)| phase.name()),
+            ready: w.pod_status.map(|(_, ready)| ready),
+            ready_replicas: w.workload_status.map(|s| s.0),
+            available_replicas: w.workload_status.map(|s| s.1),
+            deletion_timestamp: w.deletion_timestamp.map(SimTime::as_nanos),
         };
         serde_json::to_writer(&mut *out, &event)?;
         out.write_all(b"\n")?;

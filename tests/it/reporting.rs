@@ -202,3 +202,57 @@ fn a_bound_pod_gets_a_scheduled_event_and_its_condition_turns_true() {
     assert_eq!(condition.status, "True");
     assert!(events(world, "FailedScheduling").is_empty());
 }
+
+/// `events.jsonl` carries what later checks read from it: bindings their node, pod status
+/// writes their phase and readiness, ReplicaSet and Deployment writes their size (and, on
+/// status writes, readyReplicas and availableReplicas), graceful deletes their
+/// deletionTimestamp.
+#[test]
+fn events_jsonl_carries_the_fields_checks_read() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().expect("temporary folder");
+    let target = out.path().join("quickstart");
+    let scenario = root.join("scenarios/quickstart.yaml");
+    let (code, _, stderr) = crate::support::kubesim(
+        &[
+            "run".as_ref(),
+            scenario.as_os_str(),
+            "--out".as_ref(),
+            target.as_os_str(),
+            "--events".as_ref(),
+            "--quiet".as_ref(),
+        ],
+        root,
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(target.join("events.jsonl")).expect("events.jsonl");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| lines.iter().find(|l| pred(l)).cloned();
+    let binding = find(&|l| l["subresource"] == "binding").expect("a binding");
+    assert!(
+        binding["node"].as_str().is_some_and(|n| !n.is_empty()),
+        "{binding}"
+    );
+    for kind in ["ReplicaSet", "Deployment"] {
+        let status = find(&|l| l["kind"] == kind && l["subresource"] == "status")
+            .unwrap_or_else(|| panic!("a {kind} status write"));
+        assert!(status["replicas"].is_i64(), "{status}");
+        assert!(status["readyReplicas"].is_i64(), "{status}");
+        assert!(status["availableReplicas"].is_i64(), "{status}");
+    }
+    // The timeline deletes default/cache-1 at 10m: the delete commits 1 ms later and the pod
+    // terminates for its 30 s grace period.
+    let delete = find(&|l| l["verb"] == "delete" && l["name"] == "cache-1").expect("the delete");
+    let expected =
+        (SimTime::ZERO + SimDuration::from_secs(630) + SimDuration::from_millis(1)).as_nanos();
+    assert_eq!(
+        delete["deletionTimestamp"].as_u64(),
+        Some(expected),
+        "{delete}"
+    );
+    assert_eq!(delete["type"], "MODIFIED");
+}
