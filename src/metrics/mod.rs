@@ -4,6 +4,7 @@
 //! Column names follow the real Prometheus metric names where one exists, so a simulated run
 //! can be held beside a real dashboard.
 
+pub mod convergence;
 pub mod gpu;
 pub mod placement;
 
@@ -61,6 +62,18 @@ pub struct Sample {
     pub cpu_allocation_spread_pct: f64,
     /// GPU allocation and fragmentation, when some node has GPUs.
     pub gpu: Option<gpu::GpuSample>,
+    /// Pods by phase (Pending, Running, Succeeded, Failed, Unknown).
+    pub pods_by_phase: [u64; 5],
+    /// Workloads not holding their declared state (see [`convergence`]).
+    pub workloads_unconverged: u64,
+    /// Σ `spec.replicas` of Deployments.
+    pub deployment_replicas_desired: i64,
+    /// Σ `status.updatedReplicas` of Deployments.
+    pub deployment_replicas_updated: i64,
+    /// Σ `status.availableReplicas` of Deployments.
+    pub deployment_replicas_available: i64,
+    /// Σ of `spec.replicas − availableReplicas` of Deployments (what is unavailable).
+    pub deployment_replicas_unavailable: i64,
 }
 
 impl Sample {
@@ -81,6 +94,10 @@ pub struct Recorder {
     /// Derived resources of each object at the version last seen: a pod's request and a node's
     /// allocatable change only when the object does, so samples need not recompute them.
     resources: BTreeMap<Uid, (ResourceVersion, Resources)>,
+    /// Convergence, from every commit.
+    convergence: convergence::Convergence,
+    /// The last version [`Recorder::observe`] took in.
+    observed: ResourceVersion,
 }
 
 impl Recorder {
@@ -94,9 +111,35 @@ impl Recorder {
         self.samples.last()
     }
 
+    /// Convergence so far.
+    pub fn convergence(&self) -> &convergence::Convergence {
+        &self.convergence
+    }
+
+    /// Takes in the changes committed since the last call (at `now`, when they were).
+    pub fn observe(&mut self, now: SimTime, api: &ApiServer) {
+        let store = api.store();
+        if store.revision() == self.observed {
+            return;
+        }
+        if let Ok(changes) = store.changes_since(self.observed) {
+            for change in changes {
+                self.convergence.observe(now, change);
+            }
+        }
+        self.observed = store.revision();
+    }
+
     /// Takes a sample at `now`; a second sample at the same time replaces the first.
     pub fn sample(&mut self, now: SimTime, api: &ApiServer, scheduler: Option<&KubeScheduler>) {
+        self.observe(now, api);
         let mut sample = take_sample(now, api, &mut self.resources);
+        let totals = self.convergence.deployment_totals();
+        sample.workloads_unconverged = self.convergence.unconverged() as u64;
+        sample.deployment_replicas_desired = totals.desired;
+        sample.deployment_replicas_updated = totals.updated;
+        sample.deployment_replicas_available = totals.available;
+        sample.deployment_replicas_unavailable = (totals.desired - totals.available).max(0);
         if let Some(s) = scheduler {
             sample.scheduler_pending_pods = s.pending_pods();
             sample.scheduler_attempts = s.stats().attempts.values().sum();
@@ -162,6 +205,7 @@ fn take_sample(
             continue;
         };
         s.pods += 1;
+        s.pods_by_phase[pod.status.phase as usize] += 1;
         if pod.metadata.is_terminating() {
             s.pods_terminating += 1;
         }

@@ -11,6 +11,7 @@ use super::RunInfo;
 use crate::api::quantity::{Format, Quantity};
 use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::apiserver::WriteRecord;
+use crate::metrics::convergence::PodStartup;
 use crate::metrics::gpu::GpuSample;
 use crate::metrics::{Sample, nearest_rank};
 use crate::sim::SimTime;
@@ -18,7 +19,7 @@ use crate::world::World;
 use crate::world::kubectl::ActionOutcome;
 
 /// Version of the output formats; bumped when a key or column changes meaning or goes away.
-pub const OUTPUT_FORMAT_VERSION: u32 = 3;
+pub const OUTPUT_FORMAT_VERSION: u32 = 4;
 
 /// `run.json`: where a run came from, enough to reproduce it.
 #[derive(Serialize)]
@@ -72,9 +73,92 @@ struct SummaryJson<'a> {
     placement: Placement,
     zone_spread: Vec<crate::metrics::placement::WorkloadSpread>,
     scheduling: Option<Scheduling>,
+    convergence: ConvergenceJson,
     stampede: Stampede,
     timeline: Vec<TimelineJson<'a>>,
     notes: Vec<String>,
+}
+
+/// How the cluster reached what was declared (see `metrics::convergence`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConvergenceJson {
+    /// Every workload holds its declared state at the end.
+    converged: bool,
+    workloads_unconverged: u64,
+    /// Σ over Deployments of unavailable replicas × seconds.
+    unavailable_replica_seconds: f64,
+    /// Most pods above `spec.replicas` a Deployment had.
+    peak_surge: i64,
+    pod_startup: PodStartupJson,
+}
+
+/// Pod startup latency over the pods that became Ready, by stage, against the pod startup SLO.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodStartupJson {
+    pods: usize,
+    created_to_scheduled: Latency,
+    scheduled_to_running: Latency,
+    running_to_ready: Latency,
+    created_to_running: Latency,
+    created_to_ready: Latency,
+    slo: StartupSlo,
+}
+
+/// sig-scalability's pod startup SLO: p99 of created → running (all containers started,
+/// observed through a watch) at most 5 s. kubesim's figure includes image pulls, which the SLO
+/// excludes: a run with cold images reads high.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StartupSlo {
+    threshold: String,
+    p99: Option<String>,
+    met: Option<bool>,
+}
+
+/// The pod startup SLO's threshold (p99).
+const POD_STARTUP_SLO: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(5);
+
+fn convergence_json(world: &World, end: SimTime) -> ConvergenceJson {
+    let c = world.recorder().convergence();
+    let pods = c.started_pods();
+    let stage = |from: &dyn Fn(&PodStartup) -> Option<SimTime>,
+                 to: &dyn Fn(&PodStartup) -> Option<SimTime>| {
+        let values: Vec<_> = pods
+            .iter()
+            .filter_map(|p| Some(to(p)?.saturating_since(from(p)?)))
+            .collect();
+        latency(&values)
+    };
+    let created = |p: &PodStartup| Some(p.created);
+    let scheduled = |p: &PodStartup| p.scheduled;
+    let running = |p: &PodStartup| p.running;
+    let ready = |p: &PodStartup| p.ready;
+    let to_running: Vec<_> = pods
+        .iter()
+        .filter_map(|p| Some(p.running?.saturating_since(p.created)))
+        .collect();
+    let p99 = nearest_rank(&to_running, 0.99);
+    ConvergenceJson {
+        converged: c.is_converged(),
+        workloads_unconverged: c.unconverged() as u64,
+        unavailable_replica_seconds: round2(c.unavailable_replica_seconds(end)),
+        peak_surge: c.peak_surge(),
+        pod_startup: PodStartupJson {
+            pods: pods.len(),
+            created_to_scheduled: stage(&created, &scheduled),
+            scheduled_to_running: stage(&scheduled, &running),
+            running_to_ready: stage(&running, &ready),
+            created_to_running: stage(&created, &running),
+            created_to_ready: stage(&created, &ready),
+            slo: StartupSlo {
+                threshold: POD_STARTUP_SLO.to_string(),
+                p99: p99.map(|d| d.to_string()),
+                met: p99.map(|d| d <= POD_STARTUP_SLO),
+            },
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -237,6 +321,9 @@ struct TimelineJson<'a> {
     action: &'a str,
     requests: u32,
     errors: &'a [String],
+    /// How long after the action every workload held its declared state again (null: not by
+    /// the end of the run).
+    converged_after: Option<String>,
 }
 
 /// Rounds a percentage to two decimals so reports do not show float noise.
@@ -313,17 +400,8 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
             apiserver_watch_events_total: counters.watch_events_delivered,
             etcd_revision: last.revision,
         },
-        timeline: world
-            .kubectl()
-            .outcomes()
-            .iter()
-            .map(|o: &ActionOutcome| TimelineJson {
-                at: o.at.to_string(),
-                action: &o.description,
-                requests: o.requests,
-                errors: &o.errors,
-            })
-            .collect(),
+        convergence: convergence_json(world, info.end),
+        timeline: timeline_json(world),
         notes: info
             .scenario
             .notes
@@ -332,6 +410,23 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
             .collect(),
     };
     to_pretty_json(&summary)
+}
+
+fn timeline_json(world: &World) -> Vec<TimelineJson<'_>> {
+    let outcomes = world.kubectl().outcomes();
+    let times: Vec<SimTime> = outcomes.iter().map(|o| o.at).collect();
+    let settled = world.recorder().convergence().settle_times(&times);
+    outcomes
+        .iter()
+        .zip(settled)
+        .map(|(o, settled): (&ActionOutcome, _)| TimelineJson {
+            at: o.at.to_string(),
+            action: &o.description,
+            requests: o.requests,
+            errors: &o.errors,
+            converged_after: settled.map(|d| d.to_string()),
+        })
+        .collect()
 }
 
 /// The columns `timeseries.csv` adds after [`TIMESERIES_COLUMNS`] in runs with GPU nodes
@@ -371,6 +466,16 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "scheduler_pending_pods_gated",
     "scheduler_schedule_attempts_total",
     "cpu_allocation_spread_pct",
+    "pods_phase_pending",
+    "pods_phase_running",
+    "pods_phase_succeeded",
+    "pods_phase_failed",
+    "pods_phase_unknown",
+    "workloads_unconverged",
+    "deployment_replicas_desired",
+    "deployment_replicas_updated",
+    "deployment_replicas_available",
+    "deployment_replicas_unavailable",
 ];
 
 /// The bytes of `timeseries.csv`.
@@ -413,6 +518,14 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             s.scheduler_attempts.to_string(),
             format!("{:.2}", s.cpu_allocation_spread_pct),
         ];
+        row.extend(s.pods_by_phase.iter().map(u64::to_string));
+        row.extend([
+            s.workloads_unconverged.to_string(),
+            s.deployment_replicas_desired.to_string(),
+            s.deployment_replicas_updated.to_string(),
+            s.deployment_replicas_available.to_string(),
+            s.deployment_replicas_unavailable.to_string(),
+        ]);
         if gpu {
             match &s.gpu {
                 Some(g) => row.extend([

@@ -83,6 +83,40 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
             ),
         },
     ];
+    if samples.iter().any(|s| s.deployments > 0) {
+        // A rollout's story: the new pods rising, availability dipping no lower than
+        // maxUnavailable allows, the desired count reached again.
+        files.push(ChartFile {
+            file: "rollout.svg",
+            chart: chart(
+                "Deployments' replicas",
+                "replicas",
+                vec![
+                    series("desired", samples, |s| s.deployment_replicas_desired as f64),
+                    series("updated", samples, |s| s.deployment_replicas_updated as f64),
+                    series("available", samples, |s| {
+                        s.deployment_replicas_available as f64
+                    }),
+                    series("unavailable", samples, |s| {
+                        s.deployment_replicas_unavailable as f64
+                    }),
+                ],
+            ),
+        });
+        files.push(ChartFile {
+            file: "pod_phases.svg",
+            chart: chart(
+                "Pods by phase",
+                "pods",
+                vec![
+                    series("Pending", samples, |s| s.pods_by_phase[0] as f64),
+                    series("Running", samples, |s| s.pods_by_phase[1] as f64),
+                    series("Succeeded", samples, |s| s.pods_by_phase[2] as f64),
+                    series("Failed", samples, |s| s.pods_by_phase[3] as f64),
+                ],
+            ),
+        });
+    }
     if samples.iter().any(|s| s.gpu.is_some()) {
         // Samples before the first GPU node are gaps.
         let gpu =

@@ -281,6 +281,7 @@ impl Model for World {
             Event::Timer(id, timer) => self.dispatch(ctx, id, |c, cx| c.on_timer(timer, cx)),
         }
         self.route(ctx);
+        self.recorder.observe(now, &self.api);
     }
 }
 
