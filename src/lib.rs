@@ -20,6 +20,8 @@
 //!   and watches; they never reach into each other's state.
 //! * [`component`] is what every component is to the world: API clients, handlers for
 //!   responses, watch events and timers.
+//! * [`kubelet`] is every node's agent: it runs the pods bound to its node (start, probes,
+//!   restarts, termination), reports their status and its node's, and renews its lease.
 //! * [`world`] wires the apiserver and the components into one [`sim::Model`].
 //! * [`scenario`] reads scenario files (real Kubernetes manifests plus one `kind: Scenario`
 //!   document) and builds a world from them.
@@ -41,6 +43,7 @@ pub mod client;
 pub mod component;
 pub mod config;
 pub mod controllers;
+pub mod kubelet;
 pub mod metrics;
 pub mod report;
 pub mod scenario;

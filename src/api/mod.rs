@@ -8,6 +8,7 @@ pub mod event;
 pub mod gpu;
 pub mod hpa;
 pub mod labels;
+pub mod lease;
 pub mod meta;
 pub mod node;
 pub mod object;

@@ -72,6 +72,8 @@ pub struct NodeCondition {
     pub status: String,
     /// Machine-readable reason.
     pub reason: String,
+    /// Human-readable message.
+    pub message: String,
     /// Virtual time of the last heartbeat.
     #[serde(skip)]
     pub last_heartbeat_time: SimTime,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::deployment::Deployment;
 use super::event::Event;
 use super::hpa::HorizontalPodAutoscaler;
+use super::lease::Lease;
 use super::meta::{ObjectKey, ObjectMeta};
 use super::node::Node;
 use super::pod::Pod;
@@ -36,11 +37,13 @@ pub enum Kind {
     Pod,
     /// events.k8s.io/v1 Event.
     Event,
+    /// coordination.k8s.io/v1 Lease.
+    Lease,
 }
 
 impl Kind {
     /// Every modelled kind.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Namespace,
         Kind::PriorityClass,
         Kind::Node,
@@ -50,6 +53,7 @@ impl Kind {
         Kind::HorizontalPodAutoscaler,
         Kind::Pod,
         Kind::Event,
+        Kind::Lease,
     ];
 
     /// The `kind:` name.
@@ -64,6 +68,7 @@ impl Kind {
             Kind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             Kind::Pod => "Pod",
             Kind::Event => "Event",
+            Kind::Lease => "Lease",
         }
     }
 
@@ -75,6 +80,7 @@ impl Kind {
             Kind::Deployment | Kind::ReplicaSet => "apps",
             Kind::HorizontalPodAutoscaler => "autoscaling",
             Kind::Event => "events.k8s.io",
+            Kind::Lease => "coordination.k8s.io",
         }
     }
 
@@ -86,6 +92,7 @@ impl Kind {
             Kind::Deployment | Kind::ReplicaSet => "apps/v1",
             Kind::HorizontalPodAutoscaler => "autoscaling/v2",
             Kind::Event => "events.k8s.io/v1",
+            Kind::Lease => "coordination.k8s.io/v1",
         }
     }
 
@@ -101,6 +108,7 @@ impl Kind {
             Kind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
             Kind::Pod => "pods",
             Kind::Event => "events",
+            Kind::Lease => "leases",
         }
     }
 
@@ -172,6 +180,8 @@ pub enum Object {
     Pod(Arc<Pod>),
     /// An Event.
     Event(Event),
+    /// A Lease.
+    Lease(Lease),
 }
 
 macro_rules! per_kind {
@@ -186,6 +196,7 @@ macro_rules! per_kind {
             Object::HorizontalPodAutoscaler($v) => $body,
             Object::Pod($v) => $body,
             Object::Event($v) => $body,
+            Object::Lease($v) => $body,
         }
     };
 }
@@ -203,6 +214,7 @@ impl Object {
             Object::HorizontalPodAutoscaler(_) => Kind::HorizontalPodAutoscaler,
             Object::Pod(_) => Kind::Pod,
             Object::Event(_) => Kind::Event,
+            Object::Lease(_) => Kind::Lease,
         }
     }
 
@@ -223,6 +235,7 @@ impl Object {
             Object::ReplicaSet(o) => &mut o.metadata,
             Object::HorizontalPodAutoscaler(o) => &mut o.metadata,
             Object::Event(o) => &mut o.metadata,
+            Object::Lease(o) => &mut o.metadata,
         }
     }
 

@@ -133,6 +133,53 @@ pub struct Container {
     pub ports: Vec<ContainerPort>,
     /// `Always` on an init container makes it a sidecar.
     pub restart_policy: Option<String>,
+    /// When the container counts as ready (none: ready once started).
+    pub readiness_probe: Option<Probe>,
+    /// When the kubelet restarts the container (none: never for a failed check).
+    pub liveness_probe: Option<Probe>,
+    /// Holds the other probes back until it succeeds; failing it restarts the container.
+    pub startup_probe: Option<Probe>,
+}
+
+/// A probe's timing (`readinessProbe`, `livenessProbe`, `startupProbe`). What the probe runs
+/// (exec, httpGet, tcpSocket, grpc) is read and ignored: kubesim takes the outcome from the
+/// pod's behaviour (`kubesim.io/*` annotations), the kubelet only decides when it probes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Probe {
+    /// Seconds after the container started before the first probe counts (default 0).
+    pub initial_delay_seconds: Option<i32>,
+    /// Seconds between probes (default 10).
+    pub period_seconds: Option<i32>,
+    /// Seconds a probe may take (default 1); kubesim's probes answer at once.
+    pub timeout_seconds: Option<i32>,
+    /// Consecutive successes that make the result Success (default 1; must be 1 for liveness
+    /// and startup probes).
+    pub success_threshold: Option<i32>,
+    /// Consecutive failures that make the result Failure (default 3).
+    pub failure_threshold: Option<i32>,
+}
+
+impl Probe {
+    /// `initialDelaySeconds`, defaulted (0) and never negative.
+    pub fn initial_delay_seconds(&self) -> u64 {
+        self.initial_delay_seconds.unwrap_or(0).max(0) as u64
+    }
+
+    /// `periodSeconds`, defaulted (10) and at least 1 (the apiserver rejects less).
+    pub fn period_seconds(&self) -> u64 {
+        self.period_seconds.unwrap_or(10).max(1) as u64
+    }
+
+    /// `successThreshold`, defaulted (1) and at least 1.
+    pub fn success_threshold(&self) -> u32 {
+        self.success_threshold.unwrap_or(1).max(1) as u32
+    }
+
+    /// `failureThreshold`, defaulted (3) and at least 1.
+    pub fn failure_threshold(&self) -> u32 {
+        self.failure_threshold.unwrap_or(3).max(1) as u32
+    }
 }
 
 impl Container {
@@ -236,6 +283,10 @@ pub struct PodCondition {
 pub struct PodStatus {
     /// Phase.
     pub phase: PodPhase,
+    /// Why the pod is in this phase, in one word (`OutOfcpu` for a pod the kubelet rejected).
+    pub reason: String,
+    /// The same for humans.
+    pub message: String,
     /// Conditions.
     pub conditions: Vec<PodCondition>,
     /// Node the scheduler nominated after preempting victims there.
@@ -243,6 +294,8 @@ pub struct PodStatus {
     /// Virtual time the kubelet started the pod.
     #[serde(skip)]
     pub start_time: Option<SimTime>,
+    /// Each init container's state as the kubelet reports it.
+    pub init_container_statuses: Vec<ContainerStatus>,
     /// Each container's state as the kubelet reports it.
     pub container_statuses: Vec<ContainerStatus>,
 }
@@ -253,10 +306,65 @@ pub struct PodStatus {
 pub struct ContainerStatus {
     /// The container's name.
     pub name: String,
+    /// The image it runs.
+    pub image: String,
+    /// What it is doing now.
+    pub state: ContainerState,
+    /// How its previous run ended (empty before the first restart).
+    pub last_state: ContainerState,
     /// Whether it passes its readiness probe.
     pub ready: bool,
+    /// Whether it passed its startup probe (true once running when it has none).
+    pub started: Option<bool>,
     /// How many times the kubelet restarted it.
     pub restart_count: i32,
+}
+
+/// A container's state: at most one of waiting, running and terminated is set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerState {
+    /// Not running yet, or waiting for its restart.
+    pub waiting: Option<ContainerStateWaiting>,
+    /// Running.
+    pub running: Option<ContainerStateRunning>,
+    /// Ended.
+    pub terminated: Option<ContainerStateTerminated>,
+}
+
+/// Why a container waits (`ContainerCreating`, `PodInitializing`, `CrashLoopBackOff`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerStateWaiting {
+    /// One word.
+    pub reason: String,
+    /// For humans.
+    pub message: String,
+}
+
+/// A running container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerStateRunning {
+    /// Virtual time it started.
+    #[serde(skip)]
+    pub started_at: SimTime,
+}
+
+/// A container that ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerStateTerminated {
+    /// Its exit code.
+    pub exit_code: i32,
+    /// `Completed` (exit code 0) or `Error`.
+    pub reason: String,
+    /// Virtual time it started.
+    #[serde(skip)]
+    pub started_at: SimTime,
+    /// Virtual time it ended.
+    #[serde(skip)]
+    pub finished_at: SimTime,
 }
 
 impl PodStatus {

@@ -386,10 +386,21 @@ impl ApiServer {
             .as_ref()
             .and_then(|f| f.requires_exact_match("spec.nodeName"))
             .filter(|node| kind == Kind::Pod && !node.is_empty());
-        let candidates: Box<dyn Iterator<Item = &Arc<Object>>> = match on_node {
-            Some(node) => Box::new(self.store.iter_pods_on_node(node)),
-            None if namespace.is_empty() => Box::new(self.store.iter(kind)),
-            None => Box::new(self.store.iter_namespace(kind, namespace)),
+        // A list of one node by name (a kubelet's of its own Node) reads that node alone.
+        let named = options
+            .field_selector
+            .as_ref()
+            .and_then(|f| f.requires_exact_match("metadata.name"))
+            .filter(|_| kind == Kind::Node);
+        let candidates: Box<dyn Iterator<Item = &Arc<Object>>> = match (on_node, named) {
+            (_, Some(name)) => Box::new(
+                self.store
+                    .get(kind, &ObjectKey::cluster(name.to_string()))
+                    .into_iter(),
+            ),
+            (Some(node), None) => Box::new(self.store.iter_pods_on_node(node)),
+            (None, None) if namespace.is_empty() => Box::new(self.store.iter(kind)),
+            (None, None) => Box::new(self.store.iter_namespace(kind, namespace)),
         };
         let items = candidates.filter(|o| probe.selects(o)).cloned().collect();
         ResponseBody::List {
@@ -872,6 +883,12 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
                 update_pod_condition(&mut p.status.conditions, condition.clone());
             }
         }
+        (PatchOp::KubeletPodStatus(status), Object::Pod(p)) => {
+            set_kubelet_pod_status(&mut Arc::make_mut(p).status, status);
+        }
+        (PatchOp::KubeletNodeStatus(patch), Object::Node(n)) => {
+            set_kubelet_node_status(&mut Arc::make_mut(n).status, patch);
+        }
         (PatchOp::EventSeries(series), Object::Event(e)) => e.series = Some(series.clone()),
         (PatchOp::AddOwner { reference, uid }, object) => {
             uid_precondition(object, *uid)?;
@@ -952,6 +969,58 @@ fn uid_precondition(object: &Object, uid: Uid) -> Result<(), ApiError> {
     })
 }
 
+/// Merges a kubelet's pod status into the stored one (its strategic merge patch: conditions
+/// are merged by type).
+fn set_kubelet_pod_status(
+    stored: &mut crate::api::pod::PodStatus,
+    sent: &crate::api::pod::PodStatus,
+) {
+    stored.phase = sent.phase;
+    stored.reason.clone_from(&sent.reason);
+    stored.message.clone_from(&sent.message);
+    stored.start_time = sent.start_time;
+    stored
+        .init_container_statuses
+        .clone_from(&sent.init_container_statuses);
+    stored
+        .container_statuses
+        .clone_from(&sent.container_statuses);
+    for condition in &sent.conditions {
+        match stored
+            .conditions
+            .iter_mut()
+            .find(|c| c.type_ == condition.type_)
+        {
+            Some(existing) => existing.clone_from(condition),
+            None => stored.conditions.push(condition.clone()),
+        }
+    }
+}
+
+/// Merges a kubelet's node status into the stored one.
+fn set_kubelet_node_status(
+    stored: &mut crate::api::node::NodeStatus,
+    sent: &super::request::NodeStatusPatch,
+) {
+    for condition in &sent.conditions {
+        match stored
+            .conditions
+            .iter_mut()
+            .find(|c| c.type_ == condition.type_)
+        {
+            Some(existing) => existing.clone_from(condition),
+            None => stored.conditions.push(condition.clone()),
+        }
+    }
+    stored.images.clone_from(&sent.images);
+    for (name, q) in &sent.capacity {
+        stored.capacity.insert(name.clone(), *q);
+    }
+    for (name, q) in &sent.allocatable {
+        stored.allocatable.insert(name.clone(), *q);
+    }
+}
+
 fn set_image(
     spec: &mut crate::api::pod::PodSpec,
     container: Option<&str>,
@@ -992,9 +1061,11 @@ fn take_status(object: &mut Object) -> Status {
         Object::Deployment(d) => Status::Deployment(take(&mut d.status)),
         Object::ReplicaSet(r) => Status::ReplicaSet(take(&mut r.status)),
         Object::HorizontalPodAutoscaler(h) => Status::Hpa(take(&mut h.status)),
-        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) | Object::Event(_) => {
-            Status::None
-        }
+        Object::Namespace(_)
+        | Object::PriorityClass(_)
+        | Object::Service(_)
+        | Object::Event(_)
+        | Object::Lease(_) => Status::None,
     }
 }
 
@@ -1005,9 +1076,11 @@ fn status_of(object: &Object) -> Status {
         Object::Deployment(d) => Status::Deployment(d.status.clone()),
         Object::ReplicaSet(r) => Status::ReplicaSet(r.status.clone()),
         Object::HorizontalPodAutoscaler(h) => Status::Hpa(h.status.clone()),
-        Object::Namespace(_) | Object::PriorityClass(_) | Object::Service(_) | Object::Event(_) => {
-            Status::None
-        }
+        Object::Namespace(_)
+        | Object::PriorityClass(_)
+        | Object::Service(_)
+        | Object::Event(_)
+        | Object::Lease(_) => Status::None,
     }
 }
 

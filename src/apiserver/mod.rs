@@ -10,8 +10,8 @@ pub mod watch;
 
 pub use hub::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, WriteRecord};
 pub use request::{
-    ApiError, ClientId, DeleteOptions, ListOptions, PatchOp, PropagationPolicy, Request, RequestId,
-    Response, ResponseBody, Subresource, UserInfo, Verb, WatchId,
+    ApiError, ClientId, DeleteOptions, ListOptions, NodeStatusPatch, PatchOp, PropagationPolicy,
+    Request, RequestId, Response, ResponseBody, Subresource, UserInfo, Verb, WatchId,
 };
 pub use store::{Change, ChangeType, Store};
 pub use watch::WatchEvent;

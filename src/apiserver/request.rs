@@ -140,6 +140,13 @@ pub enum PatchOp {
         /// The nominated node to set.
         nominated_node_name: Option<String>,
     },
+    /// A pod's status as its kubelet's status manager writes it: phase, reason, message,
+    /// startTime and the container statuses replaced; each condition it carries set by type,
+    /// the others (`PodScheduled`, `DisruptionTarget`) kept.
+    KubeletPodStatus(Box<crate::api::pod::PodStatus>),
+    /// A node's status as its kubelet writes it: each condition set by type, the images
+    /// replaced, and the capacity and allocatable entries it carries set.
+    KubeletNodeStatus(Box<NodeStatusPatch>),
     /// Set an Event's series (its count and last occurrence).
     EventSeries(crate::api::event::EventSeries),
     /// `kubectl apply` of a manifest onto the existing object (see `apiserver::apply`).
@@ -163,6 +170,19 @@ pub enum PatchOp {
     },
     /// Remove a finalizer (which deletes an object being deleted once none is left).
     RemoveFinalizer(String),
+}
+
+/// What a kubelet writes into its node's status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStatusPatch {
+    /// Conditions, each set by type.
+    pub conditions: Vec<crate::api::node::NodeCondition>,
+    /// The images on the node (replaces the list).
+    pub images: Vec<crate::api::node::ContainerImage>,
+    /// Capacity entries to set (the kubelet's `maxPods` where the node declares none).
+    pub capacity: crate::api::resources::ResourceList,
+    /// Allocatable entries to set.
+    pub allocatable: crate::api::resources::ResourceList,
 }
 
 /// What a list, watch or delete selects.
@@ -305,7 +325,9 @@ impl Request {
         r.name = key.name.clone();
         r.subresource = match op {
             PatchOp::Replicas(_) => Some(Subresource::Scale),
-            PatchOp::PodStatus { .. } => Some(Subresource::Status),
+            PatchOp::PodStatus { .. }
+            | PatchOp::KubeletPodStatus(_)
+            | PatchOp::KubeletNodeStatus(_) => Some(Subresource::Status),
             _ => None,
         };
         r.body = RequestBody::Patch(op);

@@ -6,8 +6,10 @@
 //! Finding the watches a change concerns does not test every watch of the kind: as the
 //! apiserver's watch cache does, watches are indexed by what pins their selection — a pod
 //! watch with `spec.nodeName=<node>` (a kubelet's) by that node, any other watch of one
-//! namespace by the namespace — so a pod write is tested against the watches of its node and
-//! namespace and the cluster-wide ones only, however many nodes the cluster has.
+//! namespace by the namespace, a node watch with `metadata.name=<node>` (a kubelet's) by that
+//! name (upstream's `NodeNameTriggerFunc`) — so a pod write is tested against the watches of
+//! its node and namespace and the cluster-wide ones only, and a node write against its own
+//! kubelet's watch and the cluster-wide ones, however many nodes the cluster has.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -95,6 +97,8 @@ impl Watch {
 enum IndexKey {
     /// A pod watch pinned to one `spec.nodeName` (`""`: unbound pods).
     NodeName(String),
+    /// A node watch pinned to one `metadata.name`.
+    Name(String),
     /// A watch of one namespace.
     Namespace(String),
     /// Every other watch: tested on every change of its kind.
@@ -108,8 +112,14 @@ impl IndexKey {
             .field_selector
             .as_ref()
             .and_then(|f| f.requires_exact_match(NODE_NAME_FIELD));
-        match node_name {
-            Some(node) if watch.kind == Kind::Pod => IndexKey::NodeName(node.to_string()),
+        let name = watch
+            .options
+            .field_selector
+            .as_ref()
+            .and_then(|f| f.requires_exact_match(NAME_FIELD));
+        match (node_name, name) {
+            (Some(node), _) if watch.kind == Kind::Pod => IndexKey::NodeName(node.to_string()),
+            (_, Some(name)) if watch.kind == Kind::Node => IndexKey::Name(name.to_string()),
             _ if !watch.namespace.is_empty() => IndexKey::Namespace(watch.namespace.clone()),
             _ => IndexKey::All,
         }
@@ -123,6 +133,8 @@ fn node_of(object: &Object) -> Option<&str> {
 
 /// The field a kubelet's pod watch pins.
 const NODE_NAME_FIELD: &str = "spec.nodeName";
+/// The field a kubelet's node watch pins.
+const NAME_FIELD: &str = "metadata.name";
 
 /// The open watches of one kind, indexed (ids in opening order in every list).
 #[derive(Debug, Default)]
@@ -130,12 +142,14 @@ struct KindWatches {
     all: Vec<WatchId>,
     by_namespace: BTreeMap<String, Vec<WatchId>>,
     by_node_name: BTreeMap<String, Vec<WatchId>>,
+    by_name: BTreeMap<String, Vec<WatchId>>,
 }
 
 impl KindWatches {
     fn list(&mut self, key: IndexKey) -> &mut Vec<WatchId> {
         match key {
             IndexKey::NodeName(node) => self.by_node_name.entry(node).or_default(),
+            IndexKey::Name(name) => self.by_name.entry(name).or_default(),
             IndexKey::Namespace(ns) => self.by_namespace.entry(ns).or_default(),
             IndexKey::All => &mut self.all,
         }
@@ -152,6 +166,9 @@ impl KindWatches {
                 IndexKey::NodeName(node) => {
                     self.by_node_name.remove(&node);
                 }
+                IndexKey::Name(name) => {
+                    self.by_name.remove(&name);
+                }
                 IndexKey::Namespace(ns) => {
                     self.by_namespace.remove(&ns);
                 }
@@ -164,6 +181,7 @@ impl KindWatches {
         self.all.len()
             + self.by_namespace.values().map(Vec::len).sum::<usize>()
             + self.by_node_name.values().map(Vec::len).sum::<usize>()
+            + self.by_name.values().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -215,6 +233,9 @@ impl WatchRegistry {
                     ids.extend(list);
                 }
             }
+        }
+        if let Some(list) = watches.by_name.get(&object.meta().name) {
+            ids.extend(list);
         }
         ids.sort_unstable();
         ids.into_iter()
@@ -312,6 +333,27 @@ mod tests {
             vec![0, 1001]
         );
         assert_eq!(registry.open_count(), 1002);
+    }
+
+    #[test]
+    fn a_node_change_concerns_its_kubelet_s_node_watch_only() {
+        let node = |name: &str| {
+            let mut n = crate::api::node::Node::default();
+            n.metadata.name = name.into();
+            Arc::new(Object::Node(Arc::new(n)))
+        };
+        let mut registry = WatchRegistry::default();
+        // 0: the scheduler's node watch; 1..=1000: each kubelet's watch of its own Node.
+        registry.open(watch(Kind::Node, "", ""));
+        for n in 0..1000 {
+            registry.open(watch(Kind::Node, "", &format!("metadata.name=n{n}")));
+        }
+        assert_eq!(
+            concerned(&registry, Some(node("n7")), node("n7")),
+            vec![0, 8]
+        );
+        registry.close(WatchId(8));
+        assert_eq!(concerned(&registry, Some(node("n7")), node("n7")), vec![0]);
     }
 
     #[test]

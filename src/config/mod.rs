@@ -19,6 +19,7 @@
 pub mod gpu_sharing;
 pub mod kube_controller_manager;
 pub mod kube_scheduler;
+pub mod kubelet;
 pub mod legacy_policy;
 
 /// A configuration document that does not resolve: the field path inside the document and

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ScenarioError, SourcePos};
 use super::manifest::{Manifest, read_manifest};
 use super::model::{
-    ControllerManagerSpec, NodePool, ReplaySpec, RolloutAction, SCENARIO_API_VERSION,
+    ControllerManagerSpec, KubeletSpec, NodePool, ReplaySpec, RolloutAction, SCENARIO_API_VERSION,
     SCENARIO_KIND, ScenarioDoc, ScenarioSpec, TimelineEntry, TypeMeta, user_field_path,
 };
 use super::overrides::{FieldPath, Override, Target};
@@ -29,6 +29,7 @@ use crate::config::ConfigError;
 use crate::config::gpu_sharing::Policy;
 use crate::config::kube_controller_manager::KubeControllerManagerConfig;
 use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
+use crate::config::kubelet::{Distribution, KubeletSettings};
 use crate::config::legacy_policy::{self, FeatureGates, PolicyNote};
 use crate::sim::{SimDuration, SimTime};
 
@@ -66,6 +67,8 @@ pub struct Scenario {
     pub scheduler: SchedulerSettings,
     /// kube-controller-manager settings.
     pub controller_manager: KubeControllerManagerConfig,
+    /// Kubelet settings (`spec.kubelet`).
+    pub kubelet: KubeletSettings,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
     /// Things the user should know even without `--verbose` (an object defined twice).
@@ -767,6 +770,10 @@ fn assemble(
     )?;
     let controller_manager =
         controller_manager_settings(doc.as_ref().map(|d| &d.spec.controller_manager), &locator)?;
+    let kubelet = match &doc {
+        Some(d) => kubelet_settings(&d.spec.kubelet, &locator)?,
+        None => KubeletSettings::default(),
+    };
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
         name,
@@ -781,6 +788,7 @@ fn assemble(
         sample_every,
         scheduler,
         controller_manager,
+        kubelet,
         notes: inputs.notes,
         warnings: inputs.warnings,
         root: base.to_path_buf(),
@@ -829,6 +837,127 @@ fn controller_manager_settings(
             "burstReplicas",
             defaults.burst_replicas,
         )?,
+    })
+}
+
+/// `spec.kubelet` checked and resolved over the kubelet's defaults; an error names the field.
+fn kubelet_settings(
+    spec: &KubeletSpec,
+    locator: &Locator<'_>,
+) -> Result<KubeletSettings, ScenarioError> {
+    let defaults = KubeletSettings::default();
+    let invalid =
+        |at: &serde_saphyr::Location, field: &str, message: String| ScenarioError::Invalid {
+            pos: locator.at(at),
+            path: format!("spec.kubelet.{field}"),
+            message,
+        };
+    let positive = |value: &Option<Spanned<SimDuration>>, field: &str| match value {
+        Some(d) if d.value.is_zero() => Err(invalid(
+            &d.referenced,
+            field,
+            "expected a positive duration such as 10s".into(),
+        )),
+        Some(d) => Ok(Some(d.value)),
+        None => Ok(None),
+    };
+    let distribution =
+        |value: &Option<Spanned<Distribution>>, field: &str, default: Distribution| match value {
+            Some(d) => d
+                .value
+                .check()
+                .map(|()| d.value.clone())
+                .map_err(|m| invalid(&d.referenced, &format!("timing.{field}"), m)),
+            None => Ok(default),
+        };
+    let at_least = |value: &Option<Spanned<i64>>, field: &str, min: i64| match value {
+        Some(v) if v.value < min => Err(invalid(
+            &v.referenced,
+            field,
+            format!("expected at least {min}, found {}", v.value),
+        )),
+        Some(v) => Ok(Some(v.value)),
+        None => Ok(None),
+    };
+    let widen = |v: &Option<Spanned<i32>>| {
+        v.as_ref().map(|s| Spanned {
+            value: i64::from(s.value),
+            referenced: s.referenced,
+            defined: s.defined,
+        })
+    };
+    let update = positive(
+        &spec.node_status_update_frequency,
+        "nodeStatusUpdateFrequency",
+    )?;
+    let report = positive(
+        &spec.node_status_report_frequency,
+        "nodeStatusReportFrequency",
+    )?;
+    let lease = at_least(
+        &widen(&spec.node_lease_duration_seconds),
+        "nodeLeaseDurationSeconds",
+        1,
+    )?;
+    let parallel = at_least(
+        &widen(&spec.max_parallel_image_pulls),
+        "maxParallelImagePulls",
+        1,
+    )?;
+    let max_pods = at_least(&spec.max_pods, "maxPods", 0)?;
+    let max_images = at_least(
+        &widen(&spec.node_status_max_images),
+        "nodeStatusMaxImages",
+        -1,
+    )?;
+    let t = &spec.timing;
+    let d = &defaults.timing;
+    let timing = crate::config::kubelet::KubeletTiming {
+        sandbox: distribution(&t.sandbox, "sandbox", d.sandbox.clone())?,
+        image_pull: distribution(&t.image_pull, "imagePull", d.image_pull.clone())?,
+        container_start: distribution(
+            &t.container_start,
+            "containerStart",
+            d.container_start.clone(),
+        )?,
+        container_stop: distribution(&t.container_stop, "containerStop", d.container_stop.clone())?,
+        pleg_relist_period: positive(&t.pleg_relist_period, "timing.plegRelistPeriod")?
+            .unwrap_or(d.pleg_relist_period),
+    };
+    let c = &spec.containers;
+    let update_frequency = update.unwrap_or(defaults.node_status_update_frequency);
+    Ok(KubeletSettings {
+        enabled: spec.enabled.unwrap_or(defaults.enabled),
+        node_status_update_frequency: update_frequency,
+        // Upstream: the report frequency follows an explicitly set update frequency.
+        node_status_report_frequency: report.unwrap_or(match update {
+            Some(u) => u,
+            None => defaults.node_status_report_frequency,
+        }),
+        node_lease_duration_seconds: lease
+            .map_or(defaults.node_lease_duration_seconds, |v| v as i32),
+        serialize_image_pulls: spec
+            .serialize_image_pulls
+            .unwrap_or(defaults.serialize_image_pulls),
+        max_parallel_image_pulls: parallel.map(|v| v as u32),
+        max_pods: max_pods.unwrap_or(defaults.max_pods),
+        node_status_max_images: max_images.map_or(defaults.node_status_max_images, |v| v as i32),
+        timing,
+        image_sizes: spec
+            .image_sizes
+            .iter()
+            .map(|(name, q)| (name.clone(), q.value()))
+            .collect(),
+        default_image_size: spec
+            .default_image_size
+            .map_or(defaults.default_image_size, |q| q.value()),
+        containers: crate::config::kubelet::ContainerBehavior {
+            ready_after: c.ready_after.unwrap_or_default(),
+            started_after: c.started_after.unwrap_or_default(),
+            liveness_fails_after: c.liveness_fails_after,
+            exit_after: c.exit_after,
+            exit_code: c.exit_code.unwrap_or(0),
+        },
     })
 }
 

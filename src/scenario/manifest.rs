@@ -19,6 +19,7 @@ use crate::api::event::Event;
 use crate::api::gpu::validate_gpu_declaration;
 use crate::api::hpa::HorizontalPodAutoscaler;
 use crate::api::labels::LabelSelector;
+use crate::api::lease::Lease;
 use crate::api::node::Node;
 use crate::api::pod::{Pod, PodTemplateSpec};
 use crate::api::priority_class::{Namespace, PriorityClass};
@@ -311,6 +312,7 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
             .map(|(o, i)| (Object::HorizontalPodAutoscaler(o), i)),
         Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(Arc::new(o)), i)),
         Kind::Event => parse::<Event>(doc, file).map(|(o, i)| (Object::Event(o), i)),
+        Kind::Lease => parse::<Lease>(doc, file).map(|(o, i)| (Object::Lease(o), i)),
     }?;
     ignored.retain(|p| p != "apiVersion" && p != "kind");
     validate(&object).map_err(|(path, message)| ScenarioError::Invalid {

@@ -11,8 +11,10 @@ use serde_saphyr::Spanned;
 
 use crate::api::labels::Labels;
 use crate::api::node::ContainerImage;
+use crate::api::quantity::Quantity;
 use crate::api::resources::ResourceList;
 use crate::api::taints::Taint;
+use crate::config::kubelet::Distribution;
 use crate::sim::SimDuration;
 
 /// The API version of the Scenario document.
@@ -78,6 +80,10 @@ pub struct ScenarioSpec {
     /// kube-controller-manager settings.
     #[serde(default)]
     pub controller_manager: ControllerManagerSpec,
+    /// Kubelet settings: `KubeletConfiguration` fields under their real names, and kubesim's
+    /// timing and container behaviour models.
+    #[serde(default)]
+    pub kubelet: KubeletSpec,
     /// Output settings.
     #[serde(default)]
     pub report: ReportSpec,
@@ -125,6 +131,72 @@ pub struct CycleCostSpec {
     pub per_node_filtered: Option<SimDuration>,
     /// Cost per node scored (default 1us).
     pub per_node_scored: Option<SimDuration>,
+}
+
+/// `spec.kubelet`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeletSpec {
+    /// Run a kubelet on every node (default true).
+    pub enabled: Option<bool>,
+    /// How often a kubelet computes its node's status (default 10s).
+    pub node_status_update_frequency: Option<Spanned<SimDuration>>,
+    /// How often an unchanged node status is written (default 5m, or the update frequency
+    /// when only that is set, as upstream defaults it).
+    pub node_status_report_frequency: Option<Spanned<SimDuration>>,
+    /// The node lease's duration; it is renewed every quarter of it (default 40).
+    pub node_lease_duration_seconds: Option<Spanned<i32>>,
+    /// One image pull at a time per node (default true).
+    pub serialize_image_pulls: Option<bool>,
+    /// Parallel pulls per node when they are not serialized (default: no limit).
+    pub max_parallel_image_pulls: Option<Spanned<i32>>,
+    /// Pod capacity reported for a node that declares none (default 110).
+    pub max_pods: Option<Spanned<i64>>,
+    /// The largest images listed in a node's `status.images` (default 50, -1 for all).
+    pub node_status_max_images: Option<Spanned<i32>>,
+    /// How long each step takes.
+    #[serde(default)]
+    pub timing: KubeletTimingSpec,
+    /// Image sizes for `status.images`, by image name.
+    #[serde(default)]
+    pub image_sizes: BTreeMap<String, Quantity>,
+    /// The size of an image not in `imageSizes` (default 200Mi).
+    pub default_image_size: Option<Quantity>,
+    /// What containers do unless their pod's `kubesim.io/*` annotations say otherwise.
+    #[serde(default)]
+    pub containers: ContainerBehaviorSpec,
+}
+
+/// `spec.kubelet.timing`: kubesim's distributions of each step's duration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeletTimingSpec {
+    /// Creating the pod sandbox.
+    pub sandbox: Option<Spanned<Distribution>>,
+    /// One image pull.
+    pub image_pull: Option<Spanned<Distribution>>,
+    /// Creating and starting a container.
+    pub container_start: Option<Spanned<Distribution>>,
+    /// A container's stop after SIGTERM (the grace period caps it).
+    pub container_stop: Option<Spanned<Distribution>>,
+    /// The PLEG's relist period (default 1s).
+    pub pleg_relist_period: Option<Spanned<SimDuration>>,
+}
+
+/// `spec.kubelet.containers`: the default container behaviour.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContainerBehaviorSpec {
+    /// Time from start until the readiness probe passes (default 0s).
+    pub ready_after: Option<SimDuration>,
+    /// Time from start until the startup probe passes (default 0s).
+    pub started_after: Option<SimDuration>,
+    /// Time from start after which the liveness probe fails (default never).
+    pub liveness_fails_after: Option<SimDuration>,
+    /// How long an app container runs before it exits (default: until killed).
+    pub exit_after: Option<SimDuration>,
+    /// The exit code of such an exit (default 0).
+    pub exit_code: Option<i32>,
 }
 
 /// A pool of identical nodes named `<name>-<index>`.
@@ -327,6 +399,17 @@ pub fn user_field_path(path: &str) -> String {
         "nodes",
         "pods",
         "policy",
+        "nodeStatusUpdateFrequency",
+        "nodeStatusReportFrequency",
+        "nodeLeaseDurationSeconds",
+        "maxParallelImagePulls",
+        "maxPods",
+        "nodeStatusMaxImages",
+        "sandbox",
+        "imagePull",
+        "containerStart",
+        "containerStop",
+        "plegRelistPeriod",
     ];
     const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline"];
     let mut kept: Vec<&str> = Vec::new();

@@ -341,6 +341,7 @@ mod tests {
             type_: "Ready".into(),
             status: "True".into(),
             reason: "KubeletReady".into(),
+            message: String::new(),
             last_heartbeat_time: SimTime::from_nanos(1),
             last_transition_time: SimTime::ZERO,
         }];

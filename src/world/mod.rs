@@ -13,12 +13,14 @@ use std::collections::BTreeMap;
 mod components;
 pub mod kubectl;
 
+use crate::api::Object;
 use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
 use crate::component::{Component, ComponentContext, Timer};
 use crate::controllers::deployment::DeploymentController;
 use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
+use crate::kubelet::Kubelets;
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
@@ -114,6 +116,8 @@ pub struct World {
     owners: BTreeMap<ClientId, ComponentId>,
     /// kube-scheduler's id, if the scenario runs it.
     scheduler: Option<ComponentId>,
+    /// The kubelets' id, if the scenario runs them.
+    kubelets: Option<ComponentId>,
     /// Timers set by the component being handled, for the kernel's queue.
     timers: Vec<(SimTime, Timer)>,
     /// Components wait for the initial apply to settle (a dump whose objects wait for their
@@ -141,6 +145,11 @@ impl World {
     /// kube-scheduler, if the scenario runs it.
     pub fn scheduler(&self) -> Option<&KubeScheduler> {
         component_as(&self.components, self.scheduler?)
+    }
+
+    /// The kubelets, if the scenario runs them.
+    pub fn kubelets(&self) -> Option<&Kubelets> {
+        component_as(&self.components, self.kubelets?)
     }
 
     /// Registers `component`: what is addressed to its clients is routed to it from now on.
@@ -323,6 +332,7 @@ pub fn with_components(
         components: Vec::new(),
         owners: BTreeMap::new(),
         scheduler: None,
+        kubelets: None,
         timers: Vec::new(),
         start_after_initial_apply: false,
         recorder: Recorder::default(),
@@ -338,15 +348,34 @@ pub fn with_components(
     sim
 }
 
+/// Every node the actions apply, with the time of its first apply, in that order.
+fn applied_nodes(actions: &[TimedAction]) -> Vec<(String, SimTime)> {
+    let mut seen = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for action in actions {
+        let Action::Apply(objects) = &action.action else {
+            continue;
+        };
+        for object in objects {
+            if let Object::Node(node) = object
+                && seen.insert(node.metadata.name.clone(), ()).is_none()
+            {
+                nodes.push((node.metadata.name.clone(), action.at));
+            }
+        }
+    }
+    nodes
+}
+
 /// Builds the simulation of `scenario`: the initial objects are applied at time 0, before any
 /// timeline action, and sampling starts at time 0.
+///
+/// Every node the scenario applies (initially or in a timeline `apply`) gets a kubelet, which
+/// starts when its node is applied; with kubelets running, the kubelets — not the apiserver —
+/// finish graceful pod deletions.
 pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let streams = RngStreams::new(seed);
-    let config = ApiServerConfig {
-        record_writes: options.record_writes,
-        ..scenario.apiserver.clone()
-    };
     let mut actions = Vec::with_capacity(scenario.timeline.len() + 1);
     if !scenario.initial.is_empty() {
         actions.push(TimedAction {
@@ -355,6 +384,18 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         });
     }
     actions.extend(scenario.timeline.iter().cloned());
+    let kubelets = if scenario.kubelet.enabled {
+        let nodes = applied_nodes(&actions);
+        (!nodes.is_empty()).then(|| Kubelets::new(&nodes, scenario.kubelet.clone(), streams))
+    } else {
+        None
+    };
+    let config = ApiServerConfig {
+        record_writes: options.record_writes,
+        complete_graceful_deletions: scenario.apiserver.complete_graceful_deletions
+            && kubelets.is_none(),
+        ..scenario.apiserver.clone()
+    };
     let scheduler = if scenario.scheduler.enabled {
         // The configuration was resolved once at load time; it resolves the same way again.
         scheduler::config::resolve_seeded(&scenario.scheduler.config, seed)
@@ -379,6 +420,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         components: Vec::new(),
         owners: BTreeMap::new(),
         scheduler: None,
+        kubelets: None,
         timers: Vec::new(),
         start_after_initial_apply: Kubectl::defers(&scenario.initial),
         recorder: Recorder::default(),
@@ -408,6 +450,9 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
             GARBAGE_COLLECTOR_CLIENT,
             gc_workers,
         )));
+    }
+    if let Some(kubelets) = kubelets {
+        world.kubelets = Some(world.register(Box::new(kubelets)));
     }
     let components = world.components.len() as ComponentId;
     let mut sim = Simulation::new(world);

@@ -1,0 +1,413 @@
+//! The kubelet: the node agent that runs the pods bound to its node, reports their status and
+//! its node's, and renews its node's lease.
+//!
+//! Every node of a run gets a kubelet, and all of them are one component ([`Kubelets`]) that
+//! keeps each node's state compactly in a `Vec` indexed by node. Each node still speaks to the
+//! apiserver as its own client (`ClientId(100_000 + index)`, user `system:node:<name>`, group
+//! `system:nodes`) with its own watches — its pods (`spec.nodeName=<node>`) and its own Node
+//! (`metadata.name=<node>`) — so flow control and restart storms see them apart. A node's
+//! kubelet starts when the scenario applies the node and does nothing before.
+//!
+//! The files, one mechanism each:
+//!
+//! * `admission.rs` — whether a pod may run here (resources, affinity, ports, NoExecute taints);
+//! * `pod_worker.rs` — what the kubelet keeps of a pod and its containers;
+//! * `pod_startup.rs` — the start of a pod (sandbox, image, container, in order), container
+//!   exits and restarts, and the relist (PLEG) that sees them;
+//! * `image_puller.rs` — the node's images and its pulls (serialized by default);
+//! * `probes.rs` — readiness, liveness and startup probes;
+//! * `restart_backoff.rs` — CrashLoopBackOff (10 s doubling to 5 min, reset after 10 min up);
+//! * `termination.rs` — graceful termination and the final delete;
+//! * `status_manager.rs` — the pod status the kubelet computes and its writes, one at a time;
+//! * `node_status.rs` — the node status every `nodeStatusUpdateFrequency` and the lease;
+//! * `behavior.rs` — what containers do (`kubesim.io/*` annotations), `timing.rs` — the
+//!   seeded durations of each step, `wakeups.rs` — the kubelets' timers.
+
+mod admission;
+pub mod behavior;
+mod image_puller;
+mod node_status;
+mod pod_startup;
+mod pod_worker;
+mod probes;
+mod restart_backoff;
+mod status_manager;
+mod termination;
+mod timing;
+mod wakeups;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::api::labels::{FieldOperator, FieldRequirement, FieldSelector};
+use crate::api::node::Node;
+use crate::api::{Kind, Object, Uid};
+use crate::apiserver::{
+    ClientId, ListOptions, Request, RequestId, Response, UserInfo, WatchEvent, WatchId,
+};
+use crate::client::informer::{Delta, Informer};
+use crate::component::{Component, ComponentContext, Timer};
+use crate::config::kubelet::KubeletSettings;
+use crate::sim::{RngStreams, SimRng, SimTime};
+
+use image_puller::ImagePuller;
+use node_status::Heartbeat;
+use pod_worker::PodWork;
+use status_manager::StatusQueue;
+use wakeups::{Wake, Wakeups};
+
+/// The first kubelet client id; node `i` (in the order [`Kubelets::new`] is given them) speaks
+/// as `ClientId(KUBELET_CLIENT_BASE + i)`.
+pub const KUBELET_CLIENT_BASE: u32 = 100_000;
+
+/// The client id of the kubelet of node `index`.
+pub const fn kubelet_client(index: u32) -> ClientId {
+    ClientId(KUBELET_CLIENT_BASE + index)
+}
+
+/// A request a kubelet is waiting on (besides its informers').
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    /// A pod status write.
+    PodStatus(Uid),
+    /// The final delete of a pod.
+    FinalDelete,
+    /// A node status write.
+    NodeStatus,
+    /// The lease get, create or update.
+    Lease(node_status::LeaseStep),
+}
+
+/// One node's kubelet.
+struct NodeAgent {
+    name: String,
+    client: ClientId,
+    user: UserInfo,
+    /// When the scenario applies the node (the kubelet starts then).
+    start_at: SimTime,
+    /// When the kubelet started.
+    started_at: Option<SimTime>,
+    node_informer: Informer,
+    pod_informer: Informer,
+    /// The node as last seen.
+    node: Option<Arc<Node>>,
+    /// The pods the kubelet knows, by uid.
+    pods: BTreeMap<Uid, PodWork>,
+    /// Pods that arrived before the node did, to admit once it has.
+    awaiting_node: Vec<Arc<crate::api::pod::Pod>>,
+    images: ImagePuller,
+    status: StatusQueue,
+    heartbeat: Heartbeat,
+    requests: BTreeMap<RequestId, Pending>,
+    /// Durations of the node's steps (`kubelet/startup/<node>`).
+    startup_rng: SimRng,
+    /// Probe workers' start jitter (`kubelet/probes/<node>`).
+    probe_rng: SimRng,
+    /// The node status and lease loops' jitter (`kubelet/heartbeat/<node>`).
+    heartbeat_rng: SimRng,
+}
+
+/// What a kubelet can do while it handles something: the clock, its settings, its timers and
+/// the apiserver.
+struct Env<'e, 'c> {
+    now: SimTime,
+    settings: &'e KubeletSettings,
+    wakeups: &'e mut Wakeups,
+    cx: &'e mut ComponentContext<'c>,
+    node: u32,
+}
+
+impl Env<'_, '_> {
+    /// Wakes the node's kubelet for `wake` at `at`.
+    fn wake_at(&mut self, at: SimTime, wake: Wake) {
+        self.set(at, wake, false);
+    }
+
+    /// The same for periodic housekeeping, which does not keep a run from being quiescent.
+    fn wake_background(&mut self, at: SimTime, wake: Wake) {
+        self.set(at, wake, true);
+    }
+
+    fn set(&mut self, at: SimTime, wake: Wake, background: bool) {
+        let code = self.wakeups.insert(self.node, wake);
+        self.cx.set_timer(at, Timer { code, background });
+    }
+
+    /// Sends `request` to the apiserver.
+    fn submit(&mut self, request: Request) -> RequestId {
+        self.cx.api.submit(self.now, request, self.cx.out)
+    }
+}
+
+/// The kubelets of every node of a run.
+pub struct Kubelets {
+    settings: KubeletSettings,
+    nodes: Vec<NodeAgent>,
+    wakeups: Wakeups,
+}
+
+/// A field selector `field=value`.
+fn field_equals(field: &str, value: &str) -> FieldSelector {
+    FieldSelector::from_requirements(vec![FieldRequirement {
+        field: field.to_string(),
+        operator: FieldOperator::Equals,
+        value: value.to_string(),
+    }])
+}
+
+impl Kubelets {
+    /// A kubelet for each of `nodes` (name, and when the scenario applies the node), with
+    /// `settings`; each node's random streams derive from `streams`.
+    pub fn new(
+        nodes: &[(String, SimTime)],
+        settings: KubeletSettings,
+        streams: RngStreams,
+    ) -> Kubelets {
+        let agents = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (name, start_at))| NodeAgent::new(i as u32, name, *start_at, streams))
+            .collect();
+        Kubelets {
+            settings,
+            nodes: agents,
+            wakeups: Wakeups::default(),
+        }
+    }
+
+    /// How many nodes have a kubelet.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// How many kubelet timers are pending.
+    pub fn pending_timers(&self) -> usize {
+        self.wakeups.pending()
+    }
+
+    fn index_of(&self, client: ClientId) -> Option<usize> {
+        let index = client.0.checked_sub(KUBELET_CLIENT_BASE)? as usize;
+        (index < self.nodes.len()).then_some(index)
+    }
+
+    /// Runs `f` on node `index` with its environment.
+    fn with_node(
+        &mut self,
+        index: usize,
+        cx: &mut ComponentContext<'_>,
+        f: impl FnOnce(&mut NodeAgent, &mut Env<'_, '_>),
+    ) {
+        let Some(agent) = self.nodes.get_mut(index) else {
+            return;
+        };
+        let mut env = Env {
+            now: cx.now(),
+            settings: &self.settings,
+            wakeups: &mut self.wakeups,
+            cx,
+            node: index as u32,
+        };
+        f(agent, &mut env);
+    }
+}
+
+impl NodeAgent {
+    fn new(index: u32, name: &str, start_at: SimTime, streams: RngStreams) -> NodeAgent {
+        let client = kubelet_client(index);
+        let user = UserInfo::new(
+            format!("system:node:{name}"),
+            &["system:nodes", "system:authenticated"],
+        );
+        let pods = ListOptions {
+            field_selector: Some(field_equals("spec.nodeName", name)),
+            ..ListOptions::default()
+        };
+        let node = ListOptions {
+            field_selector: Some(field_equals("metadata.name", name)),
+            ..ListOptions::default()
+        };
+        NodeAgent {
+            name: name.to_string(),
+            client,
+            node_informer: Informer::new(Kind::Node, client, user.clone(), node),
+            pod_informer: Informer::new(Kind::Pod, client, user.clone(), pods),
+            user,
+            start_at,
+            started_at: None,
+            node: None,
+            pods: BTreeMap::new(),
+            awaiting_node: Vec::new(),
+            images: ImagePuller::default(),
+            status: StatusQueue::default(),
+            heartbeat: Heartbeat::default(),
+            requests: BTreeMap::new(),
+            startup_rng: streams.stream(&format!("kubelet/startup/{name}")),
+            probe_rng: streams.stream(&format!("kubelet/probes/{name}")),
+            heartbeat_rng: streams.stream(&format!("kubelet/heartbeat/{name}")),
+        }
+    }
+
+    /// The kubelet starts: it lists and watches its Node and its pods.
+    fn start(&mut self, env: &mut Env<'_, '_>) {
+        if self.started_at.is_some() {
+            return;
+        }
+        self.started_at = Some(env.now);
+        self.node_informer.start(env.now, env.cx.api, env.cx.out);
+        self.pod_informer.start(env.now, env.cx.api, env.cx.out);
+    }
+
+    fn on_wake(&mut self, wake: Wake, env: &mut Env<'_, '_>) {
+        match wake {
+            Wake::Start => self.start(env),
+            Wake::NodeStatus => self.node_status_tick(env),
+            Wake::Lease => self.lease_tick(env),
+            Wake::SyncBatch => self.sync_batch(env),
+            Wake::ImagePulled(id) => self.image_pulled(id, env),
+            Wake::Pod { uid, epoch, what } => self.pod_wake(uid, epoch, what, env),
+        }
+    }
+
+    fn on_response(&mut self, request: RequestId, response: &Response, env: &mut Env<'_, '_>) {
+        let now = env.now;
+        if let Some(deltas) = self
+            .node_informer
+            .on_response(request, response, now, env.cx.api, env.cx.out)
+        {
+            self.node_deltas(deltas, env);
+            return;
+        }
+        if let Some(deltas) = self
+            .pod_informer
+            .on_response(request, response, now, env.cx.api, env.cx.out)
+        {
+            self.pod_deltas(deltas, env);
+            return;
+        }
+        match self.requests.remove(&request) {
+            Some(Pending::PodStatus(uid)) => self.status_written(uid, response, env),
+            Some(Pending::FinalDelete) | None => {}
+            Some(Pending::NodeStatus) => self.node_status_written(response, env),
+            Some(Pending::Lease(step)) => self.lease_answered(step, response, env),
+        }
+    }
+
+    fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent, env: &mut Env<'_, '_>) {
+        if self.node_informer.owns_watch(watch) {
+            let delta = self.node_informer.on_watch_event(event);
+            self.node_deltas(vec![delta], env);
+        } else if self.pod_informer.owns_watch(watch) {
+            let delta = self.pod_informer.on_watch_event(event);
+            self.pod_deltas(vec![delta], env);
+        }
+    }
+
+    fn node_deltas(&mut self, deltas: Vec<Delta>, env: &mut Env<'_, '_>) {
+        for delta in deltas {
+            match delta {
+                Delta::Added(object) | Delta::Updated(_, object) => {
+                    if let Some(node) = object.as_node() {
+                        self.node_seen(Arc::clone(node), env);
+                    }
+                }
+                // The node is gone: its kubelet keeps what it runs until it comes back.
+                Delta::Deleted(_) => self.node = None,
+            }
+        }
+    }
+
+    fn pod_deltas(&mut self, deltas: Vec<Delta>, env: &mut Env<'_, '_>) {
+        for delta in deltas {
+            match delta {
+                Delta::Added(object) | Delta::Updated(_, object) => {
+                    if let Object::Pod(pod) = &*object {
+                        self.pod_seen(Arc::clone(pod), env);
+                    }
+                }
+                Delta::Deleted(object) => {
+                    if let Object::Pod(pod) = &*object {
+                        self.pod_removed(pod.metadata.uid);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The node appeared or changed: the first time, the heartbeats start and the pods that
+    /// waited for it are admitted.
+    fn node_seen(&mut self, node: Arc<Node>, env: &mut Env<'_, '_>) {
+        let first = self.node.is_none() && !self.heartbeat.running();
+        if self.node.is_none() {
+            let limit = if env.settings.serialize_image_pulls {
+                1
+            } else {
+                env.settings
+                    .max_parallel_image_pulls
+                    .map_or(usize::MAX, |n| n as usize)
+            };
+            if first {
+                self.images = ImagePuller::new(limit, &node.status.images);
+            }
+        }
+        self.node = Some(node);
+        if first {
+            self.start_heartbeats(env);
+        }
+        for pod in std::mem::take(&mut self.awaiting_node) {
+            self.pod_seen(pod, env);
+        }
+    }
+}
+
+impl Component for Kubelets {
+    fn clients(&self) -> Vec<ClientId> {
+        self.nodes.iter().map(|n| n.client).collect()
+    }
+
+    /// Each kubelet starts when the scenario applies its node.
+    fn start(&mut self, cx: &mut ComponentContext<'_>) {
+        for index in 0..self.nodes.len() {
+            let at = self.nodes[index].start_at;
+            self.with_node(index, cx, |_, env| env.wake_at(at, Wake::Start));
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        client: ClientId,
+        request: RequestId,
+        response: &Response,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        if let Some(index) = self.index_of(client) {
+            self.with_node(index, cx, |agent, env| {
+                agent.on_response(request, response, env);
+            });
+        }
+    }
+
+    fn on_watch_event(
+        &mut self,
+        client: ClientId,
+        watch: WatchId,
+        event: &WatchEvent,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        if let Some(index) = self.index_of(client) {
+            self.with_node(index, cx, |agent, env| {
+                agent.on_watch_event(watch, event, env);
+            });
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+        let Some((node, wake)) = self.wakeups.take(timer.code) else {
+            return;
+        };
+        self.with_node(node as usize, cx, |agent, env| agent.on_wake(wake, env));
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
