@@ -32,9 +32,9 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // The translated Policy packs pods; which empty node a new pack starts on is the seeded
     // tie-break's choice ("scheduler/tie-break").
     ("legacy-policy.yaml", Randomness::Draws),
-    // The only draw is preemption's random start among candidate nodes, and with two nodes
-    // every start finds the same candidates: the trace cannot depend on the seed.
-    ("preemption.yaml", Randomness::DrawsNothing),
+    // Preemption's random start among candidate nodes cannot matter with two nodes, but the
+    // kubelets draw how long each pod takes to start ("kubelet/startup/<node>").
+    ("preemption.yaml", Randomness::Draws),
     // manifests/quickstart-batch.yaml creates a pod with `generateName: batch-`; its suffix is
     // drawn from the seeded stream "apiserver/generate-name".
     ("quickstart.yaml", Randomness::Draws),
@@ -279,8 +279,9 @@ fn different_seeds_change_the_digest_where_random_numbers_are_drawn() {
 #[test]
 fn the_seed_alone_does_not_change_the_digest() {
     // The control for the test above: a scenario that draws nothing (every pod named, no
-    // generateName) must give the same digest under any seed, so a digest that differs between
-    // seeds really reflects random draws rather than the seed being hashed in.
+    // generateName, no kubelets, whose step durations and heartbeats are drawn) must give the
+    // same digest under any seed, so a digest that differs between seeds really reflects random
+    // draws rather than the seed being hashed in.
     let tmp = tempfile::tempdir().expect("temporary folder");
     let scenario = tmp.path().join("no-draws.yaml");
     fs::write(
@@ -292,6 +293,7 @@ metadata:
   name: no-draws
 spec:
   duration: 5m
+  kubelet: {enabled: false}
   nodePools:
     - {name: n, count: 2, template: {allocatable: {cpu: \"4\", memory: 8Gi, pods: \"10\"}}}
   timeline:

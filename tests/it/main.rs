@@ -6,6 +6,7 @@ mod determinism;
 mod explain;
 mod gpu;
 mod inputs;
+mod kubelet;
 mod legacy_policy;
 mod queue;
 mod replay;

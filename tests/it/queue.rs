@@ -106,6 +106,7 @@ fn heartbeat_all(sim: &mut Simulation<World>, beat: u64) {
             type_: "Ready".into(),
             status: "True".into(),
             reason: "KubeletReady".into(),
+            message: String::new(),
             last_heartbeat_time: at(beat),
             last_transition_time: SimTime::ZERO,
         }];

@@ -17,11 +17,14 @@ use crate::support::load_text;
 /// * `c-small`, `d-small` (2 CPU): 3 > 2 even empty — NodeResourcesFit, unresolvable;
 /// * `e-busy` (4 CPU) holding `busy` (2 CPU, priority 0): 3 > 4 − 2 — Insufficient cpu, which
 ///   evicting a pod could fix, but `busy` has the pod's own priority: no victims.
+///
+/// No kubelets run: the tests count the scheduler's own pod writes.
 const CLUSTER: &str = r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
 metadata: {name: fit-error}
 spec:
   duration: 31m
+  kubelet: {enabled: false}
 ---
 apiVersion: v1
 kind: Node

@@ -1186,6 +1186,8 @@ impl Runner {
                         PatchOp::Image { .. } => s.image = image,
                         // The sequences never generate the scheduler's status patches.
                         PatchOp::PodStatus { .. }
+                        | PatchOp::KubeletPodStatus(_)
+                        | PatchOp::KubeletNodeStatus(_)
                         | PatchOp::EventSeries(_)
                         | PatchOp::Apply(_)
                         | PatchOp::AddOwner { .. }
