@@ -434,11 +434,14 @@ impl ApiServer {
             delay: self.config.watch_delay,
         };
         // Replay what the client missed since `from` before anything newer can be committed.
+        let concerns = watch.may_concern();
         let backlog: Vec<WatchEvent> = self
             .store
             .changes_since(from)?
+            .filter(|c| concerns(c))
             .filter_map(|c| watch.event_for(c))
             .collect();
+        drop(concerns);
         let at = now + watch.delay;
         let id = self.watches.open(watch);
         for event in backlog {

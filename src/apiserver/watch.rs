@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::request::{ClientId, ListOptions, WatchId};
 use super::store::{Change, ChangeType};
+use crate::api::labels::FieldSelector;
 use crate::api::{Kind, Object, ResourceVersion};
 use crate::sim::SimDuration;
 
@@ -59,12 +60,48 @@ impl Watch {
         {
             return false;
         }
-        if let Some(fields) = &self.options.field_selector
-            && !fields.matches(|path| object.field(path))
-        {
-            return false;
+        if let Some(fields) = &self.options.field_selector {
+            if !self.pinned_field_matches(fields, object) {
+                return false;
+            }
+            if !fields.matches(|path| object.field(path)) {
+                return false;
+            }
         }
         true
+    }
+
+    /// Whether `object` has the value a kubelet's watch pins (`spec.nodeName` of a pod,
+    /// `metadata.name` of a node), compared in place: most objects a kubelet's watch is
+    /// tested against (a watch's backlog, a list) fail here without a string being built.
+    fn pinned_field_matches(&self, fields: &FieldSelector, object: &Object) -> bool {
+        match object {
+            Object::Pod(pod) => fields
+                .requires_exact_match(NODE_NAME_FIELD)
+                .is_none_or(|node| pod.spec.node_name == node),
+            Object::Node(node) => fields
+                .requires_exact_match(NAME_FIELD)
+                .is_none_or(|name| node.metadata.name == name),
+            _ => true,
+        }
+    }
+
+    /// A cheap test of whether a change may concern this watch at all (its kind, and the
+    /// node or name it is pinned to), worked out once for the watch: replaying a backlog tests
+    /// every change since the watch's version, most of them not its own.
+    pub fn may_concern(&self) -> impl Fn(&Change) -> bool + '_ {
+        let key = IndexKey::of(self);
+        move |change: &Change| {
+            if change.object.kind() != self.kind {
+                return false;
+            }
+            let objects = || std::iter::once(&*change.object).chain(change.previous.as_deref());
+            match &key {
+                IndexKey::NodeName(node) => objects().any(|o| node_of(o) == Some(node.as_str())),
+                IndexKey::Name(name) => change.object.meta().name == *name,
+                IndexKey::Namespace(_) | IndexKey::All => true,
+            }
+        }
     }
 
     /// The event `change` means to this watch, if any.

@@ -230,6 +230,10 @@ impl NodeAgent {
         };
         c.starting = true;
         c.epoch = c.epoch.wrapping_add(1);
+        if !c.init && c.waiting == Some(POD_INITIALIZING) {
+            // The init containers are done: the container is being created now.
+            c.waiting = Some(CONTAINER_CREATING);
+        }
         let waiter = Waiter {
             uid,
             container: index,

@@ -243,7 +243,7 @@ impl ProbeWorker {
                 self.last = Some(answer);
             }
         }
-        self.cursor = self.cursor + self.period.saturating_mul(u64::from(ticks));
+        self.cursor += self.period.saturating_mul(u64::from(ticks));
     }
 
     /// Ticks in `[from, until)` on the worker's grid, `from` being a tick.

@@ -277,7 +277,10 @@ fn crash_loop_back_off_waits_10_20_40_80_160_300_300_seconds() {
     while t < at(940, 0) {
         let p = pod_at(&mut sim, t, "crashy");
         let c = &p.status.container_statuses[0];
-        let ended = [c.state.terminated.as_ref(), c.last_state.terminated.as_ref()];
+        let ended = [
+            c.state.terminated.as_ref(),
+            c.last_state.terminated.as_ref(),
+        ];
         for run in ended.into_iter().flatten() {
             assert_eq!(run.exit_code, 1);
             starts.push(run.started_at);
@@ -297,7 +300,9 @@ fn crash_loop_back_off_waits_10_20_40_80_160_300_300_seconds() {
     };
     assert_eq!(
         ms(&starts),
-        vec![11_502, 13_500, 25_000, 46_500, 88_000, 169_500, 331_000, 632_500, 934_000]
+        vec![
+            11_502, 13_500, 25_000, 46_500, 88_000, 169_500, 331_000, 632_500, 934_000
+        ]
     );
     let waits: Vec<u64> = starts[1..]
         .iter()
@@ -306,7 +311,9 @@ fn crash_loop_back_off_waits_10_20_40_80_160_300_300_seconds() {
         .collect();
     assert_eq!(
         waits,
-        vec![498, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]
+        vec![
+            498, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000
+        ]
     );
     // During a back-off the container waits as CrashLoopBackOff, its last run shown.
     let p = pod_at(&mut sim, at(940, 0), "crashy");
@@ -341,7 +348,12 @@ fn graceful_termination_ends_with_the_kubelet_s_final_delete() {
     let pods = format!(
         "{}{}",
         pod_manifest("calm", true, "cached:v1", ""),
-        pod_manifest("stubborn", true, "cached:v1", "  terminationGracePeriodSeconds: 1\n")
+        pod_manifest(
+            "stubborn",
+            true,
+            "cached:v1",
+            "  terminationGracePeriodSeconds: 1\n"
+        )
     );
     let text = format!(
         "{SCENARIO_HEAD}  timeline:\n    - {{at: 10s, apply: pods.yaml}}\n    - {{at: 60s, delete: {{pod: default/calm}}}}\n    - {{at: 60s, delete: {{pod: default/stubborn}}}}\n{NODE}"
@@ -362,11 +374,17 @@ fn graceful_termination_ends_with_the_kubelet_s_final_delete() {
     );
     assert_eq!(p.status.phase, PodPhase::Failed);
     let exit = p.status.container_statuses[0].state.terminated.as_ref();
-    assert_eq!(exit.map(|t| (t.exit_code, t.finished_at)), Some((137, at(61, 2))));
+    assert_eq!(
+        exit.map(|t| (t.exit_code, t.finished_at)),
+        Some((137, at(61, 2)))
+    );
     let p = pod_at(&mut sim, at(62, 3) + SimDuration::from_micros(500), "calm");
     assert_eq!(p.status.phase, PodPhase::Succeeded);
     let exit = p.status.container_statuses[0].state.terminated.as_ref();
-    assert_eq!(exit.map(|t| (t.exit_code, t.reason.as_str())), Some((0, "Completed")));
+    assert_eq!(
+        exit.map(|t| (t.exit_code, t.reason.as_str())),
+        Some((0, "Completed"))
+    );
     sim.run_until(at(70, 0));
     assert!(pod(&sim, "calm").is_none() && pod(&sim, "stubborn").is_none());
     let deletes: Vec<(String, SimTime, String)> = sim
@@ -380,7 +398,11 @@ fn graceful_termination_ends_with_the_kubelet_s_final_delete() {
     assert_eq!(
         deletes,
         vec![
-            ("stubborn".to_string(), at(61, 4), "system:node:n1".to_string()),
+            (
+                "stubborn".to_string(),
+                at(61, 4),
+                "system:node:n1".to_string()
+            ),
             ("calm".to_string(), at(62, 4), "system:node:n1".to_string()),
         ]
     );
@@ -460,9 +482,7 @@ fn node_status_is_checked_every_10_s_and_written_on_change_or_every_5_min() {
     // its last report. A pod at 400 s pulls big:v1 (done 405.002 s): the next check, at most
     // 10.4 s later, writes the new image list.
     let pods = pod_manifest("web", true, "big:v1", "");
-    let text = format!(
-        "{SCENARIO_HEAD}  timeline:\n    - {{at: 400s, apply: pods.yaml}}\n{NODE}"
-    );
+    let text = format!("{SCENARIO_HEAD}  timeline:\n    - {{at: 400s, apply: pods.yaml}}\n{NODE}");
     let (_dir, path) = fixture("scenario.yaml", &text, &[("pods.yaml", &pods)]);
     let options = RunOptions {
         record_writes: true,
