@@ -3,6 +3,7 @@
 //! matching, counting a pod's request).
 
 pub mod affinity;
+pub mod behavior;
 pub mod deployment;
 pub mod event;
 pub mod gpu;

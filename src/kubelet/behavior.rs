@@ -14,8 +14,8 @@
 //!
 //! So `kubesim.io/exit-after: 5s` with `kubesim.io/exit-code: "1"` is a container that crashes
 //! five seconds after every start. Init containers that are not sidecars exit after 0 s with
-//! code 0 unless an annotation says otherwise. A value that does not parse is ignored (the
-//! scenario loader reports it for the manifests it reads).
+//! code 0 unless an annotation says otherwise. A value that does not parse is ignored here;
+//! the scenario loader refuses it in the manifests it reads (`api::behavior`).
 
 use std::collections::BTreeMap;
 
@@ -23,25 +23,9 @@ use crate::api::pod::Container;
 use crate::config::kubelet::ContainerBehavior;
 use crate::sim::SimDuration;
 
-/// `kubesim.io/ready-after`.
-pub const READY_AFTER: &str = "kubesim.io/ready-after";
-/// `kubesim.io/started-after`.
-pub const STARTED_AFTER: &str = "kubesim.io/started-after";
-/// `kubesim.io/liveness-fails-after`.
-pub const LIVENESS_FAILS_AFTER: &str = "kubesim.io/liveness-fails-after";
-/// `kubesim.io/exit-after`.
-pub const EXIT_AFTER: &str = "kubesim.io/exit-after";
-/// `kubesim.io/exit-code`.
-pub const EXIT_CODE: &str = "kubesim.io/exit-code";
-
-/// Every behaviour annotation, for the scenario loader's checks.
-pub const ANNOTATIONS: [&str; 5] = [
-    READY_AFTER,
-    STARTED_AFTER,
-    LIVENESS_FAILS_AFTER,
-    EXIT_AFTER,
-    EXIT_CODE,
-];
+pub use crate::api::behavior::{
+    EXIT_AFTER, EXIT_CODE, LIVENESS_FAILS_AFTER, READY_AFTER, STARTED_AFTER,
+};
 
 /// What one container does, relative to each of its starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,23 +78,6 @@ impl Behavior {
     }
 }
 
-/// Whether `value` is a valid value of the behaviour annotation `key` (a base key, without a
-/// container suffix).
-pub fn valid_value(key: &str, value: &str) -> bool {
-    if key == EXIT_CODE {
-        value.parse::<i32>().is_ok()
-    } else {
-        value.parse::<SimDuration>().is_ok()
-    }
-}
-
-/// The behaviour annotation `key` names (with or without a container suffix), if it is one.
-pub fn base_key(key: &str) -> Option<&'static str> {
-    ANNOTATIONS
-        .into_iter()
-        .find(|base| key == *base || key.strip_prefix(base).is_some_and(|r| r.starts_with('.')))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,8 +105,5 @@ mod tests {
         assert_eq!(w.exit_after, Some(SimDuration::from_secs(5)));
         assert_eq!(d.exit_after, Some(SimDuration::from_secs(60)));
         assert_eq!((w.exit_code, w.ready_after), (1, SimDuration::from_secs(3)));
-        assert_eq!(base_key("kubesim.io/exit-after.db"), Some(EXIT_AFTER));
-        assert_eq!(base_key("kubesim.io/exit-afterwards"), None);
-        assert!(!valid_value(EXIT_CODE, "one"));
     }
 }

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use super::error::ScenarioError;
 use super::model::TypeMeta;
 use super::yaml::{Document, list_items, locate, parse_lenient};
+use crate::api::behavior::check_annotations;
 use crate::api::deployment::Deployment;
 use crate::api::event::Event;
 use crate::api::gpu::validate_gpu_declaration;
@@ -345,6 +346,7 @@ fn validate(object: &Object) -> Result<(), (String, String)> {
 /// that selects its own template, a GPU declaration that adds up, an HPA's bounds.
 fn validate_shape(object: &Object) -> Result<(), (&'static str, String)> {
     let meta = object.meta();
+    check_annotations(&meta.annotations).map_err(|m| ("metadata.annotations", m))?;
     if meta.name.is_empty() && meta.generate_name.is_empty() {
         return Err((
             "metadata.name",
@@ -394,6 +396,8 @@ fn validate_workload(
     if replicas.is_some_and(|r| r < 0) {
         return Err(("spec.replicas", "expected a non-negative integer".into()));
     }
+    check_annotations(&template.metadata.annotations)
+        .map_err(|m| ("spec.template.metadata.annotations", m))?;
     if selector.match_labels.is_empty() && selector.match_expressions.is_empty() {
         return Err((
             "spec.selector",

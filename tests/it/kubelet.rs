@@ -620,4 +620,112 @@ fn kubelet_settings_errors_name_the_field_and_line() {
         .to_string();
     assert!(err.contains("scenario.yaml:9:"), "{err}");
     assert!(err.contains("imagePulls"), "{err}");
+    // A behaviour annotation that does not parse is refused where it is written.
+    let pods = pod_manifest("web", true, "cached:v1", "").replace(
+        "name: web\n",
+        "name: web\n  annotations: {kubesim.io/exit-after: soon}\n",
+    );
+    let text = format!("{SCENARIO_HEAD}{NODE}{pods}");
+    let (_dir, path) = fixture("scenario.yaml", &text, &[]);
+    let err = kubesim::scenario::load(&path, &kubesim::world::Components)
+        .expect_err("not a duration")
+        .to_string();
+    assert!(err.contains("metadata.annotations"), "{err}");
+    assert!(
+        err.contains("kubesim.io/exit-after: expected a duration such as 30s, found \"soon\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn restart_policy_decides_what_an_exit_does() {
+    // Each app container runs from 11.502 s (seen at 12 s).
+    // * job (Never): exits 0 after 5 s, at 16.502 s, seen at 17 s: Succeeded, not restarted.
+    // * broken (Never): exits 3 at 16.502 s: Failed.
+    // * retry (OnFailure): exits 1 after 1 s (12.502 s), seen at 13 s: restarted at once,
+    //   running again from 13.5 s; the pod stays Running.
+    // * staged: an init container running 2 s (11.502 → 13.502 s, seen at 14 s), then the app
+    //   container: started at 14 s, running from 14.5 s, seen at 15 s.
+    let pod = |name: &str, policy: &str, annotations: &str| {
+        pod_manifest(
+            name,
+            true,
+            "cached:v1",
+            &format!("  restartPolicy: {policy}\n"),
+        )
+        .replace(
+            &format!("name: {name}\n"),
+            &format!("name: {name}\n  annotations: {{{annotations}}}\n"),
+        )
+    };
+    let staged = pod_manifest(
+        "staged",
+        true,
+        "cached:v1",
+        "  initContainers: [{name: init, image: \"cached:v1\"}]\n",
+    )
+    .replace(
+        "name: staged\n",
+        "name: staged\n  annotations: {kubesim.io/exit-after.init: 2s}\n",
+    );
+    let pods = [
+        pod(
+            "job",
+            "Never",
+            "kubesim.io/exit-after: 5s, kubesim.io/exit-code: \"0\"",
+        ),
+        pod(
+            "broken",
+            "Never",
+            "kubesim.io/exit-after: 5s, kubesim.io/exit-code: \"3\"",
+        ),
+        pod(
+            "retry",
+            "OnFailure",
+            "kubesim.io/exit-after: 1s, kubesim.io/exit-code: \"1\"",
+        ),
+        staged,
+    ]
+    .concat();
+    let mut sim = world_with("", &pods);
+    let p = pod_at(&mut sim, at(14, 200), "staged");
+    assert_eq!(p.status.phase, PodPhase::Pending);
+    assert_eq!(
+        p.status.condition("Initialized").map(|c| c.status.as_str()),
+        Some("True")
+    );
+    let init = &p.status.init_container_statuses[0];
+    assert_eq!(
+        init.state.terminated.as_ref().map(|t| t.finished_at),
+        Some(at(13, 502))
+    );
+    let p = pod_at(&mut sim, at(15, 2), "staged");
+    assert_eq!(p.status.phase, PodPhase::Running);
+    assert_eq!(running_since(&p), Some(at(14, 500)));
+    let retry = pod_at(&mut sim, at(16, 0), "retry");
+    assert_eq!(retry.status.phase, PodPhase::Running);
+    assert!(retry.status.container_statuses[0].restart_count >= 1);
+    let p = pod_at(&mut sim, at(16, 900), "job");
+    assert_eq!(p.status.phase, PodPhase::Running);
+    let job = pod_at(&mut sim, at(17, 2), "job");
+    assert_eq!(job.status.phase, PodPhase::Succeeded);
+    let ready = job.status.condition("Ready").expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "PodCompleted")
+    );
+    let broken = pod_at(&mut sim, at(17, 2), "broken");
+    assert_eq!(broken.status.phase, PodPhase::Failed);
+    let exit = broken.status.container_statuses[0]
+        .state
+        .terminated
+        .as_ref();
+    assert_eq!(
+        exit.map(|t| (t.exit_code, t.reason.as_str())),
+        Some((3, "Error"))
+    );
+    // Terminal pods are not restarted.
+    let later = pod_at(&mut sim, at(120, 0), "job");
+    assert_eq!(later.status.container_statuses[0].restart_count, 0);
+    assert_eq!(later.status.phase, PodPhase::Succeeded);
 }
