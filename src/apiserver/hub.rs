@@ -34,8 +34,8 @@ pub struct ApiServerConfig {
     pub watch_delay: SimDuration,
     /// Changes retained for watches; older versions get 410 Gone.
     pub watch_history: usize,
-    /// Finish graceful pod deletions at the deadline in the apiserver itself. Until kubelets are
-    /// modelled nothing else would confirm them.
+    /// Finish graceful pod deletions at the deadline in the apiserver itself: only when no
+    /// kubelets run, since otherwise a pod's kubelet sends its final delete.
     pub complete_graceful_deletions: bool,
     /// Keep a record of every write (for `events.jsonl`).
     pub record_writes: bool,
