@@ -218,8 +218,11 @@ struct Inputs {
     /// The Scenario document, its file and the line its document starts on.
     scenario: Option<(PathBuf, ScenarioDoc, u64)>,
     objects: Vec<Object>,
-    /// Where each object (kind, namespace, name) was first defined, to warn of repeats.
+    /// Where each object (kind, namespace, name) was first defined.
     defined_at: BTreeMap<(Kind, String, String), SourcePos>,
+    /// Where each object of the apply being read (the initial one, or a timeline entry's) was
+    /// first defined, to warn of repeats.
+    applied_together: BTreeMap<(Kind, String, String), SourcePos>,
     scheduler_configurations: Vec<(PathBuf, Document)>,
     /// Legacy scheduler Policy documents (at most one is allowed).
     scheduler_policies: Vec<(PathBuf, Document)>,
@@ -505,7 +508,13 @@ fn note_repeat(object: &Object, pos: SourcePos, inputs: &mut Inputs) {
         meta.namespace.clone()
     };
     let key = (kind, namespace, meta.name.clone());
-    match inputs.defined_at.get(&key) {
+    inputs
+        .defined_at
+        .entry(key.clone())
+        .or_insert_with(|| pos.clone());
+    // Only a repeat within one apply is worth a warning: a timeline apply of a changed
+    // manifest is how a scenario updates an object.
+    match inputs.applied_together.get(&key) {
         Some(first) => inputs.warnings.push(Note {
             pos,
             message: format!(
@@ -515,7 +524,7 @@ fn note_repeat(object: &Object, pos: SourcePos, inputs: &mut Inputs) {
             ),
         }),
         None => {
-            inputs.defined_at.insert(key, pos);
+            inputs.applied_together.insert(key, pos);
         }
     }
 }
@@ -1479,6 +1488,7 @@ fn timeline_action(
             .map_err(|(path, m)| invalid(format!("{field}.rollout{path}"), m));
     }
     if let Some(reference) = &e.apply {
+        inputs.applied_together.clear();
         let objects = read_reference(reference, base, locator, &format!("{field}.apply"), inputs)?;
         return Ok(Action::Apply(objects));
     }

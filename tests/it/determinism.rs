@@ -28,6 +28,9 @@ enum Randomness {
 /// scenario must be added here — `every_shipped_scenario_is_in_the_table` fails until it is —
 /// so that someone decides whether its digest must depend on the seed.
 const SCENARIOS: &[(&str, Randomness)] = &[
+    // The ReplicaSet controller's pods get generated names ("apiserver/generate-name"), and
+    // the scheduler breaks ties between the equally empty nodes ("scheduler/tie-break").
+    ("crashloop.yaml", Randomness::Draws),
     // FGD's integer scores tie often; kube-scheduler breaks the ties among the best GPU nodes
     // with the seeded stream "scheduler/tie-break".
     ("gpu-sharing.yaml", Randomness::Draws),
@@ -40,6 +43,8 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // manifests/quickstart-batch.yaml creates a pod with `generateName: batch-`; its suffix is
     // drawn from the seeded stream "apiserver/generate-name".
     ("quickstart.yaml", Randomness::Draws),
+    // Generated pod names and the scheduler's tie-break among equal nodes, as crashloop.yaml.
+    ("rolling-update.yaml", Randomness::Draws),
     // kube-scheduler breaks ties among equally scored nodes with the seeded stream
     // "scheduler/tie-break": thousands of ties between empty nodes here.
     ("scheduling-basic.yaml", Randomness::Draws),
