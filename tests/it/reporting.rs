@@ -240,6 +240,20 @@ fn events_jsonl_carries_the_fields_checks_read() {
         binding["node"].as_str().is_some_and(|n| !n.is_empty()),
         "{binding}"
     );
+    // The kubelets write pod status: a Running, Ready pod among them.
+    let pod_status = find(&|l| {
+        l["kind"] == "Pod"
+            && l["subresource"] == "status"
+            && l["phase"] == "Running"
+            && l["ready"] == true
+    })
+    .expect("a pod status write of a Ready pod");
+    assert!(
+        pod_status["user"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("system:node:")),
+        "{pod_status}"
+    );
     for kind in ["ReplicaSet", "Deployment"] {
         let status = find(&|l| l["kind"] == kind && l["subresource"] == "status")
             .unwrap_or_else(|| panic!("a {kind} status write"));

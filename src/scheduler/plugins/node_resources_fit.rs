@@ -551,7 +551,8 @@ fn least_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 || requested > capacity {
         return 0;
     }
-    mul_div(capacity - requested, MAX_NODE_SCORE, capacity)
+    // Saturating: a request below 0 on a node of near-i64::MAX capacity must not overflow.
+    mul_div(capacity.saturating_sub(requested), MAX_NODE_SCORE, capacity)
 }
 
 /// MostAllocated per resource: the used share after placing the pod, 0..=100 (requests above
