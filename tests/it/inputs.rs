@@ -296,3 +296,115 @@ fn an_imported_replicaset_keeps_its_pods_and_creates_none() {
         .collect();
     assert!(controller_writes.is_empty(), "{controller_writes:?}");
 }
+
+/// One Deployment of `kubectl get deploy,rs,pods -o yaml` from a real cluster: the Deployment,
+/// its ReplicaSet (named and labelled with the cluster's own pod-template-hash) and its running,
+/// Ready pods.
+fn deployment_dump(name: &str, replicas: usize, node: &str) -> String {
+    let rs_uid = format!("{name}-rs-uid-0000-1111");
+    let mut text = format!(
+        r#"- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: {name}
+    namespace: shop
+    uid: {name}-deploy-uid-0000
+    generation: 1
+    annotations: {{deployment.kubernetes.io/revision: "1"}}
+  spec:
+    replicas: {replicas}
+    selector: {{matchLabels: {{app: {name}}}}}
+    template:
+      metadata: {{labels: {{app: {name}}}}}
+      spec:
+        containers: [{{name: app, image: "{name}:1.0"}}]
+  status: {{observedGeneration: 1, replicas: {replicas}, updatedReplicas: {replicas}, readyReplicas: {replicas}, availableReplicas: {replicas}}}
+- apiVersion: apps/v1
+  kind: ReplicaSet
+  metadata:
+    name: {name}-6b7c9d8f5
+    namespace: shop
+    uid: {rs_uid}
+    labels: {{app: {name}, pod-template-hash: 6b7c9d8f5}}
+    annotations: {{deployment.kubernetes.io/revision: "1", deployment.kubernetes.io/desired-replicas: "{replicas}", deployment.kubernetes.io/max-replicas: "{max}"}}
+    ownerReferences:
+    - {{apiVersion: apps/v1, kind: Deployment, name: {name}, uid: {name}-deploy-uid-0000, controller: true, blockOwnerDeletion: true}}
+  spec:
+    replicas: {replicas}
+    selector: {{matchLabels: {{app: {name}, pod-template-hash: 6b7c9d8f5}}}}
+    template:
+      metadata: {{labels: {{app: {name}, pod-template-hash: 6b7c9d8f5}}}}
+      spec:
+        containers: [{{name: app, image: "{name}:1.0"}}]
+  status: {{replicas: {replicas}, readyReplicas: {replicas}, availableReplicas: {replicas}}}
+"#,
+        max = replicas + replicas.div_ceil(4),
+    );
+    for i in 0..replicas {
+        text.push_str(&format!(
+            r#"- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: {name}-6b7c9d8f5-p{i}
+    namespace: shop
+    labels: {{app: {name}, pod-template-hash: 6b7c9d8f5}}
+    ownerReferences:
+    - {{apiVersion: apps/v1, kind: ReplicaSet, name: {name}-6b7c9d8f5, uid: {rs_uid}, controller: true, blockOwnerDeletion: true}}
+  spec:
+    nodeName: {node}
+    containers: [{{name: app, image: "{name}:1.0"}}]
+  status:
+    phase: Running
+    conditions:
+    - {{type: Ready, status: "True"}}
+    containerStatuses:
+    - {{name: app, ready: true, restartCount: 0}}
+"#
+        ));
+    }
+    text
+}
+
+/// The acceptance check of an import: a dump of 3 Deployments with their running pods loads
+/// as that cluster and converges without creating or deleting a pod — the controllers find
+/// each ReplicaSet to be its Deployment's current one (templates compared without the hash, as
+/// upstream compares them) and each pod already there.
+#[test]
+fn an_imported_cluster_of_three_deployments_converges_without_pod_churn() {
+    let mut dump = String::from(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Node\n  metadata: {name: worker-1}\n  status:\n    allocatable: {cpu: \"16\", memory: 64Gi, pods: \"110\"}\n",
+    );
+    for (name, replicas) in [("web", 3), ("api", 2), ("cache", 1)] {
+        dump.push_str(&deployment_dump(name, replicas, "worker-1"));
+    }
+    let (_dir, path) = fixture("shop.yaml", &dump, &[]);
+    let scenario = load(&path);
+    let options = RunOptions {
+        record_writes: true,
+        ..RunOptions::default()
+    };
+    let mut sim = world::build(&scenario, &options);
+    sim.run_until(SimTime::ZERO + kubesim::sim::SimDuration::from_secs(120));
+    let writes = sim.model().api().writes();
+    let churn: Vec<_> = writes
+        .iter()
+        .filter(|w| w.kind == Kind::Pod || w.kind == Kind::ReplicaSet)
+        .filter(|w| w.user.starts_with("system:serviceaccount"))
+        .filter(|w| {
+            w.verb == kubesim::apiserver::Verb::Create || w.verb == kubesim::apiserver::Verb::Delete
+        })
+        .map(|w| (w.verb, w.kind, w.key.name.clone()))
+        .collect();
+    assert!(churn.is_empty(), "{churn:?}");
+    let store = sim.model().api().store();
+    assert_eq!(store.iter(Kind::Pod).count(), 6);
+    assert_eq!(store.iter(Kind::ReplicaSet).count(), 3);
+    // Every workload holds its declared state: 6 replicas desired, updated and available.
+    let convergence = sim.model().recorder().convergence();
+    assert!(convergence.is_converged());
+    let totals = convergence.deployment_totals();
+    assert_eq!(
+        (totals.desired, totals.updated, totals.available),
+        (6, 6, 6)
+    );
+}
