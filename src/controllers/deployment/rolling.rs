@@ -93,6 +93,11 @@ pub fn reconcile_old_replica_sets(
 /// Takes the unavailable pods out of old ReplicaSets, oldest first, at most `max` in all
 /// (upstream `cleanupUnhealthyReplicas`): they do not count towards availability, so removing
 /// them costs nothing. The ReplicaSets as they now are, and how many pods went.
+///
+/// A ReplicaSet just scaled down whose status still counts the pods it is deleting has more
+/// available pods than replicas: `replicas − available` is negative, and "scaling it down" by
+/// that would scale it up. Upstream refuses such a request with an error (which
+/// `reconcileOldReplicaSets` swallows, scaling nothing this sync) and so does this.
 pub fn cleanup_unhealthy_replicas(
     cx: &mut SyncContext<'_>,
     mut old: Vec<ReplicaSet>,
@@ -110,6 +115,15 @@ pub fn cleanup_unhealthy_replicas(
             continue;
         }
         let count = (max - total).min(unhealthy);
+        if count < 0 {
+            return Err(Flow::Failed(format!(
+                "when cleaning up unhealthy replicas, got invalid request to scale down {}/{} {} -> {}",
+                rs.metadata.namespace,
+                rs.metadata.name,
+                rs.replicas(),
+                rs.replicas() - count
+            )));
+        }
         let (_, updated) = scale_replica_set_and_record_event(cx, rs, rs.replicas() - count, d)?;
         *rs = updated;
         total += count;

@@ -158,6 +158,32 @@ fn cleanup_unhealthy_replicas_table() {
 }
 
 #[test]
+fn an_old_replica_set_whose_status_lags_its_scale_down_is_never_scaled_up() {
+    // 10 replicas at 25 %/25 % (surge 3, unavailable 2), well into a rollout: the new
+    // ReplicaSet has all 10, 8 of them available; the old one was just scaled from 2 to 1 and
+    // its status still counts the 2 available pods it had (the ReplicaSet controller has not
+    // deleted the surplus pod yet).
+    let d = deployment(10, 3, 2);
+    let old_rs = rs("foo-v1", 1, 2, 0);
+    let new_rs = rs("foo-v2", 10, 8, 1);
+    let all = [&old_rs, &new_rs];
+    // Its `replicas − available` is −1: "cleaning up" −1 unhealthy pods would take it to 2.
+    // Upstream's cleanupUnhealthyReplicas refuses ("got invalid request to scale down
+    // foo-v1 1 -> 2") and writes nothing.
+    let (result, writes) = drive(|cx| cleanup_unhealthy_replicas(cx, vec![old_rs.clone()], &d, 1));
+    assert!(matches!(result, Err(Flow::Failed(_))), "{result:?}");
+    assert_eq!(writes, sizes(&[]));
+    // reconcileOldReplicaSets swallows that error and scales nothing this sync, although
+    // 11 pods − 8 to keep − 2 unavailable new ones = 1 could go: no write, not "scaled". (The
+    // old ReplicaSet goes to 0 in a later sync, once its status shows the 1 pod it keeps.)
+    // Before the fix it wrote 2, then 0: up, then down.
+    let (result, writes) =
+        drive(|cx| reconcile_old_replica_sets(cx, &all, vec![old_rs.clone()], &new_rs, &d));
+    assert_eq!(result, Ok(false));
+    assert_eq!(writes, sizes(&[]));
+}
+
+#[test]
 fn scale_down_old_replica_sets_table() {
     // (replicas, maxUnavailable, available, old) → the old size written, if any. The old
     // ReplicaSet is the only one; maxSurge 0.

@@ -261,6 +261,74 @@ fn a_rolling_update_with_surge_1_and_no_unavailability_replaces_one_pod_at_a_tim
 }
 
 #[test]
+fn in_the_shipped_rolling_update_only_the_new_replica_set_is_ever_scaled_up() {
+    // scenarios/rolling-update.yaml as shipped, with the real ReplicaSet controller and
+    // kubelets: three rollouts of `web` (10 replicas), started by the admin's writes of the
+    // Deployment at 1m (image nginx:1.27, 25 %/25 %), 5m (nginx:1.27.1, surge 1 / unavailable
+    // 0) and 9m (undo, back to nginx:1.27's ReplicaSet).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rolling-update.yaml");
+    let scenario = scenario::load(&path, &Components).expect("the scenario loads");
+    let options = RunOptions {
+        record_writes: true,
+        ..RunOptions::default()
+    };
+    let mut sim = world::build(&scenario, &options);
+    sim.run_until(SimTime::ZERO + scenario.duration);
+    // Between two of the admin's writes the replicas never change, so no resize (no scaling
+    // event, no proportional scaling): the Deployment controller only rolls. Upstream's
+    // rolloutRolling scales the new ReplicaSet up (reconcileNewReplicaSet) and old ones only
+    // down (reconcileOldReplicaSets, whose cleanupUnhealthyReplicas refuses a "scale-down"
+    // that would raise a ReplicaSet whose status still counts more available pods than its
+    // replicas). So in each stretch exactly one ReplicaSet grows, that rollout's new one: the
+    // first (web-7746c47bfd, created at 10) before 1m, nginx:1.27's from 1m, nginx:1.27.1's
+    // from 5m, nginx:1.27's again from 9m. Raising an old one (as web-7746c47bfd went 1 → 2
+    // at 1m14.043s before the fix, then 2 → 0) is a second name in a stretch.
+    let writes = sim.model().api().writes();
+    let mut sizes: BTreeMap<&str, i32> = BTreeMap::new();
+    let mut stretches: Vec<Vec<(SimTime, &str, i32, i32)>> = vec![Vec::new()];
+    for w in writes {
+        let admin_rollout = w.kind == Kind::Deployment
+            && w.user != super::DEPLOYMENT_CONTROLLER_USER
+            && w.subresource.is_none()
+            && w.change == ChangeType::Modified;
+        if admin_rollout {
+            stretches.push(Vec::new());
+            continue;
+        }
+        if w.kind != Kind::ReplicaSet {
+            continue;
+        }
+        let size = match w.change {
+            ChangeType::Deleted => 0,
+            _ => w.replicas.unwrap_or(0),
+        };
+        let before = sizes.insert(&w.key.name, size).unwrap_or(0);
+        let by_controller = w.user == super::DEPLOYMENT_CONTROLLER_USER && w.subresource.is_none();
+        if by_controller && size > before {
+            let stretch = stretches.last_mut().expect("a stretch");
+            stretch.push((w.at, w.key.name.as_str(), before, size));
+        }
+    }
+    assert_eq!(stretches.len(), 4, "the creation and three rollouts");
+    for (i, raises) in stretches.iter().enumerate() {
+        let names: std::collections::BTreeSet<&str> =
+            raises.iter().map(|&(_, name, _, _)| name).collect();
+        assert_eq!(
+            names.len(),
+            1,
+            "stretch {i}: one ReplicaSet scaled up, not {raises:?}"
+        );
+    }
+    // The rollback's new ReplicaSet is the first rollout's (nginx:1.27's).
+    let new_of = |i: usize| stretches[i][0].1;
+    assert_eq!(new_of(0), "web-7746c47bfd");
+    assert_eq!(new_of(3), new_of(1));
+    assert_ne!(new_of(2), new_of(1));
+    let d = stored_deployment(&sim);
+    assert!(super::util::deployment_complete(&d, &d.status));
+}
+
+#[test]
 fn recreate_scales_the_old_replica_set_to_zero_before_the_new_one_exists() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let manifest = deployment(10, "    strategy: {type: Recreate}");
