@@ -4,4 +4,5 @@
 
 pub mod event_recorder;
 pub mod informer;
+pub mod informer_set;
 pub mod workqueue;

@@ -27,10 +27,11 @@ use std::sync::Arc;
 use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, OwnerReference};
 use crate::api::{Kind, Object, ObjectKey, Uid};
 use crate::apiserver::{
-    ApiError, ClientId, DeleteOptions, ListOptions, PatchOp, PropagationPolicy, Request, RequestId,
-    Response, ResponseBody, UserInfo, WatchEvent, WatchId,
+    ApiError, ClientId, DeleteOptions, PatchOp, PropagationPolicy, Request, RequestId, Response,
+    ResponseBody, UserInfo, WatchEvent, WatchId,
 };
-use crate::client::informer::{Delta, Informer};
+use crate::client::informer::Delta;
+use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
 use crate::component::{Component, ComponentContext, Timer};
 use crate::sim::SimTime;
@@ -152,7 +153,7 @@ pub struct GarbageCollector {
     client: ClientId,
     user: UserInfo,
     workers_per_queue: usize,
-    informers: Vec<Informer>,
+    informers: InformerSet,
     graph: BTreeMap<Uid, GraphNode>,
     attempt_to_delete: WorkQueue<Uid>,
     attempt_to_orphan: WorkQueue<Uid>,
@@ -178,11 +179,11 @@ impl GarbageCollector {
                 "system:authenticated",
             ],
         );
-        let informers = Kind::ALL
+        let kinds: Vec<Kind> = Kind::ALL
             .into_iter()
             .filter(|k| k.is_namespaced() && *k != Kind::Event)
-            .map(|k| Informer::new(k, client, user.clone(), ListOptions::default()))
             .collect();
+        let informers = InformerSet::new(&kinds, client, &user);
         let workers_per_queue = workers.max(1);
         GarbageCollector {
             client,
@@ -367,12 +368,8 @@ impl GarbageCollector {
 
     // ---- workers ---------------------------------------------------------------------
 
-    fn synced(&self) -> bool {
-        self.informers.iter().all(Informer::has_synced)
-    }
-
     fn pump(&mut self, cx: &mut ComponentContext<'_>) {
-        if self.synced() {
+        if self.informers.has_synced() {
             for worker in 0..self.workers.len() {
                 if self.workers[worker].is_some() {
                     continue;
@@ -876,9 +873,7 @@ impl Component for GarbageCollector {
 
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
         let now = cx.now();
-        for informer in &mut self.informers {
-            informer.start(now, cx.api, cx.out);
-        }
+        self.informers.start(now, cx.api, cx.out);
     }
 
     fn on_response(
@@ -889,15 +884,11 @@ impl Component for GarbageCollector {
         cx: &mut ComponentContext<'_>,
     ) {
         let now = cx.now();
-        let mut deltas = None;
-        for informer in &mut self.informers {
-            deltas = informer.on_response(request, response, now, cx.api, cx.out);
-            if deltas.is_some() {
-                break;
-            }
-        }
-        match deltas {
-            Some(deltas) => deltas.into_iter().for_each(|d| self.on_delta(d)),
+        match self
+            .informers
+            .on_response(request, response, now, cx.api, cx.out)
+        {
+            Some((_, deltas)) => deltas.into_iter().for_each(|d| self.on_delta(d)),
             None => {
                 if let Some(worker) = self.pending.remove(&request) {
                     self.on_job_response(worker, response, cx);
@@ -914,8 +905,7 @@ impl Component for GarbageCollector {
         event: &WatchEvent,
         cx: &mut ComponentContext<'_>,
     ) {
-        if let Some(informer) = self.informers.iter_mut().find(|i| i.owns_watch(watch)) {
-            let delta = informer.on_watch_event(event);
+        if let Some((_, delta)) = self.informers.on_watch_event(watch, event) {
             self.on_delta(delta);
         }
         self.pump(cx);

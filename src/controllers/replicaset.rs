@@ -37,10 +37,11 @@ use crate::api::pod::{Pod, PodTemplateSpec};
 use crate::api::replicaset::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use crate::api::{Kind, Object, ObjectKey, Uid};
 use crate::apiserver::{
-    ApiError, ClientId, ListOptions, PatchOp, Request, RequestId, Response, ResponseBody,
-    Subresource, UserInfo, WatchEvent, WatchId,
+    ApiError, ClientId, PatchOp, Request, RequestId, Response, ResponseBody, Subresource, UserInfo,
+    WatchEvent, WatchId,
 };
-use crate::client::informer::{Delta, Informer};
+use crate::client::informer::Delta;
+use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
 use crate::component::{Component, ComponentContext, Timer};
 use crate::sim::{SimDuration, SimTime};
@@ -152,8 +153,8 @@ pub struct ReplicaSetController {
     client: ClientId,
     user: UserInfo,
     settings: ReplicaSetSettings,
-    replicasets: Informer,
-    pods: Informer,
+    /// ReplicaSets and pods.
+    informers: InformerSet,
     /// Pods by their controller's uid.
     pods_by_owner: BTreeMap<Uid, BTreeMap<Uid, Arc<Pod>>>,
     /// Pods without a controller, by namespace.
@@ -181,11 +182,9 @@ impl ReplicaSetController {
                 "system:authenticated",
             ],
         );
-        let informer = |kind| Informer::new(kind, client, user.clone(), ListOptions::default());
         ReplicaSetController {
             client,
-            replicasets: informer(Kind::ReplicaSet),
-            pods: informer(Kind::Pod),
+            informers: InformerSet::new(&[Kind::ReplicaSet, Kind::Pod], client, &user),
             user,
             settings: ReplicaSetSettings {
                 workers: settings.workers.max(1),
@@ -214,6 +213,13 @@ impl ReplicaSetController {
     }
 
     // ---- informer events -------------------------------------------------------------
+
+    fn on_delta(&mut self, kind: Kind, delta: Delta, now: SimTime) {
+        match kind {
+            Kind::ReplicaSet => self.on_replicaset_delta(delta),
+            _ => self.on_pod_delta(delta, now),
+        }
+    }
 
     fn on_replicaset_delta(&mut self, delta: Delta) {
         match delta {
@@ -383,7 +389,7 @@ impl ReplicaSetController {
             return None;
         }
         let key = ObjectKey::new(namespace, owner.name.clone());
-        let rs = self.replicasets.cache().get(&key)?;
+        let rs = self.informers.cache(Kind::ReplicaSet).get(&key)?;
         (rs.meta().uid == owner.uid).then_some(key)
     }
 
@@ -391,8 +397,8 @@ impl ReplicaSetController {
     /// `GetPodReplicaSets`; an empty selector selects nothing).
     fn matching_replicasets(&self, pod: &Pod) -> Vec<ObjectKey> {
         let namespace = pod.metadata.namespace.as_str();
-        self.replicasets
-            .cache()
+        self.informers
+            .cache(Kind::ReplicaSet)
             .range(ObjectKey::new(namespace, "")..)
             .take_while(|(key, _)| key.namespace == namespace)
             .filter_map(|(key, object)| match &**object {
@@ -405,7 +411,12 @@ impl ReplicaSetController {
     }
 
     fn min_ready_seconds(&self, key: &ObjectKey) -> i32 {
-        match self.replicasets.cache().get(key).map(|o| &**o) {
+        match self
+            .informers
+            .cache(Kind::ReplicaSet)
+            .get(key)
+            .map(|o| &**o)
+        {
             Some(Object::ReplicaSet(rs)) => rs.spec.min_ready_seconds,
             _ => 0,
         }
@@ -416,7 +427,7 @@ impl ReplicaSetController {
     /// Hands queued keys to free workers (once both caches are synced, as upstream's workers
     /// wait for them), then makes sure the queue wakes when a held key is due.
     fn pump(&mut self, cx: &mut ComponentContext<'_>) {
-        if self.replicasets.has_synced() && self.pods.has_synced() {
+        if self.informers.has_synced() {
             while let Some(worker) = self.free_worker() {
                 let Some(key) = self.queue.get() else { break };
                 self.start_sync(worker, key, cx);
@@ -442,7 +453,12 @@ impl ReplicaSetController {
 
     /// Upstream `syncReplicaSet`, up to its first API call.
     fn start_sync(&mut self, worker: usize, key: ObjectKey, cx: &mut ComponentContext<'_>) {
-        let rs = match self.replicasets.cache().get(&key).map(|o| &**o) {
+        let rs = match self
+            .informers
+            .cache(Kind::ReplicaSet)
+            .get(&key)
+            .map(|o| &**o)
+        {
             Some(Object::ReplicaSet(rs)) => rs.clone(),
             _ => {
                 // Deleted: nothing to do but forget what it expected.
@@ -660,7 +676,7 @@ impl ReplicaSetController {
         };
         let mut related = Vec::new();
         for key in siblings {
-            let Some(sibling) = self.replicasets.cache().get(key) else {
+            let Some(sibling) = self.informers.cache(Kind::ReplicaSet).get(key) else {
                 continue;
             };
             if let Some(pods) = self.pods_by_owner.get(&sibling.meta().uid) {
@@ -856,8 +872,7 @@ impl Component for ReplicaSetController {
 
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
         let now = cx.now();
-        self.replicasets.start(now, cx.api, cx.out);
-        self.pods.start(now, cx.api, cx.out);
+        self.informers.start(now, cx.api, cx.out);
     }
 
     fn on_response(
@@ -868,22 +883,20 @@ impl Component for ReplicaSetController {
         cx: &mut ComponentContext<'_>,
     ) {
         let now = cx.now();
-        if let Some(deltas) = self
-            .replicasets
+        match self
+            .informers
             .on_response(request, response, now, cx.api, cx.out)
         {
-            for delta in deltas {
-                self.on_replicaset_delta(delta);
+            Some((kind, deltas)) => {
+                for delta in deltas {
+                    self.on_delta(kind, delta, now);
+                }
             }
-        } else if let Some(deltas) = self
-            .pods
-            .on_response(request, response, now, cx.api, cx.out)
-        {
-            for delta in deltas {
-                self.on_pod_delta(delta, now);
+            None => {
+                if let Some(pending) = self.pending.remove(&request) {
+                    self.on_sync_response(pending.worker, pending.deleting, response, cx);
+                }
             }
-        } else if let Some(pending) = self.pending.remove(&request) {
-            self.on_sync_response(pending.worker, pending.deleting, response, cx);
         }
         self.pump(cx);
     }
@@ -895,12 +908,8 @@ impl Component for ReplicaSetController {
         event: &WatchEvent,
         cx: &mut ComponentContext<'_>,
     ) {
-        if self.replicasets.owns_watch(watch) {
-            let delta = self.replicasets.on_watch_event(event);
-            self.on_replicaset_delta(delta);
-        } else if self.pods.owns_watch(watch) {
-            let delta = self.pods.on_watch_event(event);
-            self.on_pod_delta(delta, cx.now());
+        if let Some((kind, delta)) = self.informers.on_watch_event(watch, event) {
+            self.on_delta(kind, delta, cx.now());
         }
         self.pump(cx);
     }

@@ -36,9 +36,10 @@ use crate::api::deployment::Deployment;
 use crate::api::pod::Pod;
 use crate::api::{Kind, Object, ObjectKey, Uid};
 use crate::apiserver::{
-    ApiError, ClientId, ListOptions, Request, RequestId, Response, UserInfo, WatchEvent, WatchId,
+    ApiError, ClientId, Request, RequestId, Response, UserInfo, WatchEvent, WatchId,
 };
-use crate::client::informer::{Delta, Informer};
+use crate::client::informer::Delta;
+use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
 use crate::component::{Component, ComponentContext, Timer};
 use crate::sim::SimTime;
@@ -91,9 +92,8 @@ struct Running {
 pub struct DeploymentController {
     client: ClientId,
     user: UserInfo,
-    deployments: Informer,
-    replica_sets: Informer,
-    pods: Informer,
+    /// Deployments, ReplicaSets and pods.
+    informers: InformerSet,
     queue: WorkQueue<ObjectKey>,
     workers: Vec<Option<Running>>,
     /// Which worker waits for each request.
@@ -120,11 +120,9 @@ impl DeploymentController {
                 "system:authenticated",
             ],
         );
-        let informer = |kind| Informer::new(kind, client, user.clone(), ListOptions::default());
+        let kinds = [Kind::Deployment, Kind::ReplicaSet, Kind::Pod];
         DeploymentController {
-            deployments: informer(Kind::Deployment),
-            replica_sets: informer(Kind::ReplicaSet),
-            pods: informer(Kind::Pod),
+            informers: InformerSet::new(&kinds, client, &user),
             client,
             user,
             queue: WorkQueue::new(RateLimits::default()),
@@ -149,7 +147,7 @@ impl DeploymentController {
     }
 
     fn synced(&self) -> bool {
-        self.deployments.has_synced() && self.replica_sets.has_synced() && self.pods.has_synced()
+        self.informers.has_synced()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -250,7 +248,7 @@ impl DeploymentController {
             .get(&d.metadata.uid)
             .into_iter()
             .flatten()
-            .filter_map(|key| self.replica_sets.cache().get(key))
+            .filter_map(|key| self.informers.cache(Kind::ReplicaSet).get(key))
             .filter_map(|rs| self.pods_by_owner.get(&rs.meta().uid))
             .map(BTreeMap::len)
             .sum();
@@ -270,7 +268,7 @@ impl DeploymentController {
             return None;
         }
         let key = ObjectKey::new(o.meta().namespace.clone(), owner.name.clone());
-        let d = self.deployments.cache().get(&key)?;
+        let d = self.informers.cache(Kind::Deployment).get(&key)?;
         (d.meta().uid == owner.uid).then_some(key)
     }
 
@@ -281,12 +279,12 @@ impl DeploymentController {
             return None;
         }
         let rs_key = ObjectKey::new(o.meta().namespace.clone(), owner.name.clone());
-        let rs = self.replica_sets.cache().get(&rs_key)?;
+        let rs = self.informers.cache(Kind::ReplicaSet).get(&rs_key)?;
         if rs.meta().uid != owner.uid {
             return None;
         }
         let key = self.owner_of_replica_set(rs)?;
-        match &**self.deployments.cache().get(&key)? {
+        match &**self.informers.cache(Kind::Deployment).get(&key)? {
             Object::Deployment(d) => Some(d.clone()),
             _ => None,
         }
@@ -297,8 +295,8 @@ impl DeploymentController {
     fn deployments_selecting(&self, o: &Object) -> Vec<ObjectKey> {
         let namespace = o.meta().namespace.clone();
         let from = ObjectKey::new(namespace.clone(), "");
-        self.deployments
-            .cache()
+        self.informers
+            .cache(Kind::Deployment)
             .range(from..)
             .take_while(|(k, _)| k.namespace == namespace)
             .filter_map(|(k, d)| match &**d {
@@ -400,10 +398,10 @@ impl DeploymentController {
 
     /// What a sync of `key` starts from, if the Deployment is cached.
     fn snapshot(&self, key: &ObjectKey) -> Option<Snapshot> {
-        let Object::Deployment(d) = &**self.deployments.cache().get(key)? else {
+        let Object::Deployment(d) = &**self.informers.cache(Kind::Deployment).get(key)? else {
             return None;
         };
-        let cache = self.replica_sets.cache();
+        let cache = self.informers.cache(Kind::ReplicaSet);
         let owned = self.rs_by_owner.get(&d.metadata.uid).into_iter().flatten();
         let orphans = self.orphan_rs.get(&key.namespace).into_iter().flatten();
         let keys: BTreeSet<&ObjectKey> = owned.chain(orphans).collect();
@@ -527,7 +525,7 @@ impl DeploymentController {
         }
         let cached = match (response, created) {
             (Err(ApiError::AlreadyExists { .. }), Some(key)) => {
-                self.replica_sets.cache().get(&key).cloned()
+                self.informers.cache(Kind::ReplicaSet).get(&key).cloned()
             }
             _ => None,
         };
@@ -572,6 +570,17 @@ fn remove_from<K: Ord + Clone>(
     }
 }
 
+impl DeploymentController {
+    /// Hands an informer's delta to the handler of its kind.
+    fn on_delta(&mut self, kind: Kind, delta: &Delta) {
+        match kind {
+            Kind::Deployment => self.on_deployment_delta(delta),
+            Kind::ReplicaSet => self.on_replica_set_delta(delta),
+            _ => self.on_pod_delta(delta),
+        }
+    }
+}
+
 impl Component for DeploymentController {
     fn clients(&self) -> Vec<ClientId> {
         vec![self.client]
@@ -579,9 +588,7 @@ impl Component for DeploymentController {
 
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
         let now = cx.now();
-        self.deployments.start(now, cx.api, cx.out);
-        self.replica_sets.start(now, cx.api, cx.out);
-        self.pods.start(now, cx.api, cx.out);
+        self.informers.start(now, cx.api, cx.out);
     }
 
     fn on_response(
@@ -592,21 +599,11 @@ impl Component for DeploymentController {
         cx: &mut ComponentContext<'_>,
     ) {
         let now = cx.now();
-        if let Some(deltas) = self
-            .deployments
+        if let Some((kind, deltas)) = self
+            .informers
             .on_response(request, response, now, cx.api, cx.out)
         {
-            deltas.iter().for_each(|d| self.on_deployment_delta(d));
-        } else if let Some(deltas) = self
-            .replica_sets
-            .on_response(request, response, now, cx.api, cx.out)
-        {
-            deltas.iter().for_each(|d| self.on_replica_set_delta(d));
-        } else if let Some(deltas) = self
-            .pods
-            .on_response(request, response, now, cx.api, cx.out)
-        {
-            deltas.iter().for_each(|d| self.on_pod_delta(d));
+            deltas.iter().for_each(|d| self.on_delta(kind, d));
         } else if let Some(worker) = self.requests.remove(&request) {
             self.on_reply(worker, request, response, cx);
             return;
@@ -621,18 +618,10 @@ impl Component for DeploymentController {
         event: &WatchEvent,
         cx: &mut ComponentContext<'_>,
     ) {
-        if self.deployments.owns_watch(watch) {
-            let delta = self.deployments.on_watch_event(event);
-            self.on_deployment_delta(&delta);
-        } else if self.replica_sets.owns_watch(watch) {
-            let delta = self.replica_sets.on_watch_event(event);
-            self.on_replica_set_delta(&delta);
-        } else if self.pods.owns_watch(watch) {
-            let delta = self.pods.on_watch_event(event);
-            self.on_pod_delta(&delta);
-        } else {
+        let Some((kind, delta)) = self.informers.on_watch_event(watch, event) else {
             return;
-        }
+        };
+        self.on_delta(kind, &delta);
         self.pump(cx);
     }
 

@@ -1,0 +1,75 @@
+//! A component's informers, one per kind, as client-go's shared informer factory keeps them:
+//! whatever part of the component needs a kind reads the same cache, fed by one watch.
+//!
+//! The set starts them together and routes each response and watch event to the informer it
+//! belongs to, handing back the kind with the deltas.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::informer::{Delta, Informer};
+use crate::api::{Kind, Object, ObjectKey};
+use crate::apiserver::{
+    ApiOutput, ApiServer, ClientId, ListOptions, RequestId, Response, UserInfo, WatchEvent, WatchId,
+};
+use crate::sim::SimTime;
+
+/// One informer per kind, in the order they were asked for (which is the order they start).
+#[derive(Debug)]
+pub struct InformerSet {
+    informers: Vec<Informer>,
+}
+
+impl InformerSet {
+    /// Informers of `kinds` (everything of each kind) for `client` speaking as `user`.
+    pub fn new(kinds: &[Kind], client: ClientId, user: &UserInfo) -> Self {
+        let informers = kinds
+            .iter()
+            .map(|&k| Informer::new(k, client, user.clone(), ListOptions::default()))
+            .collect();
+        InformerSet { informers }
+    }
+
+    /// Starts every informer (a LIST each).
+    pub fn start(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
+        for informer in &mut self.informers {
+            informer.start(now, api, out);
+        }
+    }
+
+    /// Whether every informer has received its first list.
+    pub fn has_synced(&self) -> bool {
+        self.informers.iter().all(Informer::has_synced)
+    }
+
+    /// The cache of `kind` (empty if the set has no informer of it).
+    pub fn cache(&self, kind: Kind) -> &BTreeMap<ObjectKey, Arc<Object>> {
+        static EMPTY: BTreeMap<ObjectKey, Arc<Object>> = BTreeMap::new();
+        self.informers
+            .iter()
+            .find(|i| i.kind() == kind)
+            .map_or(&EMPTY, Informer::cache)
+    }
+
+    /// Routes a response to the informer that sent the request: its kind and deltas, or None
+    /// if no informer of the set sent it.
+    pub fn on_response(
+        &mut self,
+        request: RequestId,
+        response: &Response,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) -> Option<(Kind, Vec<Delta>)> {
+        self.informers.iter_mut().find_map(|informer| {
+            let deltas = informer.on_response(request, response, now, api, out)?;
+            Some((informer.kind(), deltas))
+        })
+    }
+
+    /// Routes a watch event to the informer whose watch it is: its kind and delta, or None.
+    pub fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent) -> Option<(Kind, Delta)> {
+        let informer = self.informers.iter_mut().find(|i| i.owns_watch(watch))?;
+        Some((informer.kind(), informer.on_watch_event(event)))
+    }
+}
