@@ -11,5 +11,6 @@ pub mod kube_scheduler;
 pub mod legacy_policy;
 pub mod node_info;
 pub mod plugins;
+pub mod pod_label_index;
 pub mod preemption;
 pub mod queue;

@@ -11,13 +11,14 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::labels::{LabelSelector, Labels};
+use crate::api::labels::{LabelSelector, Labels, Selector};
 use crate::api::node::{LABEL_REGION, LABEL_ZONE, Node};
 use crate::api::pod::Pod;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{ObjectKey, Uid};
 use crate::scheduler::gpu::TypicalPods;
 use crate::scheduler::gpu::node_cache::GpuNodeInfo;
+use crate::scheduler::pod_label_index::PodLabelIndex;
 
 /// A host port a pod claims: (IP, protocol, port). `0.0.0.0` conflicts with every IP.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -497,6 +498,9 @@ pub struct Snapshot {
     /// Which nodes host pods with pod affinity; built on first use, kept in step by
     /// [`Snapshot::add_pod`] / [`Snapshot::remove_pod`], dropped by [`Snapshot::get_mut`].
     affinity_index: OnceCell<AffinityIndex>,
+    /// The assigned pods by label; built on first use and kept in step like
+    /// `affinity_index`.
+    pod_labels: OnceCell<PodLabelIndex>,
     /// Services' and controllers' selectors (for PodTopologySpread's default constraints).
     workloads: Arc<WorkloadSelectors>,
     /// The GPU-sharing policies' target workload (FGD's typical pods).
@@ -578,6 +582,7 @@ impl Snapshot {
     /// next InterPodAffinity cycle then rebuilds over every node.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut NodeInfo> {
         self.affinity_index.take();
+        self.pod_labels.take();
         match self.index.get(name) {
             Some(&i) => self.nodes.get_mut(i),
             None => None,
@@ -606,6 +611,7 @@ impl Snapshot {
         self.index.insert(node.name().to_string(), self.nodes.len());
         self.nodes.push(node);
         self.affinity_index.take();
+        self.pod_labels.take();
         self.order_dirty = true;
     }
 
@@ -673,6 +679,9 @@ impl Snapshot {
         let Some(node) = self.nodes.get_mut(i) else {
             return false;
         };
+        if let Some(index) = self.pod_labels.get_mut() {
+            index.add(i, &pod);
+        }
         node.add_pod(pod);
         if let Some(index) = self.affinity_index.get_mut() {
             index.update(i, node);
@@ -688,6 +697,9 @@ impl Snapshot {
         let removed = node.remove_pod(uid)?;
         if let Some(index) = self.affinity_index.get_mut() {
             index.update(i, node);
+        }
+        if let Some(index) = self.pod_labels.get_mut() {
+            index.remove(i, &removed);
         }
         Some(removed)
     }
@@ -714,6 +726,19 @@ impl Snapshot {
             .with_required_anti_affinity
             .iter()
             .filter_map(|&i| self.nodes.get(i))
+    }
+
+    /// Per node position (node-tree order), the pods in `namespace` that `selector` matches
+    /// and that are not being deleted, listing only nodes with some; `None` when the selector
+    /// pins no label to a value, so that only a walk over every pod can count.
+    pub fn count_matching_by_node(
+        &self,
+        namespace: &str,
+        selector: &Selector,
+    ) -> Option<Vec<(usize, i64)>> {
+        self.pod_labels
+            .get_or_init(|| PodLabelIndex::build(&self.nodes))
+            .count_by_node(namespace, selector)
     }
 
     /// Services' and controllers' selectors, for PodTopologySpread's default constraints.

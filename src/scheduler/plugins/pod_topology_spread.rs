@@ -343,6 +343,37 @@ impl Constraint {
             })
             .count() as i64
     }
+
+    /// The constraint's matching pods node by node, counted once for the cycle.
+    fn node_counts(&self, snapshot: &Snapshot, namespace: &str) -> NodeCounts {
+        match &self.selector {
+            None => NodeCounts::Indexed(Vec::new()),
+            Some(selector) => snapshot
+                .count_matching_by_node(namespace, selector)
+                .map_or(NodeCounts::Walk, NodeCounts::Indexed),
+        }
+    }
+}
+
+/// A constraint's matching pods per node for one cycle: from the snapshot's label index
+/// (node position → count, only nodes with some, in position order), or by walking each
+/// node's pods when the selector pins no label. Both give upstream's numbers; the index
+/// reads only the pods carrying the selector's label instead of every pod of the cluster.
+enum NodeCounts {
+    Indexed(Vec<(usize, i64)>),
+    Walk,
+}
+
+impl NodeCounts {
+    /// The count on the node at `position`.
+    fn on(&self, c: &Constraint, position: usize, node: &NodeInfo, namespace: &str) -> i64 {
+        match self {
+            NodeCounts::Indexed(counts) => counts
+                .binary_search_by_key(&position, |&(p, _)| p)
+                .map_or(0, |i| counts[i].1),
+            NodeCounts::Walk => c.count_on(node, namespace),
+        }
+    }
 }
 
 /// Parses the constraints with `whenUnsatisfiable == action`: the selector (merged with the
@@ -508,6 +539,38 @@ struct SoftConstraint {
     counts: BTreeMap<String, i64>,
     /// `ln(domains among the scored nodes + 2)`.
     weight: f64,
+    /// For a hostname constraint whose pods the label index counted: node name → matching
+    /// pods, for the nodes with some (None: Score walks the node's pods).
+    on_node: Option<BTreeMap<String, i64>>,
+}
+
+/// The running total of `node`'s domain for constraint `c`, if the node passes the inclusion
+/// policies and its domain is among the scored nodes' ones.
+fn scored_domain_total<'a>(
+    c: &Constraint,
+    totals: &'a mut BTreeMap<String, i64>,
+    pod: &Pod,
+    node: &NodeInfo,
+) -> Option<&'a mut i64> {
+    if !Inclusion::new(pod, node).admits(c) {
+        return None;
+    }
+    // Upstream reads a missing label as "", which then counts as a domain.
+    let value = node
+        .labels()
+        .get(&c.topology_key)
+        .map_or("", String::as_str);
+    totals.get_mut(value)
+}
+
+impl SoftConstraint {
+    /// The matching pods on `node` itself, for a hostname constraint.
+    fn count_on_node(&self, node: &NodeInfo, namespace: &str) -> i64 {
+        match &self.on_node {
+            Some(counts) => counts.get(node.name()).copied().unwrap_or(0),
+            None => self.constraint.count_on(node, namespace),
+        }
+    }
 }
 
 /// What PreScore leaves for Score and NormalizeScore.
@@ -577,7 +640,13 @@ impl Plugin for PodTopologySpread {
             })
             .collect();
         let namespace = p.metadata.namespace.as_str();
-        for node in snapshot.nodes() {
+        let node_counts: Vec<NodeCounts> = hard
+            .iter()
+            .map(|h| h.constraint.node_counts(snapshot, namespace))
+            .collect();
+        // Every eligible node, even one without matching pods: its domain counts (at 0)
+        // towards the global minimum.
+        for (position, node) in snapshot.nodes().iter().enumerate() {
             if !hard
                 .iter()
                 .all(|h| node.labels().contains_key(&h.constraint.topology_key))
@@ -585,14 +654,14 @@ impl Plugin for PodTopologySpread {
                 continue;
             }
             let mut inclusion = Inclusion::new(p, node);
-            for h in &mut hard {
+            for (h, counts) in hard.iter_mut().zip(&node_counts) {
                 if !inclusion.admits(&h.constraint) {
                     continue;
                 }
                 let Some(value) = node.labels().get(&h.constraint.topology_key) else {
                     continue;
                 };
-                let n = h.constraint.count_on(node, namespace);
+                let n = counts.on(&h.constraint, position, node, namespace);
                 add_count(&mut h.counts, value, n);
             }
         }
@@ -675,6 +744,7 @@ impl Plugin for PodTopologySpread {
                 constraint,
                 counts: BTreeMap::new(),
                 weight: 0.0,
+                on_node: None,
             })
             .collect();
         for node in nodes {
@@ -708,27 +778,53 @@ impl Plugin for PodTopologySpread {
             s.weight = topology_normalizing_weight(size);
         }
         let namespace = p.metadata.namespace.as_str();
-        for node in snapshot.nodes() {
-            if require_all
-                && !soft
-                    .iter()
-                    .all(|s| node.labels().contains_key(&s.constraint.topology_key))
-            {
+        let required: Vec<String> = if require_all {
+            soft.iter()
+                .map(|s| s.constraint.topology_key.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let has_required =
+            |node: &NodeInfo| required.iter().all(|key| node.labels().contains_key(key));
+        let nodes = snapshot.nodes();
+        for s in &mut soft {
+            let counts = s.constraint.node_counts(snapshot, namespace);
+            if s.constraint.is_hostname() {
+                // Counted on the node itself at Score.
+                if let NodeCounts::Indexed(counts) = counts {
+                    s.on_node = Some(
+                        counts
+                            .into_iter()
+                            .filter_map(|(i, n)| Some((nodes.get(i)?.name().to_string(), n)))
+                            .collect(),
+                    );
+                }
                 continue;
             }
-            let mut inclusion = Inclusion::new(p, node);
-            for s in &mut soft {
-                if !inclusion.admits(&s.constraint) {
-                    continue;
+            match counts {
+                // Nodes without matching pods add nothing to their domain: only the nodes
+                // with some are read.
+                NodeCounts::Indexed(counts) => {
+                    for (i, n) in counts {
+                        let Some(node) = nodes.get(i).filter(|node| has_required(node)) else {
+                            continue;
+                        };
+                        if let Some(total) =
+                            scored_domain_total(&s.constraint, &mut s.counts, p, node)
+                        {
+                            *total += n;
+                        }
+                    }
                 }
-                let value = node
-                    .labels()
-                    .get(&s.constraint.topology_key)
-                    .map_or("", String::as_str);
-                // Only domains of nodes being scored are counted (never hostname ones).
-                if s.counts.contains_key(value) {
-                    let n = s.constraint.count_on(node, namespace);
-                    add_count(&mut s.counts, value, n);
+                NodeCounts::Walk => {
+                    for node in nodes.iter().filter(|node| has_required(node)) {
+                        if let Some(total) =
+                            scored_domain_total(&s.constraint, &mut s.counts, p, node)
+                        {
+                            *total += s.constraint.count_on(node, namespace);
+                        }
+                    }
                 }
             }
         }
@@ -768,7 +864,7 @@ impl Plugin for PodTopologySpread {
                 continue;
             };
             let count = if c.is_hostname() {
-                c.count_on(node, namespace)
+                sc.count_on_node(node, namespace)
             } else {
                 sc.counts.get(value.as_str()).copied().unwrap_or(0)
             };
