@@ -435,9 +435,10 @@ impl ApiServer {
         };
         // Replay what the client missed since `from` before anything newer can be committed.
         let concerns = watch.may_concern();
+        let pin = watch.pinned_name();
         let backlog: Vec<WatchEvent> = self
             .store
-            .changes_since(from)?
+            .changes_to_kind_since(kind, pin.as_deref(), from)?
             .filter(|c| concerns(c))
             .filter_map(|c| watch.event_for(c))
             .collect();

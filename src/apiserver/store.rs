@@ -55,6 +55,22 @@ fn bound_node(object: Option<&Object>) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
+/// The names a change is found under by pinned watches: the node of a pod before and after
+/// (once if the same), the name of a node; none for other kinds.
+fn pins<'a>(object: &'a Object, previous: Option<&'a Object>) -> impl Iterator<Item = &'a str> {
+    let (now, before) = match object {
+        Object::Pod(pod) => (
+            Some(pod.spec.node_name.as_str()),
+            previous
+                .and_then(Object::as_pod)
+                .map(|p| p.spec.node_name.as_str()),
+        ),
+        Object::Node(node) => (Some(node.metadata.name.as_str()), None),
+        _ => (None, None),
+    };
+    now.into_iter().chain(before.filter(|b| Some(*b) != now))
+}
+
 /// The objects and the history.
 #[derive(Debug)]
 pub struct Store {
@@ -65,6 +81,13 @@ pub struct Store {
     revision: u64,
     next_uid: u64,
     history: VecDeque<Change>,
+    /// The versions of `history`'s changes to each kind, oldest first: a watch replays the
+    /// changes to its kind without reading every other kind's.
+    history_by_kind: [VecDeque<ResourceVersion>; Kind::ALL.len()],
+    /// The versions of `history`'s changes to each pinned name: a pod's node (before and
+    /// after the change) and a node's name, the fields a kubelet's watches pin. A kubelet
+    /// opening its watches replays its own node's changes, not the whole cluster's.
+    history_by_pin: BTreeMap<(Kind, String), VecDeque<ResourceVersion>>,
     history_limit: usize,
     /// Versions at or below this are compacted: no longer served to watches.
     compacted: u64,
@@ -79,6 +102,8 @@ impl Store {
             revision: 0,
             next_uid: 1,
             history: VecDeque::new(),
+            history_by_kind: Default::default(),
+            history_by_pin: BTreeMap::new(),
             history_limit: history_limit.max(1),
             compacted: 0,
         }
@@ -264,10 +289,23 @@ impl Store {
     }
 
     fn record(&mut self, change: ChangeType, object: Arc<Object>, previous: Option<Arc<Object>>) {
-        if self.history.len() == self.history_limit
-            && let Some(evicted) = self.history.pop_front()
-        {
-            self.compacted = evicted.resource_version.0;
+        if self.history.len() == self.history_limit {
+            self.evict_oldest();
+        }
+        let rv = ResourceVersion(self.revision);
+        self.history_by_kind[object.kind().index()].push_back(rv);
+        for pin in pins(&object, previous.as_deref()) {
+            let versions = match self
+                .history_by_pin
+                .get_mut(&(object.kind(), pin.to_string()))
+            {
+                Some(versions) => versions,
+                None => self
+                    .history_by_pin
+                    .entry((object.kind(), pin.to_string()))
+                    .or_default(),
+            };
+            versions.push_back(rv);
         }
         self.history.push_back(Change {
             resource_version: ResourceVersion(self.revision),
@@ -275,6 +313,24 @@ impl Store {
             object,
             previous,
         });
+    }
+
+    /// Drops the oldest retained change.
+    fn evict_oldest(&mut self) {
+        if let Some(evicted) = self.history.pop_front() {
+            self.compacted = evicted.resource_version.0;
+            let kind = evicted.object.kind();
+            self.history_by_kind[kind.index()].pop_front();
+            for pin in pins(&evicted.object, evicted.previous.as_deref()) {
+                let key = (kind, pin.to_string());
+                if let Some(versions) = self.history_by_pin.get_mut(&key) {
+                    versions.pop_front();
+                    if versions.is_empty() {
+                        self.history_by_pin.remove(&key);
+                    }
+                }
+            }
+        }
     }
 
     /// The newest change, if any.
@@ -307,14 +363,44 @@ impl Store {
         Ok(self.history.range(start..))
     }
 
+    /// Every retained change to `kind` after `rv` (only those touching `pin`, if given: a
+    /// pod's node or a node's name), oldest first; 410 Gone as [`Store::changes_since`].
+    pub fn changes_to_kind_since(
+        &self,
+        kind: Kind,
+        pin: Option<&str>,
+        rv: ResourceVersion,
+    ) -> Result<impl Iterator<Item = &Change>, ApiError> {
+        if rv.0 < self.compacted {
+            return Err(ApiError::Gone {
+                requested: rv.0,
+                oldest: self.compacted,
+            });
+        }
+        static NONE: VecDeque<ResourceVersion> = VecDeque::new();
+        let versions = match pin {
+            None => &self.history_by_kind[kind.index()],
+            Some(pin) => self
+                .history_by_pin
+                .get(&(kind, pin.to_string()))
+                .unwrap_or(&NONE),
+        };
+        let start = versions.partition_point(|&v| v <= rv);
+        // Every commit is recorded with the next version, so the history is contiguous and a
+        // change is found by its distance from the oldest.
+        let oldest = self.history.front().map_or(0, |c| c.resource_version.0);
+        Ok(versions
+            .range(start..)
+            .filter_map(move |v| self.history.get((v.0 - oldest) as usize)))
+    }
+
     /// Drops history at or below `rv` (an explicit compaction, as etcd's periodic one).
     pub fn compact(&mut self, rv: ResourceVersion) {
         while let Some(front) = self.history.front() {
             if front.resource_version > rv {
                 break;
             }
-            self.compacted = front.resource_version.0;
-            self.history.pop_front();
+            self.evict_oldest();
         }
         self.compacted = self.compacted.max(rv.0.min(self.revision));
     }
@@ -343,6 +429,91 @@ mod tests {
             .iter_pods_on_node(node)
             .map(|o| o.key().to_string())
             .collect()
+    }
+
+    fn node(name: &str) -> Object {
+        let mut n = crate::api::node::Node::default();
+        n.metadata.name = name.into();
+        Object::Node(Arc::new(n))
+    }
+
+    fn versions_of(store: &Store, kind: Kind, since: u64) -> Result<Vec<u64>, ApiError> {
+        Ok(store
+            .changes_to_kind_since(kind, None, ResourceVersion(since))?
+            .map(|c| c.resource_version.0)
+            .collect())
+    }
+
+    #[test]
+    fn a_kind_replays_only_its_own_changes_and_compaction_still_answers_gone() {
+        // Versions 1..=6 alternate pod, node, pod, node, pod, node; a history of 4 keeps 3..=6.
+        let mut store = Store::new(4);
+        for i in 0..3 {
+            store
+                .create(pod("a", &format!("p{i}"), ""))
+                .expect("created");
+            store.create(node(&format!("n{i}"))).expect("created");
+        }
+        assert_eq!(versions_of(&store, Kind::Pod, 2), Ok(vec![3, 5]));
+        assert_eq!(versions_of(&store, Kind::Node, 2), Ok(vec![4, 6]));
+        assert_eq!(versions_of(&store, Kind::Node, 4), Ok(vec![6]));
+        assert_eq!(versions_of(&store, Kind::Lease, 2), Ok(vec![]));
+        // Version 1 is older than the oldest retained change's predecessor (2).
+        assert_eq!(
+            versions_of(&store, Kind::Pod, 1),
+            Err(ApiError::Gone {
+                requested: 1,
+                oldest: 2
+            })
+        );
+        store.compact(ResourceVersion(4));
+        assert_eq!(versions_of(&store, Kind::Pod, 4), Ok(vec![5]));
+        assert_eq!(versions_of(&store, Kind::Node, 4), Ok(vec![6]));
+    }
+
+    #[test]
+    fn a_pinned_watch_replays_only_the_changes_to_its_node() {
+        let mut store = Store::new(100);
+        store.create(pod("a", "web", "")).expect("created"); // 1
+        store.create(node("n1")).expect("created"); // 2
+        store.create(pod("a", "db", "n2")).expect("created"); // 3
+        let key = ObjectKey::new("a", "web");
+        store
+            .modify(Kind::Pod, &key, |o| {
+                if let Object::Pod(p) = o {
+                    Arc::make_mut(p).spec.node_name = "n1".into();
+                }
+                Ok(())
+            })
+            .expect("bound"); // 4: leaves "" and reaches n1
+        let pinned = |store: &Store, kind, pin| -> Vec<u64> {
+            store
+                .changes_to_kind_since(kind, Some(pin), ResourceVersion(2))
+                .expect("retained")
+                .map(|c| c.resource_version.0)
+                .collect()
+        };
+        // Changes after version 2.
+        assert_eq!(pinned(&store, Kind::Pod, "n1"), [4]);
+        assert_eq!(pinned(&store, Kind::Pod, ""), [4]);
+        assert_eq!(pinned(&store, Kind::Pod, "n2"), [3]);
+        assert!(pinned(&store, Kind::Node, "n1").is_empty());
+        assert_eq!(
+            store.history_by_pin[&(Kind::Pod, String::new())],
+            [ResourceVersion(1), ResourceVersion(4)]
+        );
+        // Evicting versions 1 and 2 drops them from their pins too.
+        store.compact(ResourceVersion(2));
+        assert_eq!(pinned(&store, Kind::Pod, ""), [4]);
+        assert_eq!(
+            store.history_by_pin[&(Kind::Pod, String::new())],
+            [ResourceVersion(4)]
+        );
+        assert!(
+            !store
+                .history_by_pin
+                .contains_key(&(Kind::Node, "n1".to_string()))
+        );
     }
 
     #[test]

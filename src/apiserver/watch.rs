@@ -163,6 +163,17 @@ impl IndexKey {
     }
 }
 
+impl Watch {
+    /// The name the watch pins, if the store indexes its history by it: the node of a pod
+    /// watch on `spec.nodeName`, the name of a node watch on `metadata.name`.
+    pub fn pinned_name(&self) -> Option<String> {
+        match IndexKey::of(self) {
+            IndexKey::NodeName(name) | IndexKey::Name(name) => Some(name),
+            IndexKey::Namespace(_) | IndexKey::All => None,
+        }
+    }
+}
+
 /// The node a pod is bound to (`""` unbound); `None` for other kinds.
 fn node_of(object: &Object) -> Option<&str> {
     object.as_pod().map(|p| p.spec.node_name.as_str())
