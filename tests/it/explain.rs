@@ -11,10 +11,9 @@ use kubesim::scheduler::cycle_trace::{AttemptOutcome, ScheduleAttempt, TracedPod
 use kubesim::scheduler::explain::explain_attempt;
 use kubesim::world::{self, RunOptions};
 use proptest::prelude::*;
-use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Value, json};
 
-use crate::support::{kubesim, load, load_text};
+use crate::support::{kubesim, load, load_text, proptest_config};
 
 const SCENARIO: &str = "\
 apiVersion: kubesim.io/v1alpha1
@@ -331,15 +330,6 @@ fn every_pod_of_the_shipped_scenarios_was_bound_where_explain_says() {
             assert_eq!(ties.len(), 40);
             assert_eq!(bound.len(), 40);
         }
-    }
-}
-
-fn proptest_config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        // Keep failures in the test output only: no regression files written into the tree.
-        failure_persistence: None,
-        ..ProptestConfig::default()
     }
 }
 

@@ -11,6 +11,7 @@ mod legacy_policy;
 mod queue;
 mod replay;
 mod reporting;
+mod rollout;
 mod scheduling;
 mod store_watch;
 mod support;

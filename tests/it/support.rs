@@ -1,11 +1,13 @@
 //! What several test modules share: running the kubesim binary, scenario fixtures written to
-//! a fresh folder, the real openb trace beside the project, and a tiny openb trace.
+//! a fresh folder, the real openb trace beside the project, a tiny openb trace, and the
+//! property tests' configuration.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kubesim::world::Components;
+use proptest::test_runner::Config as ProptestConfig;
 
 /// Runs the kubesim binary with `args` in `cwd`, with the variables that pick a sweep shard
 /// taken from the environment and `env` added; returns the exit code, stdout and stderr.
@@ -120,4 +122,14 @@ pub fn load(path: &Path) -> kubesim::scenario::Scenario {
 pub fn load_text(text: &str, extra: &[(&str, &str)]) -> kubesim::scenario::Scenario {
     let (_dir, path) = fixture("scenario.yaml", text, extra);
     load(&path)
+}
+
+/// A property test's configuration: `cases` cases, failures kept in the test output only (no
+/// regression files written into the tree).
+pub fn proptest_config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }

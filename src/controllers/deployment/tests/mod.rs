@@ -1,9 +1,11 @@
 //! The Deployment controller in a running world, with [`driver::Driver`] playing the
 //! ReplicaSet controller and the kubelets (pods Ready a fixed delay after they are created).
 //! The scenarios are real scenario files; the sizes are read from the apiserver's write
-//! records, which `events.jsonl` prints. Once the ReplicaSet controller and kubelets exist,
-//! the same scenarios can run with them in the driver's place and the same sequences hold for
-//! the same startup times.
+//! records, which `events.jsonl` prints. The driver makes all the pods of a step Ready
+//! together and reports them in one status write, so the sequences here are the textbook
+//! ones; with the real ReplicaSet controller, kube-scheduler and kubelets (the integration
+//! tests' `rollout` module) a step's pods are created, bound and reported one after the
+//! other, and a rollout whose steps hold several pods takes smaller steps.
 
 mod algorithms;
 mod driver;
