@@ -22,13 +22,14 @@ use crate::api::pod::Pod;
 use crate::api::pod::PodCondition;
 use crate::api::{Kind, Object, Uid};
 use crate::apiserver::{
-    ApiOutput, ApiServer, ClientId, ListOptions, PatchOp, Request, RequestId, Response, UserInfo,
-    WatchEvent, WatchId,
+    ApiOutput, ApiServer, ClientId, PatchOp, Request, RequestId, Response, UserInfo, WatchEvent,
+    WatchId,
 };
 use crate::client::event_recorder::{
     EventRecorder, FINISH_TIME, Occurrence, REFRESH_TIME, reference_to,
 };
-use crate::client::informer::{Delta, Informer};
+use crate::client::informer::Delta;
+use crate::client::informer_set::InformerSet;
 use crate::component::{Component, ComponentContext, Timer};
 use crate::config::kube_scheduler::CycleCost;
 use crate::sim::{SimDuration, SimRng, SimTime};
@@ -193,11 +194,9 @@ pub struct KubeScheduler {
     gpu_workload: Option<TargetWorkload>,
     /// When each pending pod was first seen (for latency).
     first_seen: BTreeMap<Uid, SimTime>,
-    pod_informer: Informer,
-    node_informer: Informer,
-    /// Services and ReplicaSets: their selectors make PodTopologySpread's system default
-    /// constraints.
-    workload_informers: [Informer; 2],
+    /// Nodes, Services and ReplicaSets (their selectors make PodTopologySpread's system
+    /// default constraints) and pods, started in that order.
+    informers: InformerSet,
     rotation: Rotation,
     tie_break: SimRng,
     cost: CycleCost,
@@ -230,17 +229,11 @@ impl KubeScheduler {
             })
             .collect();
         KubeScheduler {
-            pod_informer: Informer::new(Kind::Pod, client, user.clone(), ListOptions::default()),
-            node_informer: Informer::new(Kind::Node, client, user.clone(), ListOptions::default()),
-            workload_informers: [
-                Informer::new(Kind::Service, client, user.clone(), ListOptions::default()),
-                Informer::new(
-                    Kind::ReplicaSet,
-                    client,
-                    user.clone(),
-                    ListOptions::default(),
-                ),
-            ],
+            informers: InformerSet::new(
+                &[Kind::Node, Kind::Service, Kind::ReplicaSet, Kind::Pod],
+                client,
+                &user,
+            ),
             client,
             user,
             profiles: config.profiles,
@@ -310,15 +303,6 @@ impl KubeScheduler {
         self.profiles.iter().find(|p| p.name == scheduler_name)
     }
 
-    /// Starts the informers.
-    fn start_informers(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
-        self.node_informer.start(now, api, out);
-        for informer in &mut self.workload_informers {
-            informer.start(now, api, out);
-        }
-        self.pod_informer.start(now, api, out);
-    }
-
     /// Handles a response to one of the scheduler's requests; returns timers to set.
     fn handle_response(
         &mut self,
@@ -328,27 +312,9 @@ impl KubeScheduler {
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
     ) -> Vec<(SimTime, SchedulerTimer)> {
-        if let Some(deltas) = self
-            .node_informer
-            .on_response(request, response, now, api, out)
-        {
+        if let Some((kind, deltas)) = self.informers.on_response(request, response, now, api, out) {
             for d in deltas {
-                self.on_node_delta(d, now);
-            }
-        } else if let Some(deltas) = self
-            .pod_informer
-            .on_response(request, response, now, api, out)
-        {
-            for d in deltas {
-                self.on_pod_delta(d, now);
-            }
-        } else if let Some(deltas) = self
-            .workload_informers
-            .iter_mut()
-            .find_map(|i| i.on_response(request, response, now, api, out))
-        {
-            for d in deltas {
-                self.on_workload_delta(d);
+                self.on_delta(kind, d, now);
             }
         } else if let Some(binding) = self.binds.remove(&request) {
             self.on_bind_response(binding, response, now, api, out);
@@ -425,21 +391,19 @@ impl KubeScheduler {
         event: &WatchEvent,
         now: SimTime,
     ) -> Vec<(SimTime, SchedulerTimer)> {
-        if self.node_informer.owns_watch(watch) {
-            let d = self.node_informer.on_watch_event(event);
-            self.on_node_delta(d, now);
-        } else if self.pod_informer.owns_watch(watch) {
-            let d = self.pod_informer.on_watch_event(event);
-            self.on_pod_delta(d, now);
-        } else if let Some(informer) = self
-            .workload_informers
-            .iter_mut()
-            .find(|i| i.owns_watch(watch))
-        {
-            let d = informer.on_watch_event(event);
-            self.on_workload_delta(d);
+        if let Some((kind, d)) = self.informers.on_watch_event(watch, event) {
+            self.on_delta(kind, d, now);
         }
         self.maybe_start_cycle(now)
+    }
+
+    /// Hands an informer's delta to the handler of its kind.
+    fn on_delta(&mut self, kind: Kind, delta: Delta, now: SimTime) {
+        match kind {
+            Kind::Node => self.on_node_delta(delta, now),
+            Kind::Pod => self.on_pod_delta(delta, now),
+            _ => self.on_workload_delta(delta),
+        }
     }
 
     /// Handles one of its timers; returns further timers to set.
@@ -820,9 +784,7 @@ impl KubeScheduler {
 
     /// Starts the next cycle if idle and a pod is ready.
     fn maybe_start_cycle(&mut self, now: SimTime) -> Vec<(SimTime, SchedulerTimer)> {
-        let synced = self.pod_informer.has_synced()
-            && self.node_informer.has_synced()
-            && self.workload_informers.iter().all(Informer::has_synced);
+        let synced = self.informers.has_synced();
         if self.in_flight.is_some() || !synced {
             return Vec::new();
         }
@@ -1280,7 +1242,7 @@ impl Component for KubeScheduler {
 
     /// Starts the informers and the periodic work (queue flushes, Event series).
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        self.start_informers(cx.now(), cx.api, cx.out);
+        self.informers.start(cx.now(), cx.api, cx.out);
         for timer in SchedulerTimer::ALL {
             if let Some(period) = timer.period() {
                 cx.set_timer_in(period, timer.as_timer());
