@@ -59,8 +59,8 @@ fn pod(uid: u64, cpu: &str, priority: i32) -> Pod {
     c.resources
         .requests
         .insert("memory".into(), quantity("1Gi"));
-    p.spec.containers.push(c);
-    p.spec.priority = Some(priority);
+    Arc::make_mut(&mut p.spec).containers.push(c);
+    Arc::make_mut(&mut p.spec).priority = Some(priority);
     p
 }
 
@@ -77,7 +77,7 @@ fn cluster(others: usize) -> Snapshot {
         for _ in 0..count {
             uid += 1;
             let mut p = pod(uid, cpu, 0);
-            p.spec.node_name = node.name().to_string();
+            Arc::make_mut(&mut p.spec).node_name = node.name().to_string();
             node.add_pod(Arc::new(PodInfo::new(Arc::new(p))));
         }
     }
@@ -95,8 +95,7 @@ fn preemption_time(c: &mut Criterion) {
         .remove(0)
         .unwrap_or_else(|| panic!("the default profile preempts"));
     let mut preemptor = pod(u64::MAX, "1", 1000);
-    preemptor
-        .spec
+    Arc::make_mut(&mut preemptor.spec)
         .node_selector
         .insert("pool".into(), "a".into());
     let preemptor = PodInfo::new(Arc::new(preemptor));

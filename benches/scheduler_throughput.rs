@@ -71,10 +71,11 @@ fn pod(i: usize) -> Arc<PodInfo> {
     c.resources
         .requests
         .insert("memory".into(), quantity("500Mi"));
-    p.spec.containers.push(c);
-    p.spec.priority = Some(0);
+    let spec = Arc::make_mut(&mut p.spec);
+    spec.containers.push(c);
+    spec.priority = Some(0);
     for key in [TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE] {
-        p.spec.tolerations.push(Toleration {
+        spec.tolerations.push(Toleration {
             key: key.into(),
             operator: TolerationOperator::Exists,
             value: String::new(),

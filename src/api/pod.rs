@@ -22,7 +22,7 @@ pub struct Pod {
     /// Metadata.
     pub metadata: ObjectMeta,
     /// Desired state.
-    pub spec: PodSpec,
+    pub spec: std::sync::Arc<PodSpec>,
     /// Observed state.
     pub status: PodStatus,
 }

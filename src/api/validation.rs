@@ -577,7 +577,7 @@ pub fn validate_pod_update(old: &Pod, new: &Pod) -> FieldErrors {
     }
     // The new spec with what may change taken from the old: anything else that differs is
     // forbidden.
-    let mut munged = new.spec.clone();
+    let mut munged = (*new.spec).clone();
     for (m, o) in munged.containers.iter_mut().zip(&old.spec.containers) {
         m.image = o.image.clone();
     }
@@ -598,7 +598,7 @@ pub fn validate_pod_update(old: &Pod, new: &Pod) -> FieldErrors {
     {
         munged.termination_grace_period_seconds = old.spec.termination_grace_period_seconds;
     }
-    if munged != old.spec {
+    if munged != *old.spec {
         errors.push(
             "spec",
             format!("Forbidden: pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}"),
@@ -632,7 +632,7 @@ mod tests {
         };
         c.resources.requests = list(requests);
         c.resources.limits = list(limits);
-        pod.spec.containers.push(c);
+        std::sync::Arc::make_mut(&mut pod.spec).containers.push(c);
         pod
     }
 
@@ -667,20 +667,21 @@ mod tests {
             when_unsatisfiable: when.into(),
             ..TopologySpreadConstraint::default()
         };
-        pod.spec.topology_spread_constraints = vec![constraint(0, "DoNotSchedule")];
+        std::sync::Arc::make_mut(&mut pod.spec).topology_spread_constraints =
+            vec![constraint(0, "DoNotSchedule")];
         assert_eq!(
             validate_pod(&pod).to_string(),
             "spec.topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be greater than zero"
         );
         let mut with_min = constraint(1, "ScheduleAnyway");
         with_min.min_domains = Some(2);
-        pod.spec.topology_spread_constraints = vec![with_min];
+        std::sync::Arc::make_mut(&mut pod.spec).topology_spread_constraints = vec![with_min];
         assert_eq!(
             validate_pod(&pod).to_string(),
             "spec.topologySpreadConstraints[0].minDomains: Invalid value: 2: can only use minDomains if whenUnsatisfiable=DoNotSchedule, not ScheduleAnyway"
         );
         // Two equal constraints: the first is named.
-        pod.spec.topology_spread_constraints = vec![
+        std::sync::Arc::make_mut(&mut pod.spec).topology_spread_constraints = vec![
             constraint(1, "DoNotSchedule"),
             constraint(2, "DoNotSchedule"),
         ];
@@ -705,7 +706,7 @@ mod tests {
     fn a_pod_update_may_change_images_but_not_requests() {
         let old = pod_with(&[("cpu", "1")], &[]);
         let mut image = old.clone();
-        image.spec.containers[0].image = "i:2".into();
+        std::sync::Arc::make_mut(&mut image.spec).containers[0].image = "i:2".into();
         assert!(validate_pod_update(&old, &image).is_empty());
         let resized = pod_with(&[("cpu", "2")], &[]);
         let errors = validate_pod_update(&old, &resized);
@@ -716,7 +717,7 @@ mod tests {
             )
         );
         let mut moved = old.clone();
-        moved.spec.node_name = "n1".into();
+        std::sync::Arc::make_mut(&mut moved.spec).node_name = "n1".into();
         assert!(!validate_pod_update(&old, &moved).is_empty());
     }
 

@@ -8,6 +8,8 @@
 //! * Defaulting: an empty namespace of a namespaced kind means `default`; an empty name with
 //!   `generateName` gets a random suffix.
 
+use std::sync::Arc;
+
 use rand::RngExt;
 
 use super::request::ApiError;
@@ -91,16 +93,17 @@ fn resolve_priority(pod: &mut Pod, store: &Store) -> Result<(), ApiError> {
             message: format!("no PriorityClass with name {name} was found"),
         })?)
     };
+    let spec = Arc::make_mut(&mut pod.spec);
     match class {
         Some(pc) => {
-            pod.spec.priority = Some(pc.value);
-            pod.spec.priority_class_name = pc.metadata.name.clone();
-            if pod.spec.preemption_policy.is_none() {
-                pod.spec.preemption_policy = pc.preemption_policy.clone();
+            spec.priority = Some(pc.value);
+            spec.priority_class_name = pc.metadata.name.clone();
+            if spec.preemption_policy.is_none() {
+                spec.preemption_policy = pc.preemption_policy.clone();
             }
         }
         None => {
-            pod.spec.priority.get_or_insert(0);
+            spec.priority.get_or_insert(0);
         }
     }
     Ok(())
@@ -122,7 +125,7 @@ fn add_default_tolerations(pod: &mut Pod) {
             effect_ok && key_ok
         });
         if !already {
-            pod.spec.tolerations.push(Toleration {
+            Arc::make_mut(&mut pod.spec).tolerations.push(Toleration {
                 key: key.to_string(),
                 operator: TolerationOperator::Exists,
                 value: String::new(),

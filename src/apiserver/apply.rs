@@ -30,7 +30,7 @@ pub fn apply_onto(live: &Object, mut manifest: Object) -> Object {
             .clone_from(&live_meta.owner_references);
     }
     if let (Object::Pod(pod), Object::Pod(before)) = (&mut manifest, live) {
-        let spec = &mut Arc::make_mut(pod).spec;
+        let spec = Arc::make_mut(&mut Arc::make_mut(pod).spec);
         let was = &before.spec;
         if spec.node_name.is_empty() {
             spec.node_name.clone_from(&was.node_name);

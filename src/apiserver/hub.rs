@@ -572,7 +572,7 @@ impl ApiServer {
                 });
             }
             let pod = Arc::make_mut(pod);
-            pod.spec.node_name = node;
+            Arc::make_mut(&mut pod.spec).node_name = node;
             pod.metadata.annotations.extend(annotations);
             pod.status.nominated_node_name.clear();
             set_scheduled_condition(pod, now);
@@ -850,7 +850,7 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
         }
         (PatchOp::Image { container, image }, Object::Pod(p)) => {
             set_image(
-                &mut Arc::make_mut(p).spec,
+                Arc::make_mut(&mut Arc::make_mut(p).spec),
                 container.as_deref(),
                 image,
                 kind,

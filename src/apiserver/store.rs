@@ -420,7 +420,7 @@ mod tests {
         let mut p = Pod::default();
         p.metadata.namespace = namespace.into();
         p.metadata.name = name.into();
-        p.spec.node_name = node.into();
+        Arc::make_mut(&mut p.spec).node_name = node.into();
         Object::Pod(Arc::new(p))
     }
 
@@ -481,7 +481,7 @@ mod tests {
         store
             .modify(Kind::Pod, &key, |o| {
                 if let Object::Pod(p) = o {
-                    Arc::make_mut(p).spec.node_name = "n1".into();
+                    Arc::make_mut(&mut Arc::make_mut(p).spec).node_name = "n1".into();
                 }
                 Ok(())
             })
@@ -533,7 +533,7 @@ mod tests {
         store
             .modify(Kind::Pod, &key, |o| {
                 if let Object::Pod(p) = o {
-                    Arc::make_mut(p).spec.node_name = "n2".into();
+                    Arc::make_mut(&mut Arc::make_mut(p).spec).node_name = "n2".into();
                 }
                 Ok(())
             })

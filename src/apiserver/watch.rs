@@ -311,7 +311,7 @@ mod tests {
         let mut p = Pod::default();
         p.metadata.name = "web".into();
         p.metadata.namespace = namespace.into();
-        p.spec.node_name = node.into();
+        Arc::make_mut(&mut p.spec).node_name = node.into();
         Arc::new(Object::Pod(Arc::new(p)))
     }
 

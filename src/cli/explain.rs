@@ -112,7 +112,7 @@ fn what_if(
     };
     let uid = pod.metadata.uid;
     let mut unplaced = (**pod).clone();
-    unplaced.spec.node_name.clear();
+    Arc::make_mut(&mut unplaced.spec).node_name.clear();
     let pod_info = PodInfo::new(Arc::new(unplaced));
     let (mut snapshot, start) = match world.scheduler() {
         Some(s) => (s.snapshot().clone(), s.next_start_node_index()),

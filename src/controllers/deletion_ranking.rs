@@ -211,7 +211,7 @@ mod tests {
         let mut p = Pod::default();
         p.metadata.name = format!("web-{uid}");
         p.metadata.uid = Uid(uid);
-        p.spec.node_name = node.into();
+        std::sync::Arc::make_mut(&mut p.spec).node_name = node.into();
         p.status.phase = PodPhase::Running;
         p
     }

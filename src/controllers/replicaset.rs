@@ -966,7 +966,7 @@ pub fn pod_from_template(template: &PodTemplateSpec, rs: &ReplicaSet) -> Pod {
             owner_references: vec![controller_reference(rs)],
             ..ObjectMeta::default()
         },
-        spec: template.spec.clone(),
+        spec: Arc::new(template.spec.clone()),
         status: Default::default(),
     }
 }

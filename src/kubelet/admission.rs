@@ -174,8 +174,8 @@ mod tests {
         let mut c = Container::default();
         c.resources.requests.insert(CPU.into(), q(cpu));
         let mut p = Pod::default();
-        p.spec.node_name = "n1".into();
-        p.spec.containers = vec![c];
+        std::sync::Arc::make_mut(&mut p.spec).node_name = "n1".into();
+        std::sync::Arc::make_mut(&mut p.spec).containers = vec![c];
         p
     }
 
@@ -211,7 +211,9 @@ mod tests {
         let err = admit(&pod("1"), &n, 110, std::iter::empty()).expect_err("untolerated");
         assert_eq!(err.reason, "TaintToleration");
         let mut p = pod("1");
-        p.spec.node_selector.insert("zone".into(), "a".into());
+        std::sync::Arc::make_mut(&mut p.spec)
+            .node_selector
+            .insert("zone".into(), "a".into());
         let err = admit(&p, &node("4", "110"), 110, std::iter::empty()).expect_err("no label");
         assert_eq!(err.reason, "NodeAffinity");
     }

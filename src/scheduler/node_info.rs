@@ -804,7 +804,7 @@ mod tests {
         if required {
             anti.required_during_scheduling_ignored_during_execution = vec![term];
         }
-        p.spec.affinity = Some(Affinity {
+        Arc::make_mut(&mut p.spec).affinity = Some(Affinity {
             pod_anti_affinity: Some(anti),
             ..Affinity::default()
         });

@@ -790,10 +790,10 @@ mod tests {
         p.metadata.name = name.into();
         p.metadata.namespace = "default".into();
         p.metadata.uid = Uid(uid);
-        p.spec.priority = Some(priority);
+        Arc::make_mut(&mut p.spec).priority = Some(priority);
         let mut c = Container::default();
         c.resources.requests = resources(&[("cpu", &format!("{milli_cpu}m"))]);
-        p.spec.containers.push(c);
+        Arc::make_mut(&mut p.spec).containers.push(c);
         p.status.start_time = Some(SimTime::from_nanos(start * 1_000_000_000));
         p
     }
@@ -1092,7 +1092,7 @@ mod tests {
     fn preemption_policy_never_does_not_preempt() {
         let snap = Snapshot::new(vec![node("n1", 1000, vec![pod("a", 1, 1, 1000, 1)])]);
         let mut p = pod("p", 99, 10, 1000, 0);
-        p.spec.preemption_policy = Some("Never".into());
+        Arc::make_mut(&mut p.spec).preemption_policy = Some("Never".into());
         match simple(&snap, &info(p)) {
             PreemptionOutcome::NotEligible(reason) => assert_eq!(reason, MSG_POLICY_NEVER),
             other => panic!("{other:?}"),

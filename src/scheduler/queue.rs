@@ -593,7 +593,7 @@ mod tests {
         p.metadata.namespace = "d".into();
         p.metadata.name = name.into();
         p.metadata.uid = Uid(uid);
-        p.spec.priority = Some(priority);
+        Arc::make_mut(&mut p.spec).priority = Some(priority);
         p
     }
 
@@ -738,16 +738,17 @@ mod tests {
     fn gated_pods_wait_for_their_last_gate() {
         let mut q = queue();
         let mut gated = raw_pod("g", 1, 0);
-        gated.spec.scheduling_gates = vec![Default::default(), Default::default()];
+        Arc::make_mut(&mut gated.spec).scheduling_gates =
+            vec![Default::default(), Default::default()];
         let info = |p: &Pod| Arc::new(PodInfo::new(Arc::new(p.clone())));
         q.add(info(&gated), t(0));
         assert_eq!((q.pending().gated, q.pending().active), (1, 0));
         assert!(q.pop().is_none());
         // One gate left: still gated.
-        gated.spec.scheduling_gates.pop();
+        Arc::make_mut(&mut gated.spec).scheduling_gates.pop();
         q.update(info(&gated), &[generic_update()], t(1), fit_cares);
         assert_eq!(q.pending().gated, 1);
-        gated.spec.scheduling_gates.pop();
+        Arc::make_mut(&mut gated.spec).scheduling_gates.pop();
         q.update(info(&gated), &[generic_update()], t(2), fit_cares);
         assert_eq!((q.pending().gated, q.pending().active), (0, 1));
         assert_eq!(q.pending().total(), 1);

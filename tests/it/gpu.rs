@@ -64,7 +64,7 @@ fn gpu_pod(name: &str, cores: u32, count: u32, milli: u32, index: Option<&str>) 
     pod.metadata.namespace = "default".into();
     let mut c = Container::default();
     c.resources.requests = [("cpu".to_string(), quantity(&cores.to_string()))].into();
-    pod.spec.containers.push(c);
+    std::sync::Arc::make_mut(&mut pod.spec).containers.push(c);
     let a = &mut pod.metadata.annotations;
     a.insert(ANNOTATION_GPU_COUNT.into(), count.to_string());
     a.insert(ANNOTATION_GPU_MILLI.into(), milli.to_string());

@@ -252,12 +252,12 @@ impl Draft {
         match self.kind {
             Kind::Pod => Object::Pod(Arc::new(Pod {
                 metadata,
-                spec: PodSpec {
+                spec: Arc::new(PodSpec {
                     node_name: self.node_name.clone(),
                     termination_grace_period_seconds: self.grace,
                     containers: vec![container()],
                     ..Default::default()
-                },
+                }),
                 status: PodStatus {
                     phase: self.phase,
                     ..Default::default()

@@ -63,8 +63,8 @@ fn pod(name: &str, node: &str, owner: Option<&Object>) -> Object {
         metadata: meta(name, owner),
         ..Pod::default()
     };
-    pod.spec.node_name = node.into();
-    pod.spec.containers = vec![Container {
+    Arc::make_mut(&mut pod.spec).node_name = node.into();
+    Arc::make_mut(&mut pod.spec).containers = vec![Container {
         name: "app".into(),
         image: "nginx".into(),
         ..Container::default()

@@ -68,8 +68,8 @@ fn orphan(name: &str, node: &str) -> Pod {
     pod.metadata.name = name.into();
     pod.metadata.namespace = "default".into();
     pod.metadata.labels = labels(&[("app", "web")]);
-    pod.spec = template_spec();
-    pod.spec.node_name = node.into();
+    pod.spec = template_spec().into();
+    std::sync::Arc::make_mut(&mut pod.spec).node_name = node.into();
     pod
 }
 

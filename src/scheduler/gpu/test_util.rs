@@ -50,7 +50,7 @@ pub fn gpu_pod(cpu: &str, annotations: &[(&str, &str)]) -> Pod {
     pod.metadata.name = "p".into();
     let mut c = Container::default();
     c.resources.requests = [("cpu".to_string(), cpu.parse().expect("a test quantity"))].into();
-    pod.spec.containers.push(c);
+    std::sync::Arc::make_mut(&mut pod.spec).containers.push(c);
     for (k, v) in annotations {
         pod.metadata.annotations.insert((*k).into(), (*v).into());
     }

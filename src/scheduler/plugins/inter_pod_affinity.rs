@@ -685,7 +685,7 @@ mod tests {
     }
 
     fn with_affinity(mut p: Pod, affinity: PodAffinity) -> Pod {
-        p.spec
+        Arc::make_mut(&mut p.spec)
             .affinity
             .get_or_insert_with(Affinity::default)
             .pod_affinity = Some(affinity);
@@ -693,7 +693,7 @@ mod tests {
     }
 
     fn with_anti_affinity(mut p: Pod, anti: PodAntiAffinity) -> Pod {
-        p.spec
+        Arc::make_mut(&mut p.spec)
             .affinity
             .get_or_insert_with(Affinity::default)
             .pod_anti_affinity = Some(anti);
@@ -1102,7 +1102,7 @@ mod tests {
         let pl = plugin();
         let bound = |name: &str, app: &str| {
             let mut p = pod(name, "default", &[("app", app)]);
-            p.spec.node_name = "n1".into();
+            Arc::make_mut(&mut p.spec).node_name = "n1".into();
             Arc::new(Object::Pod(Arc::new(p)))
         };
         let pod_event = |action, old, new| change(EventResource::Pod, action, old, new);

@@ -112,8 +112,8 @@ mod tests {
 
     fn pod_with(containers: Vec<Container>, init: Vec<Container>) -> PodInfo {
         let mut p = pod("p", "default", &[]);
-        p.spec.containers = containers;
-        p.spec.init_containers = init;
+        std::sync::Arc::make_mut(&mut p.spec).containers = containers;
+        std::sync::Arc::make_mut(&mut p.spec).init_containers = init;
         info(p)
     }
 

@@ -1017,7 +1017,7 @@ mod tests {
 
     fn incoming(constraints: Vec<TopologySpreadConstraint>) -> PodInfo {
         let mut p = pod("incoming", "default", &[("foo", "bar")]);
-        p.spec.topology_spread_constraints = constraints;
+        Arc::make_mut(&mut p.spec).topology_spread_constraints = constraints;
         info(p)
     }
 
@@ -1070,7 +1070,8 @@ mod tests {
         // A pod that does not match its own selector adds no self-match: zone1: 2 + 0 − 1 =
         // 1 → every node passes.
         let mut p3 = pod("loner", "default", &[]);
-        p3.spec.topology_spread_constraints = vec![constraint(ZONE, 1, DO_NOT_SCHEDULE)];
+        Arc::make_mut(&mut p3.spec).topology_spread_constraints =
+            vec![constraint(ZONE, 1, DO_NOT_SCHEDULE)];
         assert_eq!(passing(&filter_all(&pl, &info(p3), &snap)).len(), 4);
     }
 
@@ -1138,8 +1139,8 @@ mod tests {
             let mut c = constraint(ZONE, 1, DO_NOT_SCHEDULE);
             c.node_affinity_policy = policy.map(str::to_string);
             let mut p = pod("incoming", "default", &[("foo", "bar")]);
-            p.spec.topology_spread_constraints = vec![c];
-            p.spec
+            Arc::make_mut(&mut p.spec).topology_spread_constraints = vec![c];
+            Arc::make_mut(&mut p.spec)
                 .node_selector
                 .insert("disk".to_string(), "ssd".to_string());
             info(p)
@@ -1161,8 +1162,8 @@ mod tests {
         let mut c = constraint(ZONE, 1, DO_NOT_SCHEDULE);
         c.node_affinity_policy = None;
         let mut p = pod("incoming", "default", &[("foo", "bar")]);
-        p.spec.topology_spread_constraints = vec![c];
-        p.spec.affinity = Some(Affinity {
+        Arc::make_mut(&mut p.spec).topology_spread_constraints = vec![c];
+        Arc::make_mut(&mut p.spec).affinity = Some(Affinity {
             node_affinity: Some(NodeAffinity {
                 required_during_scheduling_ignored_during_execution: Some(NodeSelector {
                     node_selector_terms: vec![term(vec![req(
@@ -1214,11 +1215,12 @@ mod tests {
         let pl = plugin();
         let mk = |selector: Option<LabelSelector>, keys: &[&str]| {
             let mut p = pod("incoming", "default", &[("app", "web"), ("hash", "v2")]);
-            p.spec.topology_spread_constraints = vec![TopologySpreadConstraint {
-                label_selector: selector,
-                match_label_keys: keys.iter().map(|k| (*k).to_string()).collect(),
-                ..constraint(ZONE, 1, DO_NOT_SCHEDULE)
-            }];
+            Arc::make_mut(&mut p.spec).topology_spread_constraints =
+                vec![TopologySpreadConstraint {
+                    label_selector: selector,
+                    match_label_keys: keys.iter().map(|k| (*k).to_string()).collect(),
+                    ..constraint(ZONE, 1, DO_NOT_SCHEDULE)
+                }];
             info(p)
         };
         let app_web = Some(LabelSelector::from_match_labels(labels(&[("app", "web")])));
@@ -1474,7 +1476,7 @@ mod tests {
         let obj = |p: Pod| Arc::new(Object::Pod(Arc::new(p)));
         let bound = |name: &str, labels: &[(&str, &str)]| {
             let mut p = pod(name, "default", labels);
-            p.spec.node_name = "n1".into();
+            Arc::make_mut(&mut p.spec).node_name = "n1".into();
             p.metadata.uid = Uid(2);
             p
         };

@@ -360,7 +360,7 @@ mod tests {
         // The pod spreads itself: raw 0 everywhere and normalization changes nothing.
         let snap = cluster(&[("n1", None, vec![web("p1")]), ("n2", None, vec![])]);
         let mut p = pod("new", "ns", &[("app", "web")]);
-        p.spec.topology_spread_constraints = vec![TopologySpreadConstraint {
+        Arc::make_mut(&mut p.spec).topology_spread_constraints = vec![TopologySpreadConstraint {
             max_skew: 1,
             topology_key: "kubernetes.io/hostname".into(),
             when_unsatisfiable: "DoNotSchedule".into(),

@@ -70,7 +70,7 @@ impl PodBuilder {
     pub fn container(mut self, requests: &[(&str, &str)]) -> Self {
         let mut c = Container::default();
         c.resources.requests = list(requests);
-        self.0.spec.containers.push(c);
+        Arc::make_mut(&mut self.0.spec).containers.push(c);
         self
     }
 
@@ -78,19 +78,19 @@ impl PodBuilder {
     pub fn init_container(mut self, requests: &[(&str, &str)]) -> Self {
         let mut c = Container::default();
         c.resources.requests = list(requests);
-        self.0.spec.init_containers.push(c);
+        Arc::make_mut(&mut self.0.spec).init_containers.push(c);
         self
     }
 
     /// Sets the pod overhead.
     pub fn overhead(mut self, pairs: &[(&str, &str)]) -> Self {
-        self.0.spec.overhead = list(pairs);
+        Arc::make_mut(&mut self.0.spec).overhead = list(pairs);
         self
     }
 
     /// Adds an app container running `image` (no requests).
     pub fn image(mut self, image: &str) -> Self {
-        self.0.spec.containers.push(Container {
+        Arc::make_mut(&mut self.0.spec).containers.push(Container {
             image: image.into(),
             ..Container::default()
         });
@@ -99,10 +99,12 @@ impl PodBuilder {
 
     /// Adds an init container running `image` (no requests).
     pub fn init_image(mut self, image: &str) -> Self {
-        self.0.spec.init_containers.push(Container {
-            image: image.into(),
-            ..Container::default()
-        });
+        Arc::make_mut(&mut self.0.spec)
+            .init_containers
+            .push(Container {
+                image: image.into(),
+                ..Container::default()
+            });
         self
     }
 
@@ -119,7 +121,7 @@ impl PodBuilder {
     /// Adds an app container claiming host port `port` on `ip` (empty = all) over `protocol`
     /// (empty = TCP).
     pub fn host_port(mut self, ip: &str, protocol: &str, port: i32) -> Self {
-        self.0.spec.containers.push(Container {
+        Arc::make_mut(&mut self.0.spec).containers.push(Container {
             ports: vec![Self::port(ip, protocol, port)],
             ..Container::default()
         });
@@ -128,28 +130,32 @@ impl PodBuilder {
 
     /// Adds an init container claiming a host port.
     pub fn init_host_port(mut self, ip: &str, protocol: &str, port: i32) -> Self {
-        self.0.spec.init_containers.push(Container {
-            ports: vec![Self::port(ip, protocol, port)],
-            ..Container::default()
-        });
+        Arc::make_mut(&mut self.0.spec)
+            .init_containers
+            .push(Container {
+                ports: vec![Self::port(ip, protocol, port)],
+                ..Container::default()
+            });
         self
     }
 
     /// Adds a toleration.
     pub fn toleration(mut self, t: Toleration) -> Self {
-        self.0.spec.tolerations.push(t);
+        Arc::make_mut(&mut self.0.spec).tolerations.push(t);
         self
     }
 
     /// Adds a `nodeSelector` entry.
     pub fn node_selector(mut self, key: &str, value: &str) -> Self {
-        self.0.spec.node_selector.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.0.spec)
+            .node_selector
+            .insert(key.into(), value.into());
         self
     }
 
     /// Sets the node affinity.
     pub fn node_affinity(mut self, affinity: NodeAffinity) -> Self {
-        self.0.spec.affinity = Some(Affinity {
+        Arc::make_mut(&mut self.0.spec).affinity = Some(Affinity {
             node_affinity: Some(affinity),
             ..Affinity::default()
         });
@@ -158,7 +164,7 @@ impl PodBuilder {
 
     /// Sets `spec.nodeName`.
     pub fn node_name(mut self, name: &str) -> Self {
-        self.0.spec.node_name = name.into();
+        Arc::make_mut(&mut self.0.spec).node_name = name.into();
         self
     }
 

@@ -235,7 +235,7 @@ impl Driver {
                 }],
                 ..ObjectMeta::default()
             },
-            spec: template.spec.clone(),
+            spec: template.spec.clone().into(),
             status: Default::default(),
         };
         let key = key_of(&pod.metadata);
