@@ -158,30 +158,32 @@ impl fmt::Display for Kind {
     }
 }
 
-/// One object of a modelled kind.
+/// One object of a modelled kind. Every variant is behind a pointer, so that an `Object` is
+/// two words whatever its kind: the store allocates one per version of every object, and a
+/// Lease renewal must not cost the size of the largest kind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Object {
     /// A Namespace.
-    Namespace(Namespace),
+    Namespace(Box<Namespace>),
     /// A PriorityClass.
-    PriorityClass(PriorityClass),
+    PriorityClass(Box<PriorityClass>),
     /// A Node (shared: the store, watch events and the scheduler's cache hold the same one).
     Node(Arc<Node>),
     /// A Service.
-    Service(Service),
+    Service(Box<Service>),
     /// A Deployment.
-    Deployment(Deployment),
+    Deployment(Box<Deployment>),
     /// A ReplicaSet.
-    ReplicaSet(ReplicaSet),
+    ReplicaSet(Box<ReplicaSet>),
     /// An HPA.
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    HorizontalPodAutoscaler(Box<HorizontalPodAutoscaler>),
     /// A Pod (shared: the store, watch events and the scheduler's cache hold the same one).
     Pod(Arc<Pod>),
     /// An Event.
-    Event(Event),
+    Event(Box<Event>),
     /// A Lease.
-    Lease(Lease),
+    Lease(Box<Lease>),
 }
 
 macro_rules! per_kind {
@@ -285,5 +287,13 @@ impl Object {
             ("spec.unschedulable", Object::Node(n)) => Some(n.spec.unschedulable.to_string()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_object_is_two_words() {
+        assert_eq!(std::mem::size_of::<super::Object>(), 16);
     }
 }

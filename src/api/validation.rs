@@ -733,8 +733,8 @@ mod tests {
         let mut scaled = old.clone();
         scaled.spec.replicas = Some(5);
         let same = validate_update(
-            &Object::Deployment(old.clone()),
-            &Object::Deployment(scaled),
+            &Object::Deployment(Box::new(old.clone())),
+            &Object::Deployment(Box::new(scaled)),
         );
         assert!(same.is_empty());
         let mut moved = old.clone();
@@ -743,7 +743,10 @@ mod tests {
             .selector
             .match_labels
             .insert("app".into(), "api".into());
-        let errors = validate_update(&Object::Deployment(old), &Object::Deployment(moved));
+        let errors = validate_update(
+            &Object::Deployment(Box::new(old)),
+            &Object::Deployment(Box::new(moved)),
+        );
         assert_eq!(
             errors.to_string(),
             "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"api\"}}: field is immutable"

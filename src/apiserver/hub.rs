@@ -773,7 +773,7 @@ impl ApiServer {
         let mut ns = Namespace::default();
         ns.metadata.name = namespace;
         ns.metadata.creation_timestamp = now;
-        if self.store.create(Object::Namespace(ns)).is_ok() {
+        if self.store.create(Object::Namespace(Box::new(ns))).is_ok() {
             self.after_commit(now, Verb::Create, None, "system:apiserver", out);
         }
     }

@@ -213,7 +213,11 @@ impl EventRecorder {
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
     ) {
-        let request = Request::create(self.client, self.user.clone(), Object::Event(event));
+        let request = Request::create(
+            self.client,
+            self.user.clone(),
+            Object::Event(Box::new(event)),
+        );
         api.submit(now, request, out);
         self.requests_sent += 1;
     }

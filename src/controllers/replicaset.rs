@@ -459,7 +459,7 @@ impl ReplicaSetController {
             .get(&key)
             .map(|o| &**o)
         {
-            Some(Object::ReplicaSet(rs)) => rs.clone(),
+            Some(Object::ReplicaSet(rs)) => (**rs).clone(),
             _ => {
                 // Deleted: nothing to do but forget what it expected.
                 self.expectations.forget(&key);
@@ -821,7 +821,7 @@ impl ReplicaSetController {
                     Ok(ResponseBody::Object(object)) => {
                         self.counters.status_writes += 1;
                         if let Object::ReplicaSet(rs) = &**object {
-                            sync.rs = rs.clone();
+                            sync.rs = (**rs).clone();
                         }
                     }
                     Err(_) if !*retried => {
@@ -852,7 +852,7 @@ impl ReplicaSetController {
                 };
                 if let Object::ReplicaSet(fresh) = &**object {
                     let status = std::mem::take(&mut sync.rs.status);
-                    sync.rs = fresh.clone();
+                    sync.rs = (**fresh).clone();
                     sync.rs.status = status;
                 }
                 sync.stage = Stage::WritingStatus { retried: true };
@@ -985,7 +985,7 @@ fn adopt_request(client: ClientId, user: &UserInfo, rs: &ReplicaSet, pod: &Pod) 
 }
 
 fn status_request(client: ClientId, user: &UserInfo, rs: &ReplicaSet) -> Request {
-    let object = Object::ReplicaSet(rs.clone());
+    let object = Object::ReplicaSet(Box::new(rs.clone()));
     Request::update(client, user.clone(), object, Some(Subresource::Status))
 }
 

@@ -253,7 +253,11 @@ impl NodeAgent {
             }
             (LeaseStep::Get, None, Err(ApiError::NotFound { .. })) => {
                 let lease = self.new_lease(env.now, env);
-                let request = Request::create(self.client, self.user.clone(), Object::Lease(lease));
+                let request = Request::create(
+                    self.client,
+                    self.user.clone(),
+                    Object::Lease(Box::new(lease)),
+                );
                 self.send_lease(request, LeaseStep::Create, env);
                 return;
             }

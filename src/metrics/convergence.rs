@@ -303,7 +303,7 @@ mod tests {
         Change {
             resource_version: ResourceVersion(1),
             change: ChangeType::Modified,
-            object: Arc::new(Object::Deployment(d)),
+            object: Arc::new(Object::Deployment(Box::new(d))),
             previous: None,
         }
     }

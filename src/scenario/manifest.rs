@@ -301,19 +301,27 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
         parse_lenient(doc, file)
     }
     let (object, mut ignored) = match kind {
-        Kind::Namespace => parse::<Namespace>(doc, file).map(|(o, i)| (Object::Namespace(o), i)),
+        Kind::Namespace => {
+            parse::<Namespace>(doc, file).map(|(o, i)| (Object::Namespace(Box::new(o)), i))
+        }
         Kind::PriorityClass => {
-            parse::<PriorityClass>(doc, file).map(|(o, i)| (Object::PriorityClass(o), i))
+            parse::<PriorityClass>(doc, file).map(|(o, i)| (Object::PriorityClass(Box::new(o)), i))
         }
         Kind::Node => parse::<Node>(doc, file).map(|(o, i)| (Object::Node(Arc::new(o)), i)),
-        Kind::Service => parse::<Service>(doc, file).map(|(o, i)| (Object::Service(o), i)),
-        Kind::Deployment => parse::<Deployment>(doc, file).map(|(o, i)| (Object::Deployment(o), i)),
-        Kind::ReplicaSet => parse::<ReplicaSet>(doc, file).map(|(o, i)| (Object::ReplicaSet(o), i)),
+        Kind::Service => {
+            parse::<Service>(doc, file).map(|(o, i)| (Object::Service(Box::new(o)), i))
+        }
+        Kind::Deployment => {
+            parse::<Deployment>(doc, file).map(|(o, i)| (Object::Deployment(Box::new(o)), i))
+        }
+        Kind::ReplicaSet => {
+            parse::<ReplicaSet>(doc, file).map(|(o, i)| (Object::ReplicaSet(Box::new(o)), i))
+        }
         Kind::HorizontalPodAutoscaler => parse::<HorizontalPodAutoscaler>(doc, file)
-            .map(|(o, i)| (Object::HorizontalPodAutoscaler(o), i)),
+            .map(|(o, i)| (Object::HorizontalPodAutoscaler(Box::new(o)), i)),
         Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(Arc::new(o)), i)),
-        Kind::Event => parse::<Event>(doc, file).map(|(o, i)| (Object::Event(o), i)),
-        Kind::Lease => parse::<Lease>(doc, file).map(|(o, i)| (Object::Lease(o), i)),
+        Kind::Event => parse::<Event>(doc, file).map(|(o, i)| (Object::Event(Box::new(o)), i)),
+        Kind::Lease => parse::<Lease>(doc, file).map(|(o, i)| (Object::Lease(Box::new(o)), i)),
     }?;
     ignored.retain(|p| p != "apiVersion" && p != "kind");
     validate(&object).map_err(|(path, message)| ScenarioError::Invalid {

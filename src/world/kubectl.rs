@@ -567,7 +567,7 @@ fn undo_patch(
     let owned: Vec<&ReplicaSet> = items
         .iter()
         .filter_map(|o| match &**o {
-            Object::ReplicaSet(rs) => Some(rs),
+            Object::ReplicaSet(rs) => Some(&**rs),
             _ => None,
         })
         .filter(|rs| {

@@ -90,7 +90,7 @@ fn events(world: &World, reason: &str) -> Vec<Event> {
         .store()
         .iter(Kind::Event)
         .filter_map(|o| match &**o {
-            Object::Event(e) if e.reason == reason => Some(e.clone()),
+            Object::Event(e) if e.reason == reason => Some((**e).clone()),
             _ => None,
         })
         .collect()

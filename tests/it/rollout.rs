@@ -437,7 +437,7 @@ fn stored_deployment(sim: &Simulation<World>) -> Option<Deployment> {
     let key = ObjectKey::new("default", "web");
     let object = sim.model().api().store().get(Kind::Deployment, &key)?;
     match &**object {
-        Object::Deployment(d) => Some(d.clone()),
+        Object::Deployment(d) => Some((**d).clone()),
         _ => None,
     }
 }

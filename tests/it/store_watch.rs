@@ -271,7 +271,7 @@ impl Draft {
                 },
                 ..Default::default()
             })),
-            Kind::Deployment => Object::Deployment(Deployment {
+            Kind::Deployment => Object::Deployment(Box::new(Deployment {
                 metadata,
                 spec: DeploymentSpec {
                     replicas: self.replicas,
@@ -285,7 +285,7 @@ impl Draft {
                     ..Default::default()
                 },
                 ..Default::default()
-            }),
+            })),
             other => panic!("the tests do not build {other} objects"),
         }
     }

@@ -285,7 +285,7 @@ impl DeploymentController {
         }
         let key = self.owner_of_replica_set(rs)?;
         match &**self.informers.cache(Kind::Deployment).get(&key)? {
-            Object::Deployment(d) => Some(d.clone()),
+            Object::Deployment(d) => Some((**d).clone()),
             _ => None,
         }
     }
@@ -408,12 +408,12 @@ impl DeploymentController {
         let candidates = keys
             .into_iter()
             .filter_map(|k| match &**cache.get(k)? {
-                Object::ReplicaSet(rs) => Some(rs.clone()),
+                Object::ReplicaSet(rs) => Some((**rs).clone()),
                 _ => None,
             })
             .collect();
         Some(Snapshot {
-            deployment: Arc::new(d.clone()),
+            deployment: Arc::new((**d).clone()),
             candidates,
         })
     }

@@ -33,13 +33,22 @@ impl SyncContext<'_> {
 
     /// Creates `rs`; the stored ReplicaSet.
     pub fn create_rs(&mut self, rs: ReplicaSet) -> Step<ReplicaSet> {
-        let request = Request::create(self.client, self.user.clone(), Object::ReplicaSet(rs));
+        let request = Request::create(
+            self.client,
+            self.user.clone(),
+            Object::ReplicaSet(Box::new(rs)),
+        );
         replica_set(self.send(request)?)
     }
 
     /// Updates `rs` (conflicts if its resourceVersion is stale); the stored ReplicaSet.
     pub fn update_rs(&mut self, rs: ReplicaSet) -> Step<ReplicaSet> {
-        let request = Request::update(self.client, self.user.clone(), Object::ReplicaSet(rs), None);
+        let request = Request::update(
+            self.client,
+            self.user.clone(),
+            Object::ReplicaSet(Box::new(rs)),
+            None,
+        );
         replica_set(self.send(request)?)
     }
 
@@ -61,7 +70,7 @@ impl SyncContext<'_> {
         let request = Request::get(self.client, self.user.clone(), Kind::Deployment, key);
         match self.send(request)? {
             ResponseBody::Object(o) => match &*o {
-                Object::Deployment(d) => Ok(d.clone()),
+                Object::Deployment(d) => Ok((**d).clone()),
                 other => Err(unexpected(other.kind())),
             },
             _ => Err(Flow::Failed("unexpected answer to a get".into())),
@@ -70,14 +79,14 @@ impl SyncContext<'_> {
 
     /// Updates Deployment `d` (spec and metadata).
     pub fn update_deployment(&mut self, d: &Deployment) -> Step<()> {
-        let object = Object::Deployment(d.clone());
+        let object = Object::Deployment(Box::new(d.clone()));
         let request = Request::update(self.client, self.user.clone(), object, None);
         self.send(request).map(|_| ())
     }
 
     /// Updates Deployment `d`'s status (and, as the status strategy allows, its annotations).
     pub fn update_status(&mut self, d: &Deployment) -> Step<()> {
-        let object = Object::Deployment(d.clone());
+        let object = Object::Deployment(Box::new(d.clone()));
         let status = Some(Subresource::Status);
         let request = Request::update(self.client, self.user.clone(), object, status);
         self.send(request).map(|_| ())
@@ -101,7 +110,7 @@ pub fn controller_ref(d: &Deployment) -> OwnerReference {
 fn replica_set(body: ResponseBody) -> Step<ReplicaSet> {
     match body {
         ResponseBody::Object(o) => match &*o {
-            Object::ReplicaSet(rs) => Ok(rs.clone()),
+            Object::ReplicaSet(rs) => Ok((**rs).clone()),
             other => Err(unexpected(other.kind())),
         },
         _ => Err(Flow::Failed(

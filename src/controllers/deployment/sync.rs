@@ -326,7 +326,7 @@ fn own_or_collision(
         .controller_ref()
         .is_some_and(|r| r.uid == d.metadata.uid);
     if own && util::equal_ignore_hash(&d.spec.template, &rs.spec.template) {
-        return Ok(rs.clone());
+        return Ok((**rs).clone());
     }
     d.status.collision_count = Some(d.status.collision_count.unwrap_or(0) + 1);
     ignore_error(cx.update_status(d))?;

@@ -104,7 +104,7 @@ fn replicaset_with_pods(sim: &mut Simulation<World>) -> (Object, Object, Object)
         metadata: meta("web-1", None),
         ..ReplicaSet::default()
     };
-    let rs = create_at(sim, ms(100), Object::ReplicaSet(rs));
+    let rs = create_at(sim, ms(100), Object::ReplicaSet(Box::new(rs)));
     let a = create_at(sim, ms(200), pod("a", "", Some(&rs)));
     let b = create_at(sim, ms(300), pod("b", "n1", Some(&rs)));
     (rs, a, b)
@@ -223,12 +223,12 @@ fn a_deployment_deleted_in_the_background_takes_its_replicasets_and_their_pods()
         metadata: meta("web", None),
         ..Deployment::default()
     };
-    let deployment = create_at(&mut sim, ms(100), Object::Deployment(deployment));
+    let deployment = create_at(&mut sim, ms(100), Object::Deployment(Box::new(deployment)));
     let rs = ReplicaSet {
         metadata: meta("web-1", Some(&deployment)),
         ..ReplicaSet::default()
     };
-    let rs = create_at(&mut sim, ms(200), Object::ReplicaSet(rs));
+    let rs = create_at(&mut sim, ms(200), Object::ReplicaSet(Box::new(rs)));
     create_at(&mut sim, ms(300), pod("a", "", Some(&rs)));
     create_at(&mut sim, ms(300), pod("b", "", Some(&rs)));
     delete_at(
@@ -261,7 +261,7 @@ fn a_deployment_deleted_in_the_background_takes_its_replicasets_and_their_pods()
 #[test]
 fn a_dependent_of_an_owner_that_never_existed_goes_and_one_of_an_unmodelled_kind_stays() {
     let mut sim = world();
-    let ghost = Object::ReplicaSet(ReplicaSet {
+    let ghost = Object::ReplicaSet(Box::new(ReplicaSet {
         metadata: ObjectMeta {
             name: "ghost".into(),
             namespace: "default".into(),
@@ -269,7 +269,7 @@ fn a_dependent_of_an_owner_that_never_existed_goes_and_one_of_an_unmodelled_kind
             ..ObjectMeta::default()
         },
         ..ReplicaSet::default()
-    });
+    }));
     create_at(&mut sim, ms(100), pod("stray", "", Some(&ghost)));
     let mut stateful = reference_to(&ghost);
     stateful.kind = "StatefulSet".into();

@@ -125,7 +125,7 @@ fn stored_replicaset(sim: &Simulation<World>, name: &str) -> ReplicaSet {
         .get(Kind::ReplicaSet, &key)
         .map(|o| &**o)
     {
-        Some(Object::ReplicaSet(rs)) => rs.clone(),
+        Some(Object::ReplicaSet(rs)) => (**rs).clone(),
         other => panic!("no ReplicaSet {name}: {other:?}"),
     }
 }
@@ -176,7 +176,7 @@ fn creates_in_slow_start_batches_and_owns_what_it_creates() {
     create_at(
         &mut sim,
         ms(1000),
-        Object::ReplicaSet(replicaset("web", 10)),
+        Object::ReplicaSet(Box::new(replicaset("web", 10))),
     );
     sim.run_until(ms(5000));
     assert_eq!(
@@ -222,7 +222,7 @@ fn one_sync_creates_at_most_burst_replicas() {
     create_at(
         &mut sim,
         ms(1000),
-        Object::ReplicaSet(replicaset("big", 700)),
+        Object::ReplicaSet(Box::new(replicaset("big", 700))),
     );
     sim.run_until(ms(60_000));
     // First sync: min(700, 500) = 500 in batches 1, 2, 4, …, 128 (255 in all), then the
@@ -243,7 +243,7 @@ fn one_sync_creates_at_most_burst_replicas() {
     create_at(
         &mut sim,
         ms(1000),
-        Object::ReplicaSet(replicaset("small", 7)),
+        Object::ReplicaSet(Box::new(replicaset("small", 7))),
     );
     sim.run_until(ms(60_000));
     let sizes: Vec<usize> = creation_batches(&sim).into_iter().map(|(_, n)| n).collect();
@@ -261,10 +261,19 @@ fn expectations_hold_back_a_second_create_while_the_cache_lags() {
         ..ApiServerConfig::default()
     };
     let mut sim = world_with(config, ReplicaSetSettings::default());
-    create_at(&mut sim, ms(1000), Object::ReplicaSet(replicaset("web", 5)));
+    create_at(
+        &mut sim,
+        ms(1000),
+        Object::ReplicaSet(Box::new(replicaset("web", 5))),
+    );
     let mut relabelled = replicaset("web", 5);
     relabelled.metadata.labels = labels(&[("tier", "front")]);
-    let request = Request::update(USER_CLIENT, user(), Object::ReplicaSet(relabelled), None);
+    let request = Request::update(
+        USER_CLIENT,
+        user(),
+        Object::ReplicaSet(Box::new(relabelled)),
+        None,
+    );
     send_at(&mut sim, ms(1500), request);
     sim.run_until(ms(30_000));
     assert_eq!(pods(&sim).len(), 5);
@@ -298,7 +307,11 @@ fn adopts_matching_orphans_and_scales_down_in_upstreams_order() {
         Object::Pod(Arc::new(orphan("running", "n2"))),
     );
     make_ready_at(&mut sim, ms(200), "running");
-    create_at(&mut sim, ms(1000), Object::ReplicaSet(replicaset("web", 3)));
+    create_at(
+        &mut sim,
+        ms(1000),
+        Object::ReplicaSet(Box::new(replicaset("web", 3))),
+    );
     sim.run_until(ms(2000));
     // The sync read the ReplicaSet once (uncached) and adopted the three, one patch at a
     // time; it created nothing.
@@ -334,7 +347,11 @@ fn adopts_matching_orphans_and_scales_down_in_upstreams_order() {
 #[test]
 fn releases_a_pod_whose_labels_no_longer_match_and_replaces_it() {
     let mut sim = world();
-    create_at(&mut sim, ms(1000), Object::ReplicaSet(replicaset("web", 2)));
+    create_at(
+        &mut sim,
+        ms(1000),
+        Object::ReplicaSet(Box::new(replicaset("web", 2))),
+    );
     sim.run_until(ms(2000));
     let first = pods(&sim)[0].metadata.name.clone();
     let mut relabelled = (*stored_pod(&sim, &first)).clone();
@@ -361,7 +378,7 @@ fn availability_waits_for_min_ready_seconds() {
     let mut sim = world();
     let mut rs = replicaset("web", 1);
     rs.spec.min_ready_seconds = 10;
-    create_at(&mut sim, ms(1000), Object::ReplicaSet(rs));
+    create_at(&mut sim, ms(1000), Object::ReplicaSet(Box::new(rs)));
     sim.run_until(ms(2000));
     let name = pods(&sim)[0].metadata.name.clone();
     // Ready since 5 s (the status commits at 5.001 s and reaches the controller at 5.002 s).
@@ -395,7 +412,7 @@ fn failing_creates_set_replica_failure_and_back_off() {
     // A container without a name: the apiserver refuses every pod (422).
     let mut rs = replicaset("broken", 3);
     rs.spec.template.spec.containers[0].name = String::new();
-    create_at(&mut sim, ms(1000), Object::ReplicaSet(rs));
+    create_at(&mut sim, ms(1000), Object::ReplicaSet(Box::new(rs)));
     sim.run_until(ms(61_000));
     let rs = stored_replicaset(&sim, "broken");
     let failure = rs

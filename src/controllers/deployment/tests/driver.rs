@@ -156,7 +156,7 @@ impl Driver {
             .cache()
             .values()
             .filter_map(|o| match &**o {
-                Object::ReplicaSet(rs) => Some(rs.clone()),
+                Object::ReplicaSet(rs) => Some((**rs).clone()),
                 _ => None,
             })
             .collect();
@@ -174,7 +174,7 @@ impl Driver {
                 let request = Request::update(
                     DRIVER_CLIENT,
                     self.user.clone(),
-                    Object::ReplicaSet(updated),
+                    Object::ReplicaSet(Box::new(updated)),
                     Some(Subresource::Status),
                 );
                 self.send(request, Pending::Other, cx);

@@ -139,7 +139,7 @@ fn stored_deployment(sim: &Simulation<World>) -> Deployment {
         .get(Kind::Deployment, &ObjectKey::new("default", "web"))
         .map(|o| (**o).clone())
     {
-        Some(Object::Deployment(d)) => d,
+        Some(Object::Deployment(d)) => *d,
         other => panic!("no Deployment default/web: {other:?}"),
     }
 }
@@ -152,7 +152,7 @@ fn stored_replica_sets(sim: &Simulation<World>) -> Vec<ReplicaSet> {
         .store()
         .iter(Kind::ReplicaSet)
         .filter_map(|o| match &**o {
-            Object::ReplicaSet(rs) => Some(rs.clone()),
+            Object::ReplicaSet(rs) => Some((**rs).clone()),
             _ => None,
         })
         .collect();
