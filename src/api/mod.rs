@@ -22,6 +22,7 @@ pub mod service;
 pub mod taints;
 #[cfg(test)]
 pub(crate) mod test_util;
+pub mod timestamp;
 pub mod validation;
 
 pub use meta::{ObjectKey, ObjectMeta, ResourceVersion, Uid};

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::api::deployment::{Deployment, RESTARTED_AT_ANNOTATION};
 use crate::api::meta::OwnerReference;
 use crate::api::replicaset::ReplicaSet;
+use crate::api::timestamp::rfc3339;
 use crate::api::{Kind, Object, ObjectKey, Uid};
 use crate::apiserver::{
     ApiError, ApiOutput, ApiServer, ClientId, DeleteOptions, ListOptions, PatchOp, Request,
@@ -636,53 +637,4 @@ fn revision_to_undo<'a>(
             d.metadata.name
         )
     })
-}
-
-/// Virtual time as RFC 3339 in UTC, counting the start of the run as the Unix epoch (what
-/// `time.Now().Format(time.RFC3339)` writes for `restartedAt`).
-pub fn rfc3339(t: SimTime) -> String {
-    let secs = t.as_nanos() / 1_000_000_000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sim::SimDuration;
-
-    #[test]
-    fn restart_times_are_rfc3339_from_the_epoch() {
-        assert_eq!(rfc3339(SimTime::ZERO), "1970-01-01T00:00:00Z");
-        // 90 minutes and 5.9 s: whole seconds only.
-        let t = SimTime::ZERO + SimDuration::from_millis(90 * 60_000 + 5_900);
-        assert_eq!(rfc3339(t), "1970-01-01T01:30:05Z");
-        // 59 days in: 31 of January, 28 of February 1970, so March 1st.
-        assert_eq!(
-            rfc3339(SimTime::ZERO + SimDuration::from_secs(59 * 86_400)),
-            "1970-03-01T00:00:00Z"
-        );
-        // 2000-02-29 is day 11016.
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 }
