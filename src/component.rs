@@ -12,7 +12,10 @@
 
 use std::any::Any;
 
+use crate::api::Kind;
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, WatchEvent, WatchId};
+use crate::client::informer::Delta;
+use crate::client::informer_set::InformerSet;
 use crate::sim::{SimDuration, SimTime};
 
 /// A timer a component sets: a code only the component interprets, and whether the timer is
@@ -100,4 +103,68 @@ pub trait Component: Any {
 
     /// The component, for typed reads by observers (metrics, reports, `explain`).
     fn as_any(&self) -> &dyn Any;
+}
+
+/// A component whose informers are one [`InformerSet`] (a controller): what it does with its
+/// informers' deltas, with the answers to its own requests, and once either is handled.
+/// [`route_response`] and [`route_watch_event`] are then its [`Component`] handlers' glue.
+pub trait InformerDriven {
+    /// The component's informers.
+    fn informer_set(&mut self) -> &mut InformerSet;
+
+    /// One change an informer saw, at `now`.
+    fn on_delta(&mut self, kind: Kind, delta: Delta, now: SimTime);
+
+    /// The answer to a request none of the informers sent (the component's own).
+    fn on_own_response(
+        &mut self,
+        request: RequestId,
+        response: &Response,
+        cx: &mut ComponentContext<'_>,
+    );
+
+    /// After each response or watch event: hand work to free workers, set wake-ups.
+    fn settle(&mut self, cx: &mut ComponentContext<'_>);
+}
+
+/// Hands a response to the informer that sent it (its deltas to the component) or to the
+/// component's own handling, then lets the component settle.
+pub fn route_response<C: InformerDriven>(
+    component: &mut C,
+    request: RequestId,
+    response: &Response,
+    cx: &mut ComponentContext<'_>,
+) {
+    let now = cx.now();
+    let routed = component
+        .informer_set()
+        .on_response(request, response, now, cx.api, cx.out);
+    match routed {
+        Some((kind, deltas)) => deltas
+            .into_iter()
+            .for_each(|delta| component.on_delta(kind, delta, now)),
+        None => component.on_own_response(request, response, cx),
+    }
+    component.settle(cx);
+}
+
+/// Hands a watch event to the informer whose watch it is (its delta to the component), then
+/// lets the component settle.
+pub fn route_watch_event<C: InformerDriven>(
+    component: &mut C,
+    watch: WatchId,
+    event: &WatchEvent,
+    cx: &mut ComponentContext<'_>,
+) {
+    if let Some((kind, delta)) = component.informer_set().on_watch_event(watch, event) {
+        component.on_delta(kind, delta, cx.now());
+    }
+    component.settle(cx);
+}
+
+/// The place of `client` in a population of per-node agents held by one component (kubelets,
+/// kube-proxies), whose node `i` of `count` speaks as `ClientId(base + i)`.
+pub fn population_index(client: ClientId, base: u32, count: usize) -> Option<usize> {
+    let index = client.0.checked_sub(base)? as usize;
+    (index < count).then_some(index)
 }

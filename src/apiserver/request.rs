@@ -35,6 +35,19 @@ impl UserInfo {
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }
     }
+
+    /// A `kube-system` service account, as a token of it authenticates:
+    /// `system:serviceaccount:kube-system:<name>`, in the service-account groups.
+    pub fn kube_system_service_account(name: &str) -> Self {
+        UserInfo::new(
+            format!("system:serviceaccount:kube-system:{name}"),
+            &[
+                "system:serviceaccounts",
+                "system:serviceaccounts:kube-system",
+                "system:authenticated",
+            ],
+        )
+    }
 }
 
 /// The HTTP verb family, as flow control and audit logs name them.

@@ -51,6 +51,18 @@ impl InformerSet {
             .map_or(&EMPTY, Informer::cache)
     }
 
+    /// The cached objects of `kind` in `namespace`, in key order (a lister's
+    /// `Namespace(ns).List`).
+    pub fn in_namespace<'a>(
+        &'a self,
+        kind: Kind,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Object>)> + 'a {
+        self.cache(kind)
+            .range(ObjectKey::new(namespace, "")..)
+            .take_while(move |(key, _)| key.namespace == namespace)
+    }
+
     /// Routes a response to the informer that sent the request: its kind and deltas, or None
     /// if no informer of the set sent it.
     pub fn on_response(

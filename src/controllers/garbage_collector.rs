@@ -171,14 +171,7 @@ impl GarbageCollector {
     /// The collector speaking as `client` with the garbage collector's service account, with
     /// `workers` workers per queue (`--concurrent-gc-syncs`).
     pub fn new(client: ClientId, workers: usize) -> Self {
-        let user = UserInfo::new(
-            "system:serviceaccount:kube-system:generic-garbage-collector",
-            &[
-                "system:serviceaccounts",
-                "system:serviceaccounts:kube-system",
-                "system:authenticated",
-            ],
-        );
+        let user = UserInfo::kube_system_service_account("generic-garbage-collector");
         let kinds: Vec<Kind> = Kind::ALL
             .into_iter()
             .filter(|k| k.is_namespaced() && *k != Kind::Event)

@@ -174,14 +174,7 @@ pub struct ReplicaSetController {
 impl ReplicaSetController {
     /// The controller speaking as `client`, with the ReplicaSet controller's service account.
     pub fn new(client: ClientId, settings: ReplicaSetSettings) -> Self {
-        let user = UserInfo::new(
-            "system:serviceaccount:kube-system:replicaset-controller",
-            &[
-                "system:serviceaccounts",
-                "system:serviceaccounts:kube-system",
-                "system:authenticated",
-            ],
-        );
+        let user = UserInfo::kube_system_service_account("replicaset-controller");
         ReplicaSetController {
             client,
             informers: InformerSet::new(&[Kind::ReplicaSet, Kind::Pod], client, &user),
@@ -398,9 +391,7 @@ impl ReplicaSetController {
     fn matching_replicasets(&self, pod: &Pod) -> Vec<ObjectKey> {
         let namespace = pod.metadata.namespace.as_str();
         self.informers
-            .cache(Kind::ReplicaSet)
-            .range(ObjectKey::new(namespace, "")..)
-            .take_while(|(key, _)| key.namespace == namespace)
+            .in_namespace(Kind::ReplicaSet, namespace)
             .filter_map(|(key, object)| match &**object {
                 Object::ReplicaSet(rs) if selects(&rs.spec.selector, &pod.metadata.labels) => {
                     Some(key.clone())

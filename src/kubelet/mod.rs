@@ -46,7 +46,7 @@ use crate::apiserver::{
     ClientId, ListOptions, Request, RequestId, Response, UserInfo, WatchEvent, WatchId,
 };
 use crate::client::informer::{Delta, Informer};
-use crate::component::{Component, ComponentContext, Timer};
+use crate::component::{Component, ComponentContext, Timer, population_index};
 use crate::config::kubelet::KubeletSettings;
 use crate::sim::{RngStreams, SimRng, SimTime};
 
@@ -186,8 +186,7 @@ impl Kubelets {
     }
 
     fn index_of(&self, client: ClientId) -> Option<usize> {
-        let index = client.0.checked_sub(KUBELET_CLIENT_BASE)? as usize;
-        (index < self.nodes.len()).then_some(index)
+        population_index(client, KUBELET_CLIENT_BASE, self.nodes.len())
     }
 
     /// Runs `f` on node `index` with its environment.

@@ -112,14 +112,7 @@ pub struct DeploymentController {
 impl DeploymentController {
     /// A controller speaking as `client` with `workers` concurrent syncs.
     pub fn new(client: ClientId, workers: usize) -> Self {
-        let user = UserInfo::new(
-            DEPLOYMENT_CONTROLLER_USER,
-            &[
-                "system:serviceaccounts",
-                "system:serviceaccounts:kube-system",
-                "system:authenticated",
-            ],
-        );
+        let user = UserInfo::kube_system_service_account("deployment-controller");
         let kinds = [Kind::Deployment, Kind::ReplicaSet, Kind::Pod];
         DeploymentController {
             informers: InformerSet::new(&kinds, client, &user),
