@@ -5,6 +5,7 @@
 pub mod affinity;
 pub mod behavior;
 pub mod deployment;
+pub mod endpointslice;
 pub mod event;
 pub mod gpu;
 pub mod hpa;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::deployment::Deployment;
+use super::endpointslice::EndpointSlice;
 use super::event::Event;
 use super::hpa::HorizontalPodAutoscaler;
 use super::lease::Lease;
@@ -39,11 +40,13 @@ pub enum Kind {
     Event,
     /// coordination.k8s.io/v1 Lease.
     Lease,
+    /// discovery.k8s.io/v1 EndpointSlice.
+    EndpointSlice,
 }
 
 impl Kind {
     /// Every modelled kind.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Namespace,
         Kind::PriorityClass,
         Kind::Node,
@@ -54,6 +57,7 @@ impl Kind {
         Kind::Pod,
         Kind::Event,
         Kind::Lease,
+        Kind::EndpointSlice,
     ];
 
     /// The `kind:` name.
@@ -69,6 +73,7 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::Event => "Event",
             Kind::Lease => "Lease",
+            Kind::EndpointSlice => "EndpointSlice",
         }
     }
 
@@ -81,6 +86,7 @@ impl Kind {
             Kind::HorizontalPodAutoscaler => "autoscaling",
             Kind::Event => "events.k8s.io",
             Kind::Lease => "coordination.k8s.io",
+            Kind::EndpointSlice => "discovery.k8s.io",
         }
     }
 
@@ -93,6 +99,7 @@ impl Kind {
             Kind::HorizontalPodAutoscaler => "autoscaling/v2",
             Kind::Event => "events.k8s.io/v1",
             Kind::Lease => "coordination.k8s.io/v1",
+            Kind::EndpointSlice => "discovery.k8s.io/v1",
         }
     }
 
@@ -109,6 +116,7 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::Event => "events",
             Kind::Lease => "leases",
+            Kind::EndpointSlice => "endpointslices",
         }
     }
 
@@ -184,6 +192,8 @@ pub enum Object {
     Event(Box<Event>),
     /// A Lease.
     Lease(Box<Lease>),
+    /// An EndpointSlice.
+    EndpointSlice(Box<EndpointSlice>),
 }
 
 macro_rules! per_kind {
@@ -199,6 +209,7 @@ macro_rules! per_kind {
             Object::Pod($v) => $body,
             Object::Event($v) => $body,
             Object::Lease($v) => $body,
+            Object::EndpointSlice($v) => $body,
         }
     };
 }
@@ -217,6 +228,7 @@ impl Object {
             Object::Pod(_) => Kind::Pod,
             Object::Event(_) => Kind::Event,
             Object::Lease(_) => Kind::Lease,
+            Object::EndpointSlice(_) => Kind::EndpointSlice,
         }
     }
 
@@ -238,6 +250,7 @@ impl Object {
             Object::HorizontalPodAutoscaler(o) => &mut o.metadata,
             Object::Event(o) => &mut o.metadata,
             Object::Lease(o) => &mut o.metadata,
+            Object::EndpointSlice(o) => &mut o.metadata,
         }
     }
 
@@ -259,6 +272,14 @@ impl Object {
     pub fn as_node(&self) -> Option<&Arc<Node>> {
         match self {
             Object::Node(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The EndpointSlice, if this is one.
+    pub fn as_endpoint_slice(&self) -> Option<&EndpointSlice> {
+        match self {
+            Object::EndpointSlice(s) => Some(s),
             _ => None,
         }
     }

@@ -298,6 +298,20 @@ pub struct PodStatus {
     pub init_container_statuses: Vec<ContainerStatus>,
     /// Each container's state as the kubelet reports it.
     pub container_statuses: Vec<ContainerStatus>,
+    /// The pod's address, once its sandbox is up (the first of `podIPs`).
+    #[serde(rename = "podIP")]
+    pub pod_ip: String,
+    /// The pod's addresses, one per IP family.
+    #[serde(rename = "podIPs")]
+    pub pod_ips: Vec<PodIp>,
+}
+
+/// One of a pod's addresses (`status.podIPs[]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PodIp {
+    /// The address.
+    pub ip: String,
 }
 
 /// One container's status (`status.containerStatuses[]`), the parts kubesim models.
@@ -371,6 +385,16 @@ impl PodStatus {
     /// The condition of type `type_`, if present.
     pub fn condition(&self, type_: &str) -> Option<&PodCondition> {
         self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// The pod's addresses: `podIPs`, or `podIP` alone when only that is set (a manifest
+    /// written by hand).
+    pub fn ips(&self) -> impl Iterator<Item = &str> {
+        let single = self.pod_ips.is_empty() && !self.pod_ip.is_empty();
+        self.pod_ips
+            .iter()
+            .map(|p| p.ip.as_str())
+            .chain(single.then_some(self.pod_ip.as_str()))
     }
 
     /// When the pod became Ready, if it is (its `Ready` condition is `True`; upstream

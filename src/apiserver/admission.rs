@@ -6,7 +6,7 @@
 //! * DefaultTolerationSeconds: pods tolerate `not-ready` and `unreachable` NoExecute taints for
 //!   300 s unless they say otherwise, so taint eviction waits five minutes.
 //! * Defaulting: an empty namespace of a namespaced kind means `default`; an empty name with
-//!   `generateName` gets a random suffix.
+//!   `generateName` gets a random suffix; a Service gets a cluster IP and its IP family.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use super::request::ApiError;
 use super::store::Store;
 use crate::api::pod::{Pod, PodPhase};
 use crate::api::priority_class::PriorityClass;
+use crate::api::service::Service;
 use crate::api::taints::{TaintEffect, Toleration, TolerationOperator};
 use crate::api::{Kind, Object};
 use crate::sim::SimRng;
@@ -133,5 +134,92 @@ fn add_default_tolerations(pod: &mut Pod) {
                 toleration_seconds: Some(seconds),
             });
         }
+    }
+}
+
+/// The cluster IPs the apiserver hands out to Services, from `10.96.0.0/12` (kubeadm's
+/// `--service-cluster-ip-range`): in order from `10.96.0.1`, wrapping round after the range's
+/// last address. Upstream picks a random free address; counting needs no random draw and
+/// gives each Service of a run its own address all the same.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterIps {
+    handed_out: u32,
+}
+
+/// `10.96.0.0`.
+const SERVICE_RANGE: u32 = 0x0A60_0000;
+/// Usable addresses of a `/12` (the network and broadcast addresses aside).
+const SERVICE_RANGE_SIZE: u32 = (1 << 20) - 2;
+
+impl ClusterIps {
+    fn allocate(&mut self) -> String {
+        let offset = 1 + self.handed_out % SERVICE_RANGE_SIZE;
+        self.handed_out = self.handed_out.wrapping_add(1);
+        let [a, b, c, d] = (SERVICE_RANGE + offset).to_be_bytes();
+        format!("{a}.{b}.{c}.{d}")
+    }
+}
+
+/// Service defaulting on create: a cluster IP for a Service that leaves `clusterIP` empty
+/// (an `ExternalName` one gets none), and the cluster's IP family (`IPv4`, kubesim's clusters
+/// being single-stack) when `ipFamilies` is empty and the Service has an IP or a selector.
+pub fn default_service(service: &mut Service, ips: &mut ClusterIps) {
+    if service.is_external_name() {
+        return;
+    }
+    if service.spec.cluster_ip.is_empty() {
+        service.spec.cluster_ip = ips.allocate();
+    }
+    if service.spec.ip_families.is_empty() {
+        service.spec.ip_families.push(IPV4_FAMILY.to_string());
+    }
+}
+
+/// The IP family of kubesim's single-stack clusters.
+pub const IPV4_FAMILY: &str = "IPv4";
+
+/// What an update or an apply that leaves a Service's allocated fields empty keeps from the
+/// live object (upstream's service REST copies them over: `clusterIP` is immutable once set).
+pub fn keep_allocated(live: &Object, next: &mut Object) {
+    if let (Object::Service(live), Object::Service(next)) = (live, next) {
+        if next.spec.cluster_ip.is_empty() {
+            next.spec.cluster_ip.clone_from(&live.spec.cluster_ip);
+        }
+        if next.spec.ip_families.is_empty() {
+            next.spec.ip_families.clone_from(&live.spec.ip_families);
+        }
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use super::*;
+
+    #[test]
+    fn services_get_addresses_in_order_and_keep_them() {
+        let mut ips = ClusterIps::default();
+        let mut first = Service::default();
+        default_service(&mut first, &mut ips);
+        assert_eq!(first.spec.cluster_ip, "10.96.0.1");
+        assert_eq!(first.spec.ip_families, vec!["IPv4".to_string()]);
+        // A headless Service keeps `None`; an ExternalName one gets nothing.
+        let mut headless = Service::default();
+        headless.spec.cluster_ip = "None".into();
+        default_service(&mut headless, &mut ips);
+        assert_eq!(headless.spec.cluster_ip, "None");
+        let mut external = Service::default();
+        external.spec.type_ = Some("ExternalName".into());
+        default_service(&mut external, &mut ips);
+        assert!(external.spec.cluster_ip.is_empty());
+        let mut second = Service::default();
+        default_service(&mut second, &mut ips);
+        assert_eq!(second.spec.cluster_ip, "10.96.0.2");
+        // An update that leaves the address out keeps it.
+        let mut update = Object::Service(Box::default());
+        keep_allocated(&Object::Service(Box::new(second)), &mut update);
+        let Object::Service(update) = update else {
+            unreachable!("a Service stays a Service")
+        };
+        assert_eq!(update.spec.cluster_ip, "10.96.0.2");
     }
 }

@@ -29,6 +29,7 @@ pub fn apply_onto(live: &Object, mut manifest: Object) -> Object {
         meta.owner_references
             .clone_from(&live_meta.owner_references);
     }
+    super::admission::keep_allocated(live, &mut manifest);
     if let (Object::Pod(pod), Object::Pod(before)) = (&mut manifest, live) {
         let spec = Arc::make_mut(&mut Arc::make_mut(pod).spec);
         let was = &before.spec;

@@ -176,6 +176,7 @@ pub struct ApiServer {
     counters: ApiCounters,
     writes: Vec<WriteRecord>,
     names: SimRng,
+    cluster_ips: admission::ClusterIps,
     commits: TraceDigest,
 }
 
@@ -191,6 +192,7 @@ impl ApiServer {
             counters: ApiCounters::default(),
             writes: Vec::new(),
             names,
+            cluster_ips: admission::ClusterIps::default(),
             commits: TraceDigest::new(),
         }
     }
@@ -465,6 +467,9 @@ impl ApiServer {
         // As upstream's BeforeCreate: the generated name first, so errors name the pod.
         admission::default_identity(&mut object, &mut self.names)?;
         validate_create(&object)?;
+        if let Object::Service(service) = &mut object {
+            admission::default_service(service, &mut self.cluster_ips);
+        }
         if let Object::Pod(pod) = &mut object {
             let pod = Arc::make_mut(pod);
             admission::admit_pod(pod, &self.store)?;
@@ -487,6 +492,7 @@ impl ApiServer {
         object.meta_mut().namespace = key.namespace.clone();
         let status_only = subresource == Some(Subresource::Status);
         let stored = self.store.update(object, |current, next| {
+            admission::keep_allocated(current, next);
             if !status_only {
                 let errors = validate_update(current, next);
                 if !errors.is_empty() {
@@ -989,6 +995,11 @@ fn set_kubelet_pod_status(
     stored
         .container_statuses
         .clone_from(&sent.container_statuses);
+    // The addresses come with the sandbox; a status sent before it keeps what is stored.
+    if !sent.pod_ips.is_empty() {
+        stored.pod_ip.clone_from(&sent.pod_ip);
+        stored.pod_ips.clone_from(&sent.pod_ips);
+    }
     for condition in &sent.conditions {
         match stored
             .conditions
@@ -1069,7 +1080,8 @@ fn take_status(object: &mut Object) -> Status {
         | Object::PriorityClass(_)
         | Object::Service(_)
         | Object::Event(_)
-        | Object::Lease(_) => Status::None,
+        | Object::Lease(_)
+        | Object::EndpointSlice(_) => Status::None,
     }
 }
 
@@ -1084,7 +1096,8 @@ fn status_of(object: &Object) -> Status {
         | Object::PriorityClass(_)
         | Object::Service(_)
         | Object::Event(_)
-        | Object::Lease(_) => Status::None,
+        | Object::Lease(_)
+        | Object::EndpointSlice(_) => Status::None,
     }
 }
 
@@ -1110,6 +1123,13 @@ fn spec_changed(old: &Object, new: &Object) -> bool {
             a.spec != b.spec
         }
         (Object::Service(a), Object::Service(b)) => a.spec != b.spec,
+        // The EndpointSlice strategy counts any change but metadata's, and of labels.
+        (Object::EndpointSlice(a), Object::EndpointSlice(b)) => {
+            a.address_type != b.address_type
+                || a.endpoints != b.endpoints
+                || a.ports != b.ports
+                || a.metadata.labels != b.metadata.labels
+        }
         (Object::PriorityClass(a), Object::PriorityClass(b)) => a.value != b.value,
         _ => false,
     }

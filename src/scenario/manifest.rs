@@ -16,6 +16,7 @@ use super::model::TypeMeta;
 use super::yaml::{Document, list_items, locate, parse_lenient};
 use crate::api::behavior::check_annotations;
 use crate::api::deployment::Deployment;
+use crate::api::endpointslice::EndpointSlice;
 use crate::api::event::Event;
 use crate::api::gpu::validate_gpu_declaration;
 use crate::api::hpa::HorizontalPodAutoscaler;
@@ -98,7 +99,6 @@ const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
         ],
     ),
     ("coordination.k8s.io", &["Lease"]),
-    ("discovery.k8s.io", &["EndpointSlice"]),
     ("node.k8s.io", &["RuntimeClass"]),
     (
         "admissionregistration.k8s.io",
@@ -300,29 +300,31 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
     ) -> Result<(T, Vec<String>), ScenarioError> {
         parse_lenient(doc, file)
     }
-    let (object, mut ignored) = match kind {
-        Kind::Namespace => {
-            parse::<Namespace>(doc, file).map(|(o, i)| (Object::Namespace(Box::new(o)), i))
-        }
-        Kind::PriorityClass => {
-            parse::<PriorityClass>(doc, file).map(|(o, i)| (Object::PriorityClass(Box::new(o)), i))
-        }
-        Kind::Node => parse::<Node>(doc, file).map(|(o, i)| (Object::Node(Arc::new(o)), i)),
-        Kind::Service => {
-            parse::<Service>(doc, file).map(|(o, i)| (Object::Service(Box::new(o)), i))
-        }
-        Kind::Deployment => {
-            parse::<Deployment>(doc, file).map(|(o, i)| (Object::Deployment(Box::new(o)), i))
-        }
-        Kind::ReplicaSet => {
-            parse::<ReplicaSet>(doc, file).map(|(o, i)| (Object::ReplicaSet(Box::new(o)), i))
-        }
-        Kind::HorizontalPodAutoscaler => parse::<HorizontalPodAutoscaler>(doc, file)
-            .map(|(o, i)| (Object::HorizontalPodAutoscaler(Box::new(o)), i)),
-        Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(Arc::new(o)), i)),
-        Kind::Event => parse::<Event>(doc, file).map(|(o, i)| (Object::Event(Box::new(o)), i)),
-        Kind::Lease => parse::<Lease>(doc, file).map(|(o, i)| (Object::Lease(Box::new(o)), i)),
-    }?;
+    let (object, mut ignored) =
+        match kind {
+            Kind::Namespace => {
+                parse::<Namespace>(doc, file).map(|(o, i)| (Object::Namespace(Box::new(o)), i))
+            }
+            Kind::PriorityClass => parse::<PriorityClass>(doc, file)
+                .map(|(o, i)| (Object::PriorityClass(Box::new(o)), i)),
+            Kind::Node => parse::<Node>(doc, file).map(|(o, i)| (Object::Node(Arc::new(o)), i)),
+            Kind::Service => {
+                parse::<Service>(doc, file).map(|(o, i)| (Object::Service(Box::new(o)), i))
+            }
+            Kind::Deployment => {
+                parse::<Deployment>(doc, file).map(|(o, i)| (Object::Deployment(Box::new(o)), i))
+            }
+            Kind::ReplicaSet => {
+                parse::<ReplicaSet>(doc, file).map(|(o, i)| (Object::ReplicaSet(Box::new(o)), i))
+            }
+            Kind::HorizontalPodAutoscaler => parse::<HorizontalPodAutoscaler>(doc, file)
+                .map(|(o, i)| (Object::HorizontalPodAutoscaler(Box::new(o)), i)),
+            Kind::Pod => parse::<Pod>(doc, file).map(|(o, i)| (Object::Pod(Arc::new(o)), i)),
+            Kind::Event => parse::<Event>(doc, file).map(|(o, i)| (Object::Event(Box::new(o)), i)),
+            Kind::Lease => parse::<Lease>(doc, file).map(|(o, i)| (Object::Lease(Box::new(o)), i)),
+            Kind::EndpointSlice => parse::<EndpointSlice>(doc, file)
+                .map(|(o, i)| (Object::EndpointSlice(Box::new(o)), i)),
+        }?;
     ignored.retain(|p| p != "apiVersion" && p != "kind");
     validate(&object).map_err(|(path, message)| ScenarioError::Invalid {
         pos: locate(doc, file, &path).unwrap_or_else(|| doc.start(file)),
