@@ -20,6 +20,7 @@
 //! * `termination.rs` — graceful termination and the final delete;
 //! * `status_manager.rs` — the pod status the kubelet computes and its writes, one at a time;
 //! * `node_status.rs` — the node status every `nodeStatusUpdateFrequency` and the lease;
+//! * `pod_ip.rs` — the address a pod gets with its sandbox (host-local IPAM);
 //! * `behavior.rs` — what containers do (`kubesim.io/*` annotations), `timing.rs` — the
 //!   seeded durations of each step, `wakeups.rs` — the kubelets' timers.
 
@@ -27,6 +28,7 @@ mod admission;
 pub mod behavior;
 mod image_puller;
 mod node_status;
+mod pod_ip;
 mod pod_startup;
 mod pod_worker;
 mod probes;
@@ -52,6 +54,7 @@ use crate::sim::{RngStreams, SimRng, SimTime};
 
 use image_puller::ImagePuller;
 use node_status::Heartbeat;
+use pod_ip::PodIpam;
 use pod_worker::PodWork;
 use status_manager::StatusQueue;
 use wakeups::{Wake, Wakeups};
@@ -96,6 +99,8 @@ struct NodeAgent {
     /// Pods that arrived before the node did, to admit once it has.
     awaiting_node: Vec<Arc<crate::api::pod::Pod>>,
     images: ImagePuller,
+    /// The addresses its pods get.
+    ipam: PodIpam,
     status: StatusQueue,
     heartbeat: Heartbeat,
     requests: BTreeMap<RequestId, Pending>,
@@ -237,6 +242,7 @@ impl NodeAgent {
             pods: BTreeMap::new(),
             awaiting_node: Vec::new(),
             images: ImagePuller::default(),
+            ipam: PodIpam::new(index),
             status: StatusQueue::default(),
             heartbeat: Heartbeat::default(),
             requests: BTreeMap::new(),

@@ -165,6 +165,10 @@ impl NodeAgent {
         match what {
             PodWake::SandboxReady if epoch == work.epoch => {
                 work.sandbox_ready = true;
+                // The network plugin gives the sandbox its address; the status carries it from
+                // the next write on (upstream's first status after the sandbox, once the
+                // containers are started).
+                work.pod_ip = Some(self.ipam.allocate());
                 self.advance_chain(uid, env);
             }
             PodWake::ContainerStarted(i) if container_epoch(i) == Some(epoch) => {

@@ -213,6 +213,8 @@ pub struct PodWork {
     pub start_time: SimTime,
     /// The sandbox is up.
     pub sandbox_ready: bool,
+    /// The address the pod got with its sandbox.
+    pub pod_ip: Option<String>,
     /// Bumped when the pod's start is abandoned (deletion), so its pending steps do nothing.
     pub epoch: u32,
     /// The phase once terminal.
@@ -243,6 +245,7 @@ impl PodWork {
             containers: Vec::new(),
             start_time: now,
             sandbox_ready: false,
+            pod_ip: None,
             epoch: 0,
             final_phase: None,
             conditions: Vec::new(),

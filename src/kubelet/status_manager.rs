@@ -22,7 +22,7 @@ use super::wakeups::Wake;
 use super::{Env, NodeAgent, Pending};
 use crate::api::pod::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, PodCondition, PodPhase, PodStatus,
+    ContainerStatus, PodCondition, PodIp, PodPhase, PodStatus,
 };
 use crate::api::{Kind, ObjectKey, Uid};
 use crate::apiserver::{ApiError, PatchOp, Request, Response};
@@ -168,6 +168,10 @@ pub fn generate(work: &mut PodWork, now: SimTime) -> PodStatus {
         status.reason.clone_from(&rejection.reason);
         status.message.clone_from(&rejection.message);
         return status;
+    }
+    if let Some(ip) = &work.pod_ip {
+        status.pod_ip.clone_from(ip);
+        status.pod_ips = vec![PodIp { ip: ip.clone() }];
     }
     let pod = &work.pod;
     for c in &work.containers {
