@@ -4,6 +4,8 @@
 //! A scenario sets them in `spec.controllerManager`, flag names in camelCase
 //! (`--concurrent-replicaset-syncs` is `concurrentReplicasetSyncs`).
 
+use crate::sim::SimDuration;
+
 /// `--concurrent-replicaset-syncs`'s default.
 pub const DEFAULT_CONCURRENT_REPLICASET_SYNCS: u32 = 5;
 /// `--concurrent-deployment-syncs`'s default.
@@ -12,6 +14,14 @@ pub const DEFAULT_CONCURRENT_DEPLOYMENT_SYNCS: u32 = 5;
 pub const DEFAULT_CONCURRENT_GC_SYNCS: u32 = 20;
 /// The most pods a ReplicaSet sync creates or deletes (upstream's `BurstReplicas` constant).
 pub const DEFAULT_BURST_REPLICAS: u32 = 500;
+/// `--concurrent-service-endpoint-syncs`'s default, and its bounds (1 to 50).
+pub const DEFAULT_CONCURRENT_SERVICE_ENDPOINT_SYNCS: u32 = 5;
+/// The most `--concurrent-service-endpoint-syncs` may be.
+pub const MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS: u32 = 50;
+/// `--max-endpoints-per-slice`'s default.
+pub const DEFAULT_MAX_ENDPOINTS_PER_SLICE: u32 = 100;
+/// The most `--max-endpoints-per-slice` may be.
+pub const MAX_MAX_ENDPOINTS_PER_SLICE: u32 = 1000;
 
 /// What kube-controller-manager runs with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +37,14 @@ pub struct KubeControllerManagerConfig {
     /// The most pods one ReplicaSet sync creates or deletes. Upstream compiles it in
     /// (`replicaset.BurstReplicas`); kubesim lets a scenario change it.
     pub burst_replicas: u32,
+    /// Services whose EndpointSlices are synced at once
+    /// (`--concurrent-service-endpoint-syncs`, 1 to 50).
+    pub concurrent_service_endpoint_syncs: u32,
+    /// Endpoints one EndpointSlice holds at most (`--max-endpoints-per-slice`, 1 to 1000).
+    pub max_endpoints_per_slice: u32,
+    /// How long a pod change waits before its Services are synced, so that changes batch
+    /// (`--endpoint-updates-batch-period`, default 0).
+    pub endpoint_updates_batch_period: SimDuration,
 }
 
 impl Default for KubeControllerManagerConfig {
@@ -37,6 +55,9 @@ impl Default for KubeControllerManagerConfig {
             concurrent_deployment_syncs: DEFAULT_CONCURRENT_DEPLOYMENT_SYNCS,
             concurrent_gc_syncs: DEFAULT_CONCURRENT_GC_SYNCS,
             burst_replicas: DEFAULT_BURST_REPLICAS,
+            concurrent_service_endpoint_syncs: DEFAULT_CONCURRENT_SERVICE_ENDPOINT_SYNCS,
+            max_endpoints_per_slice: DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+            endpoint_updates_batch_period: SimDuration::ZERO,
         }
     }
 }

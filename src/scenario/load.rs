@@ -27,7 +27,9 @@ use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::{ApiServerConfig, PropagationPolicy};
 use crate::config::ConfigError;
 use crate::config::gpu_sharing::Policy;
-use crate::config::kube_controller_manager::KubeControllerManagerConfig;
+use crate::config::kube_controller_manager::{
+    KubeControllerManagerConfig, MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS, MAX_MAX_ENDPOINTS_PER_SLICE,
+};
 use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
 use crate::config::kubelet::{Distribution, KubeletSettings};
 use crate::config::legacy_policy::{self, FeatureGates, PolicyNote};
@@ -815,6 +817,15 @@ fn controller_manager_settings(
     let Some(spec) = spec else {
         return Ok(defaults);
     };
+    // kube-controller-manager's own bounds on some counts (its options' Validate).
+    let at_most = |value: u32, field: &Option<Spanned<u32>>, name: &str, max: u32| match field {
+        Some(v) if value > max => Err(ScenarioError::Invalid {
+            pos: locator.at(&v.referenced),
+            path: format!("spec.controllerManager.{name}"),
+            message: format!("expected at most {max}, found {value}"),
+        }),
+        _ => Ok(value),
+    };
     let count = |field: &Option<Spanned<u32>>, name: &str, default: u32| match field {
         Some(v) if v.value == 0 => Err(ScenarioError::Invalid {
             pos: locator.at(&v.referenced),
@@ -846,6 +857,29 @@ fn controller_manager_settings(
             "burstReplicas",
             defaults.burst_replicas,
         )?,
+        concurrent_service_endpoint_syncs: at_most(
+            count(
+                &spec.concurrent_service_endpoint_syncs,
+                "concurrentServiceEndpointSyncs",
+                defaults.concurrent_service_endpoint_syncs,
+            )?,
+            &spec.concurrent_service_endpoint_syncs,
+            "concurrentServiceEndpointSyncs",
+            MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS,
+        )?,
+        max_endpoints_per_slice: at_most(
+            count(
+                &spec.max_endpoints_per_slice,
+                "maxEndpointsPerSlice",
+                defaults.max_endpoints_per_slice,
+            )?,
+            &spec.max_endpoints_per_slice,
+            "maxEndpointsPerSlice",
+            MAX_MAX_ENDPOINTS_PER_SLICE,
+        )?,
+        endpoint_updates_batch_period: spec
+            .endpoint_updates_batch_period
+            .unwrap_or(defaults.endpoint_updates_batch_period),
     })
 }
 

@@ -351,6 +351,12 @@ pub struct ControllerManagerSpec {
     pub concurrent_gc_syncs: Option<Spanned<u32>>,
     /// The most pods one ReplicaSet sync creates or deletes (upstream's constant 500).
     pub burst_replicas: Option<Spanned<u32>>,
+    /// `--concurrent-service-endpoint-syncs` (default 5, at most 50).
+    pub concurrent_service_endpoint_syncs: Option<Spanned<u32>>,
+    /// `--max-endpoints-per-slice` (default 100, at most 1000).
+    pub max_endpoints_per_slice: Option<Spanned<u32>>,
+    /// `--endpoint-updates-batch-period` (default 0s).
+    pub endpoint_updates_batch_period: Option<SimDuration>,
 }
 
 /// `spec.report`.
@@ -410,6 +416,8 @@ pub fn user_field_path(path: &str) -> String {
         "containerStart",
         "containerStop",
         "plegRelistPeriod",
+        "concurrentServiceEndpointSyncs",
+        "maxEndpointsPerSlice",
     ];
     const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline"];
     let mut kept: Vec<&str> = Vec::new();

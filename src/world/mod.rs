@@ -18,6 +18,7 @@ use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
 use crate::component::{Component, ComponentContext, Timer};
 use crate::controllers::deployment::DeploymentController;
+use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::kubelet::Kubelets;
@@ -39,6 +40,8 @@ pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
 pub const REPLICASET_CLIENT: ClientId = ClientId(2);
 /// The client id of kube-controller-manager's Deployment controller.
 pub const DEPLOYMENT_CLIENT: ClientId = ClientId(3);
+/// The client id of kube-controller-manager's EndpointSlice controller.
+pub const ENDPOINTSLICE_CLIENT: ClientId = ClientId(4);
 /// The client id of kube-controller-manager's garbage collector.
 pub const GARBAGE_COLLECTOR_CLIENT: ClientId = ClientId(5);
 
@@ -444,6 +447,10 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         world.register(Box::new(DeploymentController::new(
             DEPLOYMENT_CLIENT,
             controllers.concurrent_deployment_syncs as usize,
+        )));
+        world.register(Box::new(EndpointSliceController::new(
+            ENDPOINTSLICE_CLIENT,
+            EndpointSliceSettings::of(controllers),
         )));
         let gc_workers = controllers.concurrent_gc_syncs as usize;
         world.register(Box::new(GarbageCollector::new(
