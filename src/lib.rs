@@ -43,6 +43,7 @@ pub mod client;
 pub mod component;
 pub mod config;
 pub mod controllers;
+pub mod kube_proxy;
 pub mod kubelet;
 pub mod metrics;
 pub mod report;

@@ -405,6 +405,51 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_write_never_touches_the_proxies_watches_and_a_slice_write_reaches_all() {
+        use crate::api::endpointslice::{EndpointSlice, LABEL_SERVICE_NAME};
+        use crate::api::labels::parse_label_selector;
+        let proxy_watch = |kind| Watch {
+            options: ListOptions {
+                label_selector: parse_label_selector(
+                    "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless",
+                )
+                .ok(),
+                ..ListOptions::default()
+            },
+            ..watch(kind, "", "")
+        };
+        let mut registry = WatchRegistry::default();
+        // 0: the scheduler's pod watch; 1..=1000: each kubelet's pod watch; then each of the
+        // 1000 kube-proxies' slice watch (1001..=2000) and Service watch (2001..=3000).
+        registry.open(watch(Kind::Pod, "", ""));
+        for n in 0..1000 {
+            registry.open(watch(Kind::Pod, "", &format!("spec.nodeName=n{n}")));
+        }
+        for _ in 0..1000 {
+            registry.open(proxy_watch(Kind::EndpointSlice));
+        }
+        for _ in 0..1000 {
+            registry.open(proxy_watch(Kind::Service));
+        }
+        // A pod status write on n7: the scheduler's and n7's kubelet's watches, nothing else.
+        assert_eq!(
+            concerned(&registry, Some(pod("shop", "n7")), pod("shop", "n7")),
+            vec![0, 8]
+        );
+        // A slice write: every kube-proxy's slice watch, and those only — inherent, every
+        // node programs every Service.
+        let mut slice = EndpointSlice::default();
+        slice.metadata.namespace = "shop".into();
+        slice
+            .metadata
+            .labels
+            .insert(LABEL_SERVICE_NAME.into(), "web".into());
+        let slice = Arc::new(Object::EndpointSlice(Box::new(slice)));
+        let ids = concerned(&registry, Some(Arc::clone(&slice)), slice);
+        assert_eq!(ids, (1001..=2000).collect::<Vec<u32>>());
+    }
+
+    #[test]
     fn only_pod_watches_are_indexed_by_node_name() {
         // A Node has no spec.nodeName, which reads as "": `spec.nodeName=` selects every
         // node, so such a node watch is tested on every node change.

@@ -18,6 +18,7 @@
 
 pub mod gpu_sharing;
 pub mod kube_controller_manager;
+pub mod kube_proxy;
 pub mod kube_scheduler;
 pub mod kubelet;
 pub mod legacy_policy;

@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 use super::error::{ScenarioError, SourcePos};
 use super::manifest::{Manifest, read_manifest};
 use super::model::{
-    ControllerManagerSpec, KubeletSpec, NodePool, ReplaySpec, RolloutAction, SCENARIO_API_VERSION,
-    SCENARIO_KIND, ScenarioDoc, ScenarioSpec, TimelineEntry, TypeMeta, user_field_path,
+    ControllerManagerSpec, KubeProxySpec, KubeletSpec, NodePool, ReplaySpec, RolloutAction,
+    SCENARIO_API_VERSION, SCENARIO_KIND, ScenarioDoc, ScenarioSpec, SyncPeriodsSpec, TimelineEntry,
+    TypeMeta, user_field_path,
 };
 use super::overrides::{FieldPath, Override, Target};
 use super::owners;
@@ -30,6 +31,7 @@ use crate::config::gpu_sharing::Policy;
 use crate::config::kube_controller_manager::{
     KubeControllerManagerConfig, MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS, MAX_MAX_ENDPOINTS_PER_SLICE,
 };
+use crate::config::kube_proxy::{KubeProxySettings, ProxyMode};
 use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
 use crate::config::kubelet::{Distribution, KubeletSettings};
 use crate::config::legacy_policy::{self, FeatureGates, PolicyNote};
@@ -71,6 +73,8 @@ pub struct Scenario {
     pub controller_manager: KubeControllerManagerConfig,
     /// Kubelet settings (`spec.kubelet`).
     pub kubelet: KubeletSettings,
+    /// kube-proxy settings (`spec.kubeProxy`).
+    pub kube_proxy: KubeProxySettings,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
     /// Things the user should know even without `--verbose` (an object defined twice).
@@ -785,6 +789,10 @@ fn assemble(
         Some(d) => kubelet_settings(&d.spec.kubelet, &locator)?,
         None => KubeletSettings::default(),
     };
+    let kube_proxy = match &doc {
+        Some(d) => kube_proxy_settings(&d.spec.kube_proxy, kubelet.enabled, &locator)?,
+        None => KubeProxySettings::default(),
+    };
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
         name,
@@ -800,6 +808,7 @@ fn assemble(
         scheduler,
         controller_manager,
         kubelet,
+        kube_proxy,
         notes: inputs.notes,
         warnings: inputs.warnings,
         root: base.to_path_buf(),
@@ -1001,6 +1010,64 @@ fn kubelet_settings(
             exit_after: c.exit_after,
             exit_code: c.exit_code.unwrap_or(0),
         },
+    })
+}
+
+/// `spec.kubeProxy` checked and resolved over kube-proxy's defaults: the mode's periods from
+/// its section, the root fields over them; an error names the field.
+fn kube_proxy_settings(
+    spec: &KubeProxySpec,
+    kubelets: bool,
+    locator: &Locator<'_>,
+) -> Result<KubeProxySettings, ScenarioError> {
+    let mode = match &spec.mode {
+        Some(m) => ProxyMode::from_name(&m.value).ok_or_else(|| ScenarioError::Invalid {
+            pos: locator.at(&m.referenced),
+            path: "spec.kubeProxy.mode".into(),
+            message: format!(
+                "unknown proxy mode {:?}; expected iptables, ipvs or nftables",
+                m.value
+            ),
+        })?,
+        None => ProxyMode::default(),
+    };
+    let section = match mode {
+        ProxyMode::Iptables => &spec.iptables,
+        ProxyMode::Ipvs => &spec.ipvs,
+        ProxyMode::Nftables => &spec.nftables,
+    };
+    let root = SyncPeriodsSpec {
+        sync_period: spec.sync_period.clone(),
+        min_sync_period: spec.min_sync_period.clone(),
+    };
+    // Defaults, then the mode's section, then the root fields; an error points at the
+    // last field given.
+    let mut periods = mode.default_periods();
+    let mut last: Option<(String, serde_saphyr::Location)> = None;
+    for (prefix, given) in [
+        (format!("{}.", mode.name()), section),
+        (String::new(), &root),
+    ] {
+        if let Some(v) = &given.min_sync_period {
+            periods.min_sync_period = v.value;
+            last = Some((prefix.clone(), v.referenced));
+        }
+        if let Some(v) = &given.sync_period {
+            periods.sync_period = v.value;
+            last = Some((prefix.clone(), v.referenced));
+        }
+    }
+    if let Some((prefix, at)) = &last {
+        periods.check(prefix).map_err(|e| ScenarioError::Invalid {
+            pos: locator.at(at),
+            path: format!("spec.kubeProxy.{}", e.path),
+            message: e.message,
+        })?;
+    }
+    Ok(KubeProxySettings {
+        enabled: spec.enabled.unwrap_or(kubelets),
+        mode,
+        periods,
     })
 }
 

@@ -84,6 +84,9 @@ pub struct ScenarioSpec {
     /// timing and container behaviour models.
     #[serde(default)]
     pub kubelet: KubeletSpec,
+    /// kube-proxy settings: `KubeProxyConfiguration` fields under their real names.
+    #[serde(default)]
+    pub kube_proxy: KubeProxySpec,
     /// Output settings.
     #[serde(default)]
     pub report: ReportSpec,
@@ -359,6 +362,41 @@ pub struct ControllerManagerSpec {
     pub endpoint_updates_batch_period: Option<SimDuration>,
 }
 
+/// `spec.kubeProxy`: the `KubeProxyConfiguration` fields kubesim acts on, under their real
+/// names (`kubeproxy.config.k8s.io/v1alpha1`'s per-mode sections, or `v1alpha2`'s root
+/// `syncPeriod` and `minSyncPeriod`, which win when both are given).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeProxySpec {
+    /// Run a kube-proxy on every node (default: wherever kubelets run).
+    pub enabled: Option<bool>,
+    /// `iptables` (default), `ipvs` or `nftables`.
+    pub mode: Option<Spanned<String>>,
+    /// The sync runner's retry interval (v1alpha2's root field).
+    pub sync_period: Option<Spanned<SimDuration>>,
+    /// The least time between two rule syncs (v1alpha2's root field).
+    pub min_sync_period: Option<Spanned<SimDuration>>,
+    /// `iptables` mode's periods.
+    #[serde(default)]
+    pub iptables: SyncPeriodsSpec,
+    /// `ipvs` mode's periods.
+    #[serde(default)]
+    pub ipvs: SyncPeriodsSpec,
+    /// `nftables` mode's periods.
+    #[serde(default)]
+    pub nftables: SyncPeriodsSpec,
+}
+
+/// A proxy mode's `syncPeriod` and `minSyncPeriod`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SyncPeriodsSpec {
+    /// The sync runner's retry interval (default 30s).
+    pub sync_period: Option<Spanned<SimDuration>>,
+    /// The least time between two rule syncs (default 1s; 0s for ipvs).
+    pub min_sync_period: Option<Spanned<SimDuration>>,
+}
+
 /// `spec.report`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -418,6 +456,9 @@ pub fn user_field_path(path: &str) -> String {
         "plegRelistPeriod",
         "concurrentServiceEndpointSyncs",
         "maxEndpointsPerSlice",
+        "mode",
+        "syncPeriod",
+        "minSyncPeriod",
     ];
     const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline"];
     let mut kept: Vec<&str> = Vec::new();

@@ -21,6 +21,7 @@ use crate::controllers::deployment::DeploymentController;
 use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
+use crate::kube_proxy::KubeProxies;
 use crate::kubelet::Kubelets;
 use crate::metrics::Recorder;
 use crate::scenario::{Action, Scenario, TimedAction};
@@ -121,6 +122,8 @@ pub struct World {
     scheduler: Option<ComponentId>,
     /// The kubelets' id, if the scenario runs them.
     kubelets: Option<ComponentId>,
+    /// The kube-proxies' id, if the scenario runs them.
+    kube_proxies: Option<ComponentId>,
     /// Timers set by the component being handled, for the kernel's queue.
     timers: Vec<(SimTime, Timer)>,
     /// Components wait for the initial apply to settle (a dump whose objects wait for their
@@ -153,6 +156,11 @@ impl World {
     /// The kubelets, if the scenario runs them.
     pub fn kubelets(&self) -> Option<&Kubelets> {
         component_as(&self.components, self.kubelets?)
+    }
+
+    /// The kube-proxies, if the scenario runs them.
+    pub fn kube_proxies(&self) -> Option<&KubeProxies> {
+        component_as(&self.components, self.kube_proxies?)
     }
 
     /// Registers `component`: what is addressed to its clients is routed to it from now on.
@@ -336,6 +344,7 @@ pub fn with_components(
         owners: BTreeMap::new(),
         scheduler: None,
         kubelets: None,
+        kube_proxies: None,
         timers: Vec::new(),
         start_after_initial_apply: false,
         recorder: Recorder::default(),
@@ -373,9 +382,9 @@ fn applied_nodes(actions: &[TimedAction]) -> Vec<(String, SimTime)> {
 /// Builds the simulation of `scenario`: the initial objects are applied at time 0, before any
 /// timeline action, and sampling starts at time 0.
 ///
-/// Every node the scenario applies (initially or in a timeline `apply`) gets a kubelet, which
-/// starts when its node is applied; with kubelets running, the kubelets — not the apiserver —
-/// finish graceful pod deletions.
+/// Every node the scenario applies (initially or in a timeline `apply`) gets a kubelet and a
+/// kube-proxy, which start when its node is applied; with kubelets running, the kubelets —
+/// not the apiserver — finish graceful pod deletions.
 pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let streams = RngStreams::new(seed);
@@ -387,12 +396,11 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         });
     }
     actions.extend(scenario.timeline.iter().cloned());
-    let kubelets = if scenario.kubelet.enabled {
-        let nodes = applied_nodes(&actions);
-        (!nodes.is_empty()).then(|| Kubelets::new(&nodes, scenario.kubelet.clone(), streams))
-    } else {
-        None
-    };
+    let nodes = applied_nodes(&actions);
+    let kubelets = (scenario.kubelet.enabled && !nodes.is_empty())
+        .then(|| Kubelets::new(&nodes, scenario.kubelet.clone(), streams));
+    let kube_proxies = (scenario.kube_proxy.enabled && !nodes.is_empty())
+        .then(|| KubeProxies::new(&nodes, &scenario.kube_proxy));
     let config = ApiServerConfig {
         record_writes: options.record_writes,
         complete_graceful_deletions: scenario.apiserver.complete_graceful_deletions
@@ -424,6 +432,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         owners: BTreeMap::new(),
         scheduler: None,
         kubelets: None,
+        kube_proxies: None,
         timers: Vec::new(),
         start_after_initial_apply: Kubectl::defers(&scenario.initial),
         recorder: Recorder::default(),
@@ -460,6 +469,9 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     }
     if let Some(kubelets) = kubelets {
         world.kubelets = Some(world.register(Box::new(kubelets)));
+    }
+    if let Some(proxies) = kube_proxies {
+        world.kube_proxies = Some(world.register(Box::new(proxies)));
     }
     let components = world.components.len() as ComponentId;
     let mut sim = Simulation::new(world);

@@ -3,6 +3,7 @@
 
 mod cli;
 mod determinism;
+mod endpoints;
 mod explain;
 mod gpu;
 mod inputs;
