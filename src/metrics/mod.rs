@@ -16,6 +16,7 @@ use crate::api::pod::PodPhase;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{Kind, Object, ResourceVersion, Uid};
 use crate::apiserver::ApiServer;
+use crate::kube_proxy::KubeProxies;
 use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::SimTime;
 
@@ -74,6 +75,11 @@ pub struct Sample {
     pub deployment_replicas_available: i64,
     /// Σ of `spec.replicas − availableReplicas` of Deployments (what is unavailable).
     pub deployment_replicas_unavailable: i64,
+    /// EndpointSlices that exist.
+    pub endpoint_slices: u64,
+    /// Rule syncs of every kube-proxy so far
+    /// (`kubeproxy_sync_proxy_rules_duration_seconds_count`).
+    pub kube_proxy_syncs: u64,
 }
 
 impl Sample {
@@ -85,6 +91,15 @@ impl Sample {
         }
         100.0 * self.requested.get(name) as f64 / alloc as f64
     }
+}
+
+/// The components a sample reads counters of, when the run has them.
+#[derive(Clone, Copy, Default)]
+pub struct Observed<'a> {
+    /// kube-scheduler.
+    pub scheduler: Option<&'a KubeScheduler>,
+    /// The kube-proxies.
+    pub kube_proxies: Option<&'a KubeProxies>,
 }
 
 /// The samples of a run.
@@ -131,16 +146,17 @@ impl Recorder {
     }
 
     /// Takes a sample at `now`; a second sample at the same time replaces the first.
-    pub fn sample(&mut self, now: SimTime, api: &ApiServer, scheduler: Option<&KubeScheduler>) {
+    pub fn sample(&mut self, now: SimTime, api: &ApiServer, components: Observed<'_>) {
         self.observe(now, api);
         let mut sample = take_sample(now, api, &mut self.resources);
+        sample.kube_proxy_syncs = components.kube_proxies.map_or(0, |p| p.stats().syncs);
         let totals = self.convergence.deployment_totals();
         sample.workloads_unconverged = self.convergence.unconverged() as u64;
         sample.deployment_replicas_desired = totals.desired;
         sample.deployment_replicas_updated = totals.updated;
         sample.deployment_replicas_available = totals.available;
         sample.deployment_replicas_unavailable = (totals.desired - totals.available).max(0);
-        if let Some(s) = scheduler {
+        if let Some(s) = components.scheduler {
             sample.scheduler_pending_pods = s.pending_pods();
             sample.scheduler_attempts = s.stats().attempts.values().sum();
         }
@@ -177,6 +193,7 @@ fn take_sample(
         at: now,
         deployments: store.count(Kind::Deployment) as u64,
         replicasets: store.count(Kind::ReplicaSet) as u64,
+        endpoint_slices: store.count(Kind::EndpointSlice) as u64,
         revision: store.revision().0,
         ..Sample::default()
     };
@@ -264,6 +281,21 @@ pub fn nearest_rank<T: Copy + Ord>(values: &[T], q: f64) -> Option<T> {
     sorted.get(rank.min(sorted.len()) - 1).copied()
 }
 
+/// The `q`-quantile (0..=1) by the nearest-rank method of values given as value → how many
+/// times it was seen. `None` for no values.
+pub fn nearest_rank_counted<T: Copy + Ord>(counts: &BTreeMap<T, u64>, q: f64) -> Option<T> {
+    let total: u64 = counts.values().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+    let mut seen = 0;
+    counts.iter().find_map(|(&value, &n)| {
+        seen += n;
+        (seen >= rank).then_some(value)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +309,23 @@ mod tests {
         assert_eq!(nearest_rank(&v, 0.99), Some(10));
         assert_eq!(nearest_rank(&v, 0.0), Some(1));
         assert_eq!(nearest_rank::<u32>(&[], 0.5), None);
+    }
+
+    #[test]
+    fn counted_percentiles_agree_with_the_values_spelled_out() {
+        // 1 ×3, 2 ×1, 7 ×6: ten values, 1 1 1 2 7 7 7 7 7 7. p30 is rank 3 → 1; p40 rank 4
+        // → 2; p50 rank 5 → 7.
+        let counts = BTreeMap::from([(1u32, 3u64), (2, 1), (7, 6)]);
+        let spelled = [1u32, 1, 1, 2, 7, 7, 7, 7, 7, 7];
+        for q in [0.0, 0.3, 0.4, 0.5, 0.99, 1.0] {
+            assert_eq!(
+                nearest_rank_counted(&counts, q),
+                nearest_rank(&spelled, q),
+                "{q}"
+            );
+        }
+        assert_eq!(nearest_rank_counted(&counts, 0.4), Some(2));
+        assert_eq!(nearest_rank_counted::<u32>(&BTreeMap::new(), 0.5), None);
     }
 
     #[test]

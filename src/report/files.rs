@@ -10,16 +10,19 @@ use serde::Serialize;
 use super::RunInfo;
 use crate::api::quantity::{Format, Quantity};
 use crate::api::resources::{CPU, MEMORY, PODS};
+use crate::api::{Kind, Object};
 use crate::apiserver::WriteRecord;
+use crate::controllers::endpointslice::EndpointSliceController;
 use crate::metrics::convergence::PodStartup;
 use crate::metrics::gpu::GpuSample;
-use crate::metrics::{Sample, nearest_rank};
-use crate::sim::SimTime;
+use crate::metrics::{Sample, nearest_rank, nearest_rank_counted};
+use crate::sim::{SimDuration, SimTime};
 use crate::world::World;
 use crate::world::kubectl::ActionOutcome;
+use std::collections::BTreeMap;
 
 /// Version of the output formats; bumped when a key or column changes meaning or goes away.
-pub const OUTPUT_FORMAT_VERSION: u32 = 4;
+pub const OUTPUT_FORMAT_VERSION: u32 = 5;
 
 /// `run.json`: where a run came from, enough to reproduce it.
 #[derive(Serialize)]
@@ -74,6 +77,8 @@ struct SummaryJson<'a> {
     zone_spread: Vec<crate::metrics::placement::WorkloadSpread>,
     scheduling: Option<Scheduling>,
     convergence: ConvergenceJson,
+    /// EndpointSlices and kube-proxy; null when neither the controller nor kube-proxies run.
+    endpoints: Option<EndpointsJson>,
     stampede: Stampede,
     timeline: Vec<TimelineJson<'a>>,
     notes: Vec<String>,
@@ -159,6 +164,106 @@ fn convergence_json(world: &World, end: SimTime) -> ConvergenceJson {
             },
         },
     }
+}
+
+/// Service endpoints: the slices at the end, what the EndpointSlice controller did, what the
+/// kube-proxies did and how long endpoint changes took to reach the nodes' rules.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EndpointsJson {
+    endpoint_slices: u64,
+    /// Endpoints listed over every slice, and of them the ready ones.
+    endpoints: u64,
+    ready_endpoints: u64,
+    #[serde(rename = "endpoint_slice_controller_syncs")]
+    controller_syncs: Option<BTreeMap<&'static str, u64>>,
+    #[serde(rename = "endpoint_slice_controller_changes")]
+    controller_changes: Option<BTreeMap<&'static str, u64>>,
+    kube_proxy: Option<KubeProxyJson>,
+}
+
+/// The kube-proxies, over every node.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KubeProxyJson {
+    nodes: usize,
+    /// Rule syncs (`kubeproxy_sync_proxy_rules_duration_seconds_count`), of which periodic.
+    syncs: u64,
+    periodic_syncs: u64,
+    /// Service and endpoint changes the syncs programmed (a change counts once per node).
+    service_changes: u64,
+    endpoint_changes: u64,
+    /// `kubeproxy_network_programming_duration_seconds`: from an endpoint change's trigger
+    /// time to the sync that programmed it, per node.
+    network_programming_latency: CountedLatency,
+}
+
+/// Percentiles of latencies given as value → count.
+#[derive(Serialize)]
+struct CountedLatency {
+    count: u64,
+    p50: Option<String>,
+    p90: Option<String>,
+    p99: Option<String>,
+    max: Option<String>,
+}
+
+fn counted_latency(counts: &BTreeMap<SimDuration, u64>) -> CountedLatency {
+    let q = |x| nearest_rank_counted(counts, x).map(|d| d.to_string());
+    CountedLatency {
+        count: counts.values().sum(),
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        max: q(1.0),
+    }
+}
+
+fn endpoints_json(world: &World) -> Option<EndpointsJson> {
+    let controller = world.component::<EndpointSliceController>();
+    let proxies = world.kube_proxies();
+    if controller.is_none() && proxies.is_none() {
+        return None;
+    }
+    let (mut endpoints, mut ready) = (0, 0);
+    for object in world.api().store().iter(Kind::EndpointSlice) {
+        if let Object::EndpointSlice(slice) = &**object {
+            endpoints += slice.endpoints.len() as u64;
+            ready += slice.endpoints.iter().filter(|e| e.is_ready()).count() as u64;
+        }
+    }
+    Some(EndpointsJson {
+        endpoint_slices: world.api().store().count(Kind::EndpointSlice) as u64,
+        endpoints,
+        ready_endpoints: ready,
+        controller_syncs: controller.map(|c| {
+            let n = c.counters();
+            BTreeMap::from([
+                ("error", n.syncs_error),
+                ("stale", n.syncs_stale),
+                ("success", n.syncs_success),
+            ])
+        }),
+        controller_changes: controller.map(|c| {
+            let n = c.counters();
+            BTreeMap::from([
+                ("create", n.slices_created),
+                ("delete", n.slices_deleted),
+                ("update", n.slices_updated),
+            ])
+        }),
+        kube_proxy: proxies.map(|p| {
+            let stats = p.stats();
+            KubeProxyJson {
+                nodes: p.node_count(),
+                syncs: stats.syncs,
+                periodic_syncs: stats.periodic_syncs,
+                service_changes: stats.service_changes,
+                endpoint_changes: stats.endpoint_changes,
+                network_programming_latency: counted_latency(&stats.network_programming_latency),
+            }
+        }),
+    })
 }
 
 #[derive(Serialize)]
@@ -401,6 +506,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
             etcd_revision: last.revision,
         },
         convergence: convergence_json(world, info.end),
+        endpoints: endpoints_json(world),
         timeline: timeline_json(world),
         notes: info
             .scenario
@@ -476,6 +582,8 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "deployment_replicas_updated",
     "deployment_replicas_available",
     "deployment_replicas_unavailable",
+    "endpoint_slices",
+    "kubeproxy_sync_proxy_rules_duration_seconds_count",
 ];
 
 /// The bytes of `timeseries.csv`.
@@ -525,6 +633,8 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             s.deployment_replicas_updated.to_string(),
             s.deployment_replicas_available.to_string(),
             s.deployment_replicas_unavailable.to_string(),
+            s.endpoint_slices.to_string(),
+            s.kube_proxy_syncs.to_string(),
         ]);
         if gpu {
             match &s.gpu {

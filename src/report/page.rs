@@ -5,8 +5,8 @@ use super::chart::{LineChart, Series};
 use super::files::{rates, round2};
 use super::html::{Block, Metric, Report, Section};
 use crate::api::resources::{CPU, MEMORY, PODS};
-use crate::metrics::Sample;
 use crate::metrics::gpu::GpuSample;
+use crate::metrics::{Sample, nearest_rank_counted};
 use crate::world::World;
 
 /// A chart file and its picture.
@@ -186,6 +186,22 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
                 round2(gpu.frag_amount_pct())
             )),
         });
+    }
+    if let Some(proxies) = world.kube_proxies() {
+        let stats = proxies.stats();
+        let latencies = &stats.network_programming_latency;
+        if let Some(p99) = nearest_rank_counted(latencies, 0.99) {
+            let p50 = nearest_rank_counted(latencies, 0.5).unwrap_or_default();
+            headline.push(Metric {
+                label: "Network programming p99".into(),
+                value: p99.to_string(),
+                note: Some(format!(
+                    "p50 {p50}; {} rule syncs on {} nodes",
+                    stats.syncs,
+                    proxies.node_count()
+                )),
+            });
+        }
     }
     headline.extend([
         Metric {

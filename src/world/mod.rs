@@ -23,7 +23,7 @@ use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::kube_proxy::KubeProxies;
 use crate::kubelet::Kubelets;
-use crate::metrics::Recorder;
+use crate::metrics::{Observed, Recorder};
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
@@ -218,10 +218,15 @@ impl World {
 
     /// Takes a sample now (the end of a run samples once more).
     pub fn sample(&mut self, now: SimTime) {
-        let scheduler = self
-            .scheduler
-            .and_then(|id| component_as::<KubeScheduler>(&self.components, id));
-        self.recorder.sample(now, &self.api, scheduler);
+        let observed = Observed {
+            scheduler: self
+                .scheduler
+                .and_then(|id| component_as::<KubeScheduler>(&self.components, id)),
+            kube_proxies: self
+                .kube_proxies
+                .and_then(|id| component_as::<KubeProxies>(&self.components, id)),
+        };
+        self.recorder.sample(now, &self.api, observed);
     }
 
     /// Starts every component once the initial apply has settled, if they wait for it.
