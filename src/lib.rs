@@ -22,6 +22,10 @@
 //!   responses, watch events and timers.
 //! * [`kubelet`] is every node's agent: it runs the pods bound to its node (start, probes,
 //!   restarts, termination), reports their status and its node's, and renews its lease.
+//! * [`kube_proxy`] is every node's service proxy: it watches Services and EndpointSlices and
+//!   syncs its node's rules, measuring how long endpoint changes take to reach them.
+//! * [`controllers`] are kube-controller-manager's controllers (ReplicaSet, Deployment,
+//!   EndpointSlice, the garbage collector).
 //! * [`world`] wires the apiserver and the components into one [`sim::Model`].
 //! * [`scenario`] reads scenario files (real Kubernetes manifests plus one `kind: Scenario`
 //!   document) and builds a world from them.
