@@ -1000,14 +1000,18 @@ fn set_kubelet_pod_status(
         stored.pod_ip.clone_from(&sent.pod_ip);
         stored.pod_ips.clone_from(&sent.pod_ips);
     }
-    for condition in &sent.conditions {
-        match stored
-            .conditions
-            .iter_mut()
-            .find(|c| c.type_ == condition.type_)
-        {
-            Some(existing) => existing.clone_from(condition),
-            None => stored.conditions.push(condition.clone()),
+    merge_by_key(&mut stored.conditions, &sent.conditions, |c| {
+        c.type_.as_str()
+    });
+}
+
+/// Puts each of `sent` in `stored` in place of the entry with the same key, appending the new
+/// ones (a strategic merge on a list keyed by `type`).
+fn merge_by_key<T: Clone>(stored: &mut Vec<T>, sent: &[T], key: impl Fn(&T) -> &str) {
+    for item in sent {
+        match stored.iter_mut().find(|s| key(s) == key(item)) {
+            Some(existing) => existing.clone_from(item),
+            None => stored.push(item.clone()),
         }
     }
 }
@@ -1017,16 +1021,9 @@ fn set_kubelet_node_status(
     stored: &mut crate::api::node::NodeStatus,
     sent: &super::request::NodeStatusPatch,
 ) {
-    for condition in &sent.conditions {
-        match stored
-            .conditions
-            .iter_mut()
-            .find(|c| c.type_ == condition.type_)
-        {
-            Some(existing) => existing.clone_from(condition),
-            None => stored.conditions.push(condition.clone()),
-        }
-    }
+    merge_by_key(&mut stored.conditions, &sent.conditions, |c| {
+        c.type_.as_str()
+    });
     stored.images.clone_from(&sent.images);
     for (name, q) in &sent.capacity {
         stored.capacity.insert(name.clone(), *q);

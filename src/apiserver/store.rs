@@ -87,7 +87,8 @@ pub struct Store {
     /// The versions of `history`'s changes to each pinned name: a pod's node (before and
     /// after the change) and a node's name, the fields a kubelet's watches pin. A kubelet
     /// opening its watches replays its own node's changes, not the whole cluster's.
-    history_by_pin: BTreeMap<(Kind, String), VecDeque<ResourceVersion>>,
+    /// Per kind, keyed by the name itself so that a lookup allocates nothing.
+    history_by_pin: [BTreeMap<String, VecDeque<ResourceVersion>>; Kind::ALL.len()],
     history_limit: usize,
     /// Versions at or below this are compacted: no longer served to watches.
     compacted: u64,
@@ -103,7 +104,7 @@ impl Store {
             next_uid: 1,
             history: VecDeque::new(),
             history_by_kind: Default::default(),
-            history_by_pin: BTreeMap::new(),
+            history_by_pin: Default::default(),
             history_limit: history_limit.max(1),
             compacted: 0,
         }
@@ -293,22 +294,18 @@ impl Store {
             self.evict_oldest();
         }
         let rv = ResourceVersion(self.revision);
-        self.history_by_kind[object.kind().index()].push_back(rv);
+        let kind = object.kind().index();
+        self.history_by_kind[kind].push_back(rv);
+        let by_pin = &mut self.history_by_pin[kind];
         for pin in pins(&object, previous.as_deref()) {
-            let versions = match self
-                .history_by_pin
-                .get_mut(&(object.kind(), pin.to_string()))
-            {
+            let versions = match by_pin.get_mut(pin) {
                 Some(versions) => versions,
-                None => self
-                    .history_by_pin
-                    .entry((object.kind(), pin.to_string()))
-                    .or_default(),
+                None => by_pin.entry(pin.to_string()).or_default(),
             };
             versions.push_back(rv);
         }
         self.history.push_back(Change {
-            resource_version: ResourceVersion(self.revision),
+            resource_version: rv,
             change,
             object,
             previous,
@@ -319,14 +316,14 @@ impl Store {
     fn evict_oldest(&mut self) {
         if let Some(evicted) = self.history.pop_front() {
             self.compacted = evicted.resource_version.0;
-            let kind = evicted.object.kind();
-            self.history_by_kind[kind.index()].pop_front();
+            let kind = evicted.object.kind().index();
+            self.history_by_kind[kind].pop_front();
+            let by_pin = &mut self.history_by_pin[kind];
             for pin in pins(&evicted.object, evicted.previous.as_deref()) {
-                let key = (kind, pin.to_string());
-                if let Some(versions) = self.history_by_pin.get_mut(&key) {
+                if let Some(versions) = by_pin.get_mut(pin) {
                     versions.pop_front();
                     if versions.is_empty() {
-                        self.history_by_pin.remove(&key);
+                        by_pin.remove(pin);
                     }
                 }
             }
@@ -380,10 +377,7 @@ impl Store {
         static NONE: VecDeque<ResourceVersion> = VecDeque::new();
         let versions = match pin {
             None => &self.history_by_kind[kind.index()],
-            Some(pin) => self
-                .history_by_pin
-                .get(&(kind, pin.to_string()))
-                .unwrap_or(&NONE),
+            Some(pin) => self.history_by_pin[kind.index()].get(pin).unwrap_or(&NONE),
         };
         let start = versions.partition_point(|&v| v <= rv);
         // Every commit is recorded with the next version, so the history is contiguous and a
@@ -437,6 +431,18 @@ mod tests {
         Object::Node(Arc::new(n))
     }
 
+    /// Binds pod `key` to `node`, as the binding subresource does.
+    fn bind(store: &mut Store, key: &ObjectKey, node: &str) {
+        store
+            .modify(Kind::Pod, key, |o| {
+                if let Object::Pod(p) = o {
+                    Arc::make_mut(&mut Arc::make_mut(p).spec).node_name = node.into();
+                }
+                Ok(())
+            })
+            .expect("bound");
+    }
+
     fn versions_of(store: &Store, kind: Kind, since: u64) -> Result<Vec<u64>, ApiError> {
         Ok(store
             .changes_to_kind_since(kind, None, ResourceVersion(since))?
@@ -478,14 +484,7 @@ mod tests {
         store.create(node("n1")).expect("created"); // 2
         store.create(pod("a", "db", "n2")).expect("created"); // 3
         let key = ObjectKey::new("a", "web");
-        store
-            .modify(Kind::Pod, &key, |o| {
-                if let Object::Pod(p) = o {
-                    Arc::make_mut(&mut Arc::make_mut(p).spec).node_name = "n1".into();
-                }
-                Ok(())
-            })
-            .expect("bound"); // 4: leaves "" and reaches n1
+        bind(&mut store, &key, "n1"); // 4: leaves "" and reaches n1
         let pinned = |store: &Store, kind, pin| -> Vec<u64> {
             store
                 .changes_to_kind_since(kind, Some(pin), ResourceVersion(2))
@@ -499,21 +498,17 @@ mod tests {
         assert_eq!(pinned(&store, Kind::Pod, "n2"), [3]);
         assert!(pinned(&store, Kind::Node, "n1").is_empty());
         assert_eq!(
-            store.history_by_pin[&(Kind::Pod, String::new())],
+            store.history_by_pin[Kind::Pod.index()][""],
             [ResourceVersion(1), ResourceVersion(4)]
         );
         // Evicting versions 1 and 2 drops them from their pins too.
         store.compact(ResourceVersion(2));
         assert_eq!(pinned(&store, Kind::Pod, ""), [4]);
         assert_eq!(
-            store.history_by_pin[&(Kind::Pod, String::new())],
+            store.history_by_pin[Kind::Pod.index()][""],
             [ResourceVersion(4)]
         );
-        assert!(
-            !store
-                .history_by_pin
-                .contains_key(&(Kind::Node, "n1".to_string()))
-        );
+        assert!(!store.history_by_pin[Kind::Node.index()].contains_key("n1"));
     }
 
     #[test]
@@ -530,14 +525,7 @@ mod tests {
         assert!(on_node(&store, "").is_empty());
         // A binding moves the pod into its node's entry.
         let key = ObjectKey::new("a", "pending");
-        store
-            .modify(Kind::Pod, &key, |o| {
-                if let Object::Pod(p) = o {
-                    Arc::make_mut(&mut Arc::make_mut(p).spec).node_name = "n2".into();
-                }
-                Ok(())
-            })
-            .expect("bound");
+        bind(&mut store, &key, "n2");
         assert_eq!(on_node(&store, "n2"), ["a/job", "a/pending"]);
         store
             .delete(Kind::Pod, &ObjectKey::new("a", "job"))
