@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::labels::{LabelSelector, Labels, Selector};
-use crate::api::node::{LABEL_REGION, LABEL_ZONE, Node};
+use crate::api::node::{LABEL_HOSTNAME, LABEL_REGION, LABEL_ZONE, Node};
 use crate::api::pod::Pod;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{ObjectKey, Uid};
@@ -182,6 +182,80 @@ pub struct NodeInfo {
     /// The GPUs of a GPU node and what its pods hold of them (None for a node without GPUs),
     /// kept in step with `pods` by [`GpuNodeInfo`].
     pub gpus: Option<Box<GpuNodeInfo>>,
+    /// Copies of what scoring reads of the node object on every node of most cycles: the
+    /// hostname and zone labels and the images, each one short read away.
+    read_often: ReadOften,
+    /// Where the node is in the snapshot holding it (node-tree order); 0 outside a snapshot.
+    position: usize,
+}
+
+/// The node's values of the labels nearly every topology spread constraint and affinity term
+/// names, and its images by name (upstream's `NodeInfo.ImageStates`), sorted so that a name is
+/// found by binary search. Reading a label from the node's label map compares the key with
+/// each label on the way; these are read on hundreds of nodes per cycle.
+#[derive(Clone, Debug, Default)]
+struct ReadOften {
+    hostname: Option<Box<str>>,
+    zone: Option<Box<str>>,
+    image_sizes: Box<[(Box<str>, i64)]>,
+}
+
+impl ReadOften {
+    fn of(node: &Node) -> ReadOften {
+        let labels = &node.metadata.labels;
+        let mut image_sizes: Vec<(Box<str>, i64)> = node
+            .status
+            .images
+            .iter()
+            .flat_map(|image| {
+                image
+                    .names
+                    .iter()
+                    .map(|n| (n.as_str().into(), image.size_bytes))
+            })
+            .collect();
+        // A name listed under two images is the first one's, as a scan of the list finds it
+        // (the stable sort keeps the list's order among equal names).
+        image_sizes.sort_by(|a, b| a.0.cmp(&b.0));
+        image_sizes.dedup_by(|later, first| later.0 == first.0);
+        ReadOften {
+            hostname: labels.get(LABEL_HOSTNAME).map(|v| v.as_str().into()),
+            zone: labels.get(LABEL_ZONE).map(|v| v.as_str().into()),
+            image_sizes: image_sizes.into_boxed_slice(),
+        }
+    }
+}
+
+/// A label key as the scheduler reads it on many nodes: the hostname and zone keys are read
+/// from [`NodeInfo`]'s copies, any other key from the node's labels.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeLabelKey {
+    /// `kubernetes.io/hostname`.
+    Hostname,
+    /// `topology.kubernetes.io/zone`.
+    Zone,
+    /// Any other key.
+    Other(String),
+}
+
+impl NodeLabelKey {
+    /// The key called `key`.
+    pub fn new(key: &str) -> NodeLabelKey {
+        match key {
+            LABEL_HOSTNAME => NodeLabelKey::Hostname,
+            LABEL_ZONE => NodeLabelKey::Zone,
+            other => NodeLabelKey::Other(other.to_string()),
+        }
+    }
+
+    /// The key's name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            NodeLabelKey::Hostname => LABEL_HOSTNAME,
+            NodeLabelKey::Zone => LABEL_ZONE,
+            NodeLabelKey::Other(key) => key,
+        }
+    }
 }
 
 /// The inline copies of a node's hot fields: `spec.unschedulable`, whether `spec.taints` is
@@ -210,6 +284,8 @@ impl NodeInfo {
         NodeInfo {
             gpus: GpuNodeInfo::build(&node, &allocatable, []),
             hot: NodeFlags::of(&node),
+            read_often: ReadOften::of(&node),
+            position: 0,
             node,
             allocatable,
             requested: Resources::default(),
@@ -230,6 +306,29 @@ impl NodeInfo {
     /// The node's labels.
     pub fn labels(&self) -> &Labels {
         &self.node.metadata.labels
+    }
+
+    /// The node's value of label `key`.
+    pub fn label(&self, key: &NodeLabelKey) -> Option<&str> {
+        match key {
+            NodeLabelKey::Hostname => self.read_often.hostname.as_deref(),
+            NodeLabelKey::Zone => self.read_often.zone.as_deref(),
+            NodeLabelKey::Other(key) => self.labels().get(key).map(String::as_str),
+        }
+    }
+
+    /// The size the node reports of the image called `name`, if it has it.
+    pub fn image_size(&self, name: &str) -> Option<i64> {
+        let images = &self.read_often.image_sizes;
+        images
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()
+            .map(|i| images[i].1)
+    }
+
+    /// Where the node is in the snapshot's node-tree order.
+    pub fn position(&self) -> usize {
+        self.position
     }
 
     /// Whether the node is cordoned (`spec.unschedulable`), without reading the node object.
@@ -255,6 +354,11 @@ impl NodeInfo {
         self.allocatable = Resources::from_list(&node.status.effective_allocatable());
         self.gpus = GpuNodeInfo::build(&node, &self.allocatable, self.pods.iter().map(|p| &*p.pod));
         self.hot = NodeFlags::of(&node);
+        if node.metadata.labels != self.node.metadata.labels
+            || node.status.images != self.node.status.images
+        {
+            self.read_often = ReadOften::of(&node);
+        }
         self.node = node;
         self.generation += 1;
     }
@@ -541,6 +645,9 @@ impl Snapshot {
     }
 
     fn reindex(&mut self) {
+        for (position, node) in self.nodes.iter_mut().enumerate() {
+            node.position = position;
+        }
         self.index = self
             .nodes
             .iter()
@@ -602,13 +709,14 @@ impl Snapshot {
     /// Adds a node. It is appended for now; [`Snapshot::refresh`] (which the scheduler calls
     /// before each cycle, as kube-scheduler updates its snapshot) puts it in its zone's turn.
     /// Adding many nodes therefore costs one reordering, not one per node.
-    pub fn add_node(&mut self, node: NodeInfo) {
+    pub fn add_node(&mut self, mut node: NodeInfo) {
         for image in &node.node.status.images {
             for name in &image.names {
                 *self.image_nodes.entry(name.clone()).or_insert(0) += 1;
             }
         }
-        self.index.insert(node.name().to_string(), self.nodes.len());
+        node.position = self.nodes.len();
+        self.index.insert(node.name().to_string(), node.position);
         self.nodes.push(node);
         self.affinity_index.take();
         self.pod_labels.take();
@@ -790,6 +898,75 @@ mod tests {
         // from the zones that still have nodes, and so on.
         assert_eq!(names, vec!["a1", "b1", "c1", "a2", "c2", "a3"]);
         assert_eq!(snap.position("c2"), Some(4));
+    }
+
+    #[test]
+    fn positions_follow_node_tree_order_and_appended_nodes() {
+        let mut snap = Snapshot::new(vec![node("a1", Some("a")), node("b1", Some("b"))]);
+        snap.add_node(node("a2", Some("a")));
+        // Appended at the end until the next refresh puts it in its zone's turn: the order
+        // is then a1, b1, a2 as before, since zone a's second node follows round 1.
+        let positions = |snap: &Snapshot| -> Vec<(String, usize)> {
+            snap.nodes()
+                .iter()
+                .map(|n| (n.name().to_string(), n.position()))
+                .collect()
+        };
+        assert_eq!(
+            positions(&snap),
+            [("a1".into(), 0), ("b1".into(), 1), ("a2".into(), 2)]
+        );
+        snap.add_node(node("b0", Some("b")));
+        snap.refresh();
+        // Round 1: a1, b1; round 2: a2, b0.
+        assert_eq!(
+            positions(&snap),
+            [
+                ("a1".into(), 0),
+                ("b1".into(), 1),
+                ("a2".into(), 2),
+                ("b0".into(), 3)
+            ]
+        );
+        snap.remove_node("b1");
+        assert_eq!(
+            positions(&snap),
+            [("a1".into(), 0), ("b0".into(), 1), ("a2".into(), 2)]
+        );
+    }
+
+    #[test]
+    fn copied_labels_and_images_follow_the_node_object() {
+        let mut n = Node::default();
+        n.metadata.name = "n1".into();
+        n.metadata.labels.insert(LABEL_HOSTNAME.into(), "n1".into());
+        n.metadata.labels.insert("pool".into(), "gpu".into());
+        n.status.images = vec![
+            crate::api::node::ContainerImage {
+                names: vec!["web:1".into(), "registry/web:1".into()],
+                size_bytes: 300,
+            },
+            // A second image listing a name already seen: the first one's size stays.
+            crate::api::node::ContainerImage {
+                names: vec!["web:1".into(), "db:2".into()],
+                size_bytes: 900,
+            },
+        ];
+        let mut info = NodeInfo::new(Arc::new(n.clone()));
+        assert_eq!(info.label(&NodeLabelKey::Hostname), Some("n1"));
+        assert_eq!(info.label(&NodeLabelKey::Zone), None);
+        assert_eq!(info.label(&NodeLabelKey::new("pool")), Some("gpu"));
+        assert_eq!(NodeLabelKey::new(LABEL_ZONE), NodeLabelKey::Zone);
+        assert_eq!(info.image_size("web:1"), Some(300));
+        assert_eq!(info.image_size("registry/web:1"), Some(300));
+        assert_eq!(info.image_size("db:2"), Some(900));
+        assert_eq!(info.image_size("web:2"), None);
+
+        n.metadata.labels.insert(LABEL_ZONE.into(), "z1".into());
+        n.status.images.truncate(1);
+        info.set_node(Arc::new(n));
+        assert_eq!(info.label(&NodeLabelKey::Zone), Some("z1"));
+        assert_eq!(info.image_size("db:2"), None);
     }
 
     fn pod_with_anti_affinity(uid: u64, required: bool) -> Arc<PodInfo> {

@@ -60,7 +60,7 @@ impl PreScoreState {
             self.images
                 .iter()
                 .filter_map(|img| {
-                    image_size_on(node, &img.name).map(|size| {
+                    node.image_size(&img.name).map(|size| {
                         scaled_image_score(size, img.nodes_with_image, self.total_nodes)
                     })
                 })
@@ -86,16 +86,6 @@ impl ImageLocality {
     pub fn new() -> Self {
         ImageLocality
     }
-}
-
-/// The node's reported size of the image called `name`, if the node has it.
-fn image_size_on(node: &NodeInfo, name: &str) -> Option<i64> {
-    node.node
-        .status
-        .images
-        .iter()
-        .find(|img| img.names.iter().any(|n| n == name))
-        .map(|img| img.size_bytes)
 }
 
 /// The image's size scaled by its spread, truncated as upstream's float arithmetic does.

@@ -35,7 +35,9 @@ use crate::scheduler::cluster_event::{ActionType, ClusterEvent, EventChange, Eve
 use crate::scheduler::framework::{
     CycleState, ExtensionPoints, MAX_NODE_SCORE, Plugin, PreFilterResult, QueueingHint, Status,
 };
-use crate::scheduler::node_info::{ControllerKind, NodeInfo, PodInfo, Snapshot, WorkloadSelectors};
+use crate::scheduler::node_info::{
+    ControllerKind, NodeInfo, NodeLabelKey, PodInfo, Snapshot, WorkloadSelectors,
+};
 
 /// The plugin's name in KubeSchedulerConfiguration.
 pub const NAME: &str = "PodTopologySpread";
@@ -281,7 +283,7 @@ fn node_change_hint(constraints: &[Constraint], change: &EventChange) -> Queuein
     let has_all_keys = |n: &Node| {
         constraints
             .iter()
-            .all(|c| n.metadata.labels.contains_key(&c.topology_key))
+            .all(|c| n.metadata.labels.contains_key(c.topology_key.as_str()))
     };
     QueueingHint::queue_if(match (change.old_node(), change.new_node()) {
         (None, Some(n)) => has_all_keys(n),
@@ -291,8 +293,8 @@ fn node_change_hint(constraints: &[Constraint], change: &EventChange) -> Queuein
                 || (has_all_keys(n)
                     && (o.spec.taints != n.spec.taints
                         || constraints.iter().any(|c| {
-                            o.metadata.labels.get(&c.topology_key)
-                                != n.metadata.labels.get(&c.topology_key)
+                            let key = c.topology_key.as_str();
+                            o.metadata.labels.get(key) != n.metadata.labels.get(key)
                         })))
         }
         (None, None) => false,
@@ -311,7 +313,7 @@ fn wants(pod: &Pod, defaults: &[TopologySpreadConstraint], action: &str) -> bool
 #[derive(Clone, Debug)]
 struct Constraint {
     max_skew: i32,
-    topology_key: String,
+    topology_key: NodeLabelKey,
     /// `None` selects no pod (a constraint without `labelSelector`).
     selector: Option<Selector>,
     min_domains: i32,
@@ -325,7 +327,7 @@ impl Constraint {
     }
 
     fn is_hostname(&self) -> bool {
-        self.topology_key == LABEL_HOSTNAME
+        self.topology_key == NodeLabelKey::Hostname
     }
 
     /// Pods on `node` in `namespace` the selector matches, not counting pods being deleted.
@@ -407,7 +409,7 @@ fn parse_constraints(
         }
         out.push(Constraint {
             max_skew: c.max_skew,
-            topology_key: c.topology_key.clone(),
+            topology_key: NodeLabelKey::new(&c.topology_key),
             selector,
             min_domains: c.min_domains.unwrap_or(1),
             honor_node_affinity: c
@@ -539,9 +541,10 @@ struct SoftConstraint {
     counts: BTreeMap<String, i64>,
     /// `ln(domains among the scored nodes + 2)`.
     weight: f64,
-    /// For a hostname constraint whose pods the label index counted: node name → matching
-    /// pods, for the nodes with some (None: Score walks the node's pods).
-    on_node: Option<BTreeMap<String, i64>>,
+    /// For a hostname constraint whose pods the label index counted: (node position,
+    /// matching pods) for the nodes with some, in position order (None: Score walks the
+    /// node's pods).
+    on_node: Option<Vec<(usize, i64)>>,
 }
 
 /// The running total of `node`'s domain for constraint `c`, if the node passes the inclusion
@@ -556,10 +559,7 @@ fn scored_domain_total<'a>(
         return None;
     }
     // Upstream reads a missing label as "", which then counts as a domain.
-    let value = node
-        .labels()
-        .get(&c.topology_key)
-        .map_or("", String::as_str);
+    let value = node.label(&c.topology_key).unwrap_or("");
     totals.get_mut(value)
 }
 
@@ -567,7 +567,9 @@ impl SoftConstraint {
     /// The matching pods on `node` itself, for a hostname constraint.
     fn count_on_node(&self, node: &NodeInfo, namespace: &str) -> i64 {
         match &self.on_node {
-            Some(counts) => counts.get(node.name()).copied().unwrap_or(0),
+            Some(counts) => counts
+                .binary_search_by_key(&node.position(), |&(p, _)| p)
+                .map_or(0, |i| counts[i].1),
             None => self.constraint.count_on(node, namespace),
         }
     }
@@ -649,7 +651,7 @@ impl Plugin for PodTopologySpread {
         for (position, node) in snapshot.nodes().iter().enumerate() {
             if !hard
                 .iter()
-                .all(|h| node.labels().contains_key(&h.constraint.topology_key))
+                .all(|h| node.label(&h.constraint.topology_key).is_some())
             {
                 continue;
             }
@@ -658,7 +660,7 @@ impl Plugin for PodTopologySpread {
                 if !inclusion.admits(&h.constraint) {
                     continue;
                 }
-                let Some(value) = node.labels().get(&h.constraint.topology_key) else {
+                let Some(value) = node.label(&h.constraint.topology_key) else {
                     continue;
                 };
                 let n = counts.on(&h.constraint, position, node, namespace);
@@ -692,11 +694,11 @@ impl Plugin for PodTopologySpread {
         };
         for h in &s.constraints {
             let c = &h.constraint;
-            let Some(value) = node.labels().get(&c.topology_key) else {
+            let Some(value) = node.label(&c.topology_key) else {
                 return Status::unresolvable(NAME, ERR_REASON_NODE_LABEL_NOT_MATCH);
             };
             let self_match = i64::from(c.selects(pod.labels()));
-            let match_num = h.counts.get(value.as_str()).copied().unwrap_or(0);
+            let match_num = h.counts.get(value).copied().unwrap_or(0);
             let skew = match_num + self_match - h.min_match;
             if skew > i64::from(c.max_skew) {
                 return Status::unschedulable(NAME, ERR_REASON_CONSTRAINTS_NOT_MATCH);
@@ -751,7 +753,7 @@ impl Plugin for PodTopologySpread {
             let skip = require_all
                 && !soft
                     .iter()
-                    .all(|s| node.labels().contains_key(&s.constraint.topology_key));
+                    .all(|s| node.label(&s.constraint.topology_key).is_some());
             ignored.push(skip);
             if skip {
                 ignored_count += 1;
@@ -762,10 +764,7 @@ impl Plugin for PodTopologySpread {
                     continue;
                 }
                 // Upstream reads a missing label as "", which then counts as a domain.
-                let value = node
-                    .labels()
-                    .get(&s.constraint.topology_key)
-                    .map_or("", String::as_str);
+                let value = node.label(&s.constraint.topology_key).unwrap_or("");
                 add_count(&mut s.counts, value, 0);
             }
         }
@@ -778,27 +777,21 @@ impl Plugin for PodTopologySpread {
             s.weight = topology_normalizing_weight(size);
         }
         let namespace = p.metadata.namespace.as_str();
-        let required: Vec<String> = if require_all {
+        let required: Vec<NodeLabelKey> = if require_all {
             soft.iter()
                 .map(|s| s.constraint.topology_key.clone())
                 .collect()
         } else {
             Vec::new()
         };
-        let has_required =
-            |node: &NodeInfo| required.iter().all(|key| node.labels().contains_key(key));
+        let has_required = |node: &NodeInfo| required.iter().all(|key| node.label(key).is_some());
         let nodes = snapshot.nodes();
         for s in &mut soft {
             let counts = s.constraint.node_counts(snapshot, namespace);
             if s.constraint.is_hostname() {
                 // Counted on the node itself at Score.
                 if let NodeCounts::Indexed(counts) = counts {
-                    s.on_node = Some(
-                        counts
-                            .into_iter()
-                            .filter_map(|(i, n)| Some((nodes.get(i)?.name().to_string(), n)))
-                            .collect(),
-                    );
+                    s.on_node = Some(counts);
                 }
                 continue;
             }
@@ -848,25 +841,20 @@ impl Plugin for PodTopologySpread {
                 format!("reading {PRE_SCORE_KEY:?} from cycleState: not found"),
             ));
         };
-        if s.require_all_topologies
-            && !s
-                .constraints
-                .iter()
-                .all(|c| node.labels().contains_key(&c.constraint.topology_key))
-        {
-            return Ok(0);
-        }
         let namespace = pod.pod.metadata.namespace.as_str();
         let mut score = 0.0f64;
         for sc in &s.constraints {
             let c = &sc.constraint;
-            let Some(value) = node.labels().get(&c.topology_key) else {
+            let Some(value) = node.label(&c.topology_key) else {
+                if s.require_all_topologies {
+                    return Ok(0);
+                }
                 continue;
             };
             let count = if c.is_hostname() {
                 sc.count_on_node(node, namespace)
             } else {
-                sc.counts.get(value.as_str()).copied().unwrap_or(0)
+                sc.counts.get(value).copied().unwrap_or(0)
             };
             score += count as f64 * sc.weight + f64::from(c.max_skew - 1);
         }
