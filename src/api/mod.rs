@@ -14,6 +14,7 @@ pub mod lease;
 pub mod meta;
 pub mod node;
 pub mod object;
+pub mod pdb;
 pub mod pod;
 pub mod priority_class;
 pub mod quantity;

@@ -12,6 +12,7 @@ use super::hpa::HorizontalPodAutoscaler;
 use super::lease::Lease;
 use super::meta::{ObjectKey, ObjectMeta};
 use super::node::Node;
+use super::pdb::PodDisruptionBudget;
 use super::pod::Pod;
 use super::priority_class::{Namespace, PriorityClass};
 use super::replicaset::ReplicaSet;
@@ -42,11 +43,13 @@ pub enum Kind {
     Lease,
     /// discovery.k8s.io/v1 EndpointSlice.
     EndpointSlice,
+    /// policy/v1 PodDisruptionBudget.
+    PodDisruptionBudget,
 }
 
 impl Kind {
     /// Every modelled kind.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Namespace,
         Kind::PriorityClass,
         Kind::Node,
@@ -58,6 +61,7 @@ impl Kind {
         Kind::Event,
         Kind::Lease,
         Kind::EndpointSlice,
+        Kind::PodDisruptionBudget,
     ];
 
     /// The `kind:` name.
@@ -74,6 +78,7 @@ impl Kind {
             Kind::Event => "Event",
             Kind::Lease => "Lease",
             Kind::EndpointSlice => "EndpointSlice",
+            Kind::PodDisruptionBudget => "PodDisruptionBudget",
         }
     }
 
@@ -87,6 +92,7 @@ impl Kind {
             Kind::Event => "events.k8s.io",
             Kind::Lease => "coordination.k8s.io",
             Kind::EndpointSlice => "discovery.k8s.io",
+            Kind::PodDisruptionBudget => "policy",
         }
     }
 
@@ -100,6 +106,7 @@ impl Kind {
             Kind::Event => "events.k8s.io/v1",
             Kind::Lease => "coordination.k8s.io/v1",
             Kind::EndpointSlice => "discovery.k8s.io/v1",
+            Kind::PodDisruptionBudget => "policy/v1",
         }
     }
 
@@ -117,6 +124,7 @@ impl Kind {
             Kind::Event => "events",
             Kind::Lease => "leases",
             Kind::EndpointSlice => "endpointslices",
+            Kind::PodDisruptionBudget => "poddisruptionbudgets",
         }
     }
 
@@ -144,6 +152,7 @@ impl Kind {
             "hpa" => Some(Kind::HorizontalPodAutoscaler),
             "po" => Some(Kind::Pod),
             "ev" => Some(Kind::Event),
+            "pdb" => Some(Kind::PodDisruptionBudget),
             _ => None,
         };
         short.or_else(|| {
@@ -194,6 +203,8 @@ pub enum Object {
     Lease(Box<Lease>),
     /// An EndpointSlice.
     EndpointSlice(Box<EndpointSlice>),
+    /// A PodDisruptionBudget.
+    PodDisruptionBudget(Box<PodDisruptionBudget>),
 }
 
 macro_rules! per_kind {
@@ -210,6 +221,7 @@ macro_rules! per_kind {
             Object::Event($v) => $body,
             Object::Lease($v) => $body,
             Object::EndpointSlice($v) => $body,
+            Object::PodDisruptionBudget($v) => $body,
         }
     };
 }
@@ -229,6 +241,7 @@ impl Object {
             Object::Event(_) => Kind::Event,
             Object::Lease(_) => Kind::Lease,
             Object::EndpointSlice(_) => Kind::EndpointSlice,
+            Object::PodDisruptionBudget(_) => Kind::PodDisruptionBudget,
         }
     }
 
@@ -251,6 +264,7 @@ impl Object {
             Object::Event(o) => &mut o.metadata,
             Object::Lease(o) => &mut o.metadata,
             Object::EndpointSlice(o) => &mut o.metadata,
+            Object::PodDisruptionBudget(o) => &mut o.metadata,
         }
     }
 
@@ -280,6 +294,14 @@ impl Object {
     pub fn as_endpoint_slice(&self) -> Option<&EndpointSlice> {
         match self {
             Object::EndpointSlice(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The PodDisruptionBudget, if this is one.
+    pub fn as_pdb(&self) -> Option<&PodDisruptionBudget> {
+        match self {
+            Object::PodDisruptionBudget(p) => Some(p),
             _ => None,
         }
     }

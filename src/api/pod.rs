@@ -408,6 +408,8 @@ impl PodStatus {
 
 /// The pod condition a kubelet sets once every container is ready.
 pub const POD_READY: &str = "Ready";
+/// The pod condition set on a pod about to be disrupted on purpose (preempted, evicted).
+pub const DISRUPTION_TARGET: &str = "DisruptionTarget";
 
 impl Pod {
     /// Whether the pod is bound to a node.

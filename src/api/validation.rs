@@ -11,7 +11,9 @@ use std::fmt;
 
 use super::Object;
 use super::labels::{LabelSelector, Labels, validate_label_key, validate_label_value};
+use super::meta::IntOrString;
 use super::node::Node;
+use super::pdb::{PodDisruptionBudget, UnhealthyPodEvictionPolicy};
 use super::pod::{Container, Pod, TopologySpreadConstraint};
 use super::quantity::Quantity;
 use super::resources::{CPU, ResourceList};
@@ -502,6 +504,7 @@ pub fn validate_update(old: &Object, new: &Object) -> FieldErrors {
         (Object::Pod(a), Object::Pod(b)) => validate_pod_update(a, b),
         (_, Object::Pod(b)) => validate_pod(b),
         (_, Object::Node(b)) => validate_node(b),
+        (_, Object::PodDisruptionBudget(b)) => validate_pdb(b),
         (Object::Deployment(a), Object::Deployment(b)) => {
             immutable_selector(&a.spec.selector, &b.spec.selector)
         }
@@ -509,6 +512,78 @@ pub fn validate_update(old: &Object, new: &Object) -> FieldErrors {
             immutable_selector(&a.spec.selector, &b.spec.selector)
         }
         _ => FieldErrors::default(),
+    }
+}
+
+/// `ValidatePodDisruptionBudget` (`pkg/apis/policy/validation`): at most one of
+/// `minAvailable` and `maxUnavailable`, each a non-negative integer or a percentage of at most
+/// 100%; a valid selector; a known unhealthy pod eviction policy.
+pub fn validate_pdb(pdb: &PodDisruptionBudget) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    let spec = &pdb.spec;
+    if let (Some(min), Some(_)) = (&spec.min_available, &spec.max_unavailable) {
+        errors.invalid(
+            "spec.minAvailable",
+            int_or_string_text(min),
+            "minAvailable and maxUnavailable cannot be both set",
+        );
+    }
+    for (field, value) in [
+        ("spec.minAvailable", &spec.min_available),
+        ("spec.maxUnavailable", &spec.max_unavailable),
+    ] {
+        if let Some(value) = value {
+            validate_positive_int_or_percent(value, field, &mut errors);
+        }
+    }
+    if let Some(selector) = &spec.selector {
+        validate_selector(selector, "spec.selector", &mut errors);
+    }
+    if let Some(policy) = &spec.unhealthy_pod_eviction_policy
+        && UnhealthyPodEvictionPolicy::from_name(policy).is_none()
+    {
+        let supported: Vec<String> = UnhealthyPodEvictionPolicy::NAMES
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect();
+        errors.push(
+            "spec.unhealthyPodEvictionPolicy",
+            format!(
+                "Unsupported value: {policy:?}: supported values: {}",
+                supported.join(", ")
+            ),
+        );
+    }
+    errors
+}
+
+/// An `IntOrString` as a validation message shows it.
+fn int_or_string_text(value: &IntOrString) -> String {
+    match value {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => format!("{s:?}"),
+    }
+}
+
+/// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent`.
+fn validate_positive_int_or_percent(value: &IntOrString, field: &str, errors: &mut FieldErrors) {
+    let text = int_or_string_text(value);
+    match value {
+        IntOrString::Int(n) if *n < 0 => {
+            errors.invalid(field, text, "must be greater than or equal to 0");
+        }
+        IntOrString::Int(_) => {}
+        IntOrString::String(s) => {
+            let percent = s
+                .strip_suffix('%')
+                .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|digits| digits.parse::<u64>().ok());
+            match percent {
+                None => errors.invalid(field, text, "must be an integer or percentage (e.g '5%')"),
+                Some(p) if p > 100 => errors.invalid(field, text, "must not be greater than 100%"),
+                Some(_) => {}
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::admission;
 use super::apply;
+use super::eviction;
 use super::request::{
     ApiError, ClientId, DeleteOptions, ListOptions, PatchOp, PropagationPolicy, Request,
     RequestBody, RequestId, Response, ResponseBody, Subresource, Verb, WatchId,
@@ -21,7 +22,9 @@ use super::watch::{Watch, WatchEvent, WatchRegistry};
 use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, ObjectMeta};
 use crate::api::pod::{PodCondition, PodPhase};
 use crate::api::priority_class::Namespace;
-use crate::api::validation::{FieldErrors, validate_node, validate_pod, validate_update};
+use crate::api::validation::{
+    FieldErrors, validate_node, validate_pdb, validate_pod, validate_update,
+};
 use crate::api::{Kind, Object, ObjectKey, ResourceVersion, Uid};
 use crate::sim::{SimDuration, SimRng, SimTime, TraceDigest};
 
@@ -313,7 +316,7 @@ impl ApiServer {
         let kind = request.kind;
         let subresource = request.subresource;
         let user = request.user.name.clone();
-        let revision_before = self.store.revision();
+        let mut revision_before = self.store.revision();
         let result = match (verb, request.body) {
             (Verb::Get, _) => self.get(kind, &ObjectKey::new(request.namespace, request.name)),
             (Verb::List, _) => Ok(self.list(kind, &request.namespace, &request.options)),
@@ -332,6 +335,13 @@ impl ApiServer {
                 node,
                 annotations,
             ),
+            (Verb::Create, RequestBody::Eviction(options)) => {
+                let key = ObjectKey::new(request.namespace, request.name);
+                let evicted = self.evict(now, &key, &options, &user, out);
+                // The eviction announced each of its writes itself.
+                revision_before = self.store.revision();
+                evicted
+            }
             (Verb::Update, RequestBody::Object(object)) => self.update(*object, subresource),
             (Verb::Patch, RequestBody::Patch(op)) => {
                 self.patch(kind, &ObjectKey::new(request.namespace, request.name), op)
@@ -469,6 +479,11 @@ impl ApiServer {
         validate_create(&object)?;
         if let Object::Service(service) = &mut object {
             admission::default_service(service, &mut self.cluster_ips);
+        }
+        // A budget starts without status (upstream's `PrepareForCreate`): a dump's status
+        // must not let evictions through before the controller has looked.
+        if let Object::PodDisruptionBudget(pdb) = &mut object {
+            pdb.status = Default::default();
         }
         if let Object::Pod(pod) = &mut object {
             let pod = Arc::make_mut(pod);
@@ -658,6 +673,80 @@ impl ApiServer {
         Ok(ResponseBody::Object(stored))
     }
 
+    /// `pods/eviction` (see [`eviction`]): spends the pod's budget if it has one that must
+    /// allow the disruption, marks the pod `DisruptionTarget` and deletes it with `options`.
+    /// Each write is announced as it commits: the budget's status as the apiserver's own
+    /// loopback client writes it, the pod's condition and deletion as `user`.
+    fn evict(
+        &mut self,
+        now: SimTime,
+        key: &ObjectKey,
+        options: &DeleteOptions,
+        user: &str,
+        out: &mut Vec<ApiOutput>,
+    ) -> Response {
+        let key = self.normalize_key(Kind::Pod, key);
+        let Some(pod) = self.store.get(Kind::Pod, &key).and_then(|o| o.as_pod()) else {
+            return Err(ApiError::NotFound {
+                kind: Kind::Pod,
+                key,
+            });
+        };
+        if options
+            .precondition_uid
+            .is_some_and(|uid| uid != pod.metadata.uid)
+        {
+            return Err(ApiError::Conflict {
+                kind: Kind::Pod,
+                key,
+                sent: 0,
+                current: pod.metadata.resource_version.0,
+            });
+        }
+        if let eviction::Decision::Spend(budget) = eviction::decide(&self.store, pod, now)? {
+            let budget_key = eviction::budget_key(&budget);
+            let kind = Kind::PodDisruptionBudget;
+            let written = self.store.modify(kind, &budget_key, |object| {
+                eviction::put_spent_status(object, &budget);
+                Ok(())
+            });
+            let code = match &written {
+                Ok(_) => 200,
+                Err(e) => e.code(),
+            };
+            *self
+                .counters
+                .requests
+                .entry((Verb::Update, kind, code))
+                .or_insert(0) += 1;
+            written?;
+            self.after_commit(
+                now,
+                Verb::Update,
+                Some(Subresource::Status),
+                "system:apiserver",
+                out,
+            );
+        }
+        let revision = self.store.revision();
+        self.store.modify(Kind::Pod, &key, |object| {
+            if let Object::Pod(pod) = object {
+                let status = &mut Arc::make_mut(pod).status;
+                update_pod_condition(&mut status.conditions, eviction::disruption_target(now));
+            }
+            Ok(())
+        })?;
+        if self.store.revision() != revision {
+            self.after_commit(now, Verb::Update, Some(Subresource::Status), user, out);
+        }
+        let revision = self.store.revision();
+        let deleted = self.delete(now, Kind::Pod, &key, options, out);
+        if self.store.revision() != revision {
+            self.after_commit(now, Verb::Delete, None, user, out);
+        }
+        deleted
+    }
+
     /// Records the newest change and fans it out to the watches that select it.
     fn after_commit(
         &mut self,
@@ -801,6 +890,7 @@ fn validate_create(object: &Object) -> Result<(), ApiError> {
     let errors = match object {
         Object::Pod(p) => validate_pod(p),
         Object::Node(n) => validate_node(n),
+        Object::PodDisruptionBudget(p) => validate_pdb(p),
         _ => return Ok(()),
     };
     if errors.is_empty() {
@@ -1063,6 +1153,7 @@ enum Status {
     Deployment(crate::api::deployment::DeploymentStatus),
     ReplicaSet(crate::api::replicaset::ReplicaSetStatus),
     Hpa(crate::api::hpa::HpaStatus),
+    Pdb(crate::api::pdb::PdbStatus),
 }
 
 fn take_status(object: &mut Object) -> Status {
@@ -1073,6 +1164,7 @@ fn take_status(object: &mut Object) -> Status {
         Object::Deployment(d) => Status::Deployment(take(&mut d.status)),
         Object::ReplicaSet(r) => Status::ReplicaSet(take(&mut r.status)),
         Object::HorizontalPodAutoscaler(h) => Status::Hpa(take(&mut h.status)),
+        Object::PodDisruptionBudget(p) => Status::Pdb(take(&mut p.status)),
         Object::Namespace(_)
         | Object::PriorityClass(_)
         | Object::Service(_)
@@ -1089,6 +1181,7 @@ fn status_of(object: &Object) -> Status {
         Object::Deployment(d) => Status::Deployment(d.status.clone()),
         Object::ReplicaSet(r) => Status::ReplicaSet(r.status.clone()),
         Object::HorizontalPodAutoscaler(h) => Status::Hpa(h.status.clone()),
+        Object::PodDisruptionBudget(p) => Status::Pdb(p.status.clone()),
         Object::Namespace(_)
         | Object::PriorityClass(_)
         | Object::Service(_)
@@ -1105,6 +1198,7 @@ fn put_status(object: &mut Object, status: Status) {
         (Object::Deployment(d), Status::Deployment(s)) => d.status = s,
         (Object::ReplicaSet(r), Status::ReplicaSet(s)) => r.status = s,
         (Object::HorizontalPodAutoscaler(h), Status::Hpa(s)) => h.status = s,
+        (Object::PodDisruptionBudget(p), Status::Pdb(s)) => p.status = s,
         _ => {}
     }
 }
@@ -1128,6 +1222,7 @@ fn spec_changed(old: &Object, new: &Object) -> bool {
                 || a.metadata.labels != b.metadata.labels
         }
         (Object::PriorityClass(a), Object::PriorityClass(b)) => a.value != b.value,
+        (Object::PodDisruptionBudget(a), Object::PodDisruptionBudget(b)) => a.spec != b.spec,
         _ => false,
     }
 }

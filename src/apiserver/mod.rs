@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod apply;
+pub mod eviction;
 pub mod hub;
 pub mod request;
 pub mod store;

@@ -101,6 +101,8 @@ pub enum Subresource {
     Binding,
     /// `/scale`: changes a workload's replicas.
     Scale,
+    /// `/eviction`: deletes a pod if its PodDisruptionBudget allows it.
+    Eviction,
 }
 
 impl Subresource {
@@ -110,6 +112,7 @@ impl Subresource {
             Subresource::Status => "status",
             Subresource::Binding => "binding",
             Subresource::Scale => "scale",
+            Subresource::Eviction => "eviction",
         }
     }
 }
@@ -227,6 +230,8 @@ pub enum RequestBody {
     },
     /// Delete options.
     Delete(DeleteOptions),
+    /// An Eviction (pods/eviction): the delete options of the pod's deletion.
+    Eviction(DeleteOptions),
 }
 
 /// What happens to an object's dependents when it is deleted (`propagationPolicy`).
@@ -412,6 +417,22 @@ impl Request {
         r
     }
 
+    /// An eviction of pod `key` (a POST of an Eviction to `pods/<name>/eviction`), deleting it
+    /// with `options` if its PodDisruptionBudget allows.
+    pub fn evict(
+        client: ClientId,
+        user: UserInfo,
+        key: &ObjectKey,
+        options: DeleteOptions,
+    ) -> Request {
+        let mut r = Request::base(client, user, Verb::Create, Kind::Pod);
+        r.subresource = Some(Subresource::Eviction);
+        r.namespace = key.namespace.clone();
+        r.name = key.name.clone();
+        r.body = RequestBody::Eviction(options);
+        r
+    }
+
     /// A bind of pod `key` to `node`.
     pub fn bind(client: ClientId, user: UserInfo, key: &ObjectKey, node: &str) -> Request {
         Request::bind_with_annotations(client, user, key, node, BTreeMap::new())
@@ -496,6 +517,28 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// 429: not now; the client should retry (an eviction a disruption budget refuses).
+    #[error("{message} ({cause})")]
+    TooManyRequests {
+        /// What was refused.
+        message: String,
+        /// Why (the status cause upstream attaches).
+        cause: String,
+        /// The `Retry-After` suggested, in seconds (0: none).
+        retry_after_seconds: u32,
+    },
+    /// 403: the request is refused for good.
+    #[error("forbidden: {message}")]
+    Forbidden {
+        /// Why.
+        message: String,
+    },
+    /// 500: the server could not do what was asked.
+    #[error("internal error: {message}")]
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -506,6 +549,9 @@ impl ApiError {
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::Invalid { .. } => 422,
+            ApiError::TooManyRequests { .. } => 429,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::Internal { .. } => 500,
             ApiError::TooLargeResourceVersion { .. } => 504,
         }
     }

@@ -23,11 +23,12 @@ use crate::api::hpa::HorizontalPodAutoscaler;
 use crate::api::labels::LabelSelector;
 use crate::api::lease::Lease;
 use crate::api::node::Node;
+use crate::api::pdb::PodDisruptionBudget;
 use crate::api::pod::{Pod, PodTemplateSpec};
 use crate::api::priority_class::{Namespace, PriorityClass};
 use crate::api::replicaset::ReplicaSet;
 use crate::api::service::Service;
-use crate::api::validation::{validate_node, validate_pod};
+use crate::api::validation::{validate_node, validate_pdb, validate_pod};
 use crate::api::{Kind, Object};
 use crate::config::legacy_policy;
 
@@ -83,7 +84,6 @@ const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
         "networking.k8s.io",
         &["Ingress", "IngressClass", "NetworkPolicy"],
     ),
-    ("policy", &["PodDisruptionBudget"]),
     (
         "rbac.authorization.k8s.io",
         &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"],
@@ -324,6 +324,8 @@ fn read_object(doc: &Document, file: &Path, kind: Kind) -> Result<Manifest, Scen
             Kind::Lease => parse::<Lease>(doc, file).map(|(o, i)| (Object::Lease(Box::new(o)), i)),
             Kind::EndpointSlice => parse::<EndpointSlice>(doc, file)
                 .map(|(o, i)| (Object::EndpointSlice(Box::new(o)), i)),
+            Kind::PodDisruptionBudget => parse::<PodDisruptionBudget>(doc, file)
+                .map(|(o, i)| (Object::PodDisruptionBudget(Box::new(o)), i)),
         }?;
     ignored.retain(|p| p != "apiVersion" && p != "kind");
     validate(&object).map_err(|(path, message)| ScenarioError::Invalid {
@@ -344,6 +346,7 @@ fn validate(object: &Object) -> Result<(), (String, String)> {
     let errors = match object {
         Object::Pod(p) => validate_pod(p),
         Object::Node(n) => validate_node(n),
+        Object::PodDisruptionBudget(p) => validate_pdb(p),
         _ => return Ok(()),
     };
     match errors.first() {
