@@ -5,6 +5,7 @@
 
 pub mod deletion_ranking;
 pub mod deployment;
+pub mod disruption;
 pub mod endpointslice;
 pub mod expectations;
 pub mod garbage_collector;

@@ -43,8 +43,8 @@ use super::framework::{CycleResult, CycleWork, Diagnosis, NominatedRejections, P
 use super::gpu::workload::TargetWorkload;
 use super::node_info::{ControllerKind, NodeInfo, PodInfo, Snapshot};
 use super::preemption::{
-    self, DISRUPTION_TARGET, NominatedPods, PreemptionArgs, PreemptionOutcome, PreemptionView,
-    REASON_PREEMPTION_BY_SCHEDULER,
+    self, DISRUPTION_TARGET, NominatedPods, PodDisruptionBudgetView, PreemptionArgs,
+    PreemptionOutcome, PreemptionView, REASON_PREEMPTION_BY_SCHEDULER,
 };
 use super::queue::{
     BACKOFF_FLUSH_PERIOD, PendingPods, QueuedPod, SchedulingQueue, UNSCHEDULABLE_FLUSH_PERIOD,
@@ -230,7 +230,13 @@ impl KubeScheduler {
             .collect();
         KubeScheduler {
             informers: InformerSet::new(
-                &[Kind::Node, Kind::Service, Kind::ReplicaSet, Kind::Pod],
+                &[
+                    Kind::Node,
+                    Kind::Service,
+                    Kind::ReplicaSet,
+                    Kind::Pod,
+                    Kind::PodDisruptionBudget,
+                ],
                 client,
                 &user,
             ),
@@ -397,11 +403,23 @@ impl KubeScheduler {
         self.maybe_start_cycle(now)
     }
 
+    /// Every PodDisruptionBudget as preemption reads it (upstream's `pdbLister.List`).
+    fn budgets(&self) -> Vec<PodDisruptionBudgetView> {
+        self.informers
+            .cache(Kind::PodDisruptionBudget)
+            .values()
+            .filter_map(|o| o.as_pdb())
+            .map(PodDisruptionBudgetView::of)
+            .collect()
+    }
+
     /// Hands an informer's delta to the handler of its kind.
     fn on_delta(&mut self, kind: Kind, delta: Delta, now: SimTime) {
         match kind {
             Kind::Node => self.on_node_delta(delta, now),
             Kind::Pod => self.on_pod_delta(delta, now),
+            // Budgets are read as a lister, when preemption needs them.
+            Kind::PodDisruptionBudget => {}
             _ => self.on_workload_delta(delta),
         }
     }
@@ -847,6 +865,10 @@ impl KubeScheduler {
                 attempt.as_mut().map(|a| &mut a.trace),
             );
             // PostFilter runs in the same cycle, so its dry runs count in the cycle's cost.
+            let pdbs = match (&result, &self.preemption[profile_idx]) {
+                (CycleResult::Unschedulable(_), Some(_)) => self.budgets(),
+                _ => Vec::new(),
+            };
             let preemption = match (&result, &self.preemption[profile_idx]) {
                 (CycleResult::Unschedulable(diagnosis), Some(args)) => Some(preemption::preempt(
                     args,
@@ -855,7 +877,7 @@ impl KubeScheduler {
                     PreemptionView {
                         snapshot: &mut self.snapshot,
                         nominated: &self.nominated,
-                        pdbs: &[],
+                        pdbs: &pdbs,
                     },
                     diagnosis,
                     &mut self.preemption_rng,

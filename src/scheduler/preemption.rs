@@ -39,6 +39,7 @@ use super::framework::{
 use super::node_info::{PodInfo, Snapshot};
 use crate::api::Uid;
 use crate::api::labels::LabelSelector;
+use crate::api::pdb::PodDisruptionBudget;
 use crate::sim::{SimRng, SimTime};
 
 /// The plugin's name, on the statuses it writes.
@@ -108,8 +109,8 @@ impl PreemptionArgs {
     }
 }
 
-/// What preemption reads of a PodDisruptionBudget. PDBs are not modelled yet; callers pass an
-/// empty slice until they are.
+/// What preemption reads of a PodDisruptionBudget (kube-scheduler's own budget informer is
+/// the lister upstream's `getPodDisruptionBudgets` reads).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodDisruptionBudgetView {
     /// The PDB's namespace; it only covers pods there.
@@ -121,6 +122,18 @@ pub struct PodDisruptionBudgetView {
     /// Names of the pods in `status.disruptedPods` (already counted by the apiserver, so
     /// evicting them again does not use up the budget).
     pub disrupted_pods: Vec<String>,
+}
+
+impl PodDisruptionBudgetView {
+    /// The view of `pdb`: an absent selector reads as the empty one, which covers no pod here.
+    pub fn of(pdb: &PodDisruptionBudget) -> Self {
+        PodDisruptionBudgetView {
+            namespace: pdb.metadata.namespace.clone(),
+            selector: pdb.spec.selector.clone().unwrap_or_default(),
+            disruptions_allowed: pdb.status.disruptions_allowed,
+            disrupted_pods: pdb.status.disrupted_pods.keys().cloned().collect(),
+        }
+    }
 }
 
 /// Pods the scheduler has nominated to nodes (set by earlier preemptions and not yet bound),
@@ -193,7 +206,7 @@ pub struct PreemptionView<'a> {
     pub snapshot: &'a mut Snapshot,
     /// Nominated pods.
     pub nominated: &'a NominatedPods,
-    /// PodDisruptionBudgets (empty until PDBs are modelled).
+    /// PodDisruptionBudgets.
     pub pdbs: &'a [PodDisruptionBudgetView],
 }
 
@@ -1000,6 +1013,82 @@ mod tests {
             .collect();
         assert!(picks.iter().all(|p| *p == picks[0]), "{picks:?}");
         picks[0].clone()
+    }
+
+    /// A budget over `app: <app>` as the scheduler's informer holds it, read through
+    /// [`PodDisruptionBudgetView::of`].
+    fn budget(app: &str, allowed: i32, disrupted: &[&str]) -> PodDisruptionBudgetView {
+        let mut b = PodDisruptionBudget::default();
+        b.metadata.namespace = "default".into();
+        let labels: Labels = [("app".to_string(), app.to_string())].into();
+        b.spec.selector = Some(LabelSelector::from_match_labels(labels));
+        b.status.disruptions_allowed = allowed;
+        for name in disrupted {
+            b.status
+                .disrupted_pods
+                .insert(name.to_string(), SimTime::ZERO);
+        }
+        PodDisruptionBudgetView::of(&b)
+    }
+
+    #[test]
+    fn the_fewest_budget_violations_win_over_every_later_criterion() {
+        // Three nodes of 2000m; P (prio 100) wants 2000m, so every pod on the chosen node
+        // goes (none can be reprieved: each takes 1000m or more).
+        //   n1: a1, a2 (app=a, prio 1, 1000m);  n2: b1, b2 (app=b, prio 1, 1000m);
+        //   n3: c1 (app=c, prio 50, 2000m).
+        let n1 = || {
+            vec![
+                labelled(pod("a1", 1, 1, 1000, 1), "app", "a"),
+                labelled(pod("a2", 2, 1, 1000, 2), "app", "a"),
+            ]
+        };
+        let n2 = || {
+            vec![
+                labelled(pod("b1", 3, 1, 1000, 1), "app", "b"),
+                labelled(pod("b2", 4, 1, 1000, 2), "app", "b"),
+            ]
+        };
+        let n3 = || vec![labelled(pod("c1", 5, 50, 2000, 1), "app", "c")];
+        let snap = Snapshot::new(vec![
+            node("n1", 2000, n1()),
+            node("n2", 2000, n2()),
+            node("n3", 2000, n3()),
+        ]);
+        let preemptor = info(pod("p", 99, 100, 2000, 0));
+        let profile = profile_with(Box::new(CpuFit));
+        let pick = |pdbs: &[PodDisruptionBudgetView]| {
+            let picks: Vec<(String, usize)> = (1..=6)
+                .map(|seed| {
+                    let p = chosen_with(&profile, &preemptor, &snap, pdbs, seed);
+                    (p.node, p.pdb_violations)
+                })
+                .collect();
+            assert!(picks.iter().all(|p| *p == picks[0]), "{picks:?}");
+            picks[0].clone()
+        };
+        // Budget a allows 1: a1 spends it (0 left), a2 takes it to −1: n1 has 1 violation.
+        // Budget b allows 0: b1 and b2 each take it below 0: n2 has 2. n3 has none: n3, though
+        // its victim's priority (50) is the highest of all.
+        let (a, b) = (budget("a", 1, &[]), budget("b", 0, &[]));
+        assert_eq!(pick(&[a.clone(), b.clone()]), ("n3".to_string(), 0));
+        // Budget c allows 0 too: n1 and n3 tie at 1 violation, n2 has 2; then (b) the lowest
+        // highest victim priority: n1 (1) before n3 (50).
+        let c = budget("c", 0, &[]);
+        assert_eq!(pick(&[a, b.clone(), c.clone()]), ("n1".to_string(), 1));
+        // Budget a allows 2: n1 has no violation. Budget b allows 0, but b2's eviction is
+        // already recorded (disruptedPods) and spends nothing: only b1 takes it below 0, n2
+        // has 1. n3 has 1 (c allows 0). n1 alone has none: n1.
+        let a_roomy = budget("a", 2, &[]);
+        let b_seen = budget("b", 0, &["b2"]);
+        assert_eq!(pick(&[a_roomy, b_seen, c]), ("n1".to_string(), 0));
+        // A budget without a selector covers no pod: beside a and b of the first case it
+        // changes nothing, n3 still has no violation.
+        let mut unselecting = PodDisruptionBudget::default();
+        unselecting.metadata.namespace = "default".into();
+        let unselecting = PodDisruptionBudgetView::of(&unselecting);
+        let (a, b) = (budget("a", 1, &[]), budget("b", 0, &[]));
+        assert_eq!(pick(&[a, b, unselecting]), ("n3".to_string(), 0));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
 use crate::component::{Component, ComponentContext, Timer};
 use crate::controllers::deployment::DeploymentController;
+use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
@@ -45,6 +46,8 @@ pub const DEPLOYMENT_CLIENT: ClientId = ClientId(3);
 pub const ENDPOINTSLICE_CLIENT: ClientId = ClientId(4);
 /// The client id of kube-controller-manager's garbage collector.
 pub const GARBAGE_COLLECTOR_CLIENT: ClientId = ClientId(5);
+/// The client id of kube-controller-manager's disruption controller.
+pub const DISRUPTION_CLIENT: ClientId = ClientId(9);
 
 /// A component's place in the world (its registration order).
 pub type ComponentId = u32;
@@ -466,6 +469,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
             ENDPOINTSLICE_CLIENT,
             EndpointSliceSettings::of(controllers),
         )));
+        world.register(Box::new(DisruptionController::new(DISRUPTION_CLIENT)));
         let gc_workers = controllers.concurrent_gc_syncs as usize;
         world.register(Box::new(GarbageCollector::new(
             GARBAGE_COLLECTOR_CLIENT,
