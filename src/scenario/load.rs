@@ -159,6 +159,21 @@ pub enum Action {
     RolloutPause(ObjectKey, bool),
     /// `kubectl rollout restart` of a Deployment.
     RolloutRestart(ObjectKey),
+    /// `kubectl drain` of a node (see [`Drain`]).
+    Drain(Drain),
+    /// An eviction of a pod, with the grace period of its deletion (None: the pod's own).
+    Evict(ObjectKey, Option<i64>),
+}
+
+/// A `kubectl drain <node> --ignore-daemonsets --delete-emptydir-data --force`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drain {
+    /// The node.
+    pub node: String,
+    /// How long the drain may take (`--timeout`; None: no limit).
+    pub timeout: Option<SimDuration>,
+    /// The pods' grace period (`--grace-period`; None: each pod's own).
+    pub grace_period: Option<i64>,
 }
 
 impl Action {
@@ -188,6 +203,11 @@ impl Action {
             Action::RolloutPause(key, true) => format!("rollout pause Deployment {key}"),
             Action::RolloutPause(key, false) => format!("rollout resume Deployment {key}"),
             Action::RolloutRestart(key) => format!("rollout restart Deployment {key}"),
+            Action::Drain(d) => match d.timeout {
+                Some(timeout) => format!("drain {} --timeout={timeout}", d.node),
+                None => format!("drain {}", d.node),
+            },
+            Action::Evict(key, _) => format!("evict Pod {key}"),
         }
     }
 }
@@ -1572,6 +1592,8 @@ fn timeline_action(
         e.uncordon.is_some(),
         e.create_pods.is_some(),
         e.rollout.is_some(),
+        e.drain.is_some(),
+        e.evict.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -1580,7 +1602,7 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict), found {present}"
             ),
         ));
     }
@@ -1662,6 +1684,24 @@ fn timeline_action(
             })
             .collect();
         return Ok(Action::Apply(pods));
+    }
+    if let Some(drain) = &e.drain {
+        if drain.node.is_empty() {
+            return Err(invalid(
+                format!("{field}.drain.node"),
+                "expected the name of a node".into(),
+            ));
+        }
+        return Ok(Action::Drain(Drain {
+            node: drain.node.clone(),
+            timeout: drain.timeout.filter(|t| !t.is_zero()),
+            grace_period: drain.grace_period.filter(|g| *g >= 0),
+        }));
+    }
+    if let Some(evict) = &e.evict {
+        let (_, key) = one_target(std::iter::once(("pod", evict.pod.as_str())))
+            .map_err(|m| invalid(format!("{field}.evict.pod"), m))?;
+        return Ok(Action::Evict(key, evict.grace_period.filter(|g| *g >= 0)));
     }
     if let Some(node) = &e.cordon {
         return Ok(Action::Cordon(node.clone(), true));

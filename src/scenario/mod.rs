@@ -11,4 +11,6 @@ mod owners;
 pub mod yaml;
 
 pub use error::{ScenarioError, SourcePos};
-pub use load::{Action, ConfigResolver, Note, Scenario, TimedAction, load, load_with_overrides};
+pub use load::{
+    Action, ConfigResolver, Drain, Note, Scenario, TimedAction, load, load_with_overrides,
+};

@@ -267,6 +267,35 @@ pub struct TimelineEntry {
     pub create_pods: Option<CreatePodsAction>,
     /// `kubectl rollout undo | pause | resume | restart` of a Deployment.
     pub rollout: Option<RolloutAction>,
+    /// `kubectl drain`: cordon a node and evict its pods, respecting their disruption budgets.
+    pub drain: Option<DrainAction>,
+    /// Evict one pod through the eviction API (`pods/<name>/eviction`).
+    pub evict: Option<EvictAction>,
+}
+
+/// `drain:` — `kubectl drain <node> --ignore-daemonsets --delete-emptydir-data --force`:
+/// cordon, then evict every pod of the node but DaemonSet pods and mirror pods, retrying an
+/// eviction a disruption budget refuses every 5 s, until `timeout`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DrainAction {
+    /// The node.
+    pub node: String,
+    /// How long the drain may take (`--timeout`; absent or 0: no limit).
+    pub timeout: Option<SimDuration>,
+    /// The pods' grace period (`--grace-period`; absent or negative: each pod's own).
+    pub grace_period: Option<i64>,
+}
+
+/// `evict:` — one eviction of a pod, `namespace/name` (no retry: a refusal is the action's
+/// error).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EvictAction {
+    /// The pod, `namespace/name` (`default` when no namespace is given).
+    pub pod: String,
+    /// The grace period of its deletion (absent or negative: the pod's own).
+    pub grace_period: Option<i64>,
 }
 
 /// `rollout:` — exactly one of `undo`, `pause`, `resume`, `restart`, naming a Deployment

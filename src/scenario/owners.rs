@@ -8,6 +8,11 @@
 //! owner that is not in the inputs is dropped, with a note: the object stays as an orphan, as
 //! it would be after its owner was deleted with `--cascade=orphan`, instead of being taken by
 //! the garbage collector for an owner kubesim never saw.
+//!
+//! A reference to a kind kubesim does not model (a DaemonSet, a StatefulSet, a Job) is kept:
+//! no such owner can be in the inputs, and none is needed — no controller of kubesim acts for
+//! it and the garbage collector leaves such references alone — while the reference still tells
+//! `kubectl drain` that a DaemonSet runs the pod, and other controllers that it is not theirs.
 
 use std::collections::BTreeMap;
 
@@ -67,12 +72,12 @@ fn drop_absent_owners(
             };
             (kind, namespace, reference.name.clone())
         });
-        let found = owner
-            .as_ref()
-            .and_then(|o| present.get(o))
-            .is_some_and(|uid| {
-                uid.is_empty() || reference.source_uid.is_empty() || *uid == reference.source_uid
-            });
+        let Some(owner) = owner else {
+            return true;
+        };
+        let found = present.get(&owner).is_some_and(|uid| {
+            uid.is_empty() || reference.source_uid.is_empty() || *uid == reference.source_uid
+        });
         if !found {
             dropped.push(format!("{} {}", reference.kind, reference.name));
         }

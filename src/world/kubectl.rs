@@ -16,6 +16,9 @@
 //! to the virtual time (RFC 3339, the run starting at the Unix epoch); `undo` lists the
 //! Deployment's ReplicaSets and patches in the template and annotations of the revision asked
 //! for (the previous one by default).
+//!
+//! `drain` runs as kubectl drain does (see [`super::drain`]), woken by the world for its
+//! retries and reads; `evict` sends one eviction, whose refusal is the action's error.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +34,8 @@ use crate::apiserver::{
 use crate::controllers::deployment::util as deployment_util;
 use crate::scenario::{Action, TimedAction};
 use crate::sim::SimTime;
+
+use super::drain::{DrainRun, DrainStep, Next};
 
 /// The client id of the scenario's user.
 pub const KUBECTL_CLIENT: ClientId = ClientId(0);
@@ -70,6 +75,8 @@ enum ApplyStep {
     Rollout(Rollout),
     /// The list of the ReplicaSets of a Deployment to undo: the patch follows.
     UndoList(Box<Deployment>, i64),
+    /// A request of a drain.
+    Drain(DrainStep),
 }
 
 /// What a `kubectl rollout` does once it has read the Deployment.
@@ -131,6 +138,11 @@ pub struct Kubectl {
     deferred: Vec<Option<Deferred>>,
     /// The deferred slots waiting for an owner of the same apply, by (action, owner).
     waiting_for: BTreeMap<(usize, Identity), Vec<usize>>,
+    /// Drains, by action.
+    drains: BTreeMap<usize, DrainRun>,
+    /// Wake-ups asked for and not yet handed to the world, and those already handed.
+    wakeups: Vec<(SimTime, usize)>,
+    scheduled: BTreeSet<(SimTime, usize)>,
 }
 
 impl Kubectl {
@@ -155,6 +167,58 @@ impl Kubectl {
             pending: BTreeMap::new(),
             deferred: Vec::new(),
             waiting_for: BTreeMap::new(),
+            drains: BTreeMap::new(),
+            wakeups: Vec::new(),
+            scheduled: BTreeSet::new(),
+        }
+    }
+
+    /// The drains run so far, by action index.
+    pub fn drains(&self) -> impl Iterator<Item = (usize, &DrainRun)> {
+        self.drains.iter().map(|(i, d)| (*i, d))
+    }
+
+    /// The times at which actions asked to be resumed since the last call (for the world to
+    /// schedule), each (time, action) once.
+    pub fn take_wakeups(&mut self) -> Vec<(SimTime, usize)> {
+        std::mem::take(&mut self.wakeups)
+    }
+
+    /// Resumes action `index` at `now` (a drain's retries and reads).
+    pub fn resume(
+        &mut self,
+        index: usize,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        self.scheduled.retain(|&(at, _)| at > now);
+        let Some(drain) = self.drains.get_mut(&index) else {
+            return;
+        };
+        let next = drain.wake(now);
+        self.follow_drain(index, next, now, api, out);
+    }
+
+    /// Sends a drain's requests, records its errors and asks for its wake-up.
+    fn follow_drain(
+        &mut self,
+        action: usize,
+        next: Next,
+        now: SimTime,
+        api: &mut ApiServer,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        for error in next.errors {
+            self.fail(action, error);
+        }
+        for (request, step) in next.requests {
+            self.send(action, request, ApplyStep::Drain(step), now, api, out);
+        }
+        if let Some(at) = next.wake_at
+            && self.scheduled.insert((at, action))
+        {
+            self.wakeups.push((at, action));
         }
     }
 
@@ -258,6 +322,22 @@ impl Kubectl {
                     ApplyStep::Rollout(Rollout::Restart),
                 )]
             }
+            Action::Evict(key, grace_period_seconds) => {
+                let options = DeleteOptions {
+                    grace_period_seconds: *grace_period_seconds,
+                    ..DeleteOptions::default()
+                };
+                vec![(
+                    Request::evict(KUBECTL_CLIENT, user(), key, options),
+                    ApplyStep::Done,
+                )]
+            }
+            Action::Drain(drain) => {
+                let (run, next) = DrainRun::start(drain.clone(), KUBECTL_CLIENT, user());
+                self.drains.insert(index, run);
+                self.follow_drain(index, next, now, api, out);
+                return;
+            }
         };
         for (request, step) in requests {
             self.send(index, request, step, now, api, out);
@@ -293,6 +373,13 @@ impl Kubectl {
             return;
         };
         let action = pending.action;
+        if let ApplyStep::Drain(step) = pending.step {
+            if let Some(drain) = self.drains.get_mut(&action) {
+                let next = drain.on_response(step, response, now);
+                self.follow_drain(action, next, now, api, out);
+            }
+            return;
+        }
         let created = match response {
             Ok(ResponseBody::Object(o)) => Some(o.meta().uid),
             _ => None,
@@ -326,7 +413,13 @@ impl Kubectl {
                     .map(|r| r.map(|r| (r, ApplyStep::Done)));
                 self.follow(action, next, now, api, out);
             }
-            (_, ApplyStep::Done | ApplyStep::Rollout(_) | ApplyStep::UndoList(..)) => {}
+            (
+                _,
+                ApplyStep::Done
+                | ApplyStep::Rollout(_)
+                | ApplyStep::UndoList(..)
+                | ApplyStep::Drain(_),
+            ) => {}
         }
         if let Err(e) = response {
             self.fail(action, e.to_string());

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 mod components;
+pub mod drain;
 pub mod kubectl;
 
 use crate::api::Object;
@@ -59,6 +60,8 @@ pub enum Event {
     Api(ApiEvent),
     /// Timeline action `n` is due.
     Action(u32),
+    /// Timeline action `n` asked to be resumed (a drain's retry or read).
+    Resume(u32),
     /// Take a metrics sample (periodic, background).
     Sample,
     /// Start a component.
@@ -72,6 +75,7 @@ impl SimEvent for Event {
         match self {
             Event::Api(e) => e.fingerprint().rotate_left(3),
             Event::Action(n) => 0xA000_0000 | u64::from(*n),
+            Event::Resume(n) => 0xB000_0000 | u64::from(*n),
             Event::Sample => 0x5A,
             Event::Start(c) => 0x5C | u64::from(*c) << 8,
             Event::Timer(c, t) => 0x5C00 | u64::from(t.code) | u64::from(*c) << 32,
@@ -82,7 +86,7 @@ impl SimEvent for Event {
         match self {
             Event::Sample | Event::Api(ApiEvent::ExpireEvent { .. }) => true,
             Event::Timer(_, timer) => timer.background,
-            Event::Api(_) | Event::Action(_) | Event::Start(_) => false,
+            Event::Api(_) | Event::Action(_) | Event::Resume(_) | Event::Start(_) => false,
         }
     }
 }
@@ -242,6 +246,13 @@ impl World {
         }
     }
 
+    /// Schedules the resumptions kubectl asked for.
+    fn schedule_kubectl_wakeups(&mut self, ctx: &mut Context<'_, Event>) {
+        for (at, action) in self.kubectl.take_wakeups() {
+            ctx.schedule_at(at, Event::Resume(action as u32));
+        }
+    }
+
     /// Routes everything the apiserver produced, including what routing produces in turn
     /// (a response can make a component send another request).
     fn route(&mut self, ctx: &mut Context<'_, Event>) {
@@ -266,6 +277,7 @@ impl World {
                                 &mut self.api,
                                 &mut self.outputs,
                             );
+                            self.schedule_kubectl_wakeups(ctx);
                             self.start_once_loaded(ctx);
                         } else if let Some(&id) = self.owners.get(&client) {
                             self.dispatch(ctx, id, |c, cx| {
@@ -298,9 +310,16 @@ impl Model for World {
         let now = ctx.now();
         match event {
             Event::Api(e) => self.api.handle(now, e, &mut self.outputs),
-            Event::Action(n) => self
-                .kubectl
-                .run(n as usize, now, &mut self.api, &mut self.outputs),
+            Event::Action(n) => {
+                self.kubectl
+                    .run(n as usize, now, &mut self.api, &mut self.outputs);
+                self.schedule_kubectl_wakeups(ctx);
+            }
+            Event::Resume(n) => {
+                self.kubectl
+                    .resume(n as usize, now, &mut self.api, &mut self.outputs);
+                self.schedule_kubectl_wakeups(ctx);
+            }
             Event::Sample => {
                 self.sample(now);
                 ctx.schedule_in(self.sample_every, Event::Sample);
