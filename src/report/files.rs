@@ -12,6 +12,7 @@ use crate::api::quantity::{Format, Quantity};
 use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::api::{Kind, Object};
 use crate::apiserver::WriteRecord;
+use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::EndpointSliceController;
 use crate::metrics::convergence::PodStartup;
 use crate::metrics::gpu::GpuSample;
@@ -79,6 +80,10 @@ struct SummaryJson<'a> {
     convergence: ConvergenceJson,
     /// EndpointSlices and kube-proxy; null when neither the controller nor kube-proxies run.
     endpoints: Option<EndpointsJson>,
+    /// Disruption budgets and drains; only in runs with budgets or drains, so other runs'
+    /// summaries stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disruption: Option<DisruptionJson>,
     stampede: Stampede,
     timeline: Vec<TimelineJson<'a>>,
     notes: Vec<String>,
@@ -196,6 +201,100 @@ struct KubeProxyJson {
     /// `kubeproxy_network_programming_duration_seconds`: from an endpoint change's trigger
     /// time to the sync that programmed it, per node.
     network_programming_latency: CountedLatency,
+}
+
+/// PodDisruptionBudgets at the end, what the disruption controller did, and each drain: how
+/// often a budget refused an eviction and how long the drain took.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DisruptionJson {
+    budgets: Vec<BudgetJson>,
+    /// Syncs and status writes of the disruption controller (null when it does not run).
+    controller: Option<BTreeMap<&'static str, u64>>,
+    drains: Vec<DrainJson>,
+}
+
+/// One budget's status at the end.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BudgetJson {
+    budget: String,
+    expected_pods: i32,
+    desired_healthy: i32,
+    current_healthy: i32,
+    disruptions_allowed: i32,
+}
+
+/// One `drain` action.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DrainJson {
+    node: String,
+    at: String,
+    /// Pods it evicts, and those it leaves (DaemonSet and mirror pods).
+    pods: u32,
+    pods_skipped: u32,
+    /// Evictions accepted, refused by a budget (429), and sent again after a refusal.
+    evictions: u32,
+    evictions_blocked: u32,
+    eviction_retries: u32,
+    timed_out: bool,
+    /// From the action to the last evicted pod gone (null: not by the end of the run).
+    finished_after: Option<String>,
+}
+
+fn disruption_json(world: &World) -> Option<DisruptionJson> {
+    let store = world.api().store();
+    let budgets: Vec<BudgetJson> = store
+        .iter(Kind::PodDisruptionBudget)
+        .filter_map(|o| o.as_pdb())
+        .map(|b| BudgetJson {
+            budget: format!("{}/{}", b.metadata.namespace, b.metadata.name),
+            expected_pods: b.status.expected_pods,
+            desired_healthy: b.status.desired_healthy,
+            current_healthy: b.status.current_healthy,
+            disruptions_allowed: b.status.disruptions_allowed,
+        })
+        .collect();
+    let kubectl = world.kubectl();
+    let drains: Vec<DrainJson> = kubectl
+        .drains()
+        .map(|(index, run)| {
+            let at = kubectl
+                .outcomes()
+                .get(index)
+                .map_or(SimTime::ZERO, |o| o.at);
+            let stats = &run.stats;
+            DrainJson {
+                node: run.node().to_string(),
+                at: at.to_string(),
+                pods: stats.pods,
+                pods_skipped: stats.skipped,
+                evictions: stats.evicted,
+                evictions_blocked: stats.blocked,
+                eviction_retries: stats.retries,
+                timed_out: stats.timed_out,
+                finished_after: stats.finished_at.map(|t| (t - at).to_string()),
+            }
+        })
+        .collect();
+    if budgets.is_empty() && drains.is_empty() {
+        return None;
+    }
+    let controller = world.component::<DisruptionController>().map(|c| {
+        let n = c.counters();
+        BTreeMap::from([
+            ("conflicts", n.conflicts),
+            ("failures", n.failures),
+            ("statusWrites", n.status_writes),
+            ("syncs", n.syncs),
+        ])
+    });
+    Some(DisruptionJson {
+        budgets,
+        controller,
+        drains,
+    })
 }
 
 /// Percentiles of latencies given as value → count.
@@ -507,6 +606,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
         },
         convergence: convergence_json(world, info.end),
         endpoints: endpoints_json(world),
+        disruption: disruption_json(world),
         timeline: timeline_json(world),
         notes: info
             .scenario
