@@ -31,6 +31,9 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // The ReplicaSet controller's pods get generated names ("apiserver/generate-name"), and
     // the scheduler breaks ties between the equally empty nodes ("scheduler/tie-break").
     ("crashloop.yaml", Randomness::Draws),
+    // The ReplicaSet controller's pods get generated names, and the scheduler breaks ties
+    // between equally loaded nodes (which node a pod lands on decides which drain evicts it).
+    ("drain.yaml", Randomness::Draws),
     // FGD's integer scores tie often; kube-scheduler breaks the ties among the best GPU nodes
     // with the seeded stream "scheduler/tie-break".
     ("gpu-sharing.yaml", Randomness::Draws),

@@ -3,6 +3,7 @@
 
 mod cli;
 mod determinism;
+mod disruption;
 mod endpoints;
 mod explain;
 mod gpu;
