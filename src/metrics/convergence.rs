@@ -48,6 +48,24 @@ pub struct PodStartup {
     pub ready: Option<SimTime>,
 }
 
+/// A Deployment's unavailable replicas integrated over time.
+#[derive(Clone, Copy, Debug, Default)]
+struct LostReplicas {
+    /// Unavailable replicas now.
+    unavailable: i64,
+    /// Since when.
+    since: SimTime,
+    /// Unavailable replicas × nanoseconds before `since`.
+    nanos: u128,
+}
+
+impl LostReplicas {
+    fn nanos_until(&self, now: SimTime) -> u128 {
+        let elapsed = now.saturating_since(self.since).as_nanos();
+        self.nanos + u128::from(elapsed) * self.unavailable.max(0) as u128
+    }
+}
+
 /// The convergence tracker.
 #[derive(Clone, Debug, Default)]
 pub struct Convergence {
@@ -63,6 +81,8 @@ pub struct Convergence {
     unavailable_since: SimTime,
     /// Unavailable replicas × nanoseconds so far.
     unavailable_nanos: u128,
+    /// The same, per Deployment (kept after the Deployment is deleted).
+    lost: BTreeMap<ObjectKey, LostReplicas>,
     peak_surge: i64,
     /// Pods not Ready yet, by uid.
     starting: BTreeMap<Uid, PodStartup>,
@@ -119,6 +139,7 @@ impl Convergence {
         let was_converged = self.unconverged.is_empty();
         let before = self.workloads.get(&key).copied();
         let is_deployment = key.0 == Kind::Deployment;
+        let name = key.1.clone();
         if change == ChangeType::Deleted {
             self.workloads.remove(&key);
             self.unconverged.remove(&key);
@@ -137,6 +158,12 @@ impl Convergence {
             let unavailable =
                 |c: Option<WorkloadCounts>| c.map_or(0, |c| (c.desired - c.available).max(0));
             let after = (change != ChangeType::Deleted).then_some(counts);
+            let lost = self.lost.entry(name).or_default();
+            *lost = LostReplicas {
+                unavailable: unavailable(after),
+                since: now,
+                nanos: lost.nanos_until(now),
+            };
             let delta = unavailable(after) - unavailable(before);
             if delta != 0 {
                 self.integrate(now);
@@ -217,6 +244,16 @@ impl Convergence {
         (self.unavailable_nanos + pending) as f64 / 1e9
     }
 
+    /// Unavailable replica-seconds of each Deployment that had some up to `now`, by key
+    /// (Deployments deleted since included).
+    pub fn replica_seconds_lost(&self, now: SimTime) -> Vec<(&ObjectKey, f64)> {
+        self.lost
+            .iter()
+            .map(|(key, lost)| (key, lost.nanos_until(now) as f64 / 1e9))
+            .filter(|&(_, seconds)| seconds > 0.0)
+            .collect()
+    }
+
     /// The most pods above `spec.replicas` any Deployment had.
     pub fn peak_surge(&self) -> i64 {
         self.peak_surge
@@ -228,14 +265,20 @@ impl Convergence {
     }
 
     /// For each of `actions` (their times, in order), how long after it the cluster held its
-    /// declared state again: zero if nothing became unconverged before the next action, None
-    /// if it never converged again.
+    /// declared state again: zero if nothing became unconverged before the next later action,
+    /// None if it never converged again.
     pub fn settle_times(&self, actions: &[SimTime]) -> Vec<Option<SimDuration>> {
         actions
             .iter()
             .enumerate()
             .map(|(i, &at)| {
-                let next = actions.get(i + 1).copied().unwrap_or(SimTime::MAX);
+                // Actions at the same instant act together: each is measured to the next
+                // later action.
+                let next = actions[i..]
+                    .iter()
+                    .copied()
+                    .find(|&t| t > at)
+                    .unwrap_or(SimTime::MAX);
                 let unconverged_at_start = !self.converged_at(at);
                 let broke = self
                     .transitions
@@ -330,8 +373,12 @@ mod tests {
                 Some(SimDuration::ZERO)
             ]
         );
-        // One replica unavailable from 61 s to 90 s: 29 replica-seconds.
+        // One replica unavailable from 61 s to 90 s: 29 replica-seconds, all of it this
+        // Deployment's.
         assert!((c.unavailable_replica_seconds(s(100)) - 29.0).abs() < 1e-9);
+        let lost = c.replica_seconds_lost(s(100));
+        assert_eq!(lost.len(), 1);
+        assert!((lost[0].1 - 29.0).abs() < 1e-9);
         assert_eq!(c.peak_surge(), 1);
     }
 
@@ -343,7 +390,9 @@ mod tests {
             c.settle_times(&[s(0), s(5)]),
             vec![Some(SimDuration::ZERO), None]
         );
-        // 3 unavailable from 10 s: 30 replica-seconds by 20 s.
+        // 3 unavailable from 10 s: 30 replica-seconds by 20 s, still growing for the
+        // Deployment on its own (3 more each second).
         assert!((c.unavailable_replica_seconds(s(20)) - 30.0).abs() < 1e-9);
+        assert!((c.replica_seconds_lost(s(21))[0].1 - 33.0).abs() < 1e-9);
     }
 }

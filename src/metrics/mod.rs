@@ -6,6 +6,7 @@
 
 pub mod convergence;
 pub mod gpu;
+pub mod healing;
 pub mod placement;
 
 use crate::scheduler::queue::PendingPods;
@@ -80,6 +81,10 @@ pub struct Sample {
     /// Rule syncs of every kube-proxy so far
     /// (`kubeproxy_sync_proxy_rules_duration_seconds_count`).
     pub kube_proxy_syncs: u64,
+    /// Nodes by Ready condition and NoExecute taint (see [`healing`]).
+    pub node_health: healing::NodeHealthCounts,
+    /// Pods evicted so far (marked with the DisruptionTarget condition).
+    pub pods_evicted: u64,
 }
 
 impl Sample {
@@ -111,6 +116,8 @@ pub struct Recorder {
     resources: BTreeMap<Uid, (ResourceVersion, Resources)>,
     /// Convergence, from every commit.
     convergence: convergence::Convergence,
+    /// Nodes' health, evictions and creations, from every commit.
+    healing: healing::Healing,
     /// The last version [`Recorder::observe`] took in.
     observed: ResourceVersion,
 }
@@ -131,6 +138,11 @@ impl Recorder {
         &self.convergence
     }
 
+    /// Nodes' health, evictions and creations so far.
+    pub fn healing(&self) -> &healing::Healing {
+        &self.healing
+    }
+
     /// Takes in the changes committed since the last call (at `now`, when they were).
     pub fn observe(&mut self, now: SimTime, api: &ApiServer) {
         let store = api.store();
@@ -140,6 +152,7 @@ impl Recorder {
         if let Ok(changes) = store.changes_since(self.observed) {
             for change in changes {
                 self.convergence.observe(now, change);
+                self.healing.observe(now, change);
             }
         }
         self.observed = store.revision();
@@ -156,6 +169,8 @@ impl Recorder {
         sample.deployment_replicas_updated = totals.updated;
         sample.deployment_replicas_available = totals.available;
         sample.deployment_replicas_unavailable = (totals.desired - totals.available).max(0);
+        sample.node_health = self.healing.nodes();
+        sample.pods_evicted = self.healing.evicted() as u64;
         if let Some(s) = components.scheduler {
             sample.scheduler_pending_pods = s.pending_pods();
             sample.scheduler_attempts = s.stats().attempts.values().sum();

@@ -23,7 +23,7 @@ use crate::world::kubectl::ActionOutcome;
 use std::collections::BTreeMap;
 
 /// Version of the output formats; bumped when a key or column changes meaning or goes away.
-pub const OUTPUT_FORMAT_VERSION: u32 = 5;
+pub const OUTPUT_FORMAT_VERSION: u32 = 6;
 
 /// `run.json`: where a run came from, enough to reproduce it.
 #[derive(Serialize)]
@@ -84,6 +84,10 @@ struct SummaryJson<'a> {
     /// summaries stay as they were.
     #[serde(skip_serializing_if = "Option::is_none")]
     disruption: Option<DisruptionJson>,
+    /// What faults and disruptions did and how the cluster healed; only in runs where a node
+    /// went down or was tainted for it, or a pod was evicted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healing: Option<HealingJson>,
     stampede: Stampede,
     timeline: Vec<TimelineJson<'a>>,
     notes: Vec<String>,
@@ -528,6 +532,65 @@ struct TimelineJson<'a> {
     /// How long after the action every workload held its declared state again (null: not by
     /// the end of the run).
     converged_after: Option<String>,
+    /// Pods evicted from the action until the next later action (or the end of the run);
+    /// actions at the same instant share the span.
+    pods_evicted: usize,
+    /// Pods created over the same span: among them, the replacements.
+    pods_created: usize,
+}
+
+/// Nodes down or tainted at the worst moment, pods evicted and the replica-seconds each
+/// Deployment lost (see `metrics::healing`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HealingJson {
+    /// Most nodes down at once: Ready before, not Ready (False or Unknown) then.
+    nodes_down_peak: u64,
+    /// Most nodes with the not-ready or unreachable NoExecute taint at once.
+    nodes_tainted_peak: u64,
+    /// Nodes down at the end.
+    nodes_down_at_end: u64,
+    /// Pods evicted, by the DisruptionTarget condition's reason.
+    pods_evicted: BTreeMap<String, usize>,
+    /// Unavailable replica-seconds of each Deployment that lost any, most first.
+    replica_seconds_lost: Vec<LostJson>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LostJson {
+    deployment: String,
+    replica_seconds: f64,
+}
+
+fn healing_json(world: &World, end: SimTime) -> Option<HealingJson> {
+    let recorder = world.recorder();
+    let healing = recorder.healing();
+    if !healing.anything_happened() {
+        return None;
+    }
+    let mut lost: Vec<LostJson> = recorder
+        .convergence()
+        .replica_seconds_lost(end)
+        .into_iter()
+        .map(|(key, seconds)| LostJson {
+            deployment: key.to_string(),
+            replica_seconds: round2(seconds),
+        })
+        .collect();
+    // Most first; the sort is stable, so equal losses stay in name order.
+    lost.sort_by(|a, b| b.replica_seconds.total_cmp(&a.replica_seconds));
+    Some(HealingJson {
+        nodes_down_peak: healing.peak_down(),
+        nodes_tainted_peak: healing.peak_tainted(),
+        nodes_down_at_end: healing.down(),
+        pods_evicted: healing
+            .evicted_by_reason()
+            .into_iter()
+            .map(|(reason, n)| (reason.to_string(), n))
+            .collect(),
+        replica_seconds_lost: lost,
+    })
 }
 
 /// Rounds a percentage to two decimals so reports do not show float noise.
@@ -607,7 +670,8 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
         convergence: convergence_json(world, info.end),
         endpoints: endpoints_json(world),
         disruption: disruption_json(world),
-        timeline: timeline_json(world),
+        healing: healing_json(world, info.end),
+        timeline: timeline_json(world, info.end),
         notes: info
             .scenario
             .notes
@@ -618,19 +682,31 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
     to_pretty_json(&summary)
 }
 
-fn timeline_json(world: &World) -> Vec<TimelineJson<'_>> {
+fn timeline_json(world: &World, end: SimTime) -> Vec<TimelineJson<'_>> {
     let outcomes = world.kubectl().outcomes();
     let times: Vec<SimTime> = outcomes.iter().map(|o| o.at).collect();
     let settled = world.recorder().convergence().settle_times(&times);
+    let healing = world.recorder().healing();
     outcomes
         .iter()
         .zip(settled)
-        .map(|(o, settled): (&ActionOutcome, _)| TimelineJson {
-            at: o.at.to_string(),
-            action: &o.description,
-            requests: o.requests,
-            errors: &o.errors,
-            converged_after: settled.map(|d| d.to_string()),
+        .enumerate()
+        .map(|(i, (o, settled)): (usize, (&ActionOutcome, _))| {
+            // Up to the next later action (actions at the same instant share the span).
+            let until = times[i..]
+                .iter()
+                .copied()
+                .find(|&t| t > o.at)
+                .unwrap_or(end + SimDuration::from_nanos(1));
+            TimelineJson {
+                at: o.at.to_string(),
+                action: &o.description,
+                requests: o.requests,
+                errors: &o.errors,
+                converged_after: settled.map(|d| d.to_string()),
+                pods_evicted: healing.evicted_between(o.at, until),
+                pods_created: healing.created_between(o.at, until),
+            }
         })
         .collect()
 }
@@ -684,6 +760,12 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "deployment_replicas_unavailable",
     "endpoint_slices",
     "kubeproxy_sync_proxy_rules_duration_seconds_count",
+    "nodes_ready",
+    "nodes_not_ready",
+    "nodes_ready_unknown",
+    "nodes_tainted_not_ready",
+    "nodes_tainted_unreachable",
+    "pods_evicted_total",
 ];
 
 /// The bytes of `timeseries.csv`.
@@ -735,6 +817,12 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             s.deployment_replicas_unavailable.to_string(),
             s.endpoint_slices.to_string(),
             s.kube_proxy_syncs.to_string(),
+            s.node_health.ready.to_string(),
+            s.node_health.not_ready.to_string(),
+            s.node_health.unknown.to_string(),
+            s.node_health.tainted_not_ready.to_string(),
+            s.node_health.tainted_unreachable.to_string(),
+            s.pods_evicted.to_string(),
         ]);
         if gpu {
             match &s.gpu {

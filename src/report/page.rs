@@ -117,6 +117,29 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
             ),
         });
     }
+    if world.recorder().healing().anything_happened() {
+        // A fault's story: nodes dropping out and being tainted, replicas lost, pods evicted,
+        // and each line back at rest once the cluster healed.
+        files.push(ChartFile {
+            file: "healing.svg",
+            chart: chart(
+                "Faults and healing",
+                "nodes / replicas / pods",
+                vec![
+                    series("nodes not Ready", samples, |s| {
+                        (s.node_health.not_ready + s.node_health.unknown) as f64
+                    }),
+                    series("nodes tainted NoExecute", samples, |s| {
+                        s.node_health.tainted() as f64
+                    }),
+                    series("replicas unavailable", samples, |s| {
+                        s.deployment_replicas_unavailable as f64
+                    }),
+                    series("pods evicted (total)", samples, |s| s.pods_evicted as f64),
+                ],
+            ),
+        });
+    }
     if samples.iter().any(|s| s.gpu.is_some()) {
         // Samples before the first GPU node are gaps.
         let gpu =

@@ -127,6 +127,22 @@ fn a_drain_of_three_nodes_never_takes_a_budget_below_its_minimum() {
     for name in ["web-pdb", "api-pdb"] {
         assert_eq!(budget(&sim, name).status.disruptions_allowed, 1, "{name}");
     }
+    // The healing metrics saw the same: every accepted eviction marked its pod with the
+    // DisruptionTarget condition (reason EvictionByEvictionAPI), each pod once; draining takes
+    // no node down and taints none NoExecute.
+    let accepted: u32 = stats.iter().map(|(_, s)| s.evicted).sum();
+    let healing = sim.model().recorder().healing();
+    assert_eq!(
+        healing.evicted_by_reason().into_iter().collect::<Vec<_>>(),
+        vec![("EvictionByEvictionAPI", accepted as usize)]
+    );
+    assert_eq!((healing.peak_down(), healing.peak_tainted()), (0, 0));
+    // Each evicted pod came back as exactly one replacement, created after the drains began
+    // (nothing else is created after 2m).
+    assert_eq!(
+        healing.created_between(secs(120), secs(15 * 60)),
+        accepted as usize
+    );
 }
 
 const TIMED: &str = r#"apiVersion: kubesim.io/v1alpha1
