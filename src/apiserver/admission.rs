@@ -3,8 +3,12 @@
 //!
 //! * Priority: a pod's `priority` comes from its PriorityClass (or the global default class);
 //!   naming a class that does not exist is rejected, as upstream.
-//! * DefaultTolerationSeconds: pods tolerate `not-ready` and `unreachable` NoExecute taints for
-//!   300 s unless they say otherwise, so taint eviction waits five minutes.
+//! * DefaultTolerationSeconds (`plugin/pkg/admission/defaulttolerationseconds`): a pod that
+//!   has no toleration for the `not-ready` (or `unreachable`) NoExecute taint gets one for
+//!   `--default-not-ready-toleration-seconds` (`--default-unreachable-toleration-seconds`),
+//!   300 s by default, so taint eviction waits five minutes. A toleration counts as having one
+//!   when its key is that taint's or empty and its effect is NoExecute or empty — whatever its
+//!   operator, as upstream checks.
 //! * Defaulting: an empty namespace of a namespaced kind means `default`; an empty name with
 //!   `generateName` gets a random suffix; a Service gets a cluster IP and its IP family.
 
@@ -21,10 +25,28 @@ use crate::api::taints::{TaintEffect, Toleration, TolerationOperator};
 use crate::api::{Kind, Object};
 use crate::sim::SimRng;
 
-/// Seconds pods tolerate `not-ready` / `unreachable` by default.
+/// `--default-not-ready-toleration-seconds`'s default.
 pub const DEFAULT_NOT_READY_TOLERATION_SECONDS: i64 = 300;
-/// Seconds pods tolerate `unreachable` by default.
+/// `--default-unreachable-toleration-seconds`'s default.
 pub const DEFAULT_UNREACHABLE_TOLERATION_SECONDS: i64 = 300;
+
+/// The `tolerationSeconds` DefaultTolerationSeconds gives the tolerations it adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultTolerationSeconds {
+    /// For `node.kubernetes.io/not-ready:NoExecute`.
+    pub not_ready: i64,
+    /// For `node.kubernetes.io/unreachable:NoExecute`.
+    pub unreachable: i64,
+}
+
+impl Default for DefaultTolerationSeconds {
+    fn default() -> Self {
+        DefaultTolerationSeconds {
+            not_ready: DEFAULT_NOT_READY_TOLERATION_SECONDS,
+            unreachable: DEFAULT_UNREACHABLE_TOLERATION_SECONDS,
+        }
+    }
+}
 
 /// Characters of generated name suffixes (no vowels, no look-alikes), as upstream.
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -58,9 +80,13 @@ pub fn default_identity(object: &mut Object, rng: &mut SimRng) -> Result<(), Api
 }
 
 /// Applies pod admission: priority and default toleration seconds.
-pub fn admit_pod(pod: &mut Pod, store: &Store) -> Result<(), ApiError> {
+pub fn admit_pod(
+    pod: &mut Pod,
+    store: &Store,
+    seconds: DefaultTolerationSeconds,
+) -> Result<(), ApiError> {
     resolve_priority(pod, store)?;
-    add_default_tolerations(pod);
+    add_default_tolerations(pod, seconds);
     pod.status.phase = if pod.status.phase == PodPhase::Unknown {
         PodPhase::Pending
     } else {
@@ -110,19 +136,17 @@ fn resolve_priority(pod: &mut Pod, store: &Store) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn add_default_tolerations(pod: &mut Pod) {
+fn add_default_tolerations(pod: &mut Pod, defaults: DefaultTolerationSeconds) {
     use crate::api::taints::{TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE};
     for (key, seconds) in [
-        (TAINT_NODE_NOT_READY, DEFAULT_NOT_READY_TOLERATION_SECONDS),
-        (
-            TAINT_NODE_UNREACHABLE,
-            DEFAULT_UNREACHABLE_TOLERATION_SECONDS,
-        ),
+        (TAINT_NODE_NOT_READY, defaults.not_ready),
+        (TAINT_NODE_UNREACHABLE, defaults.unreachable),
     ] {
+        // Upstream looks at key and effect only: an empty key counts whatever the operator
+        // (validation refuses an empty key with Equal anyway).
         let already = pod.spec.tolerations.iter().any(|t| {
             let effect_ok = t.effect.is_none() || t.effect == Some(TaintEffect::NoExecute);
-            let key_ok =
-                t.key == key || (t.key.is_empty() && t.operator == TolerationOperator::Exists);
+            let key_ok = t.key == key || t.key.is_empty();
             effect_ok && key_ok
         });
         if !already {
@@ -188,6 +212,78 @@ pub fn keep_allocated(live: &Object, next: &mut Object) {
         if next.spec.ip_families.is_empty() {
             next.spec.ip_families.clone_from(&live.spec.ip_families);
         }
+    }
+}
+
+#[cfg(test)]
+mod toleration_tests {
+    use super::*;
+    use crate::api::taints::{TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE};
+
+    fn toleration(key: &str, effect: Option<TaintEffect>, seconds: Option<i64>) -> Toleration {
+        Toleration {
+            key: key.into(),
+            operator: TolerationOperator::Exists,
+            value: String::new(),
+            effect,
+            toleration_seconds: seconds,
+        }
+    }
+
+    fn admitted(
+        tolerations: Vec<Toleration>,
+        seconds: DefaultTolerationSeconds,
+    ) -> Vec<Toleration> {
+        let mut pod = Pod::default();
+        Arc::make_mut(&mut pod.spec).tolerations = tolerations;
+        add_default_tolerations(&mut pod, seconds);
+        pod.spec.tolerations.clone()
+    }
+
+    #[test]
+    fn pods_tolerate_not_ready_and_unreachable_for_the_configured_seconds() {
+        // Nothing tolerated: both added, with 300 s each by default.
+        let added = admitted(Vec::new(), DefaultTolerationSeconds::default());
+        assert_eq!(
+            added,
+            vec![
+                toleration(
+                    TAINT_NODE_NOT_READY,
+                    Some(TaintEffect::NoExecute),
+                    Some(300)
+                ),
+                toleration(
+                    TAINT_NODE_UNREACHABLE,
+                    Some(TaintEffect::NoExecute),
+                    Some(300)
+                ),
+            ]
+        );
+        // The flags change the seconds.
+        let flags = DefaultTolerationSeconds {
+            not_ready: 30,
+            unreachable: 60,
+        };
+        let added = admitted(Vec::new(), flags);
+        assert_eq!(added[0].toleration_seconds, Some(30));
+        assert_eq!(added[1].toleration_seconds, Some(60));
+    }
+
+    #[test]
+    fn a_pod_that_already_tolerates_keeps_its_own_toleration() {
+        let defaults = DefaultTolerationSeconds::default();
+        // Its own unreachable toleration (any effect) stays; only not-ready is added.
+        let own = toleration(TAINT_NODE_UNREACHABLE, None, Some(5));
+        let added = admitted(vec![own.clone()], defaults);
+        assert_eq!(added.len(), 2);
+        assert_eq!(added[0], own);
+        assert_eq!(added[1].key, TAINT_NODE_NOT_READY);
+        // An empty key with NoExecute tolerates both: nothing added.
+        let all = toleration("", Some(TaintEffect::NoExecute), None);
+        assert_eq!(admitted(vec![all.clone()], defaults), vec![all]);
+        // A NoSchedule toleration of not-ready does not count.
+        let no_schedule = toleration(TAINT_NODE_NOT_READY, Some(TaintEffect::NoSchedule), None);
+        assert_eq!(admitted(vec![no_schedule], defaults).len(), 3);
     }
 }
 

@@ -46,6 +46,12 @@ pub struct ApiServerConfig {
     /// attaches an etcd lease, which may fire up to a minute later; kubesim deletes it at the
     /// TTL exactly.
     pub event_ttl: SimDuration,
+    /// The `tolerationSeconds` of the `node.kubernetes.io/not-ready:NoExecute` toleration
+    /// DefaultTolerationSeconds adds (`--default-not-ready-toleration-seconds`, default 300).
+    pub default_not_ready_toleration_seconds: i64,
+    /// The same for `node.kubernetes.io/unreachable:NoExecute`
+    /// (`--default-unreachable-toleration-seconds`, default 300).
+    pub default_unreachable_toleration_seconds: i64,
 }
 
 impl Default for ApiServerConfig {
@@ -57,6 +63,9 @@ impl Default for ApiServerConfig {
             complete_graceful_deletions: true,
             record_writes: false,
             event_ttl: SimDuration::from_mins(60),
+            default_not_ready_toleration_seconds: admission::DEFAULT_NOT_READY_TOLERATION_SECONDS,
+            default_unreachable_toleration_seconds:
+                admission::DEFAULT_UNREACHABLE_TOLERATION_SECONDS,
         }
     }
 }
@@ -487,7 +496,11 @@ impl ApiServer {
         }
         if let Object::Pod(pod) = &mut object {
             let pod = Arc::make_mut(pod);
-            admission::admit_pod(pod, &self.store)?;
+            let seconds = admission::DefaultTolerationSeconds {
+                not_ready: self.config.default_not_ready_toleration_seconds,
+                unreachable: self.config.default_unreachable_toleration_seconds,
+            };
+            admission::admit_pod(pod, &self.store, seconds)?;
             if pod.is_bound() {
                 set_scheduled_condition(pod, now);
             }
@@ -953,6 +966,9 @@ fn apply_patch(object: &mut Object, op: &PatchOp) -> Result<(), ApiError> {
             )?;
         }
         (PatchOp::Unschedulable(u), Object::Node(n)) => Arc::make_mut(n).spec.unschedulable = *u,
+        (PatchOp::NodeTaints(taints), Object::Node(n)) => {
+            Arc::make_mut(n).spec.taints.clone_from(taints);
+        }
         (PatchOp::Paused(paused), Object::Deployment(d)) => d.spec.paused = *paused,
         (PatchOp::TemplateAnnotation { key, value }, Object::Deployment(d)) => {
             let annotations = &mut d.spec.template.metadata.annotations;

@@ -131,6 +131,9 @@ pub enum PatchOp {
     },
     /// Set `spec.unschedulable` of a node (cordon / uncordon).
     Unschedulable(bool),
+    /// Replace `spec.taints` of a node: the two-way merge patch client-go's `PatchNodeTaints`
+    /// sends (a taint list has no merge key, so the patch carries the whole new list).
+    NodeTaints(Vec<crate::api::taints::Taint>),
     /// Set `spec.paused` of a Deployment (`kubectl rollout pause` / `resume`).
     Paused(bool),
     /// Set an annotation of a Deployment's pod template (`kubectl rollout restart`).

@@ -23,8 +23,26 @@ pub const DEFAULT_MAX_ENDPOINTS_PER_SLICE: u32 = 100;
 /// The most `--max-endpoints-per-slice` may be.
 pub const MAX_MAX_ENDPOINTS_PER_SLICE: u32 = 1000;
 
+/// `--node-monitor-period`'s default: how often the node lifecycle controller looks at every
+/// node's heartbeats.
+pub const DEFAULT_NODE_MONITOR_PERIOD: SimDuration = SimDuration::from_secs(5);
+/// `--node-monitor-grace-period`'s default (50 s since v1.32; 40 s before).
+pub const DEFAULT_NODE_MONITOR_GRACE_PERIOD: SimDuration = SimDuration::from_secs(50);
+/// `--node-startup-grace-period`'s default: the grace of a node that never posted Ready.
+pub const DEFAULT_NODE_STARTUP_GRACE_PERIOD: SimDuration = SimDuration::from_secs(60);
+/// `--node-eviction-rate`'s default, in nodes per second per zone.
+pub const DEFAULT_NODE_EVICTION_RATE: f64 = 0.1;
+/// `--secondary-node-eviction-rate`'s default, in nodes per second per zone.
+pub const DEFAULT_SECONDARY_NODE_EVICTION_RATE: f64 = 0.01;
+/// `--unhealthy-zone-threshold`'s default: the share of not-Ready nodes (at least 3) that
+/// makes a zone partially disrupted.
+pub const DEFAULT_UNHEALTHY_ZONE_THRESHOLD: f64 = 0.55;
+/// `--large-cluster-size-threshold`'s default: zones of more nodes keep evicting at the
+/// secondary rate when partially disrupted; smaller ones stop.
+pub const DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD: u32 = 50;
+
 /// What kube-controller-manager runs with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct KubeControllerManagerConfig {
     /// Whether the controllers run at all (a still cluster: workloads stay as written).
     pub enabled: bool,
@@ -45,6 +63,24 @@ pub struct KubeControllerManagerConfig {
     /// How long a pod change waits before its Services are synced, so that changes batch
     /// (`--endpoint-updates-batch-period`, default 0).
     pub endpoint_updates_batch_period: SimDuration,
+    /// How often the node lifecycle controller checks node health (`--node-monitor-period`).
+    pub node_monitor_period: SimDuration,
+    /// How long a node may go without a heartbeat before its conditions become Unknown
+    /// (`--node-monitor-grace-period`).
+    pub node_monitor_grace_period: SimDuration,
+    /// The same for a node that never posted Ready (`--node-startup-grace-period`).
+    pub node_startup_grace_period: SimDuration,
+    /// Nodes per second per healthy zone that get NoExecute taints (`--node-eviction-rate`).
+    pub node_eviction_rate: f64,
+    /// The rate in a partially disrupted zone larger than `large_cluster_size_threshold`
+    /// (`--secondary-node-eviction-rate`).
+    pub secondary_node_eviction_rate: f64,
+    /// The share of not-Ready nodes from which a zone is partially disrupted
+    /// (`--unhealthy-zone-threshold`).
+    pub unhealthy_zone_threshold: f64,
+    /// Zones of at most this many nodes stop tainting when partially disrupted
+    /// (`--large-cluster-size-threshold`).
+    pub large_cluster_size_threshold: u32,
 }
 
 impl Default for KubeControllerManagerConfig {
@@ -58,6 +94,13 @@ impl Default for KubeControllerManagerConfig {
             concurrent_service_endpoint_syncs: DEFAULT_CONCURRENT_SERVICE_ENDPOINT_SYNCS,
             max_endpoints_per_slice: DEFAULT_MAX_ENDPOINTS_PER_SLICE,
             endpoint_updates_batch_period: SimDuration::ZERO,
+            node_monitor_period: DEFAULT_NODE_MONITOR_PERIOD,
+            node_monitor_grace_period: DEFAULT_NODE_MONITOR_GRACE_PERIOD,
+            node_startup_grace_period: DEFAULT_NODE_STARTUP_GRACE_PERIOD,
+            node_eviction_rate: DEFAULT_NODE_EVICTION_RATE,
+            secondary_node_eviction_rate: DEFAULT_SECONDARY_NODE_EVICTION_RATE,
+            unhealthy_zone_threshold: DEFAULT_UNHEALTHY_ZONE_THRESHOLD,
+            large_cluster_size_threshold: DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD,
         }
     }
 }

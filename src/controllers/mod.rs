@@ -9,4 +9,6 @@ pub mod disruption;
 pub mod endpointslice;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod node_lifecycle;
 pub mod replicaset;
+pub mod taint_eviction;

@@ -776,6 +776,14 @@ fn assemble(
                     watch_delay: api.watch_delay.unwrap_or(defaults.watch_delay),
                     watch_history: api.watch_history.unwrap_or(defaults.watch_history),
                     event_ttl: api.event_ttl.unwrap_or(defaults.event_ttl),
+                    default_not_ready_toleration_seconds: api
+                        .default_not_ready_toleration_seconds
+                        .as_ref()
+                        .map_or(defaults.default_not_ready_toleration_seconds, |s| s.value),
+                    default_unreachable_toleration_seconds: api
+                        .default_unreachable_toleration_seconds
+                        .as_ref()
+                        .map_or(defaults.default_unreachable_toleration_seconds, |s| s.value),
                     ..defaults
                 },
                 sample_every,
@@ -864,6 +872,25 @@ fn controller_manager_settings(
         Some(v) => Ok(v.value),
         None => Ok(default),
     };
+    let positive =
+        |field: &Option<Spanned<SimDuration>>, name: &str, default: SimDuration| match field {
+            Some(v) if v.value.is_zero() => Err(ScenarioError::Invalid {
+                pos: locator.at(&v.referenced),
+                path: format!("spec.controllerManager.{name}"),
+                message: "expected a positive duration such as 5s".into(),
+            }),
+            Some(v) => Ok(v.value),
+            None => Ok(default),
+        };
+    let rate = |field: &Option<Spanned<f64>>, name: &str, default: f64| match field {
+        Some(v) if !(v.value.is_finite() && v.value >= 0.0) => Err(ScenarioError::Invalid {
+            pos: locator.at(&v.referenced),
+            path: format!("spec.controllerManager.{name}"),
+            message: format!("expected nodes per second, at least 0, found {}", v.value),
+        }),
+        Some(v) => Ok(v.value),
+        None => Ok(default),
+    };
     Ok(KubeControllerManagerConfig {
         enabled: spec.enabled.unwrap_or(defaults.enabled),
         concurrent_replicaset_syncs: count(
@@ -909,6 +936,46 @@ fn controller_manager_settings(
         endpoint_updates_batch_period: spec
             .endpoint_updates_batch_period
             .unwrap_or(defaults.endpoint_updates_batch_period),
+        node_monitor_period: positive(
+            &spec.node_monitor_period,
+            "nodeMonitorPeriod",
+            defaults.node_monitor_period,
+        )?,
+        node_monitor_grace_period: positive(
+            &spec.node_monitor_grace_period,
+            "nodeMonitorGracePeriod",
+            defaults.node_monitor_grace_period,
+        )?,
+        node_startup_grace_period: positive(
+            &spec.node_startup_grace_period,
+            "nodeStartupGracePeriod",
+            defaults.node_startup_grace_period,
+        )?,
+        node_eviction_rate: rate(
+            &spec.node_eviction_rate,
+            "nodeEvictionRate",
+            defaults.node_eviction_rate,
+        )?,
+        secondary_node_eviction_rate: rate(
+            &spec.secondary_node_eviction_rate,
+            "secondaryNodeEvictionRate",
+            defaults.secondary_node_eviction_rate,
+        )?,
+        unhealthy_zone_threshold: match &spec.unhealthy_zone_threshold {
+            // Upstream's options refuse a threshold outside (0, 1].
+            Some(v) if !(v.value > 0.0 && v.value <= 1.0) => {
+                return Err(ScenarioError::Invalid {
+                    pos: locator.at(&v.referenced),
+                    path: "spec.controllerManager.unhealthyZoneThreshold".into(),
+                    message: format!("expected a share above 0 and at most 1, found {}", v.value),
+                });
+            }
+            Some(v) => v.value,
+            None => defaults.unhealthy_zone_threshold,
+        },
+        large_cluster_size_threshold: spec
+            .large_cluster_size_threshold
+            .unwrap_or(defaults.large_cluster_size_threshold),
     })
 }
 

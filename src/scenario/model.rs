@@ -367,6 +367,10 @@ pub struct ApiServerSpec {
     /// How long an Event lives after its last write (kube-apiserver `--event-ttl`, default 1h).
     #[serde(rename = "eventTTL")]
     pub event_ttl: Option<SimDuration>,
+    /// `--default-not-ready-toleration-seconds` (default 300).
+    pub default_not_ready_toleration_seconds: Option<Spanned<i64>>,
+    /// `--default-unreachable-toleration-seconds` (default 300).
+    pub default_unreachable_toleration_seconds: Option<Spanned<i64>>,
 }
 
 /// `spec.controllerManager`: kube-controller-manager's flags, in camelCase.
@@ -389,6 +393,20 @@ pub struct ControllerManagerSpec {
     pub max_endpoints_per_slice: Option<Spanned<u32>>,
     /// `--endpoint-updates-batch-period` (default 0s).
     pub endpoint_updates_batch_period: Option<SimDuration>,
+    /// `--node-monitor-period` (default 5s).
+    pub node_monitor_period: Option<Spanned<SimDuration>>,
+    /// `--node-monitor-grace-period` (default 50s).
+    pub node_monitor_grace_period: Option<Spanned<SimDuration>>,
+    /// `--node-startup-grace-period` (default 1m).
+    pub node_startup_grace_period: Option<Spanned<SimDuration>>,
+    /// `--node-eviction-rate`, nodes per second per zone (default 0.1).
+    pub node_eviction_rate: Option<Spanned<f64>>,
+    /// `--secondary-node-eviction-rate` (default 0.01).
+    pub secondary_node_eviction_rate: Option<Spanned<f64>>,
+    /// `--unhealthy-zone-threshold` (default 0.55).
+    pub unhealthy_zone_threshold: Option<Spanned<f64>>,
+    /// `--large-cluster-size-threshold` (default 50).
+    pub large_cluster_size_threshold: Option<u32>,
 }
 
 /// `spec.kubeProxy`: the `KubeProxyConfiguration` fields kubesim acts on, under their real
@@ -485,6 +503,14 @@ pub fn user_field_path(path: &str) -> String {
         "plegRelistPeriod",
         "concurrentServiceEndpointSyncs",
         "maxEndpointsPerSlice",
+        "nodeMonitorPeriod",
+        "nodeMonitorGracePeriod",
+        "nodeStartupGracePeriod",
+        "nodeEvictionRate",
+        "secondaryNodeEvictionRate",
+        "unhealthyZoneThreshold",
+        "defaultNotReadyTolerationSeconds",
+        "defaultUnreachableTolerationSeconds",
         "mode",
         "syncPeriod",
         "minSyncPeriod",

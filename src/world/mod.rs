@@ -22,7 +22,9 @@ use crate::controllers::deployment::DeploymentController;
 use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
+use crate::controllers::node_lifecycle::{NodeLifecycleController, NodeLifecycleSettings};
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
+use crate::controllers::taint_eviction::TaintEvictionController;
 use crate::kube_proxy::KubeProxies;
 use crate::kubelet::Kubelets;
 use crate::metrics::{Observed, Recorder};
@@ -49,6 +51,10 @@ pub const ENDPOINTSLICE_CLIENT: ClientId = ClientId(4);
 pub const GARBAGE_COLLECTOR_CLIENT: ClientId = ClientId(5);
 /// The client id of kube-controller-manager's disruption controller.
 pub const DISRUPTION_CLIENT: ClientId = ClientId(9);
+/// The client id of kube-controller-manager's node lifecycle controller.
+pub const NODE_LIFECYCLE_CLIENT: ClientId = ClientId(10);
+/// The client id of kube-controller-manager's taint eviction controller.
+pub const TAINT_EVICTION_CLIENT: ClientId = ClientId(11);
 
 /// A component's place in the world (its registration order).
 pub type ComponentId = u32;
@@ -493,6 +499,17 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         world.register(Box::new(GarbageCollector::new(
             GARBAGE_COLLECTOR_CLIENT,
             gc_workers,
+        )));
+        // Without kubelets no node ever posts a heartbeat: the node lifecycle controller would
+        // only find every node silent, so it runs with kubelets alone.
+        if scenario.kubelet.enabled {
+            world.register(Box::new(NodeLifecycleController::new(
+                NODE_LIFECYCLE_CLIENT,
+                NodeLifecycleSettings::of(controllers),
+            )));
+        }
+        world.register(Box::new(TaintEvictionController::new(
+            TAINT_EVICTION_CLIENT,
         )));
     }
     if let Some(kubelets) = kubelets {

@@ -188,6 +188,7 @@ fn config(watch_history: usize) -> ApiServerConfig {
         complete_graceful_deletions: true,
         record_writes: true,
         event_ttl: SimDuration::from_mins(60),
+        ..ApiServerConfig::default()
     }
 }
 
@@ -1194,6 +1195,7 @@ impl Runner {
                         | PatchOp::RemoveOwners { .. }
                         | PatchOp::RemoveFinalizer(_)
                         | PatchOp::Paused(_)
+                        | PatchOp::NodeTaints(_)
                         | PatchOp::TemplateAnnotation { .. }
                         | PatchOp::Template { .. } => {}
                     });
