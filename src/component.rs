@@ -16,6 +16,7 @@ use crate::api::Kind;
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, WatchEvent, WatchId};
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
+use crate::faults::NodeFault;
 use crate::sim::{SimDuration, SimTime};
 
 /// A timer a component sets: a code only the component interprets, and whether the timer is
@@ -100,6 +101,12 @@ pub trait Component: Any {
 
     /// One of the component's timers fired.
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>);
+
+    /// A fault hits node `node`'s agents (a crash, a kubelet stopped or started). Only a
+    /// component that runs agents on nodes acts on it.
+    fn on_node_fault(&mut self, node: &str, fault: NodeFault, cx: &mut ComponentContext<'_>) {
+        let _ = (node, fault, cx);
+    }
 
     /// The component, for typed reads by observers (metrics, reports, `explain`).
     fn as_any(&self) -> &dyn Any;

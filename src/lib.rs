@@ -47,6 +47,7 @@ pub mod client;
 pub mod component;
 pub mod config;
 pub mod controllers;
+pub mod faults;
 pub mod kube_proxy;
 pub mod kubelet;
 pub mod metrics;

@@ -258,6 +258,11 @@ impl ApiServer {
         id
     }
 
+    /// The client that sent request `id`, while it waits to execute.
+    pub fn request_client(&self, id: RequestId) -> Option<ClientId> {
+        self.in_flight.get(&id).map(|r| r.client)
+    }
+
     /// Closes a watch (the client went away or stopped watching).
     pub fn close_watch(&mut self, id: WatchId) {
         self.watches.close(id);

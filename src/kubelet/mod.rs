@@ -50,6 +50,7 @@ use crate::apiserver::{
 use crate::client::informer::{Delta, Informer};
 use crate::component::{Component, ComponentContext, Timer, population_index};
 use crate::config::kubelet::KubeletSettings;
+use crate::faults::NodeFault;
 use crate::sim::{RngStreams, SimRng, SimTime};
 
 use image_puller::ImagePuller;
@@ -101,6 +102,8 @@ struct NodeAgent {
     images: ImagePuller,
     /// The addresses its pods get.
     ipam: PodIpam,
+    /// The kubelet is stopped (a fault): it does nothing until started again.
+    down: bool,
     status: StatusQueue,
     heartbeat: Heartbeat,
     requests: BTreeMap<RequestId, Pending>,
@@ -120,6 +123,7 @@ struct Env<'e, 'c> {
     wakeups: &'e mut Wakeups,
     cx: &'e mut ComponentContext<'c>,
     node: u32,
+    incarnation: u32,
 }
 
 impl Env<'_, '_> {
@@ -134,7 +138,7 @@ impl Env<'_, '_> {
     }
 
     fn set(&mut self, at: SimTime, wake: Wake, background: bool) {
-        let code = self.wakeups.insert(self.node, wake);
+        let code = self.wakeups.insert(self.node, self.incarnation, wake);
         self.cx.set_timer(at, Timer { code, background });
     }
 
@@ -149,6 +153,10 @@ pub struct Kubelets {
     settings: KubeletSettings,
     nodes: Vec<NodeAgent>,
     wakeups: Wakeups,
+    /// Each node's kubelet incarnation: it changes when a fault stops or starts the kubelet.
+    incarnations: Vec<u32>,
+    /// Where each node's random streams come from (a restarted kubelet derives them again).
+    streams: RngStreams,
 }
 
 /// A field selector `field=value`.
@@ -175,8 +183,10 @@ impl Kubelets {
             .collect();
         Kubelets {
             settings,
+            incarnations: vec![0; nodes.len()],
             nodes: agents,
             wakeups: Wakeups::default(),
+            streams,
         }
     }
 
@@ -204,14 +214,43 @@ impl Kubelets {
         let Some(agent) = self.nodes.get_mut(index) else {
             return;
         };
+        if agent.down {
+            // A stopped kubelet hears nothing.
+            return;
+        }
         let mut env = Env {
             now: cx.now(),
             settings: &self.settings,
             wakeups: &mut self.wakeups,
             cx,
             node: index as u32,
+            incarnation: self.incarnations.get(index).copied().unwrap_or(0),
         };
         f(agent, &mut env);
+    }
+
+    /// A fault hits node `index`'s kubelet: a crash or a stop replaces it by one that is
+    /// down (what the old one ran is gone, its timers and answers are ignored); a start
+    /// replaces a stopped one by a fresh kubelet that starts now.
+    fn node_fault(&mut self, index: usize, fault: NodeFault, cx: &mut ComponentContext<'_>) {
+        let Some(agent) = self.nodes.get(index) else {
+            return;
+        };
+        let (name, start_at) = (agent.name.clone(), agent.start_at);
+        let starting = fault == NodeFault::StartKubelet;
+        if starting && !agent.down {
+            return;
+        }
+        if let Some(incarnation) = self.incarnations.get_mut(index) {
+            *incarnation += 1;
+        }
+        let mut fresh = NodeAgent::new(index as u32, &name, start_at, self.streams);
+        fresh.down = !starting;
+        self.nodes[index] = fresh;
+        if starting {
+            let now = cx.now();
+            self.with_node(index, cx, |_, env| env.wake_at(now, Wake::Start));
+        }
     }
 }
 
@@ -243,6 +282,7 @@ impl NodeAgent {
             awaiting_node: Vec::new(),
             images: ImagePuller::default(),
             ipam: PodIpam::new(index),
+            down: false,
             status: StatusQueue::default(),
             heartbeat: Heartbeat::default(),
             requests: BTreeMap::new(),
@@ -406,10 +446,20 @@ impl Component for Kubelets {
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
-        let Some((node, wake)) = self.wakeups.take(timer.code) else {
+        let Some((node, incarnation, wake)) = self.wakeups.take(timer.code) else {
             return;
         };
+        if self.incarnations.get(node as usize) != Some(&incarnation) {
+            // Set by a kubelet that has since crashed or stopped.
+            return;
+        }
         self.with_node(node as usize, cx, |agent, env| agent.on_wake(wake, env));
+    }
+
+    fn on_node_fault(&mut self, node: &str, fault: NodeFault, cx: &mut ComponentContext<'_>) {
+        if let Some(index) = self.nodes.iter().position(|a| a.name == node) {
+            self.node_fault(index, fault, cx);
+        }
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

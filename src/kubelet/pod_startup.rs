@@ -43,9 +43,21 @@ impl NodeAgent {
         let uid = pod.metadata.uid;
         if let Some(work) = self.pods.get_mut(&uid) {
             let deleting = pod.metadata.is_terminating();
+            // `needsReconcile`: someone else changed the pod's readiness (the node lifecycle
+            // controller marks pods of a silent node not Ready); the status manager's next
+            // `syncBatch` writes the kubelet's own status back.
+            let ready =
+                |s: &crate::api::pod::PodStatus| s.condition("Ready").map(|c| c.status.clone());
+            let reconcile = !deleting
+                && work.written_version > 0
+                && work.written_version == work.status_version
+                && ready(&pod.status) != ready(&work.status);
             work.pod = pod;
             if deleting {
                 self.begin_termination(uid, env);
+            } else if reconcile {
+                work.status_version += 1;
+                self.arm_sync_batch(env);
             }
             return;
         }

@@ -113,7 +113,7 @@ impl NodeAgent {
         self.pump_status(env);
     }
 
-    fn arm_sync_batch(&mut self, env: &mut Env<'_, '_>) {
+    pub(super) fn arm_sync_batch(&mut self, env: &mut Env<'_, '_>) {
         if !self.status.batch_armed {
             self.status.batch_armed = true;
             env.wake_background(env.now + SYNC_BATCH_PERIOD, Wake::SyncBatch);

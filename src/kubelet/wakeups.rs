@@ -51,30 +51,35 @@ pub enum Wake {
     },
 }
 
+/// A pending timer: the node, the incarnation of its kubelet that set it (a kubelet started
+/// again after a crash ignores its predecessor's timers), and what is due.
+pub type Slot = (u32, u32, Wake);
+
 /// The pending kubelet timers, by timer code.
 #[derive(Debug, Default)]
 pub struct Wakeups {
-    slots: Vec<Option<(u32, Wake)>>,
+    slots: Vec<Option<Slot>>,
     free: Vec<u32>,
 }
 
 impl Wakeups {
-    /// Keeps `wake` of node `node`; returns the timer code.
-    pub fn insert(&mut self, node: u32, wake: Wake) -> u32 {
+    /// Keeps `wake` of node `node`'s kubelet `incarnation`; returns the timer code.
+    pub fn insert(&mut self, node: u32, incarnation: u32, wake: Wake) -> u32 {
+        let slot = Some((node, incarnation, wake));
         match self.free.pop() {
             Some(code) => {
-                self.slots[code as usize] = Some((node, wake));
+                self.slots[code as usize] = slot;
                 code
             }
             None => {
-                self.slots.push(Some((node, wake)));
+                self.slots.push(slot);
                 (self.slots.len() - 1) as u32
             }
         }
     }
 
-    /// The node and wake of timer `code`, freeing its slot.
-    pub fn take(&mut self, code: u32) -> Option<(u32, Wake)> {
+    /// The node, incarnation and wake of timer `code`, freeing its slot.
+    pub fn take(&mut self, code: u32) -> Option<Slot> {
         let taken = self.slots.get_mut(code as usize)?.take();
         if taken.is_some() {
             self.free.push(code);
@@ -95,13 +100,13 @@ mod tests {
     #[test]
     fn slots_are_reused_once_fired() {
         let mut w = Wakeups::default();
-        let a = w.insert(0, Wake::Start);
-        let b = w.insert(1, Wake::Lease);
+        let a = w.insert(0, 0, Wake::Start);
+        let b = w.insert(1, 0, Wake::Lease);
         assert_ne!(a, b);
-        assert_eq!(w.take(a), Some((0, Wake::Start)));
+        assert_eq!(w.take(a), Some((0, 0, Wake::Start)));
         assert_eq!(w.take(a), None);
         // The freed slot serves the next timer.
-        assert_eq!(w.insert(2, Wake::NodeStatus), a);
+        assert_eq!(w.insert(2, 1, Wake::NodeStatus), a);
         assert_eq!(w.pending(), 2);
     }
 }

@@ -163,6 +163,8 @@ pub enum Action {
     Drain(Drain),
     /// An eviction of a pod, with the grace period of its deletion (None: the pod's own).
     Evict(ObjectKey, Option<i64>),
+    /// A fault: not kubectl's, the world carries it out.
+    Fault(crate::faults::Fault),
 }
 
 /// A `kubectl drain <node> --ignore-daemonsets --delete-emptydir-data --force`.
@@ -208,6 +210,7 @@ impl Action {
                 None => format!("drain {}", d.node),
             },
             Action::Evict(key, _) => format!("evict Pod {key}"),
+            Action::Fault(fault) => fault.describe(),
         }
     }
 }
@@ -721,6 +724,7 @@ fn assemble(
     }
     initial.append(&mut inputs.objects);
     let mut timeline = Vec::new();
+    let mut fault_check = None;
     if let Some(s) = spec.take() {
         for (i, entry) in s.timeline.iter().enumerate() {
             let when = entry.value.at.value;
@@ -739,6 +743,10 @@ fn assemble(
                 action,
             });
         }
+        fault_check = Some(s);
+    }
+    if let Some(s) = &fault_check {
+        check_fault_nodes(&s.timeline, &timeline, &initial, &locator)?;
     }
     timeline.sort_by_key(|a| a.at);
     owners::resolve_owner_references(
@@ -1661,6 +1669,10 @@ fn timeline_action(
         e.rollout.is_some(),
         e.drain.is_some(),
         e.evict.is_some(),
+        e.crash.is_some(),
+        e.stop_kubelet.is_some(),
+        e.start_kubelet.is_some(),
+        e.partition.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -1669,9 +1681,12 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition), found {present}"
             ),
         ));
+    }
+    if let Some(fault) = fault_action(e) {
+        return fault.map_err(|(path, m)| invalid(format!("{field}.{path}"), m));
     }
     if let Some(rollout) = &e.rollout {
         return rollout_action(rollout)
@@ -1775,6 +1790,99 @@ fn timeline_action(
     }
     let node = e.uncordon.clone().unwrap_or_default();
     Ok(Action::Cordon(node, false))
+}
+
+/// A fault entry, if `e` is one: `crash`, `stopKubelet`, `startKubelet` or `partition`, its
+/// durations positive and its nodes named (whether they exist is checked once every node of
+/// the scenario is known). An error names the field (from the action's key) and what was
+/// expected.
+fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
+    use crate::faults::Fault;
+    let positive = |d: Option<SimDuration>, path: &str| match d {
+        Some(d) if d.is_zero() => Err((
+            path.to_string(),
+            "expected a positive duration such as 10m".to_string(),
+        )),
+        _ => Ok(d),
+    };
+    let named = |node: &str, path: &str| {
+        if node.is_empty() {
+            Err((path.to_string(), "expected a node name".to_string()))
+        } else {
+            Ok(node.to_string())
+        }
+    };
+    let fault = if let Some(crash) = &e.crash {
+        named(&crash.node, "crash.node").and_then(|node| {
+            Ok(Fault::CrashNode {
+                node,
+                recover_after: positive(crash.recover_after, "crash.recoverAfter")?,
+            })
+        })
+    } else if let Some(node) = &e.stop_kubelet {
+        named(node, "stopKubelet").map(Fault::StopKubelet)
+    } else if let Some(node) = &e.start_kubelet {
+        named(node, "startKubelet").map(Fault::StartKubelet)
+    } else if let Some(partition) = &e.partition {
+        if partition.nodes.is_empty() {
+            Err((
+                "partition.nodes".to_string(),
+                "expected at least one node".to_string(),
+            ))
+        } else {
+            partition
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| named(n, &format!("partition.nodes[{i}]")))
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|nodes| {
+                    Ok(Fault::Partition {
+                        nodes,
+                        heal_after: positive(partition.heal_after, "partition.healAfter")?,
+                    })
+                })
+        }
+    } else {
+        return None;
+    };
+    Some(fault.map(Action::Fault))
+}
+
+/// Checks that every node a fault names is a node of the scenario (made initially or by a
+/// timeline `apply`); an error points at the fault's entry.
+fn check_fault_nodes(
+    entries: &[Spanned<TimelineEntry>],
+    actions: &[TimedAction],
+    initial: &[Object],
+    locator: &Locator<'_>,
+) -> Result<(), ScenarioError> {
+    let nodes: std::collections::BTreeSet<&str> = initial
+        .iter()
+        .chain(actions.iter().flat_map(|a| match &a.action {
+            Action::Apply(objects) => objects.as_slice(),
+            _ => &[],
+        }))
+        .filter(|o| o.kind() == Kind::Node)
+        .map(|o| o.meta().name.as_str())
+        .collect();
+    for (i, (entry, action)) in entries.iter().zip(actions).enumerate() {
+        let Action::Fault(fault) = &action.action else {
+            continue;
+        };
+        if let Some(unknown) = fault.nodes().into_iter().find(|n| !nodes.contains(n)) {
+            let known: Vec<&str> = nodes.iter().copied().take(5).collect();
+            return Err(ScenarioError::Invalid {
+                pos: locator.at(&entry.referenced),
+                path: format!("spec.timeline[{i}]"),
+                message: format!(
+                    "unknown node {unknown:?}; expected a node of the scenario (such as {})",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `rollout:`: exactly one of undo, pause, resume, restart naming a Deployment; `toRevision`

@@ -271,6 +271,14 @@ pub struct TimelineEntry {
     pub drain: Option<DrainAction>,
     /// Evict one pod through the eviction API (`pods/<name>/eviction`).
     pub evict: Option<EvictAction>,
+    /// A node goes down (fault).
+    pub crash: Option<CrashAction>,
+    /// A node's kubelet stops (fault).
+    pub stop_kubelet: Option<String>,
+    /// A node's kubelet starts again (fault).
+    pub start_kubelet: Option<String>,
+    /// Nodes lose the apiserver (fault).
+    pub partition: Option<PartitionAction>,
 }
 
 /// `drain:` — `kubectl drain <node> --ignore-daemonsets --delete-emptydir-data --force`:
@@ -296,6 +304,27 @@ pub struct EvictAction {
     pub pod: String,
     /// The grace period of its deletion (absent or negative: the pod's own).
     pub grace_period: Option<i64>,
+}
+
+/// `crash:` — a node goes down, and comes back after `recoverAfter` if given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CrashAction {
+    /// The node.
+    pub node: String,
+    /// When it boots again, from the crash.
+    pub recover_after: Option<SimDuration>,
+}
+
+/// `partition:` — the nodes and the apiserver cannot reach each other, until `healAfter`
+/// if given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PartitionAction {
+    /// The nodes cut off.
+    pub nodes: Vec<String>,
+    /// When the partition heals, from its start.
+    pub heal_after: Option<SimDuration>,
 }
 
 /// `rollout:` — exactly one of `undo`, `pause`, `resume`, `restart`, naming a Deployment

@@ -338,6 +338,8 @@ impl Kubectl {
                 self.follow_drain(index, next, now, api, out);
                 return;
             }
+            // Faults are not the user's requests: the world carries them out.
+            Action::Fault(_) => return,
         };
         for (request, step) in requests {
             self.send(index, request, step, now, api, out);

@@ -25,8 +25,12 @@ use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::node_lifecycle::{NodeLifecycleController, NodeLifecycleSettings};
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::controllers::taint_eviction::TaintEvictionController;
+use crate::faults::partition::Network;
+use crate::faults::{Fault, FaultStep, crash_node};
 use crate::kube_proxy::KubeProxies;
+use crate::kube_proxy::kube_proxy_client;
 use crate::kubelet::Kubelets;
+use crate::kubelet::kubelet_client;
 use crate::metrics::{Observed, Recorder};
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
@@ -72,6 +76,9 @@ pub enum Event {
     Sample,
     /// Start a component.
     Start(ComponentId),
+    /// A later step of a fault (a recovery, a partition healing), by its place in the
+    /// world's list.
+    Fault(u32),
     /// One of a component's timers.
     Timer(ComponentId, Timer),
 }
@@ -84,6 +91,7 @@ impl SimEvent for Event {
             Event::Resume(n) => 0xB000_0000 | u64::from(*n),
             Event::Sample => 0x5A,
             Event::Start(c) => 0x5C | u64::from(*c) << 8,
+            Event::Fault(n) => 0xFA00_0000 | u64::from(*n),
             Event::Timer(c, t) => 0x5C00 | u64::from(t.code) | u64::from(*c) << 32,
         }
     }
@@ -92,7 +100,11 @@ impl SimEvent for Event {
         match self {
             Event::Sample | Event::Api(ApiEvent::ExpireEvent { .. }) => true,
             Event::Timer(_, timer) => timer.background,
-            Event::Api(_) | Event::Action(_) | Event::Resume(_) | Event::Start(_) => false,
+            Event::Api(_)
+            | Event::Action(_)
+            | Event::Resume(_)
+            | Event::Start(_)
+            | Event::Fault(_) => false,
         }
     }
 }
@@ -146,6 +158,12 @@ pub struct World {
     sample_every: SimDuration,
     /// Outputs of the apiserver waiting to be routed.
     outputs: Vec<ApiOutput>,
+    /// The clients a partition cuts off, and what is held for them.
+    network: Network,
+    /// Later steps of faults, by [`Event::Fault`] number.
+    fault_steps: Vec<FaultStep>,
+    /// Each node's place among the per-node agents (its kubelet's and kube-proxy's client).
+    node_index: BTreeMap<String, u32>,
     /// A second buffer for routing, kept to reuse its allocation.
     spare_outputs: Vec<ApiOutput>,
 }
@@ -259,6 +277,71 @@ impl World {
         }
     }
 
+    /// Carries out a fault of the timeline: its first step now, its later ones (a
+    /// recovery, a healing) when due.
+    fn start_fault(&mut self, fault: &Fault, ctx: &mut Context<'_, Event>) {
+        let steps = match fault {
+            Fault::CrashNode {
+                node,
+                recover_after,
+            } => crash_node::steps(node, *recover_after),
+            Fault::StopKubelet(node) => {
+                vec![(SimDuration::ZERO, crate::faults::kubelet::stop(node))]
+            }
+            Fault::StartKubelet(node) => {
+                vec![(SimDuration::ZERO, crate::faults::kubelet::start(node))]
+            }
+            Fault::Partition { nodes, heal_after } => {
+                let mut steps = vec![(SimDuration::ZERO, FaultStep::Cut(nodes.clone()))];
+                if let Some(after) = heal_after {
+                    steps.push((*after, FaultStep::Heal(nodes.clone())));
+                }
+                steps
+            }
+        };
+        for (delay, step) in steps {
+            if delay.is_zero() {
+                self.fault_step(step, ctx);
+            } else {
+                let n = self.fault_steps.len() as u32;
+                self.fault_steps.push(step);
+                ctx.schedule_in(delay, Event::Fault(n));
+            }
+        }
+    }
+
+    /// The clients of `nodes`' agents (kubelet and kube-proxy).
+    fn node_clients(&self, nodes: &[String]) -> Vec<ClientId> {
+        nodes
+            .iter()
+            .filter_map(|n| self.node_index.get(n))
+            .flat_map(|&i| [kubelet_client(i), kube_proxy_client(i)])
+            .collect()
+    }
+
+    /// One step of a fault.
+    fn fault_step(&mut self, step: FaultStep, ctx: &mut Context<'_, Event>) {
+        match step {
+            FaultStep::Node(node, fault) => {
+                for id in 0..self.components.len() as ComponentId {
+                    self.dispatch(ctx, id, |c, cx| c.on_node_fault(&node, fault, cx));
+                }
+            }
+            FaultStep::Cut(nodes) => {
+                let clients = self.node_clients(&nodes);
+                self.network.cut(&clients);
+            }
+            FaultStep::Heal(nodes) => {
+                let clients = self.node_clients(&nodes);
+                let (requests, outputs) = self.network.heal(&clients);
+                for event in requests {
+                    ctx.schedule_in(SimDuration::ZERO, Event::Api(event));
+                }
+                self.outputs.extend(outputs);
+            }
+        }
+    }
+
     /// Routes everything the apiserver produced, including what routing produces in turn
     /// (a response can make a component send another request).
     fn route(&mut self, ctx: &mut Context<'_, Event>) {
@@ -267,8 +350,25 @@ impl World {
             std::mem::swap(&mut batch, &mut self.outputs);
             for output in batch.drain(..) {
                 match output {
+                    ApiOutput::Schedule(at, ApiEvent::Execute(id))
+                        if self.network.any_cut()
+                            && self
+                                .api
+                                .request_client(id)
+                                .is_some_and(|c| self.network.is_cut(c)) =>
+                    {
+                        // Sent by a client a partition cuts off: it waits for the healing.
+                        let client = self.api.request_client(id).unwrap_or(ClientId(0));
+                        self.network.hold_request(client, ApiEvent::Execute(id));
+                        let _ = at;
+                    }
                     ApiOutput::Schedule(at, event) => {
                         ctx.schedule_at(at, Event::Api(event));
+                    }
+                    ApiOutput::Respond { client, .. } | ApiOutput::Deliver { client, .. }
+                        if self.network.is_cut(client) =>
+                    {
+                        self.network.hold(output);
                     }
                     ApiOutput::Respond {
                         client,
@@ -317,14 +417,28 @@ impl Model for World {
         match event {
             Event::Api(e) => self.api.handle(now, e, &mut self.outputs),
             Event::Action(n) => {
-                self.kubectl
-                    .run(n as usize, now, &mut self.api, &mut self.outputs);
-                self.schedule_kubectl_wakeups(ctx);
+                let fault = match self.kubectl.actions().get(n as usize).map(|a| &a.action) {
+                    Some(Action::Fault(fault)) => Some(fault.clone()),
+                    _ => None,
+                };
+                match fault {
+                    Some(fault) => self.start_fault(&fault, ctx),
+                    None => {
+                        self.kubectl
+                            .run(n as usize, now, &mut self.api, &mut self.outputs);
+                        self.schedule_kubectl_wakeups(ctx);
+                    }
+                }
             }
             Event::Resume(n) => {
                 self.kubectl
                     .resume(n as usize, now, &mut self.api, &mut self.outputs);
                 self.schedule_kubectl_wakeups(ctx);
+            }
+            Event::Fault(n) => {
+                if let Some(step) = self.fault_steps.get(n as usize).cloned() {
+                    self.fault_step(step, ctx);
+                }
             }
             Event::Sample => {
                 self.sample(now);
@@ -384,6 +498,9 @@ pub fn with_components(
         sample_every: SimDuration::from_secs(60),
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
+        network: Network::default(),
+        fault_steps: Vec::new(),
+        node_index: BTreeMap::new(),
     };
     let ids: Vec<ComponentId> = components.into_iter().map(|c| world.register(c)).collect();
     let mut sim = Simulation::new(world);
@@ -430,6 +547,11 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     }
     actions.extend(scenario.timeline.iter().cloned());
     let nodes = applied_nodes(&actions);
+    let node_index: BTreeMap<String, u32> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.clone(), i as u32))
+        .collect();
     let kubelets = (scenario.kubelet.enabled && !nodes.is_empty())
         .then(|| Kubelets::new(&nodes, scenario.kubelet.clone(), streams));
     let kube_proxies = (scenario.kube_proxy.enabled && !nodes.is_empty())
@@ -472,6 +594,9 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         sample_every: scenario.sample_every,
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
+        network: Network::default(),
+        fault_steps: Vec::new(),
+        node_index,
     };
     if let Some(scheduler) = scheduler {
         world.scheduler = Some(world.register(Box::new(scheduler)));

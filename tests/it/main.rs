@@ -15,6 +15,7 @@ mod replay;
 mod reporting;
 mod rollout;
 mod scheduling;
+mod self_healing;
 mod store_watch;
 mod support;
 mod sweep;

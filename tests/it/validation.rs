@@ -218,3 +218,38 @@ fn an_object_defined_twice_is_applied_twice_with_a_warning() {
         .expect("p exists");
     assert_eq!(pod.spec.containers[0].image, "b");
 }
+
+#[test]
+fn faults_name_nodes_of_the_scenario_and_positive_durations() {
+    let head = "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec:\n  nodePools:\n    \
+                - {name: n, count: 2}\n  timeline:\n";
+    // Line 8: the second timeline entry names a node that does not exist.
+    let unknown = format!(
+        "{head}    - {{at: 1m, crash: {{node: n-0}}}}\n    - {{at: 2m, partition: {{nodes: [n-7]}}}}\n"
+    );
+    let (path, err) = load_error(&unknown);
+    assert!(err.starts_with(&format!("{}:8:", path.display())), "{err}");
+    assert!(err.contains("spec.timeline[1]"), "{err}");
+    assert!(err.contains("unknown node \"n-7\""), "{err}");
+    // A zero recovery time is refused at its field.
+    let zero = format!("{head}    - {{at: 1m, crash: {{node: n-0, recoverAfter: 0s}}}}\n");
+    let (_, err) = load_error(&zero);
+    assert!(err.contains("spec.timeline[0].crash.recoverAfter"), "{err}");
+    assert!(err.contains("positive duration"), "{err}");
+    // A malformed duration is a parse error at its line, not a panic.
+    let bad = format!("{head}    - {{at: 1m, crash: {{node: n-0, recoverAfter: soon}}}}\n");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(dir.path(), "bad.yaml", &bad);
+    let err = scenario::load(&path, &Components)
+        .expect_err("a bad duration")
+        .to_string();
+    assert!(err.starts_with(&format!("{}:7:", path.display())), "{err}");
+    // A bad flag value of the node lifecycle controller is refused at its field.
+    let rate = "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec:\n  controllerManager:\n    \
+                unhealthyZoneThreshold: 1.5\n";
+    let (_, err) = load_error(rate);
+    assert!(
+        err.contains("spec.controllerManager.unhealthyZoneThreshold"),
+        "{err}"
+    );
+}

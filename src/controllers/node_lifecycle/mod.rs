@@ -564,7 +564,7 @@ impl NodeLifecycleController {
         let since = (now - start).as_nanos();
         let mut next = start + SimDuration::from_nanos(since.div_ceil(period) * period);
         if self.last_tainting == Some(next) {
-            next = next + NODE_EVICTION_PERIOD;
+            next += NODE_EVICTION_PERIOD;
         }
         self.tainting_at = Some(next);
         cx.set_timer(next, TAINTING);

@@ -231,7 +231,7 @@ mod tests {
                 done.push((name.to_string(), t));
                 Processed::Done
             });
-            t = t + SimDuration::from_millis(100);
+            t += SimDuration::from_millis(100);
         }
         done
     }
@@ -285,7 +285,7 @@ mod tests {
                     Processed::Done
                 }
             });
-            t = t + SimDuration::from_millis(100);
+            t += SimDuration::from_millis(100);
         }
         assert_eq!(
             tries,

@@ -1,0 +1,100 @@
+//! Faults a scenario injects on its timeline: what breaks, and what the world does about it.
+//! One file per fault; none of them is known to the kernel, which only runs events.
+//!
+//! * `crash_node.rs` — `crash`: a node goes down (its kubelet and its containers stop;
+//!   its pods stay in the API as they were), and optionally comes back after `recoverAfter`;
+//! * `kubelet.rs` — `stopKubelet` / `startKubelet`: the kubelet alone stops and starts;
+//! * `partition.rs` — `partition`: chosen nodes cannot reach the apiserver (nor it them)
+//!   until the partition heals.
+//!
+//! A fault on a node agent reaches the component that runs the node's agents through
+//! [`crate::component::Component::on_node_fault`], routed by the world like any other event;
+//! a partition is the world's own, since it sits between the components and the apiserver.
+
+pub mod crash_node;
+pub mod kubelet;
+pub mod partition;
+
+use crate::sim::SimDuration;
+
+/// A fault on the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A node goes down, and comes back after the duration if one is given.
+    CrashNode {
+        /// The node.
+        node: String,
+        /// When it comes back, from the crash.
+        recover_after: Option<SimDuration>,
+    },
+    /// A node's kubelet stops.
+    StopKubelet(String),
+    /// A node's kubelet starts again.
+    StartKubelet(String),
+    /// The nodes lose the apiserver, until the partition heals after the duration if given.
+    Partition {
+        /// The nodes cut off.
+        nodes: Vec<String>,
+        /// When the partition heals, from its start.
+        heal_after: Option<SimDuration>,
+    },
+}
+
+impl Fault {
+    /// A short description for logs and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Fault::CrashNode {
+                node,
+                recover_after: Some(after),
+            } => format!("crash node {node}, recovering after {after}"),
+            Fault::CrashNode { node, .. } => format!("crash node {node}"),
+            Fault::StopKubelet(node) => format!("stop the kubelet of {node}"),
+            Fault::StartKubelet(node) => format!("start the kubelet of {node}"),
+            Fault::Partition {
+                nodes,
+                heal_after: Some(after),
+            } => format!(
+                "partition {} from the apiserver for {after}",
+                nodes.join(", ")
+            ),
+            Fault::Partition { nodes, .. } => {
+                format!("partition {} from the apiserver", nodes.join(", "))
+            }
+        }
+    }
+
+    /// The nodes the fault names.
+    pub fn nodes(&self) -> Vec<&str> {
+        match self {
+            Fault::CrashNode { node, .. }
+            | Fault::StopKubelet(node)
+            | Fault::StartKubelet(node) => {
+                vec![node.as_str()]
+            }
+            Fault::Partition { nodes, .. } => nodes.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// What happens to a node's agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeFault {
+    /// The node goes down: its agents stop and what they ran is gone.
+    Crash,
+    /// The node's kubelet stops (and, in kubesim, what it ran with it).
+    StopKubelet,
+    /// The node's kubelet starts afresh: it lists its node and pods and syncs them.
+    StartKubelet,
+}
+
+/// A step of a fault the world carries out at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultStep {
+    /// Something happens to a node's agents.
+    Node(String, NodeFault),
+    /// The nodes are cut off from the apiserver.
+    Cut(Vec<String>),
+    /// The nodes reach the apiserver again.
+    Heal(Vec<String>),
+}
