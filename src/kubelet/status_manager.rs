@@ -11,8 +11,11 @@
 //! time (it is one goroutine upstream), always the pod's latest status, so changes made while
 //! a write is in flight are coalesced into the next. A write is a patch of the `status`
 //! subresource (upstream reads the pod first; kubesim folds that read into the patch). A write
-//! that fails is retried by `syncBatch`, every 10 s while something is left unwritten. Once a
-//! terminated pod's final status is written, the final delete follows.
+//! that fails is retried by `syncBatch`, every 10 s while something is left unwritten. A pod
+//! whose readiness someone else changed (the node lifecycle controller marks the pods of a
+//! silent node not Ready) gets its status written back at the next `syncBatch`
+//! (`needsReconcile`). Once a terminated pod's final status is written, the final delete
+//! follows.
 
 use std::collections::VecDeque;
 
