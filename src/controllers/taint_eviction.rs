@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::api::pod::{Pod, PodCondition};
+use crate::api::pod::{DISRUPTION_TARGET, Pod, PodCondition};
 use crate::api::taints::{Taint, TaintEffect, find_untolerated_taint, min_toleration_seconds};
 use crate::api::{Kind, ObjectKey};
 use crate::apiserver::{
@@ -224,7 +224,7 @@ impl TaintEvictionController {
             self.scheduled.remove(&key);
             self.counters.evictions += 1;
             let condition = PodCondition {
-                type_: "DisruptionTarget".into(),
+                type_: DISRUPTION_TARGET.into(),
                 status: "True".into(),
                 reason: "DeletionByTaintManager".into(),
                 message: "Taint manager: deleting due to NoExecute taint".into(),
