@@ -14,16 +14,11 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::fmt::Write as _;
-use std::hint::black_box;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use criterion::{
-    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
-use kubesim::scenario;
-use kubesim::sim::SimTime;
-use kubesim::world::{self, Components, RunOptions};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "support/generated.rs"]
+mod generated;
 
 /// Pods per Deployment.
 const REPLICAS: usize = 150;
@@ -56,62 +51,16 @@ spec:
             "    - {{at: 10m, set: {{deployment: default/app-{d:04}, image: \"app:v2\"}}}}"
         );
     }
-    for d in 0..deployments {
-        let _ = write!(
-            text,
-            "---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: app-{d:04}}}
-spec:
-  replicas: {REPLICAS}
-  selector: {{matchLabels: {{app: app-{d:04}}}}}
-  template:
-    metadata: {{labels: {{app: app-{d:04}}}}}
-    spec:
-      containers:
-        - name: app
-          image: app:v1
-          resources: {{requests: {{cpu: 100m, memory: 128Mi}}}}
-"
-        );
-    }
+    generated::append_deployments(&mut text, deployments, REPLICAS);
     text
 }
 
-/// Writes the scenario for `nodes` nodes into the target folder and returns its path.
-fn scenario_file(nodes: usize) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
-    let path = dir.join(format!("rollout-{nodes}.yaml"));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    std::fs::write(&path, scenario_text(nodes))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    path
-}
-
 fn rollout(c: &mut Criterion) {
-    let mut group = c.benchmark_group("rollout");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_secs(1));
-    for nodes in [500, 5000] {
-        let path = scenario_file(nodes);
-        let scenario = scenario::load(&path, &Components)
-            .unwrap_or_else(|e| panic!("the generated scenario should load: {e}"));
-        let until = SimTime::ZERO + scenario.duration;
-        let pods = (nodes / 5 * REPLICAS) as u64;
-        group.throughput(Throughput::Elements(pods));
-        let id = BenchmarkId::from_parameter(format!("{nodes}_nodes_{pods}_pods"));
-        group.bench_function(id, |b| {
-            b.iter(|| {
-                let mut sim = world::build(black_box(&scenario), &RunOptions::default());
-                black_box(sim.run_until(until))
-            })
-        });
-    }
-    group.finish();
+    let sizes: Vec<(usize, usize, String)> = [500, 5000]
+        .into_iter()
+        .map(|nodes| (nodes, nodes / 5 * REPLICAS, scenario_text(nodes)))
+        .collect();
+    generated::bench_runs(c, "rollout", &sizes);
 }
 
 criterion_group!(benches, rollout);

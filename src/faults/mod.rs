@@ -5,7 +5,8 @@
 //!   its pods stay in the API as they were), and optionally comes back after `recoverAfter`;
 //! * `kubelet.rs` — `stopKubelet` / `startKubelet`: the kubelet alone stops and starts;
 //! * `partition.rs` — `partition`: chosen nodes cannot reach the apiserver (nor it them)
-//!   until the partition heals.
+//!   until the partition heals; `flap`: a node loses and regains it again and again;
+//! * `zone_outage.rs` — `zoneOutage`: every node of a zone crashes at once.
 //!
 //! A fault on a node agent reaches the component that runs the node's agents through
 //! [`crate::component::Component::on_node_fault`], routed by the world like any other event;
@@ -14,6 +15,7 @@
 pub mod crash_node;
 pub mod kubelet;
 pub mod partition;
+pub mod zone_outage;
 
 use crate::sim::SimDuration;
 
@@ -38,6 +40,26 @@ pub enum Fault {
         /// When the partition heals, from its start.
         heal_after: Option<SimDuration>,
     },
+    /// Every node of a zone goes down, and comes back after the duration if given.
+    ZoneOutage {
+        /// The zone.
+        zone: String,
+        /// Its nodes, as the scenario declares them (resolved when it is loaded).
+        nodes: Vec<String>,
+        /// When they come back, from the outage.
+        recover_after: Option<SimDuration>,
+    },
+    /// A node loses the apiserver for `down`, regains it for `up`, `times` times.
+    Flap {
+        /// The node.
+        node: String,
+        /// Each loss.
+        down: SimDuration,
+        /// Each return.
+        up: SimDuration,
+        /// How many losses.
+        times: u32,
+    },
 }
 
 impl Fault {
@@ -61,6 +83,21 @@ impl Fault {
             Fault::Partition { nodes, .. } => {
                 format!("partition {} from the apiserver", nodes.join(", "))
             }
+            Fault::ZoneOutage {
+                zone,
+                nodes,
+                recover_after,
+            } => {
+                let back =
+                    recover_after.map_or(String::new(), |d| format!(", recovering after {d}"));
+                format!("zone {zone} down ({} nodes){back}", nodes.len())
+            }
+            Fault::Flap {
+                node,
+                down,
+                up,
+                times,
+            } => format!("flap node {node}: {times} × ({down} cut off, {up} back)"),
         }
     }
 
@@ -69,10 +106,13 @@ impl Fault {
         match self {
             Fault::CrashNode { node, .. }
             | Fault::StopKubelet(node)
-            | Fault::StartKubelet(node) => {
+            | Fault::StartKubelet(node)
+            | Fault::Flap { node, .. } => {
                 vec![node.as_str()]
             }
-            Fault::Partition { nodes, .. } => nodes.iter().map(String::as_str).collect(),
+            Fault::Partition { nodes, .. } | Fault::ZoneOutage { nodes, .. } => {
+                nodes.iter().map(String::as_str).collect()
+            }
         }
     }
 }

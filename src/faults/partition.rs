@@ -12,7 +12,9 @@
 
 use std::collections::BTreeSet;
 
+use super::FaultStep;
 use crate::apiserver::{ApiEvent, ApiOutput, ClientId};
+use crate::sim::SimDuration;
 
 /// The cut-off clients and what is held for them.
 #[derive(Debug, Default)]
@@ -71,5 +73,55 @@ impl Network {
             });
         self.held = kept;
         (requests.into_iter().map(|(_, e)| e).collect(), outputs)
+    }
+}
+
+/// The steps of a partition of `nodes`: cut now, healed after `heal_after` if given.
+pub fn steps(nodes: &[String], heal_after: Option<SimDuration>) -> Vec<(SimDuration, FaultStep)> {
+    let mut steps = vec![(SimDuration::ZERO, FaultStep::Cut(nodes.to_vec()))];
+    if let Some(after) = heal_after {
+        steps.push((after, FaultStep::Heal(nodes.to_vec())));
+    }
+    steps
+}
+
+/// The steps of `flap`: `node` cut off for `down`, back for `up`, `times` times over; it ends
+/// connected.
+pub fn flap_steps(
+    node: &str,
+    down: SimDuration,
+    up: SimDuration,
+    times: u32,
+) -> Vec<(SimDuration, FaultStep)> {
+    let nodes = vec![node.to_string()];
+    let mut steps = Vec::new();
+    let mut at = SimDuration::ZERO;
+    for _ in 0..times {
+        steps.push((at, FaultStep::Cut(nodes.clone())));
+        at += down;
+        steps.push((at, FaultStep::Heal(nodes.clone())));
+        at += up;
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flap_alternates_cut_and_heal_and_ends_connected() {
+        let s = |secs| SimDuration::from_secs(secs);
+        let n = || vec!["n1".to_string()];
+        // 2 × (30 s cut off, 90 s back): cut 0, heal 30, cut 120, heal 150.
+        assert_eq!(
+            flap_steps("n1", s(30), s(90), 2),
+            vec![
+                (s(0), FaultStep::Cut(n())),
+                (s(30), FaultStep::Heal(n())),
+                (s(120), FaultStep::Cut(n())),
+                (s(150), FaultStep::Heal(n())),
+            ]
+        );
     }
 }

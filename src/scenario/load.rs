@@ -746,7 +746,7 @@ fn assemble(
         fault_check = Some(s);
     }
     if let Some(s) = &fault_check {
-        check_fault_nodes(&s.timeline, &timeline, &initial, &locator)?;
+        resolve_fault_nodes(&s.timeline, &mut timeline, &initial, &locator)?;
     }
     timeline.sort_by_key(|a| a.at);
     owners::resolve_owner_references(
@@ -1673,6 +1673,8 @@ fn timeline_action(
         e.stop_kubelet.is_some(),
         e.start_kubelet.is_some(),
         e.partition.is_some(),
+        e.zone_outage.is_some(),
+        e.flap.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -1681,7 +1683,7 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap), found {present}"
             ),
         ));
     }
@@ -1792,7 +1794,8 @@ fn timeline_action(
     Ok(Action::Cordon(node, false))
 }
 
-/// A fault entry, if `e` is one: `crash`, `stopKubelet`, `startKubelet` or `partition`, its
+/// A fault entry, if `e` is one: `crash`, `stopKubelet`, `startKubelet`, `partition`,
+/// `zoneOutage` or `flap`, its
 /// durations positive and its nodes named (whether they exist is checked once every node of
 /// the scenario is known). An error names the field (from the action's key) and what was
 /// expected.
@@ -1843,6 +1846,37 @@ fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
                     })
                 })
         }
+    } else if let Some(outage) = &e.zone_outage {
+        if outage.zone.is_empty() {
+            Err((
+                "zoneOutage.zone".to_string(),
+                "expected a zone name".to_string(),
+            ))
+        } else {
+            positive(outage.recover_after, "zoneOutage.recoverAfter").map(|recover_after| {
+                Fault::ZoneOutage {
+                    zone: outage.zone.clone(),
+                    // Filled in once every node of the scenario is known.
+                    nodes: Vec::new(),
+                    recover_after,
+                }
+            })
+        }
+    } else if let Some(flap) = &e.flap {
+        let at_least_once = if flap.times == 0 {
+            Err(("flap.times".to_string(), "expected at least 1".to_string()))
+        } else {
+            Ok(())
+        };
+        named(&flap.node, "flap.node").and_then(|node| {
+            at_least_once?;
+            Ok(Fault::Flap {
+                node,
+                down: positive(Some(flap.down), "flap.down")?.unwrap_or_default(),
+                up: positive(Some(flap.up), "flap.up")?.unwrap_or_default(),
+                times: flap.times,
+            })
+        })
     } else {
         return None;
     };
@@ -1851,25 +1885,61 @@ fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
 
 /// Checks that every node a fault names is a node of the scenario (made initially or by a
 /// timeline `apply`); an error points at the fault's entry.
-fn check_fault_nodes(
+fn resolve_fault_nodes(
     entries: &[Spanned<TimelineEntry>],
-    actions: &[TimedAction],
+    actions: &mut [TimedAction],
     initial: &[Object],
     locator: &Locator<'_>,
 ) -> Result<(), ScenarioError> {
-    let nodes: std::collections::BTreeSet<&str> = initial
+    // (name, zone) of every node, in the order declared.
+    let declared: Vec<(String, Option<String>)> = initial
         .iter()
         .chain(actions.iter().flat_map(|a| match &a.action {
             Action::Apply(objects) => objects.as_slice(),
             _ => &[],
         }))
         .filter(|o| o.kind() == Kind::Node)
-        .map(|o| o.meta().name.as_str())
+        .map(|o| {
+            let meta = o.meta();
+            (meta.name.clone(), meta.labels.get(LABEL_ZONE).cloned())
+        })
         .collect();
-    for (i, (entry, action)) in entries.iter().zip(actions).enumerate() {
-        let Action::Fault(fault) = &action.action else {
+    let nodes: std::collections::BTreeSet<&str> =
+        declared.iter().map(|(name, _)| name.as_str()).collect();
+    for (i, (entry, action)) in entries.iter().zip(actions.iter_mut()).enumerate() {
+        let Action::Fault(fault) = &mut action.action else {
             continue;
         };
+        if let crate::faults::Fault::ZoneOutage {
+            zone,
+            nodes: in_zone,
+            ..
+        } = fault
+        {
+            *in_zone = declared
+                .iter()
+                .filter(|(_, z)| z.as_deref() == Some(zone.as_str()))
+                .map(|(name, _)| name.clone())
+                .collect();
+            if in_zone.is_empty() {
+                let zones: std::collections::BTreeSet<&str> =
+                    declared.iter().filter_map(|(_, z)| z.as_deref()).collect();
+                let known: Vec<&str> = zones.into_iter().take(5).collect();
+                return Err(ScenarioError::Invalid {
+                    pos: locator.at(&entry.referenced),
+                    path: format!("spec.timeline[{i}].zoneOutage.zone"),
+                    message: format!(
+                        "no node is in zone {zone:?}; expected a zone of the scenario's nodes \
+                         (label {LABEL_ZONE}: {})",
+                        if known.is_empty() {
+                            "none has one".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                });
+            }
+        }
         if let Some(unknown) = fault.nodes().into_iter().find(|n| !nodes.contains(n)) {
             let known: Vec<&str> = nodes.iter().copied().take(5).collect();
             return Err(ScenarioError::Invalid {

@@ -279,6 +279,10 @@ pub struct TimelineEntry {
     pub start_kubelet: Option<String>,
     /// Nodes lose the apiserver (fault).
     pub partition: Option<PartitionAction>,
+    /// Every node of a zone goes down (fault).
+    pub zone_outage: Option<ZoneOutageAction>,
+    /// A node loses and regains the apiserver again and again (fault).
+    pub flap: Option<FlapAction>,
 }
 
 /// `drain:` — `kubectl drain <node> --ignore-daemonsets --delete-emptydir-data --force`:
@@ -325,6 +329,32 @@ pub struct PartitionAction {
     pub nodes: Vec<String>,
     /// When the partition heals, from its start.
     pub heal_after: Option<SimDuration>,
+}
+
+/// `zoneOutage:` — every node of the zone (by `topology.kubernetes.io/zone`) goes down, and
+/// comes back after `recoverAfter` if given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ZoneOutageAction {
+    /// The zone.
+    pub zone: String,
+    /// When its nodes boot again, from the outage.
+    pub recover_after: Option<SimDuration>,
+}
+
+/// `flap:` — the node is cut off from the apiserver for `down`, then reaches it for `up`,
+/// `times` times.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FlapAction {
+    /// The node.
+    pub node: String,
+    /// How long each loss lasts.
+    pub down: SimDuration,
+    /// How long the node is back between losses.
+    pub up: SimDuration,
+    /// How many losses.
+    pub times: u32,
 }
 
 /// `rollout:` — exactly one of `undo`, `pause`, `resume`, `restart`, naming a Deployment

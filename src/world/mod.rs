@@ -26,7 +26,7 @@ use crate::controllers::node_lifecycle::{NodeLifecycleController, NodeLifecycleS
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::controllers::taint_eviction::TaintEvictionController;
 use crate::faults::partition::Network;
-use crate::faults::{Fault, FaultStep, crash_node};
+use crate::faults::{Fault, FaultStep, crash_node, partition, zone_outage};
 use crate::kube_proxy::KubeProxies;
 use crate::kube_proxy::kube_proxy_client;
 use crate::kubelet::Kubelets;
@@ -291,13 +291,18 @@ impl World {
             Fault::StartKubelet(node) => {
                 vec![(SimDuration::ZERO, crate::faults::kubelet::start(node))]
             }
-            Fault::Partition { nodes, heal_after } => {
-                let mut steps = vec![(SimDuration::ZERO, FaultStep::Cut(nodes.clone()))];
-                if let Some(after) = heal_after {
-                    steps.push((*after, FaultStep::Heal(nodes.clone())));
-                }
-                steps
-            }
+            Fault::Partition { nodes, heal_after } => partition::steps(nodes, *heal_after),
+            Fault::ZoneOutage {
+                nodes,
+                recover_after,
+                ..
+            } => zone_outage::steps(nodes, *recover_after),
+            Fault::Flap {
+                node,
+                down,
+                up,
+                times,
+            } => partition::flap_steps(node, *down, *up, *times),
         };
         for (delay, step) in steps {
             if delay.is_zero() {

@@ -34,6 +34,11 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // The ReplicaSet controller's pods get generated names, and the scheduler breaks ties
     // between equally loaded nodes (which node a pod lands on decides which drain evicts it).
     ("drain.yaml", Randomness::Draws),
+    // Generated pod names, the scheduler's tie-break and the kubelets' lease jitter (which
+    // decides when a crashed node is found silent).
+    ("node-failure.yaml", Randomness::Draws),
+    ("partition.yaml", Randomness::Draws),
+    ("zone-outage.yaml", Randomness::Draws),
     // FGD's integer scores tie often; kube-scheduler breaks the ties among the best GPU nodes
     // with the seeded stream "scheduler/tie-break".
     ("gpu-sharing.yaml", Randomness::Draws),

@@ -244,6 +244,17 @@ fn faults_name_nodes_of_the_scenario_and_positive_durations() {
         .expect_err("a bad duration")
         .to_string();
     assert!(err.starts_with(&format!("{}:7:", path.display())), "{err}");
+    // A zone outage names a zone some node is in (the pool's nodes have none here), and a
+    // flap at least one loss; each is refused at its field.
+    let zone = format!("{head}    - {{at: 1m, zoneOutage: {{zone: zone-x}}}}\n");
+    let (_, err) = load_error(&zone);
+    assert!(err.contains("spec.timeline[0].zoneOutage.zone"), "{err}");
+    assert!(err.contains("no node is in zone \"zone-x\""), "{err}");
+    let flap =
+        format!("{head}    - {{at: 1m, flap: {{node: n-1, down: 30s, up: 1m, times: 0}}}}\n");
+    let (_, err) = load_error(&flap);
+    assert!(err.contains("spec.timeline[0].flap.times"), "{err}");
+    assert!(err.contains("expected at least 1"), "{err}");
     // A bad flag value of the node lifecycle controller is refused at its field.
     let rate = "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec:\n  controllerManager:\n    \
                 unhealthyZoneThreshold: 1.5\n";
