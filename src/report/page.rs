@@ -7,6 +7,7 @@ use super::html::{Block, Metric, Report, Section};
 use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::metrics::gpu::GpuSample;
 use crate::metrics::{Sample, nearest_rank_counted};
+use crate::sim::SimTime;
 use crate::world::World;
 
 /// A chart file and its picture.
@@ -226,6 +227,26 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
             });
         }
     }
+    let healing = world.recorder().healing();
+    if healing.anything_happened() {
+        let lost: f64 = world
+            .recorder()
+            .convergence()
+            .replica_seconds_lost(info.end)
+            .iter()
+            .map(|(_, seconds)| seconds)
+            .sum();
+        headline.push(Metric {
+            label: "Pods evicted".into(),
+            value: healing.evicted().to_string(),
+            note: Some(format!(
+                "at worst {} node(s) down, {} tainted NoExecute; {} replica-seconds unavailable",
+                healing.peak_down(),
+                healing.peak_tainted(),
+                lost.round()
+            )),
+        });
+    }
     headline.extend([
         Metric {
             label: "API requests".into(),
@@ -250,11 +271,13 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
             svg: svg.clone(),
         })
         .collect();
-    let timeline_rows = world
-        .kubectl()
-        .outcomes()
+    let outcomes = world.kubectl().outcomes();
+    let times: Vec<SimTime> = outcomes.iter().map(|o| o.at).collect();
+    let settled = world.recorder().convergence().settle_times(&times);
+    let timeline_rows = outcomes
         .iter()
-        .map(|o| {
+        .zip(settled)
+        .map(|(o, settled)| {
             vec![
                 o.at.to_string(),
                 o.description.clone(),
@@ -264,6 +287,7 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
                 } else {
                     o.errors.join("; ")
                 },
+                settled.map_or_else(|| "not by the end".into(), |d| d.to_string()),
             ]
         })
         .collect();
@@ -280,6 +304,7 @@ pub fn html(info: &RunInfo<'_>, world: &World, rendered: &[(&ChartFile, String)]
                     "action".into(),
                     "requests".into(),
                     "result".into(),
+                    "converged after".into(),
                 ],
                 rows: timeline_rows,
             }],

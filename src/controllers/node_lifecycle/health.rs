@@ -118,9 +118,8 @@ pub fn check_node(
         }
         _ => {}
     }
-    let Some(h) = health.as_mut() else {
-        unreachable!("the record was made above")
-    };
+    // Always there by now (the first arm above makes one); made here too rather than trusted.
+    let h = health.get_or_insert_with(|| fresh(now));
     if let Some(renewed) = lease
         && saved_lease.is_none_or(|saved| saved < renewed)
     {
