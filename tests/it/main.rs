@@ -20,3 +20,4 @@ mod store_watch;
 mod support;
 mod sweep;
 mod validation;
+mod zone_disruption;
