@@ -6,6 +6,7 @@ mod determinism;
 mod disruption;
 mod endpoints;
 mod explain;
+mod fault_properties;
 mod gpu;
 mod inputs;
 mod kubelet;
