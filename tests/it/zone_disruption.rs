@@ -17,14 +17,15 @@
 //!
 //! * the controller's informers have listed at 1 ms: its monitor passes run at
 //!   `m_k = 0.001 + 5k` s and its tainting passes on the 100 ms grid from 0.001 s;
-//! * each kubelet starts at 0: its status (Ready) commits at 1 ms and is never written again
-//!   in these runs (nothing changes, and the 5 min report is later than any crash here); its
-//!   lease is got, then written, answered by 2 ms; each renewal is sent 10 s + up to 4 %
-//!   (0.4 s) after the previous one was answered. So renewal 2 is sent at
-//!   `r ∈ [0.002 + 20 + 0.001, 0.002 + 20.8 + 0.001] ⊂ [20.003, 20.81]` and renewal 3 not
-//!   before 30 s (each test checks its nodes' renewal times against this window);
+//! * each kubelet has listed its node at 1 ms and starts its heartbeats then: its status
+//!   (Ready, heartbeat 1 ms) commits at 2 ms and is never written again in these runs (nothing
+//!   changes, and the 5 min report is later than any crash here); its lease is got (answered
+//!   at 2 ms) and written (answered at 3 ms); each renewal, dated when it is sent, is sent
+//!   10 s + up to 4 % (0.4 s) after the previous one was answered, 1 ms after it was sent.
+//!   So renewal 2 is sent at `r ∈ [0.003 + 0.001 + 20, 0.003 + 0.001 + 20.8] = [20.004,
+//!   20.804]` and renewal 3 not before 30 s (each test checks its nodes against this);
 //! * a crash at 22 s: every crashed node's last sign of life is its renewal 2, committed by
-//!   20.811 and seen by 20.812 — after the pass at 20.001 (r + 2 ms > 20.001), before the one
+//!   20.805 and seen by 20.806 — after the pass at 20.001 (r + 2 ms > 20.001), before the one
 //!   at 25.001: all have probe timestamp p = 25.001. The first pass with now > p + 50 =
 //!   75.001 is 80.001: all are set Unknown in the same pass, and the zone's state is computed
 //!   with all of them not Ready. The pass at 85.001 finds them Unknown and queues them (in
@@ -180,24 +181,24 @@ fn run_collecting_taints(sim: &mut Simulation<World>, until: SimTime) -> Vec<Tai
     changes
 }
 
-/// The taints added, as (seconds, node).
-fn added(changes: &[TaintChange]) -> Vec<(f64, String)> {
+/// The taints added: when, on which node.
+fn added(changes: &[TaintChange]) -> Vec<(SimTime, String)> {
     changes
         .iter()
         .filter(|c| c.added)
-        .map(|c| (seconds(c.at), c.node.clone()))
+        .map(|c| (c.at, c.node.clone()))
         .collect()
 }
 
 /// Checks the timeline's premise: every node's lease was last renewed (renewal 2) in
-/// [20.003 s, 20.81 s], and its Ready heartbeat is the first status write, at 1 ms.
+/// [20.004 s, 20.804 s], and its Ready heartbeat is the first status write's, 1 ms.
 fn assert_renewals_in_window(sim: &Simulation<World>) {
     let store = sim.model().api().store();
     for o in store.iter(Kind::Lease) {
         if let Object::Lease(lease) = &**o {
             let renewed = lease.spec.renew_time.expect("a node lease is renewed");
             assert!(
-                (secs(20.003)..=secs(20.81)).contains(&renewed),
+                (secs(20.004)..=secs(20.804)).contains(&renewed),
                 "{}: renewed at {renewed}",
                 lease.metadata.name
             );
@@ -296,8 +297,8 @@ fn a_large_zone_in_partial_disruption_is_tainted_at_the_secondary_rate() {
     sim.run_until(secs(21.999));
     assert_renewals_in_window(&sim);
     let changes = run_collecting_taints(&mut sim, secs(390.0));
-    let expected: Vec<(f64, String)> = (0..4)
-        .map(|k| (85.002 + 100.0 * k as f64, node("a", k, 60)))
+    let expected: Vec<(SimTime, String)> = (0..4)
+        .map(|k| (secs(85.002 + 100.0 * k as f64), node("a", k, 60)))
         .collect();
     assert_eq!(added(&changes), expected);
     assert!(changes.iter().all(|c| c.added), "{changes:?}");
@@ -365,8 +366,8 @@ fn a_whole_zone_down_is_tainted_at_the_normal_rate() {
     assert_renewals_in_window(&sim);
     assert_one_pod_per_node(&sim, 8);
     let changes = run_collecting_taints(&mut sim, secs(420.0));
-    let expected: Vec<(f64, String)> = (0..4)
-        .map(|k| (85.002 + 10.0 * k as f64, node("a", k, 4)))
+    let expected: Vec<(SimTime, String)> = (0..4)
+        .map(|k| (secs(85.002 + 10.0 * k as f64), node("a", k, 4)))
         .collect();
     assert_eq!(added(&changes), expected);
     assert_eq!(changes.len(), 4, "{changes:?}");
@@ -460,8 +461,8 @@ fn the_last_zone_going_down_lifts_the_taints() {
     sim.run_until(secs(21.999));
     assert_renewals_in_window(&sim);
     let changes = run_collecting_taints(&mut sim, secs(900.0));
-    let expected: Vec<(f64, String)> = (0..3)
-        .map(|k| (85.002 + 10.0 * k as f64, node("a", k, 3)))
+    let expected: Vec<(SimTime, String)> = (0..3)
+        .map(|k| (secs(85.002 + 10.0 * k as f64), node("a", k, 3)))
         .collect();
     assert_eq!(added(&changes), expected);
     let lifted: Vec<&TaintChange> = changes.iter().filter(|c| !c.added).collect();
