@@ -12,6 +12,11 @@ use kubesim::scenario;
 use kubesim::sim::SimTime;
 use kubesim::world::{self, Components, RunOptions};
 
+/// The allocator `kubesim` itself runs with (see `src/main.rs`), so that a bench times what
+/// the command does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Writes `text` as `target/<name>.yaml` and returns its path.
 pub fn scenario_file(name: &str, text: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
