@@ -16,7 +16,7 @@ use crate::api::Kind;
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, WatchEvent, WatchId};
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
-use crate::faults::NodeFault;
+use crate::faults::{ContainerKill, NodeFault, PodFaultError};
 use crate::sim::{SimDuration, SimTime};
 
 /// A timer a component sets: a code only the component interprets, and whether the timer is
@@ -106,6 +106,20 @@ pub trait Component: Any {
     /// component that runs agents on nodes acts on it.
     fn on_node_fault(&mut self, node: &str, fault: NodeFault, cx: &mut ComponentContext<'_>) {
         let _ = (node, fault, cx);
+    }
+
+    /// A fault kills containers of a pod on node `node` (`podCrash`, `oomKill`): the world
+    /// acting on the node's container runtime. Only the component that runs the node's
+    /// kubelet acts on it, and answers whether the containers were there to kill; the others
+    /// answer None.
+    fn on_container_kill(
+        &mut self,
+        node: &str,
+        kill: &ContainerKill,
+        cx: &mut ComponentContext<'_>,
+    ) -> Option<Result<(), PodFaultError>> {
+        let _ = (node, kill, cx);
+        None
     }
 
     /// The component, for typed reads by observers (metrics, reports, `explain`).

@@ -371,7 +371,7 @@ pub struct ContainerStateRunning {
 pub struct ContainerStateTerminated {
     /// Its exit code.
     pub exit_code: i32,
-    /// `Completed` (exit code 0) or `Error`.
+    /// `Completed` (exit code 0), `Error`, or `OOMKilled` (killed by the OOM killer).
     pub reason: String,
     /// Virtual time it started.
     #[serde(skip)]

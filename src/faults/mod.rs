@@ -6,18 +6,30 @@
 //! * `kubelet.rs` — `stopKubelet` / `startKubelet`: the kubelet alone stops and starts;
 //! * `partition.rs` — `partition`: chosen nodes cannot reach the apiserver (nor it them)
 //!   until the partition heals; `flap`: a node loses and regains it again and again;
-//! * `zone_outage.rs` — `zoneOutage`: every node of a zone crashes at once.
+//! * `zone_outage.rs` — `zoneOutage`: every node of a zone crashes at once;
+//! * `pod_crash.rs` — `podCrash`: a pod's container process exits with a code of its own;
+//! * `oom_kill.rs` — `oomKill`: the kernel's OOM killer kills a pod's container;
+//! * `pod_target.rs` — which pods a pod fault hits: one named, or some chosen at random
+//!   among the running pods a label selector matches, when the fault fires.
 //!
 //! A fault on a node agent reaches the component that runs the node's agents through
 //! [`crate::component::Component::on_node_fault`], routed by the world like any other event;
-//! a partition is the world's own, since it sits between the components and the apiserver.
+//! a fault on a pod's containers reaches the same component through
+//! [`crate::component::Component::on_container_kill`], as the world acting on the node's
+//! container runtime; a partition is the world's own, since it sits between the components
+//! and the apiserver.
 
 pub mod crash_node;
 pub mod kubelet;
+pub mod oom_kill;
 pub mod partition;
+pub mod pod_crash;
+pub mod pod_target;
 pub mod zone_outage;
 
+use crate::api::{ObjectKey, Uid};
 use crate::sim::SimDuration;
+pub use pod_target::{PodFaultError, PodTarget};
 
 /// A fault on the timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +72,22 @@ pub enum Fault {
         /// How many losses.
         times: u32,
     },
+    /// A pod's container processes exit with `exit_code`.
+    PodCrash {
+        /// The pods.
+        target: PodTarget,
+        /// The container (None: every container of the pod that runs).
+        container: Option<String>,
+        /// The code they exit with.
+        exit_code: i32,
+    },
+    /// The kernel's OOM killer kills a pod's container.
+    OomKill {
+        /// The pods.
+        target: PodTarget,
+        /// The container (None: the pod's first container).
+        container: Option<String>,
+    },
 }
 
 impl Fault {
@@ -98,6 +126,24 @@ impl Fault {
                 up,
                 times,
             } => format!("flap node {node}: {times} × ({down} cut off, {up} back)"),
+            Fault::PodCrash {
+                target,
+                container,
+                exit_code,
+            } => {
+                let which = container
+                    .as_ref()
+                    .map_or("every container".to_string(), |c| format!("container {c}"));
+                format!("crash {which} of {target} (exit code {exit_code})")
+            }
+            Fault::OomKill { target, container } => {
+                let which = container
+                    .as_ref()
+                    .map_or("the first container".to_string(), |c| {
+                        format!("container {c}")
+                    });
+                format!("OOM-kill {which} of {target}")
+            }
         }
     }
 
@@ -113,6 +159,15 @@ impl Fault {
             Fault::Partition { nodes, .. } | Fault::ZoneOutage { nodes, .. } => {
                 nodes.iter().map(String::as_str).collect()
             }
+            Fault::PodCrash { .. } | Fault::OomKill { .. } => Vec::new(),
+        }
+    }
+
+    /// The pods a pod fault hits, if it is one.
+    pub fn pod_target(&self) -> Option<&PodTarget> {
+        match self {
+            Fault::PodCrash { target, .. } | Fault::OomKill { target, .. } => Some(target),
+            _ => None,
         }
     }
 }
@@ -128,11 +183,48 @@ pub enum NodeFault {
     StartKubelet,
 }
 
+/// Why a container dies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillCause {
+    /// Its process exits by itself with this code (`reason: Error`, or `Completed` for 0).
+    Crash(i32),
+    /// The kernel's OOM killer sends it SIGKILL (exit code 137, `reason: OOMKilled`).
+    OomKilled,
+}
+
+/// The exit code of a container the OOM killer killed: 128 + SIGKILL (9).
+pub const OOM_KILLED_EXIT_CODE: i32 = 137;
+
+impl KillCause {
+    /// The exit code the container ends with.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            KillCause::Crash(code) => code,
+            KillCause::OomKilled => OOM_KILLED_EXIT_CODE,
+        }
+    }
+}
+
+/// Containers of one pod die: what the world asks of the container runtime of the pod's node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerKill {
+    /// The pod.
+    pub pod: ObjectKey,
+    /// Its uid (a pod of the same name created since is another pod).
+    pub uid: Uid,
+    /// The container (None: every container of the pod that runs).
+    pub container: Option<String>,
+    /// How they die.
+    pub cause: KillCause,
+}
+
 /// A step of a fault the world carries out at a time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultStep {
     /// Something happens to a node's agents.
     Node(String, NodeFault),
+    /// Containers of a pod on the node die.
+    Pod(String, ContainerKill),
     /// The nodes are cut off from the apiserver.
     Cut(Vec<String>),
     /// The nodes reach the apiserver again.

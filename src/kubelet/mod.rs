@@ -50,7 +50,7 @@ use crate::apiserver::{
 use crate::client::informer::{Delta, Informer};
 use crate::component::{Component, ComponentContext, Timer, population_index};
 use crate::config::kubelet::KubeletSettings;
-use crate::faults::NodeFault;
+use crate::faults::{ContainerKill, NodeFault, PodFaultError};
 use crate::sim::{RngStreams, SimRng, SimTime};
 
 use image_puller::ImagePuller;
@@ -204,19 +204,18 @@ impl Kubelets {
         population_index(client, KUBELET_CLIENT_BASE, self.nodes.len())
     }
 
-    /// Runs `f` on node `index` with its environment.
-    fn with_node(
+    /// Runs `f` on node `index` with its environment; None if the node has no kubelet
+    /// running.
+    fn with_node<R>(
         &mut self,
         index: usize,
         cx: &mut ComponentContext<'_>,
-        f: impl FnOnce(&mut NodeAgent, &mut Env<'_, '_>),
-    ) {
-        let Some(agent) = self.nodes.get_mut(index) else {
-            return;
-        };
+        f: impl FnOnce(&mut NodeAgent, &mut Env<'_, '_>) -> R,
+    ) -> Option<R> {
+        let agent = self.nodes.get_mut(index)?;
         if agent.down {
             // A stopped kubelet hears nothing.
-            return;
+            return None;
         }
         let mut env = Env {
             now: cx.now(),
@@ -226,7 +225,7 @@ impl Kubelets {
             node: index as u32,
             incarnation: self.incarnations.get(index).copied().unwrap_or(0),
         };
-        f(agent, &mut env);
+        Some(f(agent, &mut env))
     }
 
     /// A fault hits node `index`'s kubelet: a crash or a stop replaces it by one that is
@@ -460,6 +459,26 @@ impl Component for Kubelets {
         if let Some(index) = self.nodes.iter().position(|a| a.name == node) {
             self.node_fault(index, fault, cx);
         }
+    }
+
+    fn on_container_kill(
+        &mut self,
+        node: &str,
+        kill: &ContainerKill,
+        cx: &mut ComponentContext<'_>,
+    ) -> Option<Result<(), PodFaultError>> {
+        let index = self.nodes.iter().position(|a| a.name == node)?;
+        // A node whose kubelet is down runs no containers (kubesim models the kubelet and
+        // the runtime as one): nothing is there to kill.
+        let outcome = self
+            .with_node(index, cx, |agent, env| agent.kill_containers(kill, env))
+            .unwrap_or_else(|| {
+                Err(PodFaultError::NotOnNode {
+                    node: node.to_string(),
+                    pod: kill.pod.clone(),
+                })
+            });
+        Some(outcome)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

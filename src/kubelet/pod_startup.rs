@@ -12,7 +12,8 @@
 //! the first relist after it, and only then does the pod's status show it and the kubelet act
 //! on it (restart an exited container, possibly after its back-off; finish a pod whose
 //! containers are all done). A failed liveness or startup probe kills the container (within
-//! the pod's grace period) and restarts it in the same sync.
+//! the pod's grace period) and restarts it in the same sync. A fault (`podCrash`,
+//! `oomKill`) ends a running container at once, as its own exit would, and goes the same way.
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ use super::wakeups::{PodWake, Wake};
 use super::{Env, NodeAgent};
 use crate::api::Uid;
 use crate::api::pod::{Pod, PodPhase};
+use crate::faults::{ContainerKill, KillCause, PodFaultError};
 use crate::sim::{SimDuration, SimTime};
 
 /// `waiting.reason` of a container not created yet.
@@ -348,6 +350,27 @@ impl NodeAgent {
 
     /// Container `index` exits by itself.
     fn container_exits(&mut self, uid: Uid, index: usize, env: &mut Env<'_, '_>) {
+        let code = self
+            .pods
+            .get(&uid)
+            .and_then(|w| w.containers.get(index))
+            .map(|c| c.behavior.exit_code);
+        if let Some(code) = code {
+            self.container_ends(uid, index, code, false, env);
+        }
+    }
+
+    /// Running container `index` ends now with `code` (killed by the OOM killer if
+    /// `oom_killed`); the PLEG sees it at its next relist. The epoch moves on, so the exit its
+    /// behaviour had planned for this run does not happen.
+    fn container_ends(
+        &mut self,
+        uid: Uid,
+        index: usize,
+        code: i32,
+        oom_killed: bool,
+        env: &mut Env<'_, '_>,
+    ) {
         let Some(c) = self
             .pods
             .get_mut(&uid)
@@ -361,10 +384,75 @@ impl NodeAgent {
         c.actual = Runtime::Exited(Exit {
             started: since,
             finished: env.now,
-            code: c.behavior.exit_code,
+            code,
+            oom_killed,
         });
         c.epoch = c.epoch.wrapping_add(1);
         self.relist_later(uid, index, env);
+    }
+
+    /// A fault of the world's on the node's container runtime (`podCrash`, `oomKill`): the
+    /// containers `kill` names die now, as if their process had exited or been OOM-killed.
+    /// The kubelet learns it as it learns any exit, from its next relist. Refused, with
+    /// nothing killed, for a pod this kubelet does not run, one being deleted or finished, a
+    /// container it does not have, or one that is not running (starting, backing off, done,
+    /// or already being stopped).
+    pub(super) fn kill_containers(
+        &mut self,
+        kill: &ContainerKill,
+        env: &mut Env<'_, '_>,
+    ) -> Result<(), PodFaultError> {
+        let pod = || kill.pod.clone();
+        let Some(work) = self.pods.get(&kill.uid) else {
+            return Err(PodFaultError::NotOnNode {
+                node: self.name.clone(),
+                pod: pod(),
+            });
+        };
+        if work.terminating() || !work.is_active() {
+            let state = if work.terminating() {
+                "terminating"
+            } else {
+                "finished"
+            };
+            return Err(PodFaultError::NotRunning {
+                pod: pod(),
+                state: state.to_string(),
+            });
+        }
+        let runs = |c: &ContainerWork| c.running() && !c.stopping;
+        let targets: Vec<usize> = match &kill.container {
+            Some(name) => {
+                let Some(index) = work.containers.iter().position(|c| c.name == *name) else {
+                    return Err(PodFaultError::NoSuchContainer {
+                        pod: pod(),
+                        container: name.clone(),
+                    });
+                };
+                if !runs(&work.containers[index]) {
+                    return Err(PodFaultError::ContainerNotRunning {
+                        pod: pod(),
+                        container: name.clone(),
+                    });
+                }
+                vec![index]
+            }
+            None => {
+                let running: Vec<usize> = (0..work.containers.len())
+                    .filter(|&i| runs(&work.containers[i]))
+                    .collect();
+                if running.is_empty() {
+                    return Err(PodFaultError::NoContainerRunning(pod()));
+                }
+                running
+            }
+        };
+        let code = kill.cause.exit_code();
+        let oom_killed = kill.cause == KillCause::OomKilled;
+        for index in targets {
+            self.container_ends(kill.uid, index, code, oom_killed, env);
+        }
+        Ok(())
     }
 
     /// The PLEG relists: container `index` is seen as the runtime has it.
@@ -531,6 +619,7 @@ impl NodeAgent {
             started: since,
             finished: env.now,
             code: if hard { SIGKILL_EXIT_CODE } else { 0 },
+            oom_killed: false,
         });
         c.exit_handled = c.instance;
         if policy == "Never" {

@@ -36,6 +36,8 @@ pub struct Exit {
     pub finished: SimTime,
     /// Its exit code.
     pub code: i32,
+    /// The kernel's OOM killer killed it (the runtime's reason `OOMKilled`).
+    pub oom_killed: bool,
 }
 
 /// Where a pod is in its life on the node.

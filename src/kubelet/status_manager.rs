@@ -31,6 +31,9 @@ use crate::api::{Kind, ObjectKey, Uid};
 use crate::apiserver::{ApiError, PatchOp, Request, Response};
 use crate::sim::{SimDuration, SimTime};
 
+/// `terminated.reason` of a container the OOM killer killed, as the runtime reports it.
+pub const OOM_KILLED: &str = "OOMKilled";
+
 /// The status manager's reconcile period (`syncPeriod` in status_manager.go).
 pub const SYNC_BATCH_PERIOD: SimDuration = SimDuration::from_secs(10);
 
@@ -308,7 +311,14 @@ fn container_status(c: &ContainerWork, pod: &crate::api::pod::Pod) -> ContainerS
     let terminated = |e: Exit| ContainerState {
         terminated: Some(ContainerStateTerminated {
             exit_code: e.code,
-            reason: if e.code == 0 { "Completed" } else { "Error" }.to_string(),
+            reason: if e.oom_killed {
+                OOM_KILLED
+            } else if e.code == 0 {
+                "Completed"
+            } else {
+                "Error"
+            }
+            .to_string(),
             started_at: e.started,
             finished_at: e.finished,
         }),

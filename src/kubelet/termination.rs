@@ -93,6 +93,7 @@ impl NodeAgent {
             started: since,
             finished: env.now,
             code: if c.hard_kill { SIGKILL_EXIT_CODE } else { 0 },
+            oom_killed: false,
         });
         c.stopping = false;
         c.done = true;

@@ -1675,6 +1675,8 @@ fn timeline_action(
         e.partition.is_some(),
         e.zone_outage.is_some(),
         e.flap.is_some(),
+        e.pod_crash.is_some(),
+        e.oom_kill.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -1683,7 +1685,7 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap, podCrash, oomKill), found {present}"
             ),
         ));
     }
@@ -1795,9 +1797,9 @@ fn timeline_action(
 }
 
 /// A fault entry, if `e` is one: `crash`, `stopKubelet`, `startKubelet`, `partition`,
-/// `zoneOutage` or `flap`, its
-/// durations positive and its nodes named (whether they exist is checked once every node of
-/// the scenario is known). An error names the field (from the action's key) and what was
+/// `zoneOutage`, `flap`, `podCrash` or `oomKill`, its durations positive, its nodes named
+/// (whether they exist is checked once every node of the scenario is known), its pods named
+/// as `namespace/name` or chosen by a valid selector. An error names the field (from the action's key) and what was
 /// expected.
 fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
     use crate::faults::Fault;
@@ -1877,14 +1879,151 @@ fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
                 times: flap.times,
             })
         })
+    } else if let Some(crash) = &e.pod_crash {
+        let exit_code = match crash.exit_code {
+            None => Ok(1),
+            Some(code) if (0..=255).contains(&code) => Ok(code),
+            Some(_) => Err((
+                "podCrash.exitCode".to_string(),
+                "expected an exit code from 0 to 255".to_string(),
+            )),
+        };
+        let given = PodTargetFields {
+            pod: &crash.pod,
+            selector: &crash.selector,
+            count: crash.count,
+            namespace: &crash.namespace,
+            container: &crash.container,
+        };
+        pod_fault_target("podCrash", &given).and_then(|(target, container)| {
+            Ok(Fault::PodCrash {
+                target,
+                container,
+                exit_code: exit_code?,
+            })
+        })
+    } else if let Some(kill) = &e.oom_kill {
+        let given = PodTargetFields {
+            pod: &kill.pod,
+            selector: &kill.selector,
+            count: kill.count,
+            namespace: &kill.namespace,
+            container: &kill.container,
+        };
+        pod_fault_target("oomKill", &given)
+            .map(|(target, container)| Fault::OomKill { target, container })
     } else {
         return None;
     };
     Some(fault.map(Action::Fault))
 }
 
+/// The fields of a pod fault (`podCrash`, `oomKill`) that say which containers it hits.
+struct PodTargetFields<'a> {
+    pod: &'a Option<String>,
+    selector: &'a Option<String>,
+    count: Option<u32>,
+    namespace: &'a Option<String>,
+    container: &'a Option<String>,
+}
+
+/// The pods and the container a pod fault hits: `pod: namespace/name`, or `selector` with
+/// `count` (default 1) and `namespace` (default `default`); `container` not empty. An error
+/// names the field (from the action's key `key`) and what was expected.
+fn pod_fault_target(
+    key: &str,
+    given: &PodTargetFields<'_>,
+) -> Result<(crate::faults::PodTarget, Option<String>), (String, String)> {
+    use crate::faults::PodTarget;
+    let err = |field: &str, message: &str| {
+        let path = if field.is_empty() {
+            key.to_string()
+        } else {
+            format!("{key}.{field}")
+        };
+        Err((path, message.to_string()))
+    };
+    if given.container.as_deref() == Some("") {
+        return err("container", "expected a container name");
+    }
+    let target = match (given.pod, given.selector) {
+        (Some(pod), None) => {
+            if given.count.is_some() {
+                return err("count", "count goes with selector only");
+            }
+            if given.namespace.is_some() {
+                return err(
+                    "namespace",
+                    "namespace goes with selector only; write the pod as namespace/name",
+                );
+            }
+            let parts: Vec<&str> = pod.split('/').collect();
+            let key = match parts.as_slice() {
+                [name] if valid_name(name) => ObjectKey::new("default", *name),
+                [namespace, name] if valid_name(namespace) && valid_name(name) => {
+                    ObjectKey::new(*namespace, *name)
+                }
+                _ => {
+                    return Err((
+                        format!("{key}.pod"),
+                        format!("expected namespace/name, such as default/web-0, found {pod:?}"),
+                    ));
+                }
+            };
+            PodTarget::Named(key)
+        }
+        (None, Some(selector)) => {
+            let parsed = crate::api::labels::parse_label_selector(selector)
+                .map_err(|e| (format!("{key}.selector"), format!("{e}")))?;
+            if parsed.is_empty() {
+                return err(
+                    "selector",
+                    "expected a label selector such as app=web (an empty one matches every pod)",
+                );
+            }
+            let count = given.count.unwrap_or(1);
+            if count == 0 {
+                return err("count", "expected at least 1");
+            }
+            let namespace = given.namespace.clone().unwrap_or_else(|| "default".into());
+            if !valid_name(&namespace) {
+                return err("namespace", "expected a namespace name");
+            }
+            PodTarget::Selected {
+                namespace,
+                selector: parsed,
+                count,
+            }
+        }
+        (pod, selector) => {
+            let found = usize::from(pod.is_some()) + usize::from(selector.is_some());
+            return Err((
+                key.to_string(),
+                format!(
+                    "expected exactly one of pod (namespace/name) or selector (such as app=web), found {found}"
+                ),
+            ));
+        }
+    };
+    Ok((target, given.container.clone()))
+}
+
+/// Whether `name` can be a namespace's or a pod's name (a DNS subdomain: lowercase letters,
+/// digits, `-` and `.`, starting and ending with a letter or digit, at most 253 characters).
+fn valid_name(name: &str) -> bool {
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| alphanumeric(c) || c == '-' || c == '.')
+        && name.starts_with(alphanumeric)
+        && name.ends_with(alphanumeric)
+}
+
 /// Checks that every node a fault names is a node of the scenario (made initially or by a
-/// timeline `apply`); an error points at the fault's entry.
+/// timeline `apply`), and every pod a pod fault names a pod it declares; an error points at
+/// the fault's entry.
 fn resolve_fault_nodes(
     entries: &[Spanned<TimelineEntry>],
     actions: &mut [TimedAction],
@@ -1906,10 +2045,42 @@ fn resolve_fault_nodes(
         .collect();
     let nodes: std::collections::BTreeSet<&str> =
         declared.iter().map(|(name, _)| name.as_str()).collect();
+    // Every pod the scenario declares by name (initially or in a timeline apply), with its
+    // containers' names.
+    let pods: BTreeMap<ObjectKey, Vec<String>> = initial
+        .iter()
+        .chain(actions.iter().flat_map(|a| match &a.action {
+            Action::Apply(objects) => objects.as_slice(),
+            _ => &[],
+        }))
+        .filter_map(|o| match o {
+            Object::Pod(p) if !p.metadata.name.is_empty() => {
+                let namespace = if p.metadata.namespace.is_empty() {
+                    "default"
+                } else {
+                    p.metadata.namespace.as_str()
+                };
+                let containers = p
+                    .spec
+                    .init_containers
+                    .iter()
+                    .chain(&p.spec.containers)
+                    .map(|c| c.name.clone())
+                    .collect();
+                Some((ObjectKey::new(namespace, &p.metadata.name), containers))
+            }
+            _ => None,
+        })
+        .collect();
     for (i, (entry, action)) in entries.iter().zip(actions.iter_mut()).enumerate() {
         let Action::Fault(fault) = &mut action.action else {
             continue;
         };
+        check_pod_fault(fault, &pods).map_err(|(field, message)| ScenarioError::Invalid {
+            pos: locator.at(&entry.referenced),
+            path: format!("spec.timeline[{i}].{field}"),
+            message,
+        })?;
         if let crate::faults::Fault::ZoneOutage {
             zone,
             nodes: in_zone,
@@ -1951,6 +2122,51 @@ fn resolve_fault_nodes(
                 ),
             });
         }
+    }
+    Ok(())
+}
+
+/// Checks that the pod a pod fault names is one the scenario declares, and its container
+/// one of that pod's; a fault with a selector is resolved when it fires. The error names the
+/// field after the entry and what was expected.
+fn check_pod_fault(
+    fault: &crate::faults::Fault,
+    pods: &BTreeMap<ObjectKey, Vec<String>>,
+) -> Result<(), (String, String)> {
+    use crate::faults::{Fault, PodTarget};
+    let (key, container) = match fault {
+        Fault::PodCrash { container, .. } => ("podCrash", container),
+        Fault::OomKill { container, .. } => ("oomKill", container),
+        _ => return Ok(()),
+    };
+    let Some(PodTarget::Named(pod)) = fault.pod_target() else {
+        return Ok(());
+    };
+    let Some(containers) = pods.get(pod) else {
+        let known: Vec<String> = pods.keys().take(5).map(ToString::to_string).collect();
+        return Err((
+            format!("{key}.pod"),
+            format!(
+                "unknown pod {pod}; expected a pod the scenario declares ({}), or a selector \
+                 for pods a controller creates",
+                if known.is_empty() {
+                    "it declares none".to_string()
+                } else {
+                    format!("such as {}", known.join(", "))
+                }
+            ),
+        ));
+    };
+    if let Some(name) = container
+        && !containers.contains(name)
+    {
+        return Err((
+            format!("{key}.container"),
+            format!(
+                "pod {pod} has no container {name:?}; expected one of {}",
+                containers.join(", ")
+            ),
+        ));
     }
     Ok(())
 }

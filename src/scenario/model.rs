@@ -283,6 +283,49 @@ pub struct TimelineEntry {
     pub zone_outage: Option<ZoneOutageAction>,
     /// A node loses and regains the apiserver again and again (fault).
     pub flap: Option<FlapAction>,
+    /// A pod's container process exits (fault).
+    pub pod_crash: Option<PodCrashAction>,
+    /// The OOM killer kills a pod's container (fault).
+    pub oom_kill: Option<OomKillAction>,
+}
+
+/// `podCrash:` — containers of pods exit with `exitCode` (default 1): of the pod `pod`
+/// (`namespace/name`), or of `count` (default 1) running pods chosen at random among those
+/// `selector` matches in `namespace` (default `default`); `container` alone (default: every
+/// container of the pod that runs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodCrashAction {
+    /// The pod, `namespace/name`.
+    pub pod: Option<String>,
+    /// A label selector (`app=web`), instead of `pod`.
+    pub selector: Option<String>,
+    /// How many of the pods `selector` matches.
+    pub count: Option<u32>,
+    /// The namespace `selector` looks in.
+    pub namespace: Option<String>,
+    /// The container.
+    pub container: Option<String>,
+    /// The code the containers exit with.
+    pub exit_code: Option<i32>,
+}
+
+/// `oomKill:` — the OOM killer kills a container (default: the first) of the pod `pod`, or
+/// of `count` running pods chosen among those `selector` matches in `namespace`, as for
+/// `podCrash`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OomKillAction {
+    /// The pod, `namespace/name`.
+    pub pod: Option<String>,
+    /// A label selector (`app=web`), instead of `pod`.
+    pub selector: Option<String>,
+    /// How many of the pods `selector` matches.
+    pub count: Option<u32>,
+    /// The namespace `selector` looks in.
+    pub namespace: Option<String>,
+    /// The container.
+    pub container: Option<String>,
 }
 
 /// `drain:` — `kubectl drain <node> --ignore-daemonsets --delete-emptydir-data --force`:

@@ -444,6 +444,25 @@ impl Kubectl {
         }
     }
 
+    /// A pod fault of action `index` has fired: it names the pods it hit and records what
+    /// kept it from hitting the others, as the action's errors.
+    pub fn fault_done(
+        &mut self,
+        index: usize,
+        hit: &[ObjectKey],
+        errors: &[crate::faults::PodFaultError],
+    ) {
+        if let Some(outcome) = self.outcomes.get_mut(index)
+            && !hit.is_empty()
+        {
+            let names: Vec<String> = hit.iter().map(ToString::to_string).collect();
+            outcome.description = format!("{}: {}", outcome.description, names.join(", "));
+        }
+        for error in errors {
+            self.fail(index, error.to_string());
+        }
+    }
+
     fn fail(&mut self, action: usize, error: String) {
         if let Some(outcome) = self.outcomes.get_mut(action) {
             outcome.errors.push(error);

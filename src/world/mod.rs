@@ -26,7 +26,9 @@ use crate::controllers::node_lifecycle::{NodeLifecycleController, NodeLifecycleS
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::controllers::taint_eviction::TaintEvictionController;
 use crate::faults::partition::Network;
-use crate::faults::{Fault, FaultStep, crash_node, partition, zone_outage};
+use crate::faults::{
+    Fault, FaultStep, PodFaultError, crash_node, oom_kill, partition, pod_crash, zone_outage,
+};
 use crate::kube_proxy::KubeProxies;
 use crate::kube_proxy::kube_proxy_client;
 use crate::kubelet::Kubelets;
@@ -37,7 +39,8 @@ use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
 use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::{
-    Context, Model, RngStreams, SimDuration, SimEvent, SimTime, Simulation, StopAt, TraceDigest,
+    Context, Model, RngStreams, SimDuration, SimEvent, SimRng, SimTime, Simulation, StopAt,
+    TraceDigest,
 };
 pub use components::Components;
 use kubectl::{KUBECTL_CLIENT, Kubectl};
@@ -59,6 +62,9 @@ pub const DISRUPTION_CLIENT: ClientId = ClientId(9);
 pub const NODE_LIFECYCLE_CLIENT: ClientId = ClientId(10);
 /// The client id of kube-controller-manager's taint eviction controller.
 pub const TAINT_EVICTION_CLIENT: ClientId = ClientId(11);
+
+/// The random stream from which a pod fault's selector draws its pods.
+pub const POD_CHOICE_STREAM: &str = "faults/pod-choice";
 
 /// A component's place in the world (its registration order).
 pub type ComponentId = u32;
@@ -164,6 +170,8 @@ pub struct World {
     fault_steps: Vec<FaultStep>,
     /// Each node's place among the per-node agents (its kubelet's and kube-proxy's client).
     node_index: BTreeMap<String, u32>,
+    /// Which pods a pod fault's selector picks (`faults/pod-choice`).
+    pod_choice: SimRng,
     /// A second buffer for routing, kept to reuse its allocation.
     spare_outputs: Vec<ApiOutput>,
 }
@@ -277,10 +285,29 @@ impl World {
         }
     }
 
-    /// Carries out a fault of the timeline: its first step now, its later ones (a
-    /// recovery, a healing) when due.
-    fn start_fault(&mut self, fault: &Fault, ctx: &mut Context<'_, Event>) {
+    /// Carries out the fault of timeline action `action`: its first step now, its later ones
+    /// (a recovery, a healing) when due. What keeps a pod fault from hitting what it asks
+    /// for is the action's error.
+    fn start_fault(&mut self, action: usize, fault: &Fault, ctx: &mut Context<'_, Event>) {
         let steps = match fault {
+            Fault::PodCrash {
+                target,
+                container,
+                exit_code,
+            } => {
+                let (pods, errors) = target.resolve(self.api.store(), &mut self.pod_choice);
+                self.pod_fault(action, &pods, errors, ctx, |pod| {
+                    pod_crash::step(pod, container.as_deref(), *exit_code)
+                });
+                return;
+            }
+            Fault::OomKill { target, container } => {
+                let (pods, errors) = target.resolve(self.api.store(), &mut self.pod_choice);
+                self.pod_fault(action, &pods, errors, ctx, |pod| {
+                    oom_kill::step(pod, container.as_deref())
+                });
+                return;
+            }
             Fault::CrashNode {
                 node,
                 recover_after,
@@ -306,13 +333,37 @@ impl World {
         };
         for (delay, step) in steps {
             if delay.is_zero() {
-                self.fault_step(step, ctx);
+                let _ = self.fault_step(step, ctx);
             } else {
                 let n = self.fault_steps.len() as u32;
                 self.fault_steps.push(step);
                 ctx.schedule_in(delay, Event::Fault(n));
             }
         }
+    }
+
+    /// Carries out a pod fault on `pods` (each one's step made by `step`), now: the action
+    /// names the pods it hit, and records the errors of its resolution and of its steps.
+    fn pod_fault(
+        &mut self,
+        action: usize,
+        pods: &[std::sync::Arc<crate::api::pod::Pod>],
+        mut errors: Vec<PodFaultError>,
+        ctx: &mut Context<'_, Event>,
+        step: impl Fn(&crate::api::pod::Pod) -> FaultStep,
+    ) {
+        let mut hit = Vec::new();
+        for pod in pods {
+            let failed = self.fault_step(step(pod), ctx);
+            if failed.is_empty() {
+                hit.push(crate::api::ObjectKey::new(
+                    pod.metadata.namespace.clone(),
+                    pod.metadata.name.clone(),
+                ));
+            }
+            errors.extend(failed);
+        }
+        self.kubectl.fault_done(action, &hit, &errors);
     }
 
     /// The clients of `nodes`' agents (kubelet and kube-proxy).
@@ -324,13 +375,30 @@ impl World {
             .collect()
     }
 
-    /// One step of a fault.
-    fn fault_step(&mut self, step: FaultStep, ctx: &mut Context<'_, Event>) {
+    /// One step of a fault; what kept it from happening (a pod step only).
+    fn fault_step(&mut self, step: FaultStep, ctx: &mut Context<'_, Event>) -> Vec<PodFaultError> {
         match step {
             FaultStep::Node(node, fault) => {
                 for id in 0..self.components.len() as ComponentId {
                     self.dispatch(ctx, id, |c, cx| c.on_node_fault(&node, fault, cx));
                 }
+            }
+            FaultStep::Pod(node, kill) => {
+                let mut answer = None;
+                for id in 0..self.components.len() as ComponentId {
+                    self.dispatch(ctx, id, |c, cx| {
+                        if let Some(a) = c.on_container_kill(&node, &kill, cx) {
+                            answer = Some(a);
+                        }
+                    });
+                }
+                // No component runs the node's kubelet (kubelets are off, or the node is
+                // not one of the run's): nothing runs the pod.
+                let answer = answer.unwrap_or(Err(PodFaultError::NotOnNode {
+                    node,
+                    pod: kill.pod,
+                }));
+                return answer.err().into_iter().collect();
             }
             FaultStep::Cut(nodes) => {
                 let clients = self.node_clients(&nodes);
@@ -345,6 +413,7 @@ impl World {
                 self.outputs.extend(outputs);
             }
         }
+        Vec::new()
     }
 
     /// Routes everything the apiserver produced, including what routing produces in turn
@@ -427,7 +496,7 @@ impl Model for World {
                     _ => None,
                 };
                 match fault {
-                    Some(fault) => self.start_fault(&fault, ctx),
+                    Some(fault) => self.start_fault(n as usize, &fault, ctx),
                     None => {
                         self.kubectl
                             .run(n as usize, now, &mut self.api, &mut self.outputs);
@@ -442,7 +511,8 @@ impl Model for World {
             }
             Event::Fault(n) => {
                 if let Some(step) = self.fault_steps.get(n as usize).cloned() {
-                    self.fault_step(step, ctx);
+                    // Only a pod step can fail, and pod faults have no later steps.
+                    let _ = self.fault_step(step, ctx);
                 }
             }
             Event::Sample => {
@@ -506,6 +576,7 @@ pub fn with_components(
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index: BTreeMap::new(),
+        pod_choice: streams.stream(POD_CHOICE_STREAM),
     };
     let ids: Vec<ComponentId> = components.into_iter().map(|c| world.register(c)).collect();
     let mut sim = Simulation::new(world);
@@ -602,6 +673,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index,
+        pod_choice: streams.stream(POD_CHOICE_STREAM),
     };
     if let Some(scheduler) = scheduler {
         world.scheduler = Some(world.register(Box::new(scheduler)));

@@ -11,6 +11,7 @@ mod gpu;
 mod inputs;
 mod kubelet;
 mod legacy_policy;
+mod pod_faults;
 mod queue;
 mod replay;
 mod reporting;

@@ -264,3 +264,101 @@ fn faults_name_nodes_of_the_scenario_and_positive_durations() {
         "{err}"
     );
 }
+
+#[test]
+fn pod_faults_name_a_declared_pod_or_a_valid_selector() {
+    let head = "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nspec:\n  nodePools:\n    \
+                - {name: n, count: 1}\n  timeline:\n";
+    let pod = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: solo}\nspec:\n  \
+               containers: [{name: app, image: img}]\n";
+    // Each entry is line 7; the error names the field after spec.timeline[0].
+    let cases = [
+        (
+            "podCrash: {pod: default/solo/x}",
+            "spec.timeline[0].podCrash.pod",
+            "expected namespace/name, such as default/web-0, found \"default/solo/x\"",
+        ),
+        (
+            "oomKill: {pod: /solo}",
+            "spec.timeline[0].oomKill.pod",
+            "expected namespace/name",
+        ),
+        (
+            "podCrash: {selector: app=web, count: 0}",
+            "spec.timeline[0].podCrash.count",
+            "expected at least 1",
+        ),
+        (
+            "oomKill: {selector: \"app in web\"}",
+            "spec.timeline[0].oomKill.selector",
+            "",
+        ),
+        (
+            "oomKill: {selector: \"\"}",
+            "spec.timeline[0].oomKill.selector",
+            "expected a label selector such as app=web",
+        ),
+        (
+            "podCrash: {pod: default/solo, selector: app=web}",
+            "spec.timeline[0].podCrash",
+            "expected exactly one of pod (namespace/name) or selector (such as app=web), found 2",
+        ),
+        (
+            "podCrash: {pod: default/solo, count: 2}",
+            "spec.timeline[0].podCrash.count",
+            "count goes with selector only",
+        ),
+        (
+            "podCrash: {pod: default/solo, exitCode: 300}",
+            "spec.timeline[0].podCrash.exitCode",
+            "expected an exit code from 0 to 255",
+        ),
+        (
+            "oomKill: {pod: default/other}",
+            "spec.timeline[0].oomKill.pod",
+            "unknown pod default/other; expected a pod the scenario declares (such as default/solo)",
+        ),
+        (
+            "oomKill: {pod: solo, container: db}",
+            "spec.timeline[0].oomKill.container",
+            "pod default/solo has no container \"db\"; expected one of app",
+        ),
+    ];
+    for (entry, field, message) in cases {
+        let text = format!("{head}    - {{at: 1m, {entry}}}\n{pod}");
+        let (path, err) = load_error(&text);
+        assert!(err.starts_with(&format!("{}:7:", path.display())), "{err}");
+        assert!(err.contains(field), "{entry}: {err}");
+        assert!(err.contains(message), "{entry}: {err}");
+    }
+    // An unknown field is a parse error at its line, naming the field.
+    let text = format!("{head}    - {{at: 1m, podCrash: {{pod: solo, signal: 9}}}}\n{pod}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(dir.path(), "bad.yaml", &text);
+    let err = scenario::load(&path, &Components)
+        .expect_err("an unknown field")
+        .to_string();
+    assert!(err.starts_with(&format!("{}:7:", path.display())), "{err}");
+    assert!(err.contains("signal"), "{err}");
+    // The valid forms load: a declared pod by bare name (namespace default), a selector with
+    // a count in another namespace.
+    let good = format!(
+        "{head}    - {{at: 1m, podCrash: {{pod: solo, exitCode: 0}}}}\n    \
+         - {{at: 2m, oomKill: {{selector: \"app=web,tier!=db\", count: 2, namespace: shop}}}}\n{pod}"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(dir.path(), "good.yaml", &good);
+    let loaded = scenario::load(&path, &Components).expect("loads");
+    let described: Vec<String> = loaded
+        .timeline
+        .iter()
+        .map(|a| a.action.describe())
+        .collect();
+    assert_eq!(
+        described,
+        vec![
+            "crash every container of pod default/solo (exit code 0)",
+            "OOM-kill the first container of 2 running pod(s) of shop matching app=web,tier!=db",
+        ]
+    );
+}
