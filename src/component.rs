@@ -183,6 +183,44 @@ pub fn route_watch_event<C: InformerDriven>(
     component.settle(cx);
 }
 
+/// The four [`Component`] handlers of a controller that speaks as one client (its field
+/// `$client`) and is [`InformerDriven`]: its one client, starting its informers, and
+/// [`route_response`] / [`route_watch_event`] for what arrives. Written inside its
+/// `impl Component` block, beside its own `on_timer` and `as_any`.
+#[macro_export]
+macro_rules! informer_driven_handlers {
+    ($client:ident) => {
+        fn clients(&self) -> Vec<$crate::apiserver::ClientId> {
+            vec![self.$client]
+        }
+
+        fn start(&mut self, cx: &mut $crate::component::ComponentContext<'_>) {
+            let now = cx.now();
+            $crate::component::InformerDriven::informer_set(self).start(now, cx.api, cx.out);
+        }
+
+        fn on_response(
+            &mut self,
+            _client: $crate::apiserver::ClientId,
+            request: $crate::apiserver::RequestId,
+            response: &$crate::apiserver::Response,
+            cx: &mut $crate::component::ComponentContext<'_>,
+        ) {
+            $crate::component::route_response(self, request, response, cx);
+        }
+
+        fn on_watch_event(
+            &mut self,
+            _client: $crate::apiserver::ClientId,
+            watch: $crate::apiserver::WatchId,
+            event: &$crate::apiserver::WatchEvent,
+            cx: &mut $crate::component::ComponentContext<'_>,
+        ) {
+            $crate::component::route_watch_event(self, watch, event, cx);
+        }
+    };
+}
+
 /// The place of `client` in a population of per-node agents held by one component (kubelets,
 /// kube-proxies), whose node `i` of `count` speaks as `ClientId(base + i)`.
 pub fn population_index(client: ClientId, base: u32, count: usize) -> Option<usize> {

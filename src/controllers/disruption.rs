@@ -38,15 +38,11 @@ use crate::api::meta::{IntOrString, OwnerReference};
 use crate::api::pdb::{PodDisruptionBudget, REASON_SYNC_FAILED};
 use crate::api::pod::Pod;
 use crate::api::{Kind, Object, ObjectKey, Uid};
-use crate::apiserver::{
-    ApiError, ClientId, Request, RequestId, Response, Subresource, UserInfo, WatchEvent, WatchId,
-};
+use crate::apiserver::{ApiError, ClientId, Request, RequestId, Response, Subresource, UserInfo};
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
-use crate::component::{
-    Component, ComponentContext, InformerDriven, Timer, route_response, route_watch_event,
-};
+use crate::component::{Component, ComponentContext, InformerDriven, Timer};
 use crate::sim::{SimDuration, SimTime};
 
 /// How long after its eviction a pod may still be seen not terminating before the budget
@@ -573,33 +569,7 @@ impl InformerDriven for DisruptionController {
 }
 
 impl Component for DisruptionController {
-    fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
-    }
-
-    fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        self.informers.start(cx.now(), cx.api, cx.out);
-    }
-
-    fn on_response(
-        &mut self,
-        _client: ClientId,
-        request: RequestId,
-        response: &Response,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_response(self, request, response, cx);
-    }
-
-    fn on_watch_event(
-        &mut self,
-        _client: ClientId,
-        watch: WatchId,
-        event: &WatchEvent,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_watch_event(self, watch, event, cx);
-    }
+    crate::informer_driven_handlers!(client);
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
         if timer != QUEUE_WAKE {

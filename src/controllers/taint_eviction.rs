@@ -24,14 +24,10 @@ use std::sync::Arc;
 use crate::api::pod::{DISRUPTION_TARGET, Pod, PodCondition};
 use crate::api::taints::{Taint, TaintEffect, find_untolerated_taint, min_toleration_seconds};
 use crate::api::{Kind, ObjectKey};
-use crate::apiserver::{
-    ClientId, PatchOp, Request, RequestId, Response, UserInfo, WatchEvent, WatchId,
-};
+use crate::apiserver::{ClientId, PatchOp, Request, RequestId, Response, UserInfo};
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
-use crate::component::{
-    Component, ComponentContext, InformerDriven, Timer, route_response, route_watch_event,
-};
+use crate::component::{Component, ComponentContext, InformerDriven, Timer};
 use crate::sim::{SimDuration, SimTime};
 
 /// The timer that wakes the controller when a deletion is due.
@@ -345,33 +341,7 @@ impl InformerDriven for TaintEvictionController {
 }
 
 impl Component for TaintEvictionController {
-    fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
-    }
-
-    fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        self.informers.start(cx.now(), cx.api, cx.out);
-    }
-
-    fn on_response(
-        &mut self,
-        _client: ClientId,
-        request: RequestId,
-        response: &Response,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_response(self, request, response, cx);
-    }
-
-    fn on_watch_event(
-        &mut self,
-        _client: ClientId,
-        watch: WatchId,
-        event: &WatchEvent,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_watch_event(self, watch, event, cx);
-    }
+    crate::informer_driven_handlers!(client);
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
         if timer == EVICTION_DUE {

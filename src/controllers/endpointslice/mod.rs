@@ -39,15 +39,11 @@ use crate::api::endpointslice::{EndpointSlice, LABEL_MANAGED_BY, MANAGED_BY_CONT
 use crate::api::pod::Pod;
 use crate::api::service::Service;
 use crate::api::{Kind, Object, ObjectKey};
-use crate::apiserver::{
-    ApiError, ClientId, Request, RequestId, Response, ResponseBody, UserInfo, WatchEvent, WatchId,
-};
+use crate::apiserver::{ApiError, ClientId, Request, RequestId, Response, ResponseBody, UserInfo};
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
-use crate::component::{
-    Component, ComponentContext, InformerDriven, Timer, route_response, route_watch_event,
-};
+use crate::component::{Component, ComponentContext, InformerDriven, Timer};
 use crate::config::kube_controller_manager::KubeControllerManagerConfig;
 use crate::sim::{SimDuration, SimTime};
 use pod_endpoint::pod_endpoints_changed;
@@ -537,33 +533,7 @@ impl InformerDriven for EndpointSliceController {
 }
 
 impl Component for EndpointSliceController {
-    fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
-    }
-
-    fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        self.informers.start(cx.now(), cx.api, cx.out);
-    }
-
-    fn on_response(
-        &mut self,
-        _client: ClientId,
-        request: RequestId,
-        response: &Response,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_response(self, request, response, cx);
-    }
-
-    fn on_watch_event(
-        &mut self,
-        _client: ClientId,
-        watch: WatchId,
-        event: &WatchEvent,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_watch_event(self, watch, event, cx);
-    }
+    crate::informer_driven_handlers!(client);
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
         if timer == QUEUE_WAKE {

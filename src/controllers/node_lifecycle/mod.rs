@@ -43,13 +43,10 @@ use crate::api::pod::PodCondition;
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::{
     ClientId, PatchOp, Request, RequestId, Response, ResponseBody, Subresource, UserInfo,
-    WatchEvent, WatchId,
 };
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
-use crate::component::{
-    Component, ComponentContext, InformerDriven, Timer, route_response, route_watch_event,
-};
+use crate::component::{Component, ComponentContext, InformerDriven, Timer};
 use crate::config::kube_controller_manager::KubeControllerManagerConfig;
 use crate::sim::{SimDuration, SimTime};
 use health::{Graces, NodeHealth, check_node, ready_condition};
@@ -706,33 +703,7 @@ impl InformerDriven for NodeLifecycleController {
 }
 
 impl Component for NodeLifecycleController {
-    fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
-    }
-
-    fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        self.informers.start(cx.now(), cx.api, cx.out);
-    }
-
-    fn on_response(
-        &mut self,
-        _client: ClientId,
-        request: RequestId,
-        response: &Response,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_response(self, request, response, cx);
-    }
-
-    fn on_watch_event(
-        &mut self,
-        _client: ClientId,
-        watch: WatchId,
-        event: &WatchEvent,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        route_watch_event(self, watch, event, cx);
-    }
+    crate::informer_driven_handlers!(client);
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
         if timer == MONITOR {
