@@ -16,7 +16,7 @@ use crate::api::gpu::node_gpu_count;
 use crate::api::pod::PodPhase;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{Kind, Object, ResourceVersion, Uid};
-use crate::apiserver::ApiServer;
+use crate::apiserver::{ApiServer, ChangeType};
 use crate::kube_proxy::KubeProxies;
 use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::SimTime;
@@ -138,6 +138,12 @@ impl Recorder {
         &self.convergence
     }
 
+    /// How many objects' derived resources the recorder holds (at most the nodes and pods
+    /// that exist: a deleted one's are dropped).
+    pub fn cached_resources(&self) -> usize {
+        self.resources.len()
+    }
+
     /// Nodes' health, evictions and creations so far.
     pub fn healing(&self) -> &healing::Healing {
         &self.healing
@@ -153,6 +159,11 @@ impl Recorder {
             for change in changes {
                 self.convergence.observe(now, change);
                 self.healing.observe(now, change);
+                if change.change == ChangeType::Deleted {
+                    // A deleted pod or node is never sampled again: its derived resources
+                    // would otherwise stay for the rest of the run.
+                    self.resources.remove(&change.object.meta().uid);
+                }
             }
         }
         self.observed = store.revision();

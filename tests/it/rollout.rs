@@ -559,3 +559,33 @@ proptest! {
         prop_assert!(done, "the run ended before the rollout completed");
     }
 }
+
+/// The shipped `scenarios/rolling-update.yaml` replaces its 10 pods three times (two rollouts
+/// and a rollback): 30 pods are deleted along the way. The recorder keeps derived resources
+/// only for what still exists, so a long run with churn does not grow its samples' cache
+/// without end: at most the nodes and pods of the store at the end.
+#[test]
+fn the_samples_cache_holds_only_objects_that_still_exist() {
+    let scenario = crate::support::load(std::path::Path::new("scenarios/rolling-update.yaml"));
+    let options = RunOptions {
+        record_writes: true,
+        ..RunOptions::default()
+    };
+    let mut sim = world::build(&scenario, &options);
+    sim.run_until(SimTime::ZERO + scenario.duration);
+    let world = sim.model();
+    let store = world.api().store();
+    let existing = store.count(Kind::Pod) + store.count(Kind::Node);
+    let deleted_pods = world
+        .api()
+        .writes()
+        .iter()
+        .filter(|w| w.kind == Kind::Pod && w.change == kubesim::apiserver::ChangeType::Deleted)
+        .count();
+    assert!(deleted_pods >= 20, "{deleted_pods} pod deletions");
+    assert!(
+        world.recorder().cached_resources() <= existing,
+        "{} cached, {existing} exist",
+        world.recorder().cached_resources()
+    );
+}
