@@ -38,14 +38,16 @@ impl Rejection {
 }
 
 /// Whether the kubelet of `node` admits `pod`, given the pods it already runs (`others`:
-/// admitted and not terminal); `max_pods` is the pod capacity of a node that declares none.
+/// admitted and not terminal, each with its requests, which the kubelet works out once per
+/// pod rather than at every admission); `max_pods` is the pod capacity of a node that declares
+/// none.
 pub fn admit<'a>(
     pod: &Pod,
     node: &Node,
     max_pods: i64,
-    others: impl Iterator<Item = &'a Pod>,
+    others: impl Iterator<Item = (&'a Pod, &'a Resources)>,
 ) -> Result<(), Rejection> {
-    let others: Vec<&Pod> = others.collect();
+    let others: Vec<(&Pod, &Resources)> = others.collect();
     if let Some(rejection) = insufficient_resource(pod, node, max_pods, &others) {
         return Err(rejection);
     }
@@ -75,7 +77,7 @@ pub fn admit<'a>(
     if !wanted.is_empty()
         && others
             .iter()
-            .flat_map(|o| host_ports(o))
+            .flat_map(|(o, _)| host_ports(o))
             .any(|taken| wanted.iter().any(|w| w.conflicts_with(&taken)))
     {
         return Err(Rejection::predicate(
@@ -104,7 +106,7 @@ fn insufficient_resource(
     pod: &Pod,
     node: &Node,
     max_pods: i64,
-    others: &[&Pod],
+    others: &[(&Pod, &Resources)],
 ) -> Option<Rejection> {
     let list = node.status.effective_allocatable();
     let mut allocatable = Resources::from_list(&list);
@@ -112,8 +114,8 @@ fn insufficient_resource(
         allocatable.pods = max_pods;
     }
     let mut used = Resources::default();
-    for other in others {
-        used.add(&pod_requests(&other.spec, MissingRequests::AsZero));
+    for (_, requests) in others {
+        used.add(requests);
     }
     let pods_here = others.len() as i64;
     if pods_here + 1 > allocatable.pods {
@@ -170,6 +172,10 @@ mod tests {
         n
     }
 
+    fn requests(pod: &Pod) -> Resources {
+        pod_requests(&pod.spec, MissingRequests::AsZero)
+    }
+
     fn pod(cpu: &str) -> Pod {
         let mut c = Container::default();
         c.resources.requests.insert(CPU.into(), q(cpu));
@@ -183,22 +189,40 @@ mod tests {
     fn a_pod_that_does_not_fit_is_out_of_cpu() {
         // 4 cpus, 3 taken: 2 more do not fit (2000 > 4000 − 3000).
         let running = pod("3");
-        let err = admit(&pod("2"), &node("4", "110"), 110, [&running].into_iter())
-            .expect_err("does not fit");
+        let err = admit(
+            &pod("2"),
+            &node("4", "110"),
+            110,
+            [(&running, &requests(&running))].into_iter(),
+        )
+        .expect_err("does not fit");
         assert_eq!(err.reason, "OutOfcpu");
         assert_eq!(
             err.message,
             "Pod was rejected: Node didn't have enough resource: cpu, requested: 2000, used: \
              3000, capacity: 4000"
         );
-        assert!(admit(&pod("1"), &node("4", "110"), 110, [&running].into_iter()).is_ok());
+        assert!(
+            admit(
+                &pod("1"),
+                &node("4", "110"),
+                110,
+                [(&running, &requests(&running))].into_iter()
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn the_pod_count_is_checked_first() {
         let running = pod("1");
-        let err =
-            admit(&pod("8"), &node("4", "1"), 110, [&running].into_iter()).expect_err("node full");
+        let err = admit(
+            &pod("8"),
+            &node("4", "1"),
+            110,
+            [(&running, &requests(&running))].into_iter(),
+        )
+        .expect_err("node full");
         assert_eq!(err.reason, "OutOfpods");
     }
 

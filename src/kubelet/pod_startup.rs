@@ -54,7 +54,7 @@ impl NodeAgent {
                 && work.written_version > 0
                 && work.written_version == work.status_version
                 && ready(&pod.status) != ready(&work.status);
-            work.pod = pod;
+            work.set_pod(pod);
             if deleting {
                 self.begin_termination(uid, env);
             } else if reconcile {
@@ -90,7 +90,7 @@ impl NodeAgent {
             .pods
             .values()
             .filter(|w| w.is_active())
-            .map(|w| &*w.pod);
+            .map(|w| (&*w.pod, &w.requests));
         if let Err(rejection) = admission::admit(&pod, node, env.settings.max_pods, others) {
             work.rejection = Some(rejection);
             work.stage = Stage::Rejected;

@@ -10,6 +10,7 @@ use super::behavior::Behavior;
 use super::probes::{Outcome, ProbeKind, ProbeResult, ProbeView, ProbeWorker};
 use super::restart_backoff::Backoff;
 use crate::api::pod::{Container, Pod, PodCondition, PodPhase};
+use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::sim::SimTime;
 
 /// A container as the runtime has it.
@@ -235,12 +236,24 @@ pub struct PodWork {
     pub delete_when_written: bool,
     /// The final delete has been sent.
     pub delete_sent: bool,
+    /// The pod's requests, as admission sums them for the pods already running (worked out
+    /// when the pod is taken on, and again only if its spec changes).
+    pub requests: Resources,
 }
 
 impl PodWork {
+    /// Takes the pod's latest version, keeping its requests in step with its spec.
+    pub fn set_pod(&mut self, pod: Arc<Pod>) {
+        if !Arc::ptr_eq(&self.pod.spec, &pod.spec) {
+            self.requests = pod_requests(&pod.spec, MissingRequests::AsZero);
+        }
+        self.pod = pod;
+    }
+
     /// A pod just taken on at `now`.
     pub fn new(pod: Arc<Pod>, now: SimTime) -> PodWork {
         PodWork {
+            requests: pod_requests(&pod.spec, MissingRequests::AsZero),
             pod,
             stage: Stage::Starting { next: 0 },
             rejection: None,
