@@ -10,5 +10,6 @@ pub mod endpointslice;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod node_lifecycle;
+pub mod pods_by_node;
 pub mod replicaset;
 pub mod taint_eviction;

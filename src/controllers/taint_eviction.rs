@@ -18,6 +18,7 @@
 //! `DeletionByTaintManager`), then deletes it with its own grace period. Left out: the
 //! Events upstream records (`TaintManagerEviction`), and the five retries of a failed delete.
 
+use crate::controllers::pods_by_node::{PodsByNode, pod_key, pods_of};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ pub struct TaintEvictionController {
     /// Each tainted node's NoExecute taints (`taintedNodes`).
     tainted: BTreeMap<String, Vec<Taint>>,
     /// The pods bound to each node.
-    pods_by_node: BTreeMap<String, BTreeSet<ObjectKey>>,
+    pods_by_node: PodsByNode,
     scheduled: BTreeMap<ObjectKey, Scheduled>,
     due: BTreeSet<(SimTime, ObjectKey)>,
     /// Nodes and pods whose handling is due (the controller's two work queues).
@@ -89,7 +90,7 @@ impl TaintEvictionController {
             informers: InformerSet::new(&[Kind::Node, Kind::Pod], client, &user),
             user,
             tainted: BTreeMap::new(),
-            pods_by_node: BTreeMap::new(),
+            pods_by_node: PodsByNode::default(),
             scheduled: BTreeMap::new(),
             due: BTreeSet::new(),
             nodes_to_handle: BTreeSet::new(),
@@ -150,12 +151,7 @@ impl TaintEvictionController {
         } else {
             self.tainted.insert(name.to_string(), taints.clone());
         }
-        let pods: Vec<ObjectKey> = self
-            .pods_by_node
-            .get(name)
-            .map(|keys| keys.iter().cloned().collect())
-            .unwrap_or_default();
-        for key in pods {
+        for key in self.pods_by_node.on(name) {
             if taints.is_empty() {
                 self.cancel(&key);
                 continue;
@@ -275,30 +271,8 @@ impl InformerDriven for TaintEvictionController {
                 }
             }
             Kind::Pod => {
-                let (old, new) = match &delta {
-                    Delta::Added(n) => (None, n.as_pod()),
-                    Delta::Updated(o, n) => (o.as_pod(), n.as_pod()),
-                    Delta::Deleted(o) => (o.as_pod(), None),
-                };
-                if let Some(old) = old
-                    && let Some(keys) = self.pods_by_node.get_mut(&old.spec.node_name)
-                {
-                    keys.remove(&ObjectKey::new(
-                        old.metadata.namespace.clone(),
-                        old.metadata.name.clone(),
-                    ));
-                }
-                if let Some(new) = new
-                    && !new.spec.node_name.is_empty()
-                {
-                    self.pods_by_node
-                        .entry(new.spec.node_name.clone())
-                        .or_default()
-                        .insert(ObjectKey::new(
-                            new.metadata.namespace.clone(),
-                            new.metadata.name.clone(),
-                        ));
-                }
+                let (old, new) = pods_of(&delta);
+                self.pods_by_node.apply(old, new);
                 // `PodUpdated`: only a change of node or tolerations counts.
                 if let (Some(old), Some(new)) = (old, new)
                     && old.spec.node_name == new.spec.node_name
@@ -307,10 +281,7 @@ impl InformerDriven for TaintEvictionController {
                     return;
                 }
                 if let Some(pod) = new.or(old) {
-                    self.pods_to_handle.insert(ObjectKey::new(
-                        pod.metadata.namespace.clone(),
-                        pod.metadata.name.clone(),
-                    ));
+                    self.pods_to_handle.insert(pod_key(pod));
                 }
             }
             _ => {}

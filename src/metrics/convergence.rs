@@ -66,6 +66,13 @@ impl LostReplicas {
     }
 }
 
+/// The time of the first of `actions` (times in order) later than the `i`-th: actions at the
+/// same instant act together, and each is measured up to the next later one.
+pub fn next_later(actions: &[SimTime], i: usize) -> Option<SimTime> {
+    let at = *actions.get(i)?;
+    actions[i..].iter().copied().find(|&t| t > at)
+}
+
 /// The convergence tracker.
 #[derive(Clone, Debug, Default)]
 pub struct Convergence {
@@ -272,13 +279,7 @@ impl Convergence {
             .iter()
             .enumerate()
             .map(|(i, &at)| {
-                // Actions at the same instant act together: each is measured to the next
-                // later action.
-                let next = actions[i..]
-                    .iter()
-                    .copied()
-                    .find(|&t| t > at)
-                    .unwrap_or(SimTime::MAX);
+                let next = next_later(actions, i).unwrap_or(SimTime::MAX);
                 let unconverged_at_start = !self.converged_at(at);
                 let broke = self
                     .transitions

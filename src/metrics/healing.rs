@@ -152,20 +152,37 @@ impl Healing {
     }
 
     fn node(&mut self, change: ChangeType, node: &Node) {
-        let before = self.nodes.remove(&node.metadata.name);
-        if let Some(before) = before {
-            self.counts.apply(before.health, -1);
-            self.down -= u64::from(before.is_down());
-        }
-        if change != ChangeType::Deleted {
+        let name = &node.metadata.name;
+        if change == ChangeType::Deleted {
+            if let Some(gone) = self.nodes.remove(name) {
+                self.counts.apply(gone.health, -1);
+                self.down -= u64::from(gone.is_down());
+            }
+        } else {
             let health = NodeHealth::of(node);
-            let tracked = TrackedNode {
+            let seen = |was_ready: bool| TrackedNode {
                 health,
-                was_ready: before.is_some_and(|b| b.was_ready) || health.ready == ReadyStatus::True,
+                was_ready: was_ready || health.ready == ReadyStatus::True,
             };
-            self.counts.apply(health, 1);
-            self.down += u64::from(tracked.is_down());
-            self.nodes.insert(node.metadata.name.clone(), tracked);
+            // Updated in place: a node's status changes often, its name never.
+            let (before, after) = match self.nodes.get_mut(name) {
+                Some(tracked) => {
+                    let before = *tracked;
+                    *tracked = seen(before.was_ready);
+                    (Some(before), *tracked)
+                }
+                None => {
+                    let after = seen(false);
+                    self.nodes.insert(name.clone(), after);
+                    (None, after)
+                }
+            };
+            if let Some(before) = before {
+                self.counts.apply(before.health, -1);
+                self.down -= u64::from(before.is_down());
+            }
+            self.counts.apply(after.health, 1);
+            self.down += u64::from(after.is_down());
         }
         self.peak_down = self.peak_down.max(self.down);
         self.peak_tainted = self.peak_tainted.max(self.counts.tainted());

@@ -14,7 +14,7 @@ use crate::api::{Kind, Object};
 use crate::apiserver::WriteRecord;
 use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::EndpointSliceController;
-use crate::metrics::convergence::PodStartup;
+use crate::metrics::convergence::{PodStartup, next_later};
 use crate::metrics::gpu::GpuSample;
 use crate::metrics::{Sample, nearest_rank, nearest_rank_counted};
 use crate::sim::{SimDuration, SimTime};
@@ -693,11 +693,7 @@ fn timeline_json(world: &World, end: SimTime) -> Vec<TimelineJson<'_>> {
         .enumerate()
         .map(|(i, (o, settled)): (usize, (&ActionOutcome, _))| {
             // Up to the next later action (actions at the same instant share the span).
-            let until = times[i..]
-                .iter()
-                .copied()
-                .find(|&t| t > o.at)
-                .unwrap_or(end + SimDuration::from_nanos(1));
+            let until = next_later(&times, i).unwrap_or(end + SimDuration::from_nanos(1));
             TimelineJson {
                 at: o.at.to_string(),
                 action: &o.description,

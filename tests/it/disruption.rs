@@ -10,31 +10,20 @@
 use std::path::Path;
 
 use kubesim::api::pdb::PodDisruptionBudget;
-use kubesim::api::pod::Pod;
 use kubesim::api::{Kind, Object, ObjectKey};
 use kubesim::sim::{SimDuration, SimTime, Simulation};
 use kubesim::world::drain::DrainStats;
 use kubesim::world::{self, RunOptions, World};
 
-use crate::support::{load, load_text};
+use crate::support::{load, load_text, store_pods};
 
 fn secs(s: u64) -> SimTime {
     SimTime::ZERO + SimDuration::from_secs(s)
 }
 
-fn pods(sim: &Simulation<World>) -> Vec<Pod> {
-    sim.model()
-        .api()
-        .store()
-        .iter(Kind::Pod)
-        .filter_map(|o| o.as_pod())
-        .map(|p| Pod::clone(p))
-        .collect()
-}
-
 /// Pods labelled `app: <app>` that are Ready and not terminating: what a budget protects.
 fn healthy(sim: &Simulation<World>, app: &str) -> usize {
-    pods(sim)
+    store_pods(sim)
         .iter()
         .filter(|p| p.metadata.labels.get("app").map(String::as_str) == Some(app))
         .filter(|p| !p.metadata.is_terminating() && p.status.ready_since().is_some())
@@ -101,7 +90,7 @@ fn a_drain_of_three_nodes_never_takes_a_budget_below_its_minimum() {
     }
     let stats = drains(&sim);
     assert_eq!(stats.len(), 3);
-    let all = pods(&sim);
+    let all = store_pods(&sim);
     let on = |node: &str| {
         all.iter()
             .filter(|p| p.spec.node_name == node)
@@ -244,7 +233,7 @@ fn an_eviction_against_a_spent_budget_is_refused_with_429() {
         ]
     );
     // The pod is untouched: not terminating, no DisruptionTarget.
-    let web0 = pods(&sim)
+    let web0 = store_pods(&sim)
         .into_iter()
         .find(|p| p.metadata.name == "web-0")
         .expect("web-0 stays");
@@ -279,7 +268,10 @@ fn a_drain_skips_daemonset_and_mirror_pods_and_gives_up_at_its_timeout() {
             finished_at: Some(secs(120) + SimDuration::from_micros(20_006_000)),
         }
     );
-    let left: Vec<String> = pods(&sim).into_iter().map(|p| p.metadata.name).collect();
+    let left: Vec<String> = store_pods(&sim)
+        .into_iter()
+        .map(|p| p.metadata.name)
+        .collect();
     assert_eq!(left, ["agent", "static-web", "web-0", "web-1"]);
     let outcome = &sim.model().kubectl().outcomes()[1];
     assert_eq!(outcome.errors.len(), 2, "{:?}", outcome.errors);
@@ -434,7 +426,7 @@ fn preemption_spares_the_pods_a_budget_protects() {
     let nominated = |text: String| {
         let mut sim = world::build(&load_text(&text, &[]), &RunOptions::default());
         sim.run_until(secs(150));
-        pods(&sim)
+        store_pods(&sim)
             .into_iter()
             .find(|p| p.metadata.name == "vip-0")
             .map(|p| {

@@ -133,3 +133,16 @@ pub fn proptest_config(cases: u32) -> ProptestConfig {
         ..ProptestConfig::default()
     }
 }
+
+/// Every pod in the store of `sim`, as it is now.
+pub fn store_pods(
+    sim: &kubesim::sim::Simulation<kubesim::world::World>,
+) -> Vec<kubesim::api::pod::Pod> {
+    sim.model()
+        .api()
+        .store()
+        .iter(kubesim::api::Kind::Pod)
+        .filter_map(|o| o.as_pod())
+        .map(|p| kubesim::api::pod::Pod::clone(p))
+        .collect()
+}

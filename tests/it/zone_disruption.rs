@@ -43,7 +43,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kubesim::api::pod::Pod;
 use kubesim::api::taints::{TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE, TaintEffect};
 use kubesim::api::{Kind, Object};
 use kubesim::controllers::node_lifecycle::NodeLifecycleController;
@@ -51,7 +50,7 @@ use kubesim::controllers::node_lifecycle::zones::ZoneState;
 use kubesim::sim::{SimDuration, SimTime, Simulation};
 use kubesim::world::{self, RunOptions, World};
 
-use crate::support::load_text;
+use crate::support::{load_text, store_pods};
 
 /// A zone: its name (the pool's and the zone label's) and its node count.
 type Zone = (&'static str, usize);
@@ -261,7 +260,7 @@ fn seen_down(sim: &Simulation<World>) -> Vec<String> {
 /// Checks that the `nodes` nodes run one web pod each, Ready.
 fn assert_one_pod_per_node(sim: &Simulation<World>, nodes: usize) {
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
-    for p in web_pods(sim) {
+    for p in store_pods(sim) {
         assert!(
             p.status.ready_since().is_some(),
             "{} Ready",
@@ -271,16 +270,6 @@ fn assert_one_pod_per_node(sim: &Simulation<World>, nodes: usize) {
     }
     assert_eq!(per_node.len(), nodes, "{per_node:?}");
     assert!(per_node.values().all(|&n| n == 1), "{per_node:?}");
-}
-
-fn web_pods(sim: &Simulation<World>) -> Vec<Pod> {
-    sim.model()
-        .api()
-        .store()
-        .iter(Kind::Pod)
-        .filter_map(|o| o.as_pod())
-        .map(|p| Pod::clone(p))
-        .collect()
 }
 
 /// 34 of a 60-node zone down: 34/60 = 0.567 ≥ 0.55 and 34 > 2, so the pass at 80.001 that
@@ -389,7 +378,7 @@ fn a_whole_zone_down_is_tainted_at_the_normal_rate() {
     }
     assert_eq!(healing.evicted(), 4);
     // By 420 s the four replacements run in zone b.
-    let running_on_b = web_pods(&sim)
+    let running_on_b = store_pods(&sim)
         .iter()
         .filter(|p| p.spec.node_name.starts_with("b-") && p.status.ready_since().is_some())
         .count();
@@ -412,7 +401,7 @@ fn all_zones_down_taint_and_evict_nothing() {
     );
     sim.run_until(secs(21.999));
     assert_renewals_in_window(&sim);
-    let before: Vec<(String, String)> = web_pods(&sim)
+    let before: Vec<(String, String)> = store_pods(&sim)
         .iter()
         .map(|p| (p.metadata.name.clone(), p.spec.node_name.clone()))
         .collect();
@@ -430,7 +419,7 @@ fn all_zones_down_taint_and_evict_nothing() {
     assert_eq!(seen_down(&sim).len(), 6);
     let healing = sim.model().recorder().healing();
     assert_eq!((healing.evicted(), healing.peak_tainted()), (0, 0));
-    let after: Vec<(String, String)> = web_pods(&sim)
+    let after: Vec<(String, String)> = store_pods(&sim)
         .iter()
         .filter(|p| !p.metadata.is_terminating())
         .map(|p| (p.metadata.name.clone(), p.spec.node_name.clone()))
@@ -492,7 +481,7 @@ fn the_last_zone_going_down_lifts_the_taints() {
         ])
     );
     assert_eq!(
-        web_pods(&sim)
+        store_pods(&sim)
             .iter()
             .filter(|p| !p.metadata.is_terminating())
             .count(),

@@ -34,6 +34,7 @@ pub mod rate_limited_queue;
 pub mod taints;
 pub mod zones;
 
+use crate::controllers::pods_by_node::{PodsByNode, pod_key, pods_of};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -143,7 +144,7 @@ pub struct NodeLifecycleController {
     /// Nodes, node Leases and pods.
     informers: InformerSet,
     /// The pods bound to each node, by key.
-    pods_by_node: BTreeMap<String, BTreeSet<ObjectKey>>,
+    pods_by_node: PodsByNode,
     /// The nodes the monitor has registered (`knownNodeSet`).
     known: BTreeSet<String>,
     health: BTreeMap<String, NodeHealth>,
@@ -174,7 +175,7 @@ impl NodeLifecycleController {
             informers: InformerSet::new(&kinds, client, &user),
             user,
             settings,
-            pods_by_node: BTreeMap::new(),
+            pods_by_node: PodsByNode::default(),
             known: BTreeSet::new(),
             health: BTreeMap::new(),
             zone_states: BTreeMap::new(),
@@ -356,12 +357,7 @@ impl NodeLifecycleController {
     /// `MarkPodsNotReady`: each pod of the node whose Ready condition is not False gets it
     /// False.
     fn mark_pods_not_ready(&mut self, node: &str, cx: &mut ComponentContext<'_>) {
-        let keys: Vec<ObjectKey> = self
-            .pods_by_node
-            .get(node)
-            .map(|keys| keys.iter().cloned().collect())
-            .unwrap_or_default();
-        for key in keys {
+        for key in self.pods_by_node.on(node) {
             self.mark_pod_not_ready(&key, node, cx);
         }
     }
@@ -606,39 +602,14 @@ impl InformerDriven for NodeLifecycleController {
                 }
             },
             Kind::Pod => {
-                let (old, new) = match &delta {
-                    Delta::Added(n) => (None, Some(n)),
-                    Delta::Updated(o, n) => (Some(o), Some(n)),
-                    Delta::Deleted(o) => (Some(o), None),
-                };
-                let old = old.and_then(|o| o.as_pod());
-                let new = new.and_then(|n| n.as_pod());
-                if let Some(old) = old
-                    && !old.spec.node_name.is_empty()
-                    && let Some(keys) = self.pods_by_node.get_mut(&old.spec.node_name)
-                {
-                    keys.remove(&ObjectKey::new(
-                        old.metadata.namespace.clone(),
-                        old.metadata.name.clone(),
-                    ));
-                }
+                let (old, new) = pods_of(&delta);
+                self.pods_by_node.apply(old, new);
+                // `podUpdated`: a pod newly bound (or moved) is looked at.
                 if let Some(new) = new
                     && !new.spec.node_name.is_empty()
+                    && old.is_none_or(|o| o.spec.node_name != new.spec.node_name)
                 {
-                    self.pods_by_node
-                        .entry(new.spec.node_name.clone())
-                        .or_default()
-                        .insert(ObjectKey::new(
-                            new.metadata.namespace.clone(),
-                            new.metadata.name.clone(),
-                        ));
-                    // `podUpdated`: a pod newly bound (or moved) is looked at.
-                    if old.is_none_or(|o| o.spec.node_name != new.spec.node_name) {
-                        self.new_pods.insert(ObjectKey::new(
-                            new.metadata.namespace.clone(),
-                            new.metadata.name.clone(),
-                        ));
-                    }
+                    self.new_pods.insert(pod_key(new));
                 }
             }
             _ => {}
