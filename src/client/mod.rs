@@ -5,4 +5,6 @@
 pub mod event_recorder;
 pub mod informer;
 pub mod informer_set;
+pub mod rate_limiter;
+pub mod retry;
 pub mod workqueue;
