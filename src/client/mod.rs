@@ -2,6 +2,7 @@
 //! resourceVersion, relist when the watch is gone), the events/v1 recorder, and the rate-limited
 //! work queue controllers take their keys from.
 
+pub mod backoff;
 pub mod event_recorder;
 pub mod informer;
 pub mod informer_set;
