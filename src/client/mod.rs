@@ -7,5 +7,6 @@ pub mod event_recorder;
 pub mod informer;
 pub mod informer_set;
 pub mod rate_limiter;
+pub mod reflector;
 pub mod retry;
 pub mod workqueue;

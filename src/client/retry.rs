@@ -76,11 +76,13 @@ impl RequestKind {
     }
 
     fn retries_transport(self, failure: TransportFailure) -> bool {
-        match (self, failure) {
-            (RequestKind::Get | RequestKind::Watch, TransportFailure::Reset) => true,
-            (RequestKind::Watch, TransportFailure::Timeout) => true,
-            _ => false,
-        }
+        matches!(
+            (self, failure),
+            (
+                RequestKind::Get | RequestKind::Watch,
+                TransportFailure::Reset
+            ) | (RequestKind::Watch, TransportFailure::Timeout)
+        )
     }
 }
 
