@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod event_recorder;
 pub mod informer;
 pub mod informer_set;
+pub mod leader_election;
 pub mod rate_limiter;
 pub mod reflector;
 pub mod retry;
