@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod apply;
+pub mod etcd;
 pub mod eviction;
 pub mod hub;
 pub mod request;
