@@ -131,7 +131,7 @@ impl EtcdConfig {
         }
         let tick = self.heartbeat_interval.as_nanos();
         let timeout = self.election_timeout.as_nanos();
-        if tick == 0 || timeout < tick || timeout % tick != 0 {
+        if tick == 0 || timeout < tick || !timeout.is_multiple_of(tick) {
             return Err(EtcdConfigError::ElectionTimeout);
         }
         Ok(())
