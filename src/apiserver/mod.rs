@@ -5,6 +5,7 @@ pub mod admission;
 pub mod apply;
 pub mod etcd;
 pub mod eviction;
+pub mod flowcontrol;
 pub mod hub;
 pub mod request;
 pub mod store;
