@@ -8,7 +8,8 @@
 //! * `shuffle_shard.rs` — the dealer of queues;
 //! * `work_estimate.rs` — seats per request;
 //! * `retry_after.rs` — APF's per-level Retry-After;
-//! * `seat_seconds.rs` — the unit of work and virtual time.
+//! * `queueset.rs` — fair queuing within a level;
+//! * `seat_seconds.rs`, `tickets.rs`, `metrics.rs` — units, the request table, counters.
 //!
 //! Determinism: virtual time is integer everywhere; only ordered containers; no randomness
 //! (the flow hash is SHA-256, as upstream's).
@@ -17,14 +18,18 @@ pub mod bootstrap;
 pub mod classify;
 pub mod concurrency;
 pub mod config;
+pub mod metrics;
+pub mod queueset;
 pub mod retry_after;
 pub mod seat_seconds;
 pub mod shuffle_shard;
+pub mod tickets;
 pub mod work_estimate;
 
 use crate::apiserver::{UserInfo, Verb};
 
 pub use config::{ConfigError, FlowSchema, PriorityLevelConfiguration};
+pub use metrics::LevelMetrics;
 pub use work_estimate::{WorkEstimate, WorkEstimatorConfig};
 
 /// A request's handle while flow control holds it.
