@@ -316,4 +316,19 @@ mod tests {
         // The separator matters: ("ab", "") and ("a", "b") are different flows.
         assert_ne!(flow_hash("ab", ""), flow_hash("a", "b"));
     }
+
+    #[test]
+    fn a_flows_hand_of_queues() {
+        use crate::apiserver::flowcontrol::shuffle_shard::{Dealer, MAX_HAND_SIZE};
+        // alice under global-default: SHA-256("global-default\0alice") begins b7 f6 cd 2c d4
+        // 3b de f4 (computed independently), so the hash is 0xf4de3bd4_2ccdf6b7 =
+        // 17,644,606,172,554,983,095. global-default has 128 queues and hands of 6; dividing
+        // by 128, 127, 126, 125, 124, 123 in turn leaves the digits 55, 61, 124, 123, 103, 1,
+        // which skip the cards already dealt: 55; 61 → 62; 124 → 126; 123 → 125; 103 → 105; 1.
+        let hash = flow_hash("global-default", "alice");
+        assert_eq!(hash, 0xf4de_3bd4_2ccd_f6b7);
+        let mut hand = [0; MAX_HAND_SIZE];
+        let n = Dealer::new(128, 6).unwrap().deal(hash, &mut hand);
+        assert_eq!(&hand[..n], &[55, 62, 126, 125, 105, 1]);
+    }
 }
