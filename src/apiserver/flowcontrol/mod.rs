@@ -23,6 +23,13 @@
 //! borrowing adjustment — the last never lets APF go quiet, so schedule it as a background
 //! event) and calls [`FlowControl::on_wakeup`]. Requests that start or are rejected as a
 //! consequence of any call are pushed as [`Outcome`]s into the buffer the caller passes.
+//! Every started request must be finished once, watches included: under APF a WATCH holds its
+//! seats only while it sends its initial events, so finish it when they are sent (upstream's
+//! initialization signal); in max-in-flight mode a watch is never counted but still has a
+//! ticket.
+//!
+//! The configuration is fixed for a run: upstream reconfigures live (FlowSchema and level
+//! objects written while it serves, quiescing removed levels); kubesim reads them at start.
 //!
 //! Files, one algorithm each:
 //! * `config.rs` — FlowSchema / PriorityLevelConfiguration manifests, v1 defaults, checks;
