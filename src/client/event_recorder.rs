@@ -35,14 +35,29 @@ pub const REFRESH_TIME: SimDuration = SimDuration::from_mins(30);
 pub const NOTE_LENGTH_LIMIT: usize = 1024;
 
 /// What makes two occurrences the same event (upstream `eventKey`; the reporting component
-/// is the recorder's own).
+/// is the recorder's own). Types, reasons and actions are a component's constants.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct EventKey {
-    type_: String,
-    action: String,
-    reason: String,
+    type_: &'static str,
+    action: &'static str,
+    reason: &'static str,
     regarding: ObjectReference,
     related: Option<ObjectReference>,
+}
+
+/// What the recorder remembers of an Event beside its key: enough to patch its series and to
+/// create it again, and no more. Upstream caches the whole Event; a scheduler that places
+/// 150,000 pods caches as many, and the key already holds what they repeat (the regarding
+/// object, type, reason, action), while the name follows from the regarding object and the
+/// first occurrence's time.
+#[derive(Clone, Debug)]
+struct Cached {
+    /// The first occurrence (`eventTime`).
+    event_time: SimTime,
+    /// The note of the first occurrence, cut to the limit.
+    note: Box<str>,
+    /// The series once the event occurred twice.
+    series: Option<EventSeries>,
 }
 
 /// One occurrence to record.
@@ -53,11 +68,11 @@ pub struct Occurrence<'a> {
     /// A second object involved.
     pub related: Option<ObjectReference>,
     /// `Normal` or `Warning`.
-    pub type_: &'a str,
+    pub type_: &'static str,
     /// Why (`FailedScheduling`).
-    pub reason: &'a str,
+    pub reason: &'static str,
     /// What was done (`Scheduling`).
-    pub action: &'a str,
+    pub action: &'static str,
     /// The text.
     pub note: &'a str,
 }
@@ -69,8 +84,8 @@ pub struct EventRecorder {
     user: UserInfo,
     reporting_controller: String,
     reporting_instance: String,
-    /// The events seen recently, as last sent (or counted since).
-    cache: BTreeMap<EventKey, Event>,
+    /// The events seen recently, with their series as last sent (or counted since).
+    cache: BTreeMap<EventKey, Cached>,
     /// Series patches in flight, to create the Event again if it is gone.
     patches: BTreeMap<RequestId, EventKey>,
     /// Requests sent (creates and patches), for tests and reports.
@@ -101,16 +116,21 @@ impl EventRecorder {
         out: &mut Vec<ApiOutput>,
     ) {
         let key = EventKey {
-            type_: occurrence.type_.to_string(),
-            action: occurrence.action.to_string(),
-            reason: occurrence.reason.to_string(),
+            type_: occurrence.type_,
+            action: occurrence.action,
+            reason: occurrence.reason,
             regarding: occurrence.regarding,
             related: occurrence.related,
         };
         match self.cache.get_mut(&key) {
             None => {
-                let event = self.new_event(now, &key, occurrence.note);
-                self.cache.insert(key, event.clone());
+                let cached = Cached {
+                    event_time: now,
+                    note: truncate_note(occurrence.note).into_boxed_str(),
+                    series: None,
+                };
+                let event = self.event(&key, &cached);
+                self.cache.insert(key, cached);
                 self.create(now, event, api, out);
             }
             Some(cached) => match &mut cached.series {
@@ -148,16 +168,16 @@ impl EventRecorder {
     pub fn finish(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
         let stale = |time: SimTime| now.saturating_since(time) > FINISH_TIME;
         let mut finished = Vec::new();
-        self.cache.retain(|key, event| match &event.series {
+        self.cache.retain(|key, cached| match &cached.series {
             Some(series) if stale(series.last_observed_time) => {
-                finished.push((key.clone(), event.clone()));
+                finished.push((key.clone(), cached.event_time, series.clone()));
                 false
             }
             Some(_) => true,
-            None => !stale(event.event_time),
+            None => !stale(cached.event_time),
         });
-        for (key, event) in finished {
-            self.send_series(now, &key, &event, api, out);
+        for (key, event_time, series) in finished {
+            self.send_series(now, &key, event_time, series, api, out);
         }
     }
 
@@ -175,34 +195,32 @@ impl EventRecorder {
         };
         // The Event expired under its series: create it again with the count so far.
         if let Err(ApiError::NotFound { .. }) = response
-            && let Some(event) = self.cache.get(&key)
+            && let Some(cached) = self.cache.get(&key)
         {
-            let mut again = event.clone();
-            again.metadata.resource_version = Default::default();
+            let again = self.event(&key, cached);
             self.create(now, again, api, out);
         }
         true
     }
 
-    fn new_event(&self, now: SimTime, key: &EventKey, note: &str) -> Event {
+    /// The Event of `key` as the recorder sends it: first occurring at `cached.event_time`,
+    /// with the series counted so far.
+    fn event(&self, key: &EventKey, cached: &Cached) -> Event {
         let mut event = Event {
-            event_time: now,
+            event_time: cached.event_time,
+            series: cached.series.clone(),
             reporting_controller: self.reporting_controller.clone(),
             reporting_instance: self.reporting_instance.clone(),
-            action: key.action.clone(),
-            reason: key.reason.clone(),
+            action: key.action.to_string(),
+            reason: key.reason.to_string(),
             regarding: key.regarding.clone(),
             related: key.related.clone(),
-            note: truncate_note(note),
-            type_: key.type_.clone(),
+            note: cached.note.to_string(),
+            type_: key.type_.to_string(),
             ..Event::default()
         };
-        event.metadata.name = format!("{}.{:x}", key.regarding.name, now.as_nanos());
-        event.metadata.namespace = if key.regarding.namespace.is_empty() {
-            "default".to_string()
-        } else {
-            key.regarding.namespace.clone()
-        };
+        event.metadata.name = event_name(key, cached.event_time);
+        event.metadata.namespace = event_namespace(key).to_string();
         event
     }
 
@@ -229,8 +247,12 @@ impl EventRecorder {
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
     ) {
-        if let Some(event) = self.cache.get(&key).cloned() {
-            self.send_series(now, &key, &event, api, out);
+        let Some(cached) = self.cache.get(&key) else {
+            return;
+        };
+        if let Some(series) = cached.series.clone() {
+            let event_time = cached.event_time;
+            self.send_series(now, &key, event_time, series, api, out);
         }
     }
 
@@ -238,22 +260,32 @@ impl EventRecorder {
         &mut self,
         now: SimTime,
         key: &EventKey,
-        event: &Event,
+        event_time: SimTime,
+        series: EventSeries,
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,
     ) {
-        let Some(series) = &event.series else {
-            return;
-        };
-        let target = ObjectKey::new(
-            event.metadata.namespace.clone(),
-            event.metadata.name.clone(),
-        );
-        let op = PatchOp::EventSeries(series.clone());
+        let target = ObjectKey::new(event_namespace(key), event_name(key, event_time));
+        let op = PatchOp::EventSeries(series);
         let request = Request::patch(self.client, self.user.clone(), Kind::Event, &target, op);
         let id = api.submit(now, request, out);
         self.patches.insert(id, key.clone());
         self.requests_sent += 1;
+    }
+}
+
+/// The name of the Event first recorded for `key` at `event_time`: the regarding object's
+/// name and the time in hexadecimal nanoseconds.
+fn event_name(key: &EventKey, event_time: SimTime) -> String {
+    format!("{}.{:x}", key.regarding.name, event_time.as_nanos())
+}
+
+/// The namespace an Event about `key`'s object lives in (`default` for a cluster-scoped one).
+fn event_namespace(key: &EventKey) -> &str {
+    if key.regarding.namespace.is_empty() {
+        "default"
+    } else {
+        &key.regarding.namespace
     }
 }
 
