@@ -2,7 +2,8 @@
 //! starts it, hands it the apiserver's answers and watch events, and fires its timers.
 //!
 //! A component speaks to the apiserver as one or more API clients (kube-scheduler as one; a
-//! kubelet component as one client per node, each with its own identity and watches). The
+//! kubelet component as one client per node, each with its own identity and watches;
+//! kube-controller-manager as its shared informers' client plus one per controller). The
 //! world routes every response and watch event to the component that owns the client it is
 //! addressed to, and every timer back to the component that set it: adding a component means
 //! implementing [`Component`] and registering it once, with no routing code of its own.
@@ -12,10 +13,7 @@
 
 use std::any::Any;
 
-use crate::api::Kind;
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, WatchEvent, WatchId};
-use crate::client::informer::Delta;
-use crate::client::informer_set::InformerSet;
 use crate::faults::{ContainerKill, NodeFault, PodFaultError};
 use crate::sim::{SimDuration, SimTime};
 
@@ -71,6 +69,22 @@ impl<'a> ComponentContext<'a> {
     pub fn set_timer_in(&mut self, delay: SimDuration, timer: Timer) {
         self.set_timer(self.now + delay, timer);
     }
+
+    /// Runs `f` with this context, then rewrites every timer `f` set through `map`: a
+    /// component made of parts (kube-controller-manager and its controllers) marks each
+    /// part's timers as that part's, so the timer comes back to the part that set it.
+    pub fn map_timers<R>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> R,
+        map: impl Fn(Timer) -> Timer,
+    ) -> R {
+        let mark = self.timers.len();
+        let result = f(self);
+        for (_, timer) in &mut self.timers[mark..] {
+            *timer = map(*timer);
+        }
+        result
+    }
 }
 
 /// A component of the cluster.
@@ -124,101 +138,6 @@ pub trait Component: Any {
 
     /// The component, for typed reads by observers (metrics, reports, `explain`).
     fn as_any(&self) -> &dyn Any;
-}
-
-/// A component whose informers are one [`InformerSet`] (a controller): what it does with its
-/// informers' deltas, with the answers to its own requests, and once either is handled.
-/// [`route_response`] and [`route_watch_event`] are then its [`Component`] handlers' glue.
-pub trait InformerDriven {
-    /// The component's informers.
-    fn informer_set(&mut self) -> &mut InformerSet;
-
-    /// One change an informer saw, at `now`.
-    fn on_delta(&mut self, kind: Kind, delta: Delta, now: SimTime);
-
-    /// The answer to a request none of the informers sent (the component's own).
-    fn on_own_response(
-        &mut self,
-        request: RequestId,
-        response: &Response,
-        cx: &mut ComponentContext<'_>,
-    );
-
-    /// After each response or watch event: hand work to free workers, set wake-ups.
-    fn settle(&mut self, cx: &mut ComponentContext<'_>);
-}
-
-/// Hands a response to the informer that sent it (its deltas to the component) or to the
-/// component's own handling, then lets the component settle.
-pub fn route_response<C: InformerDriven>(
-    component: &mut C,
-    request: RequestId,
-    response: &Response,
-    cx: &mut ComponentContext<'_>,
-) {
-    let now = cx.now();
-    let routed = component
-        .informer_set()
-        .on_response(request, response, now, cx.api, cx.out);
-    match routed {
-        Some((kind, deltas)) => deltas
-            .into_iter()
-            .for_each(|delta| component.on_delta(kind, delta, now)),
-        None => component.on_own_response(request, response, cx),
-    }
-    component.settle(cx);
-}
-
-/// Hands a watch event to the informer whose watch it is (its delta to the component), then
-/// lets the component settle.
-pub fn route_watch_event<C: InformerDriven>(
-    component: &mut C,
-    watch: WatchId,
-    event: &WatchEvent,
-    cx: &mut ComponentContext<'_>,
-) {
-    if let Some((kind, delta)) = component.informer_set().on_watch_event(watch, event) {
-        component.on_delta(kind, delta, cx.now());
-    }
-    component.settle(cx);
-}
-
-/// The four [`Component`] handlers of a controller that speaks as one client (its field
-/// `$client`) and is [`InformerDriven`]: its one client, starting its informers, and
-/// [`route_response`] / [`route_watch_event`] for what arrives. Written inside its
-/// `impl Component` block, beside its own `on_timer` and `as_any`.
-#[macro_export]
-macro_rules! informer_driven_handlers {
-    ($client:ident) => {
-        fn clients(&self) -> Vec<$crate::apiserver::ClientId> {
-            vec![self.$client]
-        }
-
-        fn start(&mut self, cx: &mut $crate::component::ComponentContext<'_>) {
-            let now = cx.now();
-            $crate::component::InformerDriven::informer_set(self).start(now, cx.api, cx.out);
-        }
-
-        fn on_response(
-            &mut self,
-            _client: $crate::apiserver::ClientId,
-            request: $crate::apiserver::RequestId,
-            response: &$crate::apiserver::Response,
-            cx: &mut $crate::component::ComponentContext<'_>,
-        ) {
-            $crate::component::route_response(self, request, response, cx);
-        }
-
-        fn on_watch_event(
-            &mut self,
-            _client: $crate::apiserver::ClientId,
-            watch: $crate::apiserver::WatchId,
-            event: &$crate::apiserver::WatchEvent,
-            cx: &mut $crate::component::ComponentContext<'_>,
-        ) {
-            $crate::component::route_watch_event(self, watch, event, cx);
-        }
-    };
 }
 
 /// The place of `client` in a population of per-node agents held by one component (kubelets,

@@ -24,8 +24,9 @@
 //!   restarts, termination), reports their status and its node's, and renews its lease.
 //! * [`kube_proxy`] is every node's service proxy: it watches Services and EndpointSlices and
 //!   syncs its node's rules, measuring how long endpoint changes take to reach them.
-//! * [`controllers`] are kube-controller-manager's controllers (ReplicaSet, Deployment,
-//!   EndpointSlice, the garbage collector).
+//! * [`controllers`] is kube-controller-manager: one component whose one shared informer
+//!   factory feeds its controllers (ReplicaSet, Deployment, EndpointSlice, disruption, the
+//!   garbage collector, node lifecycle, taint eviction).
 //! * [`world`] wires the apiserver and the components into one [`sim::Model`].
 //! * [`scenario`] reads scenario files (real Kubernetes manifests plus one `kind: Scenario`
 //!   document) and builds a world from them.

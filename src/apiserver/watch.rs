@@ -295,6 +295,14 @@ impl WatchRegistry {
         self.watches.get(id.0 as usize).and_then(Option::as_ref)
     }
 
+    /// The open watches, in opening order (who watches what: per-client watch counts).
+    pub fn open_watches(&self) -> impl Iterator<Item = (WatchId, &Watch)> {
+        self.watches
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.as_ref().map(|w| (WatchId(i as u32), w)))
+    }
+
     /// How many watches are open.
     pub fn open_count(&self) -> usize {
         self.by_kind.iter().map(KindWatches::len).sum()

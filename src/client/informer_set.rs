@@ -1,5 +1,7 @@
 //! A component's informers, one per kind, as client-go's shared informer factory keeps them:
-//! whatever part of the component needs a kind reads the same cache, fed by one watch.
+//! whatever part of the component needs a kind reads the same cache, fed by one watch
+//! (kube-controller-manager's controllers all read one set, as upstream's
+//! `CreateControllerContext` hands them one `SharedInformerFactory`).
 //!
 //! The set starts them together and routes each response and watch event to the informer it
 //! belongs to, handing back the kind with the deltas.
@@ -40,6 +42,22 @@ impl InformerSet {
     /// Whether every informer has received its first list.
     pub fn has_synced(&self) -> bool {
         self.informers.iter().all(Informer::has_synced)
+    }
+
+    /// Whether the informers of every kind in `kinds` have received their first list (a
+    /// controller's `WaitForCacheSync` on the informers it uses); a kind the set has no
+    /// informer of never syncs.
+    pub fn has_synced_kinds(&self, kinds: &[Kind]) -> bool {
+        kinds.iter().all(|&kind| {
+            self.informers
+                .iter()
+                .any(|i| i.kind() == kind && i.has_synced())
+        })
+    }
+
+    /// The kinds the set has informers of, in the order they start.
+    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+        self.informers.iter().map(Informer::kind)
     }
 
     /// The cache of `kind` (empty if the set has no informer of it).

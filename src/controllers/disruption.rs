@@ -3,8 +3,9 @@
 //! and so how many more may be disrupted — which the eviction subresource spends and
 //! kube-scheduler's preemption respects.
 //!
-//! Informers on budgets, pods, ReplicaSets and Deployments (the last two only as listers, for
-//! the scale of a pod's controller, as upstream has no handlers on them). A budget event queues
+//! It reads kube-controller-manager's shared informers of budgets, pods, ReplicaSets and
+//! Deployments (the last two only as listers, for the scale of a pod's controller, as upstream
+//! has no handlers on them). A budget event queues
 //! the budget; a pod event queues the first budget (in key order) whose non-empty selector
 //! selects the pod. One worker syncs a budget at a time, after every cache has synced:
 //!
@@ -42,12 +43,21 @@ use crate::apiserver::{ApiError, ClientId, Request, RequestId, Response, Subreso
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
-use crate::component::{Component, ComponentContext, InformerDriven, Timer};
+use crate::component::{ComponentContext, Timer};
+use crate::controllers::kube_controller_manager::Controller;
 use crate::sim::{SimDuration, SimTime};
 
 /// How long after its eviction a pod may still be seen not terminating before the budget
 /// counts it again (`DeletionTimeout`).
 pub const DELETION_TIMEOUT: SimDuration = SimDuration::from_mins(2);
+
+/// The kinds the controller reads.
+const KINDS: [Kind; 4] = [
+    Kind::PodDisruptionBudget,
+    Kind::Pod,
+    Kind::ReplicaSet,
+    Kind::Deployment,
+];
 
 /// The timer that wakes the work queue and the rechecks.
 const QUEUE_WAKE: Timer = Timer {
@@ -293,8 +303,6 @@ struct Writing {
 pub struct DisruptionController {
     client: ClientId,
     user: UserInfo,
-    /// Budgets, pods, ReplicaSets and Deployments.
-    informers: InformerSet,
     queue: WorkQueue<ObjectKey>,
     /// Budgets to queue again (rate-limited) once a pending eviction falls due, by key: the
     /// earliest time asked for (upstream's `recheckQueue`).
@@ -309,15 +317,8 @@ impl DisruptionController {
     /// The controller speaking as `client`, with its service account.
     pub fn new(client: ClientId) -> Self {
         let user = UserInfo::kube_system_service_account("disruption-controller");
-        let kinds = [
-            Kind::PodDisruptionBudget,
-            Kind::Pod,
-            Kind::ReplicaSet,
-            Kind::Deployment,
-        ];
         DisruptionController {
             client,
-            informers: InformerSet::new(&kinds, client, &user),
             user,
             queue: WorkQueue::new(RateLimits::default()),
             rechecks: BTreeMap::new(),
@@ -332,13 +333,13 @@ impl DisruptionController {
         self.counters
     }
 
-    fn handle_delta(&mut self, kind: Kind, delta: Delta) {
+    fn handle_delta(&mut self, kind: Kind, delta: Delta, informers: &InformerSet) {
         let (Delta::Added(object) | Delta::Updated(_, object) | Delta::Deleted(object)) = delta;
         match kind {
             Kind::PodDisruptionBudget => self.queue.add(object.key()),
             Kind::Pod => {
                 if let Some(pod) = object.as_pod()
-                    && let Some(key) = self.budget_for_pod(pod)
+                    && let Some(key) = budget_for_pod(informers, pod)
                 {
                     self.queue.add(key);
                 }
@@ -347,24 +348,12 @@ impl DisruptionController {
         }
     }
 
-    /// Upstream `getPdbForPod`: the first of the pod's budgets as the lister finds them.
-    fn budget_for_pod(&self, pod: &Pod) -> Option<ObjectKey> {
-        let namespace = pod.metadata.namespace.as_str();
-        self.informers
-            .in_namespace(Kind::PodDisruptionBudget, namespace)
-            .find(|(_, o)| {
-                o.as_pdb()
-                    .is_some_and(|b| b.lists_for(namespace, &pod.metadata.labels))
-            })
-            .map(|(key, _)| key.clone())
-    }
-
     /// Hands the next budget to the worker, if it is free and the caches have synced; sets the
     /// wake-up for the next held key or recheck.
-    fn pump(&mut self, cx: &mut ComponentContext<'_>) {
-        while self.writing.is_none() && self.informers.has_synced() {
+    fn pump(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        while self.writing.is_none() && informers.has_synced_kinds(&KINDS) {
             let Some(key) = self.queue.get() else { break };
-            self.sync(key, cx);
+            self.sync(informers, key, cx);
         }
         let next = self
             .queue
@@ -380,11 +369,10 @@ impl DisruptionController {
     }
 
     /// Upstream `sync`: works the budget's status out and sends it if it changed.
-    fn sync(&mut self, key: ObjectKey, cx: &mut ComponentContext<'_>) {
+    fn sync(&mut self, informers: &InformerSet, key: ObjectKey, cx: &mut ComponentContext<'_>) {
         let now = cx.now();
         self.counters.syncs += 1;
-        let Some(pdb) = self
-            .informers
+        let Some(pdb) = informers
             .cache(Kind::PodDisruptionBudget)
             .get(&key)
             .and_then(|o| o.as_pdb())
@@ -393,11 +381,9 @@ impl DisruptionController {
             self.finish(&key, true, now);
             return;
         };
-        let pods = self.pods_of(&pdb);
+        let pods = pods_of(informers, &pdb);
         let refs: Vec<&Pod> = pods.iter().map(|p| &**p).collect();
-        let caches = Caches {
-            informers: &self.informers,
-        };
+        let caches = Caches { informers };
         let (write, recheck) = match compute(&pdb, &refs, &caches, now) {
             Ok(computed) => (updated_status(&pdb, &computed, now), computed.recheck),
             Err(error) => {
@@ -423,17 +409,6 @@ impl DisruptionController {
             key,
             recheck,
         });
-    }
-
-    /// The budget's pods, as the pod lister selects them (`getPodsForPdb`).
-    fn pods_of(&self, pdb: &PodDisruptionBudget) -> Vec<Arc<Pod>> {
-        let namespace = pdb.metadata.namespace.as_str();
-        self.informers
-            .in_namespace(Kind::Pod, namespace)
-            .filter_map(|(_, o)| o.as_pod())
-            .filter(|p| pdb.covers(namespace, &p.metadata.labels))
-            .cloned()
-            .collect()
     }
 
     /// A sync that succeeded: forgotten, and looked at again when its first pending eviction
@@ -473,6 +448,29 @@ impl DisruptionController {
             }
         }
     }
+}
+
+/// Upstream `getPdbForPod`: the first of the pod's budgets as the lister finds them.
+fn budget_for_pod(informers: &InformerSet, pod: &Pod) -> Option<ObjectKey> {
+    let namespace = pod.metadata.namespace.as_str();
+    informers
+        .in_namespace(Kind::PodDisruptionBudget, namespace)
+        .find(|(_, o)| {
+            o.as_pdb()
+                .is_some_and(|b| b.lists_for(namespace, &pod.metadata.labels))
+        })
+        .map(|(key, _)| key.clone())
+}
+
+/// The budget's pods, as the pod lister selects them (`getPodsForPdb`).
+fn pods_of(informers: &InformerSet, pdb: &PodDisruptionBudget) -> Vec<Arc<Pod>> {
+    let namespace = pdb.metadata.namespace.as_str();
+    informers
+        .in_namespace(Kind::Pod, namespace)
+        .filter_map(|(_, o)| o.as_pod())
+        .filter(|p| pdb.covers(namespace, &p.metadata.labels))
+        .cloned()
+        .collect()
 }
 
 /// The controller's listers as the scale finders read them.
@@ -543,19 +541,24 @@ impl Caches<'_> {
     }
 }
 
-impl InformerDriven for DisruptionController {
-    fn informer_set(&mut self) -> &mut InformerSet {
-        &mut self.informers
+impl Controller for DisruptionController {
+    fn client(&self) -> ClientId {
+        self.client
     }
 
-    fn on_delta(&mut self, kind: Kind, delta: Delta, _now: SimTime) {
-        self.handle_delta(kind, delta);
+    fn kinds(&self) -> &[Kind] {
+        &KINDS
     }
 
-    fn on_own_response(
+    fn on_delta(&mut self, kind: Kind, delta: Delta, informers: &InformerSet, _now: SimTime) {
+        self.handle_delta(kind, delta, informers);
+    }
+
+    fn on_response(
         &mut self,
         request: RequestId,
         response: &Response,
+        _informers: &InformerSet,
         cx: &mut ComponentContext<'_>,
     ) {
         if self.writing.as_ref().is_some_and(|w| w.request == request) {
@@ -563,15 +566,11 @@ impl InformerDriven for DisruptionController {
         }
     }
 
-    fn settle(&mut self, cx: &mut ComponentContext<'_>) {
-        self.pump(cx);
+    fn settle(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        self.pump(informers, cx);
     }
-}
 
-impl Component for DisruptionController {
-    crate::informer_driven_handlers!(client);
-
-    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+    fn on_timer(&mut self, timer: Timer, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         if timer != QUEUE_WAKE {
             return;
         }
@@ -588,7 +587,7 @@ impl Component for DisruptionController {
             self.queue.add_rate_limited(key, now);
         }
         self.queue.wake(now);
-        self.pump(cx);
+        self.pump(informers, cx);
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -1,9 +1,10 @@
 //! The garbage collector (upstream `pkg/controller/garbagecollector/`): deletes objects whose
 //! owners are gone, and carries out the orphan and foreground propagation policies.
 //!
-//! **The graph.** Informers on every namespaced kind kubesim models (Events aside) feed a
-//! graph of objects by uid, each with its dependents (the objects whose `ownerReferences`
-//! name it). An owner not seen yet is a *virtual* node until its own event arrives (upstream
+//! **The graph.** kube-controller-manager's shared informers of every namespaced kind kubesim
+//! models (Events aside; upstream's typed informers come from the same factory) feed a graph
+//! of objects by uid, each with its dependents (the objects whose `ownerReferences` name it).
+//! An owner not seen yet is a *virtual* node until its own event arrives (upstream
 //! `GraphBuilder.processGraphChanges`). Changes put uids on two rate-limited work queues:
 //!
 //! * **attempt to delete** — a dependent whose owner went away, a virtual owner to check, an
@@ -28,12 +29,13 @@ use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, OwnerReference};
 use crate::api::{Kind, Object, ObjectKey, Uid};
 use crate::apiserver::{
     ApiError, ClientId, DeleteOptions, PatchOp, PropagationPolicy, Request, RequestId, Response,
-    ResponseBody, UserInfo, WatchEvent, WatchId,
+    ResponseBody, UserInfo,
 };
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
-use crate::component::{Component, ComponentContext, Timer};
+use crate::component::{ComponentContext, Timer};
+use crate::controllers::kube_controller_manager::Controller;
 use crate::sim::SimTime;
 
 /// The timer that wakes the work queues when a held item is due.
@@ -153,7 +155,8 @@ pub struct GarbageCollector {
     client: ClientId,
     user: UserInfo,
     workers_per_queue: usize,
-    informers: InformerSet,
+    /// The kinds it watches.
+    kinds: Vec<Kind>,
     graph: BTreeMap<Uid, GraphNode>,
     attempt_to_delete: WorkQueue<Uid>,
     attempt_to_orphan: WorkQueue<Uid>,
@@ -176,13 +179,12 @@ impl GarbageCollector {
             .into_iter()
             .filter(|k| k.is_namespaced() && *k != Kind::Event)
             .collect();
-        let informers = InformerSet::new(&kinds, client, &user);
         let workers_per_queue = workers.max(1);
         GarbageCollector {
             client,
             user,
             workers_per_queue,
-            informers,
+            kinds,
             graph: BTreeMap::new(),
             attempt_to_delete: WorkQueue::new(RateLimits::default()),
             attempt_to_orphan: WorkQueue::new(RateLimits::default()),
@@ -208,7 +210,7 @@ impl GarbageCollector {
 
     // ---- the graph -------------------------------------------------------------------
 
-    fn on_delta(&mut self, delta: Delta) {
+    fn observe_delta(&mut self, delta: Delta) {
         match delta {
             Delta::Added(object) => self.observe(None, object),
             Delta::Updated(old, new) => self.observe(Some(old), new),
@@ -361,8 +363,8 @@ impl GarbageCollector {
 
     // ---- workers ---------------------------------------------------------------------
 
-    fn pump(&mut self, cx: &mut ComponentContext<'_>) {
-        if self.informers.has_synced() {
+    fn pump(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        if informers.has_synced_kinds(&self.kinds) {
             for worker in 0..self.workers.len() {
                 if self.workers[worker].is_some() {
                     continue;
@@ -859,58 +861,42 @@ fn owner_key(kind: Kind, reference: &OwnerReference, namespace: &str) -> ObjectK
     }
 }
 
-impl Component for GarbageCollector {
-    fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
+impl Controller for GarbageCollector {
+    fn client(&self) -> ClientId {
+        self.client
     }
 
-    fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        let now = cx.now();
-        self.informers.start(now, cx.api, cx.out);
+    fn kinds(&self) -> &[Kind] {
+        &self.kinds
+    }
+
+    fn on_delta(&mut self, _kind: Kind, delta: Delta, _informers: &InformerSet, _now: SimTime) {
+        self.observe_delta(delta);
     }
 
     fn on_response(
         &mut self,
-        _client: ClientId,
         request: RequestId,
         response: &Response,
+        _informers: &InformerSet,
         cx: &mut ComponentContext<'_>,
     ) {
-        let now = cx.now();
-        match self
-            .informers
-            .on_response(request, response, now, cx.api, cx.out)
-        {
-            Some((_, deltas)) => deltas.into_iter().for_each(|d| self.on_delta(d)),
-            None => {
-                if let Some(worker) = self.pending.remove(&request) {
-                    self.on_job_response(worker, response, cx);
-                }
-            }
+        if let Some(worker) = self.pending.remove(&request) {
+            self.on_job_response(worker, response, cx);
         }
-        self.pump(cx);
     }
 
-    fn on_watch_event(
-        &mut self,
-        _client: ClientId,
-        watch: WatchId,
-        event: &WatchEvent,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        if let Some((_, delta)) = self.informers.on_watch_event(watch, event) {
-            self.on_delta(delta);
-        }
-        self.pump(cx);
+    fn settle(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        self.pump(informers, cx);
     }
 
-    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+    fn on_timer(&mut self, timer: Timer, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         if timer == QUEUE_WAKE {
             let now = cx.now();
             self.wakes.retain(|&at| at > now);
             self.attempt_to_delete.wake(now);
             self.attempt_to_orphan.wake(now);
-            self.pump(cx);
+            self.pump(informers, cx);
         }
     }
 

@@ -1,7 +1,9 @@
 //! kube-controller-manager's controllers, one file each, and the algorithms they share.
 //!
-//! Each controller is a component ([`crate::component::Component`]) that watches through
-//! informers and acts through API requests, as the real ones do.
+//! kube-controller-manager is one component ([`kube_controller_manager`]) with one shared
+//! informer factory, as upstream's one process; each controller is a
+//! [`kube_controller_manager::Controller`] that reads the shared caches and acts through API
+//! requests as its own client, as the real ones do.
 
 pub mod deletion_ranking;
 pub mod deployment;
@@ -9,6 +11,7 @@ pub mod disruption;
 pub mod endpointslice;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod kube_controller_manager;
 pub mod node_lifecycle;
 pub mod pods_by_node;
 pub mod replicaset;

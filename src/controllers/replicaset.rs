@@ -1,9 +1,9 @@
 //! The ReplicaSet controller (upstream `pkg/controller/replicaset/replica_set.go`): keeps
 //! `spec.replicas` active pods matching each ReplicaSet's selector, and writes its status.
 //!
-//! It watches ReplicaSets and pods through one informer each and keeps upstream's indexes: pods
-//! by the uid of their controller (orphans by namespace), ReplicaSets by their controller's uid
-//! (a Deployment's ReplicaSets). Informer events put ReplicaSet keys on a rate-limited work
+//! It reads kube-controller-manager's shared ReplicaSet and pod informers and keeps upstream's
+//! indexes: pods by the uid of their controller (orphans by namespace), ReplicaSets by their
+//! controller's uid (a Deployment's ReplicaSets). Informer events put ReplicaSet keys on a rate-limited work
 //! queue; `concurrentReplicasetSyncs` workers take keys from it. A sync is upstream's
 //! `syncReplicaSet`, and it takes the virtual time its API calls take, because a real worker
 //! waits for each call:
@@ -38,16 +38,19 @@ use crate::api::replicaset::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use crate::api::{Kind, Object, ObjectKey, Uid};
 use crate::apiserver::{
     ApiError, ClientId, PatchOp, Request, RequestId, Response, ResponseBody, Subresource, UserInfo,
-    WatchEvent, WatchId,
 };
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
-use crate::component::{Component, ComponentContext, Timer};
+use crate::component::{ComponentContext, Timer};
+use crate::controllers::kube_controller_manager::Controller;
 use crate::sim::{SimDuration, SimTime};
 
 /// The ReplicaSet condition a failed create or delete sets.
 pub const REPLICA_FAILURE: &str = "ReplicaFailure";
+
+/// The kinds the controller reads.
+const KINDS: [Kind; 2] = [Kind::ReplicaSet, Kind::Pod];
 
 /// The timer that wakes the work queue when a held key is due.
 const QUEUE_WAKE: Timer = Timer {
@@ -153,8 +156,6 @@ pub struct ReplicaSetController {
     client: ClientId,
     user: UserInfo,
     settings: ReplicaSetSettings,
-    /// ReplicaSets and pods.
-    informers: InformerSet,
     /// Pods by their controller's uid.
     pods_by_owner: BTreeMap<Uid, BTreeMap<Uid, Arc<Pod>>>,
     /// Pods without a controller, by namespace.
@@ -177,7 +178,6 @@ impl ReplicaSetController {
         let user = UserInfo::kube_system_service_account("replicaset-controller");
         ReplicaSetController {
             client,
-            informers: InformerSet::new(&[Kind::ReplicaSet, Kind::Pod], client, &user),
             user,
             settings: ReplicaSetSettings {
                 workers: settings.workers.max(1),
@@ -206,13 +206,6 @@ impl ReplicaSetController {
     }
 
     // ---- informer events -------------------------------------------------------------
-
-    fn on_delta(&mut self, kind: Kind, delta: Delta, now: SimTime) {
-        match kind {
-            Kind::ReplicaSet => self.on_replicaset_delta(delta),
-            _ => self.on_pod_delta(delta, now),
-        }
-    }
 
     fn on_replicaset_delta(&mut self, delta: Delta) {
         match delta {
@@ -255,24 +248,24 @@ impl ReplicaSetController {
         }
     }
 
-    fn on_pod_delta(&mut self, delta: Delta, now: SimTime) {
+    fn on_pod_delta(&mut self, informers: &InformerSet, delta: Delta, now: SimTime) {
         match delta {
             Delta::Added(object) => {
                 let Some(pod) = object.as_pod() else { return };
                 self.index_pod(None, Some(pod));
-                self.pod_added(pod);
+                self.pod_added(informers, pod);
             }
             Delta::Updated(old, new) => {
                 let (Some(old), Some(new)) = (old.as_pod(), new.as_pod()) else {
                     return;
                 };
                 self.index_pod(Some(old), Some(new));
-                self.pod_updated(old, new, now);
+                self.pod_updated(informers, old, new, now);
             }
             Delta::Deleted(object) => {
                 let Some(pod) = object.as_pod() else { return };
                 self.index_pod(Some(pod), None);
-                self.pod_deleted(pod);
+                self.pod_deleted(informers, pod);
             }
         }
     }
@@ -300,26 +293,32 @@ impl ReplicaSetController {
     }
 
     /// Upstream `addPod`.
-    fn pod_added(&mut self, pod: &Arc<Pod>) {
+    fn pod_added(&mut self, informers: &InformerSet, pod: &Arc<Pod>) {
         if pod.metadata.is_terminating() {
             // Seen for the first time already being deleted (after a relist, say).
-            self.pod_deleted(pod);
+            self.pod_deleted(informers, pod);
             return;
         }
         if let Some(owner) = pod.metadata.controller_ref() {
-            if let Some(rs) = self.resolve(&pod.metadata.namespace, owner) {
+            if let Some(rs) = self.resolve(informers, &pod.metadata.namespace, owner) {
                 self.expectations.creation_observed(&rs);
                 self.queue.add(rs);
             }
             return;
         }
-        for rs in self.matching_replicasets(pod) {
+        for rs in self.matching_replicasets(informers, pod) {
             self.queue.add(rs);
         }
     }
 
     /// Upstream `updatePod`.
-    fn pod_updated(&mut self, old: &Arc<Pod>, new: &Arc<Pod>, now: SimTime) {
+    fn pod_updated(
+        &mut self,
+        informers: &InformerSet,
+        old: &Arc<Pod>,
+        new: &Arc<Pod>,
+        now: SimTime,
+    ) {
         if old.metadata.resource_version == new.metadata.resource_version {
             return;
         }
@@ -327,9 +326,9 @@ impl ReplicaSetController {
         if new.metadata.is_terminating() {
             // The graceful deletion began: the pod no longer counts, so the controller may
             // replace it now rather than when the kubelet is done with it.
-            self.pod_deleted(new);
+            self.pod_deleted(informers, new);
             if labels_changed {
-                self.pod_deleted(old);
+                self.pod_deleted(informers, old);
             }
             return;
         }
@@ -337,18 +336,18 @@ impl ReplicaSetController {
         let ref_changed = old_ref != new_ref;
         if ref_changed
             && let Some(owner) = old_ref
-            && let Some(rs) = self.resolve(&old.metadata.namespace, owner)
+            && let Some(rs) = self.resolve(informers, &old.metadata.namespace, owner)
         {
             self.queue.add(rs);
         }
         if let Some(owner) = new_ref {
-            let Some(key) = self.resolve(&new.metadata.namespace, owner) else {
+            let Some(key) = self.resolve(informers, &new.metadata.namespace, owner) else {
                 return;
             };
             self.queue.add(key.clone());
             // A pod that just became ready becomes available minReadySeconds later; look again
             // then (upstream adds a second for safety).
-            let min_ready = self.min_ready_seconds(&key);
+            let min_ready = self.min_ready_seconds(informers, &key);
             if min_ready > 0
                 && old.status.ready_since().is_none()
                 && new.status.ready_since().is_some()
@@ -359,38 +358,43 @@ impl ReplicaSetController {
             return;
         }
         if labels_changed || ref_changed {
-            for rs in self.matching_replicasets(new) {
+            for rs in self.matching_replicasets(informers, new) {
                 self.queue.add(rs);
             }
         }
     }
 
     /// Upstream `deletePod`.
-    fn pod_deleted(&mut self, pod: &Arc<Pod>) {
+    fn pod_deleted(&mut self, informers: &InformerSet, pod: &Arc<Pod>) {
         let Some(owner) = pod.metadata.controller_ref() else {
             return;
         };
-        if let Some(rs) = self.resolve(&pod.metadata.namespace, owner) {
+        if let Some(rs) = self.resolve(informers, &pod.metadata.namespace, owner) {
             self.expectations.deletion_observed(&rs, &pod_key(pod));
             self.queue.add(rs);
         }
     }
 
     /// The ReplicaSet a controller reference names, if it is in the cache with that uid.
-    fn resolve(&self, namespace: &str, owner: &OwnerReference) -> Option<ObjectKey> {
+    fn resolve(
+        &self,
+        informers: &InformerSet,
+        namespace: &str,
+        owner: &OwnerReference,
+    ) -> Option<ObjectKey> {
         if owner.kind != Kind::ReplicaSet.name() {
             return None;
         }
         let key = ObjectKey::new(namespace, owner.name.clone());
-        let rs = self.informers.cache(Kind::ReplicaSet).get(&key)?;
+        let rs = informers.cache(Kind::ReplicaSet).get(&key)?;
         (rs.meta().uid == owner.uid).then_some(key)
     }
 
     /// The ReplicaSets of the pod's namespace whose selector selects it (upstream
     /// `GetPodReplicaSets`; an empty selector selects nothing).
-    fn matching_replicasets(&self, pod: &Pod) -> Vec<ObjectKey> {
+    fn matching_replicasets(&self, informers: &InformerSet, pod: &Pod) -> Vec<ObjectKey> {
         let namespace = pod.metadata.namespace.as_str();
-        self.informers
+        informers
             .in_namespace(Kind::ReplicaSet, namespace)
             .filter_map(|(key, object)| match &**object {
                 Object::ReplicaSet(rs) if selects(&rs.spec.selector, &pod.metadata.labels) => {
@@ -401,13 +405,8 @@ impl ReplicaSetController {
             .collect()
     }
 
-    fn min_ready_seconds(&self, key: &ObjectKey) -> i32 {
-        match self
-            .informers
-            .cache(Kind::ReplicaSet)
-            .get(key)
-            .map(|o| &**o)
-        {
+    fn min_ready_seconds(&self, informers: &InformerSet, key: &ObjectKey) -> i32 {
+        match informers.cache(Kind::ReplicaSet).get(key).map(|o| &**o) {
             Some(Object::ReplicaSet(rs)) => rs.spec.min_ready_seconds,
             _ => 0,
         }
@@ -417,11 +416,11 @@ impl ReplicaSetController {
 
     /// Hands queued keys to free workers (once both caches are synced, as upstream's workers
     /// wait for them), then makes sure the queue wakes when a held key is due.
-    fn pump(&mut self, cx: &mut ComponentContext<'_>) {
-        if self.informers.has_synced() {
+    fn pump(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        if informers.has_synced_kinds(&KINDS) {
             while let Some(worker) = self.free_worker() {
                 let Some(key) = self.queue.get() else { break };
-                self.start_sync(worker, key, cx);
+                self.start_sync(informers, worker, key, cx);
             }
         }
         if let Some(at) = self.queue.next_wake()
@@ -443,13 +442,14 @@ impl ReplicaSetController {
     }
 
     /// Upstream `syncReplicaSet`, up to its first API call.
-    fn start_sync(&mut self, worker: usize, key: ObjectKey, cx: &mut ComponentContext<'_>) {
-        let rs = match self
-            .informers
-            .cache(Kind::ReplicaSet)
-            .get(&key)
-            .map(|o| &**o)
-        {
+    fn start_sync(
+        &mut self,
+        informers: &InformerSet,
+        worker: usize,
+        key: ObjectKey,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        let rs = match informers.cache(Kind::ReplicaSet).get(&key).map(|o| &**o) {
             Some(Object::ReplicaSet(rs)) => (**rs).clone(),
             _ => {
                 // Deleted: nothing to do but forget what it expected.
@@ -485,7 +485,7 @@ impl ReplicaSetController {
             current: None,
         };
         self.workers[worker] = Some(sync);
-        self.advance(worker, cx);
+        self.advance(informers, worker, cx);
     }
 
     /// The active pods the ReplicaSet controls and the orphans of its namespace, split into
@@ -518,7 +518,7 @@ impl ReplicaSetController {
     }
 
     /// Moves worker `worker`'s sync on until it waits for a response or is done.
-    fn advance(&mut self, worker: usize, cx: &mut ComponentContext<'_>) {
+    fn advance(&mut self, informers: &InformerSet, worker: usize, cx: &mut ComponentContext<'_>) {
         loop {
             let Some(sync) = self.workers[worker].as_mut() else {
                 return;
@@ -533,7 +533,7 @@ impl ReplicaSetController {
                         return;
                     }
                     let Some(claim) = todo.pop_front() else {
-                        self.manage(worker, cx);
+                        self.manage(informers, worker, cx);
                         continue;
                     };
                     let request = match &claim {
@@ -609,7 +609,7 @@ impl ReplicaSetController {
 
     /// Upstream `manageReplicas`: decides to create, delete or do nothing, and moves the sync
     /// to that stage (or straight to its status).
-    fn manage(&mut self, worker: usize, cx: &mut ComponentContext<'_>) {
+    fn manage(&mut self, informers: &InformerSet, worker: usize, cx: &mut ComponentContext<'_>) {
         let now = cx.now();
         let Some(mut sync) = self.workers[worker].take() else {
             return;
@@ -635,7 +635,7 @@ impl ReplicaSetController {
             };
         } else {
             let count = (sync.diff as usize).min(burst);
-            let related = self.related_pods(&sync.rs);
+            let related = self.related_pods(informers, &sync.rs);
             let related: Vec<&Pod> = related.iter().map(|p| &**p).collect();
             let active: Vec<&Pod> = sync.pods.iter().map(|p| &**p).collect();
             deletes = pods_to_delete(&active, &related, count, now)
@@ -658,7 +658,7 @@ impl ReplicaSetController {
     /// count per node ranks pods for deletion (upstream `getIndirectlyRelatedPods`, which
     /// lists each ReplicaSet's selector; kubesim takes each one's controlled pods from the
     /// index, the same pods unless another controller's pods match the selector too).
-    fn related_pods(&self, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
+    fn related_pods(&self, informers: &InformerSet, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
         let Some(owner) = rs.metadata.controller_ref() else {
             return Vec::new();
         };
@@ -667,7 +667,7 @@ impl ReplicaSetController {
         };
         let mut related = Vec::new();
         for key in siblings {
-            let Some(sibling) = self.informers.cache(Kind::ReplicaSet).get(key) else {
+            let Some(sibling) = informers.cache(Kind::ReplicaSet).get(key) else {
                 continue;
             };
             if let Some(pods) = self.pods_by_owner.get(&sibling.meta().uid) {
@@ -730,6 +730,7 @@ impl ReplicaSetController {
     /// A response to one of worker `worker`'s requests.
     fn on_sync_response(
         &mut self,
+        informers: &InformerSet,
         worker: usize,
         pod: Option<ObjectKey>,
         response: &Response,
@@ -852,65 +853,48 @@ impl ReplicaSetController {
                 return;
             }
         }
-        self.advance(worker, cx);
+        self.advance(informers, worker, cx);
     }
 }
 
-impl Component for ReplicaSetController {
-    fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
+impl Controller for ReplicaSetController {
+    fn client(&self) -> ClientId {
+        self.client
     }
 
-    fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        let now = cx.now();
-        self.informers.start(now, cx.api, cx.out);
+    fn kinds(&self) -> &[Kind] {
+        &KINDS
+    }
+
+    fn on_delta(&mut self, kind: Kind, delta: Delta, informers: &InformerSet, now: SimTime) {
+        match kind {
+            Kind::ReplicaSet => self.on_replicaset_delta(delta),
+            _ => self.on_pod_delta(informers, delta, now),
+        }
     }
 
     fn on_response(
         &mut self,
-        _client: ClientId,
         request: RequestId,
         response: &Response,
+        informers: &InformerSet,
         cx: &mut ComponentContext<'_>,
     ) {
-        let now = cx.now();
-        match self
-            .informers
-            .on_response(request, response, now, cx.api, cx.out)
-        {
-            Some((kind, deltas)) => {
-                for delta in deltas {
-                    self.on_delta(kind, delta, now);
-                }
-            }
-            None => {
-                if let Some(pending) = self.pending.remove(&request) {
-                    self.on_sync_response(pending.worker, pending.deleting, response, cx);
-                }
-            }
+        if let Some(pending) = self.pending.remove(&request) {
+            self.on_sync_response(informers, pending.worker, pending.deleting, response, cx);
         }
-        self.pump(cx);
     }
 
-    fn on_watch_event(
-        &mut self,
-        _client: ClientId,
-        watch: WatchId,
-        event: &WatchEvent,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        if let Some((kind, delta)) = self.informers.on_watch_event(watch, event) {
-            self.on_delta(kind, delta, cx.now());
-        }
-        self.pump(cx);
+    fn settle(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        self.pump(informers, cx);
     }
 
-    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+    fn on_timer(&mut self, timer: Timer, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         if timer == QUEUE_WAKE {
             let now = cx.now();
             self.wakes = self.wakes.split_off(&(now + SimDuration::from_nanos(1)));
             self.queue.wake(now);
-            self.pump(cx);
+            self.pump(informers, cx);
         }
     }
 

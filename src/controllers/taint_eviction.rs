@@ -2,7 +2,8 @@
 //! taint_eviction.go`, its own controller since `SeparateTaintEvictionController`): deletes the
 //! pods of nodes with NoExecute taints they do not tolerate long enough.
 //!
-//! Informers on nodes and pods. For each pod on a node with NoExecute taints:
+//! It reads kube-controller-manager's shared node and pod informers. For each pod on a node
+//! with NoExecute taints:
 //!
 //! * a taint it does not tolerate ⇒ it is deleted now;
 //! * every taint tolerated, the smallest `tolerationSeconds` of the tolerations used (the
@@ -28,8 +29,12 @@ use crate::api::{Kind, ObjectKey};
 use crate::apiserver::{ClientId, PatchOp, Request, RequestId, Response, UserInfo};
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
-use crate::component::{Component, ComponentContext, InformerDriven, Timer};
+use crate::component::{ComponentContext, Timer};
+use crate::controllers::kube_controller_manager::Controller;
 use crate::sim::{SimDuration, SimTime};
+
+/// The kinds the controller reads.
+const KINDS: [Kind; 2] = [Kind::Node, Kind::Pod];
 
 /// The timer that wakes the controller when a deletion is due.
 const EVICTION_DUE: Timer = Timer {
@@ -57,8 +62,6 @@ pub struct TaintEvictionCounters {
 pub struct TaintEvictionController {
     client: ClientId,
     user: UserInfo,
-    /// Nodes and pods.
-    informers: InformerSet,
     /// Each tainted node's NoExecute taints (`taintedNodes`).
     tainted: BTreeMap<String, Vec<Taint>>,
     /// The pods bound to each node.
@@ -87,7 +90,6 @@ impl TaintEvictionController {
         let user = UserInfo::kube_system_service_account("taint-eviction-controller");
         TaintEvictionController {
             client,
-            informers: InformerSet::new(&[Kind::Node, Kind::Pod], client, &user),
             user,
             tainted: BTreeMap::new(),
             pods_by_node: PodsByNode::default(),
@@ -131,17 +133,16 @@ impl TaintEvictionController {
         self.due.insert((fire_at, key.clone()));
     }
 
-    fn pod(&self, key: &ObjectKey) -> Option<Arc<Pod>> {
-        self.informers
+    fn pod(informers: &InformerSet, key: &ObjectKey) -> Option<Arc<Pod>> {
+        informers
             .cache(Kind::Pod)
             .get(key)
             .and_then(|o| o.as_pod().cloned())
     }
 
     /// `handleNodeUpdate`: the node's NoExecute taints as they are now, applied to its pods.
-    fn handle_node(&mut self, name: &str, now: SimTime) {
-        let node = self
-            .informers
+    fn handle_node(&mut self, informers: &InformerSet, name: &str, now: SimTime) {
+        let node = informers
             .cache(Kind::Node)
             .get(&ObjectKey::cluster(name))
             .and_then(|o| o.as_node().cloned());
@@ -156,15 +157,15 @@ impl TaintEvictionController {
                 self.cancel(&key);
                 continue;
             }
-            if let Some(pod) = self.pod(&key) {
+            if let Some(pod) = Self::pod(informers, &key) {
                 self.process_pod_on_node(&key, &pod, &taints, now);
             }
         }
     }
 
     /// `handlePodUpdate`: a pod gone cancels its deletion; one on a tainted node is looked at.
-    fn handle_pod(&mut self, key: &ObjectKey, now: SimTime) {
-        let Some(pod) = self.pod(key) else {
+    fn handle_pod(&mut self, informers: &InformerSet, key: &ObjectKey, now: SimTime) {
+        let Some(pod) = Self::pod(informers, key) else {
             self.cancel(key);
             return;
         };
@@ -240,12 +241,16 @@ impl TaintEvictionController {
     }
 }
 
-impl InformerDriven for TaintEvictionController {
-    fn informer_set(&mut self) -> &mut InformerSet {
-        &mut self.informers
+impl Controller for TaintEvictionController {
+    fn client(&self) -> ClientId {
+        self.client
     }
 
-    fn on_delta(&mut self, kind: Kind, delta: Delta, _now: SimTime) {
+    fn kinds(&self) -> &[Kind] {
+        &KINDS
+    }
+
+    fn on_delta(&mut self, kind: Kind, delta: Delta, _informers: &InformerSet, _now: SimTime) {
         match kind {
             Kind::Node => {
                 let (old, new) = match &delta {
@@ -288,37 +293,34 @@ impl InformerDriven for TaintEvictionController {
         }
     }
 
-    fn on_own_response(
+    fn on_response(
         &mut self,
         _request: RequestId,
         _response: &Response,
+        _informers: &InformerSet,
         _cx: &mut ComponentContext<'_>,
     ) {
     }
 
-    fn settle(&mut self, cx: &mut ComponentContext<'_>) {
-        if !self.informers.has_synced() {
+    fn settle(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        if !informers.has_synced_kinds(&KINDS) {
             return;
         }
         let now = cx.now();
         for name in std::mem::take(&mut self.nodes_to_handle) {
-            self.handle_node(&name, now);
+            self.handle_node(informers, &name, now);
         }
         for key in std::mem::take(&mut self.pods_to_handle) {
-            self.handle_pod(&key, now);
+            self.handle_pod(informers, &key, now);
         }
         self.evict_due(cx);
     }
-}
 
-impl Component for TaintEvictionController {
-    crate::informer_driven_handlers!(client);
-
-    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+    fn on_timer(&mut self, timer: Timer, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         if timer == EVICTION_DUE {
             let now = cx.now();
             self.wakes.retain(|&at| at > now);
-            self.settle(cx);
+            self.settle(informers, cx);
         }
     }
 

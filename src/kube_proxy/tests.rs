@@ -142,7 +142,11 @@ fn without_changes_the_rules_are_synced_every_hour() {
 #[test]
 fn network_programming_latency_runs_from_the_pod_to_every_node() {
     let controller = EndpointSliceController::new(ClientId(4), EndpointSliceSettings::default());
-    let mut sim = world_of(vec![Box::new(controller), Box::new(proxies(&["n1", "n2"]))]);
+    let manager = crate::controllers::kube_controller_manager::KubeControllerManager::new(
+        crate::world::CONTROLLER_MANAGER_CLIENT,
+        vec![Box::new(controller)],
+    );
+    let mut sim = world_of(vec![Box::new(manager), Box::new(proxies(&["n1", "n2"]))]);
     for name in ["n1", "n2"] {
         let mut node = Node::default();
         node.metadata.name = name.into();

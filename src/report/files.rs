@@ -285,7 +285,7 @@ fn disruption_json(world: &World) -> Option<DisruptionJson> {
     if budgets.is_empty() && drains.is_empty() {
         return None;
     }
-    let controller = world.component::<DisruptionController>().map(|c| {
+    let controller = world.controller::<DisruptionController>().map(|c| {
         let n = c.counters();
         BTreeMap::from([
             ("conflicts", n.conflicts),
@@ -323,7 +323,7 @@ fn counted_latency(counts: &BTreeMap<SimDuration, u64>) -> CountedLatency {
 }
 
 fn endpoints_json(world: &World) -> Option<EndpointsJson> {
-    let controller = world.component::<EndpointSliceController>();
+    let controller = world.controller::<EndpointSliceController>();
     let proxies = world.kube_proxies();
     if controller.is_none() && proxies.is_none() {
         return None;

@@ -22,6 +22,7 @@ use crate::controllers::deployment::DeploymentController;
 use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
+use crate::controllers::kube_controller_manager::{Controller, KubeControllerManager};
 use crate::controllers::node_lifecycle::{NodeLifecycleController, NodeLifecycleSettings};
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::controllers::taint_eviction::TaintEvictionController;
@@ -47,6 +48,10 @@ use kubectl::{KUBECTL_CLIENT, Kubectl};
 
 /// The client id of kube-scheduler.
 pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
+/// The client id of kube-controller-manager's shared informers (upstream's
+/// `shared-informers` client, user `system:kube-controller-manager`): one LIST and WATCH per
+/// kind for every controller.
+pub const CONTROLLER_MANAGER_CLIENT: ClientId = ClientId(6);
 /// The client id of kube-controller-manager's ReplicaSet controller (each controller speaks
 /// with its own service account, as `--use-service-account-credentials` makes them).
 pub const REPLICASET_CLIENT: ClientId = ClientId(2);
@@ -237,6 +242,11 @@ impl World {
         self.components
             .iter()
             .find_map(|c| c.as_any().downcast_ref::<C>())
+    }
+
+    /// kube-controller-manager's controller of type `C`, if it runs one.
+    pub fn controller<C: Controller>(&self) -> Option<&C> {
+        self.component::<KubeControllerManager>()?.controller::<C>()
     }
 
     /// The metrics recorded so far.
@@ -680,38 +690,42 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     }
     let controllers = &scenario.controller_manager;
     if controllers.enabled {
+        // One kube-controller-manager, its controllers in this order (the order each shared
+        // informer's deltas reach them).
         let settings = ReplicaSetSettings {
             workers: controllers.concurrent_replicaset_syncs as usize,
             burst_replicas: controllers.burst_replicas as usize,
         };
-        world.register(Box::new(ReplicaSetController::new(
-            REPLICASET_CLIENT,
-            settings,
-        )));
-        world.register(Box::new(DeploymentController::new(
-            DEPLOYMENT_CLIENT,
-            controllers.concurrent_deployment_syncs as usize,
-        )));
-        world.register(Box::new(EndpointSliceController::new(
-            ENDPOINTSLICE_CLIENT,
-            EndpointSliceSettings::of(controllers),
-        )));
-        world.register(Box::new(DisruptionController::new(DISRUPTION_CLIENT)));
-        let gc_workers = controllers.concurrent_gc_syncs as usize;
-        world.register(Box::new(GarbageCollector::new(
-            GARBAGE_COLLECTOR_CLIENT,
-            gc_workers,
-        )));
+        let mut enabled: Vec<Box<dyn Controller>> = vec![
+            Box::new(ReplicaSetController::new(REPLICASET_CLIENT, settings)),
+            Box::new(DeploymentController::new(
+                DEPLOYMENT_CLIENT,
+                controllers.concurrent_deployment_syncs as usize,
+            )),
+            Box::new(EndpointSliceController::new(
+                ENDPOINTSLICE_CLIENT,
+                EndpointSliceSettings::of(controllers),
+            )),
+            Box::new(DisruptionController::new(DISRUPTION_CLIENT)),
+            Box::new(GarbageCollector::new(
+                GARBAGE_COLLECTOR_CLIENT,
+                controllers.concurrent_gc_syncs as usize,
+            )),
+        ];
         // Without kubelets no node ever posts a heartbeat: the node lifecycle controller would
         // only find every node silent, so it runs with kubelets alone.
         if scenario.kubelet.enabled {
-            world.register(Box::new(NodeLifecycleController::new(
+            enabled.push(Box::new(NodeLifecycleController::new(
                 NODE_LIFECYCLE_CLIENT,
                 NodeLifecycleSettings::of(controllers),
             )));
         }
-        world.register(Box::new(TaintEvictionController::new(
+        enabled.push(Box::new(TaintEvictionController::new(
             TAINT_EVICTION_CLIENT,
+        )));
+        world.register(Box::new(KubeControllerManager::new(
+            CONTROLLER_MANAGER_CLIENT,
+            enabled,
         )));
     }
     if let Some(kubelets) = kubelets {

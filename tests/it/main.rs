@@ -2,6 +2,7 @@
 //! share.
 
 mod cli;
+mod controller_manager;
 mod determinism;
 mod disruption;
 mod endpoints;

@@ -219,7 +219,7 @@ fn assert_renewals_in_window(sim: &Simulation<World>) {
 fn zones(sim: &Simulation<World>) -> BTreeMap<String, (ZoneState, f64)> {
     let controller = sim
         .model()
-        .component::<NodeLifecycleController>()
+        .controller::<NodeLifecycleController>()
         .expect("the node lifecycle controller runs");
     let rates = controller.zone_rates();
     controller
@@ -327,7 +327,7 @@ fn a_small_zone_in_partial_disruption_is_not_tainted() {
     assert_eq!(seen_down(&sim), down);
     let counters = sim
         .model()
-        .component::<NodeLifecycleController>()
+        .controller::<NodeLifecycleController>()
         .expect("the controller")
         .counters();
     assert_eq!(

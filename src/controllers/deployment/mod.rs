@@ -1,11 +1,11 @@
 //! The Deployment controller (upstream `pkg/controller/deployment`): it rolls a Deployment's
 //! pods from one pod template to the next through ReplicaSets, one per template.
 //!
-//! This file is the component: three informers (Deployments, ReplicaSets, pods), the event
-//! handlers that put Deployment keys into a rate-limited work queue as upstream's do, and
-//! `--concurrent-deployment-syncs` workers (5) that each take a key and sync it. A sync's API
-//! calls take virtual time: a worker waits for each answer before its next step and is free
-//! only when the sync is over ([`replay`]). The algorithm is in the other files:
+//! This file is the controller: its event handlers on kube-controller-manager's shared
+//! Deployment, ReplicaSet and pod informers, which put Deployment keys into a rate-limited
+//! work queue as upstream's do, and `--concurrent-deployment-syncs` workers (5) that each take
+//! a key and sync it. A sync's API calls take virtual time: a worker waits for each answer
+//! before its next step and is free only when the sync is over ([`replay`]). The algorithm is in the other files:
 //!
 //! * [`sync`]: one sync (which way it goes), the new ReplicaSet and revisions, proportional
 //!   scaling, history cleanup, the status;
@@ -35,13 +35,12 @@ use std::sync::Arc;
 use crate::api::deployment::Deployment;
 use crate::api::pod::Pod;
 use crate::api::{Kind, Object, ObjectKey, Uid};
-use crate::apiserver::{
-    ApiError, ClientId, Request, RequestId, Response, UserInfo, WatchEvent, WatchId,
-};
+use crate::apiserver::{ApiError, ClientId, Request, RequestId, Response, UserInfo};
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
-use crate::component::{Component, ComponentContext, Timer};
+use crate::component::{ComponentContext, Timer};
+use crate::controllers::kube_controller_manager::Controller;
 use crate::sim::SimTime;
 
 use replay::{Calls, Effect, Flow, Reply};
@@ -54,6 +53,9 @@ pub const MAX_RETRIES: u32 = 15;
 /// The user the controller speaks as.
 pub const DEPLOYMENT_CONTROLLER_USER: &str =
     "system:serviceaccount:kube-system:deployment-controller";
+
+/// The kinds the controller reads.
+const KINDS: [Kind; 3] = [Kind::Deployment, Kind::ReplicaSet, Kind::Pod];
 
 /// The controller's only timer: the work queue has a held key due.
 const WAKE: Timer = Timer {
@@ -92,8 +94,6 @@ struct Running {
 pub struct DeploymentController {
     client: ClientId,
     user: UserInfo,
-    /// Deployments, ReplicaSets and pods.
-    informers: InformerSet,
     queue: WorkQueue<ObjectKey>,
     workers: Vec<Option<Running>>,
     /// Which worker waits for each request.
@@ -113,9 +113,7 @@ impl DeploymentController {
     /// A controller speaking as `client` with `workers` concurrent syncs.
     pub fn new(client: ClientId, workers: usize) -> Self {
         let user = UserInfo::kube_system_service_account("deployment-controller");
-        let kinds = [Kind::Deployment, Kind::ReplicaSet, Kind::Pod];
         DeploymentController {
-            informers: InformerSet::new(&kinds, client, &user),
             client,
             user,
             queue: WorkQueue::new(RateLimits::default()),
@@ -139,8 +137,8 @@ impl DeploymentController {
         self.workers.len()
     }
 
-    fn synced(&self) -> bool {
-        self.informers.has_synced()
+    fn synced(&self, informers: &InformerSet) -> bool {
+        informers.has_synced_kinds(&KINDS)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -155,19 +153,19 @@ impl DeploymentController {
         self.queue.add(object.key());
     }
 
-    fn on_replica_set_delta(&mut self, delta: &Delta) {
+    fn on_replica_set_delta(&mut self, informers: &InformerSet, delta: &Delta) {
         match delta {
             Delta::Added(o) => {
                 self.index_replica_set(None, Some(o));
-                self.replica_set_added(o);
+                self.replica_set_added(informers, o);
             }
             Delta::Updated(old, cur) => {
                 self.index_replica_set(Some(old), Some(cur));
-                self.replica_set_updated(old, cur);
+                self.replica_set_updated(informers, old, cur);
             }
             Delta::Deleted(o) => {
                 self.index_replica_set(Some(o), None);
-                if let Some(key) = self.owner_of_replica_set(o) {
+                if let Some(key) = self.owner_of_replica_set(informers, o) {
                     self.queue.add(key);
                 }
             }
@@ -176,21 +174,21 @@ impl DeploymentController {
 
     /// Upstream `addReplicaSet`: its controller, or for an orphan every Deployment whose
     /// selector matches it (one may adopt it).
-    fn replica_set_added(&mut self, o: &Object) {
+    fn replica_set_added(&mut self, informers: &InformerSet, o: &Object) {
         if o.meta().controller_ref().is_some() || o.meta().is_terminating() {
-            if let Some(key) = self.owner_of_replica_set(o) {
+            if let Some(key) = self.owner_of_replica_set(informers, o) {
                 self.queue.add(key);
             }
             return;
         }
-        for key in self.deployments_selecting(o) {
+        for key in self.deployments_selecting(informers, o) {
             self.queue.add(key);
         }
     }
 
     /// Upstream `updateReplicaSet`: the old controller if it changed, the current one, or for
     /// an orphan whose labels or controller changed, every Deployment that may adopt it.
-    fn replica_set_updated(&mut self, old: &Object, cur: &Object) {
+    fn replica_set_updated(&mut self, informers: &InformerSet, old: &Object, cur: &Object) {
         if old.meta().resource_version == cur.meta().resource_version {
             return;
         }
@@ -198,30 +196,30 @@ impl DeploymentController {
         let ref_changed = old_ref != cur_ref;
         if ref_changed
             && old_ref.is_some()
-            && let Some(key) = self.owner_of_replica_set(old)
+            && let Some(key) = self.owner_of_replica_set(informers, old)
         {
             self.queue.add(key);
         }
         if cur_ref.is_some() {
-            if let Some(key) = self.owner_of_replica_set(cur) {
+            if let Some(key) = self.owner_of_replica_set(informers, cur) {
                 self.queue.add(key);
             }
             return;
         }
         if ref_changed || old.meta().labels != cur.meta().labels {
-            for key in self.deployments_selecting(cur) {
+            for key in self.deployments_selecting(informers, cur) {
                 self.queue.add(key);
             }
         }
     }
 
-    fn on_pod_delta(&mut self, delta: &Delta) {
+    fn on_pod_delta(&mut self, informers: &InformerSet, delta: &Delta) {
         match delta {
             Delta::Added(o) => self.index_pod(None, Some(o)),
             Delta::Updated(old, cur) => self.index_pod(Some(old), Some(cur)),
             Delta::Deleted(o) => {
                 self.index_pod(Some(o), None);
-                self.pod_deleted(o);
+                self.pod_deleted(informers, o);
             }
         }
     }
@@ -229,8 +227,8 @@ impl DeploymentController {
     /// Upstream `deletePod`: a Recreate Deployment whose last pod went may go on. (Upstream
     /// lists the Deployment's ReplicaSets from the apiserver here; kubesim counts from its
     /// indexes.)
-    fn pod_deleted(&mut self, o: &Object) {
-        let Some(d) = self.deployment_of_pod(o) else {
+    fn pod_deleted(&mut self, informers: &InformerSet, o: &Object) {
+        let Some(d) = self.deployment_of_pod(informers, o) else {
             return;
         };
         if !d.spec.strategy.is_recreate() {
@@ -241,7 +239,7 @@ impl DeploymentController {
             .get(&d.metadata.uid)
             .into_iter()
             .flatten()
-            .filter_map(|key| self.informers.cache(Kind::ReplicaSet).get(key))
+            .filter_map(|key| informers.cache(Kind::ReplicaSet).get(key))
             .filter_map(|rs| self.pods_by_owner.get(&rs.meta().uid))
             .map(BTreeMap::len)
             .sum();
@@ -255,29 +253,29 @@ impl DeploymentController {
 
     /// The Deployment a ReplicaSet's controller reference names, if it is in the cache with
     /// that uid (upstream `resolveControllerRef`).
-    fn owner_of_replica_set(&self, o: &Object) -> Option<ObjectKey> {
+    fn owner_of_replica_set(&self, informers: &InformerSet, o: &Object) -> Option<ObjectKey> {
         let owner = o.meta().controller_ref()?;
         if owner.kind != Kind::Deployment.name() {
             return None;
         }
         let key = ObjectKey::new(o.meta().namespace.clone(), owner.name.clone());
-        let d = self.informers.cache(Kind::Deployment).get(&key)?;
+        let d = informers.cache(Kind::Deployment).get(&key)?;
         (d.meta().uid == owner.uid).then_some(key)
     }
 
     /// The Deployment of a pod, through its ReplicaSet (upstream `getDeploymentForPod`).
-    fn deployment_of_pod(&self, o: &Object) -> Option<Deployment> {
+    fn deployment_of_pod(&self, informers: &InformerSet, o: &Object) -> Option<Deployment> {
         let owner = o.meta().controller_ref()?;
         if owner.kind != Kind::ReplicaSet.name() {
             return None;
         }
         let rs_key = ObjectKey::new(o.meta().namespace.clone(), owner.name.clone());
-        let rs = self.informers.cache(Kind::ReplicaSet).get(&rs_key)?;
+        let rs = informers.cache(Kind::ReplicaSet).get(&rs_key)?;
         if rs.meta().uid != owner.uid {
             return None;
         }
-        let key = self.owner_of_replica_set(rs)?;
-        match &**self.informers.cache(Kind::Deployment).get(&key)? {
+        let key = self.owner_of_replica_set(informers, rs)?;
+        match &**informers.cache(Kind::Deployment).get(&key)? {
             Object::Deployment(d) => Some((**d).clone()),
             _ => None,
         }
@@ -285,10 +283,10 @@ impl DeploymentController {
 
     /// Deployments in the ReplicaSet's namespace whose (non-empty) selector matches its labels
     /// (upstream `GetDeploymentsForReplicaSet`).
-    fn deployments_selecting(&self, o: &Object) -> Vec<ObjectKey> {
+    fn deployments_selecting(&self, informers: &InformerSet, o: &Object) -> Vec<ObjectKey> {
         let namespace = o.meta().namespace.clone();
         let from = ObjectKey::new(namespace.clone(), "");
-        self.informers
+        informers
             .cache(Kind::Deployment)
             .range(from..)
             .take_while(|(k, _)| k.namespace == namespace)
@@ -354,22 +352,28 @@ impl DeploymentController {
     // -----------------------------------------------------------------------------------------
 
     /// Gives free workers the next keys, once the caches have synced.
-    fn pump(&mut self, cx: &mut ComponentContext<'_>) {
-        if !self.synced() {
+    fn pump(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        if !self.synced(informers) {
             return;
         }
         while let Some(worker) = self.workers.iter().position(Option::is_none) {
             let Some(key) = self.queue.get() else {
                 break;
             };
-            self.start_sync(worker, key, cx);
+            self.start_sync(informers, worker, key, cx);
         }
         self.arm_wake(cx);
     }
 
     /// Starts syncing `key` on `worker`: a Deployment gone from the cache has nothing to sync.
-    fn start_sync(&mut self, worker: usize, key: ObjectKey, cx: &mut ComponentContext<'_>) {
-        let Some(snapshot) = self.snapshot(&key) else {
+    fn start_sync(
+        &mut self,
+        informers: &InformerSet,
+        worker: usize,
+        key: ObjectKey,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        let Some(snapshot) = self.snapshot(informers, &key) else {
             self.finish(key, None, Vec::new(), cx.now());
             return;
         };
@@ -390,11 +394,11 @@ impl DeploymentController {
     }
 
     /// What a sync of `key` starts from, if the Deployment is cached.
-    fn snapshot(&self, key: &ObjectKey) -> Option<Snapshot> {
-        let Object::Deployment(d) = &**self.informers.cache(Kind::Deployment).get(key)? else {
+    fn snapshot(&self, informers: &InformerSet, key: &ObjectKey) -> Option<Snapshot> {
+        let Object::Deployment(d) = &**informers.cache(Kind::Deployment).get(key)? else {
             return None;
         };
-        let cache = self.informers.cache(Kind::ReplicaSet);
+        let cache = informers.cache(Kind::ReplicaSet);
         let owned = self.rs_by_owner.get(&d.metadata.uid).into_iter().flatten();
         let orphans = self.orphan_rs.get(&key.namespace).into_iter().flatten();
         let keys: BTreeSet<&ObjectKey> = owned.chain(orphans).collect();
@@ -502,6 +506,7 @@ impl DeploymentController {
     /// An answer for a worker: recorded, and the sync resumes.
     fn on_reply(
         &mut self,
+        informers: &InformerSet,
         worker: usize,
         request: RequestId,
         response: &Response,
@@ -518,7 +523,7 @@ impl DeploymentController {
         }
         let cached = match (response, created) {
             (Err(ApiError::AlreadyExists { .. }), Some(key)) => {
-                self.informers.cache(Kind::ReplicaSet).get(&key).cloned()
+                informers.cache(Kind::ReplicaSet).get(&key).cloned()
             }
             _ => None,
         };
@@ -528,7 +533,7 @@ impl DeploymentController {
             cached,
         });
         self.run(worker, cx);
-        self.pump(cx);
+        self.pump(informers, cx);
     }
 
     /// Sets a timer for the queue's next held key, unless one is set for then or sooner.
@@ -563,62 +568,40 @@ fn remove_from<K: Ord + Clone>(
     }
 }
 
-impl DeploymentController {
-    /// Hands an informer's delta to the handler of its kind.
-    fn on_delta(&mut self, kind: Kind, delta: &Delta) {
+impl Controller for DeploymentController {
+    fn client(&self) -> ClientId {
+        self.client
+    }
+
+    fn kinds(&self) -> &[Kind] {
+        &KINDS
+    }
+
+    fn on_delta(&mut self, kind: Kind, delta: Delta, informers: &InformerSet, _now: SimTime) {
         match kind {
-            Kind::Deployment => self.on_deployment_delta(delta),
-            Kind::ReplicaSet => self.on_replica_set_delta(delta),
-            _ => self.on_pod_delta(delta),
+            Kind::Deployment => self.on_deployment_delta(&delta),
+            Kind::ReplicaSet => self.on_replica_set_delta(informers, &delta),
+            _ => self.on_pod_delta(informers, &delta),
         }
-    }
-}
-
-impl Component for DeploymentController {
-    fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
-    }
-
-    fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        let now = cx.now();
-        self.informers.start(now, cx.api, cx.out);
     }
 
     fn on_response(
         &mut self,
-        _client: ClientId,
         request: RequestId,
         response: &Response,
+        informers: &InformerSet,
         cx: &mut ComponentContext<'_>,
     ) {
-        let now = cx.now();
-        if let Some((kind, deltas)) = self
-            .informers
-            .on_response(request, response, now, cx.api, cx.out)
-        {
-            deltas.iter().for_each(|d| self.on_delta(kind, d));
-        } else if let Some(worker) = self.requests.remove(&request) {
-            self.on_reply(worker, request, response, cx);
-            return;
+        if let Some(worker) = self.requests.remove(&request) {
+            self.on_reply(informers, worker, request, response, cx);
         }
-        self.pump(cx);
     }
 
-    fn on_watch_event(
-        &mut self,
-        _client: ClientId,
-        watch: WatchId,
-        event: &WatchEvent,
-        cx: &mut ComponentContext<'_>,
-    ) {
-        let Some((kind, delta)) = self.informers.on_watch_event(watch, event) else {
-            return;
-        };
-        self.on_delta(kind, &delta);
-        self.pump(cx);
+    fn settle(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        self.pump(informers, cx);
     }
 
-    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+    fn on_timer(&mut self, timer: Timer, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         if timer != WAKE {
             return;
         }
@@ -626,7 +609,7 @@ impl Component for DeploymentController {
             self.wake_at = None;
         }
         self.queue.wake(cx.now());
-        self.pump(cx);
+        self.pump(informers, cx);
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

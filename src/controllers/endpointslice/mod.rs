@@ -6,8 +6,8 @@
 //! `endpointslice-controller.k8s.io`, owned by the Service (so the garbage collector removes
 //! them with it).
 //!
-//! Informers on Services, pods, nodes (the zone of an endpoint, and whether its node exists)
-//! and EndpointSlices feed a work queue of Service keys, as upstream's handlers do: a Service
+//! kube-controller-manager's shared informers of Services, pods, nodes (the zone of an
+//! endpoint, and whether its node exists) and EndpointSlices feed a work queue of Service keys, as upstream's handlers do: a Service
 //! event queues it at once; a pod event queues the Services whose selectors match the pod
 //! (before and after, when its labels changed) after `--endpoint-updates-batch-period`; a
 //! slice event queues its Service after at least 1 s — unless the controller wrote that
@@ -43,8 +43,9 @@ use crate::apiserver::{ApiError, ClientId, Request, RequestId, Response, Respons
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
 use crate::client::workqueue::{RateLimits, WorkQueue};
-use crate::component::{Component, ComponentContext, InformerDriven, Timer};
+use crate::component::{ComponentContext, Timer};
 use crate::config::kube_controller_manager::KubeControllerManagerConfig;
+use crate::controllers::kube_controller_manager::Controller;
 use crate::sim::{SimDuration, SimTime};
 use pod_endpoint::pod_endpoints_changed;
 use reconciler::{Inputs, SliceWrite, reconcile};
@@ -54,6 +55,9 @@ use trigger_time::TriggerTimes;
 /// The controller's identity: its own service account, as kube-controller-manager's
 /// `--use-service-account-credentials` gives each controller.
 pub const SERVICE_ACCOUNT: &str = "system:serviceaccount:kube-system:endpointslice-controller";
+
+/// The kinds the controller reads.
+const KINDS: [Kind; 4] = [Kind::Service, Kind::Pod, Kind::Node, Kind::EndpointSlice];
 
 /// The timer that wakes the work queue when a held key is due.
 const QUEUE_WAKE: Timer = Timer {
@@ -145,8 +149,6 @@ pub struct EndpointSliceController {
     client: ClientId,
     user: UserInfo,
     settings: EndpointSliceSettings,
-    /// Services, pods, nodes and EndpointSlices.
-    informers: InformerSet,
     /// The slice writes the informer has yet to show, and what the last syncs saw.
     tracker: SliceTracker,
     trigger_times: TriggerTimes,
@@ -163,11 +165,9 @@ impl EndpointSliceController {
     /// The controller speaking as `client`, with its service account.
     pub fn new(client: ClientId, settings: EndpointSliceSettings) -> Self {
         let user = UserInfo::kube_system_service_account("endpointslice-controller");
-        let kinds = [Kind::Service, Kind::Pod, Kind::Node, Kind::EndpointSlice];
         let workers = settings.workers.max(1);
         EndpointSliceController {
             client,
-            informers: InformerSet::new(&kinds, client, &user),
             user,
             settings: EndpointSliceSettings {
                 workers,
@@ -191,69 +191,33 @@ impl EndpointSliceController {
 
     // ---- informer events -------------------------------------------------------------
 
-    fn handle_delta(&mut self, kind: Kind, delta: Delta, now: SimTime) {
+    fn handle_delta(&mut self, kind: Kind, delta: Delta, informers: &InformerSet, now: SimTime) {
         match kind {
             Kind::Service => {
                 let (Delta::Added(s) | Delta::Updated(_, s) | Delta::Deleted(s)) = delta;
                 self.queue.add(s.key());
             }
-            Kind::Pod => self.on_pod_delta(delta, now),
+            Kind::Pod => self.on_pod_delta(delta, informers, now),
             Kind::EndpointSlice => self.on_slice_delta(delta, now),
             _ => {}
         }
     }
 
     /// Upstream `addPod`, `updatePod` and `deletePod`: the Services a pod change may concern.
-    fn on_pod_delta(&mut self, delta: Delta, now: SimTime) {
+    fn on_pod_delta(&mut self, delta: Delta, informers: &InformerSet, now: SimTime) {
         let services = match &delta {
             Delta::Added(pod) | Delta::Deleted(pod) => match pod.as_pod() {
-                Some(pod) => self.services_selecting(pod),
+                Some(pod) => services_selecting(informers, pod),
                 None => BTreeSet::new(),
             },
             Delta::Updated(old, new) => match (old.as_pod(), new.as_pod()) {
-                (Some(old), Some(new)) => self.services_to_update(old, new),
+                (Some(old), Some(new)) => services_to_update(informers, old, new),
                 _ => BTreeSet::new(),
             },
         };
         for key in services {
             self.queue.add_after(key, self.settings.batch_period, now);
         }
-    }
-
-    /// The Services a pod update concerns (upstream `GetServicesToUpdate`): none if nothing
-    /// that shapes endpoints changed; with new labels, those selecting it before or after —
-    /// all of them if its endpoint changed too, else only those that gained or lost it.
-    fn services_to_update(&self, old: &Pod, new: &Pod) -> BTreeSet<ObjectKey> {
-        if old.metadata.resource_version == new.metadata.resource_version {
-            return BTreeSet::new();
-        }
-        let (endpoint_changed, labels_changed) = pod_endpoints_changed(old, new);
-        if !endpoint_changed && !labels_changed {
-            return BTreeSet::new();
-        }
-        let now = self.services_selecting(new);
-        if !labels_changed {
-            return now;
-        }
-        let before = self.services_selecting(old);
-        if endpoint_changed {
-            now.union(&before).cloned().collect()
-        } else {
-            now.symmetric_difference(&before).cloned().collect()
-        }
-    }
-
-    /// The Services of the pod's namespace whose selector selects it (a Service without a
-    /// selector selects nothing).
-    fn services_selecting(&self, pod: &Pod) -> BTreeSet<ObjectKey> {
-        let namespace = pod.metadata.namespace.as_str();
-        self.informers
-            .in_namespace(Kind::Service, namespace)
-            .filter_map(|(key, object)| match &**object {
-                Object::Service(svc) if selects(svc, pod) => Some(key.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     /// Upstream `onEndpointSliceAdd` / `Update` / `Delete`: a slice change queues its Service
@@ -311,13 +275,13 @@ impl EndpointSliceController {
 
     /// Hands queued keys to free workers once every cache has synced, then makes sure the
     /// queue wakes when a held key is due.
-    fn pump(&mut self, cx: &mut ComponentContext<'_>) {
-        while self.informers.has_synced() {
+    fn pump(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        while informers.has_synced_kinds(&KINDS) {
             let Some(worker) = self.workers.iter().position(Option::is_none) else {
                 break;
             };
             let Some(key) = self.queue.get() else { break };
-            self.start_sync(worker, key, cx);
+            self.start_sync(informers, worker, key, cx);
         }
         if let Some(at) = self.queue.next_wake()
             && self.wakes.insert(at)
@@ -327,8 +291,14 @@ impl EndpointSliceController {
     }
 
     /// Upstream `syncService` up to its first write.
-    fn start_sync(&mut self, worker: usize, key: ObjectKey, cx: &mut ComponentContext<'_>) {
-        let Some(service) = self.service(&key) else {
+    fn start_sync(
+        &mut self,
+        informers: &InformerSet,
+        worker: usize,
+        key: ObjectKey,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        let Some(service) = cached_service(informers, &key) else {
             // Deleted: its slices go with it (the garbage collector); forget it.
             self.trigger_times.delete_service(&key);
             self.tracker.delete_service(&key);
@@ -341,8 +311,8 @@ impl EndpointSliceController {
             self.finish(key, Outcome::Success, cx.now());
             return;
         }
-        let pods = self.selected_pods(&service);
-        let existing = self.managed_slices(&service);
+        let pods = selected_pods(informers, &service);
+        let existing = managed_slices(informers, &service);
         if self
             .tracker
             .stale_slices(&key, service.metadata.uid, &existing)
@@ -355,7 +325,7 @@ impl EndpointSliceController {
         let plan = reconcile(&Inputs {
             service: &service,
             pods: &pods,
-            nodes: self.informers.cache(Kind::Node),
+            nodes: informers.cache(Kind::Node),
             existing: &existing,
             max_endpoints: self.settings.max_endpoints_per_slice,
             trigger_time,
@@ -367,41 +337,6 @@ impl EndpointSliceController {
             failed: !plan.errors.is_empty(),
         });
         self.advance(worker, cx);
-    }
-
-    /// The Service `key` as cached.
-    fn service(&self, key: &ObjectKey) -> Option<Service> {
-        match &**self.informers.cache(Kind::Service).get(key)? {
-            Object::Service(s) => Some(Service::clone(s)),
-            _ => None,
-        }
-    }
-
-    /// The cached pods of the Service's namespace its selector selects.
-    fn selected_pods(&self, service: &Service) -> Vec<Arc<Pod>> {
-        let namespace = service.metadata.namespace.as_str();
-        self.informers
-            .in_namespace(Kind::Pod, namespace)
-            .filter_map(|(_, o)| o.as_pod().filter(|p| selects(service, p)).cloned())
-            .collect()
-    }
-
-    /// The cached slices the controller manages for the Service, but those being deleted.
-    fn managed_slices(&self, service: &Service) -> Vec<EndpointSlice> {
-        let namespace = service.metadata.namespace.as_str();
-        self.informers
-            .in_namespace(Kind::EndpointSlice, namespace)
-            .filter_map(|(_, o)| match &**o {
-                Object::EndpointSlice(s)
-                    if is_managed(s)
-                        && s.service_name() == Some(service.metadata.name.as_str())
-                        && !s.metadata.is_terminating() =>
-                {
-                    Some(EndpointSlice::clone(s))
-                }
-                _ => None,
-            })
-            .collect()
     }
 
     /// Sends worker `worker`'s next write, or ends its sync when none is left.
@@ -507,19 +442,24 @@ impl EndpointSliceController {
     }
 }
 
-impl InformerDriven for EndpointSliceController {
-    fn informer_set(&mut self) -> &mut InformerSet {
-        &mut self.informers
+impl Controller for EndpointSliceController {
+    fn client(&self) -> ClientId {
+        self.client
     }
 
-    fn on_delta(&mut self, kind: Kind, delta: Delta, now: SimTime) {
-        self.handle_delta(kind, delta, now);
+    fn kinds(&self) -> &[Kind] {
+        &KINDS
     }
 
-    fn on_own_response(
+    fn on_delta(&mut self, kind: Kind, delta: Delta, informers: &InformerSet, now: SimTime) {
+        self.handle_delta(kind, delta, informers, now);
+    }
+
+    fn on_response(
         &mut self,
         request: RequestId,
         response: &Response,
+        _informers: &InformerSet,
         cx: &mut ComponentContext<'_>,
     ) {
         if let Some(worker) = self.pending.remove(&request) {
@@ -527,26 +467,93 @@ impl InformerDriven for EndpointSliceController {
         }
     }
 
-    fn settle(&mut self, cx: &mut ComponentContext<'_>) {
-        self.pump(cx);
+    fn settle(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        self.pump(informers, cx);
     }
-}
 
-impl Component for EndpointSliceController {
-    crate::informer_driven_handlers!(client);
-
-    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+    fn on_timer(&mut self, timer: Timer, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         if timer == QUEUE_WAKE {
             let now = cx.now();
             self.wakes.retain(|&at| at > now);
             self.queue.wake(now);
-            self.pump(cx);
+            self.pump(informers, cx);
         }
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// The Services a pod update concerns (upstream `GetServicesToUpdate`): none if nothing
+/// that shapes endpoints changed; with new labels, those selecting it before or after —
+/// all of them if its endpoint changed too, else only those that gained or lost it.
+fn services_to_update(informers: &InformerSet, old: &Pod, new: &Pod) -> BTreeSet<ObjectKey> {
+    if old.metadata.resource_version == new.metadata.resource_version {
+        return BTreeSet::new();
+    }
+    let (endpoint_changed, labels_changed) = pod_endpoints_changed(old, new);
+    if !endpoint_changed && !labels_changed {
+        return BTreeSet::new();
+    }
+    let now = services_selecting(informers, new);
+    if !labels_changed {
+        return now;
+    }
+    let before = services_selecting(informers, old);
+    if endpoint_changed {
+        now.union(&before).cloned().collect()
+    } else {
+        now.symmetric_difference(&before).cloned().collect()
+    }
+}
+
+/// The Services of the pod's namespace whose selector selects it (a Service without a
+/// selector selects nothing).
+fn services_selecting(informers: &InformerSet, pod: &Pod) -> BTreeSet<ObjectKey> {
+    let namespace = pod.metadata.namespace.as_str();
+    informers
+        .in_namespace(Kind::Service, namespace)
+        .filter_map(|(key, object)| match &**object {
+            Object::Service(svc) if selects(svc, pod) => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Service `key` as cached.
+fn cached_service(informers: &InformerSet, key: &ObjectKey) -> Option<Service> {
+    match &**informers.cache(Kind::Service).get(key)? {
+        Object::Service(s) => Some(Service::clone(s)),
+        _ => None,
+    }
+}
+
+/// The cached pods of the Service's namespace its selector selects.
+fn selected_pods(informers: &InformerSet, service: &Service) -> Vec<Arc<Pod>> {
+    let namespace = service.metadata.namespace.as_str();
+    informers
+        .in_namespace(Kind::Pod, namespace)
+        .filter_map(|(_, o)| o.as_pod().filter(|p| selects(service, p)).cloned())
+        .collect()
+}
+
+/// The cached slices the controller manages for the Service, but those being deleted.
+fn managed_slices(informers: &InformerSet, service: &Service) -> Vec<EndpointSlice> {
+    let namespace = service.metadata.namespace.as_str();
+    informers
+        .in_namespace(Kind::EndpointSlice, namespace)
+        .filter_map(|(_, o)| match &**o {
+            Object::EndpointSlice(s)
+                if is_managed(s)
+                    && s.service_name() == Some(service.metadata.name.as_str())
+                    && !s.metadata.is_terminating() =>
+            {
+                Some(EndpointSlice::clone(s))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The next write of a sync, past the runs it has finished.

@@ -20,6 +20,7 @@ use crate::api::test_util::labels;
 use crate::api::timestamp::rfc3339_nano;
 use crate::apiserver::{ApiServerConfig, PatchOp, Verb};
 use crate::controllers::garbage_collector::GarbageCollector;
+use crate::controllers::kube_controller_manager::{Controller, KubeControllerManager};
 use crate::sim::Simulation;
 use crate::world::{self, World};
 
@@ -35,12 +36,13 @@ fn world_with(settings: EndpointSliceSettings, gc: bool) -> Simulation<World> {
         record_writes: true,
         ..ApiServerConfig::default()
     };
-    let mut components: Vec<Box<dyn Component>> =
+    let mut controllers: Vec<Box<dyn Controller>> =
         vec![Box::new(EndpointSliceController::new(CONTROLLER, settings))];
     if gc {
-        components.push(Box::new(GarbageCollector::new(ClientId(5), 20)));
+        controllers.push(Box::new(GarbageCollector::new(ClientId(5), 20)));
     }
-    world::with_components(config, 1, components)
+    let manager = KubeControllerManager::new(world::CONTROLLER_MANAGER_CLIENT, controllers);
+    world::with_components(config, 1, vec![Box::new(manager)])
 }
 
 fn world() -> Simulation<World> {
@@ -177,7 +179,7 @@ fn writes(sim: &Simulation<World>, verb: Verb) -> Vec<(SimTime, String)> {
 
 fn controller(sim: &Simulation<World>) -> &EndpointSliceController {
     sim.model()
-        .component::<EndpointSliceController>()
+        .controller::<EndpointSliceController>()
         .expect("the controller")
 }
 

@@ -13,6 +13,7 @@ use crate::api::meta::ObjectMeta;
 use crate::api::pod::{Container, Pod};
 use crate::api::replicaset::ReplicaSet;
 use crate::apiserver::{ApiServerConfig, ChangeType, Verb};
+use crate::controllers::kube_controller_manager::KubeControllerManager;
 use crate::sim::{SimDuration, Simulation};
 use crate::world::{self, World};
 
@@ -29,7 +30,9 @@ fn world() -> Simulation<World> {
         record_writes: true,
         ..ApiServerConfig::default()
     };
-    world::with_components(config, 1, vec![Box::new(GarbageCollector::new(GC, 20))])
+    let gc = GarbageCollector::new(GC, 20);
+    let manager = KubeControllerManager::new(world::CONTROLLER_MANAGER_CLIENT, vec![Box::new(gc)]);
+    world::with_components(config, 1, vec![Box::new(manager)])
 }
 
 fn user() -> UserInfo {
@@ -143,7 +146,7 @@ fn background_deletes_the_owner_at_once_and_its_dependents_after() {
     assert_eq!(by_gc, vec![(ms(1004), "a".into()), (ms(1004), "b".into())]);
     assert_eq!(
         sim.model()
-            .component::<GarbageCollector>()
+            .controller::<GarbageCollector>()
             .expect("the collector")
             .counters()
             .deleted,
@@ -288,7 +291,7 @@ fn a_dependent_of_an_owner_that_never_existed_goes_and_one_of_an_unmodelled_kind
         .expect("deleted");
     assert_eq!((stray_gone.0, stray_gone.3.as_str()), (ms(105), GC_USER));
     // Nothing is left to do: the graph holds the kept pod and its owner's virtual node.
-    let gc = sim.model().component::<GarbageCollector>().expect("gc");
+    let gc = sim.model().controller::<GarbageCollector>().expect("gc");
     assert_eq!(gc.graph_len(), 2);
     let _ = Verb::Delete;
 }

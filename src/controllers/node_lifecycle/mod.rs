@@ -2,7 +2,8 @@
 //! node_lifecycle_controller.go`): notices nodes whose kubelet has fallen silent, marks them
 //! and their pods, and taints them so that the taint eviction controller moves their pods.
 //!
-//! Informers on nodes, node Leases and pods. Once they have synced, three loops run:
+//! It reads kube-controller-manager's shared informers of nodes, node Leases and pods. Once
+//! they have synced, three loops run:
 //!
 //! * **monitor** (every `--node-monitor-period`, 5 s): for each node, its health
 //!   ([`health`]): a node silent past its grace gets its conditions set to Unknown by a status
@@ -47,8 +48,9 @@ use crate::apiserver::{
 };
 use crate::client::informer::Delta;
 use crate::client::informer_set::InformerSet;
-use crate::component::{Component, ComponentContext, InformerDriven, Timer};
+use crate::component::{ComponentContext, Timer};
 use crate::config::kube_controller_manager::KubeControllerManagerConfig;
+use crate::controllers::kube_controller_manager::Controller;
 use crate::sim::{SimDuration, SimTime};
 use health::{Graces, NodeHealth, check_node, ready_condition};
 use rate_limited_queue::{Processed, RateLimitedTimedQueue};
@@ -56,6 +58,9 @@ use taints::{
     TaintChange, TaintWriter, has_taint, no_schedule_change, not_ready_taint, unreachable_taint,
 };
 use zones::{ZonePolicy, ZoneState, zone_key};
+
+/// The kinds the controller reads.
+const KINDS: [Kind; 3] = [Kind::Node, Kind::Lease, Kind::Pod];
 
 /// The monitor loop's timer: periodic housekeeping, so background.
 const MONITOR: Timer = Timer {
@@ -141,8 +146,6 @@ pub struct NodeLifecycleController {
     client: ClientId,
     user: UserInfo,
     settings: NodeLifecycleSettings,
-    /// Nodes, node Leases and pods.
-    informers: InformerSet,
     /// The pods bound to each node, by key.
     pods_by_node: PodsByNode,
     /// The nodes the monitor has registered (`knownNodeSet`).
@@ -169,10 +172,8 @@ impl NodeLifecycleController {
     /// The controller speaking as `client`, with its service account.
     pub fn new(client: ClientId, settings: NodeLifecycleSettings) -> Self {
         let user = UserInfo::kube_system_service_account("node-controller");
-        let kinds = [Kind::Node, Kind::Lease, Kind::Pod];
         NodeLifecycleController {
             client,
-            informers: InformerSet::new(&kinds, client, &user),
             user,
             settings,
             pods_by_node: PodsByNode::default(),
@@ -209,16 +210,16 @@ impl NodeLifecycleController {
             .collect()
     }
 
-    fn cached_node(&self, name: &str) -> Option<Arc<Node>> {
-        self.informers
+    fn cached_node(informers: &InformerSet, name: &str) -> Option<Arc<Node>> {
+        informers
             .cache(Kind::Node)
             .get(&ObjectKey::cluster(name))
             .and_then(|o| o.as_node().cloned())
     }
 
-    fn lease_renew(&self, name: &str) -> Option<Option<SimTime>> {
+    fn lease_renew(informers: &InformerSet, name: &str) -> Option<Option<SimTime>> {
         let key = ObjectKey::new(NODE_LEASE_NAMESPACE, name);
-        match self.informers.cache(Kind::Lease).get(&key).map(|o| &**o) {
+        match informers.cache(Kind::Lease).get(&key).map(|o| &**o) {
             Some(Object::Lease(lease)) => Some(lease.spec.renew_time),
             _ => None,
         }
@@ -244,10 +245,9 @@ impl NodeLifecycleController {
     // ---- the monitor -------------------------------------------------------------------
 
     /// One pass of `monitorNodeHealth`.
-    fn monitor(&mut self, cx: &mut ComponentContext<'_>) {
+    fn monitor(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         let now = cx.now();
-        let nodes: Vec<Arc<Node>> = self
-            .informers
+        let nodes: Vec<Arc<Node>> = informers
             .cache(Kind::Node)
             .values()
             .filter_map(|o| o.as_node().cloned())
@@ -269,7 +269,7 @@ impl NodeLifecycleController {
         let mut zone_ready: BTreeMap<String, Vec<bool>> = BTreeMap::new();
         for node in &nodes {
             let name = node.metadata.name.clone();
-            let lease = self.lease_renew(&name);
+            let lease = Self::lease_renew(informers, &name);
             let mut health = self.health.remove(&name);
             let check = check_node(node, lease, &mut health, self.settings.graces, now);
             if let Some(health) = health {
@@ -295,7 +295,7 @@ impl NodeLifecycleController {
             };
             self.process_taint_based_eviction(node, &check.observed.status, now);
             if current.status != "True" && check.observed.status == "True" {
-                self.mark_pods_not_ready(&name, cx);
+                self.mark_pods_not_ready(informers, &name, cx);
             }
         }
         self.handle_disruption(&zone_ready, &nodes, now);
@@ -356,15 +356,25 @@ impl NodeLifecycleController {
 
     /// `MarkPodsNotReady`: each pod of the node whose Ready condition is not False gets it
     /// False.
-    fn mark_pods_not_ready(&mut self, node: &str, cx: &mut ComponentContext<'_>) {
+    fn mark_pods_not_ready(
+        &mut self,
+        informers: &InformerSet,
+        node: &str,
+        cx: &mut ComponentContext<'_>,
+    ) {
         for key in self.pods_by_node.on(node) {
-            self.mark_pod_not_ready(&key, node, cx);
+            self.mark_pod_not_ready(informers, &key, node, cx);
         }
     }
 
-    fn mark_pod_not_ready(&mut self, key: &ObjectKey, node: &str, cx: &mut ComponentContext<'_>) {
-        let Some(pod) = self
-            .informers
+    fn mark_pod_not_ready(
+        &mut self,
+        informers: &InformerSet,
+        key: &ObjectKey,
+        node: &str,
+        cx: &mut ComponentContext<'_>,
+    ) {
+        let Some(pod) = informers
             .cache(Kind::Pod)
             .get(key)
             .and_then(|o| o.as_pod().cloned())
@@ -504,9 +514,8 @@ impl NodeLifecycleController {
     // ---- the tainting loop ---------------------------------------------------------------
 
     /// One pass of `doNoExecuteTaintingPass`.
-    fn tainting_pass(&mut self, now: SimTime) {
+    fn tainting_pass(&mut self, informers: &InformerSet, now: SimTime) {
         let NodeLifecycleController {
-            informers,
             tainters,
             writer,
             counters,
@@ -564,9 +573,9 @@ impl NodeLifecycleController {
     }
 
     /// Sends the taint writes that are ready.
-    fn flush_writes(&mut self, cx: &mut ComponentContext<'_>) {
+    fn flush_writes(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         let now = cx.now();
-        let cache = self.informers.cache(Kind::Node);
+        let cache = informers.cache(Kind::Node);
         let writes = self.writer.next_writes(now, |name| {
             cache
                 .get(&ObjectKey::cluster(name))
@@ -581,12 +590,16 @@ impl NodeLifecycleController {
     }
 }
 
-impl InformerDriven for NodeLifecycleController {
-    fn informer_set(&mut self) -> &mut InformerSet {
-        &mut self.informers
+impl Controller for NodeLifecycleController {
+    fn client(&self) -> ClientId {
+        self.client
     }
 
-    fn on_delta(&mut self, kind: Kind, delta: Delta, _now: SimTime) {
+    fn kinds(&self) -> &[Kind] {
+        &KINDS
+    }
+
+    fn on_delta(&mut self, kind: Kind, delta: Delta, _informers: &InformerSet, _now: SimTime) {
         match kind {
             Kind::Node => match &delta {
                 Delta::Added(o) | Delta::Updated(_, o) => {
@@ -616,10 +629,11 @@ impl InformerDriven for NodeLifecycleController {
         }
     }
 
-    fn on_own_response(
+    fn on_response(
         &mut self,
         request: RequestId,
         response: &Response,
+        _informers: &InformerSet,
         cx: &mut ComponentContext<'_>,
     ) {
         let _ = cx;
@@ -633,18 +647,18 @@ impl InformerDriven for NodeLifecycleController {
         }
     }
 
-    fn settle(&mut self, cx: &mut ComponentContext<'_>) {
-        if !self.informers.has_synced() {
+    fn settle(&mut self, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
+        if !informers.has_synced_kinds(&KINDS) {
             return;
         }
         if self.started_at.is_none() {
             // The caches have synced: the loops start, the monitor at once.
             self.started_at = Some(cx.now());
-            self.monitor(cx);
+            self.monitor(informers, cx);
             cx.set_timer_in(self.settings.monitor_period, MONITOR);
         }
         for name in std::mem::take(&mut self.dirty_nodes) {
-            if let Some(cached) = self.cached_node(&name) {
+            if let Some(cached) = Self::cached_node(informers, &name) {
                 let node = self.writer.newest(&cached);
                 if let Some(change) = no_schedule_change(&node) {
                     self.writer.push(&name, change);
@@ -653,8 +667,7 @@ impl InformerDriven for NodeLifecycleController {
         }
         for key in std::mem::take(&mut self.new_pods) {
             // `processPod`: a pod bound to a node the controller holds not Ready.
-            let node = self
-                .informers
+            let node = informers
                 .cache(Kind::Pod)
                 .get(&key)
                 .and_then(|o| o.as_pod().map(|p| p.spec.node_name.clone()));
@@ -664,29 +677,25 @@ impl InformerDriven for NodeLifecycleController {
                 .get(&node)
                 .and_then(|h| h.ready.as_ref())
                 .is_some_and(|c| c.status != "True");
-            if not_ready && self.cached_node(&node).is_some() {
-                self.mark_pod_not_ready(&key, &node, cx);
+            if not_ready && Self::cached_node(informers, &node).is_some() {
+                self.mark_pod_not_ready(informers, &key, &node, cx);
             }
         }
-        self.flush_writes(cx);
+        self.flush_writes(informers, cx);
         self.arm_tainting(cx);
     }
-}
 
-impl Component for NodeLifecycleController {
-    crate::informer_driven_handlers!(client);
-
-    fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+    fn on_timer(&mut self, timer: Timer, informers: &InformerSet, cx: &mut ComponentContext<'_>) {
         if timer == MONITOR {
-            self.monitor(cx);
+            self.monitor(informers, cx);
             cx.set_timer_in(self.settings.monitor_period, MONITOR);
         } else if timer == TAINTING {
             let now = cx.now();
             self.tainting_at = None;
             self.last_tainting = Some(now);
-            self.tainting_pass(now);
+            self.tainting_pass(informers, now);
         }
-        self.settle(cx);
+        self.settle(informers, cx);
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

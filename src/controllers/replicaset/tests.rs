@@ -11,6 +11,7 @@ use super::*;
 use crate::api::pod::{Container, POD_READY, PodCondition, PodPhase, PodStatus};
 use crate::api::test_util::labels;
 use crate::apiserver::{ApiServerConfig, WriteRecord};
+use crate::controllers::kube_controller_manager::KubeControllerManager;
 use crate::sim::Simulation;
 use crate::world::{self, World};
 
@@ -28,7 +29,9 @@ fn world_with(config: ApiServerConfig, settings: ReplicaSetSettings) -> Simulati
         ..config
     };
     let controller = ReplicaSetController::new(CONTROLLER, settings);
-    world::with_components(config, 1, vec![Box::new(controller)])
+    let manager =
+        KubeControllerManager::new(world::CONTROLLER_MANAGER_CLIENT, vec![Box::new(controller)]);
+    world::with_components(config, 1, vec![Box::new(manager)])
 }
 
 fn world() -> Simulation<World> {

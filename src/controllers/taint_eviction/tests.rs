@@ -14,6 +14,7 @@ use crate::api::node::Node;
 use crate::api::pod::Container;
 use crate::api::taints::{TAINT_NODE_UNREACHABLE, Toleration, TolerationOperator};
 use crate::apiserver::{ApiServerConfig, Verb};
+use crate::controllers::kube_controller_manager::KubeControllerManager;
 use crate::sim::Simulation;
 use crate::world::{self, World};
 
@@ -34,7 +35,10 @@ fn world() -> Simulation<World> {
     world::with_components(
         config,
         1,
-        vec![Box::new(TaintEvictionController::new(CONTROLLER))],
+        vec![Box::new(KubeControllerManager::new(
+            world::CONTROLLER_MANAGER_CLIENT,
+            vec![Box::new(TaintEvictionController::new(CONTROLLER))],
+        ))],
     )
 }
 
@@ -153,7 +157,7 @@ fn lifting_the_taint_cancels_pending_deletions() {
     assert_eq!(deletes(&sim), vec![("short".to_string(), secs(40))]);
     let controller = sim
         .model()
-        .component::<TaintEvictionController>()
+        .controller::<TaintEvictionController>()
         .expect("the controller");
     assert_eq!(controller.counters().cancelled, 1);
     assert!(controller.scheduled_deletions().is_empty());

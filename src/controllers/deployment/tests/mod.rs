@@ -17,6 +17,7 @@ use std::path::Path;
 use driver::{Driver, ReadyDelay};
 
 use super::DeploymentController;
+use crate::controllers::kube_controller_manager::KubeControllerManager;
 
 use crate::api::deployment::Deployment;
 use crate::api::replicaset::ReplicaSet;
@@ -84,7 +85,9 @@ fn world_with_driver(scenario: &Scenario, ready_after: ReadyDelay) -> Simulation
     };
     let mut sim = world::build(scenario, &options);
     let controller = DeploymentController::new(world::DEPLOYMENT_CLIENT, 5);
-    world::add_component(&mut sim, Box::new(controller));
+    let manager =
+        KubeControllerManager::new(world::CONTROLLER_MANAGER_CLIENT, vec![Box::new(controller)]);
+    world::add_component(&mut sim, Box::new(manager));
     world::add_component(&mut sim, Box::new(Driver::new(ready_after)));
     sim
 }
