@@ -9,7 +9,7 @@ use super::admission::Rejection;
 use super::behavior::Behavior;
 use super::probes::{Outcome, ProbeKind, ProbeResult, ProbeView, ProbeWorker};
 use super::restart_backoff::Backoff;
-use crate::api::pod::{Container, Pod, PodCondition, PodPhase};
+use crate::api::pod::{Container, Pod, PodPhase};
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::sim::SimTime;
 
@@ -222,9 +222,8 @@ pub struct PodWork {
     pub epoch: u32,
     /// The phase once terminal.
     pub final_phase: Option<PodPhase>,
-    /// The kubelet's conditions as it last computed them (their transition times kept).
-    pub conditions: Vec<PodCondition>,
-    /// The status the kubelet last computed, and its version.
+    /// The status the kubelet last computed (its conditions keep their transition times),
+    /// and its version.
     pub status: crate::api::pod::PodStatus,
     /// Bumped whenever `status` changes.
     pub status_version: u64,
@@ -263,7 +262,6 @@ impl PodWork {
             pod_ip: None,
             epoch: 0,
             final_phase: None,
-            conditions: Vec::new(),
             status: crate::api::pod::PodStatus::default(),
             status_version: 0,
             written_version: 0,

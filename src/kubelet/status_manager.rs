@@ -164,7 +164,7 @@ impl NodeAgent {
 }
 
 /// The pod's status now, as the kubelet computes it; updates the kept conditions.
-pub fn generate(work: &mut PodWork, now: SimTime) -> PodStatus {
+pub fn generate(work: &PodWork, now: SimTime) -> PodStatus {
     let mut status = PodStatus {
         phase: phase(work),
         start_time: Some(work.start_time),
@@ -188,9 +188,12 @@ pub fn generate(work: &mut PodWork, now: SimTime) -> PodStatus {
             status.container_statuses.push(s);
         }
     }
+    // The last computed status holds the conditions as they were, with the times they
+    // last changed.
     let fresh = conditions(work);
     for mut condition in fresh {
         if let Some(old) = work
+            .status
             .conditions
             .iter()
             .find(|c| c.type_ == condition.type_ && c.status == condition.status)
@@ -201,7 +204,6 @@ pub fn generate(work: &mut PodWork, now: SimTime) -> PodStatus {
         }
         status.conditions.push(condition);
     }
-    work.conditions.clone_from(&status.conditions);
     status
 }
 
