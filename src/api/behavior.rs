@@ -2,8 +2,6 @@
 //! container does (when it is ready, when it exits, …) is in no Kubernetes field, so a pod says
 //! it with these; the kubelet (`crate::kubelet`) acts on them.
 
-use std::collections::BTreeMap;
-
 use crate::sim::SimDuration;
 
 /// Time from a container's start until its readiness probe passes.
@@ -45,7 +43,7 @@ pub fn valid_value(base: &str, value: &str) -> bool {
 
 /// The first behaviour annotation of `annotations` whose value does not parse, with what was
 /// expected.
-pub fn check_annotations(annotations: &BTreeMap<String, String>) -> Result<(), String> {
+pub fn check_annotations(annotations: &crate::api::meta::Annotations) -> Result<(), String> {
     for (key, value) in annotations {
         let Some(base) = base_key(key) else {
             continue;
@@ -70,7 +68,7 @@ mod tests {
     fn behaviour_annotations_are_checked_by_their_base_key() {
         assert_eq!(base_key("kubesim.io/exit-after.db"), Some(EXIT_AFTER));
         assert_eq!(base_key("kubesim.io/exit-afterwards"), None);
-        let mut a = BTreeMap::new();
+        let mut a = crate::api::meta::Annotations::new();
         a.insert("kubesim.io/exit-code.web".to_string(), "one".to_string());
         let err = check_annotations(&a).expect_err("not an integer");
         assert!(

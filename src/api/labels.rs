@@ -7,15 +7,14 @@
 //! including its corner cases, because controllers and the scheduler in the simulator must
 //! select exactly the objects the real ones would.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// An object's labels. A `BTreeMap` so iteration, hashing and printing are deterministic.
-pub type Labels = BTreeMap<String, String>;
+/// An object's labels, in key order so iteration, hashing and printing are deterministic.
+pub type Labels = super::sorted_map::SortedMap<String, String>;
 
 /// Longest allowed label value, and longest allowed name part of a label key.
 pub const MAX_LABEL_NAME_LEN: usize = 63;

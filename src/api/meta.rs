@@ -3,8 +3,6 @@
 //! Fields the apiserver sets (uid, resourceVersion, timestamps) are never read from manifests:
 //! a manifest that carries them gets them replaced at creation, as the real apiserver does.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::labels::Labels;
@@ -25,6 +23,9 @@ pub struct Uid(pub u64);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ResourceVersion(pub u64);
 
+/// An object's annotations, in key order.
+pub type Annotations = super::sorted_map::SortedMap<String, String>;
+
 /// `metadata` of a Kubernetes object.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -38,7 +39,7 @@ pub struct ObjectMeta {
     /// Labels.
     pub labels: Labels,
     /// Annotations.
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: Annotations,
     /// Owners; at most one has `controller: true`.
     pub owner_references: Vec<OwnerReference>,
     /// Finalizers that hold deletion until removed.

@@ -21,6 +21,7 @@ pub mod quantity;
 pub mod replicaset;
 pub mod resources;
 pub mod service;
+pub mod sorted_map;
 pub mod taints;
 #[cfg(test)]
 pub(crate) mod test_util;

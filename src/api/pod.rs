@@ -1,8 +1,6 @@
 //! Pod: what to run (containers, their requests, images and host ports) and the scheduling
 //! constraints (node selector, affinity, tolerations, topology spread, priority).
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::affinity::Affinity;
@@ -58,7 +56,7 @@ pub struct PodSpec {
     /// Per-pod overhead of the runtime class, added to the request.
     pub overhead: ResourceList,
     /// Labels a node must have.
-    pub node_selector: BTreeMap<String, String>,
+    pub node_selector: crate::api::labels::Labels,
     /// Node and pod (anti-)affinity.
     pub affinity: Option<Affinity>,
     /// Taints the pod tolerates.
@@ -84,7 +82,7 @@ impl Default for PodSpec {
             containers: Vec::new(),
             init_containers: Vec::new(),
             overhead: ResourceList::new(),
-            node_selector: BTreeMap::new(),
+            node_selector: Default::default(),
             affinity: None,
             tolerations: Vec::new(),
             topology_spread_constraints: Vec::new(),

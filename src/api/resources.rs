@@ -26,7 +26,7 @@ pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;
 pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
 
 /// A map from resource name to quantity, as in `resources.requests` or `status.allocatable`.
-pub type ResourceList = BTreeMap<String, Quantity>;
+pub type ResourceList = super::sorted_map::SortedMap<String, Quantity>;
 
 /// A container's `resources`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

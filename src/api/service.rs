@@ -1,8 +1,6 @@
 //! Service (v1): a selector over pods and the ports it serves them on; the EndpointSlice
 //! controller lists the pods behind it, kube-proxy programs its cluster IP to them.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::meta::{IntOrString, ObjectMeta};
@@ -22,7 +20,7 @@ pub struct Service {
 #[serde(rename_all = "camelCase", default)]
 pub struct ServiceSpec {
     /// Pods that back the service (equality match on every label).
-    pub selector: BTreeMap<String, String>,
+    pub selector: crate::api::labels::Labels,
     /// Ports.
     pub ports: Vec<ServicePort>,
     /// `ClusterIP` (default), `NodePort`, `LoadBalancer` or `ExternalName`.

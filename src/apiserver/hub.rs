@@ -586,7 +586,7 @@ impl ApiServer {
         now: SimTime,
         key: &ObjectKey,
         node: String,
-        annotations: BTreeMap<String, String>,
+        annotations: crate::api::meta::Annotations,
     ) -> Response {
         let key = self.normalize_key(Kind::Pod, key);
         let stored = self.store.modify(Kind::Pod, &key, |object| {

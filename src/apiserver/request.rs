@@ -4,7 +4,6 @@
 //! client's user and groups) and everything the cost model needs (how many objects a list
 //! touches), even where today's ideal admission ignores it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::labels::{FieldSelector, Selector};
@@ -149,7 +148,7 @@ pub enum PatchOp {
         /// The pod template to restore.
         template: Box<crate::api::pod::PodTemplateSpec>,
         /// The Deployment's annotations after the rollback.
-        annotations: BTreeMap<String, String>,
+        annotations: crate::api::meta::Annotations,
     },
     /// A pod's status as kube-scheduler patches it: a condition set by type (its transition
     /// time kept unless its status changes) and `status.nominatedNodeName` (empty clears it).
@@ -229,7 +228,7 @@ pub enum RequestBody {
         /// Target node.
         node: String,
         /// The Binding's `metadata.annotations`, which the apiserver copies onto the pod.
-        annotations: BTreeMap<String, String>,
+        annotations: crate::api::meta::Annotations,
     },
     /// Delete options.
     Delete(DeleteOptions),
@@ -438,7 +437,7 @@ impl Request {
 
     /// A bind of pod `key` to `node`.
     pub fn bind(client: ClientId, user: UserInfo, key: &ObjectKey, node: &str) -> Request {
-        Request::bind_with_annotations(client, user, key, node, BTreeMap::new())
+        Request::bind_with_annotations(client, user, key, node, Default::default())
     }
 
     /// A bind of pod `key` to `node` whose Binding carries `annotations` for the pod.
@@ -447,7 +446,7 @@ impl Request {
         user: UserInfo,
         key: &ObjectKey,
         node: &str,
-        annotations: BTreeMap<String, String>,
+        annotations: crate::api::meta::Annotations,
     ) -> Request {
         let mut r = Request::base(client, user, Verb::Create, Kind::Pod);
         r.subresource = Some(Subresource::Binding);

@@ -17,8 +17,6 @@
 //! code 0 unless an annotation says otherwise. A value that does not parse is ignored here;
 //! the scenario loader refuses it in the manifests it reads (`api::behavior`).
 
-use std::collections::BTreeMap;
-
 use crate::api::pod::Container;
 use crate::config::kubelet::ContainerBehavior;
 use crate::sim::SimDuration;
@@ -48,7 +46,7 @@ impl Behavior {
     pub fn of(
         container: &Container,
         run_to_completion: bool,
-        annotations: &BTreeMap<String, String>,
+        annotations: &crate::api::meta::Annotations,
         defaults: &ContainerBehavior,
     ) -> Behavior {
         let get = |key: &str| {
@@ -84,7 +82,7 @@ mod tests {
 
     #[test]
     fn a_container_annotation_beats_the_pod_one_which_beats_the_default() {
-        let mut annotations = BTreeMap::new();
+        let mut annotations = crate::api::meta::Annotations::new();
         annotations.insert(EXIT_AFTER.to_string(), "5s".to_string());
         annotations.insert(format!("{EXIT_AFTER}.db"), "1m".to_string());
         annotations.insert(EXIT_CODE.to_string(), "1".to_string());

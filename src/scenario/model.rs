@@ -233,7 +233,7 @@ pub struct NodeTemplate {
     pub labels: Labels,
     /// Annotations.
     #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: crate::api::meta::Annotations,
     /// Taints.
     #[serde(default)]
     pub taints: Vec<Taint>,

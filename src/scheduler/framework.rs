@@ -185,7 +185,7 @@ impl CycleState {
 /// `BindingREST.setPodHostAndAnnotations`). A Reserve plugin adds to the value in the
 /// [`CycleState`]; the cycle returns it in [`CycleResult::Scheduled`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BindingAnnotations(pub BTreeMap<String, String>);
+pub struct BindingAnnotations(pub crate::api::meta::Annotations);
 
 /// What PreFilter can narrow the search to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -604,7 +604,7 @@ pub enum CycleResult {
         /// Feasible nodes found.
         feasible: usize,
         /// What the Reserve plugins put in [`BindingAnnotations`].
-        annotations: BTreeMap<String, String>,
+        annotations: crate::api::meta::Annotations,
     },
     /// The cluster has no node at all (upstream `ErrNoNodesAvailable`; PostFilter does not
     /// run).
@@ -774,7 +774,7 @@ impl Profile {
         pod: &PodInfo,
         snapshot: &Snapshot,
         node: &str,
-    ) -> Result<BTreeMap<String, String>, Status> {
+    ) -> Result<crate::api::meta::Annotations, Status> {
         for &i in &self.reserve {
             let plugin = &self.plugins[i];
             let mut status = plugin.reserve(state, pod, snapshot, node);
@@ -890,7 +890,7 @@ impl Profile {
                     node: own_node.clone(),
                     evaluated: 1,
                     feasible: 1,
-                    annotations: BTreeMap::new(),
+                    annotations: Default::default(),
                 };
             }
         }
@@ -936,7 +936,7 @@ impl Profile {
                 node: feasible[0].name().to_string(),
                 evaluated: processed,
                 feasible: 1,
-                annotations: BTreeMap::new(),
+                annotations: Default::default(),
             };
         }
         let totals =
@@ -953,7 +953,7 @@ impl Profile {
             node: feasible[chosen].name().to_string(),
             evaluated: processed,
             feasible: feasible.len(),
-            annotations: BTreeMap::new(),
+            annotations: Default::default(),
         }
     }
 

@@ -153,7 +153,7 @@ struct Assumed {
     /// The node.
     node: String,
     /// What Reserve wrote for the binding; the assumed pod carries it in the cache.
-    annotations: BTreeMap<String, String>,
+    annotations: crate::api::meta::Annotations,
 }
 
 /// The pod in its scheduling cycle.
@@ -1007,7 +1007,7 @@ impl KubeScheduler {
         &mut self,
         pod: Arc<PodInfo>,
         node: String,
-        annotations: BTreeMap<String, String>,
+        annotations: crate::api::meta::Annotations,
         now: SimTime,
         api: &mut ApiServer,
         out: &mut Vec<ApiOutput>,

@@ -269,7 +269,7 @@ pub fn replicas_annotations_need_update(rs: &ReplicaSet, desired: i32, max: i32)
 
 /// The revision a ReplicaSet (or Deployment) carries: 0 without the annotation, an error if it
 /// is not a number (upstream `Revision`).
-pub fn revision(annotations: &std::collections::BTreeMap<String, String>) -> Result<i64, String> {
+pub fn revision(annotations: &crate::api::meta::Annotations) -> Result<i64, String> {
     match annotations.get(REVISION_ANNOTATION) {
         None => Ok(0),
         Some(v) => v.parse::<i64>().map_err(|e| format!("{v:?}: {e}")),
@@ -351,7 +351,7 @@ pub fn set_new_replica_set_annotations(
 /// Appends `old` to `revision-history`, dropping the oldest entries while the result would
 /// be longer than `limit` characters.
 fn append_revision_history(
-    annotations: &mut std::collections::BTreeMap<String, String>,
+    annotations: &mut crate::api::meta::Annotations,
     old: &str,
     limit: usize,
 ) {
@@ -396,8 +396,8 @@ fn copy_deployment_annotations(d: &Deployment, rs: &mut ReplicaSet) -> bool {
 pub fn annotations_rolled_back_to(
     d: &Deployment,
     rs: &ReplicaSet,
-) -> std::collections::BTreeMap<String, String> {
-    let mut annotations: std::collections::BTreeMap<String, String> = d
+) -> crate::api::meta::Annotations {
+    let mut annotations: crate::api::meta::Annotations = d
         .metadata
         .annotations
         .iter()

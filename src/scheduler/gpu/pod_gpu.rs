@@ -10,8 +10,6 @@
 //! written at Reserve, carried onto the pod by its Binding ([`parse_gpu_index`],
 //! [`format_gpu_index`]).
 
-use std::collections::BTreeMap;
-
 use crate::api::gpu::{
     ANNOTATION_GPU_COUNT, ANNOTATION_GPU_INDEX, ANNOTATION_GPU_MILLI, ANNOTATION_GPU_MODEL,
     GPU_INDEX_SEPARATOR, GPU_MILLI,
@@ -111,7 +109,7 @@ pub fn format_gpu_index(gpus: &[usize]) -> String {
 
 /// The GPUs a pod's annotations say it holds: `None` without a `gpu-index` annotation.
 pub fn gpu_index_of(
-    annotations: &BTreeMap<String, String>,
+    annotations: &crate::api::meta::Annotations,
 ) -> Result<Option<Vec<usize>>, PodGpuError> {
     annotations
         .get(ANNOTATION_GPU_INDEX)
@@ -184,7 +182,7 @@ impl PodGpuRequest {
     pub fn from_annotations(
         cpu_milli: i64,
         memory_mib: i64,
-        annotations: &BTreeMap<String, String>,
+        annotations: &crate::api::meta::Annotations,
     ) -> Result<Self, PodGpuError> {
         let num_gpu = match annotations.get(ANNOTATION_GPU_COUNT) {
             None => 0,
@@ -329,7 +327,7 @@ mod tests {
             err,
             Err("annotation alibabacloud.com/gpu-index: expected GPU indices separated by '-' (\"1\", \"0-1-2-3\"), found \"0,1\"".into())
         );
-        let mut a = BTreeMap::new();
+        let mut a = crate::api::meta::Annotations::new();
         assert_eq!(gpu_index_of(&a), Ok(None));
         a.insert(ANNOTATION_GPU_INDEX.to_owned(), "2-3".to_owned());
         assert_eq!(gpu_index_of(&a), Ok(Some(vec![2, 3])));
@@ -337,7 +335,7 @@ mod tests {
 
     #[test]
     fn annotations_as_the_artifact_writes_them() {
-        let mut a = BTreeMap::new();
+        let mut a = crate::api::meta::Annotations::new();
         assert_eq!(
             PodGpuRequest::from_annotations(2000, 5, &a),
             Ok(PodGpuRequest::new(2000, 5, 0, 0, ""))
