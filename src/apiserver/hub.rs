@@ -1,8 +1,10 @@
 //! The apiserver hub: the only way components read and write cluster state.
 //!
-//! A request is submitted at some virtual time, admitted (today: after a fixed latency; flow
-//! control arrives later at exactly this point), executed against the [`Store`], answered, and
-//! every committed change is fanned out to the matching watches, each after its own delay.
+//! A request is submitted at some virtual time and arrives a fixed latency later. On the ideal
+//! path it is then executed against the [`Store`] and answered at once; on the modelled path
+//! (`request_path.rs`) flow control admits, queues or refuses it there, and a started request
+//! holds its seats for a service time before it is answered. Every committed change is fanned
+//! out to the matching watches, each after its own delay.
 //!
 //! The hub never touches the event queue: each call returns [`ApiOutput`]s — events to schedule,
 //! responses and watch events to hand to clients — and the world routes them.
@@ -17,6 +19,7 @@ use super::request::{
     ApiError, ClientId, DeleteOptions, ListOptions, PatchOp, PropagationPolicy, Request,
     RequestBody, RequestId, Response, ResponseBody, Subresource, Verb, WatchId,
 };
+use super::request_path::{RequestPath, RequestPathConfig};
 use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
 use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, ObjectMeta};
@@ -35,6 +38,8 @@ pub struct ApiServerConfig {
     pub admission_latency: SimDuration,
     /// Default time from a commit to a watcher seeing it.
     pub watch_delay: SimDuration,
+    /// The request path: ideal (the default) or flow control with service times.
+    pub request_path: RequestPathConfig,
     /// Changes retained for watches; older versions get 410 Gone.
     pub watch_history: usize,
     /// Finish graceful pod deletions at the deadline in the apiserver itself: only when no
@@ -59,6 +64,7 @@ impl Default for ApiServerConfig {
         ApiServerConfig {
             admission_latency: SimDuration::from_millis(1),
             watch_delay: SimDuration::from_millis(1),
+            request_path: RequestPathConfig::default(),
             watch_history: 100_000,
             complete_graceful_deletions: true,
             record_writes: false,
@@ -98,8 +104,12 @@ pub enum ApiOutput {
 /// The hub's own events.
 #[derive(Debug, PartialEq)]
 pub enum ApiEvent {
-    /// The request passed admission: execute it.
+    /// The request arrived: execute it (ideal path) or hand it to flow control.
     Execute(RequestId),
+    /// A started request's service time is over (modelled path): answer it.
+    Complete(RequestId),
+    /// Flow control has something due (modelled path; background).
+    FlowControlWakeup,
     /// A watch event reaches its watcher.
     Deliver(WatchId, WatchEvent),
     /// A graceful deletion's grace period is over.
@@ -125,6 +135,8 @@ impl ApiEvent {
     pub fn fingerprint(&self) -> u64 {
         match self {
             ApiEvent::Execute(id) => id.0,
+            ApiEvent::Complete(id) => id.0 ^ (0xC0 << 56),
+            ApiEvent::FlowControlWakeup => 0xF10C,
             ApiEvent::Deliver(w, e) => (u64::from(w.0) << 40) ^ e.resource_version.0,
             ApiEvent::FinishDeletion { uid, .. } => uid.0 | (1 << 63),
             ApiEvent::ExpireEvent {
@@ -180,12 +192,15 @@ pub struct ApiCounters {
 
 /// The apiserver.
 pub struct ApiServer {
-    config: ApiServerConfig,
-    store: Store,
-    in_flight: BTreeMap<RequestId, Request>,
+    pub(super) config: ApiServerConfig,
+    pub(super) store: Store,
+    /// Requests sent and not yet executed.
+    pub(super) in_flight: BTreeMap<RequestId, Request>,
     next_request: u64,
-    watches: WatchRegistry,
-    counters: ApiCounters,
+    pub(super) watches: WatchRegistry,
+    pub(super) counters: ApiCounters,
+    /// The modelled request path, when the scenario turns it on.
+    pub(super) path: Option<Box<RequestPath>>,
     writes: Vec<WriteRecord>,
     names: SimRng,
     cluster_ips: admission::ClusterIps,
@@ -197,6 +212,7 @@ impl ApiServer {
     pub fn new(config: ApiServerConfig, names: SimRng) -> Self {
         ApiServer {
             store: Store::new(config.watch_history),
+            path: RequestPath::new(&config.request_path, SimTime::ZERO).map(Box::new),
             config,
             in_flight: BTreeMap::new(),
             next_request: 0,
@@ -258,6 +274,11 @@ impl ApiServer {
         id
     }
 
+    /// Request `id`, while it waits to execute.
+    pub fn pending_request(&self, id: RequestId) -> Option<&Request> {
+        self.in_flight.get(&id)
+    }
+
     /// The client that sent request `id`, while it waits to execute.
     pub fn request_client(&self, id: RequestId) -> Option<ClientId> {
         self.in_flight.get(&id).map(|r| r.client)
@@ -271,6 +292,9 @@ impl ApiServer {
     /// Handles one of the hub's own events.
     pub fn handle(&mut self, now: SimTime, event: ApiEvent, out: &mut Vec<ApiOutput>) {
         match event {
+            ApiEvent::Execute(id) if self.path.is_some() => self.arrive(now, id, out),
+            ApiEvent::Complete(id) => self.complete(now, id, out),
+            ApiEvent::FlowControlWakeup => self.flow_control_wakeup(now, out),
             ApiEvent::Execute(id) => {
                 if let Some(request) = self.in_flight.remove(&id) {
                     let client = request.client;
@@ -325,7 +349,12 @@ impl ApiServer {
         }
     }
 
-    fn execute(&mut self, now: SimTime, request: Request, out: &mut Vec<ApiOutput>) -> Response {
+    pub(super) fn execute(
+        &mut self,
+        now: SimTime,
+        request: Request,
+        out: &mut Vec<ApiOutput>,
+    ) -> Response {
         let verb = request.verb;
         let kind = request.kind;
         let subresource = request.subresource;

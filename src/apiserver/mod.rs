@@ -8,6 +8,7 @@ pub mod eviction;
 pub mod flowcontrol;
 pub mod hub;
 pub mod request;
+pub mod request_path;
 pub mod store;
 pub mod watch;
 
@@ -16,5 +17,6 @@ pub use request::{
     ApiError, ClientId, DeleteOptions, ListOptions, NodeStatusPatch, PatchOp, PropagationPolicy,
     Request, RequestId, Response, ResponseBody, Subresource, UserInfo, Verb, WatchId,
 };
+pub use request_path::{FlowControlMode, RequestPath, RequestPathConfig, ServiceCosts};
 pub use store::{Change, ChangeType, Store};
 pub use watch::WatchEvent;

@@ -303,6 +303,19 @@ impl WatchRegistry {
             .filter_map(|(i, w)| w.as_ref().map(|w| (WatchId(i as u32), w)))
     }
 
+    /// How many open watches of `kind` a write of the object `name` in `namespace` may
+    /// concern, as flow control's work estimate counts a write's watchers: the cluster-wide
+    /// watches of the kind, those of the namespace and those pinned to the name. Watches
+    /// pinned to a node (the kubelets' pod watches) are left out: the write of one pod reaches
+    /// one node's, not every node's (upstream's watch tracker counts them the same way, by
+    /// index).
+    pub fn interested_count(&self, kind: Kind, namespace: &str, name: &str) -> usize {
+        let watches = &self.by_kind[kind.index()];
+        watches.all.len()
+            + watches.by_namespace.get(namespace).map_or(0, Vec::len)
+            + watches.by_name.get(name).map_or(0, Vec::len)
+    }
+
     /// How many watches are open.
     pub fn open_count(&self) -> usize {
         self.by_kind.iter().map(KindWatches::len).sum()

@@ -520,6 +520,83 @@ struct Stampede {
     apiserver_request_total_by_code: std::collections::BTreeMap<String, u64>,
     apiserver_watch_events_total: u64,
     etcd_revision: u64,
+    /// Flow control's per-level metrics; only when the request path is modelled, so ideal runs'
+    /// summaries stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flowcontrol: Option<FlowControlJson>,
+    /// Retry-After values sent with flow control's 429s: seconds → count (modelled path only).
+    #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
+    retry_after_seconds: Option<std::collections::BTreeMap<String, u64>>,
+    /// Requests the clients sent again after a 429 or 5xx with a Retry-After, by status
+    /// (modelled path only).
+    #[serde(rename = "clientRetries", skip_serializing_if = "Option::is_none")]
+    client_retries: Option<std::collections::BTreeMap<String, u64>>,
+    /// Requests whose last allowed retry failed too, so the component saw the error.
+    #[serde(
+        rename = "clientRetriesExhausted",
+        skip_serializing_if = "Option::is_none"
+    )]
+    client_retries_exhausted: Option<u64>,
+}
+
+/// `stampede.flowcontrol`: each priority level's (max-in-flight: each request kind's;
+/// dynamic: each client level's) metrics under their Prometheus names.
+#[derive(Serialize)]
+struct FlowControlJson {
+    /// The mode: maxInflight, apf or dynamic.
+    mode: &'static str,
+    #[serde(rename = "priorityLevels")]
+    priority_levels:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde_json::Value>>,
+}
+
+/// The flow-control part of the stampede metrics, when the request path is modelled.
+fn flowcontrol_json(world: &World) -> Option<FlowControlJson> {
+    use serde_json::{Value, json};
+    let path = world.api().request_path()?;
+    let mode = world.api().config().request_path.mode.name();
+    let mut priority_levels = std::collections::BTreeMap::new();
+    for level in path.level_metrics() {
+        let mut metrics: std::collections::BTreeMap<String, Value> = level
+            .gauges()
+            .iter()
+            .map(|&(name, value)| (name.to_string(), json!(round2(value))))
+            .collect();
+        let rejected = &level.rejected_requests_total;
+        metrics.insert(
+            "apiserver_flowcontrol_rejected_requests_total_by_reason".into(),
+            json!({
+                "queue-full": rejected.queue_full,
+                "concurrency-limit": rejected.concurrency_limit,
+                "time-out": rejected.time_out,
+                "throttled": rejected.throttled,
+            }),
+        );
+        let wait = &level.request_wait_duration_seconds;
+        let mut cumulative = 0;
+        let mut buckets = serde_json::Map::new();
+        for (i, bound) in crate::apiserver::flowcontrol::metrics::WAIT_BUCKETS_SECS
+            .iter()
+            .enumerate()
+        {
+            cumulative += wait.buckets[i];
+            buckets.insert(bound.to_string(), json!(cumulative));
+        }
+        buckets.insert("+Inf".into(), json!(wait.count));
+        metrics.insert(
+            "apiserver_flowcontrol_request_wait_duration_seconds".into(),
+            json!({
+                "count": wait.count,
+                "sum": round2(wait.sum_nanos as f64 / 1e9),
+                "buckets": buckets,
+            }),
+        );
+        priority_levels.insert(level.name.clone(), metrics);
+    }
+    Some(FlowControlJson {
+        mode,
+        priority_levels,
+    })
 }
 
 #[derive(Serialize)]
@@ -666,6 +743,20 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
             apiserver_request_total_by_code: by_code,
             apiserver_watch_events_total: counters.watch_events_delivered,
             etcd_revision: last.revision,
+            flowcontrol: flowcontrol_json(world),
+            retry_after_seconds: world.api().request_path().map(|p| {
+                p.retry_after_seconds()
+                    .iter()
+                    .map(|(s, n)| (s.to_string(), *n))
+                    .collect()
+            }),
+            client_retries: world.transport().map(|t| {
+                t.retries()
+                    .iter()
+                    .map(|(code, n)| (code.to_string(), *n))
+                    .collect()
+            }),
+            client_retries_exhausted: world.transport().map(|t| t.exhausted()),
         },
         convergence: convergence_json(world, info.end),
         endpoints: endpoints_json(world),

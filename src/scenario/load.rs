@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
 use super::error::{ScenarioError, SourcePos};
+use super::flow_control::{FlowControlDocuments, request_path};
 use super::manifest::{Manifest, read_manifest};
 use super::model::{
     ControllerManagerSpec, KubeProxySpec, KubeletSpec, NodePool, ReplaySpec, RolloutAction,
@@ -255,6 +256,8 @@ struct Inputs {
     scheduler_configurations: Vec<(PathBuf, Document)>,
     /// Legacy scheduler Policy documents (at most one is allowed).
     scheduler_policies: Vec<(PathBuf, Document)>,
+    /// FlowSchema and PriorityLevelConfiguration documents.
+    flow_control: FlowControlDocuments,
     notes: Vec<Note>,
     warnings: Vec<Note>,
     /// Overrides to apply to the Scenario, KubeSchedulerConfiguration and Policy documents.
@@ -596,6 +599,16 @@ fn read_document(
         Manifest::SchedulerPolicy(doc) => {
             inputs.scheduler_policies.push((file.to_path_buf(), doc));
         }
+        Manifest::FlowSchema(doc) => {
+            inputs
+                .flow_control
+                .read_flow_schema(&doc, file, &mut inputs.notes)?;
+        }
+        Manifest::PriorityLevelConfiguration(doc) => {
+            inputs
+                .flow_control
+                .read_priority_level(&doc, file, &mut inputs.notes)?;
+        }
         Manifest::Skipped { api_version, kind } => inputs.notes.push(Note {
             pos: doc.start(file),
             message: format!("{api_version} {kind} is not modelled by kubesim; skipped"),
@@ -780,6 +793,13 @@ fn assemble(
                 d.spec.seed.unwrap_or(DEFAULT_SEED),
                 d.spec.stop_when_quiescent,
                 ApiServerConfig {
+                    request_path: request_path(
+                        api,
+                        &inputs.flow_control,
+                        &at,
+                        locator.whole_file(),
+                        &mut inputs.notes,
+                    )?,
                     admission_latency: api.admission_latency.unwrap_or(defaults.admission_latency),
                     watch_delay: api.watch_delay.unwrap_or(defaults.watch_delay),
                     watch_history: api.watch_history.unwrap_or(defaults.watch_history),
@@ -802,7 +822,16 @@ fn assemble(
             String::new(),
             DEFAULT_SEED,
             false,
-            ApiServerConfig::default(),
+            ApiServerConfig {
+                request_path: request_path(
+                    &Default::default(),
+                    &inputs.flow_control,
+                    &at,
+                    locator.whole_file(),
+                    &mut inputs.notes,
+                )?,
+                ..ApiServerConfig::default()
+            },
             DEFAULT_SAMPLE_EVERY,
         ),
     };

@@ -30,6 +30,7 @@ use crate::api::replicaset::ReplicaSet;
 use crate::api::service::Service;
 use crate::api::validation::{validate_node, validate_pdb, validate_pod};
 use crate::api::{Kind, Object};
+use crate::apiserver::flowcontrol;
 use crate::config::legacy_policy;
 
 /// The outcome of reading one manifest document.
@@ -47,6 +48,10 @@ pub enum Manifest {
     /// A legacy scheduler Policy (`kind: Policy`, `apiVersion: v1`), kept as text; it is
     /// translated into the scheduler's profile.
     SchedulerPolicy(Document),
+    /// A `flowcontrol.apiserver.k8s.io/v1` FlowSchema, kept as text for flow control.
+    FlowSchema(Document),
+    /// A `flowcontrol.apiserver.k8s.io/v1` PriorityLevelConfiguration, kept as text.
+    PriorityLevelConfiguration(Document),
     /// A list (`kind: List`, `PodList`, …): its items, each a document at its place in the
     /// file.
     List(Vec<Document>),
@@ -110,10 +115,7 @@ const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
         ],
     ),
     ("apiextensions.k8s.io", &["CustomResourceDefinition"]),
-    (
-        "flowcontrol.apiserver.k8s.io",
-        &["FlowSchema", "PriorityLevelConfiguration"],
-    ),
+    ("flowcontrol.apiserver.k8s.io", &[]),
     ("certificates.k8s.io", &["CertificateSigningRequest"]),
     ("scheduling.k8s.io", &[]),
     (
@@ -129,6 +131,8 @@ const UNMODELLED_KINDS: &[(&str, &[&str])] = &[
 
 /// The group of the scheduler's configuration API.
 const SCHEDULER_CONFIG_GROUP: &str = "kubescheduler.config.k8s.io";
+/// The API group of FlowSchema and PriorityLevelConfiguration.
+const FLOWCONTROL_GROUP: &str = "flowcontrol.apiserver.k8s.io";
 
 /// The apiVersions kube-scheduler read a legacy scheduler Policy in.
 const POLICY_API_VERSIONS: &[&str] = &["v1", "kubescheduler.config.k8s.io/v1"];
@@ -182,6 +186,22 @@ pub fn read_manifest(
     let (group, _) = split_api_version(api_version);
     if group == SCHEDULER_CONFIG_GROUP && kind_name == "KubeSchedulerConfiguration" {
         return Ok(Manifest::SchedulerConfiguration(doc.clone()));
+    }
+    if group == FLOWCONTROL_GROUP
+        && matches!(kind_name, "FlowSchema" | "PriorityLevelConfiguration")
+    {
+        // Only v1 is read; an older version (v1beta3 and before) is skipped with a note, as
+        // an unmodelled kind is.
+        return Ok(if api_version != flowcontrol::config::API_VERSION {
+            Manifest::Skipped {
+                api_version: api_version.to_string(),
+                kind: kind_name.to_string(),
+            }
+        } else if kind_name == "FlowSchema" {
+            Manifest::FlowSchema(doc.clone())
+        } else {
+            Manifest::PriorityLevelConfiguration(doc.clone())
+        });
     }
     if kind_name == legacy_policy::KIND {
         // Policy was no core kind: kube-scheduler decoded it as `v1` or in its configuration

@@ -3,6 +3,7 @@
 //! referenced files live here; building a world from a loaded scenario is [`crate::world`]'s job.
 
 pub mod error;
+mod flow_control;
 pub mod load;
 pub mod manifest;
 pub mod model;

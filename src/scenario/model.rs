@@ -456,7 +456,8 @@ pub struct SetAction {
     pub image: String,
 }
 
-/// `spec.apiserver`: settings of the ideal apiserver.
+/// `spec.apiserver`: the apiserver's settings: the ideal path's latencies, and the modelled
+/// path's flow control under kube-apiserver's flag names.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiServerSpec {
@@ -473,6 +474,30 @@ pub struct ApiServerSpec {
     pub default_not_ready_toleration_seconds: Option<Spanned<i64>>,
     /// `--default-unreachable-toleration-seconds` (default 300).
     pub default_unreachable_toleration_seconds: Option<Spanned<i64>>,
+    /// kubesim: the request path — `ideal` (default), `maxInflight`, `apf` or `dynamic`.
+    pub flow_control: Option<Spanned<String>>,
+    /// `--enable-priority-and-fairness`: alone, `true` selects `apf` and `false`
+    /// `maxInflight`; beside `flowControl` it must agree with it.
+    pub enable_priority_and_fairness: Option<Spanned<bool>>,
+    /// `--max-requests-inflight` (default 400; 0: no limit).
+    pub max_requests_inflight: Option<Spanned<u32>>,
+    /// `--max-mutating-requests-inflight` (default 200; 0: no limit).
+    pub max_mutating_requests_inflight: Option<Spanned<u32>>,
+    /// `--request-timeout` (default 60s): a quarter of it, at most a minute, is APF's queue
+    /// wait.
+    pub request_timeout: Option<Spanned<SimDuration>>,
+    /// kubesim: the dynamic mode's token bucket.
+    pub dynamic_flow_control: Option<DynamicFlowControlSpec>,
+}
+
+/// `spec.apiserver.dynamicFlowControl`: the dynamic mode's token bucket.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DynamicFlowControlSpec {
+    /// Tokens the bucket holds (default 2000).
+    pub bucket_size: Option<Spanned<u64>>,
+    /// Tokens added per second (default 1000).
+    pub refill_per_second: Option<Spanned<u64>>,
 }
 
 /// `spec.controllerManager`: kube-controller-manager's flags, in camelCase.

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 mod components;
 pub mod drain;
 pub mod kubectl;
+pub mod transport;
 
 use crate::api::Object;
 use crate::apiserver::ClientId;
@@ -45,6 +46,7 @@ use crate::sim::{
 };
 pub use components::Components;
 use kubectl::{KUBECTL_CLIENT, Kubectl};
+use transport::{Delivery, Transport};
 
 /// The client id of kube-scheduler.
 pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
@@ -109,7 +111,8 @@ impl SimEvent for Event {
 
     fn is_background(&self) -> bool {
         match self {
-            Event::Sample | Event::Api(ApiEvent::ExpireEvent { .. }) => true,
+            Event::Sample
+            | Event::Api(ApiEvent::ExpireEvent { .. } | ApiEvent::FlowControlWakeup) => true,
             Event::Timer(_, timer) => timer.background,
             Event::Api(_)
             | Event::Action(_)
@@ -179,12 +182,19 @@ pub struct World {
     pod_choice: SimRng,
     /// A second buffer for routing, kept to reuse its allocation.
     spare_outputs: Vec<ApiOutput>,
+    /// The clients' rate limiters and retries, when the apiserver is modelled.
+    transport: Option<Transport>,
 }
 
 impl World {
     /// The apiserver.
     pub fn api(&self) -> &ApiServer {
         &self.api
+    }
+
+    /// The clients' rate limiters and retries, when the apiserver is modelled.
+    pub fn transport(&self) -> Option<&Transport> {
+        self.transport.as_ref()
     }
 
     /// The scenario's user and how its actions went.
@@ -433,6 +443,14 @@ impl World {
         while !self.outputs.is_empty() {
             std::mem::swap(&mut batch, &mut self.outputs);
             for output in batch.drain(..) {
+                // A request leaves its client once the client's rate limiter lets it.
+                let output = match (output, self.transport.as_mut()) {
+                    (ApiOutput::Schedule(at, ApiEvent::Execute(id)), Some(transport)) => {
+                        let at = transport.on_send(id, at, ctx.now(), &self.api);
+                        ApiOutput::Schedule(at, ApiEvent::Execute(id))
+                    }
+                    (output, _) => output,
+                };
                 match output {
                     ApiOutput::Schedule(at, ApiEvent::Execute(id))
                         if self.network.any_cut()
@@ -459,6 +477,18 @@ impl World {
                         request,
                         response,
                     } => {
+                        if let Some(transport) = self.transport.as_mut()
+                            && transport.on_answer(
+                                client,
+                                request,
+                                &response,
+                                ctx.now(),
+                                &mut self.api,
+                                &mut self.outputs,
+                            ) == Delivery::Retried
+                        {
+                            continue;
+                        }
                         if client == KUBECTL_CLIENT {
                             self.kubectl.on_response(
                                 request,
@@ -569,6 +599,7 @@ pub fn with_components(
     components: Vec<Box<dyn Component>>,
 ) -> Simulation<World> {
     let streams = RngStreams::new(seed);
+    let transport = modelled(&config).then(Transport::default);
     let mut world = World {
         api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
         kubectl: Kubectl::new(Vec::new()),
@@ -583,6 +614,7 @@ pub fn with_components(
         sample_every: SimDuration::from_secs(60),
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
+        transport,
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index: BTreeMap::new(),
@@ -594,6 +626,12 @@ pub fn with_components(
         sim.schedule_at(SimTime::ZERO, Event::Start(id));
     }
     sim
+}
+
+/// Whether `config` models the request path (flow control, service times, the clients'
+/// transport) rather than the ideal one.
+fn modelled(config: &ApiServerConfig) -> bool {
+    config.request_path.mode != crate::apiserver::FlowControlMode::Ideal
 }
 
 /// Every node the actions apply, with the time of its first apply, in that order.
@@ -666,6 +704,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     } else {
         None
     };
+    let transport = modelled(&config).then(Transport::default);
     let mut world = World {
         api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
         kubectl: Kubectl::new(actions),
@@ -680,6 +719,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         sample_every: scenario.sample_every,
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
+        transport,
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index,

@@ -8,6 +8,7 @@ mod disruption;
 mod endpoints;
 mod explain;
 mod fault_properties;
+mod flow_control;
 mod gpu;
 mod inputs;
 mod kubelet;

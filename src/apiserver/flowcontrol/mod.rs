@@ -264,7 +264,7 @@ pub enum Mode {
 }
 
 /// Flow control's settings, under kube-apiserver's flag names.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowControlConfig {
     /// `--enable-priority-and-fairness` (true).
     pub enable_priority_and_fairness: bool,

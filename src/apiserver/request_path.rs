@@ -1,0 +1,531 @@
+//! The modelled request path: what happens to a request between its arrival at the apiserver
+//! and its answer when the scenario turns flow control on (`spec.apiserver.flowControl`).
+//!
+//! The hub's ideal path executes a request the moment it arrives (a fixed `admissionLatency`
+//! after it was sent) and answers at once. The modelled path puts flow control and a service
+//! time at that point:
+//!
+//! 1. **Classify.** The request becomes a [`RequestDigest`]: its user and groups, verb, resource
+//!    and API group (from its kind), subresource, namespace and name, and the inputs of the work
+//!    estimate — how many objects of the resource are stored (a LIST's cost) and how many
+//!    watches may receive a write's event.
+//! 2. **Admit.** [`FlowControl::admit`] starts it, queues it, or refuses it. A refusal is
+//!    answered 429 `TooManyRequests` with the mode's `Retry-After`; a queued request starts
+//!    when seats free up (an [`Outcome::Started`] of a later call) or is refused when its wait
+//!    runs out (an [`Outcome::Rejected`] of a wakeup).
+//! 3. **Serve.** A started request *holds its seats for its service time* and completes in a
+//!    later event ([`ApiEvent::Complete`]): then it is answered and flow control is told
+//!    ([`FlowControl::finish`]), which may start queued requests in its place. Reads (get,
+//!    list) run against the store when they start — the snapshot they return is the one they
+//!    were served from — and their answer waits for the service time; writes and watches run
+//!    when they complete, as a write commits when etcd acknowledges it and a watch is
+//!    registered once it is initialized. A watch is finished as soon as it is initialized
+//!    (upstream's initialization signal), so it holds no seats afterwards.
+//! 4. **Wake up.** Flow control's own deadlines (queue-wait timeouts, final seats' release,
+//!    APF's 10 s borrowing adjustment) come back as a background [`ApiEvent::FlowControlWakeup`].
+//!
+//! Service times are a simple, documented cost model ([`ServiceCosts`]): a GET is a
+//! linearizable etcd range of one object and a write an etcd commit, both from the etcd model
+//! (`etcd.rs`, whose backend quota this path does not enforce yet); a LIST is served from the
+//! watch cache at a base cost plus a cost per object returned; a watch's initialization a
+//! fixed cost (kubesim's watches resume from a list's version, so they send no initial
+//! objects).
+//!
+//! A refused request stays with the hub, so the client's transport can send the very same
+//! request again under the same id ([`ApiServer::resend`]) or give it up
+//! ([`ApiServer::abandon`]); an eviction that a budget not yet observed refuses with its
+//! `Retry-After: 10` is kept the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::etcd::{Consistency, Etcd, EtcdConfig};
+use super::flowcontrol::{
+    Admission, DynamicConfig, FlowControl, FlowControlConfig, FlowControlError, FlowSchema,
+    LevelMetrics, Outcome, PriorityLevelConfiguration, RejectReason, Rejection, RequestDigest,
+    Ticket, WorkInputs,
+};
+use super::hub::{ApiEvent, ApiOutput, ApiServer};
+use super::request::{ApiError, ClientId, Request, RequestId, Response, Subresource, Verb};
+use crate::sim::{SimDuration, SimTime};
+
+/// Which request path the apiserver runs (`spec.apiserver.flowControl`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlowControlMode {
+    /// No limits, no service time: every request runs a fixed latency after it is sent.
+    #[default]
+    Ideal,
+    /// `--enable-priority-and-fairness=false`: the max-in-flight limits.
+    MaxInflight,
+    /// API Priority and Fairness.
+    Apf,
+    /// kubesim's token-bucket Retry-After with client levels.
+    Dynamic,
+}
+
+impl FlowControlMode {
+    /// The mode as the scenario spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FlowControlMode::Ideal => "ideal",
+            FlowControlMode::MaxInflight => "maxInflight",
+            FlowControlMode::Apf => "apf",
+            FlowControlMode::Dynamic => "dynamic",
+        }
+    }
+
+    /// The mode named `name`, as the scenario spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            FlowControlMode::Ideal,
+            FlowControlMode::MaxInflight,
+            FlowControlMode::Apf,
+            FlowControlMode::Dynamic,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+}
+
+/// The cost model of the modelled path: how long a started request holds its seats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceCosts {
+    /// A LIST's fixed cost (handler chain, a watch-cache snapshot).
+    pub list_base: SimDuration,
+    /// A LIST's cost per object returned (copying and serializing it).
+    pub list_per_object: SimDuration,
+    /// A watch's initialization (registration with the watch cache).
+    pub watch_init: SimDuration,
+    /// The size kubesim assumes for every object written or read from etcd.
+    pub object_bytes: u64,
+}
+
+/// A LIST's fixed cost: 500 µs (unverified: tune).
+pub const LIST_BASE_COST: SimDuration = SimDuration::from_micros(500);
+/// A LIST's cost per object returned: 10 µs (unverified: tune; KEP-2340 reports LISTs of
+/// thousands of objects served from the cache in tens of milliseconds).
+pub const LIST_COST_PER_OBJECT: SimDuration = SimDuration::from_micros(10);
+/// A watch's initialization: 1 ms (unverified: tune).
+pub const WATCH_INIT_COST: SimDuration = SimDuration::from_millis(1);
+/// The size of an object in etcd: 2 KiB (a small pod's protobuf is 1–4 KiB).
+pub const OBJECT_BYTES: u64 = 2048;
+
+impl Default for ServiceCosts {
+    fn default() -> Self {
+        ServiceCosts {
+            list_base: LIST_BASE_COST,
+            list_per_object: LIST_COST_PER_OBJECT,
+            watch_init: WATCH_INIT_COST,
+            object_bytes: OBJECT_BYTES,
+        }
+    }
+}
+
+/// The request path's settings (part of [`super::ApiServerConfig`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestPathConfig {
+    /// Which path.
+    pub mode: FlowControlMode,
+    /// Flow control's flags (`--max-requests-inflight`, …); the mode decides
+    /// `enable_priority_and_fairness` and `dynamic`.
+    pub flow_control: FlowControlConfig,
+    /// The dynamic mode's settings (its defaults when absent).
+    pub dynamic: Option<DynamicConfig>,
+    /// The scenario's FlowSchemas (the bootstrap ones fill in the rest).
+    pub flow_schemas: Vec<FlowSchema>,
+    /// The scenario's PriorityLevelConfigurations.
+    pub priority_levels: Vec<PriorityLevelConfiguration>,
+    /// Service times.
+    pub costs: ServiceCosts,
+}
+
+impl RequestPathConfig {
+    /// Flow control's settings for the mode: APF on only in `apf`, the dynamic settings only
+    /// in `dynamic`.
+    pub fn flow_control_config(&self) -> FlowControlConfig {
+        let mut config = self.flow_control.clone();
+        config.enable_priority_and_fairness = self.mode == FlowControlMode::Apf;
+        config.dynamic = match self.mode {
+            FlowControlMode::Dynamic => Some(self.dynamic.clone().unwrap_or_default()),
+            _ => None,
+        };
+        config
+    }
+
+    /// Flow control as this configuration makes it at `now`; `None` on the ideal path.
+    pub fn build(&self, now: SimTime) -> Result<Option<FlowControl>, FlowControlError> {
+        if self.mode == FlowControlMode::Ideal {
+            return Ok(None);
+        }
+        FlowControl::new(
+            &self.flow_control_config(),
+            &self.priority_levels,
+            &self.flow_schemas,
+            now,
+        )
+        .map(Some)
+    }
+}
+
+/// A started request until it completes.
+#[derive(Debug)]
+struct InService {
+    ticket: Ticket,
+    /// Who sent it.
+    client: ClientId,
+    /// A read's answer, computed when it started; `None` for a write or watch, which runs
+    /// when it completes.
+    answer: Option<Response>,
+}
+
+/// The modelled path's state, held by the hub.
+#[derive(Debug)]
+pub struct RequestPath {
+    flow_control: FlowControl,
+    etcd: Etcd,
+    costs: ServiceCosts,
+    /// Queued requests by ticket.
+    queued: BTreeMap<Ticket, RequestId>,
+    /// Started requests.
+    in_service: BTreeMap<RequestId, InService>,
+    /// Refused requests the client may send again.
+    refused: BTreeMap<RequestId, Request>,
+    /// Wakeups scheduled and not yet handled.
+    wakeups: BTreeSet<SimTime>,
+    /// Retry-After values sent with flow control's 429s: seconds → count.
+    retry_after_seconds: BTreeMap<u64, u64>,
+    /// Outcomes of the call being handled (kept to reuse the allocation).
+    outcomes: Vec<Outcome>,
+}
+
+impl RequestPath {
+    /// The path of `config` at `now`; `None` on the ideal path. A configuration the loader has
+    /// checked always builds; one that does not falls back to the bootstrap FlowSchemas and
+    /// levels, so a run never dies of it.
+    pub fn new(config: &RequestPathConfig, now: SimTime) -> Option<Self> {
+        let flow_control = match config.build(now) {
+            Ok(fc) => fc?,
+            Err(_) => {
+                let bare = RequestPathConfig {
+                    flow_schemas: Vec::new(),
+                    priority_levels: Vec::new(),
+                    ..config.clone()
+                };
+                bare.build(now).ok()??
+            }
+        };
+        // The backend quota is not this path's concern yet: an unbounded one never refuses.
+        let etcd = Etcd::new(EtcdConfig {
+            quota_backend_bytes: u64::MAX,
+            ..EtcdConfig::default()
+        })
+        .ok()?;
+        Some(RequestPath {
+            flow_control,
+            etcd,
+            costs: config.costs,
+            queued: BTreeMap::new(),
+            in_service: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            wakeups: BTreeSet::new(),
+            retry_after_seconds: BTreeMap::new(),
+            outcomes: Vec::new(),
+        })
+    }
+
+    /// Flow control, for observers.
+    pub fn flow_control(&self) -> &FlowControl {
+        &self.flow_control
+    }
+
+    /// Per-level metrics.
+    pub fn level_metrics(&self) -> &[LevelMetrics] {
+        self.flow_control.level_metrics()
+    }
+
+    /// Retry-After values sent with 429s, seconds → count.
+    pub fn retry_after_seconds(&self) -> &BTreeMap<u64, u64> {
+        &self.retry_after_seconds
+    }
+
+    /// Requests queued, and requests holding seats, now.
+    pub fn occupancy(&self) -> (usize, usize) {
+        (self.queued.len(), self.in_service.len())
+    }
+
+    /// How long a request holds its seats. `returned` is the number of objects a LIST
+    /// returns.
+    fn service_time(&mut self, now: SimTime, verb: Verb, returned: u64) -> SimDuration {
+        let costs = self.costs;
+        let done = match verb {
+            Verb::Get => self
+                .etcd
+                .range(now, 1, costs.object_bytes, Consistency::Linearizable),
+            Verb::List => {
+                return costs.list_base + costs.list_per_object.saturating_mul(returned);
+            }
+            Verb::Watch => return costs.watch_init,
+            Verb::Delete => self.etcd.submit_delete(now),
+            Verb::Create | Verb::Update | Verb::Patch => self
+                .etcd
+                .submit_write(now, costs.object_bytes)
+                .unwrap_or_else(|refused| refused.at),
+        };
+        done.saturating_since(now)
+    }
+}
+
+/// The 429 of a flow-control refusal, as the apiserver words it.
+fn too_many_requests(rejection: &Rejection) -> ApiError {
+    let reason = match rejection.reason {
+        RejectReason::TimeOut => "the request waited too long in its queue",
+        RejectReason::QueueFull => "the priority level's queue is full",
+        RejectReason::ConcurrencyLimit | RejectReason::Throttled => "the server is busy",
+    };
+    ApiError::TooManyRequests {
+        message: "Too many requests, please try again later.".into(),
+        cause: reason.into(),
+        retry_after_seconds: u32::try_from(rejection.retry_after.as_nanos() / 1_000_000_000)
+            .unwrap_or(u32::MAX),
+    }
+}
+
+/// Whether an answer carries a `Retry-After` a client would retry on.
+fn retryable(response: &Response) -> bool {
+    matches!(
+        response,
+        Err(ApiError::TooManyRequests {
+            retry_after_seconds, ..
+        }) if *retry_after_seconds > 0
+    )
+}
+
+impl ApiServer {
+    /// The modelled path, if the scenario turned it on.
+    pub fn request_path(&self) -> Option<&RequestPath> {
+        self.path.as_deref()
+    }
+
+    /// Request `id` arrived: classify it and ask flow control.
+    pub(super) fn arrive(&mut self, now: SimTime, id: RequestId, out: &mut Vec<ApiOutput>) {
+        let Some(path) = self.path.as_deref_mut() else {
+            return;
+        };
+        let Some(request) = self.in_flight.get(&id) else {
+            return;
+        };
+        let kind = request.kind;
+        let verb = request.verb;
+        let object_count =
+            matches!(verb, Verb::List | Verb::Watch).then(|| self.store.count(kind) as u64);
+        let watchers = if verb.is_mutating() {
+            self.watches
+                .interested_count(kind, &request.namespace, &request.name)
+        } else {
+            0
+        };
+        let digest = RequestDigest {
+            user: &request.user,
+            verb,
+            resource_request: true,
+            api_group: kind.group(),
+            resource: kind.resource(),
+            subresource: request.subresource.map_or("", Subresource::name),
+            namespace: &request.namespace,
+            name: &request.name,
+            path: "",
+            work: WorkInputs {
+                object_count,
+                watchers: u32::try_from(watchers).unwrap_or(u32::MAX),
+                ..WorkInputs::default()
+            },
+        };
+        let mut outcomes = std::mem::take(&mut path.outcomes);
+        let admission = path.flow_control.admit(&digest, now, &mut outcomes);
+        match admission {
+            Admission::Dispatch { ticket, .. } => self.start(now, id, ticket, out),
+            Admission::Queued { ticket } => {
+                path.queued.insert(ticket, id);
+            }
+            Admission::Reject(rejection) => self.refuse(now, id, &rejection, out),
+        }
+        self.settle(now, outcomes, out);
+    }
+
+    /// Request `id` starts holding its seats under `ticket`.
+    fn start(&mut self, now: SimTime, id: RequestId, ticket: Ticket, out: &mut Vec<ApiOutput>) {
+        let Some(request) = self.in_flight.get(&id) else {
+            return;
+        };
+        let verb = request.verb;
+        let client = request.client;
+        let (answer, returned) = if matches!(verb, Verb::Get | Verb::List) {
+            let Some(request) = self.in_flight.remove(&id) else {
+                return;
+            };
+            let answer = self.execute(now, request, out);
+            let returned = match &answer {
+                Ok(super::request::ResponseBody::List { items, .. }) => items.len() as u64,
+                _ => 1,
+            };
+            (Some(answer), returned)
+        } else {
+            (None, 0)
+        };
+        let Some(path) = self.path.as_deref_mut() else {
+            return;
+        };
+        let service = path.service_time(now, verb, returned);
+        path.in_service.insert(
+            id,
+            InService {
+                ticket,
+                client,
+                answer,
+            },
+        );
+        out.push(ApiOutput::Schedule(now + service, ApiEvent::Complete(id)));
+    }
+
+    /// Request `id` is refused with a 429.
+    fn refuse(
+        &mut self,
+        _now: SimTime,
+        id: RequestId,
+        rejection: &Rejection,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        let Some(request) = self.in_flight.remove(&id) else {
+            return;
+        };
+        let error = too_many_requests(rejection);
+        *self
+            .counters
+            .requests
+            .entry((request.verb, request.kind, error.code()))
+            .or_insert(0) += 1;
+        let client = request.client;
+        if let Some(path) = self.path.as_deref_mut() {
+            let seconds = rejection.retry_after.as_nanos() / 1_000_000_000;
+            *path.retry_after_seconds.entry(seconds).or_insert(0) += 1;
+            path.refused.insert(id, request);
+        }
+        out.push(ApiOutput::Respond {
+            client,
+            request: id,
+            response: Err(error),
+        });
+    }
+
+    /// Request `id`'s service time is over: answer it and free its seats.
+    pub(super) fn complete(&mut self, now: SimTime, id: RequestId, out: &mut Vec<ApiOutput>) {
+        let Some(service) = self
+            .path
+            .as_deref_mut()
+            .and_then(|p| p.in_service.remove(&id))
+        else {
+            return;
+        };
+        let answer = match service.answer {
+            // A read ran when it started.
+            Some(answer) => Some(answer),
+            None => self.in_flight.remove(&id).map(|request| {
+                // An eviction refused with a Retry-After may be sent again as it was.
+                let keep =
+                    (request.subresource == Some(Subresource::Eviction)).then(|| request.clone());
+                let answer = self.execute(now, request, out);
+                if let (Some(kept), true) = (keep, retryable(&answer))
+                    && let Some(path) = self.path.as_deref_mut()
+                {
+                    path.refused.insert(id, kept);
+                }
+                answer
+            }),
+        };
+        if let Some(answer) = answer {
+            out.push(ApiOutput::Respond {
+                client: service.client,
+                request: id,
+                response: answer,
+            });
+        }
+        let Some(path) = self.path.as_deref_mut() else {
+            return;
+        };
+        let mut outcomes = std::mem::take(&mut path.outcomes);
+        // Only a ticket flow control did not issue fails here; nothing is held for it.
+        let _ = path.flow_control.finish(service.ticket, now, &mut outcomes);
+        self.settle(now, outcomes, out);
+    }
+
+    /// Flow control's wakeup at `now`.
+    pub(super) fn flow_control_wakeup(&mut self, now: SimTime, out: &mut Vec<ApiOutput>) {
+        let Some(path) = self.path.as_deref_mut() else {
+            return;
+        };
+        path.wakeups.remove(&now);
+        let mut outcomes = std::mem::take(&mut path.outcomes);
+        path.flow_control.on_wakeup(now, &mut outcomes);
+        self.settle(now, outcomes, out);
+    }
+
+    /// Carries out what flow control decided for held requests, then schedules its next
+    /// wakeup.
+    fn settle(&mut self, now: SimTime, mut outcomes: Vec<Outcome>, out: &mut Vec<ApiOutput>) {
+        // Starting a request never calls flow control, so no outcome makes another.
+        for outcome in outcomes.drain(..) {
+            let Some(path) = self.path.as_deref_mut() else {
+                return;
+            };
+            match outcome {
+                Outcome::Started { ticket, .. } => {
+                    if let Some(id) = path.queued.remove(&ticket) {
+                        self.start(now, id, ticket, out);
+                    }
+                }
+                Outcome::Rejected { ticket, rejection } => {
+                    if let Some(id) = path.queued.remove(&ticket) {
+                        self.refuse(now, id, &rejection, out);
+                    }
+                }
+            }
+        }
+        let Some(path) = self.path.as_deref_mut() else {
+            return;
+        };
+        path.outcomes = outcomes;
+        if let Some(at) = path.flow_control.next_wakeup() {
+            let at = at.max(now);
+            if path.wakeups.insert(at) {
+                out.push(ApiOutput::Schedule(at, ApiEvent::FlowControlWakeup));
+            }
+        }
+    }
+
+    /// Whether refused request `id` is held for the client to send again.
+    pub fn can_resend(&self, id: RequestId) -> bool {
+        self.path
+            .as_deref()
+            .is_some_and(|p| p.refused.contains_key(&id))
+    }
+
+    /// The client sends refused request `id` again at `at`, under the same id: it arrives
+    /// `admissionLatency` later, as any request does. False if no such request is held.
+    pub fn resend(&mut self, id: RequestId, at: SimTime, out: &mut Vec<ApiOutput>) -> bool {
+        let Some(request) = self.path.as_deref_mut().and_then(|p| p.refused.remove(&id)) else {
+            return false;
+        };
+        self.in_flight.insert(id, request);
+        out.push(ApiOutput::Schedule(
+            at + self.config.admission_latency,
+            ApiEvent::Execute(id),
+        ));
+        true
+    }
+
+    /// The client gave refused request `id` up (its error was final).
+    pub fn abandon(&mut self, id: RequestId) {
+        if let Some(path) = self.path.as_deref_mut() {
+            path.refused.remove(&id);
+        }
+    }
+}
