@@ -53,17 +53,20 @@ fn pod(name: &str) -> Object {
 }
 
 /// A client that sends its requests at once when it starts and writes down each answer it is
-/// handed, with the time.
+/// handed, with the time: the items of a list, 1 for any other success, or the error.
 struct Sender {
     requests: Vec<Request>,
+    /// Requests sent once every first request is answered.
+    after: Vec<Request>,
     sent: Vec<RequestId>,
-    answers: Vec<(RequestId, SimTime, Result<u16, ApiError>)>,
+    answers: Vec<(RequestId, SimTime, Result<usize, ApiError>)>,
 }
 
 impl Sender {
     fn new(requests: Vec<Request>) -> Self {
         Sender {
             requests,
+            after: Vec::new(),
             sent: Vec::new(),
             answers: Vec::new(),
         }
@@ -72,7 +75,12 @@ impl Sender {
 
 impl Component for Sender {
     fn clients(&self) -> Vec<ClientId> {
-        let mut clients: Vec<ClientId> = self.requests.iter().map(|r| r.client).collect();
+        let mut clients: Vec<ClientId> = self
+            .requests
+            .iter()
+            .chain(&self.after)
+            .map(|r| r.client)
+            .collect();
         clients.sort();
         clients.dedup();
         clients
@@ -93,10 +101,17 @@ impl Component for Sender {
         cx: &mut ComponentContext<'_>,
     ) {
         let code = match response {
-            Ok(_) => Ok(200),
+            Ok(kubesim::apiserver::ResponseBody::List { items, .. }) => Ok(items.len()),
+            Ok(_) => Ok(1),
             Err(e) => Err(e.clone()),
         };
         self.answers.push((request, cx.now(), code));
+        if self.answers.len() == self.sent.len() {
+            for request in std::mem::take(&mut self.after) {
+                let id = cx.api.submit(cx.now(), request, cx.out);
+                self.sent.push(id);
+            }
+        }
     }
 
     fn on_watch_event(
@@ -123,7 +138,11 @@ fn config(path: RequestPathConfig) -> ApiServerConfig {
 }
 
 fn run(config: ApiServerConfig, requests: Vec<Request>) -> Simulation<World> {
-    let mut sim = world::with_components(config, 1, vec![Box::new(Sender::new(requests))]);
+    run_sender(config, Sender::new(requests))
+}
+
+fn run_sender(config: ApiServerConfig, sender: Sender) -> Simulation<World> {
+    let mut sim = world::with_components(config, 1, vec![Box::new(sender)]);
     sim.run(StopAt {
         until: Some(SimTime::ZERO + SimDuration::from_secs(60)),
         when_quiescent: true,
@@ -355,6 +374,54 @@ fn a_watch_holds_no_seats_once_it_is_initialized() {
     );
 }
 
+#[test]
+fn a_list_holds_its_seat_in_proportion_to_the_objects_it_returns() {
+    // A client in system:masters (exempt from APF) creates 100 pods at 0 s; its bucket
+    // (client-go's 5 QPS, burst 10) lets 10 go at once and then one every 0.2 s, so the 100th
+    // leaves at 90 × 0.2 s = 18 s, arrives at 18.001 s and is answered after an idle etcd
+    // write, at T = 18.002602048 s. Then alice's two LISTs (same client, same bucket): the
+    // bucket has refilled 0.013 token since 18 s, so the first waits for its token until
+    // 18.2 s and the second until 18.4 s. Each arrives 1 ms later and is served from the
+    // watch cache in 500 µs + 10 µs per object returned: 100 pods of `default` take 1.5 ms
+    // (answered at 18.2025 s), the empty namespace 500 µs (18.4015 s).
+    let admin = UserInfo::new(
+        "kubernetes-admin",
+        &["system:masters", "system:authenticated"],
+    );
+    let creates = (0..100)
+        .map(|i| Request::create(CLIENT, admin.clone(), pod(&format!("p{i}"))))
+        .collect();
+    let mut client = Sender::new(creates);
+    let list = |namespace: &str| {
+        Request::list(
+            CLIENT,
+            alice(),
+            Kind::Pod,
+            namespace,
+            kubesim::apiserver::ListOptions::default(),
+        )
+    };
+    client.after = vec![list("default"), list("empty")];
+    let path = RequestPathConfig {
+        mode: FlowControlMode::Apf,
+        ..RequestPathConfig::default()
+    };
+    let sim = run_sender(config(path), client);
+    let s = sender(&sim);
+    assert_eq!(s.answers.len(), 102);
+    let created_by = s.answers[99].1;
+    assert!(s.answers[..100].iter().all(|(_, _, a)| a.is_ok()));
+    assert_eq!(created_by, ns(18_002_602_048));
+    let lists: Vec<(SimTime, Result<usize, ApiError>)> = s.answers[100..]
+        .iter()
+        .map(|(_, t, a)| (*t, a.clone()))
+        .collect();
+    assert_eq!(
+        lists,
+        vec![(ns(18_202_500_000), Ok(100)), (ns(18_401_500_000), Ok(0))]
+    );
+}
+
 /// A scenario of 3 nodes with kubelets and a Deployment of 6, with `apiserver` as its
 /// `spec.apiserver`.
 fn cluster_scenario(apiserver: &str) -> String {
@@ -513,4 +580,116 @@ spec:
     let err =
         kubesim::scenario::load(&file, &kubesim::world::Components).expect_err("unknown mode");
     assert!(err.to_string().contains("maxInflight"), "{err}");
+}
+
+/// The request path of a scenario whose `spec.apiserver` is `apiserver` and which holds a
+/// priority level `tiny` of one seat (the server has one: `maxRequestsInflight: 1`,
+/// `maxMutatingRequestsInflight: 0`, so every level's nominal limit is ceil(1 × shares / Σ
+/// shares) = 1; `tiny` lends none) with one queue, and a FlowSchema sending alice there.
+fn tiny_level(apiserver: &str) -> RequestPathConfig {
+    let docs = "---
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: PriorityLevelConfiguration
+metadata: {name: tiny}
+spec:
+  type: Limited
+  limited:
+    nominalConcurrencyShares: 1
+    lendablePercent: 0
+    borrowingLimitPercent: 0
+    limitResponse:
+      type: Queue
+      queuing: {queues: 1, handSize: 1, queueLengthLimit: 5}
+---
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {name: alice}
+spec:
+  priorityLevelConfiguration: {name: tiny}
+  matchingPrecedence: 500
+  rules:
+    - subjects: [{kind: User, user: {name: alice}}]
+      resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*']}]
+";
+    let scenario = format!(
+        "apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: tiny}}
+spec:
+  apiserver: {apiserver}
+{docs}"
+    );
+    crate::support::load_text(&scenario, &[])
+        .apiserver
+        .request_path
+}
+
+fn three_creates() -> Vec<Request> {
+    ["a", "b", "c"]
+        .iter()
+        .map(|n| Request::create(CLIENT, alice(), pod(n)))
+        .collect()
+}
+
+fn tiny_metrics(sim: &Simulation<World>) -> kubesim::apiserver::flowcontrol::LevelMetrics {
+    let path = sim.model().api().request_path().expect("modelled");
+    path.level_metrics()
+        .iter()
+        .find(|m| m.name == "tiny")
+        .cloned()
+        .expect("the tiny level")
+}
+
+#[test]
+fn apf_queues_what_its_seats_cannot_take_and_starts_it_when_one_frees() {
+    // Three creates of alice's at 0 s arrive at 1 ms. The first takes tiny's one seat; the
+    // other two queue. Each create holds the seat for an idle etcd write, 1.602048 ms (the
+    // disk and apply loop are free again by the time the next one reaches etcd), and the
+    // next starts the instant the seat frees: answers at 2.602048, 4.204096 and 5.806144
+    // ms. The waits are 0, 1.602048 and 3.204096 ms. Nothing is refused.
+    let path =
+        tiny_level("{flowControl: apf, maxRequestsInflight: 1, maxMutatingRequestsInflight: 0}");
+    let sim = run(config(path), three_creates());
+    let at: Vec<SimTime> = sender(&sim).answers.iter().map(|(_, t, _)| *t).collect();
+    assert_eq!(at, vec![ns(2_602_048), ns(4_204_096), ns(5_806_144)]);
+    assert_eq!(requests_with_code(&sim, 201), 3);
+    assert_eq!(requests_with_code(&sim, 429), 0);
+    let tiny = tiny_metrics(&sim);
+    assert_eq!(tiny.nominal_limit_seats, 1);
+    assert_eq!(tiny.dispatched_requests_total, 3);
+    assert_eq!(tiny.request_wait_duration_seconds.count, 3);
+    assert_eq!(
+        tiny.request_wait_duration_seconds.sum_nanos,
+        1_602_048 + 3_204_096
+    );
+    assert_eq!(tiny.current_executing_requests, 0);
+}
+
+#[test]
+fn apf_refuses_a_request_whose_queue_wait_runs_out() {
+    // The same, with --request-timeout 4ms: a request may queue a quarter of it, 1 ms, less
+    // than one create's 1.602048 ms of service. The two queued at 1 ms time out at 2 ms,
+    // before the first create frees the seat at 2.602048 ms: two 429s (reason time-out)
+    // with tiny's Retry-After, 1 s. Sent again at 1.002 s, they arrive at 1.003 s: #2 takes
+    // the seat (answered at 1.003 s + 1.602048 ms = 1.004602048 s); #3 queues and times out
+    // again at 1.004 s, a third 429 (one drop in the last second: the Retry-After stays
+    // 1 s; it doubles only at 3 × 1 drops). Sent again at 2.004 s, it arrives at 2.005 s to
+    // a free seat: answered at 2.006602048 s.
+    let path = tiny_level(
+        "{flowControl: apf, maxRequestsInflight: 1, maxMutatingRequestsInflight: 0, \
+         requestTimeout: 4ms}",
+    );
+    let sim = run(config(path), three_creates());
+    let at: Vec<SimTime> = sender(&sim).answers.iter().map(|(_, t, _)| *t).collect();
+    assert_eq!(
+        at,
+        vec![ns(2_602_048), ns(1_004_602_048), ns(2_006_602_048)]
+    );
+    assert_eq!(requests_with_code(&sim, 429), 3);
+    assert_eq!(requests_with_code(&sim, 201), 3);
+    let tiny = tiny_metrics(&sim);
+    assert_eq!(tiny.rejected_requests_total.time_out, 3);
+    assert_eq!(tiny.retry_after_seconds.get(&1), Some(&3));
+    let path = sim.model().api().request_path().expect("modelled");
+    assert_eq!(path.retry_after_seconds().get(&1), Some(&3));
 }
