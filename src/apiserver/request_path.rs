@@ -529,3 +529,83 @@ impl ApiServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::flowcontrol::Mode;
+
+    #[test]
+    fn the_switch_decides_the_flow_control_mode() {
+        for mode in [
+            FlowControlMode::Ideal,
+            FlowControlMode::MaxInflight,
+            FlowControlMode::Apf,
+            FlowControlMode::Dynamic,
+        ] {
+            assert_eq!(FlowControlMode::from_name(mode.name()), Some(mode));
+        }
+        assert_eq!(FlowControlMode::from_name("APF"), None);
+        let config = |mode| RequestPathConfig {
+            mode,
+            ..RequestPathConfig::default()
+        };
+        // The switch wins over whatever the flags' struct says.
+        assert_eq!(
+            config(FlowControlMode::MaxInflight)
+                .flow_control_config()
+                .mode(),
+            Mode::MaxInflight
+        );
+        assert_eq!(
+            config(FlowControlMode::Apf).flow_control_config().mode(),
+            Mode::PriorityAndFairness
+        );
+        assert_eq!(
+            config(FlowControlMode::Dynamic)
+                .flow_control_config()
+                .mode(),
+            Mode::Dynamic
+        );
+        // The ideal path builds no flow control and no path at all.
+        assert!(matches!(
+            config(FlowControlMode::Ideal).build(SimTime::ZERO),
+            Ok(None)
+        ));
+        assert!(RequestPath::new(&config(FlowControlMode::Ideal), SimTime::ZERO).is_none());
+    }
+
+    #[test]
+    fn service_times_follow_the_cost_model() {
+        let Some(mut path) = RequestPath::new(
+            &RequestPathConfig {
+                mode: FlowControlMode::MaxInflight,
+                ..RequestPathConfig::default()
+            },
+            SimTime::ZERO,
+        ) else {
+            panic!("a modelled path");
+        };
+        let t = SimTime::ZERO + SimDuration::from_secs(1);
+        // A LIST: 500 µs + 250 × 10 µs = 3 ms; a watch's initialization 1 ms.
+        assert_eq!(
+            path.service_time(t, Verb::List, 250),
+            SimDuration::from_millis(3)
+        );
+        assert_eq!(
+            path.service_time(t, Verb::Watch, 0),
+            SimDuration::from_millis(1)
+        );
+        // A GET: a linearizable range of one 2 KiB object: 150 µs + 400 µs + 2 µs + 20.48 µs
+        // (2048 bytes at 100 MB/s) + 150 µs = 722.48 µs.
+        assert_eq!(
+            path.service_time(t, Verb::Get, 1),
+            SimDuration::from_nanos(722_480)
+        );
+        // An idle write: 1.6 ms + 2.048 µs of apply.
+        assert_eq!(
+            path.service_time(t, Verb::Create, 0),
+            SimDuration::from_nanos(1_602_048)
+        );
+    }
+}

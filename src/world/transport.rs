@@ -7,8 +7,8 @@
 //!   (`client/rate_limiter.rs`) before it leaves — a watch's excepted, as client-go does not
 //!   throttle watches. The bucket is the one each component ships
 //!   (`client/qps_defaults.rs`): kube-scheduler 50 QPS / burst 100, each of
-//!   kube-controller-manager's controllers 20 / 30 (upstream gives every controller its own
-//!   client with `--use-service-account-credentials`), each kubelet 50 / 100, each kube-proxy
+//!   kube-controller-manager's clients 20 / 30 (its shared informers' client and, with
+//!   `--use-service-account-credentials`, one per controller, each its own bucket), each kubelet 50 / 100, each kube-proxy
 //!   5 / 10; the scenario's user (kubectl) is not limited; any other client has client-go's
 //!   own 5 / 10.
 //! * **Answers.** A 429 or 5xx carrying a `Retry-After` is not handed to the component: the
@@ -22,9 +22,9 @@
 use std::collections::BTreeMap;
 
 use super::{
-    DEPLOYMENT_CLIENT, DISRUPTION_CLIENT, ENDPOINTSLICE_CLIENT, GARBAGE_COLLECTOR_CLIENT,
-    KUBECTL_CLIENT, NODE_LIFECYCLE_CLIENT, REPLICASET_CLIENT, SCHEDULER_CLIENT,
-    TAINT_EVICTION_CLIENT,
+    CONTROLLER_MANAGER_CLIENT, DEPLOYMENT_CLIENT, DISRUPTION_CLIENT, ENDPOINTSLICE_CLIENT,
+    GARBAGE_COLLECTOR_CLIENT, KUBECTL_CLIENT, NODE_LIFECYCLE_CLIENT, REPLICASET_CLIENT,
+    SCHEDULER_CLIENT, TAINT_EVICTION_CLIENT,
 };
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, Verb};
 use crate::client::qps_defaults::{self, ClientConnectionDefaults};
@@ -34,8 +34,9 @@ use crate::kube_proxy::KUBE_PROXY_CLIENT_BASE;
 use crate::kubelet::KUBELET_CLIENT_BASE;
 use crate::sim::SimTime;
 
-/// The clients of kube-controller-manager's controllers.
-const CONTROLLER_CLIENTS: [ClientId; 7] = [
+/// The clients of kube-controller-manager: its shared informers' and each controller's.
+const CONTROLLER_CLIENTS: [ClientId; 8] = [
+    CONTROLLER_MANAGER_CLIENT,
     REPLICASET_CLIENT,
     DEPLOYMENT_CLIENT,
     ENDPOINTSLICE_CLIENT,
@@ -215,6 +216,10 @@ mod tests {
         assert_eq!(of(SCHEDULER_CLIENT), Some(("kube-scheduler", 50.0, 100)));
         assert_eq!(
             of(REPLICASET_CLIENT),
+            Some(("kube-controller-manager", 20.0, 30))
+        );
+        assert_eq!(
+            of(CONTROLLER_MANAGER_CLIENT),
             Some(("kube-controller-manager", 20.0, 30))
         );
         assert_eq!(
