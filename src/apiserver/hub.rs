@@ -34,7 +34,8 @@ use crate::sim::{SimDuration, SimRng, SimTime, TraceDigest};
 /// Apiserver settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiServerConfig {
-    /// Time from submission to execution (ideal admission: no limits, fixed latency).
+    /// Time from a request's submission to its arrival: on the ideal path it executes then
+    /// (no limits); on the modelled path flow control takes it from there.
     pub admission_latency: SimDuration,
     /// Default time from a commit to a watcher seeing it.
     pub watch_delay: SimDuration,

@@ -85,6 +85,9 @@ pub struct Sample {
     pub node_health: healing::NodeHealthCounts,
     /// Pods evicted so far (marked with the DisruptionTarget condition).
     pub pods_evicted: u64,
+    /// Flow control's gauges per level (`LevelMetrics::gauges`, in that order), when the
+    /// request path is modelled.
+    pub flowcontrol: Option<Vec<(String, [f64; 15])>>,
 }
 
 impl Sample {
@@ -182,6 +185,12 @@ impl Recorder {
         sample.deployment_replicas_unavailable = (totals.desired - totals.available).max(0);
         sample.node_health = self.healing.nodes();
         sample.pods_evicted = self.healing.evicted() as u64;
+        sample.flowcontrol = api.request_path().map(|path| {
+            path.level_metrics()
+                .iter()
+                .map(|m| (m.name.clone(), m.gauges().map(|(_, value)| value)))
+                .collect()
+        });
         if let Some(s) = components.scheduler {
             sample.scheduler_pending_pods = s.pending_pods();
             sample.scheduler_attempts = s.stats().attempts.values().sum();

@@ -863,6 +863,20 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
     if gpu {
         header.extend(GPU_TIMESERIES_COLUMNS);
     }
+    // Flow control's levels are fixed for a run: the first sample names them.
+    let levels: Vec<String> = samples
+        .iter()
+        .find_map(|s| s.flowcontrol.as_ref())
+        .map(|levels| levels.iter().map(|(name, _)| name.clone()).collect())
+        .unwrap_or_default();
+    let gauge_names = crate::apiserver::flowcontrol::LevelMetrics::default()
+        .gauges()
+        .map(|(name, _)| name);
+    let flowcontrol_columns: Vec<String> = levels
+        .iter()
+        .flat_map(|level| gauge_names.iter().map(move |g| format!("{level}:{g}")))
+        .collect();
+    header.extend(flowcontrol_columns.iter().map(String::as_str));
     // Writing records into a Vec cannot fail; errors would only come from the sink.
     let _ = w.write_record(&header);
     for s in samples {
@@ -919,6 +933,11 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
                     format!("{:.2}", g.frag_ratio_pct()),
                 ]),
                 None => row.extend(GPU_TIMESERIES_COLUMNS.iter().map(|_| String::new())),
+            }
+        }
+        if let Some(sampled) = &s.flowcontrol {
+            for (_, gauges) in sampled {
+                row.extend(gauges.iter().map(|v| format!("{:.2}", round2(*v))));
             }
         }
         let _ = w.write_record(&row);

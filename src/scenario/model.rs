@@ -461,7 +461,8 @@ pub struct SetAction {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiServerSpec {
-    /// Time from a request's arrival to its execution (default 1ms).
+    /// Time from a request's submission to its arrival, where the ideal path executes it
+    /// (default 1ms).
     pub admission_latency: Option<SimDuration>,
     /// Time from a commit to a watcher seeing it (default 1ms).
     pub watch_delay: Option<SimDuration>,

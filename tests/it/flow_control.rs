@@ -453,7 +453,8 @@ spec:
     )
 }
 
-fn summary_of(scenario: &str) -> (Vec<u8>, serde_json::Value) {
+/// The run's summary.json as bytes and as JSON, and timeseries.csv's header.
+fn summary_of(scenario: &str) -> (Vec<u8>, serde_json::Value, String) {
     let (dir, path) = fixture("scenario.yaml", scenario, &[]);
     let out = dir.path().join("out");
     let (code, _, stderr) = kubesim(
@@ -469,7 +470,9 @@ fn summary_of(scenario: &str) -> (Vec<u8>, serde_json::Value) {
     assert_eq!(code, Some(0), "{stderr}");
     let bytes = std::fs::read(out.join("summary.json")).expect("summary.json");
     let json = serde_json::from_slice(&bytes).expect("summary.json is JSON");
-    (bytes, json)
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).expect("timeseries.csv");
+    let header = csv.lines().next().unwrap_or_default().to_string();
+    (bytes, json, header)
 }
 
 #[test]
@@ -485,8 +488,8 @@ fn each_mode_runs_a_cluster_the_same_way_twice() {
         ("{flowControl: dynamic}", Some("core")),
     ] {
         let scenario = cluster_scenario(apiserver);
-        let (first, json) = summary_of(&scenario);
-        let (second, _) = summary_of(&scenario);
+        let (first, json, header) = summary_of(&scenario);
+        let (second, _, _) = summary_of(&scenario);
         assert!(first == second, "{apiserver}: two runs differ");
         assert_eq!(json["placement"]["pods"]["bound"], 6, "{apiserver}");
         let levels = &json["stampede"]["flowcontrol"]["priorityLevels"];
@@ -494,6 +497,7 @@ fn each_mode_runs_a_cluster_the_same_way_twice() {
             None => {
                 assert!(json["stampede"].get("flowcontrol").is_none());
                 assert!(json["stampede"].get("retryAfterSeconds").is_none());
+                assert!(!header.contains("apiserver_flowcontrol"), "{header}");
             }
             Some(level) => {
                 let dispatched = &levels[level]["apiserver_flowcontrol_dispatched_requests_total"];
@@ -502,6 +506,8 @@ fn each_mode_runs_a_cluster_the_same_way_twice() {
                     "{apiserver}: {level} dispatched {dispatched}"
                 );
                 assert!(json["stampede"]["retryAfterSeconds"].is_object());
+                let column = format!("{level}:apiserver_flowcontrol_current_inqueue_requests");
+                assert!(header.contains(&column), "{header}");
                 assert!(
                     levels[level]["apiserver_flowcontrol_request_wait_duration_seconds"]["count"]
                         .is_u64()
