@@ -8,9 +8,9 @@
 //!   throttle watches. The bucket is the one each component ships
 //!   (`client/qps_defaults.rs`): kube-scheduler 50 QPS / burst 100, each of
 //!   kube-controller-manager's clients 20 / 30 (its shared informers' client and, with
-//!   `--use-service-account-credentials`, one per controller, each its own bucket), each kubelet 50 / 100, each kube-proxy
-//!   5 / 10; the scenario's user (kubectl) is not limited; any other client has client-go's
-//!   own 5 / 10.
+//!   `--use-service-account-credentials`, one per controller, each its own bucket), each
+//!   kubelet 50 / 100, each kube-proxy 5 / 10; the scenario's user (kubectl) is not limited;
+//!   any other client has client-go's own 5 / 10.
 //! * **Answers.** A 429 or 5xx carrying a `Retry-After` is not handed to the component: the
 //!   same request is sent again under the same id once the `Retry-After` has passed and the
 //!   bucket has a token (`client/retry.rs`), at most 10 times; the answer after that, whatever
