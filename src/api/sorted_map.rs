@@ -91,23 +91,6 @@ impl<K: Ord, V> SortedMap<K, V> {
     {
         self.position(key).ok().map(|i| self.entries.remove(i).1)
     }
-
-    /// The value under `key`, inserting `make()` first if there is none.
-    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.position(&key) {
-            Ok(i) => i,
-            Err(i) => {
-                self.entries.insert(i, (key, make()));
-                i
-            }
-        };
-        &mut self.entries[i].1
-    }
-
-    /// Keeps the entries `keep` says yes to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
-    }
 }
 
 impl<K, V> SortedMap<K, V> {
@@ -133,11 +116,6 @@ impl<K, V> SortedMap<K, V> {
         }
     }
 
-    /// The entries in key order, values changeable.
-    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&K, &mut V)> {
-        self.entries.iter_mut().map(|(k, v)| (&*k, v))
-    }
-
     /// The keys in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + Clone {
         self.entries.iter().map(|(k, _)| k)
@@ -146,11 +124,6 @@ impl<K, V> SortedMap<K, V> {
     /// The values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + Clone {
         self.entries.iter().map(|(_, v)| v)
-    }
-
-    /// The values in key order, changeable.
-    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> {
-        self.entries.iter_mut().map(|(_, v)| v)
     }
 }
 
@@ -227,15 +200,6 @@ impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
 impl<K: Ord, V, const N: usize> From<[(K, V); N]> for SortedMap<K, V> {
     fn from(items: [(K, V); N]) -> Self {
         items.into_iter().collect()
-    }
-}
-
-impl<K: Ord, V> From<std::collections::BTreeMap<K, V>> for SortedMap<K, V> {
-    fn from(map: std::collections::BTreeMap<K, V>) -> Self {
-        // Already in key order and unique.
-        SortedMap {
-            entries: map.into_iter().collect(),
-        }
     }
 }
 

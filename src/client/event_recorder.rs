@@ -135,11 +135,13 @@ impl EventRecorder {
             }
             Some(cached) => match &mut cached.series {
                 None => {
-                    cached.series = Some(EventSeries {
+                    let series = EventSeries {
                         count: 2,
                         last_observed_time: now,
-                    });
-                    self.patch_series(now, key, api, out);
+                    };
+                    cached.series = Some(series.clone());
+                    let event_time = cached.event_time;
+                    self.send_series(now, &key, event_time, series, api, out);
                 }
                 Some(series) => {
                     series.count = series.count.saturating_add(1);
@@ -152,14 +154,13 @@ impl EventRecorder {
     /// Every [`REFRESH_TIME`]: writes every series again (upstream
     /// `refreshExistingEventSeries`).
     pub fn refresh(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
-        let series: Vec<EventKey> = self
+        let series: Vec<(EventKey, SimTime, EventSeries)> = self
             .cache
             .iter()
-            .filter(|(_, e)| e.series.is_some())
-            .map(|(k, _)| k.clone())
+            .filter_map(|(k, c)| Some((k.clone(), c.event_time, c.series.clone()?)))
             .collect();
-        for key in series {
-            self.patch_series(now, key, api, out);
+        for (key, event_time, series) in series {
+            self.send_series(now, &key, event_time, series, api, out);
         }
     }
 
@@ -238,22 +239,6 @@ impl EventRecorder {
         );
         api.submit(now, request, out);
         self.requests_sent += 1;
-    }
-
-    fn patch_series(
-        &mut self,
-        now: SimTime,
-        key: EventKey,
-        api: &mut ApiServer,
-        out: &mut Vec<ApiOutput>,
-    ) {
-        let Some(cached) = self.cache.get(&key) else {
-            return;
-        };
-        if let Some(series) = cached.series.clone() {
-            let event_time = cached.event_time;
-            self.send_series(now, &key, event_time, series, api, out);
-        }
     }
 
     fn send_series(

@@ -14,7 +14,7 @@ use kubesim::api::{Kind, Object, ObjectKey};
 use kubesim::sim::{SimDuration, SimTime, Simulation};
 use kubesim::world::{self, RunOptions, World};
 
-use crate::support::load_text;
+use crate::support::{load_text, web_deployment};
 
 /// A scenario of node n1, `timeline` entries and `manifests` applied at 0 s.
 fn world(timeline: &str, manifests: &str, seed: u64) -> Simulation<World> {
@@ -38,27 +38,6 @@ spec:
 {manifests}"#
     );
     world::build(&load_text(&text, &[]), &RunOptions::default())
-}
-
-fn deployment(replicas: u32) -> String {
-    format!(
-        r#"---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: default}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: "web:v1"
-          resources: {{requests: {{cpu: 100m, memory: 64Mi}}}}
-"#
-    )
 }
 
 fn secs(s: f64) -> SimTime {
@@ -135,7 +114,7 @@ fn errors(sim: &Simulation<World>) -> Vec<Vec<String>> {
 fn an_oom_kill_restarts_the_container_at_once_then_after_the_10_s_back_off() {
     let timeline = "    - {at: 60s, oomKill: {selector: app=web}}\n    \
                     - {at: 120s, oomKill: {selector: app=web}}";
-    let mut sim = world(timeline, &deployment(1), 1);
+    let mut sim = world(timeline, &web_deployment(1), 1);
     sim.run_until(secs(59.0));
     let [web] = pods(&sim).try_into().expect("one pod");
     let name = web.metadata.name.clone();
@@ -327,7 +306,7 @@ fn crashed(sim: &Simulation<World>, code: i32) -> Vec<String> {
 fn a_selector_picks_the_same_distinct_running_pods_for_the_same_seed() {
     let timeline = "    - {at: 60s, podCrash: {selector: app=web, count: 3, exitCode: 42}}";
     let run = |seed| {
-        let mut sim = world(timeline, &deployment(6), seed);
+        let mut sim = world(timeline, &web_deployment(6), seed);
         sim.run_until(secs(63.0));
         let hit = crashed(&sim, 42);
         let description = sim.model().kubectl().outcomes()[1].description.clone();
@@ -348,7 +327,7 @@ fn a_selector_picks_the_same_distinct_running_pods_for_the_same_seed() {
     // Over a few seeds the choice varies (generated names vary too, so compare positions in
     // name order).
     let positions = |seed| {
-        let mut sim = world(timeline, &deployment(6), seed);
+        let mut sim = world(timeline, &web_deployment(6), seed);
         sim.run_until(secs(63.0));
         let hit = crashed(&sim, 42);
         let mut names: Vec<String> = pods(&sim).iter().map(|p| p.metadata.name.clone()).collect();
@@ -383,7 +362,11 @@ fn a_fault_that_cannot_hit_is_the_action_s_error() {
                     - {at: 30s, podCrash: {pod: default/solo, container: app}}\n    \
                     - {at: 30.2s, oomKill: {pod: default/solo}}\n    \
                     - {at: 40s, podCrash: {selector: app=none}}";
-    let manifests = format!("{}{}{big}", deployment(2), solo("solo", "Never", &["app"]));
+    let manifests = format!(
+        "{}{}{big}",
+        web_deployment(2),
+        solo("solo", "Never", &["app"])
+    );
     let mut sim = world(timeline, &manifests, 1);
     sim.run_until(secs(60.0));
     assert_eq!(pod(&sim, "late").status.phase, PodPhase::Failed);

@@ -16,7 +16,7 @@ use kubesim::api::{Kind, Object, ObjectKey};
 use kubesim::sim::{SimDuration, SimTime, Simulation};
 use kubesim::world::{self, RunOptions, World};
 
-use crate::support::load_text;
+use crate::support::{load_text, web_deployment};
 
 fn scenario(timeline: &str) -> kubesim::scenario::Scenario {
     let text = format!(
@@ -36,22 +36,7 @@ spec:
     timing: {{sandbox: {{fixed: 500ms}}, imagePull: {{fixed: 2s}}, containerStart: {{fixed: 200ms}}, containerStop: {{fixed: 1s}}}}
   timeline:
 {timeline}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: default}}
-spec:
-  replicas: 8
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: "web:v1"
-          resources: {{requests: {{cpu: 100m, memory: 64Mi}}}}
----
+{web}---
 apiVersion: v1
 kind: Pod
 metadata: {{name: stays, namespace: default}}
@@ -59,7 +44,8 @@ spec:
   nodeName: n-1
   tolerations: [{{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute}}]
   containers: [{{name: app, image: "web:v1"}}]
-"#
+"#,
+        web = web_deployment(8),
     );
     load_text(&text, &[])
 }

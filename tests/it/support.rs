@@ -146,3 +146,26 @@ pub fn store_pods(
         .map(|p| kubesim::api::pod::Pod::clone(p))
         .collect()
 }
+
+/// A Deployment `default/web` of `replicas` pods, each one container `web:v1` requesting
+/// 100m CPU and 64Mi, as a manifest document (starting with `---`).
+pub fn web_deployment(replicas: u32) -> String {
+    format!(
+        r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: default}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: "web:v1"
+          resources: {{requests: {{cpu: 100m, memory: 64Mi}}}}
+"#
+    )
+}

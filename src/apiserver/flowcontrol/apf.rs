@@ -151,8 +151,15 @@ impl Apf {
 
     /// The FlowSchema and priority level a request classifies into, by name.
     pub fn classify(&self, digest: &RequestDigest<'_>) -> (&str, &str) {
-        let s = &self.schemas[classify(&self.schemas, digest).unwrap_or(self.catch_all)];
+        let s = self.schema_of(digest);
         (&s.name, &self.metrics[s.level].name)
+    }
+
+    /// The FlowSchema a request matches. A request no schema matches (a user in neither
+    /// system:authenticated nor system:unauthenticated) falls back to catch-all, as upstream
+    /// does.
+    fn schema_of(&self, digest: &RequestDigest<'_>) -> &ResolvedSchema {
+        &self.schemas[classify(&self.schemas, digest).unwrap_or(self.catch_all)]
     }
 
     /// See [`super::FlowControl::admit`].
@@ -162,9 +169,7 @@ impl Apf {
         now: SimTime,
         out: &mut Vec<Outcome>,
     ) -> Admission {
-        // A request no schema matches (a user in neither system:authenticated nor
-        // system:unauthenticated) falls back to catch-all, as upstream does.
-        let schema = &self.schemas[classify(&self.schemas, digest).unwrap_or(self.catch_all)];
+        let schema = self.schema_of(digest);
         let li = schema.level;
         let level = &self.levels[li];
         let hash = match level.shape {
@@ -644,50 +649,74 @@ mod tests {
             UserInfo::new("alice", &["system:authenticated"]),
             UserInfo::new("stranger", &[]),
         ];
-        let mut rng = stream(7, "test/apf-stress");
-        let mut running: BTreeMap<(SimTime, u64), Ticket> = BTreeMap::new();
-        let mut waiting = BTreeSet::new();
-        let (mut seq, mut admitted, mut ended) = (0u64, 0u64, 0u64);
-        let mut out = Vec::new();
-        let mut now = SimTime::ZERO;
-        let start = |t: Ticket, now: SimTime, rng: &mut crate::sim::SimRng, seq: &mut u64| {
-            *seq += 1;
-            let d = SimDuration::from_millis(rng.random_range(1..400));
-            ((now + d, *seq), t)
-        };
-        for i in 0..4000u64 {
-            // Arrivals every 0.5 ms for 2 s.
-            let arrival = SimTime::ZERO + SimDuration::from_micros(500 * i);
-            loop {
-                let next_finish = running.keys().next().map(|k| k.0);
-                let wake = fc.next_wakeup().unwrap();
-                let t = next_finish.map_or(wake, |f| f.min(wake));
-                if t > arrival {
-                    break;
-                }
-                now = t;
-                if next_finish == Some(t) {
-                    let (_, ticket) = running.pop_first().unwrap();
-                    fc.finish(ticket, now, &mut out).unwrap();
-                    ended += 1;
-                } else {
-                    fc.on_wakeup(now, &mut out);
-                }
-                for o in out.drain(..) {
+        /// The clients' side of the stress test: what runs (by end time), what waits, and
+        /// how many requests have ended.
+        struct Driver {
+            rng: crate::sim::SimRng,
+            running: BTreeMap<(SimTime, u64), Ticket>,
+            waiting: BTreeSet<Ticket>,
+            seq: u64,
+            ended: u64,
+            out: Vec<Outcome>,
+        }
+        impl Driver {
+            /// A request starts at `now` and runs 1 to 399 ms.
+            fn start(&mut self, ticket: Ticket, now: SimTime) {
+                self.seq += 1;
+                let d = SimDuration::from_millis(self.rng.random_range(1..400));
+                self.running.insert((now + d, self.seq), ticket);
+            }
+            /// Takes what flow control reported at `now`.
+            fn settle(&mut self, now: SimTime) {
+                for o in std::mem::take(&mut self.out) {
                     match o {
                         Outcome::Started { ticket, .. } => {
-                            assert!(waiting.remove(&ticket));
-                            let (k, v) = start(ticket, now, &mut rng, &mut seq);
-                            running.insert(k, v);
+                            assert!(self.waiting.remove(&ticket));
+                            self.start(ticket, now);
                         }
                         Outcome::Rejected { ticket, .. } => {
-                            assert!(waiting.remove(&ticket));
-                            ended += 1;
+                            assert!(self.waiting.remove(&ticket));
+                            self.ended += 1;
                         }
                     }
                 }
             }
-            now = arrival;
+            /// Finishes requests and fires flow control's wake-ups, in time order, up to
+            /// `limit`.
+            fn run_until(&mut self, fc: &mut FlowControl, limit: SimTime) {
+                loop {
+                    let next_finish = self.running.keys().next().map(|k| k.0);
+                    let wake = fc.next_wakeup().unwrap();
+                    let t = next_finish.map_or(wake, |f| f.min(wake));
+                    if t > limit {
+                        return;
+                    }
+                    if next_finish == Some(t) {
+                        let (_, ticket) = self.running.pop_first().unwrap();
+                        fc.finish(ticket, t, &mut self.out).unwrap();
+                        self.ended += 1;
+                    } else {
+                        fc.on_wakeup(t, &mut self.out);
+                    }
+                    self.settle(t);
+                }
+            }
+        }
+        let mut driver = Driver {
+            rng: stream(7, "test/apf-stress"),
+            running: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            seq: 0,
+            ended: 0,
+            out: Vec::new(),
+        };
+        let mut admitted = 0u64;
+        let mut now = SimTime::ZERO;
+        for i in 0..4000u64 {
+            // Arrivals every 0.5 ms for 2 s.
+            now = SimTime::ZERO + SimDuration::from_micros(500 * i);
+            driver.run_until(&mut fc, now);
+            let rng = &mut driver.rng;
             let user = &users[rng.random_range(0..users.len())];
             let verb = [Verb::Get, Verb::List, Verb::Update][rng.random_range(0..3)];
             let mut d = get(user, "default");
@@ -699,52 +728,24 @@ mod tests {
                 d.name = "";
             }
             admitted += 1;
-            match fc.admit(&d, now, &mut out) {
-                Admission::Dispatch { ticket, .. } => {
-                    let (k, v) = start(ticket, now, &mut rng, &mut seq);
-                    running.insert(k, v);
-                }
+            match fc.admit(&d, now, &mut driver.out) {
+                Admission::Dispatch { ticket, .. } => driver.start(ticket, now),
                 Admission::Queued { ticket } => {
-                    waiting.insert(ticket);
+                    driver.waiting.insert(ticket);
                 }
-                Admission::Reject(_) => ended += 1,
+                Admission::Reject(_) => driver.ended += 1,
             }
-            assert!(out.is_empty() || out.iter().all(|o| matches!(o, Outcome::Started { .. })));
-            for o in out.drain(..) {
-                if let Outcome::Started { ticket, .. } = o {
-                    assert!(waiting.remove(&ticket));
-                    let (k, v) = start(ticket, now, &mut rng, &mut seq);
-                    running.insert(k, v);
-                }
-            }
+            assert!(
+                driver
+                    .out
+                    .iter()
+                    .all(|o| matches!(o, Outcome::Started { .. }))
+            );
+            driver.settle(now);
         }
         // Drain: finish what runs, let timers fire, for a minute of virtual time.
-        let end = now + SimDuration::from_secs(60);
-        while now < end {
-            let next_finish = running.keys().next().map(|k| k.0);
-            let wake = fc.next_wakeup().unwrap();
-            now = next_finish.map_or(wake, |f| f.min(wake));
-            if next_finish == Some(now) {
-                let (_, ticket) = running.pop_first().unwrap();
-                fc.finish(ticket, now, &mut out).unwrap();
-                ended += 1;
-            } else {
-                fc.on_wakeup(now, &mut out);
-            }
-            for o in out.drain(..) {
-                match o {
-                    Outcome::Started { ticket, .. } => {
-                        assert!(waiting.remove(&ticket));
-                        let (k, v) = start(ticket, now, &mut rng, &mut seq);
-                        running.insert(k, v);
-                    }
-                    Outcome::Rejected { ticket, .. } => {
-                        assert!(waiting.remove(&ticket));
-                        ended += 1;
-                    }
-                }
-            }
-        }
+        driver.run_until(&mut fc, now + SimDuration::from_secs(60));
+        let (ended, waiting, running) = (driver.ended, driver.waiting, driver.running);
         assert_eq!(ended, admitted);
         assert!(waiting.is_empty() && running.is_empty());
         let mut rejected = 0;
