@@ -14,8 +14,9 @@
 use std::any::Any;
 
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, WatchEvent, WatchId};
+use crate::client::informer::InformerHealth;
 use crate::faults::{ContainerKill, NodeFault, PodFaultError};
-use crate::sim::{SimDuration, SimTime};
+use crate::sim::{RngStreams, SimDuration, SimTime};
 
 /// A timer a component sets: a code only the component interprets, and whether the timer is
 /// background work (periodic housekeeping that must not keep a run from being quiescent).
@@ -36,22 +37,32 @@ pub struct ComponentContext<'a> {
     /// Where the apiserver's outputs go, for the world to route.
     pub out: &'a mut Vec<ApiOutput>,
     timers: &'a mut Vec<(SimTime, Timer)>,
+    streams: RngStreams,
 }
 
 impl<'a> ComponentContext<'a> {
-    /// A context at `now`, collecting timers into `timers`.
+    /// A context at `now`, collecting timers into `timers`, in a run whose random streams are
+    /// `streams`.
     pub fn new(
         now: SimTime,
         api: &'a mut ApiServer,
         out: &'a mut Vec<ApiOutput>,
         timers: &'a mut Vec<(SimTime, Timer)>,
+        streams: RngStreams,
     ) -> Self {
         ComponentContext {
             now,
             api,
             out,
             timers,
+            streams,
         }
+    }
+
+    /// The run's random streams, for a part of a component that makes its own when it first
+    /// needs one (an informer's reflector).
+    pub fn streams(&self) -> RngStreams {
+        self.streams
     }
 
     /// The current virtual time.
@@ -112,6 +123,15 @@ pub trait Component: Any {
         event: &WatchEvent,
         cx: &mut ComponentContext<'_>,
     );
+
+    /// The stream of `watch`, opened as `client`, ended without an error (its timeout ran out,
+    /// or the apiserver went away): the informer that owned it decides what comes next.
+    fn on_watch_ended(&mut self, client: ClientId, watch: WatchId, cx: &mut ComponentContext<'_>);
+
+    /// How the component's informers are doing, summed (nothing for a component without).
+    fn informer_health(&self) -> InformerHealth {
+        InformerHealth::default()
+    }
 
     /// One of the component's timers fired.
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>);

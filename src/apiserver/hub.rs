@@ -20,6 +20,7 @@ use super::request::{
     RequestBody, RequestId, Response, ResponseBody, Subresource, Verb, WatchId,
 };
 use super::request_path::{RequestPath, RequestPathConfig};
+use super::restart::{CacheRefusal, Process};
 use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
 use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, ObjectMeta};
@@ -100,6 +101,14 @@ pub enum ApiOutput {
         /// The event.
         event: WatchEvent,
     },
+    /// A client's watch ended without an error event: its stream closed (the server's
+    /// `timeoutSeconds` ran out, or the apiserver went away).
+    WatchEnded {
+        /// The client.
+        client: ClientId,
+        /// The watch.
+        watch: WatchId,
+    },
 }
 
 /// The hub's own events.
@@ -113,6 +122,8 @@ pub enum ApiEvent {
     FlowControlWakeup,
     /// A watch event reaches its watcher.
     Deliver(WatchId, WatchEvent),
+    /// A watch's `timeoutSeconds` ran out (modelled path): the server ends it.
+    EndWatch(WatchId),
     /// A graceful deletion's grace period is over.
     FinishDeletion {
         /// Kind.
@@ -139,6 +150,7 @@ impl ApiEvent {
             ApiEvent::Complete(id) => id.0 ^ (0xC0 << 56),
             ApiEvent::FlowControlWakeup => 0xF10C,
             ApiEvent::Deliver(w, e) => (u64::from(w.0) << 40) ^ e.resource_version.0,
+            ApiEvent::EndWatch(w) => u64::from(w.0) | (0xE0 << 56),
             ApiEvent::FinishDeletion { uid, .. } => uid.0 | (1 << 63),
             ApiEvent::ExpireEvent {
                 resource_version, ..
@@ -202,6 +214,8 @@ pub struct ApiServer {
     pub(super) counters: ApiCounters,
     /// The modelled request path, when the scenario turns it on.
     pub(super) path: Option<Box<RequestPath>>,
+    /// Whether the process is up, and its watch caches after a restart.
+    pub(super) process: Process,
     writes: Vec<WriteRecord>,
     names: SimRng,
     cluster_ips: admission::ClusterIps,
@@ -214,6 +228,7 @@ impl ApiServer {
         ApiServer {
             store: Store::new(config.watch_history),
             path: RequestPath::new(&config.request_path, SimTime::ZERO).map(Box::new),
+            process: Process::default(),
             config,
             in_flight: BTreeMap::new(),
             next_request: 0,
@@ -293,6 +308,7 @@ impl ApiServer {
     /// Handles one of the hub's own events.
     pub fn handle(&mut self, now: SimTime, event: ApiEvent, out: &mut Vec<ApiOutput>) {
         match event {
+            ApiEvent::Execute(id) if self.process.is_down() => self.refuse_connection(id, out),
             ApiEvent::Execute(id) if self.path.is_some() => self.arrive(now, id, out),
             ApiEvent::Complete(id) => self.complete(now, id, out),
             ApiEvent::FlowControlWakeup => self.flow_control_wakeup(now, out),
@@ -315,6 +331,13 @@ impl ApiServer {
                         watch,
                         event,
                     });
+                }
+            }
+            ApiEvent::EndWatch(watch) => {
+                if let Some(w) = self.watches.get(watch) {
+                    let client = w.client;
+                    self.watches.close(watch);
+                    out.push(ApiOutput::WatchEnded { client, watch });
                 }
             }
             ApiEvent::FinishDeletion { kind, key, uid } => {
@@ -402,7 +425,18 @@ impl ApiServer {
                 message: format!("malformed {} request", verb.name()),
             }),
         };
-        let code = match &result {
+        self.count_request(verb, kind, &result);
+        // A write that changed nothing (an identical update, a repeated delete of a
+        // terminating pod) commits nothing, so there is nothing to announce.
+        if self.store.revision() != revision_before {
+            self.after_commit(now, verb, subresource, &user, out);
+        }
+        result
+    }
+
+    /// Counts an answered request in `apiserver_request_total`.
+    pub(super) fn count_request(&mut self, verb: Verb, kind: Kind, result: &Response) {
+        let code = match result {
             Ok(ResponseBody::Object(_)) if verb == Verb::Create => 201,
             Ok(_) => 200,
             Err(e) => e.code(),
@@ -412,11 +446,18 @@ impl ApiServer {
             .requests
             .entry((verb, kind, code))
             .or_insert(0) += 1;
-        // A write that changed nothing (an identical update, a repeated delete of a
-        // terminating pod) commits nothing, so there is nothing to announce.
-        if self.store.revision() != revision_before {
-            self.after_commit(now, verb, subresource, &user, out);
-        }
+    }
+
+    /// Serves a GET or LIST as it stands at `now`, counted like any answered request.
+    pub(super) fn serve_read(&mut self, request: &Request) -> Response {
+        let result = match request.verb {
+            Verb::Get => self.get(
+                request.kind,
+                &ObjectKey::new(request.namespace.clone(), request.name.clone()),
+            ),
+            _ => Ok(self.list(request.kind, &request.namespace, &request.options)),
+        };
+        self.count_request(request.verb, request.kind, &result);
         result
     }
 
@@ -482,6 +523,17 @@ impl ApiServer {
                 current: current.0,
             });
         }
+        // A restarted apiserver's watch cache starts where it listed.
+        if let Some(CacheRefusal::TooOld { oldest }) =
+            self.process
+                .refuses_watch(kind, options.resource_version.map(|v| v.0), now)
+        {
+            return Err(ApiError::Gone {
+                requested: from.0,
+                oldest,
+            });
+        }
+        let timeout = options.timeout.filter(|_| self.path.is_some());
         let watch = Watch {
             client,
             kind,
@@ -503,6 +555,9 @@ impl ApiServer {
         let id = self.watches.open(watch);
         for event in backlog {
             out.push(ApiOutput::Schedule(at, ApiEvent::Deliver(id, event)));
+        }
+        if let Some(timeout) = timeout {
+            out.push(ApiOutput::Schedule(now + timeout, ApiEvent::EndWatch(id)));
         }
         Ok(ResponseBody::Watch(id))
     }

@@ -9,13 +9,15 @@ pub mod flowcontrol;
 pub mod hub;
 pub mod request;
 pub mod request_path;
+pub mod restart;
 pub mod store;
 pub mod watch;
 
 pub use hub::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, WriteRecord};
 pub use request::{
-    ApiError, ClientId, DeleteOptions, ListOptions, NodeStatusPatch, PatchOp, PropagationPolicy,
-    Request, RequestId, Response, ResponseBody, Subresource, UserInfo, Verb, WatchId,
+    ApiError, ClientId, ConnectionFailure, DeleteOptions, ListOptions, NodeStatusPatch, PatchOp,
+    PropagationPolicy, Request, RequestId, Response, ResponseBody, Subresource, UserInfo, Verb,
+    WatchId,
 };
 pub use request_path::{FlowControlMode, RequestPath, RequestPathConfig, ServiceCosts};
 pub use store::{Change, ChangeType, Store};

@@ -212,6 +212,9 @@ pub struct ListOptions {
     pub field_selector: Option<FieldSelector>,
     /// For watches: start after this version (None = from now, after an implicit list).
     pub resource_version: Option<ResourceVersion>,
+    /// For watches: `timeoutSeconds`, after which the server ends the watch (the modelled
+    /// apiserver honours it; the ideal one keeps every watch open).
+    pub timeout: Option<crate::sim::SimDuration>,
 }
 
 /// The body of a request.
@@ -541,6 +544,21 @@ pub enum ApiError {
         /// What went wrong.
         message: String,
     },
+    /// No HTTP answer at all: the connection to the apiserver failed.
+    #[error("{0}")]
+    Connection(ConnectionFailure),
+}
+
+/// How a connection to the apiserver failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionFailure {
+    /// Nothing listens (the apiserver is down): the request never reached it.
+    #[error("connection refused")]
+    Refused,
+    /// The apiserver went away while the request was being served: whether a write happened
+    /// is unknown to the client.
+    #[error("connection reset by peer")]
+    Reset,
 }
 
 impl ApiError {
@@ -555,6 +573,8 @@ impl ApiError {
             ApiError::Forbidden { .. } => 403,
             ApiError::Internal { .. } => 500,
             ApiError::TooLargeResourceVersion { .. } => 504,
+            // Not an HTTP status: no answer came.
+            ApiError::Connection(_) => 0,
         }
     }
 }

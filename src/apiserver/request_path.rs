@@ -45,7 +45,10 @@ use super::flowcontrol::{
     Ticket, WorkInputs,
 };
 use super::hub::{ApiEvent, ApiOutput, ApiServer};
-use super::request::{ApiError, ClientId, Request, RequestId, Response, Subresource, Verb};
+use super::request::{
+    ApiError, ClientId, ConnectionFailure, Request, RequestId, Response, Subresource, Verb, WatchId,
+};
+use super::restart::{CacheRefusal, Process};
 use crate::sim::{SimDuration, SimTime};
 
 /// Which request path the apiserver runs (`spec.apiserver.flowControl`).
@@ -172,9 +175,12 @@ struct InService {
     ticket: Ticket,
     /// Who sent it.
     client: ClientId,
-    /// A read's answer, computed when it started; `None` for a write or watch, which runs
-    /// when it completes.
+    /// A read's answer, computed when it started (or a watch cache's refusal); `None` for a
+    /// write or watch, which runs when it completes.
     answer: Option<Response>,
+    /// The request, when it has already been answered (a read, a refusal): kept so the client
+    /// can send it again if the answer is a Retry-After or the connection is reset.
+    request: Option<Request>,
 }
 
 /// The modelled path's state, held by the hub.
@@ -191,6 +197,9 @@ pub struct RequestPath {
     refused: BTreeMap<RequestId, Request>,
     /// Wakeups scheduled and not yet handled.
     wakeups: BTreeSet<SimTime>,
+    /// Tickets of requests queued when the process went down: flow control may still start
+    /// them, and they finish at once.
+    abandoned: BTreeSet<Ticket>,
     /// Retry-After values sent with flow control's 429s: seconds → count.
     retry_after_seconds: BTreeMap<u64, u64>,
     /// Outcomes of the call being handled (kept to reuse the allocation).
@@ -227,6 +236,7 @@ impl RequestPath {
             in_service: BTreeMap::new(),
             refused: BTreeMap::new(),
             wakeups: BTreeSet::new(),
+            abandoned: BTreeSet::new(),
             retry_after_seconds: BTreeMap::new(),
             outcomes: Vec::new(),
         })
@@ -286,6 +296,15 @@ fn too_many_requests(rejection: &Rejection) -> ApiError {
         cause: reason.into(),
         retry_after_seconds: u32::try_from(rejection.retry_after.as_nanos() / 1_000_000_000)
             .unwrap_or(u32::MAX),
+    }
+}
+
+/// The 429 of a watch cache that is not ready, as upstream words it.
+fn cache_not_ready(retry_after_seconds: u32) -> ApiError {
+    ApiError::TooManyRequests {
+        message: "Too many requests, please try again later.".into(),
+        cause: "storage is (re)initializing".into(),
+        retry_after_seconds,
     }
 }
 
@@ -358,29 +377,56 @@ impl ApiServer {
         };
         let verb = request.verb;
         let client = request.client;
-        let (answer, returned) = if matches!(verb, Verb::Get | Verb::List) {
-            let Some(request) = self.in_flight.remove(&id) else {
-                return;
-            };
-            let answer = self.execute(now, request, out);
-            let returned = match &answer {
-                Ok(super::request::ResponseBody::List { items, .. }) => items.len() as u64,
-                _ => 1,
-            };
-            (Some(answer), returned)
-        } else {
-            (None, 0)
+        let unready = match verb {
+            Verb::List | Verb::Watch => self.process.refuses_list(request.kind, now),
+            _ => None,
+        };
+        let (answer, request, returned) = match unready {
+            Some(CacheRefusal::NotReady {
+                retry_after_seconds,
+            }) => {
+                let Some(request) = self.in_flight.remove(&id) else {
+                    return;
+                };
+                let answer = Err(cache_not_ready(retry_after_seconds));
+                self.count_request(verb, request.kind, &answer);
+                if let Some(path) = self.path.as_deref_mut() {
+                    *path
+                        .retry_after_seconds
+                        .entry(u64::from(retry_after_seconds))
+                        .or_insert(0) += 1;
+                }
+                (Some(answer), Some(request), 0)
+            }
+            _ if matches!(verb, Verb::Get | Verb::List) => {
+                let Some(request) = self.in_flight.remove(&id) else {
+                    return;
+                };
+                let answer = self.serve_read(&request);
+                let returned = match &answer {
+                    Ok(super::request::ResponseBody::List { items, .. }) => items.len() as u64,
+                    _ => 1,
+                };
+                (Some(answer), Some(request), returned)
+            }
+            _ => (None, None, 0),
         };
         let Some(path) = self.path.as_deref_mut() else {
             return;
         };
-        let service = path.service_time(now, verb, returned);
+        // A cache's refusal costs what an empty LIST does.
+        let service = if unready.is_some() {
+            path.costs.list_base
+        } else {
+            path.service_time(now, verb, returned)
+        };
         path.in_service.insert(
             id,
             InService {
                 ticket,
                 client,
                 answer,
+                request,
             },
         );
         out.push(ApiOutput::Schedule(now + service, ApiEvent::Complete(id)));
@@ -426,8 +472,15 @@ impl ApiServer {
             return;
         };
         let answer = match service.answer {
-            // A read ran when it started.
-            Some(answer) => Some(answer),
+            // A read ran when it started; a refusal was decided then.
+            Some(answer) => {
+                if let (Some(request), true) = (service.request, retryable(&answer))
+                    && let Some(path) = self.path.as_deref_mut()
+                {
+                    path.refused.insert(id, request);
+                }
+                Some(answer)
+            }
             None => self.in_flight.remove(&id).map(|request| {
                 // An eviction refused with a Retry-After may be sent again as it was.
                 let keep =
@@ -471,24 +524,35 @@ impl ApiServer {
     /// Carries out what flow control decided for held requests, then schedules its next
     /// wakeup.
     fn settle(&mut self, now: SimTime, mut outcomes: Vec<Outcome>, out: &mut Vec<ApiOutput>) {
-        // Starting a request never calls flow control, so no outcome makes another.
-        for outcome in outcomes.drain(..) {
+        // Starting a request never calls flow control; finishing an abandoned one does, and
+        // its outcomes join the list.
+        let mut next = 0;
+        while next < outcomes.len() {
+            let outcome = outcomes[next];
+            next += 1;
             let Some(path) = self.path.as_deref_mut() else {
                 return;
             };
             match outcome {
+                Outcome::Started { ticket, .. } if path.abandoned.remove(&ticket) => {
+                    let mut more = Vec::new();
+                    let _ = path.flow_control.finish(ticket, now, &mut more);
+                    outcomes.extend(more);
+                }
                 Outcome::Started { ticket, .. } => {
                     if let Some(id) = path.queued.remove(&ticket) {
                         self.start(now, id, ticket, out);
                     }
                 }
                 Outcome::Rejected { ticket, rejection } => {
+                    path.abandoned.remove(&ticket);
                     if let Some(id) = path.queued.remove(&ticket) {
                         self.refuse(now, id, &rejection, out);
                     }
                 }
             }
         }
+        outcomes.clear();
         let Some(path) = self.path.as_deref_mut() else {
             return;
         };
@@ -499,6 +563,102 @@ impl ApiServer {
                 out.push(ApiOutput::Schedule(at, ApiEvent::FlowControlWakeup));
             }
         }
+    }
+
+    /// The apiserver process goes away at `now` (see `restart.rs`): every watch ends as a
+    /// closed stream, every request being served or queued loses its connection (a read or
+    /// watch is kept so its client can send it again, a write is gone), and flow control lets
+    /// go of their seats.
+    pub fn shut_down(&mut self, now: SimTime, out: &mut Vec<ApiOutput>) {
+        if self.process.is_down() {
+            return;
+        }
+        self.process.go_down(now);
+        let open: Vec<(WatchId, ClientId)> = self
+            .watches
+            .open_watches()
+            .map(|(id, watch)| (id, watch.client))
+            .collect();
+        for (watch, client) in open {
+            self.watches.close(watch);
+            out.push(ApiOutput::WatchEnded { client, watch });
+        }
+        let Some(path) = self.path.as_deref_mut() else {
+            return;
+        };
+        let in_service = std::mem::take(&mut path.in_service);
+        let queued = std::mem::take(&mut path.queued);
+        path.abandoned.extend(queued.keys().copied());
+        let mut outcomes = std::mem::take(&mut path.outcomes);
+        for service in in_service.values() {
+            let _ = path.flow_control.finish(service.ticket, now, &mut outcomes);
+        }
+        for (id, service) in in_service {
+            let request = service.request.or_else(|| self.in_flight.remove(&id));
+            self.reset_connection(id, service.client, request, out);
+        }
+        for id in queued.into_values() {
+            if let Some(request) = self.in_flight.remove(&id) {
+                self.reset_connection(id, request.client, Some(request), out);
+            }
+        }
+        self.settle(now, outcomes, out);
+    }
+
+    /// The apiserver process is back at `now`: a new process whose watch caches each list
+    /// their resource from etcd before they serve (see `restart.rs`).
+    pub fn come_up(&mut self, now: SimTime) {
+        let revision = self.store.revision().0;
+        let store = &self.store;
+        let path = self.path.as_deref();
+        self.process.come_up(now, revision, |kind| {
+            let Some(path) = path else {
+                return now;
+            };
+            let objects = store.count(kind) as u64;
+            let bytes = objects.saturating_mul(path.costs.object_bytes);
+            path.etcd
+                .range(now, objects, bytes, Consistency::Linearizable)
+        });
+    }
+
+    /// Request `id` arrived while the process is down: the connection is refused.
+    pub(super) fn refuse_connection(&mut self, id: RequestId, out: &mut Vec<ApiOutput>) {
+        let Some(request) = self.in_flight.remove(&id) else {
+            return;
+        };
+        self.process.count_refused();
+        out.push(ApiOutput::Respond {
+            client: request.client,
+            request: id,
+            response: Err(ApiError::Connection(ConnectionFailure::Refused)),
+        });
+    }
+
+    /// Request `id` of `client` loses its connection; a read or watch is kept for a resend.
+    fn reset_connection(
+        &mut self,
+        id: RequestId,
+        client: ClientId,
+        request: Option<Request>,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        self.process.count_reset();
+        if let (Some(request), Some(path)) = (request, self.path.as_deref_mut())
+            && matches!(request.verb, Verb::Get | Verb::List | Verb::Watch)
+        {
+            path.refused.insert(id, request);
+        }
+        out.push(ApiOutput::Respond {
+            client,
+            request: id,
+            response: Err(ApiError::Connection(ConnectionFailure::Reset)),
+        });
+    }
+
+    /// Whether the process is up, and its watch caches after a restart.
+    pub fn process(&self) -> &Process {
+        &self.process
     }
 
     /// Whether refused request `id` is held for the client to send again.

@@ -1,21 +1,37 @@
-//! An informer for one kind: LIST, then WATCH from the list's resourceVersion, as client-go's
-//! reflector does, keeping a local copy of the objects (the informer cache).
+//! An informer for one kind: client-go's reflector loop (`reflector.rs` decides: LIST, WATCH,
+//! back off) keeping a local copy of the objects (the informer cache).
 //!
-//! The component that owns the informer routes the responses and watch events it receives to
-//! it; the informer turns them into [`Delta`]s for the component to act on. When the watch
-//! fails (410 Gone, an error), the informer relists; the relist's objects replace the cache and
-//! come out as deltas against it, so the component sees one consistent stream either way.
-//! Backoff and jitter of client-go's reflector arrive with the flow-control work.
+//! The component that owns the informer routes the responses, watch events and watch endings
+//! it receives to it; the informer turns them into [`Delta`]s for the component to act on and
+//! sends what the reflector asks for next:
+//!
+//! * a LIST (the first one from the watch cache, later ones from the last version seen), whose
+//!   objects replace the cache and come out as deltas against it — so a relist after a 410
+//!   looks to the component like the changes it missed;
+//! * a WATCH from the list's (or the last event's) resourceVersion, asking the server to end it
+//!   after a random 5–10 min (`timeoutSeconds`); when it ends cleanly the informer watches again
+//!   at once from where it was, without a relist;
+//! * after a failure, the reflector's backoff (800 ms doubling to 30 s, jitter 1.0): the next
+//!   request is sent when the backoff is over, so the informer needs no timer of its own.
+//!
+//! Streaming lists (`WatchListClient`) are off here: kubesim's apiserver does not serve
+//! `sendInitialEvents` watches, so every round starts with a LIST, as client-go does when the
+//! server refuses a streaming list. Each informer draws its watch timeouts and backoff jitter
+//! from its own stream, `client/reflector/<client id>/<resource>`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::{Kind, Object, ObjectKey};
+use super::reflector::{
+    Failure, Reflector, ReflectorAction, ReflectorConfig, ReflectorPhase, WatchEnd,
+};
+use crate::api::{Kind, Object, ObjectKey, ResourceVersion};
 use crate::apiserver::{
-    ApiOutput, ApiServer, ChangeType, ClientId, ListOptions, Request, RequestId, Response,
+    ApiError, ChangeType, ClientId, ConnectionFailure, ListOptions, Request, RequestId, Response,
     ResponseBody, UserInfo, WatchEvent, WatchId,
 };
-use crate::sim::SimTime;
+use crate::component::ComponentContext;
+use crate::sim::{SimRng, SimTime};
 
 /// A change the owning component should act on.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,13 +44,49 @@ pub enum Delta {
     Deleted(Arc<Object>),
 }
 
-/// Where the informer is in its list-and-watch loop.
+/// What the informer is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Idle,
-    Listing(RequestId),
-    StartingWatch(RequestId),
-    Watching(WatchId),
+enum Pending {
+    /// Nothing (not started).
+    Nothing,
+    /// The answer to its LIST.
+    List(RequestId),
+    /// The answer to its WATCH.
+    Watch(RequestId),
+    /// Events on its open watch.
+    Open(WatchId),
+}
+
+/// How an informer is doing, for the stampede metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InformerHealth {
+    /// Informers counted.
+    pub informers: u64,
+    /// Of which with an open watch now (synced and following changes).
+    pub watching: u64,
+    /// LISTs sent, first lists included.
+    pub lists: u64,
+    /// Watches opened.
+    pub watches: u64,
+    /// Backoffs waited.
+    pub backoffs: u64,
+}
+
+impl InformerHealth {
+    /// LISTs beyond each informer's first: the relists.
+    pub fn relists(&self) -> u64 {
+        self.lists.saturating_sub(self.informers)
+    }
+}
+
+impl std::ops::AddAssign for InformerHealth {
+    fn add_assign(&mut self, other: InformerHealth) {
+        self.informers += other.informers;
+        self.watching += other.watching;
+        self.lists += other.lists;
+        self.watches += other.watches;
+        self.backoffs += other.backoffs;
+    }
 }
 
 /// An informer of one kind.
@@ -44,26 +96,44 @@ pub struct Informer {
     client: ClientId,
     user: UserInfo,
     options: ListOptions,
-    phase: Phase,
+    reflector: Reflector,
+    /// Drawn from on the first watch (a stream per informer, made when first needed).
+    rng: Option<Box<SimRng>>,
+    pending: Pending,
     cache: BTreeMap<ObjectKey, Arc<Object>>,
     synced: bool,
-    /// Lists sent so far (1 = no relist yet).
-    pub lists: u64,
+}
+
+/// The reflector's view of a failed request.
+fn failure(error: &ApiError) -> Failure {
+    match error {
+        ApiError::Gone { .. } => Failure::Expired,
+        ApiError::TooLargeResourceVersion { .. } => Failure::TooLargeResourceVersion,
+        ApiError::TooManyRequests { .. } => Failure::TooManyRequests,
+        ApiError::Connection(ConnectionFailure::Refused) => Failure::ConnectionRefused,
+        ApiError::Internal { .. } => Failure::Internal,
+        _ => Failure::Other,
+    }
 }
 
 impl Informer {
-    /// An informer of `kind` for `client`, selecting with `options` (its resourceVersion is
-    /// ignored: the informer decides where to start).
+    /// An informer of `kind` for `client`, selecting with `options` (its resourceVersion and
+    /// timeout are ignored: the reflector decides them).
     pub fn new(kind: Kind, client: ClientId, user: UserInfo, options: ListOptions) -> Self {
+        let config = ReflectorConfig {
+            watch_list: false,
+            ..ReflectorConfig::default()
+        };
         Informer {
             kind,
             client,
             user,
             options,
-            phase: Phase::Idle,
+            reflector: Reflector::new(config, SimTime::ZERO),
+            rng: None,
+            pending: Pending::Nothing,
             cache: BTreeMap::new(),
             synced: false,
-            lists: 0,
         }
     }
 
@@ -82,13 +152,23 @@ impl Informer {
         &self.cache
     }
 
-    /// Starts (or restarts) with a LIST.
-    pub fn start(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
-        let mut options = self.options.clone();
-        options.resource_version = None;
-        let request = Request::list(self.client, self.user.clone(), self.kind, "", options);
-        self.lists += 1;
-        self.phase = Phase::Listing(api.submit(now, request, out));
+    /// How it is doing.
+    pub fn health(&self) -> InformerHealth {
+        let stats = self.reflector.stats();
+        InformerHealth {
+            informers: 1,
+            watching: u64::from(matches!(self.pending, Pending::Open(_))),
+            lists: stats.lists,
+            watches: stats.watches,
+            backoffs: stats.backoffs,
+        }
+    }
+
+    /// Starts the first round (a LIST).
+    pub fn start(&mut self, cx: &mut ComponentContext<'_>) {
+        let now = cx.now();
+        let action = self.drive(cx, |reflector, rng| reflector.start(now, rng));
+        self.act(action, cx);
     }
 
     /// Handles a response; returns `None` if the request was not this informer's.
@@ -96,34 +176,43 @@ impl Informer {
         &mut self,
         request: RequestId,
         response: &Response,
-        now: SimTime,
-        api: &mut ApiServer,
-        out: &mut Vec<ApiOutput>,
+        cx: &mut ComponentContext<'_>,
     ) -> Option<Vec<Delta>> {
-        match self.phase {
-            Phase::Listing(id) if id == request => {
-                let Ok(ResponseBody::List {
-                    items,
-                    resource_version,
-                }) = response
-                else {
-                    // A failed list is retried (client-go backs off; flow control will add it).
-                    self.start(now, api, out);
-                    return Some(Vec::new());
+        let now = cx.now();
+        match self.pending {
+            Pending::List(id) if id == request => {
+                self.pending = Pending::Nothing;
+                let (deltas, action) = match response {
+                    Ok(ResponseBody::List {
+                        items,
+                        resource_version,
+                    }) => {
+                        let deltas = self.replace(items);
+                        self.synced = true;
+                        let rv = resource_version.0;
+                        let action = self.drive(cx, |r, rng| r.on_list(now, rv, rng));
+                        (deltas, action)
+                    }
+                    Ok(_) => (Vec::new(), ReflectorAction::Continue),
+                    Err(error) => {
+                        let failure = failure(error);
+                        let action = self.drive(cx, |r, rng| r.on_list_failed(now, failure, rng));
+                        (Vec::new(), action)
+                    }
                 };
-                let deltas = self.replace(items);
-                self.synced = true;
-                let mut options = self.options.clone();
-                options.resource_version = Some(*resource_version);
-                let watch = Request::watch(self.client, self.user.clone(), self.kind, "", options);
-                self.phase = Phase::StartingWatch(api.submit(now, watch, out));
+                self.act(action, cx);
                 Some(deltas)
             }
-            Phase::StartingWatch(id) if id == request => {
+            Pending::Watch(id) if id == request => {
+                self.pending = Pending::Nothing;
                 match response {
-                    Ok(ResponseBody::Watch(watch)) => self.phase = Phase::Watching(*watch),
-                    // 410 Gone or any other failure: relist.
-                    _ => self.start(now, api, out),
+                    Ok(ResponseBody::Watch(watch)) => self.pending = Pending::Open(*watch),
+                    Ok(_) => {}
+                    Err(error) => {
+                        let failure = failure(error);
+                        let action = self.drive(cx, |r, rng| r.on_watch_refused(now, failure, rng));
+                        self.act(action, cx);
+                    }
                 }
                 Some(Vec::new())
             }
@@ -133,11 +222,14 @@ impl Informer {
 
     /// Whether `watch` is this informer's watch.
     pub fn owns_watch(&self, watch: WatchId) -> bool {
-        self.phase == Phase::Watching(watch)
+        self.pending == Pending::Open(watch)
     }
 
-    /// Applies a watch event to the cache; returns the delta.
-    pub fn on_watch_event(&mut self, event: &WatchEvent) -> Delta {
+    /// Applies a watch event that arrived at `now` to the cache; returns the delta.
+    pub fn on_watch_event(&mut self, event: &WatchEvent, now: SimTime) -> Delta {
+        let _ = self
+            .reflector
+            .on_event(now, event.resource_version.0, false);
         let key = event.object.key();
         match event.change {
             ChangeType::Added | ChangeType::Modified => {
@@ -154,6 +246,76 @@ impl Informer {
                 Delta::Deleted(last)
             }
         }
+    }
+
+    /// The stream of `watch` ended; returns whether it was this informer's. The reflector
+    /// watches again at once from the last version (or backs off, after a very short watch).
+    pub fn on_watch_ended(&mut self, watch: WatchId, cx: &mut ComponentContext<'_>) -> bool {
+        if !self.owns_watch(watch) {
+            return false;
+        }
+        self.pending = Pending::Nothing;
+        let now = cx.now();
+        let action = self.drive(cx, |r, rng| r.on_watch_ended(now, WatchEnd::Closed, rng));
+        self.act(action, cx);
+        true
+    }
+
+    /// Lets `step` move the reflector with the informer's random stream (made on first use).
+    fn drive(
+        &mut self,
+        cx: &ComponentContext<'_>,
+        step: impl FnOnce(&mut Reflector, &mut SimRng) -> ReflectorAction,
+    ) -> ReflectorAction {
+        let (client, kind) = (self.client, self.kind);
+        let rng = self.rng.get_or_insert_with(|| {
+            let name = format!("client/reflector/{}/{}", client.0, kind.resource());
+            Box::new(cx.streams().stream(&name))
+        });
+        step(&mut self.reflector, rng)
+    }
+
+    /// Sends what the reflector asked for: at once, or when its backoff is over.
+    fn act(&mut self, mut action: ReflectorAction, cx: &mut ComponentContext<'_>) {
+        let mut at = cx.now();
+        loop {
+            match action {
+                ReflectorAction::List { .. } => {
+                    let mut options = self.options.clone();
+                    options.resource_version = None;
+                    options.timeout = None;
+                    let list =
+                        Request::list(self.client, self.user.clone(), self.kind, "", options);
+                    self.pending = Pending::List(cx.api.submit(at, list, cx.out));
+                    return;
+                }
+                ReflectorAction::Watch {
+                    resource_version,
+                    timeout,
+                } => {
+                    let mut options = self.options.clone();
+                    options.resource_version = Some(ResourceVersion(resource_version));
+                    options.timeout = Some(timeout);
+                    let watch =
+                        Request::watch(self.client, self.user.clone(), self.kind, "", options);
+                    self.pending = Pending::Watch(cx.api.submit(at, watch, cx.out));
+                    return;
+                }
+                ReflectorAction::WaitUntil(until) => {
+                    // Nothing happens to a backing-off reflector before `until` but its timer:
+                    // decide now what it sends then.
+                    at = until;
+                    action = self.drive(cx, |r, rng| r.on_timer(until, rng));
+                }
+                // Streaming lists are off; nothing else to send.
+                ReflectorAction::StreamList { .. } | ReflectorAction::Continue => return,
+            }
+        }
+    }
+
+    /// Where its reflector is.
+    pub fn phase(&self) -> ReflectorPhase {
+        self.reflector.phase()
     }
 
     /// Replaces the cache with a list; returns the deltas against the old cache.

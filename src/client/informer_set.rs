@@ -9,11 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::informer::{Delta, Informer};
+use super::informer::{Delta, Informer, InformerHealth};
 use crate::api::{Kind, Object, ObjectKey};
-use crate::apiserver::{
-    ApiOutput, ApiServer, ClientId, ListOptions, RequestId, Response, UserInfo, WatchEvent, WatchId,
-};
+use crate::apiserver::{ClientId, ListOptions, RequestId, Response, UserInfo, WatchEvent, WatchId};
+use crate::component::ComponentContext;
 use crate::sim::SimTime;
 
 /// One informer per kind, in the order they were asked for (which is the order they start).
@@ -33,10 +32,19 @@ impl InformerSet {
     }
 
     /// Starts every informer (a LIST each).
-    pub fn start(&mut self, now: SimTime, api: &mut ApiServer, out: &mut Vec<ApiOutput>) {
+    pub fn start(&mut self, cx: &mut ComponentContext<'_>) {
         for informer in &mut self.informers {
-            informer.start(now, api, out);
+            informer.start(cx);
         }
+    }
+
+    /// How the informers are doing, summed.
+    pub fn health(&self) -> InformerHealth {
+        let mut health = InformerHealth::default();
+        for informer in &self.informers {
+            health += informer.health();
+        }
+        health
     }
 
     /// Whether every informer has received its first list.
@@ -87,19 +95,30 @@ impl InformerSet {
         &mut self,
         request: RequestId,
         response: &Response,
-        now: SimTime,
-        api: &mut ApiServer,
-        out: &mut Vec<ApiOutput>,
+        cx: &mut ComponentContext<'_>,
     ) -> Option<(Kind, Vec<Delta>)> {
         self.informers.iter_mut().find_map(|informer| {
-            let deltas = informer.on_response(request, response, now, api, out)?;
+            let deltas = informer.on_response(request, response, cx)?;
             Some((informer.kind(), deltas))
         })
     }
 
-    /// Routes a watch event to the informer whose watch it is: its kind and delta, or None.
-    pub fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent) -> Option<(Kind, Delta)> {
+    /// Routes a watch event that arrived at `now` to the informer whose watch it is: its kind
+    /// and delta, or None.
+    pub fn on_watch_event(
+        &mut self,
+        watch: WatchId,
+        event: &WatchEvent,
+        now: SimTime,
+    ) -> Option<(Kind, Delta)> {
         let informer = self.informers.iter_mut().find(|i| i.owns_watch(watch))?;
-        Some((informer.kind(), informer.on_watch_event(event)))
+        Some((informer.kind(), informer.on_watch_event(event, now)))
+    }
+
+    /// Routes the end of a watch to the informer whose watch it was; whether one was.
+    pub fn on_watch_ended(&mut self, watch: WatchId, cx: &mut ComponentContext<'_>) -> bool {
+        self.informers
+            .iter_mut()
+            .any(|informer| informer.on_watch_ended(watch, cx))
     }
 }

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use crate::api::Kind;
 use crate::apiserver::{ClientId, RequestId, Response, UserInfo, WatchEvent, WatchId};
-use crate::client::informer::Delta;
+use crate::client::informer::{Delta, InformerHealth};
 use crate::client::informer_set::InformerSet;
 use crate::component::{Component, ComponentContext, Timer};
 use crate::sim::SimTime;
@@ -172,8 +172,7 @@ impl Component for KubeControllerManager {
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
         // The factory starts once, after every controller registered its handlers
         // (upstream `InformerFactory.Start` after the controllers' constructors).
-        let now = cx.now();
-        self.informers.start(now, cx.api, cx.out);
+        self.informers.start(cx);
     }
 
     fn on_response(
@@ -184,11 +183,7 @@ impl Component for KubeControllerManager {
         cx: &mut ComponentContext<'_>,
     ) {
         if client == self.client {
-            let now = cx.now();
-            if let Some((kind, deltas)) = self
-                .informers
-                .on_response(request, response, now, cx.api, cx.out)
-            {
+            if let Some((kind, deltas)) = self.informers.on_response(request, response, cx) {
                 self.fan_out(kind, &deltas, cx);
             }
             return;
@@ -214,9 +209,17 @@ impl Component for KubeControllerManager {
         event: &WatchEvent,
         cx: &mut ComponentContext<'_>,
     ) {
-        if let Some((kind, delta)) = self.informers.on_watch_event(watch, event) {
+        if let Some((kind, delta)) = self.informers.on_watch_event(watch, event, cx.now()) {
             self.fan_out(kind, std::slice::from_ref(&delta), cx);
         }
+    }
+
+    fn on_watch_ended(&mut self, _client: ClientId, watch: WatchId, cx: &mut ComponentContext<'_>) {
+        self.informers.on_watch_ended(watch, cx);
+    }
+
+    fn informer_health(&self) -> InformerHealth {
+        self.informers.health()
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {

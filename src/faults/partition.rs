@@ -66,9 +66,9 @@ impl Network {
         let (outputs, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
             .into_iter()
             .partition(|o| match o {
-                ApiOutput::Respond { client, .. } | ApiOutput::Deliver { client, .. } => {
-                    healed(client)
-                }
+                ApiOutput::Respond { client, .. }
+                | ApiOutput::Deliver { client, .. }
+                | ApiOutput::WatchEnded { client, .. } => healed(client),
                 ApiOutput::Schedule(..) => true,
             });
         self.held = kept;

@@ -36,7 +36,7 @@ use crate::api::labels::{FieldOperator, FieldRequirement, FieldSelector, parse_l
 use crate::api::node::LABEL_ZONE;
 use crate::api::{Kind, Object};
 use crate::apiserver::{ClientId, ListOptions, RequestId, Response, UserInfo, WatchEvent, WatchId};
-use crate::client::informer::{Delta, Informer};
+use crate::client::informer::{Delta, Informer, InformerHealth};
 use crate::component::{Component, ComponentContext, Timer, population_index};
 use crate::config::kube_proxy::{KubeProxySettings, SyncPeriods};
 use crate::sim::{SimDuration, SimTime};
@@ -253,10 +253,9 @@ impl ProxyNode {
         self.runner = SyncRunner::new(periods.min_sync_period, FULL_SYNC_PERIOD, env.now);
         let due = self.runner.periodic_due();
         env.cx.set_timer(due, Wake::Periodic.timer(env.node));
-        let (api, out) = (&mut *env.cx.api, &mut *env.cx.out);
-        self.services.start(env.now, api, out);
-        self.slices.start(env.now, api, out);
-        self.node.start(env.now, api, out);
+        self.services.start(env.cx);
+        self.slices.start(env.cx);
+        self.node.start(env.cx);
     }
 
     fn on_wake(&mut self, wake: Wake, periods: SyncPeriods, env: &mut Env<'_, '_>) {
@@ -284,18 +283,10 @@ impl ProxyNode {
     }
 
     fn on_response(&mut self, request: RequestId, response: &Response, env: &mut Env<'_, '_>) {
-        let now = env.now;
-        let informers = [
-            (Kind::Service, &mut self.services),
-            (Kind::EndpointSlice, &mut self.slices),
-            (Kind::Node, &mut self.node),
-        ];
         let mut answered = None;
-        for (kind, informer) in informers {
+        for (kind, informer) in self.informers() {
             let was_synced = informer.has_synced();
-            if let Some(deltas) =
-                informer.on_response(request, response, now, env.cx.api, env.cx.out)
-            {
+            if let Some(deltas) = informer.on_response(request, response, env.cx) {
                 answered = Some((kind, deltas, !was_synced && informer.has_synced()));
                 break;
             }
@@ -315,18 +306,41 @@ impl ProxyNode {
     }
 
     fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent, env: &mut Env<'_, '_>) {
-        let informers = [
-            (Kind::Service, &mut self.services),
-            (Kind::EndpointSlice, &mut self.slices),
-            (Kind::Node, &mut self.node),
-        ];
-        let delta = informers
+        let now = env.now;
+        let delta = self
+            .informers()
             .into_iter()
             .find(|(_, informer)| informer.owns_watch(watch))
-            .map(|(kind, informer)| (kind, informer.on_watch_event(event)));
+            .map(|(kind, informer)| (kind, informer.on_watch_event(event, now)));
         if let Some((kind, delta)) = delta {
             self.on_delta(kind, delta, env);
         }
+    }
+
+    /// The stream of `watch` ended: the informer that owned it watches again.
+    fn on_watch_ended(&mut self, watch: WatchId, env: &mut Env<'_, '_>) {
+        for (_, informer) in self.informers() {
+            if informer.on_watch_ended(watch, env.cx) {
+                return;
+            }
+        }
+    }
+
+    /// The three informers, with their kinds.
+    fn informers(&mut self) -> [(Kind, &mut Informer); 3] {
+        [
+            (Kind::Service, &mut self.services),
+            (Kind::EndpointSlice, &mut self.slices),
+            (Kind::Node, &mut self.node),
+        ]
+    }
+
+    /// How its informers are doing.
+    fn informer_health(&self) -> InformerHealth {
+        let mut health = self.services.health();
+        health += self.slices.health();
+        health += self.node.health();
+        health
     }
 
     /// The proxier's event handlers: a change that alters what the node programs asks for a
@@ -448,6 +462,20 @@ impl Component for KubeProxies {
         if let Some((node, mut env)) = self.by_client(client, cx) {
             node.on_watch_event(watch, event, &mut env);
         }
+    }
+
+    fn on_watch_ended(&mut self, client: ClientId, watch: WatchId, cx: &mut ComponentContext<'_>) {
+        if let Some((node, mut env)) = self.by_client(client, cx) {
+            node.on_watch_ended(watch, &mut env);
+        }
+    }
+
+    fn informer_health(&self) -> InformerHealth {
+        let mut health = InformerHealth::default();
+        for node in &self.nodes {
+            health += node.informer_health();
+        }
+        health
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {

@@ -47,7 +47,7 @@ use crate::api::{Kind, Object, Uid};
 use crate::apiserver::{
     ClientId, ListOptions, Request, RequestId, Response, UserInfo, WatchEvent, WatchId,
 };
-use crate::client::informer::{Delta, Informer};
+use crate::client::informer::{Delta, Informer, InformerHealth};
 use crate::component::{Component, ComponentContext, Timer, population_index};
 use crate::config::kubelet::KubeletSettings;
 use crate::faults::{ContainerKill, NodeFault, PodFaultError};
@@ -297,8 +297,8 @@ impl NodeAgent {
             return;
         }
         self.started_at = Some(env.now);
-        self.node_informer.start(env.now, env.cx.api, env.cx.out);
-        self.pod_informer.start(env.now, env.cx.api, env.cx.out);
+        self.node_informer.start(env.cx);
+        self.pod_informer.start(env.cx);
     }
 
     fn on_wake(&mut self, wake: Wake, env: &mut Env<'_, '_>) {
@@ -313,18 +313,11 @@ impl NodeAgent {
     }
 
     fn on_response(&mut self, request: RequestId, response: &Response, env: &mut Env<'_, '_>) {
-        let now = env.now;
-        if let Some(deltas) = self
-            .node_informer
-            .on_response(request, response, now, env.cx.api, env.cx.out)
-        {
+        if let Some(deltas) = self.node_informer.on_response(request, response, env.cx) {
             self.node_deltas(deltas, env);
             return;
         }
-        if let Some(deltas) = self
-            .pod_informer
-            .on_response(request, response, now, env.cx.api, env.cx.out)
-        {
+        if let Some(deltas) = self.pod_informer.on_response(request, response, env.cx) {
             self.pod_deltas(deltas, env);
             return;
         }
@@ -338,11 +331,18 @@ impl NodeAgent {
 
     fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent, env: &mut Env<'_, '_>) {
         if self.node_informer.owns_watch(watch) {
-            let delta = self.node_informer.on_watch_event(event);
+            let delta = self.node_informer.on_watch_event(event, env.now);
             self.node_deltas(vec![delta], env);
         } else if self.pod_informer.owns_watch(watch) {
-            let delta = self.pod_informer.on_watch_event(event);
+            let delta = self.pod_informer.on_watch_event(event, env.now);
             self.pod_deltas(vec![delta], env);
+        }
+    }
+
+    /// The stream of `watch` ended: the informer that owned it watches again.
+    fn on_watch_ended(&mut self, watch: WatchId, env: &mut Env<'_, '_>) {
+        if !self.node_informer.on_watch_ended(watch, env.cx) {
+            self.pod_informer.on_watch_ended(watch, env.cx);
         }
     }
 
@@ -442,6 +442,21 @@ impl Component for Kubelets {
                 agent.on_watch_event(watch, event, env);
             });
         }
+    }
+
+    fn on_watch_ended(&mut self, client: ClientId, watch: WatchId, cx: &mut ComponentContext<'_>) {
+        if let Some(index) = self.index_of(client) {
+            self.with_node(index, cx, |agent, env| agent.on_watch_ended(watch, env));
+        }
+    }
+
+    fn informer_health(&self) -> InformerHealth {
+        let mut health = InformerHealth::default();
+        for agent in &self.nodes {
+            health += agent.node_informer.health();
+            health += agent.pod_informer.health();
+        }
+        health
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {

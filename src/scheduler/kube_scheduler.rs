@@ -28,7 +28,7 @@ use crate::apiserver::{
 use crate::client::event_recorder::{
     EventRecorder, FINISH_TIME, Occurrence, REFRESH_TIME, reference_to,
 };
-use crate::client::informer::Delta;
+use crate::client::informer::{Delta, InformerHealth};
 use crate::client::informer_set::InformerSet;
 use crate::component::{Component, ComponentContext, Timer};
 use crate::config::kube_scheduler::CycleCost;
@@ -314,15 +314,17 @@ impl KubeScheduler {
         &mut self,
         request: RequestId,
         response: &Response,
-        now: SimTime,
-        api: &mut ApiServer,
-        out: &mut Vec<ApiOutput>,
+        cx: &mut ComponentContext<'_>,
     ) -> Vec<(SimTime, SchedulerTimer)> {
-        if let Some((kind, deltas)) = self.informers.on_response(request, response, now, api, out) {
+        let now = cx.now();
+        if let Some((kind, deltas)) = self.informers.on_response(request, response, cx) {
             for d in deltas {
                 self.on_delta(kind, d, now);
             }
-        } else if let Some(binding) = self.binds.remove(&request) {
+            return self.maybe_start_cycle(now);
+        }
+        let (api, out) = (&mut *cx.api, &mut *cx.out);
+        if let Some(binding) = self.binds.remove(&request) {
             self.on_bind_response(binding, response, now, api, out);
         } else {
             for recorder in self.events.values_mut() {
@@ -397,7 +399,7 @@ impl KubeScheduler {
         event: &WatchEvent,
         now: SimTime,
     ) -> Vec<(SimTime, SchedulerTimer)> {
-        if let Some((kind, d)) = self.informers.on_watch_event(watch, event) {
+        if let Some((kind, d)) = self.informers.on_watch_event(watch, event, now) {
             self.on_delta(kind, d, now);
         }
         self.maybe_start_cycle(now)
@@ -1264,7 +1266,7 @@ impl Component for KubeScheduler {
 
     /// Starts the informers and the periodic work (queue flushes, Event series).
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        self.informers.start(cx.now(), cx.api, cx.out);
+        self.informers.start(cx);
         for timer in SchedulerTimer::ALL {
             if let Some(period) = timer.period() {
                 cx.set_timer_in(period, timer.as_timer());
@@ -1279,7 +1281,7 @@ impl Component for KubeScheduler {
         response: &Response,
         cx: &mut ComponentContext<'_>,
     ) {
-        let timers = self.handle_response(request, response, cx.now(), cx.api, cx.out);
+        let timers = self.handle_response(request, response, cx);
         set_timers(cx, timers);
     }
 
@@ -1292,6 +1294,14 @@ impl Component for KubeScheduler {
     ) {
         let timers = self.handle_watch_event(watch, event, cx.now());
         set_timers(cx, timers);
+    }
+
+    fn on_watch_ended(&mut self, _client: ClientId, watch: WatchId, cx: &mut ComponentContext<'_>) {
+        self.informers.on_watch_ended(watch, cx);
+    }
+
+    fn informer_health(&self) -> InformerHealth {
+        self.informers.health()
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {

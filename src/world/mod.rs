@@ -184,6 +184,8 @@ pub struct World {
     spare_outputs: Vec<ApiOutput>,
     /// The clients' rate limiters and retries, when the apiserver is modelled.
     transport: Option<Transport>,
+    /// The run's random streams, handed to components as they act.
+    streams: RngStreams,
 }
 
 impl World {
@@ -238,8 +240,13 @@ impl World {
             return;
         };
         let mut timers = std::mem::take(&mut self.timers);
-        let mut cx =
-            ComponentContext::new(ctx.now(), &mut self.api, &mut self.outputs, &mut timers);
+        let mut cx = ComponentContext::new(
+            ctx.now(),
+            &mut self.api,
+            &mut self.outputs,
+            &mut timers,
+            self.streams,
+        );
         handle(component.as_mut(), &mut cx);
         for (at, timer) in timers.drain(..) {
             ctx.schedule_at(at, Event::Timer(id, timer));
@@ -467,7 +474,9 @@ impl World {
                     ApiOutput::Schedule(at, event) => {
                         ctx.schedule_at(at, Event::Api(event));
                     }
-                    ApiOutput::Respond { client, .. } | ApiOutput::Deliver { client, .. }
+                    ApiOutput::Respond { client, .. }
+                    | ApiOutput::Deliver { client, .. }
+                    | ApiOutput::WatchEnded { client, .. }
                         if self.network.is_cut(client) =>
                     {
                         self.network.hold(output);
@@ -514,6 +523,11 @@ impl World {
                             self.dispatch(ctx, id, |c, cx| {
                                 c.on_watch_event(client, watch, &event, cx);
                             });
+                        }
+                    }
+                    ApiOutput::WatchEnded { client, watch } => {
+                        if let Some(&id) = self.owners.get(&client) {
+                            self.dispatch(ctx, id, |c, cx| c.on_watch_ended(client, watch, cx));
                         }
                     }
                 }
@@ -615,6 +629,7 @@ pub fn with_components(
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
         transport,
+        streams,
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index: BTreeMap::new(),
@@ -720,6 +735,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
         transport,
+        streams,
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index,
@@ -852,6 +868,10 @@ mod tests {
             _cx: &mut ComponentContext<'_>,
         ) {
             self.log.push(format!("watch event for {}", client.0));
+        }
+
+        fn on_watch_ended(&mut self, client: ClientId, _: WatchId, _: &mut ComponentContext<'_>) {
+            self.log.push(format!("watch ended for {}", client.0));
         }
 
         fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {

@@ -26,10 +26,13 @@ use super::{
     GARBAGE_COLLECTOR_CLIENT, KUBECTL_CLIENT, NODE_LIFECYCLE_CLIENT, REPLICASET_CLIENT,
     SCHEDULER_CLIENT, TAINT_EVICTION_CLIENT,
 };
+use crate::apiserver::ConnectionFailure;
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, Verb};
 use crate::client::qps_defaults::{self, ClientConnectionDefaults};
 use crate::client::rate_limiter::ClientRateLimit;
-use crate::client::retry::{Answer, RequestKind, RequestRetry, RetryDecision, RetryPolicy};
+use crate::client::retry::{
+    Answer, RequestKind, RequestRetry, RetryDecision, RetryPolicy, TransportFailure,
+};
 use crate::kube_proxy::KUBE_PROXY_CLIENT_BASE;
 use crate::kubelet::KUBELET_CLIENT_BASE;
 use crate::sim::SimTime;
@@ -142,8 +145,12 @@ impl Transport {
         if !kind.first_try_is_throttled() {
             return at;
         }
-        let goes = self.reserve(client, now);
-        at + goes.saturating_since(now)
+        // A request may be sent later than it was submitted (a reflector's after its backoff):
+        // its token is taken when it leaves.
+        let latency = api.config().admission_latency;
+        let sent = now.max(SimTime::ZERO + at.saturating_since(SimTime::ZERO + latency));
+        let goes = self.reserve(client, sent);
+        at + goes.saturating_since(sent)
     }
 
     /// `client`'s request `id` was answered `response` at `now`: whether the component gets it,
@@ -172,9 +179,17 @@ impl Transport {
             } if *retry_after_seconds > 0 => Some(i64::from(*retry_after_seconds)),
             _ => None,
         };
-        let answer = Answer::Status {
-            code: error.code(),
-            retry_after_seconds,
+        let answer = match error {
+            crate::apiserver::ApiError::Connection(ConnectionFailure::Reset) => {
+                Answer::Transport(TransportFailure::Reset)
+            }
+            crate::apiserver::ApiError::Connection(ConnectionFailure::Refused) => {
+                Answer::Transport(TransportFailure::Other)
+            }
+            _ => Answer::Status {
+                code: error.code(),
+                retry_after_seconds,
+            },
         };
         match sending.retry.on_failure(answer, now) {
             RetryDecision::Retry(retry) if api.can_resend(id) => {

@@ -123,6 +123,8 @@ impl Component for Sender {
     ) {
     }
 
+    fn on_watch_ended(&mut self, _: ClientId, _: WatchId, _: &mut ComponentContext<'_>) {}
+
     fn on_timer(&mut self, _timer: Timer, _cx: &mut ComponentContext<'_>) {}
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -95,6 +95,9 @@ impl Harness {
                     watch,
                     event,
                 } => self.deliveries.push((client, watch, event)),
+                ApiOutput::WatchEnded { watch, .. } => {
+                    panic!("the ideal apiserver ended watch {watch:?}")
+                }
             }
         }
     }
@@ -347,6 +350,7 @@ fn selector(label: &str, field: &str, from: Option<u64>) -> ListOptions {
             Err(e) => panic!("field selector {field:?} does not parse: {e}"),
         }),
         resource_version: from.map(ResourceVersion),
+        timeout: None,
     }
 }
 

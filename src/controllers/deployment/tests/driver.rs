@@ -316,9 +316,8 @@ impl Component for Driver {
     }
 
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        let now = cx.now();
-        self.replica_sets.start(now, cx.api, cx.out);
-        self.pods.start(now, cx.api, cx.out);
+        self.replica_sets.start(cx);
+        self.pods.start(cx);
     }
 
     fn on_response(
@@ -331,12 +330,9 @@ impl Component for Driver {
         let now = cx.now();
         if self
             .replica_sets
-            .on_response(request, response, now, cx.api, cx.out)
+            .on_response(request, response, cx)
             .is_some()
-            || self
-                .pods
-                .on_response(request, response, now, cx.api, cx.out)
-                .is_some()
+            || self.pods.on_response(request, response, cx).is_some()
         {
             self.arm_flush(cx);
             return;
@@ -363,9 +359,9 @@ impl Component for Driver {
         cx: &mut ComponentContext<'_>,
     ) {
         if self.replica_sets.owns_watch(watch) {
-            self.replica_sets.on_watch_event(event);
+            self.replica_sets.on_watch_event(event, cx.now());
         } else if self.pods.owns_watch(watch) {
-            let delta = self.pods.on_watch_event(event);
+            let delta = self.pods.on_watch_event(event, cx.now());
             if let (true, Delta::Added(pod)) = (self.kubelets_only, delta) {
                 self.pod_appeared(pod.key(), cx);
             }
@@ -373,6 +369,12 @@ impl Component for Driver {
             return;
         }
         self.arm_flush(cx);
+    }
+
+    fn on_watch_ended(&mut self, _: ClientId, watch: WatchId, cx: &mut ComponentContext<'_>) {
+        if !self.replica_sets.on_watch_ended(watch, cx) {
+            self.pods.on_watch_ended(watch, cx);
+        }
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
