@@ -692,6 +692,7 @@ impl ApiServer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::request::ResponseBody;
     use super::*;
     use crate::apiserver::flowcontrol::Mode;
 
@@ -767,5 +768,256 @@ mod tests {
             path.service_time(t, Verb::Create, 0),
             SimDuration::from_nanos(1_602_048)
         );
+    }
+
+    /// A hub on the modelled path driven by hand: its events in time order, its answers and
+    /// ended watches written down.
+    struct Driver {
+        api: ApiServer,
+        queue: BTreeMap<(SimTime, u64), ApiEvent>,
+        seq: u64,
+        answers: BTreeMap<RequestId, (SimTime, Response)>,
+        ended: Vec<WatchId>,
+    }
+
+    impl Driver {
+        fn new() -> Self {
+            let config = super::super::ApiServerConfig {
+                request_path: RequestPathConfig {
+                    mode: FlowControlMode::Apf,
+                    ..RequestPathConfig::default()
+                },
+                ..super::super::ApiServerConfig::default()
+            };
+            Driver {
+                api: ApiServer::new(config, crate::sim::rng::stream(1, "test")),
+                queue: BTreeMap::new(),
+                seq: 0,
+                answers: BTreeMap::new(),
+                ended: Vec::new(),
+            }
+        }
+
+        fn absorb(&mut self, now: SimTime, out: Vec<ApiOutput>) {
+            for output in out {
+                match output {
+                    ApiOutput::Schedule(at, event) => {
+                        self.queue.insert((at, self.seq), event);
+                        self.seq += 1;
+                    }
+                    ApiOutput::Respond {
+                        request, response, ..
+                    } => {
+                        self.answers.insert(request, (now, response));
+                    }
+                    ApiOutput::WatchEnded { watch, .. } => self.ended.push(watch),
+                    ApiOutput::Deliver { .. } => {}
+                }
+            }
+        }
+
+        fn send(&mut self, at: SimTime, request: Request) -> RequestId {
+            let mut out = Vec::new();
+            let id = self.api.submit(at, request, &mut out);
+            self.absorb(at, out);
+            id
+        }
+
+        fn run_until(&mut self, until: SimTime) {
+            while let Some(entry) = self.queue.first_entry() {
+                if entry.key().0 > until {
+                    break;
+                }
+                let ((at, _), event) = entry.remove_entry();
+                let mut out = Vec::new();
+                self.api.handle(at, event, &mut out);
+                self.absorb(at, out);
+            }
+        }
+
+        fn answer(&self, id: RequestId) -> &(SimTime, Response) {
+            match self.answers.get(&id) {
+                Some(answer) => answer,
+                None => panic!("request {id:?} is not answered"),
+            }
+        }
+    }
+
+    fn admin() -> super::super::UserInfo {
+        super::super::UserInfo::new("admin", &["system:masters"])
+    }
+
+    fn kubelet() -> super::super::UserInfo {
+        super::super::UserInfo::new("system:node:n1", &["system:nodes"])
+    }
+
+    fn test_pod(i: usize) -> crate::api::Object {
+        use crate::api::pod::{Container, Pod, PodSpec};
+        crate::api::Object::Pod(std::sync::Arc::new(Pod {
+            metadata: crate::api::ObjectMeta {
+                name: format!("p{i}"),
+                namespace: "default".into(),
+                ..Default::default()
+            },
+            spec: std::sync::Arc::new(PodSpec {
+                containers: vec![Container {
+                    name: "c".into(),
+                    image: "img:0".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn a_restart_resets_refuses_then_serves_each_cache_once_it_has_listed() {
+        use super::super::ListOptions;
+        use crate::api::{Kind, ObjectKey};
+        let ms = |m: u64| SimTime::ZERO + SimDuration::from_millis(m);
+        let us = |u: u64| SimDuration::from_micros(u);
+        let client = ClientId(42);
+        let mut hub = Driver::new();
+        for i in 0..1000 {
+            hub.send(SimTime::ZERO, Request::create(client, admin(), test_pod(i)));
+        }
+        hub.run_until(ms(9_000));
+        let before = hub.api.store().revision().0;
+        assert_eq!(hub.api.store().count(Kind::Pod), 1000);
+        let list = |user| Request::list(client, user, Kind::Pod, "", ListOptions::default());
+        let watch_from = |rv: u64| {
+            let options = ListOptions {
+                resource_version: Some(crate::api::ResourceVersion(rv)),
+                ..ListOptions::default()
+            };
+            Request::watch(client, kubelet(), Kind::Pod, "", options)
+        };
+        // A watch open before the restart, and a write after the version it starts from.
+        let open = hub.send(ms(9_000), watch_from(before));
+        hub.send(ms(9_500), Request::create(client, admin(), test_pod(2000)));
+        // A LIST arriving at 9.999 s holds its seats for 500 µs + 1000 × 10 µs = 10.5 ms, a
+        // create 1.6 ms: both are being served when the process goes down at 10 s.
+        let listing = hub.send(ms(9_998), list(kubelet()));
+        let creating = hub.send(
+            ms(9_998),
+            Request::create(client, kubelet(), test_pod(1000)),
+        );
+        hub.run_until(ms(9_999) + us(999));
+        let Ok(ResponseBody::Watch(watch)) = hub.answer(open).1 else {
+            panic!("the watch opens");
+        };
+        let mut out = Vec::new();
+        hub.api.shut_down(ms(10_000), &mut out);
+        hub.absorb(ms(10_000), out);
+        // The watch ends; both requests lose their connection; only the LIST may be sent
+        // again (a write may have happened, as far as the client knows).
+        assert_eq!(hub.ended, [watch]);
+        let reset = Err(ApiError::Connection(ConnectionFailure::Reset));
+        assert_eq!(hub.answer(listing), &(ms(10_000), reset.clone()));
+        assert_eq!(hub.answer(creating), &(ms(10_000), reset));
+        assert!(hub.api.can_resend(listing));
+        assert!(!hub.api.can_resend(creating));
+        assert_eq!(hub.api.store().count(Kind::Pod), 1001);
+        // While down, a request is refused at its arrival, 1 ms after it is sent.
+        let refused = hub.send(ms(15_000), list(kubelet()));
+        hub.run_until(ms(16_000));
+        let refused_answer = Err(ApiError::Connection(ConnectionFailure::Refused));
+        assert_eq!(hub.answer(refused), &(ms(15_001), refused_answer));
+        // Up at 20 s. The pods' cache lists 1001 objects of 2 KiB from etcd: 150 µs + 400 µs
+        // (linearizable) + 1001 × 2 µs + 2 050 048 B / 100 MB/s (20.50048 ms) + 150 µs =
+        // 23.20248 ms; the nodes' cache, empty, 700 µs.
+        hub.api.come_up(ms(20_000));
+        assert_eq!(
+            hub.api.process().caches_ready_at(),
+            Some(ms(20_000) + SimDuration::from_nanos(23_202_480))
+        );
+        let early_pods = hub.send(ms(20_000), list(kubelet()));
+        let early_nodes = hub.send(
+            ms(20_000),
+            Request::list(client, kubelet(), Kind::Node, "", ListOptions::default()),
+        );
+        let early_get = hub.send(
+            ms(20_000),
+            Request::get(
+                client,
+                kubelet(),
+                Kind::Pod,
+                &ObjectKey::new("default", "p7"),
+            ),
+        );
+        let early_watch = hub.send(ms(20_000), watch_from(before));
+        hub.run_until(ms(20_100));
+        // Arriving at 20.001 s, 1 ms after the new process started: e^0.00006 → Retry-After 1.
+        for id in [early_pods, early_watch] {
+            match &hub.answer(id).1 {
+                Err(ApiError::TooManyRequests {
+                    cause,
+                    retry_after_seconds,
+                    ..
+                }) => {
+                    assert_eq!(cause, "storage is (re)initializing");
+                    assert_eq!(*retry_after_seconds, 1);
+                }
+                other => panic!("expected a 429, got {other:?}"),
+            }
+        }
+        assert!(hub.api.can_resend(early_pods));
+        assert!(matches!(
+            hub.answer(early_nodes).1,
+            Ok(ResponseBody::List { ref items, .. }) if items.is_empty()
+        ));
+        assert!(matches!(
+            hub.answer(early_get).1,
+            Ok(ResponseBody::Object(_))
+        ));
+        // Once ready: the pods are listed; a watch from before the write of 9.5 s is 410 (the
+        // cache listed after it), one from the revision the cache listed at opens.
+        let late_pods = hub.send(ms(20_100), list(kubelet()));
+        let old_watch = hub.send(ms(20_100), watch_from(before));
+        let new_watch = hub.send(ms(20_100), watch_from(hub.api.store().revision().0));
+        hub.run_until(ms(21_000));
+        assert!(matches!(
+            hub.answer(late_pods).1,
+            Ok(ResponseBody::List { ref items, .. }) if items.len() == 1001
+        ));
+        assert!(matches!(
+            hub.answer(old_watch).1,
+            Err(ApiError::Gone { .. })
+        ));
+        assert!(matches!(
+            hub.answer(new_watch).1,
+            Ok(ResponseBody::Watch(_))
+        ));
+        assert_eq!(hub.api.process().refused(), 1);
+        assert_eq!(hub.api.process().reset(), 2);
+    }
+
+    #[test]
+    fn a_watch_ends_at_its_timeout_on_the_modelled_path() {
+        use super::super::ListOptions;
+        use crate::api::Kind;
+        let mut hub = Driver::new();
+        let options = ListOptions {
+            timeout: Some(SimDuration::from_secs(300)),
+            ..ListOptions::default()
+        };
+        let user = super::super::UserInfo::new("system:node:n1", &["system:nodes"]);
+        let id = hub.send(
+            SimTime::ZERO,
+            Request::watch(ClientId(1), user, Kind::Pod, "", options),
+        );
+        hub.run_until(SimTime::ZERO + SimDuration::from_secs(299));
+        let Ok(ResponseBody::Watch(watch)) = hub.answer(id).1 else {
+            panic!("the watch opens");
+        };
+        assert!(hub.ended.is_empty());
+        // Opened when its initialization ended, 1 ms + 1 ms after it was sent: it ends 300 s
+        // later.
+        hub.run_until(SimTime::ZERO + SimDuration::from_millis(300_001));
+        assert!(hub.ended.is_empty());
+        hub.run_until(SimTime::ZERO + SimDuration::from_millis(300_002));
+        assert_eq!(hub.ended, [watch]);
+        assert!(hub.api.watches().get(watch).is_none());
     }
 }

@@ -40,9 +40,22 @@ struct WatchCache {
     listed_at_revision: u64,
 }
 
+/// One restart, as it went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartRecord {
+    /// When the old process went down.
+    pub down_at: SimTime,
+    /// When the new one started.
+    pub up_at: SimTime,
+    /// When the last of its watch caches was ready.
+    pub caches_ready_at: SimTime,
+}
+
 /// Whether the apiserver process is up, and the state of a restarted one's watch caches.
 #[derive(Clone, Debug, Default)]
 pub struct Process {
+    /// The restarts so far.
+    history: Vec<RestartRecord>,
     /// While down: when it went down.
     down_since: Option<SimTime>,
     /// When the running process started (its caches' downtime counts from here).
@@ -84,6 +97,11 @@ impl Process {
         self.restarts
     }
 
+    /// The restarts so far, in order (a process still down is not in it yet).
+    pub fn history(&self) -> &[RestartRecord] {
+        &self.history
+    }
+
     /// Requests refused at the connection while the process was down.
     pub fn refused(&self) -> u64 {
         self.refused
@@ -116,9 +134,9 @@ impl Process {
         revision: u64,
         ready_at: impl Fn(Kind) -> SimTime,
     ) {
-        if self.down_since.take().is_none() {
+        let Some(down_at) = self.down_since.take() else {
             return;
-        }
+        };
         self.started_at = now;
         self.restarts += 1;
         self.caches = Kind::ALL
@@ -131,6 +149,11 @@ impl Process {
                 (kind, cache)
             })
             .collect();
+        self.history.push(RestartRecord {
+            down_at,
+            up_at: now,
+            caches_ready_at: self.caches_ready_at().unwrap_or(now),
+        });
     }
 
     /// Counts a request refused at the connection.
@@ -214,6 +237,14 @@ mod tests {
         assert!(!process.is_down());
         assert_eq!(process.restarts(), 1);
         assert_eq!(process.caches_ready_at(), Some(t(43)));
+        assert_eq!(
+            process.history(),
+            [RestartRecord {
+                down_at: t(10),
+                up_at: t(40),
+                caches_ready_at: t(43)
+            }]
+        );
         // At 42 s the pod cache is 2 s unready: e^0.12 = 1.13 → Retry-After 1.
         assert_eq!(
             process.refuses_list(Kind::Pod, t(42)),

@@ -62,13 +62,14 @@ enum Pending {
 pub struct InformerHealth {
     /// Informers counted.
     pub informers: u64,
-    /// Of which with an open watch now (synced and following changes).
-    pub watching: u64,
-    /// LISTs sent, first lists included.
+    /// Of which following changes now: a watch is open, or being opened again after one
+    /// ended cleanly. The others are starting, relisting or backing off after a failure.
+    pub following: u64,
+    /// LISTs answered (with objects or an error), first lists included.
     pub lists: u64,
-    /// Watches opened.
+    /// WATCH requests answered (opened or refused).
     pub watches: u64,
-    /// Backoffs waited.
+    /// Backoffs decided.
     pub backoffs: u64,
 }
 
@@ -82,7 +83,7 @@ impl InformerHealth {
 impl std::ops::AddAssign for InformerHealth {
     fn add_assign(&mut self, other: InformerHealth) {
         self.informers += other.informers;
-        self.watching += other.watching;
+        self.following += other.following;
         self.lists += other.lists;
         self.watches += other.watches;
         self.backoffs += other.backoffs;
@@ -100,6 +101,10 @@ pub struct Informer {
     /// Drawn from on the first watch (a stream per informer, made when first needed).
     rng: Option<Box<SimRng>>,
     pending: Pending,
+    /// Whether it follows changes: set when a watch opens, cleared by any failure.
+    following: bool,
+    /// LIST and WATCH requests answered.
+    answered: (u64, u64),
     cache: BTreeMap<ObjectKey, Arc<Object>>,
     synced: bool,
 }
@@ -132,6 +137,8 @@ impl Informer {
             reflector: Reflector::new(config, SimTime::ZERO),
             rng: None,
             pending: Pending::Nothing,
+            following: false,
+            answered: (0, 0),
             cache: BTreeMap::new(),
             synced: false,
         }
@@ -157,9 +164,9 @@ impl Informer {
         let stats = self.reflector.stats();
         InformerHealth {
             informers: 1,
-            watching: u64::from(matches!(self.pending, Pending::Open(_))),
-            lists: stats.lists,
-            watches: stats.watches,
+            following: u64::from(self.following),
+            lists: self.answered.0,
+            watches: self.answered.1,
             backoffs: stats.backoffs,
         }
     }
@@ -182,6 +189,7 @@ impl Informer {
         match self.pending {
             Pending::List(id) if id == request => {
                 self.pending = Pending::Nothing;
+                self.answered.0 += 1;
                 let (deltas, action) = match response {
                     Ok(ResponseBody::List {
                         items,
@@ -195,6 +203,7 @@ impl Informer {
                     }
                     Ok(_) => (Vec::new(), ReflectorAction::Continue),
                     Err(error) => {
+                        self.following = false;
                         let failure = failure(error);
                         let action = self.drive(cx, |r, rng| r.on_list_failed(now, failure, rng));
                         (Vec::new(), action)
@@ -205,10 +214,15 @@ impl Informer {
             }
             Pending::Watch(id) if id == request => {
                 self.pending = Pending::Nothing;
+                self.answered.1 += 1;
                 match response {
-                    Ok(ResponseBody::Watch(watch)) => self.pending = Pending::Open(*watch),
+                    Ok(ResponseBody::Watch(watch)) => {
+                        self.pending = Pending::Open(*watch);
+                        self.following = true;
+                    }
                     Ok(_) => {}
                     Err(error) => {
+                        self.following = false;
                         let failure = failure(error);
                         let action = self.drive(cx, |r, rng| r.on_watch_refused(now, failure, rng));
                         self.act(action, cx);
@@ -257,6 +271,10 @@ impl Informer {
         self.pending = Pending::Nothing;
         let now = cx.now();
         let action = self.drive(cx, |r, rng| r.on_watch_ended(now, WatchEnd::Closed, rng));
+        // A very short watch sends the reflector back to a LIST.
+        if !matches!(action, ReflectorAction::Watch { .. }) {
+            self.following = false;
+        }
         self.act(action, cx);
         true
     }

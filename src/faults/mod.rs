@@ -9,6 +9,8 @@
 //! * `zone_outage.rs` — `zoneOutage`: every node of a zone crashes at once;
 //! * `pod_crash.rs` — `podCrash`: a pod's container process exits with a code of its own;
 //! * `oom_kill.rs` — `oomKill`: the kernel's OOM killer kills a pod's container;
+//! * `apiserver_restart.rs` — `apiserverRestart`: the apiserver process stops and a new one
+//!   starts after a downtime, with cold watch caches;
 //! * `pod_target.rs` — which pods a pod fault hits: one named, or some chosen at random
 //!   among the running pods a label selector matches, when the fault fires.
 //!
@@ -19,6 +21,7 @@
 //! container runtime; a partition is the world's own, since it sits between the components
 //! and the apiserver.
 
+pub mod apiserver_restart;
 pub mod crash_node;
 pub mod kubelet;
 pub mod oom_kill;
@@ -88,6 +91,11 @@ pub enum Fault {
         /// The container (None: the pod's first container).
         container: Option<String>,
     },
+    /// The apiserver process stops, and a new one starts after `downtime`.
+    ApiserverRestart {
+        /// From the old process stopping to the new one starting.
+        downtime: SimDuration,
+    },
 }
 
 impl Fault {
@@ -144,6 +152,9 @@ impl Fault {
                     });
                 format!("OOM-kill {which} of {target}")
             }
+            Fault::ApiserverRestart { downtime } => {
+                format!("restart the apiserver ({downtime} down)")
+            }
         }
     }
 
@@ -159,7 +170,9 @@ impl Fault {
             Fault::Partition { nodes, .. } | Fault::ZoneOutage { nodes, .. } => {
                 nodes.iter().map(String::as_str).collect()
             }
-            Fault::PodCrash { .. } | Fault::OomKill { .. } => Vec::new(),
+            Fault::PodCrash { .. } | Fault::OomKill { .. } | Fault::ApiserverRestart { .. } => {
+                Vec::new()
+            }
         }
     }
 
@@ -229,4 +242,8 @@ pub enum FaultStep {
     Cut(Vec<String>),
     /// The nodes reach the apiserver again.
     Heal(Vec<String>),
+    /// The apiserver process goes away.
+    ApiserverDown,
+    /// A new apiserver process starts.
+    ApiserverUp,
 }

@@ -8,6 +8,7 @@ pub mod convergence;
 pub mod gpu;
 pub mod healing;
 pub mod placement;
+pub mod restarts;
 
 use crate::scheduler::queue::PendingPods;
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use crate::api::pod::PodPhase;
 use crate::api::resources::{MissingRequests, Resources, pod_requests};
 use crate::api::{Kind, Object, ResourceVersion, Uid};
 use crate::apiserver::{ApiServer, ChangeType};
+use crate::client::informer::InformerHealth;
 use crate::kube_proxy::KubeProxies;
 use crate::scheduler::kube_scheduler::KubeScheduler;
 use crate::sim::SimTime;
@@ -88,6 +90,23 @@ pub struct Sample {
     /// Flow control's gauges per level (`LevelMetrics::gauges`, in that order), when the
     /// request path is modelled.
     pub flowcontrol: Option<Vec<(String, [f64; 15])>>,
+    /// The apiserver process and its clients, when the request path is modelled.
+    pub clients: Option<ClientsSample>,
+}
+
+/// The apiserver process and how its clients are doing, at a sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientsSample {
+    /// Whether the apiserver process is up.
+    pub apiserver_up: bool,
+    /// Requests answered 429 so far (`apiserver_request_total{code="429"}`).
+    pub too_many_requests: u64,
+    /// Requests refused at the connection while the apiserver was down.
+    pub connections_refused: u64,
+    /// Requests whose connection was reset when the apiserver went down.
+    pub connections_reset: u64,
+    /// Every component's informers, summed.
+    pub informers: InformerHealth,
 }
 
 impl Sample {
@@ -108,6 +127,8 @@ pub struct Observed<'a> {
     pub scheduler: Option<&'a KubeScheduler>,
     /// The kube-proxies.
     pub kube_proxies: Option<&'a KubeProxies>,
+    /// Every component's informers, summed.
+    pub informers: InformerHealth,
 }
 
 /// The samples of a run.
@@ -190,6 +211,22 @@ impl Recorder {
                 .iter()
                 .map(|m| (m.name.clone(), m.gauges().map(|(_, value)| value)))
                 .collect()
+        });
+        sample.clients = api.request_path().map(|_| {
+            let process = api.process();
+            ClientsSample {
+                apiserver_up: !process.is_down(),
+                too_many_requests: api
+                    .counters()
+                    .requests
+                    .iter()
+                    .filter(|((_, _, code), _)| *code == 429)
+                    .map(|(_, n)| n)
+                    .sum(),
+                connections_refused: process.refused(),
+                connections_reset: process.reset(),
+                informers: components.informers,
+            }
         });
         if let Some(s) = components.scheduler {
             sample.scheduler_pending_pods = s.pending_pods();

@@ -537,6 +537,76 @@ struct Stampede {
         skip_serializing_if = "Option::is_none"
     )]
     client_retries_exhausted: Option<u64>,
+    /// The clients' informers and the apiserver's restarts (modelled path only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clients: Option<ClientsJson>,
+}
+
+/// `stampede.clients`: how the informers of every component fared, and what each apiserver
+/// restart cost them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientsJson {
+    informers: u64,
+    informers_following: u64,
+    reflector_lists_total: u64,
+    reflector_relists_total: u64,
+    reflector_watches_total: u64,
+    reflector_backoffs_total: u64,
+    connections_refused_total: u64,
+    connections_reset_total: u64,
+    restarts: Vec<RestartJson>,
+}
+
+/// One apiserver restart in `stampede.clients.restarts`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RestartJson {
+    down_at: String,
+    up_at: String,
+    watch_caches_ready_at: String,
+    /// The first sample where every informer followed changes again and 429s were back to
+    /// their rate before the restart; null if that never happened.
+    recovered_at: Option<String>,
+    /// From the process going down.
+    recovered_after: Option<String>,
+    relists: u64,
+    apiserver_request_total_429: u64,
+    informers_not_following_peak: u64,
+}
+
+/// `stampede.clients`, when the request path is modelled.
+fn clients_json(world: &World) -> Option<ClientsJson> {
+    let samples = world.recorder().samples();
+    let last = samples.iter().rev().find_map(|s| s.clients)?;
+    let informers = last.informers;
+    let history = world.api().process().history();
+    let restarts = crate::metrics::restarts::restart_outcomes(samples, history)
+        .into_iter()
+        .map(|o| RestartJson {
+            down_at: o.record.down_at.to_string(),
+            up_at: o.record.up_at.to_string(),
+            watch_caches_ready_at: o.record.caches_ready_at.to_string(),
+            recovered_at: o.recovered_at.map(|t| t.to_string()),
+            recovered_after: o
+                .recovered_at
+                .map(|t| t.saturating_since(o.record.down_at).to_string()),
+            relists: o.relists,
+            apiserver_request_total_429: o.too_many_requests,
+            informers_not_following_peak: o.informers_not_following_peak,
+        })
+        .collect();
+    Some(ClientsJson {
+        informers: informers.informers,
+        informers_following: informers.following,
+        reflector_lists_total: informers.lists,
+        reflector_relists_total: informers.relists(),
+        reflector_watches_total: informers.watches,
+        reflector_backoffs_total: informers.backoffs,
+        connections_refused_total: last.connections_refused,
+        connections_reset_total: last.connections_reset,
+        restarts,
+    })
 }
 
 /// `stampede.flowcontrol`: each priority level's (max-in-flight: each request kind's;
@@ -757,6 +827,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                     .collect()
             }),
             client_retries_exhausted: world.transport().map(|t| t.exhausted()),
+            clients: clients_json(world),
         },
         convergence: convergence_json(world, info.end),
         endpoints: endpoints_json(world),
@@ -804,6 +875,22 @@ pub const GPU_TIMESERIES_COLUMNS: &[&str] = &[
     "gpu_allocation_pct",
     "gpu_frag_amount_pct",
     "gpu_frag_ratio_pct",
+];
+
+/// The columns `timeseries.csv` adds after those of GPUs in runs with a modelled apiserver
+/// (`spec.apiserver.flowControl` other than `ideal`), before flow control's; README documents
+/// each.
+pub const CLIENT_TIMESERIES_COLUMNS: &[&str] = &[
+    "apiserver_up",
+    "apiserver_request_total_429",
+    "connections_refused_total",
+    "connections_reset_total",
+    "informers",
+    "informers_following",
+    "reflector_lists_total",
+    "reflector_relists_total",
+    "reflector_watches_total",
+    "reflector_backoffs_total",
 ];
 
 /// The columns of `timeseries.csv`, in order; README documents each.
@@ -862,6 +949,10 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
     let mut header = TIMESERIES_COLUMNS.to_vec();
     if gpu {
         header.extend(GPU_TIMESERIES_COLUMNS);
+    }
+    let clients = samples.iter().any(|s| s.clients.is_some());
+    if clients {
+        header.extend(CLIENT_TIMESERIES_COLUMNS);
     }
     // Flow control's levels are fixed for a run: the first sample names them.
     let levels: Vec<String> = samples
@@ -934,6 +1025,21 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
                 ]),
                 None => row.extend(GPU_TIMESERIES_COLUMNS.iter().map(|_| String::new())),
             }
+        }
+        if let Some(c) = &s.clients {
+            let i = &c.informers;
+            row.extend([
+                u64::from(c.apiserver_up).to_string(),
+                c.too_many_requests.to_string(),
+                c.connections_refused.to_string(),
+                c.connections_reset.to_string(),
+                i.informers.to_string(),
+                i.following.to_string(),
+                i.lists.to_string(),
+                i.relists().to_string(),
+                i.watches.to_string(),
+                i.backoffs.to_string(),
+            ]);
         }
         if let Some(sampled) = &s.flowcontrol {
             for (_, gauges) in sampled {

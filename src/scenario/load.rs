@@ -835,6 +835,19 @@ fn assemble(
             DEFAULT_SAMPLE_EVERY,
         ),
     };
+    if let Some(s) = &fault_check
+        && apiserver.request_path.mode == crate::apiserver::FlowControlMode::Ideal
+        && let Some((i, entry)) =
+            (s.timeline.iter().enumerate()).find(|(_, e)| e.value.apiserver_restart.is_some())
+    {
+        return Err(ScenarioError::Invalid {
+            pos: at(&entry.referenced),
+            path: format!("spec.timeline[{i}].apiserverRestart"),
+            message: "the ideal apiserver has no process to restart; expected \
+                      spec.apiserver.flowControl to be maxInflight, apf or dynamic"
+                .into(),
+        });
+    }
     let gates = feature_gates(doc.as_ref().map(|d| &d.spec.scheduler), &locator)?;
     let scheduler = scheduler_settings(
         doc.as_ref().map(|d| &d.spec.scheduler),
@@ -1706,6 +1719,7 @@ fn timeline_action(
         e.flap.is_some(),
         e.pod_crash.is_some(),
         e.oom_kill.is_some(),
+        e.apiserver_restart.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -1714,7 +1728,7 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap, podCrash, oomKill), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap, podCrash, oomKill, apiserverRestart), found {present}"
             ),
         ));
     }
@@ -1826,7 +1840,7 @@ fn timeline_action(
 }
 
 /// A fault entry, if `e` is one: `crash`, `stopKubelet`, `startKubelet`, `partition`,
-/// `zoneOutage`, `flap`, `podCrash` or `oomKill`, its durations positive, its nodes named
+/// `zoneOutage`, `flap`, `podCrash`, `oomKill` or `apiserverRestart`, its durations positive, its nodes named
 /// (whether they exist is checked once every node of the scenario is known), its pods named
 /// as `namespace/name` or chosen by a valid selector. An error names the field (from the action's key) and what was
 /// expected.
@@ -1941,6 +1955,10 @@ fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
         };
         pod_fault_target("oomKill", &given)
             .map(|(target, container)| Fault::OomKill { target, container })
+    } else if let Some(restart) = &e.apiserver_restart {
+        Ok(Fault::ApiserverRestart {
+            downtime: restart.downtime,
+        })
     } else {
         return None;
     };

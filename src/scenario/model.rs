@@ -287,6 +287,18 @@ pub struct TimelineEntry {
     pub pod_crash: Option<PodCrashAction>,
     /// The OOM killer kills a pod's container (fault).
     pub oom_kill: Option<OomKillAction>,
+    /// The apiserver process stops and a new one starts (fault).
+    pub apiserver_restart: Option<ApiserverRestartAction>,
+}
+
+/// `apiserverRestart:` — the kube-apiserver process stops, and a new one starts `downtime`
+/// later (default 0s: at once) with empty watch caches.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiserverRestartAction {
+    /// From the old process stopping to the new one starting.
+    #[serde(default)]
+    pub downtime: SimDuration,
 }
 
 /// `podCrash:` — containers of pods exit with `exitCode` (default 1): of the pod `pod`

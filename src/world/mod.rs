@@ -18,6 +18,7 @@ pub mod transport;
 use crate::api::Object;
 use crate::apiserver::ClientId;
 use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
+use crate::client::informer::InformerHealth;
 use crate::component::{Component, ComponentContext, Timer};
 use crate::controllers::deployment::DeploymentController;
 use crate::controllers::disruption::DisruptionController;
@@ -29,7 +30,8 @@ use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::controllers::taint_eviction::TaintEvictionController;
 use crate::faults::partition::Network;
 use crate::faults::{
-    Fault, FaultStep, PodFaultError, crash_node, oom_kill, partition, pod_crash, zone_outage,
+    Fault, FaultStep, PodFaultError, apiserver_restart, crash_node, oom_kill, partition, pod_crash,
+    zone_outage,
 };
 use crate::kube_proxy::KubeProxies;
 use crate::kube_proxy::kube_proxy_client;
@@ -291,6 +293,13 @@ impl World {
             kube_proxies: self
                 .kube_proxies
                 .and_then(|id| component_as::<KubeProxies>(&self.components, id)),
+            informers: self
+                .components
+                .iter()
+                .fold(InformerHealth::default(), |mut sum, c| {
+                    sum += c.informer_health();
+                    sum
+                }),
         };
         self.recorder.sample(now, &self.api, observed);
     }
@@ -357,6 +366,7 @@ impl World {
                 up,
                 times,
             } => partition::flap_steps(node, *down, *up, *times),
+            Fault::ApiserverRestart { downtime } => apiserver_restart::steps(*downtime),
         };
         for (delay, step) in steps {
             if delay.is_zero() {
@@ -431,6 +441,8 @@ impl World {
                 let clients = self.node_clients(&nodes);
                 self.network.cut(&clients);
             }
+            FaultStep::ApiserverDown => self.api.shut_down(ctx.now(), &mut self.outputs),
+            FaultStep::ApiserverUp => self.api.come_up(ctx.now()),
             FaultStep::Heal(nodes) => {
                 let clients = self.node_clients(&nodes);
                 let (requests, outputs) = self.network.heal(&clients);
