@@ -48,9 +48,14 @@ pub enum Command {
     #[command(after_help = "Examples:
   kubesim run scenarios/quickstart.yaml
   kubesim run scenarios/quickstart.yaml --seed 7 --out /tmp/qs --events --until 5m
+  kubesim run scenarios/quickstart.yaml --openmetrics --openmetrics-start 2026-03-01T09:00:00Z
 
 Writes summary.json, timeseries.csv, run.json, charts/*.svg and report.html (and events.jsonl
-with --events) into the output folder, atomically: a failed run leaves no partial output.")]
+with --events, metrics.om with --openmetrics) into the output folder, atomically: a failed run
+leaves no partial output.
+
+metrics.om holds timeseries.csv's series as OpenMetrics text with timestamps; import it with
+  promtool tsdb create-blocks-from openmetrics metrics.om DATA_DIR")]
     Run(RunArgs),
     /// Show why the scheduler put a pod where it did, node by node.
     #[command(after_help = "Examples:
@@ -101,6 +106,14 @@ pub struct RunArgs {
     /// Also write events.jsonl: every API write with its virtual time.
     #[arg(long)]
     pub events: bool,
+    /// Also write metrics.om: the sampled series as OpenMetrics text with timestamps, for
+    /// `promtool tsdb create-blocks-from openmetrics`.
+    #[arg(long)]
+    pub openmetrics: bool,
+    /// The instant virtual time 0 stands for in metrics.om: RFC 3339 (2026-01-01T00:00:00Z,
+    /// 2026-01-01T01:00:00+01:00) or Unix seconds (1767225600) [default: 2026-01-01T00:00:00Z].
+    #[arg(long, value_name = "TIME", requires = "openmetrics", value_parser = parse_start)]
+    pub openmetrics_start: Option<crate::report::openmetrics::Start>,
     /// Print nothing but errors.
     #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -142,6 +155,11 @@ pub struct ValidateArgs {
     /// Also list the manifest fields and kinds kubesim ignored.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+fn parse_start(text: &str) -> Result<crate::report::openmetrics::Start, String> {
+    text.parse()
+        .map_err(|e: crate::report::openmetrics::StartError| e.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<SimDuration, String> {

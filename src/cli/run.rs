@@ -60,17 +60,16 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
-    let written = report::write(
-        &out,
-        &info,
-        sim.model(),
-        ReportOptions {
-            events: args.events,
-        },
-    )
-    .map_err(|e| CliError::bad_input(e.to_string()))?;
+    let report_options = ReportOptions {
+        events: args.events,
+        openmetrics: args
+            .openmetrics
+            .then(|| args.openmetrics_start.unwrap_or_default()),
+    };
+    let written = report::write(&out, &info, sim.model(), report_options)
+        .map_err(|e| CliError::bad_input(e.to_string()))?;
     if !args.quiet {
-        print_summary(&info, sim.model(), &written);
+        print_summary(&info, sim.model(), &written, report_options);
     }
     // The process ends here: freeing a large cluster object by object would take a tenth of
     // a big run's time for memory the exit returns anyway.
@@ -85,9 +84,9 @@ fn run_replay(
     scenario: &scenario::Scenario,
     replay: &scenario::load::ReplaySettings,
 ) -> Result<(), CliError> {
-    if args.until.is_some() || args.events {
+    if args.until.is_some() || args.events || args.openmetrics {
         return Err(CliError::bad_input(format!(
-            "{}: a replay scenario places each pod once; --until and --events do not apply",
+            "{}: a replay scenario places each pod once; --until, --events and --openmetrics do not apply",
             args.scenario.display()
         )));
     }
@@ -185,7 +184,12 @@ fn new_bar(until: SimTime) -> ProgressBar {
     bar
 }
 
-fn print_summary(info: &RunInfo<'_>, world: &world::World, out: &std::path::Path) {
+fn print_summary(
+    info: &RunInfo<'_>,
+    world: &world::World,
+    out: &std::path::Path,
+    options: ReportOptions,
+) {
     let empty = crate::metrics::Sample::default();
     let last = world.recorder().last().unwrap_or(&empty);
     let failed = world
@@ -220,4 +224,10 @@ fn print_summary(info: &RunInfo<'_>, world: &world::World, out: &std::path::Path
         failed
     );
     println!("  report: {}", out.join("report.html").display());
+    if let Some(start) = options.openmetrics {
+        println!(
+            "  OpenMetrics: {} (virtual time 0 at {start})",
+            out.join(report::openmetrics::FILE).display()
+        );
+    }
 }

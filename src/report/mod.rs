@@ -1,9 +1,10 @@
-//! The outputs of a run: `summary.json`, `timeseries.csv`, `events.jsonl`, `run.json`,
-//! `charts/*.svg` and `report.html`, written atomically into one folder.
+//! The outputs of a run: `summary.json`, `timeseries.csv`, `events.jsonl`, `metrics.om`,
+//! `run.json`, `charts/*.svg` and `report.html`, written atomically into one folder.
 
 pub mod chart;
 pub mod files;
 pub mod html;
+pub mod openmetrics;
 pub mod output;
 pub mod page;
 pub mod sweep_chart;
@@ -51,6 +52,8 @@ impl RunInfo<'_> {
 pub struct ReportOptions {
     /// Write `events.jsonl`.
     pub events: bool,
+    /// Write `metrics.om`, with virtual time 0 at this instant.
+    pub openmetrics: Option<openmetrics::Start>,
 }
 
 /// Writes every output of the run into `dir`, replacing a previous report there.
@@ -66,6 +69,16 @@ pub fn write(
         "timeseries.csv",
         &files::timeseries_csv(world.recorder().samples()),
     )?;
+    if let Some(start) = options.openmetrics {
+        let run = openmetrics::RunLabels {
+            scenario: &info.scenario.name,
+            seed: info.seed,
+        };
+        staged.write(
+            openmetrics::FILE,
+            &openmetrics::render(world.recorder().samples(), &run, start),
+        )?;
+    }
     if options.events {
         staged.write_with("events.jsonl", |out| {
             files::write_events(out, world.api().writes())

@@ -1,0 +1,1216 @@
+//! `metrics.om`: the run's samples — the series `timeseries.csv` carries — as OpenMetrics text
+//! (exposition format 1.0.0) with a timestamp on every sample, which
+//! `promtool tsdb create-blocks-from openmetrics` imports into Prometheus, so a simulated run
+//! can be held beside a real cluster in the same dashboards.
+//!
+//! This module owns the mapping from a [`Sample`] to metric families (name, type, unit, help
+//! and labels of each series), the instant virtual time 0 stands for ([`Start`],
+//! `--openmetrics-start`), and the text itself.
+//!
+//! * **Names.** A series that mirrors a real Prometheus metric keeps its upstream name
+//!   (`apiserver_request_total`, `scheduler_pending_pods`, `apiserver_flowcontrol_*`,
+//!   `etcd_debugging_mvcc_current_revision`); the others are `kubesim_` and snake case, in
+//!   base units (`_cores`, `_bytes`, `_ratio` instead of millicores and percentages), with a
+//!   `# UNIT` line whose unit is the name's last word.
+//! * **Labels.** What `timeseries.csv` spreads over columns of one quantity becomes a label
+//!   of one family: `scheduler_pending_pods{queue}`, `kubesim_pods_by_phase{phase}`,
+//!   `kubesim_nodes_by_ready_status{status}`, `kubesim_nodes_tainted{taint}`, and flow
+//!   control's `<level>:<metric>` columns `<metric>{priority_level="<level>"}`. The sum over
+//!   such a label is the total, so `timeseries.csv`'s `scheduler_pending_pods` (the sum) is
+//!   not written a second time. Every sample also carries `kubesim_scenario` and
+//!   `kubesim_seed`, so that imported runs never merge with each other or with a real
+//!   cluster's series of the same name.
+//! * **Types.** A cumulative column is a counter (family `foo`, samples `foo_total`); a level
+//!   is a gauge. `kubeproxy_sync_proxy_rules_duration_seconds_count` is upstream the count of
+//!   a histogram kubesim has no buckets for: it is the counter
+//!   `kubesim_kubeproxy_sync_proxy_rules_total`. `etcd_revision` is a gauge, as etcd exports
+//!   it.
+//! * **Time.** A sample at virtual time `t` is stamped `start + t` in seconds since the Unix
+//!   epoch, to the millisecond (what Prometheus keeps; the rest is dropped); when two samples
+//!   fall in one millisecond only the later is written. The default start is
+//!   [`DEFAULT_START`], a fixed instant: the output never depends on the wall clock.
+//! * **Values.** Counts as integers, cores as exact decimals, everything else as Rust prints
+//!   an `f64` (the shortest text that reads back to the same number; never an exponent), at
+//!   full precision rather than `timeseries.csv`'s two decimals.
+
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use crate::api::resources::{CPU, MEMORY, PODS};
+use crate::api::timestamp::{parse_rfc3339, rfc3339_nano};
+use crate::apiserver::flowcontrol::LevelMetrics;
+use crate::metrics::Sample;
+use crate::sim::SimTime;
+
+/// The file's name in a report folder.
+pub const FILE: &str = "metrics.om";
+
+/// The instant virtual time 0 stands for unless `--openmetrics-start` says otherwise.
+pub const DEFAULT_START: &str = "2026-01-01T00:00:00Z";
+
+/// [`DEFAULT_START`] in milliseconds since the Unix epoch.
+const DEFAULT_START_MILLIS: u64 = 1_767_225_600_000;
+
+/// The last start accepted, 2499-12-31T23:59:59.999Z, in milliseconds: far enough, and
+/// every millisecond up to it still reads back exactly through Prometheus's `f64` seconds.
+const MAX_START_MILLIS: u64 = 16_725_225_599_999;
+
+const NANOS_PER_MILLI: u64 = 1_000_000;
+
+/// The wall-clock instant virtual time 0 stands for in `metrics.om`, to the millisecond.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Start {
+    unix_millis: u64,
+}
+
+impl Default for Start {
+    /// [`DEFAULT_START`].
+    fn default() -> Self {
+        Start {
+            unix_millis: DEFAULT_START_MILLIS,
+        }
+    }
+}
+
+impl Start {
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_millis(self) -> u64 {
+        self.unix_millis
+    }
+
+    /// Milliseconds since the Unix epoch of virtual time `at`: the start plus `at`, whose
+    /// sub-millisecond part is dropped.
+    pub fn millis_at(self, at: SimTime) -> u64 {
+        self.unix_millis
+            .saturating_add(at.as_nanos() / NANOS_PER_MILLI)
+    }
+}
+
+/// Why a `--openmetrics-start` value is not an instant.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Neither an RFC 3339 time nor Unix seconds.
+    #[error(
+        "{text:?}: expected an RFC 3339 time such as 2026-01-01T00:00:00Z or \
+         2026-01-01T01:00:00+01:00, or Unix seconds such as 1767225600"
+    )]
+    Malformed {
+        /// The value given.
+        text: String,
+    },
+    /// Finer than a millisecond, which Prometheus cannot keep.
+    #[error("{text:?}: more precise than a millisecond, which is all Prometheus keeps")]
+    TooPrecise {
+        /// The value given.
+        text: String,
+    },
+    /// Before the Unix epoch or after 2499-12-31T23:59:59.999Z.
+    #[error("{text:?}: outside 1970-01-01T00:00:00Z to 2499-12-31T23:59:59.999Z")]
+    OutOfRange {
+        /// The value given.
+        text: String,
+    },
+}
+
+impl FromStr for Start {
+    type Err = StartError;
+
+    /// RFC 3339 (`2026-01-01T00:00:00Z`, a fraction of up to nine digits, `Z` or a `±hh:mm`
+    /// offset) or Unix seconds (`1767225600`, `1767225600.5`); at most millisecond precision.
+    fn from_str(text: &str) -> Result<Start, StartError> {
+        let nanos = if text.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            unix_seconds_nanos(text)
+        } else {
+            rfc3339_nanos(text)
+        };
+        let nanos = nanos.ok_or_else(|| StartError::Malformed { text: text.into() })?;
+        if nanos < 0 {
+            return Err(StartError::OutOfRange { text: text.into() });
+        }
+        if nanos % i128::from(NANOS_PER_MILLI) != 0 {
+            return Err(StartError::TooPrecise { text: text.into() });
+        }
+        let millis = u64::try_from(nanos / i128::from(NANOS_PER_MILLI))
+            .ok()
+            .filter(|&m| m <= MAX_START_MILLIS)
+            .ok_or_else(|| StartError::OutOfRange { text: text.into() })?;
+        Ok(Start {
+            unix_millis: millis,
+        })
+    }
+}
+
+impl fmt::Display for Start {
+    /// RFC 3339 in UTC, with the milliseconds when there are any.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = SimTime::from_nanos(self.unix_millis * NANOS_PER_MILLI);
+        f.write_str(&rfc3339_nano(at))
+    }
+}
+
+/// Nanoseconds since the epoch of `digits[.fraction]` seconds (a fraction of up to nine
+/// digits); `None` when malformed or too large.
+fn unix_seconds_nanos(text: &str) -> Option<i128> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, fraction),
+        None => (text, ""),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 9 {
+        return None;
+    }
+    if text.ends_with('.') {
+        return None;
+    }
+    let seconds: i128 = whole.parse().ok()?;
+    let fraction_nanos: i128 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<9}").parse().ok()?
+    };
+    Some(seconds * 1_000_000_000 + fraction_nanos)
+}
+
+/// Nanoseconds since the epoch of an RFC 3339 time with `Z` or a `±hh:mm` offset (the `T` and
+/// `Z` in either case); `None` when malformed or before 1970 as written.
+fn rfc3339_nanos(text: &str) -> Option<i128> {
+    let text = text.to_ascii_uppercase();
+    if text.ends_with('Z') {
+        return parse_rfc3339(&text).map(|t| i128::from(t.as_nanos()));
+    }
+    // `±hh:mm`: the clock reads local time; UTC is that minus the offset.
+    let split = text.len().checked_sub(6)?;
+    let (local, offset) = (text.get(..split)?, text.get(split..)?);
+    let sign: i128 = match offset.as_bytes().first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return None,
+    };
+    let (hours, minutes) = offset.get(1..)?.split_once(':')?;
+    let field = |s: &str| {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i128>().ok())
+            .flatten()
+    };
+    let (hours, minutes) = (field(hours)?, field(minutes)?);
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    let local = parse_rfc3339(&format!("{local}Z"))?;
+    Some(i128::from(local.as_nanos()) - sign * (hours * 3600 + minutes * 60) * 1_000_000_000)
+}
+
+/// The labels every sample of a run carries.
+#[derive(Clone, Copy, Debug)]
+pub struct RunLabels<'a> {
+    /// The scenario's name (`kubesim_scenario`).
+    pub scenario: &'a str,
+    /// The run's seed (`kubesim_seed`).
+    pub seed: u64,
+}
+
+/// A metric family's type, as `# TYPE` writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    /// A value that goes up and down; its samples carry the family's name.
+    Gauge,
+    /// A cumulative count; its samples are named `<family>_total`.
+    Counter,
+}
+
+impl MetricType {
+    /// The word `# TYPE` writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricType::Gauge => "gauge",
+            MetricType::Counter => "counter",
+        }
+    }
+}
+
+/// A sample's value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Value {
+    /// A count.
+    Count(u64),
+    /// A signed integer.
+    Int(i64),
+    /// Thousandths, written as an exact decimal (millicores as cores).
+    Milli(i64),
+    /// Anything else.
+    Float(f64),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Value::Count(n) => write!(f, "{n}"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Milli(n) => {
+                let sign = if n < 0 { "-" } else { "" };
+                let (whole, rest) = (n.unsigned_abs() / 1000, n.unsigned_abs() % 1000);
+                if rest == 0 {
+                    write!(f, "{sign}{whole}")
+                } else {
+                    let fraction = format!("{rest:03}");
+                    write!(f, "{sign}{whole}.{}", fraction.trim_end_matches('0'))
+                }
+            }
+            Value::Float(x) if x.is_nan() => f.write_str("NaN"),
+            Value::Float(x) if x.is_infinite() => {
+                f.write_str(if x > 0.0 { "+Inf" } else { "-Inf" })
+            }
+            // Rust writes a finite f64 as the shortest decimal that reads back to it, without
+            // an exponent: OpenMetrics' realnumber.
+            Value::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// How a series reads its value from a sample; `None` where the sample has none.
+type Read = fn(&Sample) -> Option<Value>;
+
+/// One family of the sampled columns.
+struct Column {
+    family: &'static str,
+    kind: MetricType,
+    /// The unit `# UNIT` names; the family's name ends in `_<unit>`.
+    unit: Option<&'static str>,
+    help: &'static str,
+    /// Each series: its label (name and value), if it has one, and how it reads a sample.
+    series: &'static [(Option<(&'static str, &'static str)>, Read)],
+}
+
+impl Column {
+    const fn gauge(
+        family: &'static str,
+        help: &'static str,
+        series: &'static [(Option<(&'static str, &'static str)>, Read)],
+    ) -> Column {
+        Column {
+            family,
+            kind: MetricType::Gauge,
+            unit: None,
+            help,
+            series,
+        }
+    }
+
+    const fn counter(
+        family: &'static str,
+        help: &'static str,
+        series: &'static [(Option<(&'static str, &'static str)>, Read)],
+    ) -> Column {
+        Column {
+            kind: MetricType::Counter,
+            ..Column::gauge(family, help, series)
+        }
+    }
+
+    const fn unit(self, unit: &'static str) -> Column {
+        Column {
+            unit: Some(unit),
+            ..self
+        }
+    }
+}
+
+fn count(n: u64) -> Option<Value> {
+    Some(Value::Count(n))
+}
+
+fn int(n: i64) -> Option<Value> {
+    Some(Value::Int(n))
+}
+
+fn float(x: f64) -> Option<Value> {
+    Some(Value::Float(x))
+}
+
+fn milli(n: i64) -> Option<Value> {
+    Some(Value::Milli(n))
+}
+
+/// `part / whole`, 0 when nothing is there to share (as `timeseries.csv`'s percentages).
+fn ratio(part: f64, whole: f64) -> Option<Value> {
+    float(if whole > 0.0 { part / whole } else { 0.0 })
+}
+
+fn allocation_ratio(s: &Sample, resource: &str) -> Option<Value> {
+    ratio(
+        s.requested.get(resource) as f64,
+        s.allocatable.get(resource) as f64,
+    )
+}
+
+/// The families of `timeseries.csv`'s columns, in its order (flow control's come after, one
+/// per metric of [`LevelMetrics::gauges`]).
+const COLUMNS: &[Column] = &[
+    Column::gauge(
+        "kubesim_nodes",
+        "Nodes that exist.",
+        &[(None, |s| count(s.nodes))],
+    ),
+    Column::gauge(
+        "kubesim_nodes_unschedulable",
+        "Cordoned nodes (spec.unschedulable).",
+        &[(None, |s| count(s.nodes_unschedulable))],
+    ),
+    Column::gauge(
+        "kubesim_pods",
+        "Pods that exist.",
+        &[(None, |s| count(s.pods))],
+    ),
+    Column::gauge(
+        "kubesim_pods_bound",
+        "Pods bound to a node and not finished.",
+        &[(None, |s| count(s.pods_bound))],
+    ),
+    Column::gauge(
+        "kubesim_pods_pending",
+        "Pods without a node yet, not finished.",
+        &[(None, |s| count(s.pods_pending))],
+    ),
+    Column::gauge(
+        "kubesim_pods_terminating",
+        "Pods whose graceful deletion is under way.",
+        &[(None, |s| count(s.pods_terminating))],
+    ),
+    Column::gauge(
+        "kubesim_cpu_requested_cores",
+        "CPU requests of bound, unfinished pods.",
+        &[(None, |s| milli(s.requested.milli_cpu))],
+    )
+    .unit("cores"),
+    Column::gauge(
+        "kubesim_cpu_allocatable_cores",
+        "Allocatable CPU of all nodes.",
+        &[(None, |s| milli(s.allocatable.milli_cpu))],
+    )
+    .unit("cores"),
+    Column::gauge(
+        "kubesim_cpu_allocation_ratio",
+        "Requested over allocatable CPU.",
+        &[(None, |s| allocation_ratio(s, CPU))],
+    )
+    .unit("ratio"),
+    Column::gauge(
+        "kubesim_memory_requested_bytes",
+        "Memory requests of bound, unfinished pods.",
+        &[(None, |s| int(s.requested.memory))],
+    )
+    .unit("bytes"),
+    Column::gauge(
+        "kubesim_memory_allocatable_bytes",
+        "Allocatable memory of all nodes.",
+        &[(None, |s| int(s.allocatable.memory))],
+    )
+    .unit("bytes"),
+    Column::gauge(
+        "kubesim_memory_allocation_ratio",
+        "Requested over allocatable memory.",
+        &[(None, |s| allocation_ratio(s, MEMORY))],
+    )
+    .unit("ratio"),
+    Column::gauge(
+        "kubesim_pods_allocation_ratio",
+        "Bound, unfinished pods over the nodes' pod slots.",
+        &[(None, |s| allocation_ratio(s, PODS))],
+    )
+    .unit("ratio"),
+    Column::gauge(
+        "kubesim_deployments",
+        "Deployments that exist.",
+        &[(None, |s| count(s.deployments))],
+    ),
+    Column::gauge(
+        "kubesim_replicasets",
+        "ReplicaSets that exist.",
+        &[(None, |s| count(s.replicasets))],
+    ),
+    Column::counter(
+        "apiserver_request",
+        "Requests the apiserver answered, summed over verb, resource and code.",
+        &[(None, |s| count(s.api_requests))],
+    ),
+    Column::counter(
+        "kubesim_apiserver_mutating_request",
+        "Of apiserver_request_total, the mutating requests.",
+        &[(None, |s| count(s.api_writes))],
+    ),
+    Column::counter(
+        "apiserver_watch_events",
+        "Watch events delivered to watchers.",
+        &[(None, |s| count(s.watch_events))],
+    ),
+    Column::gauge(
+        "etcd_debugging_mvcc_current_revision",
+        "The current revision of store (the store's resourceVersion).",
+        &[(None, |s| count(s.revision))],
+    ),
+    Column::gauge(
+        "scheduler_pending_pods",
+        "Pods in kube-scheduler's queues, by queue.",
+        &[
+            (Some(("queue", "active")), |s| {
+                count(s.scheduler_pending_pods.active as u64)
+            }),
+            (Some(("queue", "backoff")), |s| {
+                count(s.scheduler_pending_pods.backoff as u64)
+            }),
+            (Some(("queue", "unschedulable")), |s| {
+                count(s.scheduler_pending_pods.unschedulable as u64)
+            }),
+            (Some(("queue", "gated")), |s| {
+                count(s.scheduler_pending_pods.gated as u64)
+            }),
+        ],
+    ),
+    Column::counter(
+        "scheduler_schedule_attempts",
+        "Scheduling attempts, summed over result and profile.",
+        &[(None, |s| count(s.scheduler_attempts))],
+    ),
+    Column::gauge(
+        "kubesim_cpu_allocation_spread_ratio",
+        "Population standard deviation over nodes of their CPU allocation ratio.",
+        &[(None, |s| float(s.cpu_allocation_spread_pct / 100.0))],
+    )
+    .unit("ratio"),
+    Column::gauge(
+        "kubesim_pods_by_phase",
+        "Pods by status.phase.",
+        &[
+            (Some(("phase", "Pending")), |s| count(s.pods_by_phase[0])),
+            (Some(("phase", "Running")), |s| count(s.pods_by_phase[1])),
+            (Some(("phase", "Succeeded")), |s| count(s.pods_by_phase[2])),
+            (Some(("phase", "Failed")), |s| count(s.pods_by_phase[3])),
+            (Some(("phase", "Unknown")), |s| count(s.pods_by_phase[4])),
+        ],
+    ),
+    Column::gauge(
+        "kubesim_workloads_unconverged",
+        "Deployments and uncontrolled ReplicaSets not holding their declared state.",
+        &[(None, |s| count(s.workloads_unconverged))],
+    ),
+    Column::gauge(
+        "kubesim_deployment_replicas_desired",
+        "Sum over Deployments of spec.replicas.",
+        &[(None, |s| int(s.deployment_replicas_desired))],
+    ),
+    Column::gauge(
+        "kubesim_deployment_replicas_updated",
+        "Sum over Deployments of status.updatedReplicas.",
+        &[(None, |s| int(s.deployment_replicas_updated))],
+    ),
+    Column::gauge(
+        "kubesim_deployment_replicas_available",
+        "Sum over Deployments of status.availableReplicas.",
+        &[(None, |s| int(s.deployment_replicas_available))],
+    ),
+    Column::gauge(
+        "kubesim_deployment_replicas_unavailable",
+        "Sum over Deployments of spec.replicas less status.availableReplicas.",
+        &[(None, |s| int(s.deployment_replicas_unavailable))],
+    ),
+    Column::gauge(
+        "kubesim_endpoint_slices",
+        "EndpointSlices that exist.",
+        &[(None, |s| count(s.endpoint_slices))],
+    ),
+    Column::counter(
+        "kubesim_kubeproxy_sync_proxy_rules",
+        "Rule syncs of every kube-proxy (kubeproxy_sync_proxy_rules_duration_seconds_count).",
+        &[(None, |s| count(s.kube_proxy_syncs))],
+    ),
+    Column::gauge(
+        "kubesim_nodes_by_ready_status",
+        "Nodes by the status of their Ready condition (unknown: not posted yet).",
+        &[
+            (Some(("status", "true")), |s| count(s.node_health.ready)),
+            (Some(("status", "false")), |s| {
+                count(s.node_health.not_ready)
+            }),
+            (Some(("status", "unknown")), |s| {
+                count(s.node_health.unknown)
+            }),
+        ],
+    ),
+    Column::gauge(
+        "kubesim_nodes_tainted",
+        "Nodes with the NoExecute taint.",
+        &[
+            (Some(("taint", "node.kubernetes.io/not-ready")), |s| {
+                count(s.node_health.tainted_not_ready)
+            }),
+            (Some(("taint", "node.kubernetes.io/unreachable")), |s| {
+                count(s.node_health.tainted_unreachable)
+            }),
+        ],
+    ),
+    Column::counter(
+        "kubesim_pods_evicted",
+        "Pods marked with the DisruptionTarget condition.",
+        &[(None, |s| count(s.pods_evicted))],
+    ),
+    Column::gauge(
+        "kubesim_gpu_allocation_ratio",
+        "GPU milli bound pods hold over the GPU capacity.",
+        &[(None, |s| {
+            let g = s.gpu.as_ref()?;
+            ratio(g.allocated_milli as f64, g.capacity_milli() as f64)
+        })],
+    )
+    .unit("ratio"),
+    Column::gauge(
+        "kubesim_gpu_fragmentation_capacity_ratio",
+        "GPU fragmentation against the target workload over the GPU capacity.",
+        &[(None, |s| {
+            let g = s.gpu.as_ref()?;
+            ratio(g.frag.amount_milli(), g.capacity_milli() as f64)
+        })],
+    )
+    .unit("ratio"),
+    Column::gauge(
+        "kubesim_gpu_fragmentation_idle_ratio",
+        "GPU fragmentation against the target workload over the idle GPU.",
+        &[(None, |s| {
+            let g = s.gpu.as_ref()?;
+            ratio(g.frag.amount_milli(), g.frag.idle_milli as f64)
+        })],
+    )
+    .unit("ratio"),
+];
+
+/// The help of flow control's metric `name` (one of [`LevelMetrics::gauges`]).
+fn flow_control_help(name: &str) -> &'static str {
+    match name {
+        "apiserver_flowcontrol_nominal_limit_seats" => {
+            "Nominal number of execution seats configured for each priority level."
+        }
+        "apiserver_flowcontrol_lower_limit_seats" => {
+            "Configured lower bound on the execution seats of each priority level."
+        }
+        "apiserver_flowcontrol_upper_limit_seats" => {
+            "Configured upper bound on the execution seats of each priority level."
+        }
+        "apiserver_flowcontrol_current_limit_seats" => {
+            "Execution seats each priority level may use now."
+        }
+        "apiserver_flowcontrol_current_inqueue_requests" => {
+            "Requests waiting in the queues of each priority level."
+        }
+        "apiserver_flowcontrol_current_inqueue_seats" => {
+            "Seats of the requests waiting in the queues of each priority level."
+        }
+        "apiserver_flowcontrol_current_executing_requests" => {
+            "Requests executing in each priority level."
+        }
+        "apiserver_flowcontrol_current_executing_seats" => {
+            "Seats occupied by requests executing in each priority level."
+        }
+        "apiserver_flowcontrol_dispatched_requests" => {
+            "Requests released by each priority level for service."
+        }
+        "apiserver_flowcontrol_rejected_requests" => {
+            "Requests rejected by each priority level, summed over reason."
+        }
+        "apiserver_flowcontrol_demand_seats_high_watermark" => {
+            "Highest seat demand of each priority level in the last adjustment period."
+        }
+        "apiserver_flowcontrol_demand_seats_average" => {
+            "Time-weighted mean seat demand of each priority level in the last adjustment period."
+        }
+        "apiserver_flowcontrol_demand_seats_stdev" => {
+            "Time-weighted standard deviation of the same seat demand."
+        }
+        "apiserver_flowcontrol_demand_seats_smoothed" => {
+            "Smoothed seat demands of each priority level."
+        }
+        "apiserver_flowcontrol_target_seats" => "Seat allocation targets of each priority level.",
+        _ => "A flow-control metric of each priority level.",
+    }
+}
+
+/// One series: its own labels and its points (milliseconds since the epoch, value).
+struct Series {
+    labels: Vec<(&'static str, String)>,
+    points: Vec<(u64, Value)>,
+}
+
+/// One family with the series that have points.
+struct Family {
+    name: &'static str,
+    kind: MetricType,
+    unit: Option<&'static str>,
+    help: &'static str,
+    series: Vec<Series>,
+}
+
+/// Each sample with the millisecond it is stamped with, leaving out a sample when the next
+/// one falls in the same millisecond (Prometheus would refuse two values at one instant).
+fn stamped(samples: &[Sample], start: Start) -> Vec<(&Sample, u64)> {
+    let stamps: Vec<u64> = samples.iter().map(|s| start.millis_at(s.at)).collect();
+    samples
+        .iter()
+        .zip(&stamps)
+        .enumerate()
+        .filter(|&(i, (_, &ms))| stamps.get(i + 1) != Some(&ms))
+        .map(|(_, (s, &ms))| (s, ms))
+        .collect()
+}
+
+/// The families of `samples`, in `timeseries.csv`'s order; families without a point (GPU
+/// families without GPU nodes, flow control in an ideal run) are left out.
+fn families(samples: &[(&Sample, u64)]) -> Vec<Family> {
+    let mut families = Vec::new();
+    for column in COLUMNS {
+        let series = column
+            .series
+            .iter()
+            .map(|&(label, read)| Series {
+                labels: label
+                    .map(|(name, value)| vec![(name, value.to_string())])
+                    .unwrap_or_default(),
+                points: samples
+                    .iter()
+                    .filter_map(|&(s, ms)| Some((ms, read(s)?)))
+                    .collect(),
+            })
+            .filter(|series| !series.points.is_empty())
+            .collect();
+        families.push(Family {
+            name: column.family,
+            kind: column.kind,
+            unit: column.unit,
+            help: column.help,
+            series,
+        });
+    }
+    // Flow control's levels, in the order the samples first name them.
+    let mut levels: Vec<&str> = Vec::new();
+    for (s, _) in samples {
+        for (level, _) in s.flowcontrol.iter().flatten() {
+            if !levels.contains(&level.as_str()) {
+                levels.push(level);
+            }
+        }
+    }
+    let metrics = LevelMetrics::default().gauges();
+    for (index, &(metric, _)) in metrics.iter().enumerate() {
+        let (name, kind) = match metric.strip_suffix("_total") {
+            Some(family) => (family, MetricType::Counter),
+            None => (metric, MetricType::Gauge),
+        };
+        let series = levels
+            .iter()
+            .map(|&level| Series {
+                labels: vec![("priority_level", level.to_string())],
+                points: samples
+                    .iter()
+                    .filter_map(|&(s, ms)| {
+                        let (_, gauges) = s
+                            .flowcontrol
+                            .as_ref()?
+                            .iter()
+                            .find(|(name, _)| name == level)?;
+                        Some((ms, Value::Float(*gauges.get(index)?)))
+                    })
+                    .collect(),
+            })
+            .filter(|series| !series.points.is_empty())
+            .collect();
+        families.push(Family {
+            name,
+            kind,
+            unit: None,
+            help: flow_control_help(name),
+            series,
+        });
+    }
+    families.retain(|f| !f.series.is_empty());
+    families
+}
+
+/// `text` escaped for a label value or help text: `\` as `\\`, `"` as `\"`, a line feed as
+/// `\n`.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Seconds since the epoch of `millis`: whole seconds, or with the milliseconds (trailing
+/// zeros dropped). Prometheus reads it back as `int64(seconds × 1000)`, exactly these
+/// milliseconds.
+fn seconds(millis: u64) -> String {
+    let (whole, rest) = (millis / 1000, millis % 1000);
+    if rest == 0 {
+        whole.to_string()
+    } else {
+        let fraction = format!("{rest:03}");
+        format!("{whole}.{}", fraction.trim_end_matches('0'))
+    }
+}
+
+/// The bytes of `metrics.om`: every family of `samples`, each sample stamped `start` plus its
+/// virtual time and labelled with `run`, then `# EOF`.
+pub fn render(samples: &[Sample], run: &RunLabels<'_>, start: Start) -> Vec<u8> {
+    let stamped = stamped(samples, start);
+    let run_labels = format!(
+        "kubesim_scenario=\"{}\",kubesim_seed=\"{}\"",
+        escape(run.scenario),
+        run.seed
+    );
+    let mut out = String::new();
+    for family in families(&stamped) {
+        // Writing into a String cannot fail.
+        let _ = writeln!(out, "# HELP {} {}", family.name, escape(family.help));
+        let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind.name());
+        if let Some(unit) = family.unit {
+            let _ = writeln!(out, "# UNIT {} {unit}", family.name);
+        }
+        let suffix = match family.kind {
+            MetricType::Counter => "_total",
+            MetricType::Gauge => "",
+        };
+        for series in &family.series {
+            let mut labels = String::new();
+            for (name, value) in &series.labels {
+                let _ = write!(labels, "{name}=\"{}\",", escape(value));
+            }
+            labels.push_str(&run_labels);
+            for (ms, value) in &series.points {
+                let _ = writeln!(
+                    out,
+                    "{}{suffix}{{{labels}}} {value} {}",
+                    family.name,
+                    seconds(*ms)
+                );
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::resources::Resources;
+    use crate::metrics::healing::NodeHealthCounts;
+    use crate::scheduler::queue::PendingPods;
+    use crate::sim::SimDuration;
+
+    fn start(text: &str) -> Start {
+        match text.parse() {
+            Ok(start) => start,
+            Err(e) => panic!("{text}: {e}"),
+        }
+    }
+
+    fn at_secs(secs: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(secs)
+    }
+
+    fn text(samples: &[Sample], scenario: &str, start: Start) -> String {
+        let bytes = render(samples, &RunLabels { scenario, seed: 7 }, start);
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The lines of `text` that are samples of `name` (exactly, before its labels).
+    fn lines_of<'t>(text: &'t str, name: &str) -> Vec<&'t str> {
+        text.lines()
+            .filter(|l| l.strip_prefix(name).is_some_and(|r| r.starts_with('{')))
+            .collect()
+    }
+
+    #[test]
+    fn the_default_start_is_the_first_instant_of_2026() {
+        // 2026-01-01 is 20 454 days after 1970-01-01 (56 years, 14 of them leap years):
+        // 20 454 × 86 400 = 1 767 225 600 s.
+        assert_eq!(Start::default().unix_millis(), 1_767_225_600_000);
+        assert_eq!(start(DEFAULT_START), Start::default());
+        assert_eq!(Start::default().to_string(), DEFAULT_START);
+    }
+
+    #[test]
+    fn starts_read_rfc3339_with_offsets_and_unix_seconds() {
+        let cases = [
+            ("2026-01-01T00:00:00Z", 1_767_225_600_000),
+            ("2026-01-01t00:00:00z", 1_767_225_600_000),
+            ("2026-01-01T01:00:00+01:00", 1_767_225_600_000),
+            ("2025-12-31T19:30:00-04:30", 1_767_225_600_000),
+            ("2026-01-01T00:00:00.25Z", 1_767_225_600_250),
+            ("2026-01-01T00:00:00.123000000Z", 1_767_225_600_123),
+            ("1767225600", 1_767_225_600_000),
+            ("1767225600.5", 1_767_225_600_500),
+            ("0", 0),
+            ("1970-01-01T00:00:00Z", 0),
+            ("2499-12-31T23:59:59.999Z", 16_725_225_599_999),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(start(text).unix_millis(), millis, "{text}");
+        }
+        assert_eq!(start("1767225600.5").to_string(), "2026-01-01T00:00:00.5Z");
+    }
+
+    #[test]
+    fn bad_starts_say_why() {
+        for text in [
+            "",
+            "yesterday",
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "2026-01-01T00:00:00+0100",
+            "2026-01-01T00:00:00+24:00",
+            "1767225600.",
+            ".5",
+            "1.2.3",
+            "-1",
+            "1e9",
+        ] {
+            assert!(
+                matches!(text.parse::<Start>(), Err(StartError::Malformed { .. })),
+                "{text:?}: {:?}",
+                text.parse::<Start>()
+            );
+        }
+        for text in ["1767225600.0005", "2026-01-01T00:00:00.0001Z"] {
+            assert!(
+                matches!(text.parse::<Start>(), Err(StartError::TooPrecise { .. })),
+                "{text}"
+            );
+        }
+        // Half an hour before the epoch in UTC; the first instant of 2500, as a time and in
+        // seconds.
+        for text in [
+            "1970-01-01T00:30:00+01:00",
+            "2500-01-01T00:00:00Z",
+            "16725225600",
+        ] {
+            assert!(
+                matches!(text.parse::<Start>(), Err(StartError::OutOfRange { .. })),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_are_seconds_to_the_millisecond_that_prometheus_reads_back() {
+        let s = Start::default();
+        // Virtual 90 s from 2026-01-01T00:00:00Z: 1 767 225 600 + 90.
+        assert_eq!(seconds(s.millis_at(at_secs(90))), "1767225690");
+        // 90.25 s, and 1.5 ms past it: the half millisecond is dropped.
+        let t = SimTime::from_nanos(90_250_000_000);
+        assert_eq!(seconds(s.millis_at(t)), "1767225690.25");
+        let t = SimTime::from_nanos(90_001_500_000);
+        assert_eq!(seconds(s.millis_at(t)), "1767225690.001");
+        // Prometheus's parser takes `int64(float64(text) * 1000)`: every millisecond of a
+        // 10-minute run, and of the last seconds RFC 3339 can write, comes back exact.
+        for base in [DEFAULT_START_MILLIS, MAX_START_MILLIS - 599_999] {
+            for ms in (base..base + 600_000).step_by(7) {
+                let text = seconds(ms);
+                let read = text.parse::<f64>().map(|x| (x * 1000.0) as i64);
+                assert_eq!(read, Ok(ms as i64), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_integers_exact_decimals_or_shortest_floats() {
+        assert_eq!(Value::Count(42).to_string(), "42");
+        assert_eq!(Value::Int(-3).to_string(), "-3");
+        assert_eq!(Value::Milli(1500).to_string(), "1.5");
+        assert_eq!(Value::Milli(2000).to_string(), "2");
+        assert_eq!(Value::Milli(7).to_string(), "0.007");
+        assert_eq!(Value::Milli(-250).to_string(), "-0.25");
+        assert_eq!(Value::Float(0.375).to_string(), "0.375");
+        assert_eq!(Value::Float(12.0).to_string(), "12");
+        assert_eq!(Value::Float(1e-7).to_string(), "0.0000001");
+        assert_eq!(Value::Float(f64::NAN).to_string(), "NaN");
+        assert_eq!(Value::Float(f64::INFINITY).to_string(), "+Inf");
+        assert_eq!(Value::Float(f64::NEG_INFINITY).to_string(), "-Inf");
+    }
+
+    #[test]
+    fn label_values_and_help_escape_backslash_quote_and_newline() {
+        assert_eq!(escape(r#"a\b"c"#), r#"a\\b\"c"#);
+        assert_eq!(escape("two\nlines"), "two\\nlines");
+        assert_eq!(escape("plain ü"), "plain ü");
+    }
+
+    /// Two samples: at 0 s a bare cluster, at 90 s two nodes of 4 cores and 8 GiB, three pods,
+    /// 1.5 cores and 1 GiB requested, five requests of which two writes.
+    fn two_samples() -> Vec<Sample> {
+        let empty = Sample::default();
+        let later = Sample {
+            at: at_secs(90),
+            nodes: 2,
+            pods: 3,
+            pods_bound: 3,
+            requested: Resources {
+                milli_cpu: 1500,
+                memory: 1 << 30,
+                pods: 3,
+                ..Resources::default()
+            },
+            allocatable: Resources {
+                milli_cpu: 8000,
+                memory: 8 << 30,
+                pods: 220,
+                ..Resources::default()
+            },
+            api_requests: 5,
+            api_writes: 2,
+            revision: 9,
+            scheduler_pending_pods: PendingPods {
+                active: 1,
+                backoff: 0,
+                unschedulable: 2,
+                gated: 0,
+            },
+            pods_by_phase: [0, 3, 0, 0, 0],
+            node_health: NodeHealthCounts {
+                ready: 2,
+                ..NodeHealthCounts::default()
+            },
+            ..Sample::default()
+        };
+        vec![empty, later]
+    }
+
+    #[test]
+    fn a_sample_at_90s_is_stamped_1767225690_with_its_values() {
+        let text = text(&two_samples(), "quickstart", Start::default());
+        let run = r#"kubesim_scenario="quickstart",kubesim_seed="7""#;
+        assert_eq!(
+            lines_of(&text, "kubesim_nodes"),
+            [
+                format!("kubesim_nodes{{{run}}} 0 1767225600"),
+                format!("kubesim_nodes{{{run}}} 2 1767225690"),
+            ]
+        );
+        // A counter's samples are `_total`; its family, in # TYPE, is not.
+        assert!(text.contains("# TYPE apiserver_request counter\n"));
+        assert_eq!(
+            lines_of(&text, "apiserver_request_total")[1],
+            format!("apiserver_request_total{{{run}}} 5 1767225690")
+        );
+        assert_eq!(
+            lines_of(&text, "kubesim_apiserver_mutating_request_total")[1],
+            format!("kubesim_apiserver_mutating_request_total{{{run}}} 2 1767225690")
+        );
+        // 1500 millicores are 1.5 cores; 1.5 of 8 cores is 0.1875; 1 of 8 GiB is 0.125.
+        assert_eq!(
+            lines_of(&text, "kubesim_cpu_requested_cores")[1],
+            format!("kubesim_cpu_requested_cores{{{run}}} 1.5 1767225690")
+        );
+        assert_eq!(
+            lines_of(&text, "kubesim_cpu_allocation_ratio")[1],
+            format!("kubesim_cpu_allocation_ratio{{{run}}} 0.1875 1767225690")
+        );
+        assert_eq!(
+            lines_of(&text, "kubesim_memory_requested_bytes")[1],
+            format!("kubesim_memory_requested_bytes{{{run}}} 1073741824 1767225690")
+        );
+        assert_eq!(
+            lines_of(&text, "kubesim_memory_allocation_ratio")[1],
+            format!("kubesim_memory_allocation_ratio{{{run}}} 0.125 1767225690")
+        );
+        // Nothing allocatable at 0 s: a ratio of 0, as timeseries.csv's 0.00 %.
+        assert_eq!(
+            lines_of(&text, "kubesim_pods_allocation_ratio")[0],
+            format!("kubesim_pods_allocation_ratio{{{run}}} 0 1767225600")
+        );
+        assert_eq!(
+            lines_of(&text, "etcd_debugging_mvcc_current_revision")[1],
+            format!("etcd_debugging_mvcc_current_revision{{{run}}} 9 1767225690")
+        );
+        // The queue is a label, each series' samples together, in time order.
+        assert_eq!(
+            lines_of(&text, "scheduler_pending_pods"),
+            [
+                format!(r#"scheduler_pending_pods{{queue="active",{run}}} 0 1767225600"#),
+                format!(r#"scheduler_pending_pods{{queue="active",{run}}} 1 1767225690"#),
+                format!(r#"scheduler_pending_pods{{queue="backoff",{run}}} 0 1767225600"#),
+                format!(r#"scheduler_pending_pods{{queue="backoff",{run}}} 0 1767225690"#),
+                format!(r#"scheduler_pending_pods{{queue="unschedulable",{run}}} 0 1767225600"#),
+                format!(r#"scheduler_pending_pods{{queue="unschedulable",{run}}} 2 1767225690"#),
+                format!(r#"scheduler_pending_pods{{queue="gated",{run}}} 0 1767225600"#),
+                format!(r#"scheduler_pending_pods{{queue="gated",{run}}} 0 1767225690"#),
+            ]
+        );
+        assert_eq!(
+            lines_of(&text, "kubesim_pods_by_phase")[3],
+            format!(r#"kubesim_pods_by_phase{{phase="Running",{run}}} 3 1767225690"#)
+        );
+        // No GPU node and no modelled request path: no such families at all.
+        assert!(!text.contains("kubesim_gpu"));
+        assert!(!text.contains("apiserver_flowcontrol"));
+        assert!(text.ends_with("\n# EOF\n"));
+        assert!(!text.contains("\n\n"));
+    }
+
+    #[test]
+    fn descriptors_come_first_and_units_end_the_name() {
+        let text = text(&two_samples(), "quickstart", Start::default());
+        let head: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# HELP kubesim_cpu_requested_cores "))
+            .take(4)
+            .collect();
+        assert_eq!(
+            head,
+            [
+                "# HELP kubesim_cpu_requested_cores CPU requests of bound, unfinished pods.",
+                "# TYPE kubesim_cpu_requested_cores gauge",
+                "# UNIT kubesim_cpu_requested_cores cores",
+                "kubesim_cpu_requested_cores{kubesim_scenario=\"quickstart\",\
+                 kubesim_seed=\"7\"} 0 1767225600",
+            ]
+        );
+        let mut names: Vec<&str> = COLUMNS.iter().map(|c| c.family).collect();
+        for column in COLUMNS {
+            if let Some(unit) = column.unit {
+                assert!(
+                    column.family.ends_with(&format!("_{unit}")),
+                    "{}",
+                    column.family
+                );
+            }
+            assert!(!column.family.ends_with("_total"), "{}", column.family);
+        }
+        let flow: Vec<&str> = LevelMetrics::default()
+            .gauges()
+            .iter()
+            .map(|(name, _)| name.strip_suffix("_total").unwrap_or(name))
+            .collect();
+        names.extend(&flow);
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a family name twice");
+        for name in flow {
+            assert_ne!(
+                flow_control_help(name),
+                flow_control_help("none"),
+                "{name} has no help"
+            );
+        }
+    }
+
+    #[test]
+    fn the_scenario_label_is_escaped_and_the_start_shifts_every_stamp() {
+        let text = text(
+            &two_samples(),
+            "storm \"A\"\\1\nB",
+            start("2026-03-01T12:00:00+01:00"),
+        );
+        // 2026-03-01T11:00:00Z is 1 767 225 600 + (31 + 28) × 86 400 + 11 × 3600.
+        assert_eq!(
+            lines_of(&text, "kubesim_nodes")[1],
+            r#"kubesim_nodes{kubesim_scenario="storm \"A\"\\1\nB",kubesim_seed="7"} 2 1772362890"#
+        );
+    }
+
+    #[test]
+    fn samples_in_one_millisecond_keep_the_later() {
+        let mut samples = two_samples();
+        let mut end = samples[1].clone();
+        end.at = SimTime::from_nanos(90_000_400_000);
+        end.nodes = 3;
+        samples.push(end);
+        let text = text(&samples, "x", Start::default());
+        assert_eq!(
+            lines_of(&text, "kubesim_nodes"),
+            [
+                r#"kubesim_nodes{kubesim_scenario="x",kubesim_seed="7"} 0 1767225600"#,
+                r#"kubesim_nodes{kubesim_scenario="x",kubesim_seed="7"} 3 1767225690"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn flow_control_columns_become_families_with_a_priority_level_label() {
+        let mut samples = two_samples();
+        let mut gauges = [0.0; 15];
+        gauges[0] = 24.0; // nominal limit seats
+        gauges[4] = 3.0; // in-queue requests
+        gauges[8] = 120.0; // dispatched
+        gauges[9] = 4.0; // rejected
+        gauges[11] = 2.5; // demand average
+        samples[0].flowcontrol = Some(vec![
+            ("workload-low".into(), [0.0; 15]),
+            ("global-default".into(), [0.0; 15]),
+        ]);
+        samples[1].flowcontrol = Some(vec![
+            ("workload-low".into(), gauges),
+            ("global-default".into(), [0.0; 15]),
+        ]);
+        let text = text(&samples, "x", Start::default());
+        assert!(text.contains("# TYPE apiserver_flowcontrol_nominal_limit_seats gauge\n"));
+        assert!(text.contains("# TYPE apiserver_flowcontrol_dispatched_requests counter\n"));
+        assert!(text.contains("# TYPE apiserver_flowcontrol_rejected_requests counter\n"));
+        // `name{priority_level="level",…run labels} value seconds`.
+        let line = |name: &str, level: &str, value: &str, seconds: &str| {
+            format!(
+                "apiserver_flowcontrol_{name}{{priority_level=\"{level}\",\
+                 kubesim_scenario=\"x\",kubesim_seed=\"7\"}} {value} {seconds}"
+            )
+        };
+        assert_eq!(
+            lines_of(&text, "apiserver_flowcontrol_current_inqueue_requests"),
+            [
+                line(
+                    "current_inqueue_requests",
+                    "workload-low",
+                    "0",
+                    "1767225600"
+                ),
+                line(
+                    "current_inqueue_requests",
+                    "workload-low",
+                    "3",
+                    "1767225690"
+                ),
+                line(
+                    "current_inqueue_requests",
+                    "global-default",
+                    "0",
+                    "1767225600"
+                ),
+                line(
+                    "current_inqueue_requests",
+                    "global-default",
+                    "0",
+                    "1767225690"
+                ),
+            ]
+        );
+        for (name, value) in [
+            ("nominal_limit_seats", "24"),
+            ("dispatched_requests_total", "120"),
+            ("rejected_requests_total", "4"),
+            ("demand_seats_average", "2.5"),
+        ] {
+            let lines = lines_of(&text, &format!("apiserver_flowcontrol_{name}"));
+            assert_eq!(lines.len(), 4, "{name}");
+            assert_eq!(
+                lines[1],
+                line(name, "workload-low", value, "1767225690"),
+                "{name}"
+            );
+        }
+    }
+}
