@@ -13,6 +13,7 @@ mod gpu;
 mod inputs;
 mod kubelet;
 mod legacy_policy;
+mod openmetrics;
 mod pod_faults;
 mod queue;
 mod replay;
