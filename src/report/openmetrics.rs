@@ -1110,6 +1110,121 @@ mod tests {
         }
     }
 
+    /// Each `timeseries.csv` column (but the time) and the family that carries it.
+    const CSV_FAMILIES: &[(&str, &str)] = &[
+        ("nodes", "kubesim_nodes"),
+        ("nodes_unschedulable", "kubesim_nodes_unschedulable"),
+        ("pods", "kubesim_pods"),
+        ("pods_bound", "kubesim_pods_bound"),
+        ("pods_pending", "kubesim_pods_pending"),
+        ("pods_terminating", "kubesim_pods_terminating"),
+        ("cpu_requested_millicores", "kubesim_cpu_requested_cores"),
+        (
+            "cpu_allocatable_millicores",
+            "kubesim_cpu_allocatable_cores",
+        ),
+        ("cpu_allocation_pct", "kubesim_cpu_allocation_ratio"),
+        ("memory_requested_bytes", "kubesim_memory_requested_bytes"),
+        (
+            "memory_allocatable_bytes",
+            "kubesim_memory_allocatable_bytes",
+        ),
+        ("memory_allocation_pct", "kubesim_memory_allocation_ratio"),
+        ("pods_allocation_pct", "kubesim_pods_allocation_ratio"),
+        ("deployments", "kubesim_deployments"),
+        ("replicasets", "kubesim_replicasets"),
+        ("apiserver_request_total", "apiserver_request"),
+        (
+            "apiserver_mutating_request_total",
+            "kubesim_apiserver_mutating_request",
+        ),
+        ("apiserver_watch_events_total", "apiserver_watch_events"),
+        ("etcd_revision", "etcd_debugging_mvcc_current_revision"),
+        ("scheduler_pending_pods", "scheduler_pending_pods"),
+        ("scheduler_pending_pods_active", "scheduler_pending_pods"),
+        ("scheduler_pending_pods_backoff", "scheduler_pending_pods"),
+        (
+            "scheduler_pending_pods_unschedulable",
+            "scheduler_pending_pods",
+        ),
+        ("scheduler_pending_pods_gated", "scheduler_pending_pods"),
+        (
+            "scheduler_schedule_attempts_total",
+            "scheduler_schedule_attempts",
+        ),
+        (
+            "cpu_allocation_spread_pct",
+            "kubesim_cpu_allocation_spread_ratio",
+        ),
+        ("pods_phase_pending", "kubesim_pods_by_phase"),
+        ("pods_phase_running", "kubesim_pods_by_phase"),
+        ("pods_phase_succeeded", "kubesim_pods_by_phase"),
+        ("pods_phase_failed", "kubesim_pods_by_phase"),
+        ("pods_phase_unknown", "kubesim_pods_by_phase"),
+        ("workloads_unconverged", "kubesim_workloads_unconverged"),
+        (
+            "deployment_replicas_desired",
+            "kubesim_deployment_replicas_desired",
+        ),
+        (
+            "deployment_replicas_updated",
+            "kubesim_deployment_replicas_updated",
+        ),
+        (
+            "deployment_replicas_available",
+            "kubesim_deployment_replicas_available",
+        ),
+        (
+            "deployment_replicas_unavailable",
+            "kubesim_deployment_replicas_unavailable",
+        ),
+        ("endpoint_slices", "kubesim_endpoint_slices"),
+        (
+            "kubeproxy_sync_proxy_rules_duration_seconds_count",
+            "kubesim_kubeproxy_sync_proxy_rules",
+        ),
+        ("nodes_ready", "kubesim_nodes_by_ready_status"),
+        ("nodes_not_ready", "kubesim_nodes_by_ready_status"),
+        ("nodes_ready_unknown", "kubesim_nodes_by_ready_status"),
+        ("nodes_tainted_not_ready", "kubesim_nodes_tainted"),
+        ("nodes_tainted_unreachable", "kubesim_nodes_tainted"),
+        ("pods_evicted_total", "kubesim_pods_evicted"),
+        ("gpu_allocation_pct", "kubesim_gpu_allocation_ratio"),
+        (
+            "gpu_frag_amount_pct",
+            "kubesim_gpu_fragmentation_capacity_ratio",
+        ),
+        ("gpu_frag_ratio_pct", "kubesim_gpu_fragmentation_idle_ratio"),
+    ];
+
+    #[test]
+    fn every_timeseries_column_has_its_family() {
+        // A column added to timeseries.csv without a family here (or a family without a
+        // column) fails: metrics.om carries exactly timeseries.csv's series.
+        use crate::report::files::{GPU_TIMESERIES_COLUMNS, TIMESERIES_COLUMNS};
+        let csv: Vec<&str> = TIMESERIES_COLUMNS
+            .iter()
+            .chain(GPU_TIMESERIES_COLUMNS)
+            .copied()
+            .filter(|&c| c != "t_seconds")
+            .collect();
+        let mapped: Vec<&str> = CSV_FAMILIES.iter().map(|&(c, _)| c).collect();
+        assert_eq!(mapped, csv);
+        let mut families: Vec<&str> = CSV_FAMILIES.iter().map(|&(_, f)| f).collect();
+        families.dedup();
+        let columns: Vec<&str> = COLUMNS.iter().map(|c| c.family).collect();
+        assert_eq!(families, columns);
+        // A column per label value: the series of a labelled family are its columns (the
+        // pending pods' total aside, which is their sum).
+        for column in COLUMNS {
+            let carried = CSV_FAMILIES
+                .iter()
+                .filter(|&&(c, f)| f == column.family && c != "scheduler_pending_pods")
+                .count();
+            assert_eq!(column.series.len(), carried, "{}", column.family);
+        }
+    }
+
     #[test]
     fn the_scenario_label_is_escaped_and_the_start_shifts_every_stamp() {
         let text = text(
