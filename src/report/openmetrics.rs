@@ -583,6 +583,56 @@ const COLUMNS: &[Column] = &[
         })],
     )
     .unit("ratio"),
+    Column::gauge(
+        "kubesim_apiserver_up",
+        "1 while the apiserver process runs, 0 while it is down (modelled apiserver only).",
+        &[(None, |s| count(u64::from(s.clients?.apiserver_up)))],
+    ),
+    Column::counter(
+        "kubesim_apiserver_too_many_requests",
+        "Requests the apiserver answered 429 (apiserver_request_total with code 429).",
+        &[(None, |s| count(s.clients?.too_many_requests))],
+    ),
+    Column::counter(
+        "kubesim_connections_refused",
+        "Requests refused at the connection while the apiserver was down.",
+        &[(None, |s| count(s.clients?.connections_refused))],
+    ),
+    Column::counter(
+        "kubesim_connections_reset",
+        "Requests whose connection was reset when the apiserver went down.",
+        &[(None, |s| count(s.clients?.connections_reset))],
+    ),
+    Column::gauge(
+        "kubesim_informers",
+        "Informers of every component.",
+        &[(None, |s| count(s.clients?.informers.informers))],
+    ),
+    Column::gauge(
+        "kubesim_informers_following",
+        "Informers with a watch open, or re-opening after a clean end.",
+        &[(None, |s| count(s.clients?.informers.following))],
+    ),
+    Column::counter(
+        "kubesim_reflector_lists",
+        "LIST requests of informers answered, first lists included.",
+        &[(None, |s| count(s.clients?.informers.lists))],
+    ),
+    Column::counter(
+        "kubesim_reflector_relists",
+        "LIST requests of informers beyond each one's first.",
+        &[(None, |s| count(s.clients?.informers.relists()))],
+    ),
+    Column::counter(
+        "kubesim_reflector_watches",
+        "WATCH requests of informers answered.",
+        &[(None, |s| count(s.clients?.informers.watches))],
+    ),
+    Column::counter(
+        "kubesim_reflector_backoffs",
+        "Backoffs the informers' reflectors decided.",
+        &[(None, |s| count(s.clients?.informers.backoffs))],
+    ),
 ];
 
 /// The help of flow control's metric `name` (one of [`LevelMetrics::gauges`]).
@@ -1195,16 +1245,32 @@ mod tests {
             "kubesim_gpu_fragmentation_capacity_ratio",
         ),
         ("gpu_frag_ratio_pct", "kubesim_gpu_fragmentation_idle_ratio"),
+        ("apiserver_up", "kubesim_apiserver_up"),
+        (
+            "apiserver_request_total_429",
+            "kubesim_apiserver_too_many_requests",
+        ),
+        ("connections_refused_total", "kubesim_connections_refused"),
+        ("connections_reset_total", "kubesim_connections_reset"),
+        ("informers", "kubesim_informers"),
+        ("informers_following", "kubesim_informers_following"),
+        ("reflector_lists_total", "kubesim_reflector_lists"),
+        ("reflector_relists_total", "kubesim_reflector_relists"),
+        ("reflector_watches_total", "kubesim_reflector_watches"),
+        ("reflector_backoffs_total", "kubesim_reflector_backoffs"),
     ];
 
     #[test]
     fn every_timeseries_column_has_its_family() {
         // A column added to timeseries.csv without a family here (or a family without a
         // column) fails: metrics.om carries exactly timeseries.csv's series.
-        use crate::report::files::{GPU_TIMESERIES_COLUMNS, TIMESERIES_COLUMNS};
+        use crate::report::files::{
+            CLIENT_TIMESERIES_COLUMNS, GPU_TIMESERIES_COLUMNS, TIMESERIES_COLUMNS,
+        };
         let csv: Vec<&str> = TIMESERIES_COLUMNS
             .iter()
             .chain(GPU_TIMESERIES_COLUMNS)
+            .chain(CLIENT_TIMESERIES_COLUMNS)
             .copied()
             .filter(|&c| c != "t_seconds")
             .collect();
