@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area, and `support` for what several
 //! share.
 
+mod apiserver_restart;
 mod cli;
 mod controller_manager;
 mod determinism;
