@@ -574,15 +574,7 @@ impl ApiServer {
             return;
         }
         self.process.go_down(now);
-        let open: Vec<(WatchId, ClientId)> = self
-            .watches
-            .open_watches()
-            .map(|(id, watch)| (id, watch.client))
-            .collect();
-        for (watch, client) in open {
-            self.watches.close(watch);
-            out.push(ApiOutput::WatchEnded { client, watch });
-        }
+        self.break_watches(out);
         let Some(path) = self.path.as_deref_mut() else {
             return;
         };
@@ -620,6 +612,36 @@ impl ApiServer {
             path.etcd
                 .range(now, objects, bytes, Consistency::Linearizable)
         });
+    }
+
+    /// Every watch's stream ends at once (a network blip): the clients see EOF.
+    pub fn break_watches(&mut self, out: &mut Vec<ApiOutput>) {
+        let open: Vec<(WatchId, ClientId)> = self
+            .watches
+            .open_watches()
+            .map(|(id, watch)| (id, watch.client))
+            .collect();
+        for (watch, client) in open {
+            self.watches.close(watch);
+            out.push(ApiOutput::WatchEnded { client, watch });
+        }
+    }
+
+    /// etcd's work takes `percent` % of its normal time from now on (modelled path only).
+    pub fn slow_etcd(&mut self, percent: u32) {
+        if let Some(path) = self.path.as_deref_mut() {
+            path.etcd.set_slowdown_percent(percent);
+        }
+    }
+
+    /// The etcd leader is lost at `now`; when a new one is elected (modelled path only).
+    pub fn lose_etcd_leader(
+        &mut self,
+        now: SimTime,
+        rng: &mut crate::sim::SimRng,
+    ) -> Option<SimTime> {
+        let path = self.path.as_deref_mut()?;
+        Some(path.etcd.lose_leader(now, rng))
     }
 
     /// Request `id` arrived while the process is down: the connection is refused.
@@ -1019,5 +1041,58 @@ mod tests {
         hub.run_until(SimTime::ZERO + SimDuration::from_millis(300_002));
         assert_eq!(hub.ended, [watch]);
         assert!(hub.api.watches().get(watch).is_none());
+    }
+
+    #[test]
+    fn an_etcd_slowdown_stretches_writes_and_a_leader_election_holds_them() {
+        let Some(mut path) = RequestPath::new(
+            &RequestPathConfig {
+                mode: FlowControlMode::Apf,
+                ..RequestPathConfig::default()
+            },
+            SimTime::ZERO,
+        ) else {
+            panic!("a modelled path");
+        };
+        let t = SimTime::ZERO + SimDuration::from_secs(1);
+        // At 200 % etcd's own work doubles: 150 µs + 2 × (400 + 875 + 25 + 2.048) µs +
+        // 150 µs = 2 904.096 µs (the client's half trips are the network's, not etcd's).
+        path.etcd.set_slowdown_percent(200);
+        assert_eq!(
+            path.service_time(t, Verb::Create, 0),
+            SimDuration::from_nanos(2_904_096)
+        );
+        path.etcd.set_slowdown_percent(100);
+        // A leader lost at 2 s with 3 extra heartbeat ticks: elected at 2 s + 1 s + 3 × 100 ms
+        // + a 400 µs vote round. A write sent then waits for it: 1.3004 s, then its 1.452048 ms
+        // of fsync, peer round trip, apply and the half trip back.
+        let lost = SimTime::ZERO + SimDuration::from_secs(2);
+        assert_eq!(
+            path.etcd.lose_leader_with(lost, 3),
+            lost + SimDuration::from_nanos(1_300_400_000)
+        );
+        assert_eq!(
+            path.service_time(lost, Verb::Create, 0),
+            SimDuration::from_nanos(1_301_852_048)
+        );
+    }
+
+    #[test]
+    fn an_etcd_leader_election_through_the_hub_delays_a_write_past_it() {
+        let mut hub = Driver::new();
+        let lost = SimTime::ZERO + SimDuration::from_secs(5);
+        let mut rng = crate::sim::rng::stream(1, "faults/etcd-leader-election");
+        let Some(elected) = hub.api.lose_etcd_leader(lost, &mut rng) else {
+            panic!("a modelled apiserver has an etcd");
+        };
+        // 1 s + 0 to 9 ticks of 100 ms + 400 µs.
+        let after = elected.saturating_since(lost);
+        assert!(after >= SimDuration::from_nanos(1_000_400_000), "{after}");
+        assert!(after <= SimDuration::from_nanos(1_900_400_000), "{after}");
+        let id = hub.send(lost, Request::create(ClientId(1), admin(), test_pod(1)));
+        hub.run_until(lost + SimDuration::from_secs(3));
+        let (answered, response) = hub.answer(id);
+        assert!(response.is_ok());
+        assert!(*answered > elected, "{answered} after {elected}");
     }
 }

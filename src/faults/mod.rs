@@ -11,6 +11,8 @@
 //! * `oom_kill.rs` — `oomKill`: the kernel's OOM killer kills a pod's container;
 //! * `apiserver_restart.rs` — `apiserverRestart`: the apiserver process stops and a new one
 //!   starts after a downtime, with cold watch caches;
+//! * `control_plane.rs` — `breakWatches`, `etcdSlowdown`, `etcdLeaderElection`: every watch
+//!   broken at once, etcd slower, etcd without a leader for an election;
 //! * `pod_target.rs` — which pods a pod fault hits: one named, or some chosen at random
 //!   among the running pods a label selector matches, when the fault fires.
 //!
@@ -22,6 +24,7 @@
 //! and the apiserver.
 
 pub mod apiserver_restart;
+pub mod control_plane;
 pub mod crash_node;
 pub mod kubelet;
 pub mod oom_kill;
@@ -96,6 +99,17 @@ pub enum Fault {
         /// From the old process stopping to the new one starting.
         downtime: SimDuration,
     },
+    /// Every watch's stream ends (a network blip).
+    BreakWatches,
+    /// etcd's work takes `percent` % of its normal time, for `lasting` if given.
+    EtcdSlowdown {
+        /// Percent of the normal time (over 100: slower).
+        percent: u32,
+        /// How long; for the rest of the run if not given.
+        lasting: Option<SimDuration>,
+    },
+    /// The etcd leader is lost and a new one elected.
+    EtcdLeaderElection,
 }
 
 impl Fault {
@@ -155,6 +169,12 @@ impl Fault {
             Fault::ApiserverRestart { downtime } => {
                 format!("restart the apiserver ({downtime} down)")
             }
+            Fault::BreakWatches => "break every watch".to_string(),
+            Fault::EtcdSlowdown { percent, lasting } => {
+                let lasting = lasting.map_or(String::new(), |d| format!(" for {d}"));
+                format!("slow etcd down to {percent} % of its normal time{lasting}")
+            }
+            Fault::EtcdLeaderElection => "lose the etcd leader".to_string(),
         }
     }
 
@@ -170,9 +190,12 @@ impl Fault {
             Fault::Partition { nodes, .. } | Fault::ZoneOutage { nodes, .. } => {
                 nodes.iter().map(String::as_str).collect()
             }
-            Fault::PodCrash { .. } | Fault::OomKill { .. } | Fault::ApiserverRestart { .. } => {
-                Vec::new()
-            }
+            Fault::PodCrash { .. }
+            | Fault::OomKill { .. }
+            | Fault::ApiserverRestart { .. }
+            | Fault::BreakWatches
+            | Fault::EtcdSlowdown { .. }
+            | Fault::EtcdLeaderElection => Vec::new(),
         }
     }
 
@@ -246,4 +269,10 @@ pub enum FaultStep {
     ApiserverDown,
     /// A new apiserver process starts.
     ApiserverUp,
+    /// Every watch's stream ends.
+    BreakWatches,
+    /// etcd works at this percentage of its normal time (100: normal).
+    EtcdSlowdown(u32),
+    /// The etcd leader is lost.
+    EtcdLeaderLoss,
 }

@@ -837,14 +837,25 @@ fn assemble(
     };
     if let Some(s) = &fault_check
         && apiserver.request_path.mode == crate::apiserver::FlowControlMode::Ideal
-        && let Some((i, entry)) =
-            (s.timeline.iter().enumerate()).find(|(_, e)| e.value.apiserver_restart.is_some())
+        && let Some((i, entry, key)) = s.timeline.iter().enumerate().find_map(|(i, e)| {
+            let v = &e.value;
+            let key = if v.apiserver_restart.is_some() {
+                "apiserverRestart"
+            } else if v.etcd_slowdown.is_some() {
+                "etcdSlowdown"
+            } else if v.etcd_leader_election.is_some() {
+                "etcdLeaderElection"
+            } else {
+                return None;
+            };
+            Some((i, e, key))
+        })
     {
         return Err(ScenarioError::Invalid {
             pos: at(&entry.referenced),
-            path: format!("spec.timeline[{i}].apiserverRestart"),
-            message: "the ideal apiserver has no process to restart; expected \
-                      spec.apiserver.flowControl to be maxInflight, apf or dynamic"
+            path: format!("spec.timeline[{i}].{key}"),
+            message: "the ideal apiserver has no process to restart and no etcd model; \
+                      expected spec.apiserver.flowControl to be maxInflight, apf or dynamic"
                 .into(),
         });
     }
@@ -1720,6 +1731,9 @@ fn timeline_action(
         e.pod_crash.is_some(),
         e.oom_kill.is_some(),
         e.apiserver_restart.is_some(),
+        e.break_watches.is_some(),
+        e.etcd_slowdown.is_some(),
+        e.etcd_leader_election.is_some(),
     ]
     .iter()
     .filter(|&&p| p)
@@ -1728,7 +1742,7 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap, podCrash, oomKill, apiserverRestart), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap, podCrash, oomKill, apiserverRestart, breakWatches, etcdSlowdown, etcdLeaderElection), found {present}"
             ),
         ));
     }
@@ -1840,7 +1854,8 @@ fn timeline_action(
 }
 
 /// A fault entry, if `e` is one: `crash`, `stopKubelet`, `startKubelet`, `partition`,
-/// `zoneOutage`, `flap`, `podCrash`, `oomKill` or `apiserverRestart`, its durations positive, its nodes named
+/// `zoneOutage`, `flap`, `podCrash`, `oomKill`, `apiserverRestart`, `breakWatches`,
+/// `etcdSlowdown` or `etcdLeaderElection`, its durations positive, its nodes named
 /// (whether they exist is checked once every node of the scenario is known), its pods named
 /// as `namespace/name` or chosen by a valid selector. An error names the field (from the action's key) and what was
 /// expected.
@@ -1959,6 +1974,23 @@ fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
         Ok(Fault::ApiserverRestart {
             downtime: restart.downtime,
         })
+    } else if e.break_watches.is_some() {
+        Ok(Fault::BreakWatches)
+    } else if let Some(slowdown) = &e.etcd_slowdown {
+        if slowdown.percent == 0 {
+            Err((
+                "etcdSlowdown.percent".to_string(),
+                "expected a positive percentage of etcd's normal time (200: twice as slow)"
+                    .to_string(),
+            ))
+        } else {
+            positive(slowdown.lasting, "etcdSlowdown.for").map(|lasting| Fault::EtcdSlowdown {
+                percent: slowdown.percent,
+                lasting,
+            })
+        }
+    } else if e.etcd_leader_election.is_some() {
+        Ok(Fault::EtcdLeaderElection)
     } else {
         return None;
     };

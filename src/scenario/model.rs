@@ -289,6 +289,29 @@ pub struct TimelineEntry {
     pub oom_kill: Option<OomKillAction>,
     /// The apiserver process stops and a new one starts (fault).
     pub apiserver_restart: Option<ApiserverRestartAction>,
+    /// Every watch's stream ends at once (fault).
+    pub break_watches: Option<EmptyAction>,
+    /// etcd slows down (fault).
+    pub etcd_slowdown: Option<EtcdSlowdownAction>,
+    /// The etcd leader is lost (fault).
+    pub etcd_leader_election: Option<EmptyAction>,
+}
+
+/// An action with no parameters, written `{}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyAction {}
+
+/// `etcdSlowdown:` — etcd's work takes `percent` % of its normal time (above 100: slower),
+/// for `for` if given, else to the end of the run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EtcdSlowdownAction {
+    /// Percent of the normal time.
+    pub percent: u32,
+    /// How long it lasts.
+    #[serde(rename = "for")]
+    pub lasting: Option<SimDuration>,
 }
 
 /// `apiserverRestart:` — the kube-apiserver process stops, and a new one starts `downtime`

@@ -30,8 +30,8 @@ use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::controllers::taint_eviction::TaintEvictionController;
 use crate::faults::partition::Network;
 use crate::faults::{
-    Fault, FaultStep, PodFaultError, apiserver_restart, crash_node, oom_kill, partition, pod_crash,
-    zone_outage,
+    Fault, FaultStep, PodFaultError, apiserver_restart, control_plane, crash_node, oom_kill,
+    partition, pod_crash, zone_outage,
 };
 use crate::kube_proxy::KubeProxies;
 use crate::kube_proxy::kube_proxy_client;
@@ -182,6 +182,8 @@ pub struct World {
     node_index: BTreeMap<String, u32>,
     /// Which pods a pod fault's selector picks (`faults/pod-choice`).
     pod_choice: SimRng,
+    /// The random part of etcd leader elections (`faults/etcd-leader-election`).
+    etcd_elections: SimRng,
     /// A second buffer for routing, kept to reuse its allocation.
     spare_outputs: Vec<ApiOutput>,
     /// The clients' rate limiters and retries, when the apiserver is modelled.
@@ -367,6 +369,11 @@ impl World {
                 times,
             } => partition::flap_steps(node, *down, *up, *times),
             Fault::ApiserverRestart { downtime } => apiserver_restart::steps(*downtime),
+            Fault::BreakWatches => vec![(SimDuration::ZERO, FaultStep::BreakWatches)],
+            Fault::EtcdSlowdown { percent, lasting } => {
+                control_plane::etcd_slowdown_steps(*percent, *lasting)
+            }
+            Fault::EtcdLeaderElection => vec![(SimDuration::ZERO, FaultStep::EtcdLeaderLoss)],
         };
         for (delay, step) in steps {
             if delay.is_zero() {
@@ -443,6 +450,12 @@ impl World {
             }
             FaultStep::ApiserverDown => self.api.shut_down(ctx.now(), &mut self.outputs),
             FaultStep::ApiserverUp => self.api.come_up(ctx.now()),
+            FaultStep::BreakWatches => self.api.break_watches(&mut self.outputs),
+            FaultStep::EtcdSlowdown(percent) => self.api.slow_etcd(percent),
+            FaultStep::EtcdLeaderLoss => {
+                self.api
+                    .lose_etcd_leader(ctx.now(), &mut self.etcd_elections);
+            }
             FaultStep::Heal(nodes) => {
                 let clients = self.node_clients(&nodes);
                 let (requests, outputs) = self.network.heal(&clients);
@@ -646,6 +659,7 @@ pub fn with_components(
         fault_steps: Vec::new(),
         node_index: BTreeMap::new(),
         pod_choice: streams.stream(POD_CHOICE_STREAM),
+        etcd_elections: streams.stream("faults/etcd-leader-election"),
     };
     let ids: Vec<ComponentId> = components.into_iter().map(|c| world.register(c)).collect();
     let mut sim = Simulation::new(world);
@@ -752,6 +766,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         fault_steps: Vec::new(),
         node_index,
         pod_choice: streams.stream(POD_CHOICE_STREAM),
+        etcd_elections: streams.stream("faults/etcd-leader-election"),
     };
     if let Some(scheduler) = scheduler {
         world.scheduler = Some(world.register(Box::new(scheduler)));

@@ -21,6 +21,11 @@ use kubesim::world::{self, RunOptions, World};
 use crate::support::{fixture, load_text, web_deployment};
 
 fn scenario_text(flow_control: &str) -> String {
+    with_fault(flow_control, "apiserverRestart: {downtime: 10s}")
+}
+
+/// The cluster with `fault` at 60 s.
+fn with_fault(flow_control: &str, fault: &str) -> String {
     format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -36,7 +41,7 @@ spec:
         allocatable: {{cpu: "8", memory: 32Gi, pods: "110"}}
         images: [{{names: ["web:v1"], sizeBytes: 100000000}}]
   timeline:
-    - {{at: 60s, apiserverRestart: {{downtime: 10s}}}}
+    - {{at: 60s, {fault}}}
   report: {{sampleEvery: 5s}}
 {}"#,
         web_deployment(6)
@@ -62,6 +67,17 @@ fn answered(sim: &Simulation<World>, code: u16) -> u64 {
         .requests
         .iter()
         .filter(|((_, _, c), _)| *c == code)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Watches opened so far.
+fn watches_opened(sim: &Simulation<World>) -> u64 {
+    let counters = sim.model().api().counters();
+    counters
+        .requests
+        .iter()
+        .filter(|((verb, _, code), _)| *verb == kubesim::apiserver::Verb::Watch && *code == 200)
         .map(|(_, n)| n)
         .sum()
 }
@@ -172,6 +188,52 @@ fn the_summary_says_when_the_clients_recovered_from_the_restart() {
         .map(|row| row.split(',').next().unwrap_or(""))
         .collect();
     assert_eq!(down, ["60.000", "65.000"]);
+}
+
+#[test]
+fn a_network_blip_that_breaks_every_watch_sends_no_informer_back_to_a_list() {
+    // The caches stay warm: each informer watches again at once from its last version, which
+    // the retained history still holds. Nothing is relisted, every watch is back.
+    let scenario = load_text(&with_fault("apf", "breakWatches: {}"), &[]);
+    let mut sim = world::build(&scenario, &RunOptions::default());
+    run_to(&mut sim, 59);
+    let opened_before = watches_opened(&sim);
+    let informers = sim.model().api().watches().open_count() as u64;
+    run_to(&mut sim, 120);
+    let opened_after = watches_opened(&sim);
+    assert_eq!(opened_after - opened_before, informers);
+    assert_eq!(sim.model().api().watches().open_count() as u64, informers);
+    assert_eq!(answered(&sim, 410), 0);
+    let Some(clients) = sim.model().recorder().last().and_then(|s| s.clients) else {
+        panic!("a modelled run samples its clients");
+    };
+    assert_eq!(clients.informers.relists(), 0);
+    assert_eq!(clients.informers.following, informers);
+}
+
+#[test]
+fn the_ideal_apiserver_has_no_etcd_to_slow_down() {
+    let (_dir, path) = fixture(
+        "etcd.yaml",
+        &with_fault("ideal", "etcdSlowdown: {percent: 300, for: 1m}"),
+        &[],
+    );
+    let error = match kubesim::scenario::load(&path, &kubesim::world::Components) {
+        Ok(_) => panic!("an ideal etcd slowdown loads"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("spec.timeline[0].etcdSlowdown"), "{error}");
+    // A zero percentage is refused in any mode.
+    let (_dir, path) = fixture(
+        "etcd.yaml",
+        &with_fault("apf", "etcdSlowdown: {percent: 0}"),
+        &[],
+    );
+    let error = match kubesim::scenario::load(&path, &kubesim::world::Components) {
+        Ok(_) => panic!("a zero slowdown loads"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("etcdSlowdown.percent"), "{error}");
 }
 
 #[test]
