@@ -7,6 +7,7 @@ pub mod etcd;
 pub mod eviction;
 pub mod flowcontrol;
 pub mod hub;
+pub mod latency;
 pub mod request;
 pub mod request_path;
 pub mod restart;

@@ -45,6 +45,7 @@ use super::flowcontrol::{
     Ticket, WorkInputs,
 };
 use super::hub::{ApiEvent, ApiOutput, ApiServer};
+use super::latency::{LatencyHistogram, SloScope};
 use super::request::{
     ApiError, ClientId, ConnectionFailure, Request, RequestId, Response, Subresource, Verb, WatchId,
 };
@@ -181,7 +182,13 @@ struct InService {
     /// The request, when it has already been answered (a read, a refusal): kept so the client
     /// can send it again if the answer is a Retry-After or the connection is reset.
     request: Option<Request>,
+    /// The memory a LIST's answer holds while it is built and sent.
+    memory: u64,
 }
+
+/// How much memory the apiserver spends on a LIST's answer, as a multiple of its size: KEP-3157
+/// measured about 5 × the response for a LIST served from the watch cache.
+pub const LIST_MEMORY_FACTOR: u64 = 5;
 
 /// The modelled path's state, held by the hub.
 #[derive(Debug)]
@@ -202,6 +209,13 @@ pub struct RequestPath {
     abandoned: BTreeSet<Ticket>,
     /// Retry-After values sent with flow control's 429s: seconds → count.
     retry_after_seconds: BTreeMap<u64, u64>,
+    /// Requests arrived and not answered yet: when, and what the latency SLOs count them as
+    /// (watches are not counted).
+    arrivals: BTreeMap<RequestId, (SimTime, SloScope)>,
+    /// `apiserver_request_duration_seconds` by SLO scope.
+    latency: [LatencyHistogram; 3],
+    /// Memory held by LIST answers being served now, and the most it held.
+    list_memory: (u64, u64),
     /// Outcomes of the call being handled (kept to reuse the allocation).
     outcomes: Vec<Outcome>,
 }
@@ -237,6 +251,9 @@ impl RequestPath {
             refused: BTreeMap::new(),
             wakeups: BTreeSet::new(),
             abandoned: BTreeSet::new(),
+            arrivals: BTreeMap::new(),
+            latency: Default::default(),
+            list_memory: (0, 0),
             retry_after_seconds: BTreeMap::new(),
             outcomes: Vec::new(),
         })
@@ -260,6 +277,24 @@ impl RequestPath {
     /// Requests queued, and requests holding seats, now.
     pub fn occupancy(&self) -> (usize, usize) {
         (self.queued.len(), self.in_service.len())
+    }
+
+    /// `apiserver_request_duration_seconds` of the requests of `scope` answered so far.
+    pub fn latency(&self, scope: SloScope) -> &LatencyHistogram {
+        &self.latency[scope as usize]
+    }
+
+    /// The apiserver memory estimate: what the LIST answers being served hold now
+    /// ([`LIST_MEMORY_FACTOR`] × objects × their size), and the most they held at once.
+    pub fn list_memory_bytes(&self) -> (u64, u64) {
+        self.list_memory
+    }
+
+    /// Request `id` is answered at `now`: its latency is recorded.
+    fn answered(&mut self, id: RequestId, now: SimTime) {
+        if let Some((arrived, scope)) = self.arrivals.remove(&id) {
+            self.latency[scope as usize].observe(now.saturating_since(arrived));
+        }
     }
 
     /// How long a request holds its seats. `returned` is the number of objects a LIST
@@ -334,6 +369,15 @@ impl ApiServer {
         };
         let kind = request.kind;
         let verb = request.verb;
+        let scope = match verb {
+            Verb::Watch => None,
+            Verb::List if request.namespace.is_empty() => Some(SloScope::Cluster),
+            Verb::List => Some(SloScope::Namespace),
+            _ => Some(SloScope::Resource),
+        };
+        if let Some(scope) = scope {
+            path.arrivals.insert(id, (now, scope));
+        }
         let object_count =
             matches!(verb, Verb::List | Verb::Watch).then(|| self.store.count(kind) as u64);
         let watchers = if verb.is_mutating() {
@@ -420,6 +464,13 @@ impl ApiServer {
         } else {
             path.service_time(now, verb, returned)
         };
+        let memory = if verb == Verb::List {
+            LIST_MEMORY_FACTOR * returned * path.costs.object_bytes
+        } else {
+            0
+        };
+        path.list_memory.0 += memory;
+        path.list_memory.1 = path.list_memory.1.max(path.list_memory.0);
         path.in_service.insert(
             id,
             InService {
@@ -427,6 +478,7 @@ impl ApiServer {
                 client,
                 answer,
                 request,
+                memory,
             },
         );
         out.push(ApiOutput::Schedule(now + service, ApiEvent::Complete(id)));
@@ -435,7 +487,7 @@ impl ApiServer {
     /// Request `id` is refused with a 429.
     fn refuse(
         &mut self,
-        _now: SimTime,
+        now: SimTime,
         id: RequestId,
         rejection: &Rejection,
         out: &mut Vec<ApiOutput>,
@@ -454,6 +506,7 @@ impl ApiServer {
             let seconds = rejection.retry_after.as_nanos() / 1_000_000_000;
             *path.retry_after_seconds.entry(seconds).or_insert(0) += 1;
             path.refused.insert(id, request);
+            path.answered(id, now);
         }
         out.push(ApiOutput::Respond {
             client,
@@ -504,6 +557,8 @@ impl ApiServer {
         let Some(path) = self.path.as_deref_mut() else {
             return;
         };
+        path.answered(id, now);
+        path.list_memory.0 -= service.memory;
         let mut outcomes = std::mem::take(&mut path.outcomes);
         // Only a ticket flow control did not issue fails here; nothing is held for it.
         let _ = path.flow_control.finish(service.ticket, now, &mut outcomes);
@@ -580,6 +635,9 @@ impl ApiServer {
         };
         let in_service = std::mem::take(&mut path.in_service);
         let queued = std::mem::take(&mut path.queued);
+        // Cut off, not answered: no latency to record, no answer held in memory.
+        path.arrivals.clear();
+        path.list_memory.0 = 0;
         path.abandoned.extend(queued.keys().copied());
         let mut outcomes = std::mem::take(&mut path.outcomes);
         for service in in_service.values() {
@@ -1094,5 +1152,51 @@ mod tests {
         let (answered, response) = hub.answer(id);
         assert!(response.is_ok());
         assert!(*answered > elected, "{answered} after {elected}");
+    }
+
+    #[test]
+    fn lists_hold_five_times_their_answer_and_every_answer_is_timed_by_slo_scope() {
+        use super::super::ListOptions;
+        use super::super::latency::SloScope;
+        use crate::api::Kind;
+        let mut hub = Driver::new();
+        let client = ClientId(42);
+        for i in 0..1000 {
+            hub.send(SimTime::ZERO, Request::create(client, admin(), test_pod(i)));
+        }
+        hub.run_until(SimTime::ZERO + SimDuration::from_secs(5));
+        let t = SimTime::ZERO + SimDuration::from_secs(10);
+        let all = Request::list(client, admin(), Kind::Pod, "", ListOptions::default());
+        let one = Request::list(
+            client,
+            admin(),
+            Kind::Pod,
+            "default",
+            ListOptions::default(),
+        );
+        hub.send(t, all);
+        hub.send(t, one);
+        // Both arrive at 10.001 s and hold their seats 500 µs + 1000 × 10 µs = 10.5 ms, each
+        // answer 5 × 1000 × 2 KiB = 10 240 000 bytes: 20 480 000 at once.
+        hub.run_until(t + SimDuration::from_millis(5));
+        let Some(path) = hub.api.request_path() else {
+            panic!("a modelled path");
+        };
+        assert_eq!(path.list_memory_bytes(), (20_480_000, 20_480_000));
+        hub.run_until(t + SimDuration::from_secs(1));
+        let Some(path) = hub.api.request_path() else {
+            panic!("a modelled path");
+        };
+        assert_eq!(path.list_memory_bytes(), (0, 20_480_000));
+        // 10.5 ms each: in the (0.01, 0.025] bucket of its scope; the 1000 creates are
+        // single-object requests.
+        for scope in [SloScope::Cluster, SloScope::Namespace] {
+            let h = path.latency(scope);
+            assert_eq!(h.count(), 1, "{scope:?}");
+            assert_eq!(h.sum(), SimDuration::from_micros(10_500));
+            assert_eq!(h.cumulative().nth(1), Some((Some(0.01), 0)));
+            assert_eq!(h.cumulative().nth(2), Some((Some(0.025), 1)));
+        }
+        assert_eq!(path.latency(SloScope::Resource).count(), 1000);
     }
 }

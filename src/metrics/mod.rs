@@ -107,6 +107,8 @@ pub struct ClientsSample {
     pub connections_reset: u64,
     /// Every component's informers, summed.
     pub informers: InformerHealth,
+    /// The memory LIST answers being served hold now (the apiserver memory estimate).
+    pub list_memory_bytes: u64,
 }
 
 impl Sample {
@@ -226,6 +228,7 @@ impl Recorder {
                 connections_refused: process.refused(),
                 connections_reset: process.reset(),
                 informers: components.informers,
+                list_memory_bytes: api.request_path().map_or(0, |p| p.list_memory_bytes().0),
             }
         });
         if let Some(s) = components.scheduler {

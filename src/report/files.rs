@@ -540,6 +540,55 @@ struct Stampede {
     /// The clients' informers and the apiserver's restarts (modelled path only).
     #[serde(skip_serializing_if = "Option::is_none")]
     clients: Option<ClientsJson>,
+    /// `apiserver_request_duration_seconds` by SLO scope against the API call latency SLOs
+    /// (modelled path only).
+    #[serde(rename = "apiCallLatency", skip_serializing_if = "Option::is_none")]
+    api_call_latency: Option<std::collections::BTreeMap<&'static str, LatencyJson>>,
+    /// The most memory LIST answers held at once (modelled path only).
+    #[serde(
+        rename = "apiserverListMemoryPeakBytes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    apiserver_list_memory_peak_bytes: Option<u64>,
+}
+
+/// One SLO scope's request durations in `stampede.apiCallLatency`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LatencyJson {
+    count: u64,
+    p50_seconds: Option<f64>,
+    p90_seconds: Option<f64>,
+    p99_seconds: Option<f64>,
+    slo_seconds: u64,
+    /// Whether p99 is within the SLO (true with no request).
+    slo_met: bool,
+}
+
+/// `stampede.apiCallLatency`, when the request path is modelled.
+fn latency_json(world: &World) -> Option<std::collections::BTreeMap<&'static str, LatencyJson>> {
+    use crate::apiserver::latency::SloScope;
+    let path = world.api().request_path()?;
+    let round = |q: Option<f64>| q.map(|v| (v * 1e6).round() / 1e6);
+    Some(
+        SloScope::ALL
+            .iter()
+            .map(|&scope| {
+                let h = path.latency(scope);
+                let slo = scope.threshold().as_secs_f64();
+                let p99 = h.quantile(0.99);
+                let json = LatencyJson {
+                    count: h.count(),
+                    p50_seconds: round(h.quantile(0.5)),
+                    p90_seconds: round(h.quantile(0.9)),
+                    p99_seconds: round(p99),
+                    slo_seconds: slo as u64,
+                    slo_met: p99.is_none_or(|p| p <= slo),
+                };
+                (scope.name(), json)
+            })
+            .collect(),
+    )
 }
 
 /// `stampede.clients`: how the informers of every component fared, and what each apiserver
@@ -828,6 +877,11 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
             }),
             client_retries_exhausted: world.transport().map(|t| t.exhausted()),
             clients: clients_json(world),
+            api_call_latency: latency_json(world),
+            apiserver_list_memory_peak_bytes: world
+                .api()
+                .request_path()
+                .map(|p| p.list_memory_bytes().1),
         },
         convergence: convergence_json(world, info.end),
         endpoints: endpoints_json(world),
@@ -891,6 +945,7 @@ pub const CLIENT_TIMESERIES_COLUMNS: &[&str] = &[
     "reflector_relists_total",
     "reflector_watches_total",
     "reflector_backoffs_total",
+    "apiserver_list_memory_bytes",
 ];
 
 /// The columns of `timeseries.csv`, in order; README documents each.
@@ -1039,6 +1094,7 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
                 i.relists().to_string(),
                 i.watches.to_string(),
                 i.backoffs.to_string(),
+                c.list_memory_bytes.to_string(),
             ]);
         }
         if let Some(sampled) = &s.flowcontrol {

@@ -633,6 +633,12 @@ const COLUMNS: &[Column] = &[
         "Backoffs the informers' reflectors decided.",
         &[(None, |s| count(s.clients?.informers.backoffs))],
     ),
+    Column::gauge(
+        "kubesim_apiserver_list_memory_bytes",
+        "Memory the LIST answers being served hold (5 x objects x 2 KiB), the apiserver memory estimate.",
+        &[(None, |s| count(s.clients?.list_memory_bytes))],
+    )
+    .unit("bytes"),
 ];
 
 /// The help of flow control's metric `name` (one of [`LevelMetrics::gauges`]).
@@ -1258,6 +1264,10 @@ mod tests {
         ("reflector_relists_total", "kubesim_reflector_relists"),
         ("reflector_watches_total", "kubesim_reflector_watches"),
         ("reflector_backoffs_total", "kubesim_reflector_backoffs"),
+        (
+            "apiserver_list_memory_bytes",
+            "kubesim_apiserver_list_memory_bytes",
+        ),
     ];
 
     #[test]
