@@ -193,7 +193,37 @@ pub struct LineChart {
     pub series: Vec<Series>,
     /// Force zero into the y range, so magnitudes are not exaggerated.
     pub y_min_zero: bool,
+    /// Spans of time shaded behind the lines (when the apiserver was down), each with its
+    /// legend entry.
+    pub spans: Vec<Span>,
+    /// Instants marked by a dashed vertical line with a label at its top (a restart).
+    pub marks: Vec<Mark>,
 }
+
+/// Stretches of time shaded behind a chart's lines, under one legend entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// Legend text.
+    pub name: String,
+    /// `(from, to)` in seconds of virtual time; drawn clipped to the x axis.
+    pub ranges: Vec<(f64, f64)>,
+}
+
+/// An instant marked on a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    /// Text at the top of the line.
+    pub label: String,
+    /// Seconds of virtual time.
+    pub x: f64,
+}
+
+/// Fill colours of shaded spans, light enough for lines to stay readable over them.
+const SPAN_FILLS: [RGBColor; 3] = [
+    RGBColor(0xD9, 0xD9, 0xD9), // grey
+    RGBColor(0xFB, 0xE3, 0xC4), // light orange
+    RGBColor(0xD4, 0xEA, 0xF7), // light blue
+];
 
 impl LineChart {
     /// Renders the chart as a complete `<svg>` document of `WIDTH`×`HEIGHT`
@@ -206,8 +236,10 @@ impl LineChart {
         let x_axis = x_axis(bounds.as_ref().map(|b| (b.x_min, b.x_max)));
         let y_axis = y_axis(bounds.as_ref().map(|b| (b.y_min, b.y_max)), self.y_min_zero);
 
-        let legend_rows = if self.series.len() > 1 {
-            legend_layout(&self.series)
+        let mut legend_names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        legend_names.extend(self.spans.iter().map(|s| s.name.as_str()));
+        let legend_rows = if self.series.len() > 1 || !self.spans.is_empty() {
+            legend_layout(&legend_names)
         } else {
             Vec::new()
         };
@@ -222,7 +254,12 @@ impl LineChart {
                 for item in row {
                     let swatch = [(item.x, y), (item.x + 22, y)];
                     let style = series_style(item.index);
-                    if item.index < PALETTE.len() {
+                    if let Some(span) = item.index.checked_sub(self.series.len()) {
+                        root.draw(&Rectangle::new(
+                            [(item.x, y - 6), (item.x + 22, y + 6)],
+                            SPAN_FILLS[span % SPAN_FILLS.len()].filled(),
+                        ))
+                    } else if item.index < PALETTE.len() {
                         root.draw(&PathElement::new(swatch, style))
                     } else {
                         root.draw(&DashedPathElement::new(swatch, 6, 4, style))
@@ -247,6 +284,7 @@ impl LineChart {
             let x_fmt = |v: &f64| format_duration(*v);
             let y_fmt = |v: &f64| y_axis.label(*v);
             draw_mesh(&mut chart, (&self.x_label, &self.y_label), &x_fmt, &y_fmt)?;
+            self.draw_spans_and_marks(&chart, (x_axis.min, x_axis.max), (y_axis.min, y_axis.max))?;
 
             let (plot_w, _) = chart.plotting_area().dim_in_pixel();
             let columns = plot_w.max(1) as f64;
@@ -276,6 +314,54 @@ impl LineChart {
             }
             Ok(())
         })
+    }
+}
+
+impl LineChart {
+    /// The shaded spans (clipped to the x axis), then each mark's dashed line and label.
+    fn draw_spans_and_marks(
+        &self,
+        chart: &Plot<'_>,
+        (x_min, x_max): (f64, f64),
+        (y_min, y_max): (f64, f64),
+    ) -> Result<(), ChartError> {
+        for (index, span) in self.spans.iter().enumerate() {
+            let fill = SPAN_FILLS[index % SPAN_FILLS.len()].filled();
+            for &(from, to) in &span.ranges {
+                let (from, to) = (from.max(x_min), to.min(x_max));
+                if from.is_finite() && to.is_finite() && from < to {
+                    chart
+                        .plotting_area()
+                        .draw(&Rectangle::new([(from, y_min), (to, y_max)], fill))
+                        .map_err(draw_err)?;
+                }
+            }
+        }
+        let area = chart.plotting_area();
+        for mark in &self.marks {
+            if !(mark.x.is_finite() && mark.x >= x_min && mark.x <= x_max) {
+                continue;
+            }
+            area.draw(&DashedPathElement::new(
+                [(mark.x, y_min), (mark.x, y_max)],
+                5,
+                4,
+                AXIS_COLOR.stroke_width(1),
+            ))
+            .map_err(draw_err)?;
+            let (px, py) = area.map_coordinate(&(mark.x, y_max));
+            area.strip_coord_spec()
+                .draw(&Text::new(
+                    mark.label.clone(),
+                    (
+                        px - area.get_base_pixel().0 + 4,
+                        py - area.get_base_pixel().1 + 2,
+                    ),
+                    label_style().pos(Pos::new(HPos::Left, VPos::Top)),
+                ))
+                .map_err(draw_err)?;
+        }
+        Ok(())
     }
 }
 
@@ -668,21 +754,21 @@ struct LegendItem {
 }
 
 /// Flows legend entries left to right into rows that fit the canvas width.
-fn legend_layout(series: &[Series]) -> Vec<Vec<LegendItem>> {
+fn legend_layout(names: &[&str]) -> Vec<Vec<LegendItem>> {
     const LEFT: i32 = 60;
     let right = WIDTH as i32 - 20;
     let mut rows: Vec<Vec<LegendItem>> = Vec::new();
     let mut row: Vec<LegendItem> = Vec::new();
     let mut x = LEFT;
-    for (index, s) in series.iter().enumerate() {
-        let width = 28 + (s.name.chars().count() as f64 * CHAR_WIDTH).ceil() as i32 + 18;
+    for (index, name) in names.iter().enumerate() {
+        let width = 28 + (name.chars().count() as f64 * CHAR_WIDTH).ceil() as i32 + 18;
         if !row.is_empty() && x + width > right {
             rows.push(std::mem::take(&mut row));
             x = LEFT;
         }
         row.push(LegendItem {
             index,
-            name: s.name.clone(),
+            name: (*name).to_owned(),
             x,
         });
         x += width;
@@ -704,6 +790,8 @@ mod tests {
             y_label: "pods".to_owned(),
             series,
             y_min_zero: true,
+            spans: Vec::new(),
+            marks: Vec::new(),
         }
     }
 

@@ -279,6 +279,8 @@ mod tests {
                 points: (0..60).map(|i| (i as f64 * 60.0, (i % 9) as f64)).collect(),
             }],
             y_min_zero: true,
+            spans: Vec::new(),
+            marks: Vec::new(),
         };
         Report {
             title: "Scale-up <script>alert(1)</script>".to_owned(),

@@ -1,7 +1,7 @@
 //! The human-readable outputs: `charts/*.svg` and `report.html`, answer first.
 
 use super::RunInfo;
-use super::chart::{LineChart, Series};
+use super::chart::{LineChart, Mark, Series, Span};
 use super::files::{rates, round2};
 use super::html::{Block, Metric, Report, Section};
 use crate::api::resources::{CPU, MEMORY, PODS};
@@ -37,6 +37,8 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
         y_label: y_label.to_string(),
         series,
         y_min_zero: true,
+        spans: Vec::new(),
+        marks: Vec::new(),
     };
     let mut files = vec![
         ChartFile {
@@ -141,6 +143,12 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
             ),
         });
     }
+    if samples.iter().any(|s| s.clients.is_some()) {
+        files.push(ChartFile {
+            file: "stampede.svg",
+            chart: stampede_chart(world),
+        });
+    }
     if samples.iter().any(|s| s.gpu.is_some()) {
         // Samples before the first GPU node are gaps.
         let gpu =
@@ -171,6 +179,109 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
         });
     }
     files
+}
+
+/// Per-level rejections drawn on the stampede chart: the levels with the most, at most this
+/// many (a legend of every level would drown the lines).
+const STAMPEDE_LEVELS: usize = 3;
+
+/// The stampede of a modelled run (`stampede.svg`): informers not following changes, relists
+/// and 429s per second, and the rejections of the levels that rejected most, over the spans
+/// the apiserver was down and its watch caches were filling; each restart and the clients'
+/// recovery from it marked.
+fn stampede_chart(world: &World) -> LineChart {
+    let samples = world.recorder().samples();
+    let clients = |value: fn(&crate::metrics::ClientsSample) -> u64| {
+        move |s: &Sample| s.clients.as_ref().map_or(0, value)
+    };
+    let mut series = vec![
+        series("informers not following (count)", samples, |s| {
+            s.clients.as_ref().map_or(f64::NAN, |c| {
+                c.informers.informers.saturating_sub(c.informers.following) as f64
+            })
+        }),
+        Series {
+            name: "relists / s".into(),
+            points: rates(samples, clients(|c| c.informers.relists())),
+        },
+        Series {
+            name: "429s / s".into(),
+            points: rates(samples, clients(|c| c.too_many_requests)),
+        },
+    ];
+    // Flow control's rejected total is the tenth gauge (`LevelMetrics::gauges`).
+    const REJECTED: usize = 9;
+    let rejected_at = |s: &Sample, level: usize| {
+        s.flowcontrol
+            .as_ref()
+            .and_then(|levels| levels.get(level))
+            .map_or(0, |(_, gauges)| gauges[REJECTED] as u64)
+    };
+    let mut levels: Vec<(u64, usize, String)> = samples
+        .iter()
+        .rev()
+        .find_map(|s| s.flowcontrol.as_ref())
+        .map(|levels| {
+            levels
+                .iter()
+                .enumerate()
+                .map(|(i, (name, gauges))| (gauges[REJECTED] as u64, i, name.clone()))
+                .filter(|(rejected, _, _)| *rejected > 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    // Most rejections first; equal counts in the levels' order.
+    levels.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, level, name) in levels.into_iter().take(STAMPEDE_LEVELS) {
+        series.push(Series {
+            name: format!("{name} rejected / s"),
+            points: rates(samples, |s| rejected_at(s, level)),
+        });
+    }
+    let history = world.api().process().history();
+    let secs = |t: SimTime| t.as_secs_f64();
+    let mut marks: Vec<Mark> = history
+        .iter()
+        .map(|r| Mark {
+            label: "restart".into(),
+            x: secs(r.down_at),
+        })
+        .collect();
+    marks.extend(
+        crate::metrics::restarts::restart_outcomes(samples, history)
+            .iter()
+            .filter_map(|o| o.recovered_at)
+            .map(|t| Mark {
+                label: "recovered".into(),
+                x: secs(t),
+            }),
+    );
+    let mut spans = Vec::new();
+    if !history.is_empty() {
+        spans.push(Span {
+            name: "apiserver down".into(),
+            ranges: history
+                .iter()
+                .map(|r| (secs(r.down_at), secs(r.up_at)))
+                .collect(),
+        });
+        spans.push(Span {
+            name: "watch caches filling".into(),
+            ranges: history
+                .iter()
+                .map(|r| (secs(r.up_at), secs(r.caches_ready_at)))
+                .collect(),
+        });
+    }
+    LineChart {
+        title: "Apiserver stampede".into(),
+        x_label: "virtual time".into(),
+        y_label: "informers, or per second".into(),
+        series,
+        y_min_zero: true,
+        spans,
+        marks,
+    }
 }
 
 /// `report.html`, with the charts already rendered to SVG (same order as [`charts`]).

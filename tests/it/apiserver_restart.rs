@@ -251,3 +251,130 @@ fn the_ideal_apiserver_cannot_restart() {
     // The entry's line and column: `- {at: 60s, …}` is line 15, its map at column 7.
     assert!(error.contains("restart.yaml:15:7:"), "{error}");
 }
+
+#[test]
+fn the_stampede_chart_shows_the_restart_the_storm_and_the_recovery() {
+    let scenario = load_text(&scenario_text("apf"), &[]);
+    let mut sim = world::build(&scenario, &RunOptions::default());
+    run_to(&mut sim, 300);
+    let charts = kubesim::report::page::charts(sim.model());
+    let Some(file) = charts.iter().find(|c| c.file == "stampede.svg") else {
+        panic!("no stampede.svg in a modelled run")
+    };
+    let chart = &file.chart;
+    let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names[..3],
+        ["informers not following (count)", "relists / s", "429s / s"]
+    );
+    let informers = match sim.model().recorder().last().and_then(|s| s.clients) {
+        Some(c) => c.informers.informers as f64,
+        None => panic!("a modelled run samples its clients"),
+    };
+    let value = |series: usize, t: f64| {
+        chart.series[series]
+            .points
+            .iter()
+            .find(|(x, _)| *x == t)
+            .map(|(_, y)| *y)
+            .unwrap_or_else(|| panic!("{} has no point at {t} s", names[series]))
+    };
+    // Samples every 5 s: before 60 s every informer follows; at 65 s (down since 60 s) none
+    // does; by the end all do again.
+    assert_eq!(value(0, 55.0), 0.0);
+    assert_eq!(value(0, 65.0), informers);
+    assert_eq!(value(0, 300.0), 0.0);
+    // No relist before the restart; after it every informer but one relists once (see the
+    // first test), so the relists per second over the run add up to informers − 1 in all.
+    assert_eq!(value(1, 55.0), 0.0);
+    let relists: f64 = chart.series[1]
+        .points
+        .iter()
+        .map(|(_, per_s)| per_s * 5.0)
+        .sum();
+    assert_eq!(relists.round(), informers - 1.0);
+    // The span the process was down, then the caches filling; the restart and the recovery.
+    assert_eq!(chart.spans[0].name, "apiserver down");
+    assert_eq!(chart.spans[0].ranges, [(60.0, 70.0)]);
+    assert_eq!(chart.spans[1].name, "watch caches filling");
+    assert_eq!(chart.spans[1].ranges[0].0, 70.0);
+    assert!(chart.spans[1].ranges[0].1 > 70.0);
+    assert_eq!(chart.marks[0].label, "restart");
+    assert_eq!(chart.marks[0].x, 60.0);
+    assert_eq!(chart.marks[1].label, "recovered");
+    assert!(chart.marks[1].x > 70.0 && chart.marks[1].x < 300.0);
+
+    // The SVG carries every legend entry and both marks.
+    let svg = chart.to_svg().expect("the chart renders");
+    for text in [
+        "Apiserver stampede",
+        "informers not following (count)",
+        "relists / s",
+        "429s / s",
+        "apiserver down",
+        "watch caches filling",
+        ">\nrestart\n</text>",
+        ">\nrecovered\n</text>",
+        "virtual time",
+    ] {
+        assert!(svg.contains(text), "no {text:?} in stampede.svg");
+    }
+}
+
+#[test]
+fn the_report_has_the_stampede_chart_in_modelled_runs_only() {
+    for (flow_control, timeline, expected) in [
+        (
+            "apf",
+            "    - {at: 60s, apiserverRestart: {downtime: 10s}}",
+            true,
+        ),
+        (
+            "ideal",
+            "    - {at: 60s, scale: {deployment: default/web, replicas: 7}}",
+            false,
+        ),
+    ] {
+        let text = scenario_text(flow_control).replace(
+            "    - {at: 60s, apiserverRestart: {downtime: 10s}}",
+            timeline,
+        );
+        let (dir, path) = fixture("restart.yaml", &text, &[]);
+        let out = dir.path().join("out");
+        let (code, _, stderr) = crate::support::kubesim(
+            &[
+                "run".as_ref(),
+                path.as_os_str(),
+                "--out".as_ref(),
+                out.as_os_str(),
+                "--quiet".as_ref(),
+            ],
+            dir.path(),
+            &[],
+        );
+        assert_eq!(code, Some(0), "{flow_control}: {stderr}");
+        let chart = out.join("charts/stampede.svg");
+        assert_eq!(
+            chart.exists(),
+            expected,
+            "{flow_control}: {}",
+            chart.display()
+        );
+        let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+        assert_eq!(
+            html.contains("Apiserver stampede"),
+            expected,
+            "{flow_control}"
+        );
+        if expected {
+            let svg = std::fs::read_to_string(&chart).expect("stampede.svg");
+            assert!(svg.contains("apiserver down"), "{svg}");
+            // The chart is inline in report.html under its title, as every chart is.
+            assert!(html.contains("<figcaption>Apiserver stampede</figcaption>"));
+            assert!(
+                html.contains("watch caches filling"),
+                "the chart's legend in report.html"
+            );
+        }
+    }
+}

@@ -716,6 +716,8 @@ pub fn replay_chart(result: &ReplayResult) -> Result<String, ReportError> {
             series("fragmentation (% of idle)", &|b| b.frag_ratio_pct),
         ],
         y_min_zero: true,
+        spans: Vec::new(),
+        marks: Vec::new(),
     };
     let svg = chart.to_svg().map_err(|e| ReportError::Chart {
         name: "replay.svg".to_owned(),
