@@ -100,6 +100,117 @@ pub const CLUSTER_METRICS: &[Metric] = &[
     },
 ];
 
+/// The longest `recoveredAfter` of the run's apiserver restarts, in seconds; none without a
+/// restart or when one was never recovered from.
+fn recovered_after(json: &Value) -> Option<f64> {
+    let restarts = json.pointer("/stampede/clients/restarts")?.as_array()?;
+    let mut longest: Option<f64> = None;
+    for r in restarts {
+        let text = r.get("recoveredAfter")?.as_str()?;
+        let d: SimDuration = text.parse().ok()?;
+        let secs = d.as_nanos() as f64 / 1e9;
+        longest = Some(longest.map_or(secs, |l: f64| l.max(secs)));
+    }
+    longest
+}
+
+/// `field` of every apiserver restart of the run, summed (`max`: the largest); none without a
+/// restart.
+fn over_restarts(json: &Value, field: &str, max: bool) -> Option<f64> {
+    let restarts = json.pointer("/stampede/clients/restarts")?.as_array()?;
+    let values: Vec<f64> = restarts
+        .iter()
+        .filter_map(|r| r.get(field).and_then(Value::as_f64))
+        .collect();
+    if values.is_empty() {
+        None
+    } else if max {
+        Some(values.iter().copied().fold(0.0, f64::max))
+    } else {
+        Some(values.iter().sum())
+    }
+}
+
+/// Requests flow control rejected, over every level.
+fn flowcontrol_rejected(json: &Value) -> Option<f64> {
+    let levels = json
+        .pointer("/stampede/flowcontrol/priorityLevels")?
+        .as_object()?;
+    Some(
+        levels
+            .values()
+            .filter_map(|l| l.get(REJECTED_TOTAL).and_then(Value::as_f64))
+            .sum(),
+    )
+}
+
+/// The per-level rejection counter in `summary.json`.
+const REJECTED_TOTAL: &str = "apiserver_flowcontrol_rejected_requests_total";
+
+/// What an apiserver restart cost the clients, for runs with a modelled apiserver.
+pub const CLIENT_METRICS: &[Metric] = &[
+    Metric {
+        column: "recovered_after_s",
+        label: "clients recovered after the restart",
+        unit: "s",
+        decimals: 0,
+        better: Better::Lower,
+        read: recovered_after,
+    },
+    Metric {
+        column: "restart_relists",
+        label: "relists after the restart",
+        unit: "",
+        decimals: 0,
+        better: Better::Lower,
+        read: |j| over_restarts(j, "relists", false),
+    },
+    Metric {
+        column: "restart_429s",
+        label: "429s after the restart",
+        unit: "",
+        decimals: 0,
+        better: Better::Lower,
+        read: |j| over_restarts(j, "apiserverRequestTotal429", false),
+    },
+    Metric {
+        column: "informers_not_following_peak",
+        label: "informers not following at worst",
+        unit: "",
+        decimals: 0,
+        better: Better::Lower,
+        read: |j| over_restarts(j, "informersNotFollowingPeak", true),
+    },
+    Metric {
+        column: "flowcontrol_rejected",
+        label: "requests rejected by flow control",
+        unit: "",
+        decimals: 0,
+        better: Better::Lower,
+        read: flowcontrol_rejected,
+    },
+];
+
+/// `a` then `b`.
+const fn concat<const N: usize>(a: &[Metric], b: &[Metric]) -> [Metric; N] {
+    let mut out = [a[0]; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[a.len() + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
+/// The metrics of cluster runs with a modelled apiserver: the cluster's, then the clients'.
+pub const CLUSTER_CLIENT_METRICS: [Metric; CLUSTER_METRICS.len() + CLIENT_METRICS.len()] =
+    concat(CLUSTER_METRICS, CLIENT_METRICS);
+
 /// The metrics of replay runs.
 pub const REPLAY_METRICS: &[Metric] = &[
     Metric {
@@ -136,29 +247,68 @@ pub const REPLAY_METRICS: &[Metric] = &[
     },
 ];
 
-/// The metrics of `kind`.
-pub fn metrics(kind: RunKind) -> &'static [Metric] {
-    match kind {
-        RunKind::Cluster => CLUSTER_METRICS,
-        RunKind::Replay => REPLAY_METRICS,
+/// Which metrics a sweep's runs are compared on: a replay's, a cluster run's, or a cluster
+/// run's and its clients' when some run has a modelled apiserver (`stampede.clients` in its
+/// summary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricSet {
+    /// [`CLUSTER_METRICS`].
+    Cluster,
+    /// [`CLUSTER_CLIENT_METRICS`].
+    ClusterWithClients,
+    /// [`REPLAY_METRICS`].
+    Replay,
+}
+
+impl MetricSet {
+    /// The set of `kind`'s runs, `clients` when some run's summary has `stampede.clients`.
+    pub fn of(kind: RunKind, clients: bool) -> MetricSet {
+        match kind {
+            RunKind::Replay => MetricSet::Replay,
+            RunKind::Cluster if clients => MetricSet::ClusterWithClients,
+            RunKind::Cluster => MetricSet::Cluster,
+        }
+    }
+}
+
+/// The metrics of `set`.
+pub fn metrics(set: MetricSet) -> &'static [Metric] {
+    match set {
+        MetricSet::Cluster => CLUSTER_METRICS,
+        MetricSet::ClusterWithClients => &CLUSTER_CLIENT_METRICS,
+        MetricSet::Replay => REPLAY_METRICS,
     }
 }
 
 /// The metrics (indices into [`metrics`]) that decide the best combination, compared in
 /// order on their means: for cluster runs fewest pending pods, then lowest p99 scheduling
-/// latency; for replays the highest GPU allocation at 130 % arrived (the FGD paper's
-/// headline).
-pub fn ranking(kind: RunKind) -> &'static [usize] {
-    match kind {
-        RunKind::Cluster => &[1, 3],
-        RunKind::Replay => &[1],
+/// latency — with a modelled apiserver, fewest pending pods, then the quickest recovery from
+/// the restart, then fewest 429s after it; for replays the highest GPU allocation at 130 %
+/// arrived (the FGD paper's headline).
+pub fn ranking(set: MetricSet) -> &'static [usize] {
+    match set {
+        MetricSet::Cluster => &[1, 3],
+        MetricSet::ClusterWithClients => {
+            const RANKING: [usize; 3] = [1, CLUSTER_METRICS.len(), CLUSTER_METRICS.len() + 2];
+            &RANKING
+        }
+        MetricSet::Replay => &[1],
+    }
+}
+
+/// The metric the answer and the headline give (an index into [`metrics`]): the last of the
+/// ranking, but with a modelled apiserver the clients' recovery from the restart.
+pub fn headline_metric(set: MetricSet) -> usize {
+    match set {
+        MetricSet::ClusterWithClients => CLUSTER_METRICS.len(),
+        _ => ranking(set).last().copied().unwrap_or(0),
     }
 }
 
 /// The ranking rule in words.
-pub fn ranking_rule(kind: RunKind) -> String {
-    let list = metrics(kind);
-    ranking(kind)
+pub fn ranking_rule(set: MetricSet) -> String {
+    let list = metrics(set);
+    ranking(set)
         .iter()
         .filter_map(|&i| list.get(i))
         .map(|m| {
@@ -183,6 +333,12 @@ pub struct RunRecord {
     pub seed: u64,
     /// One value per metric (`None` when the run has none, e.g. no pod was scheduled).
     pub values: Vec<Option<f64>>,
+    /// With a modelled apiserver: requests flow control rejected, by level (its
+    /// `priorityLevels` in `summary.json`).
+    pub rejected_by_level: std::collections::BTreeMap<String, u64>,
+    /// With a modelled apiserver: informers not following changes at each sample
+    /// (`informers − informers_following` of `timeseries.csv`), as (seconds, count).
+    pub not_following: Vec<(f64, f64)>,
 }
 
 /// Mean, min, max and sample standard deviation of one metric over a combination's seeds.
@@ -230,6 +386,8 @@ impl Stats {
 pub struct Collected {
     /// What kind of runs.
     pub kind: RunKind,
+    /// The metrics they are compared on.
+    pub set: MetricSet,
     /// One record per run, in the sweep's order.
     pub runs: Vec<RunRecord>,
     /// Per combination (in order), per metric, the statistics over seeds.
@@ -272,8 +430,7 @@ pub fn collect(
     if !missing.is_empty() {
         return Err(CollectError::Missing(missing));
     }
-    let list = metrics(kind);
-    let mut runs = Vec::with_capacity(plan.runs.len());
+    let mut summaries = Vec::with_capacity(plan.runs.len());
     for r in &plan.runs {
         let path = dir.join("runs").join(&r.folder).join("summary.json");
         let unreadable = |message: String| CollectError::Unreadable {
@@ -282,19 +439,85 @@ pub fn collect(
         };
         let text = fs::read_to_string(&path).map_err(|e| unreadable(e.to_string()))?;
         let json: Value = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+        summaries.push(json);
+    }
+    let clients = summaries
+        .iter()
+        .any(|j| j.pointer("/stampede/clients").is_some());
+    let set = MetricSet::of(kind, clients);
+    let list = metrics(set);
+    let mut runs = Vec::with_capacity(plan.runs.len());
+    for (r, json) in plan.runs.iter().zip(&summaries) {
+        let not_following = if json.pointer("/stampede/clients").is_some() {
+            let path = dir.join("runs").join(&r.folder).join("timeseries.csv");
+            not_following(&path).map_err(|message| CollectError::Unreadable { path, message })?
+        } else {
+            Vec::new()
+        };
         runs.push(RunRecord {
             index: r.index,
             combination: r.combination,
             seed: r.seed,
-            values: list.iter().map(|m| (m.read)(&json)).collect(),
+            values: list.iter().map(|m| (m.read)(json)).collect(),
+            rejected_by_level: rejected_by_level(json),
+            not_following,
         });
     }
-    Ok(reduce(kind, plan.combinations.len(), runs))
+    Ok(reduce(kind, set, plan.combinations.len(), runs))
+}
+
+/// Each level's rejected requests in a run's `summary.json` (none on the ideal path).
+fn rejected_by_level(json: &Value) -> std::collections::BTreeMap<String, u64> {
+    json.pointer("/stampede/flowcontrol/priorityLevels")
+        .and_then(Value::as_object)
+        .map(|levels| {
+            levels
+                .iter()
+                .filter_map(|(name, l)| {
+                    let n = l.get(REJECTED_TOTAL)?.as_f64()?;
+                    Some((name.clone(), n.max(0.0) as u64))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `informers − informers_following` at each row of the `timeseries.csv` at `path`.
+fn not_following(path: &Path) -> Result<Vec<(f64, f64)>, String> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
+    let header = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("no column {name}"))
+    };
+    let (t, informers, following) = (
+        column("t_seconds")?,
+        column("informers")?,
+        column("informers_following")?,
+    );
+    let mut points = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| e.to_string())?;
+        let number = |i: usize| -> Result<f64, String> {
+            row.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| format!("row {}: not a number in column {i}", points.len() + 1))
+        };
+        points.push((number(t)?, number(informers)? - number(following)?));
+    }
+    Ok(points)
 }
 
 /// The statistics and ranking of `runs` (in the sweep's order).
-pub fn reduce(kind: RunKind, combinations: usize, runs: Vec<RunRecord>) -> Collected {
-    let list = metrics(kind);
+pub fn reduce(
+    kind: RunKind,
+    set: MetricSet,
+    combinations: usize,
+    runs: Vec<RunRecord>,
+) -> Collected {
+    let list = metrics(set);
     let stats: Vec<Vec<Option<Stats>>> = (0..combinations)
         .map(|c| {
             (0..list.len())
@@ -321,7 +544,7 @@ pub fn reduce(kind: RunKind, combinations: usize, runs: Vec<RunRecord>) -> Colle
         }
     };
     order.sort_by(|&a, &b| {
-        for &m in ranking(kind) {
+        for &m in ranking(set) {
             let ord = key(a, m).total_cmp(&key(b, m));
             if ord != std::cmp::Ordering::Equal {
                 return ord;
@@ -331,6 +554,7 @@ pub fn reduce(kind: RunKind, combinations: usize, runs: Vec<RunRecord>) -> Colle
     });
     Collected {
         kind,
+        set,
         runs,
         stats,
         order,
@@ -375,9 +599,12 @@ mod tests {
             combination: c,
             seed: 1,
             values: vec![None, Some(pending), None, Some(p99), None, None],
+            rejected_by_level: Default::default(),
+            not_following: Vec::new(),
         };
         let collected = reduce(
             RunKind::Cluster,
+            MetricSet::Cluster,
             3,
             vec![rec(0, 2.0, 1.0), rec(1, 0.0, 5.0), rec(2, 0.0, 3.0)],
         );

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::report::output::StagedDir;
 use crate::scenario::{ScenarioError, load, load_with_overrides};
 use crate::world::Components;
-use collect::{CollectError, Collected, metrics, ranking};
+use collect::{CollectError, Collected, headline_metric, metrics};
 use execute::{RunKind, SweepMark, is_done};
 use plan::{Plan, PlannedRun, Shard, Vary};
 
@@ -435,8 +435,8 @@ fn compare(out: &Path, file: &SweepFile, plan: &Plan) -> Result<String, SweepErr
 
 /// One line: the best combination and its main metric.
 fn answer(plan: &Plan, collected: &Collected) -> String {
-    let list = metrics(collected.kind);
-    let main = ranking(collected.kind).last().copied().unwrap_or(0);
+    let list = metrics(collected.set);
+    let main = headline_metric(collected.set);
     let best = collected.order.first().copied().unwrap_or(0);
     let value = list.get(main).and_then(|m| {
         let s = collected.stats.get(best)?.get(main).copied().flatten()?;

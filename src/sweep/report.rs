@@ -7,8 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use super::SweepFile;
-use super::collect::{Collected, Metric, Stats, fixed, metrics, ranking, ranking_rule};
+use super::collect::{
+    Collected, Metric, MetricSet, Stats, fixed, headline_metric, metrics, ranking_rule,
+};
 use super::plan::Plan;
+use crate::report::chart::{LineChart, Series};
 use crate::report::html::{Block, Metric as Headline, Report, Section};
 use crate::report::sweep_chart::{Category, SpreadChart};
 
@@ -46,7 +49,7 @@ fn with_unit(text: String, metric: &Metric) -> String {
 
 /// The bytes of `sweep.csv`.
 pub fn sweep_csv(plan: &Plan, collected: &Collected) -> Vec<u8> {
-    let list = metrics(collected.kind);
+    let list = metrics(collected.set);
     let mut header = vec!["index".to_owned()];
     header.extend(plan.vary.iter().map(|v| v.key.clone()));
     header.push("seed".into());
@@ -69,7 +72,7 @@ pub fn sweep_csv(plan: &Plan, collected: &Collected) -> Vec<u8> {
 
 /// The bytes of `comparison.csv`.
 pub fn comparison_csv(plan: &Plan, collected: &Collected) -> Vec<u8> {
-    let list = metrics(collected.kind);
+    let list = metrics(collected.set);
     let mut header: Vec<String> = plan.vary.iter().map(|v| v.key.clone()).collect();
     header.push("runs".into());
     for m in list {
@@ -111,7 +114,7 @@ pub fn chart_file(metric: &Metric) -> String {
 
 /// One chart per metric: each combination's seeds, mean and range.
 pub fn charts(plan: &Plan, collected: &Collected) -> Result<Vec<(String, String, String)>, String> {
-    let list = metrics(collected.kind);
+    let list = metrics(collected.set);
     let x_label = if plan.vary.is_empty() {
         "scenario".to_owned()
     } else {
@@ -152,7 +155,75 @@ pub fn charts(plan: &Plan, collected: &Collected) -> Result<Vec<(String, String,
         let svg = chart.to_svg().map_err(|e| e.to_string())?;
         out.push((chart_file(metric), title, svg));
     }
+    if collected.set == MetricSet::ClusterWithClients {
+        let title = "Informers not following changes".to_owned();
+        let svg = not_following_chart(plan, collected, &title)
+            .to_svg()
+            .map_err(|e| e.to_string())?;
+        out.push((NOT_FOLLOWING_CHART.to_owned(), title, svg));
+    }
     Ok(out)
+}
+
+/// The chart of every run's informers not following changes over time, with a modelled
+/// apiserver.
+pub const NOT_FOLLOWING_CHART: &str = "charts/informers_not_following.svg";
+
+/// A run's name in a legend: its values, and its seed when the sweep has several.
+fn run_label(plan: &Plan, run: &super::collect::RunRecord) -> String {
+    let values = plan.values_label(run.combination);
+    if plan.seeds.len() > 1 {
+        format!("{values}, seed {}", run.seed)
+    } else {
+        values
+    }
+}
+
+/// Every run's `informers − informers_following` against virtual time, one line each: the
+/// storm of each combination side by side.
+fn not_following_chart(plan: &Plan, collected: &Collected, title: &str) -> LineChart {
+    LineChart {
+        title: title.to_owned(),
+        x_label: "virtual time".into(),
+        y_label: "informers not following".into(),
+        series: collected
+            .runs
+            .iter()
+            .map(|r| Series {
+                name: run_label(plan, r),
+                points: r.not_following.clone(),
+            })
+            .collect(),
+        y_min_zero: true,
+        spans: Vec::new(),
+        marks: Vec::new(),
+    }
+}
+
+/// Requests flow control rejected, by level (columns: every level any run has) and run.
+fn rejected_table(plan: &Plan, collected: &Collected) -> Block {
+    let levels: std::collections::BTreeSet<&String> = collected
+        .runs
+        .iter()
+        .flat_map(|r| r.rejected_by_level.keys())
+        .collect();
+    let mut columns = vec!["run".to_owned()];
+    columns.extend(levels.iter().map(|l| (*l).clone()));
+    let rows = collected
+        .runs
+        .iter()
+        .take(MAX_RUN_ROWS)
+        .map(|r| {
+            let mut row = vec![run_label(plan, r)];
+            row.extend(levels.iter().map(|l| {
+                r.rejected_by_level
+                    .get(*l)
+                    .map_or_else(|| "–".to_owned(), u64::to_string)
+            }));
+            row
+        })
+        .collect();
+    Block::Table { columns, rows }
 }
 
 fn stats_of(collected: &Collected, combination: usize, metric: usize) -> Option<Stats> {
@@ -166,7 +237,7 @@ fn stats_of(collected: &Collected, combination: usize, metric: usize) -> Option<
 
 /// `mean (min–max, n seeds)` of a combination's metric.
 fn summary(collected: &Collected, combination: usize, m: usize) -> String {
-    let list = metrics(collected.kind);
+    let list = metrics(collected.set);
     let Some(metric) = list.get(m) else {
         return String::new();
     };
@@ -191,10 +262,10 @@ pub fn html(
     collected: &Collected,
     charts: &[(String, String, String)],
 ) -> Vec<u8> {
-    let list = metrics(collected.kind);
-    let main = ranking(collected.kind).last().copied().unwrap_or(0);
+    let list = metrics(collected.set);
+    let main = headline_metric(collected.set);
     let main_metric = list.get(main).copied();
-    let rule = ranking_rule(collected.kind);
+    let rule = ranking_rule(collected.set);
     let best = collected.order.first().copied().unwrap_or(0);
     let mut headline = vec![Headline {
         label: if plan.vary.is_empty() {
@@ -373,13 +444,54 @@ pub fn html(
          Every run's folder runs/<index>-<slug>/ holds its complete outputs with run.json \
          (whose sweep section names the run's overrides and seed). sweep.csv has one row per \
          run; comparison.csv the mean, min, max and sample standard deviation over seeds per \
-         combination; charts/ one chart per metric.",
+         combination; charts/ one chart per metric (with a modelled apiserver also \
+         informers_not_following.svg: every run's informers not following changes).",
         file.scenario_file,
         file.scenario_hash,
         file.kubesim_version,
         seeds_text(&plan.seeds)
     ))];
 
+    let mut sections = vec![
+        Section {
+            title: "Answer".into(),
+            blocks: answer,
+        },
+        Section {
+            title: "Charts".into(),
+            blocks: chart_blocks,
+        },
+        Section {
+            title: "Comparison".into(),
+            blocks: vec![Block::Table { columns, rows }],
+        },
+    ];
+    if collected.set == MetricSet::ClusterWithClients {
+        sections.push(Section {
+            title: "Requests rejected by flow control, by level".into(),
+            blocks: vec![
+                Block::Paragraph(
+                    "apiserver_flowcontrol_rejected_requests_total at the end of each run, per \
+                     priority level (max-in-flight: per request kind; dynamic: per client \
+                     level); – where the run's mode has no such level. The 429s of watch \
+                     caches still filling after a restart are not flow control's and are not \
+                     counted here."
+                        .into(),
+                ),
+                rejected_table(plan, collected),
+            ],
+        });
+    }
+    sections.extend([
+        Section {
+            title: "Runs".into(),
+            blocks: run_blocks,
+        },
+        Section {
+            title: "Where the numbers come from".into(),
+            blocks: provenance,
+        },
+    ]);
     let report = Report {
         title: format!("Sweep: {}", file.scenario),
         subtitle: format!(
@@ -392,28 +504,7 @@ pub fn html(
             vary_text
         ),
         headline,
-        sections: vec![
-            Section {
-                title: "Answer".into(),
-                blocks: answer,
-            },
-            Section {
-                title: "Charts".into(),
-                blocks: chart_blocks,
-            },
-            Section {
-                title: "Comparison".into(),
-                blocks: vec![Block::Table { columns, rows }],
-            },
-            Section {
-                title: "Runs".into(),
-                blocks: run_blocks,
-            },
-            Section {
-                title: "Where the numbers come from".into(),
-                blocks: provenance,
-            },
-        ],
+        sections,
     };
     report.to_html().into_bytes()
 }

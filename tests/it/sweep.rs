@@ -664,3 +664,144 @@ fn a_quick_sweep_of_two_policies_on_the_openb_default_trace() {
         outcome.answer
     );
 }
+
+/// A small restart storm: 3 nodes, kubelets and kube-proxies, a Deployment of 6 pods, the
+/// apiserver down at 60 s for 10 s; `flowControl` is what the sweep varies.
+fn write_storm(dir: &Path) -> PathBuf {
+    let text = format!(
+        "apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: storm}}
+spec:
+  duration: 4m
+  apiserver: {{flowControl: apf}}
+  nodePools:
+    - name: n
+      count: 3
+      zones: [a]
+      template:
+        allocatable: {{cpu: \"8\", memory: 32Gi, pods: \"110\"}}
+  timeline:
+    - {{at: 60s, apiserverRestart: {{downtime: 10s}}}}
+  report: {{sampleEvery: 5s}}
+{}",
+        crate::support::web_deployment(6)
+    );
+    let path = dir.join("storm.yaml");
+    fs::write(&path, text).expect("write the scenario");
+    path
+}
+
+#[test]
+fn a_sweep_of_the_flow_control_modes_compares_their_restart_storms() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let scenario = write_storm(tmp.path());
+    let out = tmp.path().join("modes");
+    let settings = SweepSettings {
+        scenario,
+        vary: vec![
+            Vary::parse("spec.apiserver.flowControl=maxInflight,apf,dynamic").expect("vary"),
+        ],
+        seeds: None,
+        jobs: Some(1),
+        out: Some(out.clone()),
+        shard: Shard::default(),
+    };
+    sweep::run(&settings, &|_| {}).expect("the sweep runs");
+
+    // sweep.csv: the cluster's columns, then the restart's, each read from the run's summary.
+    let csv = fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    for column in [
+        "recovered_after_s",
+        "restart_relists",
+        "restart_429s",
+        "informers_not_following_peak",
+        "flowcontrol_rejected",
+    ] {
+        assert!(header.contains(&column), "no {column} in {header:?}");
+    }
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or(usize::MAX);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3);
+    let folders: Vec<PathBuf> = {
+        let mut f: Vec<PathBuf> = fs::read_dir(out.join("runs"))
+            .expect("runs")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        f.sort();
+        f
+    };
+    for (row, folder) in rows.iter().zip(&folders) {
+        let summary: serde_json::Value =
+            serde_json::from_slice(&fs::read(folder.join("summary.json")).expect("summary"))
+                .expect("JSON");
+        let clients = &summary["stampede"]["clients"];
+        let restart = &clients["restarts"][0];
+        let after: SimDuration = restart["recoveredAfter"]
+            .as_str()
+            .unwrap_or("none")
+            .parse()
+            .expect("recovered from");
+        assert_eq!(
+            row[col("recovered_after_s")].parse::<f64>().ok(),
+            Some(after.as_nanos() as f64 / 1e9),
+            "{}",
+            folder.display()
+        );
+        assert_eq!(row[col("restart_relists")], restart["relists"].to_string());
+        assert_eq!(
+            row[col("restart_429s")],
+            restart["apiserverRequestTotal429"].to_string()
+        );
+        // Every informer was cut off while the apiserver was down.
+        assert_eq!(
+            row[col("informers_not_following_peak")],
+            clients["informers"].to_string()
+        );
+        let rejected: f64 = summary["stampede"]["flowcontrol"]["priorityLevels"]
+            .as_object()
+            .expect("levels")
+            .values()
+            .map(|l| {
+                l["apiserver_flowcontrol_rejected_requests_total"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+            })
+            .sum();
+        assert_eq!(row[col("flowcontrol_rejected")], format!("{rejected:.0}"));
+    }
+
+    // The report: the overlay of the three storms and the rejections by level side by side.
+    let chart = fs::read_to_string(out.join("charts/informers_not_following.svg"))
+        .expect("charts/informers_not_following.svg");
+    for mode in ["maxInflight", "apf", "dynamic"] {
+        assert!(chart.contains(mode), "no {mode} in the overlay's legend");
+    }
+    let html = fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(html.contains("Informers not following changes"));
+    assert!(html.contains("Requests rejected by flow control, by level"));
+    // APF's levels and max-in-flight's request kinds are columns of the same table.
+    assert!(html.contains("workload-low"), "no APF level in the table");
+    assert!(html.contains("clients recovered after the restart"));
+}
+
+#[test]
+fn a_sweep_without_a_modelled_apiserver_has_no_restart_columns() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let scenario = write_small(tmp.path());
+    let out = tmp.path().join("plain");
+    let settings = SweepSettings {
+        scenario,
+        vary: vec![Vary::parse("spec.nodePools[0].count=3,4").expect("vary")],
+        seeds: None,
+        jobs: Some(1),
+        out: Some(out.clone()),
+        shard: Shard::default(),
+    };
+    sweep::run(&settings, &|_| {}).expect("the sweep runs");
+    let csv = fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
+    assert!(!csv.contains("recovered_after_s"), "{csv}");
+    assert!(!out.join("charts/informers_not_following.svg").exists());
+}
