@@ -58,7 +58,17 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     ("scheduling-basic.yaml", Randomness::Draws),
     // Nodes of one zone tie on the hostname-spread score; the seeded tie-break picks one.
     ("topology-spread.yaml", Randomness::Draws),
+    // Generated pod names, the scheduler's tie-break, and each informer's watch timeouts and
+    // backoff jitter ("client/reflector/<client id>/<resource>"), which spread the relists.
+    ("restart-storm.yaml", Randomness::Draws),
+    ("restart-storm-compare.yaml", Randomness::Draws),
 ];
+
+/// Shipped scenarios too long for a debug build (minutes each, run four times here): the
+/// tests below skip them, and `shipped_heavy_scenarios_are_deterministic` (ignored; run it
+/// with `cargo test --release -- --ignored`) checks them. A smaller storm of the same shape
+/// runs in every build: `a_small_restart_storm_gives_byte_identical_outputs`.
+const HEAVY: &[&str] = &["restart-storm.yaml", "restart-storm-compare.yaml"];
 
 /// The seed of the byte-identity runs (not any scenario's own seed, to exercise `--seed`).
 const SEED: &str = "11";
@@ -232,46 +242,58 @@ fn every_shipped_scenario_is_in_the_table() {
 fn same_seed_gives_byte_identical_outputs() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     for name in shipped_scenarios() {
-        let first = tmp.path().join(format!("{name}-first"));
-        let second = tmp.path().join(format!("{name}-second"));
-        run(&shipped(&name), &first, &["--seed", SEED, "--events"]);
-        run(&shipped(&name), &second, &["--seed", SEED, "--events"]);
-
-        let files: Vec<String> = files_under(&first)
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        for expected in [
-            "events.jsonl",
-            "report.html",
-            "run.json",
-            "summary.json",
-            "timeseries.csv",
-        ] {
-            assert!(
-                files.iter().any(|f| f == expected),
-                "{name}: no {expected} in {files:?}"
-            );
+        if HEAVY.contains(&name.as_str()) {
+            continue;
         }
+        assert_byte_identical_runs(tmp.path(), &shipped(&name), &name);
+    }
+}
+
+/// Runs `scenario` twice with [`SEED`] and `--events` into `tmp` and asserts that the two
+/// reports are byte-identical and complete.
+fn assert_byte_identical_runs(tmp: &Path, scenario: &Path, name: &str) {
+    let first = tmp.join(format!("{name}-first"));
+    let second = tmp.join(format!("{name}-second"));
+    run(scenario, &first, &["--seed", SEED, "--events"]);
+    run(scenario, &second, &["--seed", SEED, "--events"]);
+
+    let files: Vec<String> = files_under(&first)
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    for expected in [
+        "events.jsonl",
+        "report.html",
+        "run.json",
+        "summary.json",
+        "timeseries.csv",
+    ] {
         assert!(
-            files
-                .iter()
-                .any(|f| f.starts_with("charts/") && f.ends_with(".svg")),
-            "{name}: no charts/*.svg in {files:?}"
-        );
-        assert_same_files(&first, &second, &format!("{name} with seed {SEED}"));
-        assert_eq!(
-            trace_digest(&first),
-            trace_digest(&second),
-            "{name}: traceDigest"
+            files.iter().any(|f| f == expected),
+            "{name}: no {expected} in {files:?}"
         );
     }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("charts/") && f.ends_with(".svg")),
+        "{name}: no charts/*.svg in {files:?}"
+    );
+    assert_same_files(&first, &second, &format!("{name} with seed {SEED}"));
+    assert_eq!(
+        trace_digest(&first),
+        trace_digest(&second),
+        "{name}: traceDigest"
+    );
 }
 
 #[test]
 fn different_seeds_change_the_digest_where_random_numbers_are_drawn() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     for &(name, randomness) in SCENARIOS {
+        if HEAVY.contains(&name) {
+            continue;
+        }
         let one = tmp.path().join(format!("{name}-seed-1"));
         let two = tmp.path().join(format!("{name}-seed-2"));
         run(&shipped(name), &one, &["--seed", "1"]);
@@ -289,6 +311,70 @@ fn different_seeds_change_the_digest_where_random_numbers_are_drawn() {
             ),
         }
     }
+}
+
+#[test]
+#[ignore = "minutes in a debug build: run with `cargo test --release -- --ignored`"]
+fn shipped_heavy_scenarios_are_deterministic() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    for &name in HEAVY {
+        assert_byte_identical_runs(tmp.path(), &shipped(name), name);
+    }
+}
+
+#[test]
+fn a_small_restart_storm_gives_byte_identical_outputs() {
+    // The shipped comparison storm shrunk to 30 nodes and 3 Deployments of 100 pods, the
+    // restart at 2m of 5m: the same documents, the same fault, a size a debug build runs in
+    // seconds.
+    let shipped = fs::read_to_string(repo_root().join("scenarios/restart-storm-compare.yaml"))
+        .expect("read the shipped storm");
+    let mut text = String::new();
+    let mut deployments = 0;
+    for line in shipped.lines() {
+        if line.starts_with("  - {apiVersion: apps/v1") {
+            deployments += 1;
+        }
+        if deployments > 3 {
+            break;
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    let text = text
+        .replace("count: 500", "count: 30")
+        .replace("replicas: 1500", "replicas: 100")
+        .replace("duration: 10m", "duration: 5m")
+        .replace("at: 5m, apiserverRestart", "at: 2m, apiserverRestart");
+    for (from, to) in [
+        ("count: 30", 1),
+        ("replicas: 100", 3),
+        ("at: 2m, apiserverRestart", 1),
+    ] {
+        assert_eq!(
+            text.matches(from).count(),
+            to,
+            "the shrunk storm has {from} {to} time(s)"
+        );
+    }
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let scenario = tmp.path().join("small-storm.yaml");
+    fs::write(&scenario, text).expect("write the small storm");
+    assert_byte_identical_runs(tmp.path(), &scenario, "small-storm.yaml");
+    let summary = fs::read_to_string(tmp.path().join("small-storm.yaml-first/summary.json"))
+        .expect("summary.json");
+    let summary: serde_json::Value = serde_json::from_str(&summary).expect("JSON");
+    let restart = &summary["stampede"]["clients"]["restarts"][0];
+    assert_eq!(restart["downAt"], "2m", "{restart}");
+    assert!(
+        restart["recoveredAfter"].is_string(),
+        "the small storm recovers: {restart}"
+    );
+    assert!(
+        tmp.path()
+            .join("small-storm.yaml-first/charts/stampede.svg")
+            .exists()
+    );
 }
 
 #[test]
