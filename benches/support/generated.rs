@@ -28,7 +28,33 @@ pub fn scenario_file(name: &str, text: &str) -> PathBuf {
 
 /// One benchmark per `(nodes, pods, scenario text)` of `sizes` in group `group`: the whole
 /// run, `world::build` and `run_until` the scenario's duration; throughput in pods.
+#[allow(dead_code)]
 pub fn bench_runs(c: &mut Criterion, group: &str, sizes: &[(usize, usize, String)]) {
+    runs(c, group, sizes, |pods, _| Throughput::Elements(pods as u64));
+}
+
+/// As [`bench_runs`], with the throughput in simulation events: each scenario is run once
+/// first to count the events a run processes (printed), so criterion's `elem/s` is events
+/// per second.
+#[allow(dead_code)]
+pub fn bench_runs_in_events(c: &mut Criterion, group: &str, sizes: &[(usize, usize, String)]) {
+    runs(c, group, sizes, |_, scenario| {
+        let mut sim = world::build(scenario, &RunOptions::default());
+        sim.run_until(SimTime::ZERO + scenario.duration);
+        let events = sim.processed_events();
+        println!("{}: {events} events a run", scenario.name);
+        Throughput::Elements(events)
+    });
+}
+
+/// One benchmark per size of `sizes`, with the throughput `throughput` gives for its pods
+/// and loaded scenario.
+fn runs(
+    c: &mut Criterion,
+    group: &str,
+    sizes: &[(usize, usize, String)],
+    throughput: impl Fn(usize, &scenario::Scenario) -> Throughput,
+) {
     let mut g = c.benchmark_group(group);
     g.sampling_mode(SamplingMode::Flat)
         .sample_size(10)
@@ -39,7 +65,7 @@ pub fn bench_runs(c: &mut Criterion, group: &str, sizes: &[(usize, usize, String
         let scenario = scenario::load(&path, &Components)
             .unwrap_or_else(|e| panic!("the generated scenario should load: {e}"));
         let until = SimTime::ZERO + scenario.duration;
-        g.throughput(Throughput::Elements(*pods as u64));
+        g.throughput(throughput(*pods, &scenario));
         let id = BenchmarkId::from_parameter(format!("{nodes}_nodes_{pods}_pods"));
         g.bench_function(id, |b| {
             b.iter(|| {
