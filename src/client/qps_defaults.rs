@@ -18,10 +18,29 @@
 //! Then client-go's rules apply ([`ClientRateLimit::from_rest_config`]): a negative QPS turns
 //! the limit off.
 //!
+//! Some values are refused before client-go sees them, by the component's own validation: the
+//! kubelet refuses a negative `kubeAPIQPS` or `kubeAPIBurst` ("must not be a negative number"),
+//! kube-scheduler and kube-proxy a negative `clientConnection.burst` ("must be non-negative",
+//! component-base's `ValidateClientConnectionConfiguration`); and client-go refuses a positive
+//! QPS with a burst below 1 (only reachable with a negative burst once the component has
+//! filled in its default). [`ClientConnectionDefaults::checked_rate_limit`] applies both and
+//! names the setting it refuses.
+//!
 //! Upstream, kube-controller-manager builds a client per controller (each with its own bucket at
 //! these numbers); kube-scheduler and each kubelet and kube-proxy share one.
 
 use super::rate_limiter::{ClientRateLimit, RateLimiterError};
+use crate::config::ClientConnection;
+
+/// A client connection setting the component (or client-go under it) refuses.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ClientConnectionError {
+    /// The setting, as the user writes it (`kubeAPIBurst`, `clientConnection.qps`).
+    pub setting: &'static str,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
 
 /// One component's shipped client rate limit and the names of its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,6 +57,10 @@ pub struct ClientConnectionDefaults {
     pub burst_setting: &'static str,
     /// Whether a QPS of zero means unset (true everywhere but the kubelet's `kubeAPIQPS`).
     pub zero_qps_is_unset: bool,
+    /// Whether the component's validation refuses a negative QPS (the kubelet's).
+    pub negative_qps_refused: bool,
+    /// Whether the component's validation refuses a negative burst.
+    pub negative_burst_refused: bool,
 }
 
 /// The kubelet's API client (`KubeletConfiguration`).
@@ -48,6 +71,8 @@ pub const KUBELET: ClientConnectionDefaults = ClientConnectionDefaults {
     qps_setting: "kubeAPIQPS",
     burst_setting: "kubeAPIBurst",
     zero_qps_is_unset: false,
+    negative_qps_refused: true,
+    negative_burst_refused: true,
 };
 
 /// The kubelet's Event client.
@@ -58,6 +83,8 @@ pub const KUBELET_EVENTS: ClientConnectionDefaults = ClientConnectionDefaults {
     qps_setting: "eventRecordQPS",
     burst_setting: "eventBurst",
     zero_qps_is_unset: false,
+    negative_qps_refused: true,
+    negative_burst_refused: true,
 };
 
 /// kube-controller-manager (its generic `ClientConnection`, set by flags).
@@ -68,6 +95,8 @@ pub const KUBE_CONTROLLER_MANAGER: ClientConnectionDefaults = ClientConnectionDe
     qps_setting: "--kube-api-qps",
     burst_setting: "--kube-api-burst",
     zero_qps_is_unset: true,
+    negative_qps_refused: false,
+    negative_burst_refused: false,
 };
 
 /// kube-scheduler (`KubeSchedulerConfiguration.clientConnection`).
@@ -78,6 +107,8 @@ pub const KUBE_SCHEDULER: ClientConnectionDefaults = ClientConnectionDefaults {
     qps_setting: "clientConnection.qps",
     burst_setting: "clientConnection.burst",
     zero_qps_is_unset: true,
+    negative_qps_refused: false,
+    negative_burst_refused: true,
 };
 
 /// kube-proxy (`KubeProxyConfiguration.clientConnection`).
@@ -88,6 +119,8 @@ pub const KUBE_PROXY: ClientConnectionDefaults = ClientConnectionDefaults {
     qps_setting: "clientConnection.qps",
     burst_setting: "clientConnection.burst",
     zero_qps_is_unset: true,
+    negative_qps_refused: false,
+    negative_burst_refused: true,
 };
 
 /// A client-go client whose `rest.Config` leaves QPS and burst unset (kubectl, operators).
@@ -98,6 +131,8 @@ pub const REST_CONFIG: ClientConnectionDefaults = ClientConnectionDefaults {
     qps_setting: "QPS",
     burst_setting: "Burst",
     zero_qps_is_unset: true,
+    negative_qps_refused: false,
+    negative_burst_refused: false,
 };
 
 /// Every row of the table, in the order of the module docs.
@@ -133,6 +168,49 @@ impl ClientConnectionDefaults {
     ) -> Result<ClientRateLimit, RateLimiterError> {
         let (qps, burst) = self.effective(qps, burst);
         ClientRateLimit::from_rest_config(qps, burst)
+    }
+
+    /// The rate limiter of the component's client given `written`, after the component's own
+    /// validation; the error names the setting refused and what was expected.
+    pub fn checked_rate_limit(
+        &self,
+        written: ClientConnection,
+    ) -> Result<ClientRateLimit, ClientConnectionError> {
+        let refuse = |setting, message| Err(ClientConnectionError { setting, message });
+        if let Some(qps) = written.qps {
+            if !qps.is_finite() {
+                return refuse(
+                    self.qps_setting,
+                    format!("expected a finite number of requests per second, found {qps}"),
+                );
+            }
+            if self.negative_qps_refused && qps < 0.0 {
+                return refuse(
+                    self.qps_setting,
+                    format!("must not be a negative number, found {qps}"),
+                );
+            }
+        }
+        if let Some(burst) = written.burst
+            && self.negative_burst_refused
+            && burst < 0
+        {
+            return refuse(
+                self.burst_setting,
+                format!("must not be a negative number, found {burst}"),
+            );
+        }
+        self.rate_limit(written.qps, written.burst.map(i64::from))
+            .map_err(|e| match e {
+                RateLimiterError::InvalidQps(_) => ClientConnectionError {
+                    setting: self.qps_setting,
+                    message: e.to_string(),
+                },
+                RateLimiterError::BurstRequired(_) => ClientConnectionError {
+                    setting: self.burst_setting,
+                    message: format!("{e}; expected a burst of at least 1"),
+                },
+            })
     }
 }
 
@@ -196,6 +274,50 @@ mod tests {
         assert_eq!(
             KUBE_PROXY.rate_limit(Some(5.0), Some(-1)),
             Err(RateLimiterError::BurstRequired(-1))
+        );
+    }
+
+    #[test]
+    fn each_component_refuses_what_its_validation_refuses() {
+        let written = |qps, burst| ClientConnection { qps, burst };
+        let refused = |d: &ClientConnectionDefaults, w| match d.checked_rate_limit(w) {
+            Err(e) => e.setting,
+            Ok(limit) => panic!("{} accepted {w:?}: {limit:?}", d.component),
+        };
+        // The kubelet: neither may be negative.
+        assert_eq!(refused(&KUBELET, written(Some(-1.0), None)), "kubeAPIQPS");
+        assert_eq!(refused(&KUBELET, written(None, Some(-1))), "kubeAPIBurst");
+        // kube-scheduler and kube-proxy: a negative burst, even with no limit at all.
+        assert_eq!(
+            refused(&KUBE_SCHEDULER, written(Some(-1.0), Some(-5))),
+            "clientConnection.burst"
+        );
+        assert_eq!(
+            refused(&KUBE_PROXY, written(None, Some(-5))),
+            "clientConnection.burst"
+        );
+        // kube-controller-manager: client-go's rule only (a positive QPS needs a burst).
+        assert_eq!(
+            refused(&KUBE_CONTROLLER_MANAGER, written(Some(5.0), Some(-1))),
+            "--kube-api-burst"
+        );
+        assert_eq!(
+            KUBE_CONTROLLER_MANAGER.checked_rate_limit(written(Some(-1.0), Some(-1))),
+            Ok(ClientRateLimit::Unlimited)
+        );
+        // Nobody takes an infinite rate.
+        assert_eq!(
+            refused(&KUBE_PROXY, written(Some(f32::INFINITY), None)),
+            "clientConnection.qps"
+        );
+        // Nothing written: the shipped bucket.
+        assert_eq!(
+            bucket(
+                KUBELET
+                    .checked_rate_limit(ClientConnection::default())
+                    .map_err(|_| { RateLimiterError::InvalidQps(0.0) })
+            ),
+            (50.0, 100)
         );
     }
 }

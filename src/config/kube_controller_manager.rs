@@ -81,6 +81,9 @@ pub struct KubeControllerManagerConfig {
     /// Zones of at most this many nodes stop tainting when partially disrupted
     /// (`--large-cluster-size-threshold`).
     pub large_cluster_size_threshold: u32,
+    /// `--kube-api-qps` / `--kube-api-burst`: each of its API clients (default 20 / 30; zero
+    /// means unset).
+    pub kube_api: super::ClientConnection,
 }
 
 impl Default for KubeControllerManagerConfig {
@@ -101,6 +104,7 @@ impl Default for KubeControllerManagerConfig {
             secondary_node_eviction_rate: DEFAULT_SECONDARY_NODE_EVICTION_RATE,
             unhealthy_zone_threshold: DEFAULT_UNHEALTHY_ZONE_THRESHOLD,
             large_cluster_size_threshold: DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD,
+            kube_api: super::ClientConnection::default(),
         }
     }
 }

@@ -87,7 +87,7 @@ impl SyncPeriods {
 }
 
 /// What every kube-proxy of a run runs with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct KubeProxySettings {
     /// Whether kube-proxies run (by default, wherever kubelets do).
     pub enabled: bool,
@@ -95,6 +95,9 @@ pub struct KubeProxySettings {
     pub mode: ProxyMode,
     /// The periods of the mode in use.
     pub periods: SyncPeriods,
+    /// `clientConnection.qps` / `clientConnection.burst`: every kube-proxy's API client
+    /// (default 5 / 10; zero means unset).
+    pub client_connection: super::ClientConnection,
 }
 
 impl Default for KubeProxySettings {
@@ -103,6 +106,7 @@ impl Default for KubeProxySettings {
             enabled: true,
             mode: ProxyMode::default(),
             periods: ProxyMode::default().default_periods(),
+            client_connection: super::ClientConnection::default(),
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct KubeSchedulerConfiguration {
     pub pod_max_backoff_seconds: Option<i64>,
     /// Profiles; none means the default profile.
     pub profiles: Vec<ProfileConfig>,
+    /// `clientConnection`: of its fields kubesim reads `qps` and `burst`, the token bucket of
+    /// kube-scheduler's API client (default 50 / 100; zero means unset).
+    pub client_connection: super::ClientConnection,
     /// The largest score weight a plugin may be given:
     /// [`MAX_WEIGHT`](crate::scheduler::config::MAX_WEIGHT) when unset, as for a configuration
     /// as written. Never read from a document: a configuration translated from a legacy Policy

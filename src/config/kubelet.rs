@@ -151,6 +151,9 @@ pub struct KubeletSettings {
     pub default_image_size: i64,
     /// What containers do unless their pod says otherwise.
     pub containers: ContainerBehavior,
+    /// `kubeAPIQPS` / `kubeAPIBurst`: every kubelet's API client (default 50 / 100; an
+    /// absent QPS is unset, an explicit 0 reaches client-go, which runs at 5).
+    pub kube_api: super::ClientConnection,
 }
 
 impl Default for KubeletSettings {
@@ -168,6 +171,7 @@ impl Default for KubeletSettings {
             image_sizes: BTreeMap::new(),
             default_image_size: DEFAULT_IMAGE_SIZE_BYTES,
             containers: ContainerBehavior::default(),
+            kube_api: super::ClientConnection::default(),
         }
     }
 }

@@ -33,3 +33,15 @@ pub struct ConfigError {
     /// What is wrong and what was expected.
     pub message: String,
 }
+
+/// A component's client connection settings as written: the QPS and burst of its API client's
+/// token bucket, `None` where the user wrote nothing. What zero means, and which values the
+/// component refuses, is the component's ([`crate::client::qps_defaults`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientConnection {
+    /// Requests per second (`qps`, `kubeAPIQPS`, `--kube-api-qps`).
+    pub qps: Option<f32>,
+    /// Burst (`burst`, `kubeAPIBurst`, `--kube-api-burst`).
+    pub burst: Option<i32>,
+}

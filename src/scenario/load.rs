@@ -27,7 +27,7 @@ use crate::api::labels::validate_label_value;
 use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::{ApiServerConfig, PropagationPolicy};
-use crate::config::ConfigError;
+use crate::client::qps_defaults::{self, ClientConnectionDefaults};
 use crate::config::gpu_sharing::Policy;
 use crate::config::kube_controller_manager::{
     KubeControllerManagerConfig, MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS, MAX_MAX_ENDPOINTS_PER_SLICE,
@@ -36,6 +36,7 @@ use crate::config::kube_proxy::{KubeProxySettings, ProxyMode};
 use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
 use crate::config::kubelet::{Distribution, KubeletSettings};
 use crate::config::legacy_policy::{self, FeatureGates, PolicyNote};
+use crate::config::{ClientConnection, ConfigError};
 use crate::sim::{SimDuration, SimTime};
 
 /// Virtual time simulated when the scenario does not say.
@@ -905,6 +906,37 @@ fn assemble(
     })
 }
 
+/// A component's client connection as written, checked as the component checks it
+/// ([`ClientConnectionDefaults::checked_rate_limit`]): `qps` and `burst` are the values written
+/// with where, and the field paths that name them; an error points at the value refused.
+fn client_connection(
+    component: &ClientConnectionDefaults,
+    qps: Option<(f32, &serde_saphyr::Location)>,
+    burst: Option<(i32, &serde_saphyr::Location)>,
+    paths: (&str, &str),
+    locator: &Locator<'_>,
+) -> Result<ClientConnection, ScenarioError> {
+    let written = ClientConnection {
+        qps: qps.map(|(v, _)| v),
+        burst: burst.map(|(v, _)| v),
+    };
+    match component.checked_rate_limit(written) {
+        Ok(_) => Ok(written),
+        Err(e) => {
+            let (path, at) = if e.setting == component.qps_setting {
+                (paths.0, qps.map(|(_, at)| at))
+            } else {
+                (paths.1, burst.map(|(_, at)| at))
+            };
+            Err(ScenarioError::Invalid {
+                pos: at.map_or_else(|| locator.whole_file(), |at| locator.at(at)),
+                path: path.to_string(),
+                message: format!("{} ({}): {}", e.setting, component.component, e.message),
+            })
+        }
+    }
+}
+
 /// `spec.controllerManager` with upstream's defaults for what it leaves out; every count must
 /// be at least 1.
 fn controller_manager_settings(
@@ -1037,6 +1069,18 @@ fn controller_manager_settings(
         large_cluster_size_threshold: spec
             .large_cluster_size_threshold
             .unwrap_or(defaults.large_cluster_size_threshold),
+        kube_api: client_connection(
+            &qps_defaults::KUBE_CONTROLLER_MANAGER,
+            spec.kube_api_qps.as_ref().map(|v| (v.value, &v.referenced)),
+            spec.kube_api_burst
+                .as_ref()
+                .map(|v| (v.value, &v.referenced)),
+            (
+                "spec.controllerManager.kubeApiQps",
+                "spec.controllerManager.kubeApiBurst",
+            ),
+            locator,
+        )?,
     })
 }
 
@@ -1158,6 +1202,17 @@ fn kubelet_settings(
             exit_after: c.exit_after,
             exit_code: c.exit_code.unwrap_or(0),
         },
+        kube_api: client_connection(
+            &qps_defaults::KUBELET,
+            spec.kube_api_qps
+                .as_ref()
+                .map(|v| (v.value as f32, &v.referenced)),
+            spec.kube_api_burst
+                .as_ref()
+                .map(|v| (v.value, &v.referenced)),
+            ("spec.kubelet.kubeAPIQPS", "spec.kubelet.kubeAPIBurst"),
+            locator,
+        )?,
     })
 }
 
@@ -1212,10 +1267,21 @@ fn kube_proxy_settings(
             message: e.message,
         })?;
     }
+    let connection = &spec.client_connection;
     Ok(KubeProxySettings {
         enabled: spec.enabled.unwrap_or(kubelets),
         mode,
         periods,
+        client_connection: client_connection(
+            &qps_defaults::KUBE_PROXY,
+            connection.qps.as_ref().map(|v| (v.value, &v.referenced)),
+            connection.burst.as_ref().map(|v| (v.value, &v.referenced)),
+            (
+                "spec.kubeProxy.clientConnection.qps",
+                "spec.kubeProxy.clientConnection.burst",
+            ),
+            locator,
+        )?,
     })
 }
 
@@ -1440,6 +1506,20 @@ fn scheduler_settings(
                     message: e.message.clone(),
                 })
             })?;
+        // kube-scheduler's client: `clientConnection.qps` / `burst`, checked as it checks them.
+        let scheduler = &qps_defaults::KUBE_SCHEDULER;
+        if let Err(e) = scheduler.checked_rate_limit(parsed.client_connection) {
+            let path = if e.setting == scheduler.qps_setting {
+                "clientConnection.qps"
+            } else {
+                "clientConnection.burst"
+            };
+            return Err(fix(ScenarioError::Invalid {
+                pos: locate(doc, file, path).unwrap_or_else(|| doc.start(file)),
+                path: path.into(),
+                message: format!("{} (kube-scheduler): {}", e.setting, e.message),
+            }));
+        }
         if let Some((policy_file, _)) = policies.first()
             && legacy_policy::sets_profiles(&parsed)
         {

@@ -168,6 +168,13 @@ pub struct KubeletSpec {
     /// What containers do unless their pod's `kubesim.io/*` annotations say otherwise.
     #[serde(default)]
     pub containers: ContainerBehaviorSpec,
+    /// `kubeAPIQPS`: the QPS of every kubelet's API client (default 50; 0 reaches client-go,
+    /// which runs at 5).
+    #[serde(rename = "kubeAPIQPS")]
+    pub kube_api_qps: Option<Spanned<i32>>,
+    /// `kubeAPIBurst`: its burst (default 100; 0 means unset).
+    #[serde(rename = "kubeAPIBurst")]
+    pub kube_api_burst: Option<Spanned<i32>>,
 }
 
 /// `spec.kubelet.timing`: kubesim's distributions of each step's duration.
@@ -570,6 +577,11 @@ pub struct ControllerManagerSpec {
     pub unhealthy_zone_threshold: Option<Spanned<f64>>,
     /// `--large-cluster-size-threshold` (default 50).
     pub large_cluster_size_threshold: Option<u32>,
+    /// `--kube-api-qps`: the QPS of each of its API clients (default 20; 0 means unset, a
+    /// negative value no limit).
+    pub kube_api_qps: Option<Spanned<f32>>,
+    /// `--kube-api-burst` (default 30; 0 means unset).
+    pub kube_api_burst: Option<Spanned<i32>>,
 }
 
 /// `spec.kubeProxy`: the `KubeProxyConfiguration` fields kubesim acts on, under their real
@@ -595,6 +607,20 @@ pub struct KubeProxySpec {
     /// `nftables` mode's periods.
     #[serde(default)]
     pub nftables: SyncPeriodsSpec,
+    /// `clientConnection`: the QPS and burst of every kube-proxy's API client.
+    #[serde(default)]
+    pub client_connection: ClientConnectionSpec,
+}
+
+/// A `clientConnection` section (component-base's `ClientConnectionConfiguration`): the fields
+/// kubesim acts on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientConnectionSpec {
+    /// Requests per second (0 means unset; negative: no limit).
+    pub qps: Option<Spanned<f32>>,
+    /// Burst (0 means unset).
+    pub burst: Option<Spanned<i32>>,
 }
 
 /// A proxy mode's `syncPeriod` and `minSyncPeriod`.
@@ -677,6 +703,12 @@ pub fn user_field_path(path: &str) -> String {
         "mode",
         "syncPeriod",
         "minSyncPeriod",
+        "kubeAPIQPS",
+        "kubeAPIBurst",
+        "kubeApiQps",
+        "kubeApiBurst",
+        "qps",
+        "burst",
     ];
     const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline"];
     let mut kept: Vec<&str> = Vec::new();

@@ -48,7 +48,7 @@ use crate::sim::{
 };
 pub use components::Components;
 use kubectl::{KUBECTL_CLIENT, Kubectl};
-use transport::{Delivery, Transport};
+use transport::{ClientLimits, Delivery, Transport};
 
 /// The client id of kube-scheduler.
 pub const SCHEDULER_CLIENT: ClientId = ClientId(1);
@@ -745,7 +745,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     } else {
         None
     };
-    let transport = modelled(&config).then(Transport::default);
+    let transport = modelled(&config).then(|| Transport::new(ClientLimits::of(scenario)));
     let mut world = World {
         api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
         kubectl: Kubectl::new(actions),

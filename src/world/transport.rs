@@ -5,11 +5,13 @@
 //!
 //! * **Sending.** A request's first try waits for a token of its client's bucket
 //!   (`client/rate_limiter.rs`) before it leaves — a watch's excepted, as client-go does not
-//!   throttle watches. The bucket is the one each component ships
-//!   (`client/qps_defaults.rs`): kube-scheduler 50 QPS / burst 100, each of
+//!   throttle watches. [`ClientLimits`] says which bucket each client gets: the one each
+//!   component ships (`client/qps_defaults.rs`) — kube-scheduler 50 QPS / burst 100, each of
 //!   kube-controller-manager's clients 20 / 30 (its shared informers' client and, with
 //!   `--use-service-account-credentials`, one per controller, each its own bucket), each
-//!   kubelet 50 / 100, each kube-proxy 5 / 10; the scenario's user (kubectl) is not limited;
+//!   kubelet 50 / 100, each kube-proxy 5 / 10 — unless the scenario sets it under the
+//!   component's own names (`clientConnection.qps`, `kubeAPIQPS`, `--kube-api-qps`, …); each
+//!   client population's (`spec.clients`); the scenario's user (kubectl) is not limited;
 //!   any other client has client-go's own 5 / 10.
 //! * **Answers.** A 429 or 5xx carrying a `Retry-After` is not handed to the component: the
 //!   same request is sent again under the same id once the `Retry-After` has passed and the
@@ -20,6 +22,7 @@
 //! delivered, as before.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use super::{
     CONTROLLER_MANAGER_CLIENT, DEPLOYMENT_CLIENT, DISRUPTION_CLIENT, ENDPOINTSLICE_CLIENT,
@@ -33,8 +36,10 @@ use crate::client::rate_limiter::ClientRateLimit;
 use crate::client::retry::{
     Answer, RequestKind, RequestRetry, RetryDecision, RetryPolicy, TransportFailure,
 };
+use crate::config::ClientConnection;
 use crate::kube_proxy::KUBE_PROXY_CLIENT_BASE;
 use crate::kubelet::KUBELET_CLIENT_BASE;
+use crate::scenario::Scenario;
 use crate::sim::SimTime;
 
 /// The clients of kube-controller-manager: its shared informers' and each controller's.
@@ -49,22 +54,151 @@ const CONTROLLER_CLIENTS: [ClientId; 8] = [
     TAINT_EVICTION_CLIENT,
 ];
 
-/// The shipped rate limit of `client`'s component; `None`: not limited.
-fn shipped_limit(client: ClientId) -> Option<ClientConnectionDefaults> {
-    if client == KUBECTL_CLIENT {
-        return None;
+/// The most per-node agents of one kind: kubelets take `100_000 …` and kube-proxies
+/// `200_000 …`, a range of this size each.
+const PER_NODE_RANGE: u32 = 100_000;
+
+/// The clients of one component or population, and the token bucket each of them gets (a
+/// bucket of its own per client, as each process builds its own clientset).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientGroup {
+    /// The group's name in reports: the component's binary name (`kubelet`), `kubectl`, or
+    /// the population's name.
+    pub name: String,
+    /// Its client ids, as ranges.
+    pub clients: Vec<RangeInclusive<u32>>,
+    /// The limiter each of its clients starts with.
+    pub limit: ClientRateLimit,
+}
+
+impl ClientGroup {
+    fn has(&self, client: ClientId) -> bool {
+        self.clients.iter().any(|r| r.contains(&client.0))
     }
-    Some(if client == SCHEDULER_CLIENT {
-        qps_defaults::KUBE_SCHEDULER
-    } else if CONTROLLER_CLIENTS.contains(&client) {
-        qps_defaults::KUBE_CONTROLLER_MANAGER
-    } else if client.0 >= KUBE_PROXY_CLIENT_BASE {
-        qps_defaults::KUBE_PROXY
-    } else if client.0 >= KUBELET_CLIENT_BASE {
-        qps_defaults::KUBELET
-    } else {
-        qps_defaults::REST_CONFIG
-    })
+}
+
+/// Which token bucket each client of a run gets: the groups of clients (each component's, the
+/// scenario's user's, each client population's) with the limit each group runs with; a client
+/// in no group has client-go's own 5 QPS / burst 10.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientLimits {
+    groups: Vec<ClientGroup>,
+}
+
+impl Default for ClientLimits {
+    /// Every component's bucket as it ships.
+    fn default() -> Self {
+        ClientLimits::of_components(&ComponentConnections::default())
+    }
+}
+
+/// What a scenario writes of each component's client connection (`None` of a field: unset).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ComponentConnections {
+    /// kube-scheduler's `clientConnection`.
+    pub kube_scheduler: ClientConnection,
+    /// kube-controller-manager's `--kube-api-qps` / `--kube-api-burst`.
+    pub kube_controller_manager: ClientConnection,
+    /// The kubelets' `kubeAPIQPS` / `kubeAPIBurst`.
+    pub kubelet: ClientConnection,
+    /// The kube-proxies' `clientConnection`.
+    pub kube_proxy: ClientConnection,
+}
+
+impl ComponentConnections {
+    /// What `scenario` writes.
+    pub fn of(scenario: &Scenario) -> Self {
+        ComponentConnections {
+            kube_scheduler: scenario.scheduler.config.client_connection,
+            kube_controller_manager: scenario.controller_manager.kube_api,
+            kubelet: scenario.kubelet.kube_api,
+            kube_proxy: scenario.kube_proxy.client_connection,
+        }
+    }
+}
+
+impl ClientLimits {
+    /// The components' groups with `written` over their shipped numbers. The scenario loader
+    /// has checked every value; one that does not make a limiter (only a hand-made scenario
+    /// can hold one) leaves the shipped numbers.
+    pub fn of_components(written: &ComponentConnections) -> Self {
+        let limit = |defaults: &ClientConnectionDefaults, written: ClientConnection| {
+            defaults
+                .checked_rate_limit(written)
+                .or_else(|_| defaults.rate_limit(None, None))
+                .unwrap_or(ClientRateLimit::Unlimited)
+        };
+        let ids = |clients: &[ClientId]| clients.iter().map(|c| c.0..=c.0).collect();
+        let per_node = |base: u32| vec![base..=base + (PER_NODE_RANGE - 1)];
+        let group = |name: &str, clients, limit| ClientGroup {
+            name: name.to_string(),
+            clients,
+            limit,
+        };
+        ClientLimits {
+            groups: vec![
+                group(
+                    "kubectl",
+                    ids(&[KUBECTL_CLIENT]),
+                    ClientRateLimit::Unlimited,
+                ),
+                group(
+                    qps_defaults::KUBE_SCHEDULER.component,
+                    ids(&[SCHEDULER_CLIENT]),
+                    limit(&qps_defaults::KUBE_SCHEDULER, written.kube_scheduler),
+                ),
+                group(
+                    qps_defaults::KUBE_CONTROLLER_MANAGER.component,
+                    ids(&CONTROLLER_CLIENTS),
+                    limit(
+                        &qps_defaults::KUBE_CONTROLLER_MANAGER,
+                        written.kube_controller_manager,
+                    ),
+                ),
+                group(
+                    qps_defaults::KUBELET.component,
+                    per_node(KUBELET_CLIENT_BASE),
+                    limit(&qps_defaults::KUBELET, written.kubelet),
+                ),
+                group(
+                    qps_defaults::KUBE_PROXY.component,
+                    per_node(KUBE_PROXY_CLIENT_BASE),
+                    limit(&qps_defaults::KUBE_PROXY, written.kube_proxy),
+                ),
+            ],
+        }
+    }
+
+    /// Every group of a run of `scenario`: its components' with what it writes of their
+    /// client connections.
+    pub fn of(scenario: &Scenario) -> Self {
+        ClientLimits::of_components(&ComponentConnections::of(scenario))
+    }
+
+    /// Adds a group (a client population's); its clients must be in no other group.
+    pub fn push(&mut self, group: ClientGroup) {
+        self.groups.push(group);
+    }
+
+    /// The groups, in the order they were made.
+    pub fn groups(&self) -> &[ClientGroup] {
+        &self.groups
+    }
+
+    /// The place of `client`'s group, if it is in one.
+    pub fn group_of(&self, client: ClientId) -> Option<usize> {
+        self.groups.iter().position(|g| g.has(client))
+    }
+
+    /// The limiter `client` starts with.
+    pub fn limit_of(&self, client: ClientId) -> ClientRateLimit {
+        match self.group_of(client) {
+            Some(g) => self.groups[g].limit.clone(),
+            None => qps_defaults::REST_CONFIG
+                .rate_limit(None, None)
+                .unwrap_or(ClientRateLimit::Unlimited),
+        }
+    }
 }
 
 /// What the world does with an answer.
@@ -80,11 +214,14 @@ pub enum Delivery {
 #[derive(Clone, Copy, Debug)]
 struct Sending {
     retry: RequestRetry,
+    verb: Verb,
 }
 
 /// Every client's rate limiter and every request's retries.
 #[derive(Debug, Default)]
 pub struct Transport {
+    /// Which limiter each client starts with.
+    limits: ClientLimits,
     limiters: BTreeMap<ClientId, ClientRateLimit>,
     sending: BTreeMap<RequestId, Sending>,
     policy: RetryPolicy,
@@ -92,9 +229,41 @@ pub struct Transport {
     retries: BTreeMap<u16, u64>,
     /// Requests whose last retry was refused too, answered with the error.
     exhausted: u64,
+    /// Answers sent again, by client group (its place in `limits`), verb and status.
+    retried_by_group: BTreeMap<(usize, Verb, u16), u64>,
 }
 
 impl Transport {
+    /// A transport whose clients start with the limiters `limits` gives them.
+    pub fn new(limits: ClientLimits) -> Self {
+        Transport {
+            limits,
+            ..Transport::default()
+        }
+    }
+
+    /// Which limiter each client starts with.
+    pub fn limits(&self) -> &ClientLimits {
+        &self.limits
+    }
+
+    /// The answers the clients of group `name` got and sent again (client-go's retries of a
+    /// 429 or 5xx with a Retry-After, which the component never sees), by verb and status.
+    pub fn retried_answers(&self, name: &str) -> BTreeMap<(Verb, u16), u64> {
+        let mut out = BTreeMap::new();
+        for (&(group, verb, status), &n) in &self.retried_by_group {
+            if self
+                .limits
+                .groups()
+                .get(group)
+                .is_some_and(|g| g.name == name)
+            {
+                *out.entry((verb, status)).or_insert(0) += n;
+            }
+        }
+        out
+    }
+
     /// Retries made so far, by the status they retried.
     pub fn retries(&self) -> &BTreeMap<u16, u64> {
         &self.retries
@@ -107,11 +276,11 @@ impl Transport {
 
     /// Takes a token of `client`'s bucket for a request ready at `now`: when it may go.
     fn reserve(&mut self, client: ClientId, now: SimTime) -> SimTime {
-        let limiter = self.limiters.entry(client).or_insert_with(|| {
-            shipped_limit(client)
-                .and_then(|d| d.rate_limit(None, None).ok())
-                .unwrap_or(ClientRateLimit::Unlimited)
-        });
+        let limits = &self.limits;
+        let limiter = self
+            .limiters
+            .entry(client)
+            .or_insert_with(|| limits.limit_of(client));
         limiter.reserve(now)
     }
 
@@ -140,6 +309,7 @@ impl Transport {
             id,
             Sending {
                 retry: self.policy.start(kind),
+                verb,
             },
         );
         if !kind.first_try_is_throttled() {
@@ -197,6 +367,12 @@ impl Transport {
                 // `can_resend` held, so the hub sends it.
                 if api.resend(id, goes, out) {
                     *self.retries.entry(retry.status).or_insert(0) += 1;
+                    if let Some(group) = self.limits.group_of(client) {
+                        *self
+                            .retried_by_group
+                            .entry((group, sending.verb, retry.status))
+                            .or_insert(0) += 1;
+                    }
                     self.sending.insert(id, sending);
                     return Delivery::Retried;
                 }
@@ -223,28 +399,93 @@ impl Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::rate_limiter::TokenBucket;
+
+    /// The (qps, burst) of the bucket `client` starts with; None: not limited.
+    fn bucket(limits: &ClientLimits, client: ClientId) -> Option<(f64, u32)> {
+        match limits.limit_of(client) {
+            ClientRateLimit::Bucket(b) => Some((b.qps(), b.burst())),
+            ClientRateLimit::Unlimited => None,
+        }
+    }
 
     #[test]
     fn each_component_gets_its_shipped_bucket() {
-        let of = |c: ClientId| shipped_limit(c).map(|d| (d.component, d.qps, d.burst));
+        let limits = ClientLimits::default();
+        let of = |c: ClientId| bucket(&limits, c);
         assert_eq!(of(KUBECTL_CLIENT), None);
-        assert_eq!(of(SCHEDULER_CLIENT), Some(("kube-scheduler", 50.0, 100)));
+        assert_eq!(of(SCHEDULER_CLIENT), Some((50.0, 100)));
+        assert_eq!(of(REPLICASET_CLIENT), Some((20.0, 30)));
+        assert_eq!(of(CONTROLLER_MANAGER_CLIENT), Some((20.0, 30)));
+        assert_eq!(of(ClientId(KUBELET_CLIENT_BASE + 7)), Some((50.0, 100)));
+        assert_eq!(of(ClientId(KUBE_PROXY_CLIENT_BASE + 7)), Some((5.0, 10)));
+        // Any other client: client-go's own bucket.
+        assert_eq!(of(ClientId(42)), Some((5.0, 10)));
         assert_eq!(
-            of(REPLICASET_CLIENT),
-            Some(("kube-controller-manager", 20.0, 30))
+            of(ClientId(KUBE_PROXY_CLIENT_BASE + PER_NODE_RANGE)),
+            Some((5.0, 10))
+        );
+        let names: Vec<&str> = limits.groups().iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "kubectl",
+                "kube-scheduler",
+                "kube-controller-manager",
+                "kubelet",
+                "kube-proxy"
+            ]
+        );
+    }
+
+    #[test]
+    fn written_settings_replace_the_shipped_numbers() {
+        let written = ComponentConnections {
+            // clientConnection: {qps: 200, burst: 0}: the burst stays kube-scheduler's 100.
+            kube_scheduler: ClientConnection {
+                qps: Some(200.0),
+                burst: Some(0),
+            },
+            // --kube-api-qps=-1: no limit.
+            kube_controller_manager: ClientConnection {
+                qps: Some(-1.0),
+                burst: None,
+            },
+            // kubeAPIQPS: 0 written out reaches client-go: 5 QPS, with the kubelet's burst.
+            kubelet: ClientConnection {
+                qps: Some(0.0),
+                burst: None,
+            },
+            kube_proxy: ClientConnection {
+                qps: Some(7.0),
+                burst: Some(3),
+            },
+        };
+        let limits = ClientLimits::of_components(&written);
+        assert_eq!(bucket(&limits, SCHEDULER_CLIENT), Some((200.0, 100)));
+        assert_eq!(bucket(&limits, DEPLOYMENT_CLIENT), None);
+        assert_eq!(
+            bucket(&limits, ClientId(KUBELET_CLIENT_BASE)),
+            Some((5.0, 100))
         );
         assert_eq!(
-            of(CONTROLLER_MANAGER_CLIENT),
-            Some(("kube-controller-manager", 20.0, 30))
+            bucket(&limits, ClientId(KUBE_PROXY_CLIENT_BASE + 3)),
+            Some((7.0, 3))
         );
-        assert_eq!(
-            of(ClientId(KUBELET_CLIENT_BASE + 7)),
-            Some(("kubelet", 50.0, 100))
-        );
-        assert_eq!(
-            of(ClientId(KUBE_PROXY_CLIENT_BASE + 7)),
-            Some(("kube-proxy", 5.0, 10))
-        );
-        assert_eq!(of(ClientId(42)), Some(("client-go", 5.0, 10)));
+        assert_eq!(bucket(&limits, KUBECTL_CLIENT), None);
+    }
+
+    #[test]
+    fn a_pushed_group_is_found_by_its_clients() {
+        let mut limits = ClientLimits::default();
+        let limit = ClientRateLimit::Bucket(TokenBucket::new(1.0, 2).expect("a bucket"));
+        limits.push(ClientGroup {
+            name: "agents".into(),
+            clients: vec![1_000_000..=1_000_002],
+            limit,
+        });
+        assert_eq!(limits.group_of(ClientId(1_000_002)), Some(5));
+        assert_eq!(bucket(&limits, ClientId(1_000_001)), Some((1.0, 2)));
+        assert_eq!(limits.group_of(ClientId(1_000_003)), None);
     }
 }

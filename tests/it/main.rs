@@ -3,6 +3,7 @@
 
 mod apiserver_restart;
 mod cli;
+mod client_connection;
 mod controller_manager;
 mod determinism;
 mod disruption;
