@@ -156,6 +156,12 @@ pub trait Component: Any {
         None
     }
 
+    /// What the component's clients asked and were answered, if it is a client population
+    /// (`spec.clients`), for the report.
+    fn client_population(&self) -> Option<&crate::populations::PopulationStats> {
+        None
+    }
+
     /// The component, for typed reads by observers (metrics, reports, `explain`).
     fn as_any(&self) -> &dyn Any;
 }

@@ -27,6 +27,9 @@
 //! * [`controllers`] is kube-controller-manager: one component whose one shared informer
 //!   factory feeds its controllers (ReplicaSet, Deployment, EndpointSlice, disruption, the
 //!   garbage collector, node lifecycle, taint eviction).
+//! * [`populations`] are the client populations a scenario adds beside the components
+//!   (`spec.clients`): per-node agents, operators, scrapers — load on the apiserver, each
+//!   client with its own identity and token bucket.
 //! * [`world`] wires the apiserver and the components into one [`sim::Model`].
 //! * [`scenario`] reads scenario files (real Kubernetes manifests plus one `kind: Scenario`
 //!   document) and builds a world from them.
@@ -52,6 +55,7 @@ pub mod faults;
 pub mod kube_proxy;
 pub mod kubelet;
 pub mod metrics;
+pub mod populations;
 pub mod report;
 pub mod scenario;
 pub mod scheduler;

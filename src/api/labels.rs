@@ -99,6 +99,12 @@ fn is_dns_label_part(s: &str) -> bool {
     }
 }
 
+/// Whether `s` is a DNS-1123 label (a namespace's name, a service account's): 1–63 lowercase
+/// alphanumerics and `-`, alphanumeric at both ends.
+pub fn is_dns1123_label(s: &str) -> bool {
+    s.len() <= 63 && is_dns_label_part(s)
+}
+
 /// Checks a label key: `[prefix/]name`, where the optional prefix is a lowercase DNS subdomain of
 /// at most 253 bytes and the name is 1–63 bytes of `[-A-Za-z0-9_.]`, alphanumeric at both ends.
 pub fn validate_label_key(key: &str) -> Result<(), LabelKeyError> {

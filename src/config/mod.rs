@@ -22,6 +22,7 @@ pub mod kube_proxy;
 pub mod kube_scheduler;
 pub mod kubelet;
 pub mod legacy_policy;
+pub mod populations;
 
 /// A configuration document that does not resolve: the field path inside the document and
 /// what is wrong.

@@ -550,6 +550,13 @@ struct Stampede {
         skip_serializing_if = "Option::is_none"
     )]
     apiserver_list_memory_peak_bytes: Option<u64>,
+    /// Each client population's requests (`spec.clients`), by population name; only in runs
+    /// with populations, so other runs' summaries stay as they were.
+    #[serde(
+        rename = "clientPopulations",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    client_populations: BTreeMap<String, PopulationJson>,
 }
 
 /// One SLO scope's request durations in `stampede.apiCallLatency`.
@@ -656,6 +663,62 @@ fn clients_json(world: &World) -> Option<ClientsJson> {
         connections_reset_total: last.connections_reset,
         restarts,
     })
+}
+
+/// `stampede.clientPopulations.<name>`: who a population's clients are and what they asked.
+#[derive(Serialize)]
+struct PopulationJson {
+    /// `perNodeAgent`, `operator` or `scraper`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The user its clients authenticate as.
+    user: String,
+    /// How many clients.
+    clients: u32,
+    /// Every answer its clients got, each try counted as `apiserver_request_total` counts it:
+    /// verb → status → count.
+    requests: BTreeMap<&'static str, BTreeMap<String, u64>>,
+    /// Of these, the answers client-go sent again (a 429 or 5xx with a Retry-After): verb →
+    /// status → count (modelled path only).
+    #[serde(rename = "clientRetries", skip_serializing_if = "Option::is_none")]
+    client_retries: Option<BTreeMap<&'static str, BTreeMap<String, u64>>>,
+}
+
+/// Counts by (verb, status) as verb → status → count.
+fn by_verb_and_status(
+    counts: &BTreeMap<(crate::apiserver::Verb, u16), u64>,
+) -> BTreeMap<&'static str, BTreeMap<String, u64>> {
+    let mut out: BTreeMap<&'static str, BTreeMap<String, u64>> = BTreeMap::new();
+    for (&(verb, status), &n) in counts {
+        *out.entry(verb.name())
+            .or_default()
+            .entry(status.to_string())
+            .or_insert(0) += n;
+    }
+    out
+}
+
+/// Every client population's requests: what its clients were answered, with the answers the
+/// transport sent again added.
+fn client_populations_json(world: &World) -> BTreeMap<String, PopulationJson> {
+    world
+        .client_populations()
+        .map(|p| {
+            let retried = world.transport().map(|t| t.retried_answers(&p.name));
+            let mut requests = p.answers.clone();
+            for (key, n) in retried.iter().flatten() {
+                *requests.entry(*key).or_insert(0) += n;
+            }
+            let json = PopulationJson {
+                kind: p.kind,
+                user: p.user.clone(),
+                clients: p.clients,
+                requests: by_verb_and_status(&requests),
+                client_retries: retried.as_ref().map(by_verb_and_status),
+            };
+            (p.name.clone(), json)
+        })
+        .collect()
 }
 
 /// `stampede.flowcontrol`: each priority level's (max-in-flight: each request kind's;
@@ -882,6 +945,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 .api()
                 .request_path()
                 .map(|p| p.list_memory_bytes().1),
+            client_populations: client_populations_json(world),
         },
         convergence: convergence_json(world, info.end),
         endpoints: endpoints_json(world),

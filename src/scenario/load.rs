@@ -36,6 +36,7 @@ use crate::config::kube_proxy::{KubeProxySettings, ProxyMode};
 use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
 use crate::config::kubelet::{Distribution, KubeletSettings};
 use crate::config::legacy_policy::{self, FeatureGates, PolicyNote};
+use crate::config::populations::ClientPopulation;
 use crate::config::{ClientConnection, ConfigError};
 use crate::sim::{SimDuration, SimTime};
 
@@ -77,6 +78,8 @@ pub struct Scenario {
     pub kubelet: KubeletSettings,
     /// kube-proxy settings (`spec.kubeProxy`).
     pub kube_proxy: KubeProxySettings,
+    /// Client populations (`spec.clients`), in the order written.
+    pub clients: Vec<ClientPopulation>,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
     /// Things the user should know even without `--verbose` (an object defined twice).
@@ -883,6 +886,10 @@ fn assemble(
         Some(d) => kube_proxy_settings(&d.spec.kube_proxy, kubelet.enabled, &locator)?,
         None => KubeProxySettings::default(),
     };
+    let clients = match &doc {
+        Some(d) => super::populations::client_populations(&d.spec.clients, &at)?,
+        None => Vec::new(),
+    };
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
         name,
@@ -899,6 +906,7 @@ fn assemble(
         controller_manager,
         kubelet,
         kube_proxy,
+        clients,
         notes: inputs.notes,
         warnings: inputs.warnings,
         root: base.to_path_buf(),

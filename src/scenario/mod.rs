@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod model;
 pub mod overrides;
 mod owners;
+mod populations;
 pub mod yaml;
 
 pub use error::{ScenarioError, SourcePos};

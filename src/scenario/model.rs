@@ -87,6 +87,9 @@ pub struct ScenarioSpec {
     /// kube-proxy settings: `KubeProxyConfiguration` fields under their real names.
     #[serde(default)]
     pub kube_proxy: KubeProxySpec,
+    /// Client populations beside the components: per-node agents, operators, scrapers.
+    #[serde(default)]
+    pub clients: Vec<Spanned<ClientPopulationSpec>>,
     /// Output settings.
     #[serde(default)]
     pub report: ReportSpec,
@@ -633,6 +636,65 @@ pub struct SyncPeriodsSpec {
     pub min_sync_period: Option<Spanned<SimDuration>>,
 }
 
+/// `spec.clients[]`: one client population — a name, who its clients are and how fast they
+/// may go, and exactly one of `perNodeAgent`, `operator`, `scraper`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientPopulationSpec {
+    /// The population's name (a DNS-1123 label, unique in the scenario).
+    pub name: String,
+    /// The namespace of its service account (default `default`).
+    pub namespace: Option<Spanned<String>>,
+    /// Its service account (default: the population's name).
+    pub service_account: Option<Spanned<String>>,
+    /// `rest.Config.QPS` of each client (default client-go's 5; 0: client-go's 5; negative:
+    /// no limit).
+    pub qps: Option<Spanned<f32>>,
+    /// `rest.Config.Burst` of each client (default client-go's 10; at least 1 with a positive
+    /// QPS).
+    pub burst: Option<Spanned<i64>>,
+    /// One client per node listing a resource every period.
+    pub per_node_agent: Option<PerNodeAgentSpec>,
+    /// Replicas each running informers.
+    pub operator: Option<OperatorSpec>,
+    /// One client listing resources every interval.
+    pub scraper: Option<ScraperSpec>,
+}
+
+/// `spec.clients[].perNodeAgent`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PerNodeAgentSpec {
+    /// The resource listed (default `pods`).
+    pub resource: Option<Spanned<String>>,
+    /// The list's field selector; `$(NODE_NAME)` is the agent's node.
+    pub field_selector: Option<Spanned<String>>,
+    /// The list's label selector; `$(NODE_NAME)` likewise.
+    pub label_selector: Option<Spanned<String>>,
+    /// From one list's answer to the next list (default 10s).
+    pub period: Option<Spanned<SimDuration>>,
+}
+
+/// `spec.clients[].operator`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OperatorSpec {
+    /// How many replicas (default 1).
+    pub replicas: Option<Spanned<u32>>,
+    /// The resources each replica watches through informers.
+    pub resources: Spanned<Vec<String>>,
+}
+
+/// `spec.clients[].scraper`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScraperSpec {
+    /// From one round's last answer to the next round (default 1m).
+    pub interval: Option<Spanned<SimDuration>>,
+    /// The resources listed each round.
+    pub resources: Spanned<Vec<String>>,
+}
+
 /// `spec.report`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -709,8 +771,17 @@ pub fn user_field_path(path: &str) -> String {
         "kubeApiBurst",
         "qps",
         "burst",
+        "namespace",
+        "serviceAccount",
+        "resource",
+        "fieldSelector",
+        "labelSelector",
+        "period",
+        "replicas",
+        "resources",
+        "interval",
     ];
-    const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline"];
+    const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline", "clients"];
     let mut kept: Vec<&str> = Vec::new();
     for segment in path.split('.') {
         let after_spanned = kept.last().is_some_and(|prev: &&str| {

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 mod components;
 pub mod drain;
 pub mod kubectl;
+mod populations;
 pub mod transport;
 
 use crate::api::Object;
@@ -816,6 +817,9 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     }
     if let Some(proxies) = kube_proxies {
         world.kube_proxies = Some(world.register(Box::new(proxies)));
+    }
+    for (k, population) in scenario.clients.iter().enumerate() {
+        world.register(crate::populations::build(k, population, &nodes, streams));
     }
     let components = world.components.len() as ComponentId;
     let mut sim = Simulation::new(world);

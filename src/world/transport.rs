@@ -39,6 +39,7 @@ use crate::client::retry::{
 use crate::config::ClientConnection;
 use crate::kube_proxy::KUBE_PROXY_CLIENT_BASE;
 use crate::kubelet::KUBELET_CLIENT_BASE;
+use crate::populations;
 use crate::scenario::Scenario;
 use crate::sim::SimTime;
 
@@ -170,9 +171,20 @@ impl ClientLimits {
     }
 
     /// Every group of a run of `scenario`: its components' with what it writes of their
-    /// client connections.
+    /// client connections, then each client population's (`spec.clients`) with its `qps` /
+    /// `burst` as client-go makes a clientset's limiter of them.
     pub fn of(scenario: &Scenario) -> Self {
-        ClientLimits::of_components(&ComponentConnections::of(scenario))
+        let mut limits = ClientLimits::of_components(&ComponentConnections::of(scenario));
+        for (k, population) in scenario.clients.iter().enumerate() {
+            limits.push(ClientGroup {
+                name: population.name.clone(),
+                clients: vec![populations::client_range(k)],
+                // The loader checked that these make a limiter.
+                limit: ClientRateLimit::from_rest_config(population.qps, population.burst)
+                    .unwrap_or(ClientRateLimit::Unlimited),
+            });
+        }
+        limits
     }
 
     /// Adds a group (a client population's); its clients must be in no other group.

@@ -248,3 +248,26 @@ fn refused_settings_are_load_errors_naming_the_field() {
         assert!(stderr.contains(expected), "{spec}{extra}:\n{stderr}");
     }
 }
+
+#[test]
+fn a_client_population_runs_with_its_qps_and_burst() {
+    // Each client of a population gets a bucket of the population's `qps` / `burst`
+    // (rest.Config): client 5 of population 0 (the operator's own replica is client 0, with
+    // its own bucket) at 4 QPS / burst 2 leaves at 0, 0, 0.25, 0.5, 0.75, 1 s; a population
+    // that writes neither gets client-go's 5 / 10, and all six leave at once.
+    let text = scenario(
+        "  controllerManager: {enabled: false}
+  clients:
+    - {name: limited, qps: 4, burst: 2, operator: {resources: [services]}}
+    - {name: plain, operator: {resources: [services]}}
+",
+        "",
+    );
+    let limited = kubesim::populations::population_client(0, 5);
+    let plain = kubesim::populations::population_client(1, 5);
+    assert_eq!(
+        answers_ms(&text, limited),
+        [1.5, 1.5, 251.5, 501.5, 751.5, 1001.5]
+    );
+    assert_eq!(answers_ms(&text, plain), [1.5; 6]);
+}

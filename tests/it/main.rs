@@ -17,6 +17,7 @@ mod kubelet;
 mod legacy_policy;
 mod openmetrics;
 mod pod_faults;
+mod populations;
 mod queue;
 mod replay;
 mod reporting;

@@ -1,0 +1,326 @@
+//! Client populations (`spec.clients`): per-node agents, operators and scrapers as API
+//! clients of their own — each client its own id and token bucket, every client of a
+//! population its service account — and their requests in `summary.json`.
+//!
+//! Timing on the ideal path: a request is executed and answered `admissionLatency` = 1 ms
+//! after it is sent. On the modelled path it arrives 1 ms after it leaves its client's bucket
+//! and a LIST holds its seat 500 µs plus 10 µs per object returned.
+
+use kubesim::api::Kind;
+use kubesim::apiserver::{ClientId, Verb};
+use kubesim::populations::{Operators, PerNodeAgents, Scraper, population_client};
+use kubesim::sim::{SimDuration, SimTime, Simulation, StopAt};
+use kubesim::world::{self, RunOptions, World};
+
+use crate::support::{fixture, kubesim, load_text};
+
+/// A Scenario of `nodes` nodes with no control plane, no kubelets and the `extra` spec lines.
+fn scenario(nodes: u32, extra: &str) -> String {
+    format!(
+        "apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: populations}}
+spec:
+  seed: 1
+  duration: 2m
+  scheduler: {{enabled: false}}
+  controllerManager: {{enabled: false}}
+  kubelet: {{enabled: false}}
+  nodePools:
+    - {{name: n, count: {nodes}, template: {{allocatable: {{cpu: \"4\", memory: 8Gi, pods: \"110\"}}}}}}
+{extra}"
+    )
+}
+
+/// The run of `text` until `until`.
+fn run_until(text: &str, until: SimDuration) -> Simulation<World> {
+    let loaded = load_text(text, &[]);
+    let mut sim = world::build(&loaded, &RunOptions::default());
+    sim.run(StopAt {
+        until: Some(SimTime::ZERO + until),
+        when_quiescent: false,
+        max_events: Some(1_000_000),
+    });
+    sim
+}
+
+const NPD: &str = "  clients:
+    - name: npd
+      serviceAccount: node-problem-detector
+      perNodeAgent: {period: 10s}
+";
+
+#[test]
+fn a_per_node_agent_lists_every_period_from_its_seeded_phase_as_its_own_client() {
+    let sim = run_until(&scenario(3, NPD), SimDuration::from_secs(55));
+    let agents = sim
+        .model()
+        .component::<PerNodeAgents>()
+        .expect("the agents");
+    // The phases are the first three draws of the stream "clients/npd/phase" under seed 1,
+    // uniform in [0, 10 s), one per node in node order:
+    let phases: Vec<SimDuration> = ["n-0", "n-1", "n-2"]
+        .iter()
+        .map(|n| agents.phase(n).expect("an agent per node"))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            SimDuration::from_nanos(9_731_857_652),
+            SimDuration::from_nanos(9_602_362_250),
+            SimDuration::from_nanos(3_235_200_542),
+        ]
+    );
+    // Node i's k-th LIST (k = 0, 1, …) goes at phase_i + k × 10.001 s: the first at its phase
+    // (every node is applied at 0 s), each later one 10 s after the answer to the one before,
+    // which comes 1 ms after it was sent. Up to 55 s: k ≤ (55 − phase) / 10.001, so
+    //   n-0: (55 − 9.732) / 10.001 = 4.53 → k = 0…4, 5 LISTs (the last at 49.736 s);
+    //   n-1: (55 − 9.602) / 10.001 = 4.54 → 5 LISTs (the last at 49.607 s);
+    //   n-2: (55 − 3.235) / 10.001 = 5.18 → 6 LISTs (the last at 53.240 s).
+    // 16 in all, each answered (the last at 53.241 s).
+    let lists: Vec<Option<u64>> = ["n-0", "n-1", "n-2"]
+        .iter()
+        .map(|n| agents.lists(n))
+        .collect();
+    assert_eq!(lists, [Some(5), Some(5), Some(6)]);
+    let stats = agents.stats();
+    assert_eq!(stats.count(Verb::List, 200), 16);
+    assert_eq!(stats.total(), 16);
+    // Each agent is its own client, population 0's ids in node order; all authenticate as the
+    // DaemonSet's service account.
+    for (i, node) in ["n-0", "n-1", "n-2"].iter().enumerate() {
+        assert_eq!(agents.client_of(node), Some(population_client(0, i as u32)));
+    }
+    assert_eq!(population_client(0, 2), ClientId(1_000_002));
+    assert_eq!(
+        stats.user,
+        "system:serviceaccount:default:node-problem-detector"
+    );
+    assert_eq!(stats.clients, 3);
+    // The apiserver counted them as LISTs of pods (there are no pods: each returned nothing).
+    let counters = sim.model().api().counters();
+    assert_eq!(
+        counters.requests.get(&(Verb::List, Kind::Pod, 200)),
+        Some(&16)
+    );
+}
+
+#[test]
+fn a_per_node_agent_stops_with_its_node_and_starts_a_phase_after_it_boots() {
+    // n-0 crashes at 20 s and boots at 40 s. Its LISTs (phase 9.732 s, as above): 9.732 s and
+    // 19.733 s; the next, due at 29.734 s, never goes. It starts afresh at 40 s and lists at
+    // 40 + 9.732 = 49.732 s and 59.733 s: 4 LISTs by 60 s. The others list 6 times (n-1 from
+    // 9.602 s, the last at 59.607 s; n-2 from 3.235 s, the last at 53.240 s).
+    let text = scenario(
+        3,
+        &format!(
+            "{NPD}  timeline:
+    - {{at: 20s, crash: {{node: n-0, recoverAfter: 20s}}}}
+"
+        ),
+    );
+    let sim = run_until(&text, SimDuration::from_secs(60));
+    let agents = sim
+        .model()
+        .component::<PerNodeAgents>()
+        .expect("the agents");
+    assert_eq!(agents.lists("n-0"), Some(4));
+    assert_eq!(agents.lists("n-1"), Some(6));
+    assert_eq!(agents.lists("n-2"), Some(6));
+}
+
+#[test]
+fn an_operator_opens_one_list_and_one_watch_per_kind_per_replica() {
+    let text = scenario(
+        2,
+        "  clients:
+    - name: cert-operator
+      namespace: operators
+      operator: {replicas: 3, resources: [pods, nodes, services]}
+",
+    );
+    let sim = run_until(&text, SimDuration::from_secs(30));
+    let operators = sim.model().component::<Operators>().expect("the operator");
+    // 3 replicas × 3 kinds: 9 LISTs at 0 s, answered at 1 ms, then 9 WATCHes from the lists'
+    // resourceVersion, opened at 2 ms; nothing fails, so nothing relists.
+    let stats = operators.stats();
+    assert_eq!(stats.count(Verb::List, 200), 9);
+    assert_eq!(stats.count(Verb::Watch, 200), 9);
+    assert_eq!(stats.total(), 18);
+    assert_eq!(stats.clients, 3);
+    // Each replica's caches are synced: its node cache holds both nodes.
+    for r in 0..3 {
+        let replica = operators.replica(r).expect("a replica");
+        assert!(replica.has_synced(), "replica {r}");
+        assert_eq!(replica.cache(Kind::Node).len(), 2);
+    }
+    // The apiserver holds the 9 watches, one per kind per replica, each as its replica.
+    let mut watches: Vec<(u32, Kind)> = sim
+        .model()
+        .api()
+        .watches()
+        .open_watches()
+        .map(|(_, w)| (w.client.0, w.kind))
+        .collect();
+    watches.sort();
+    let mut expected = Vec::new();
+    for r in 0..3 {
+        for kind in [Kind::Node, Kind::Service, Kind::Pod] {
+            expected.push((population_client(0, r).0, kind));
+        }
+    }
+    expected.sort();
+    assert_eq!(watches, expected);
+}
+
+#[test]
+fn a_scraper_lists_its_resources_every_interval_after_its_phase() {
+    let text = scenario(
+        1,
+        "  clients:
+    - name: inventory
+      scraper: {interval: 30s, resources: [nodes, pods]}
+",
+    );
+    let sim = run_until(&text, SimDuration::from_secs(120));
+    let scraper = sim.model().component::<Scraper>().expect("the scraper");
+    // Its phase is the first draw of "clients/inventory/phase" under seed 1, in [0, 30 s).
+    assert_eq!(scraper.phase(), SimDuration::from_nanos(8_206_870_030));
+    // Rounds at 8.207 s, then 30 s after each round's last answer (1 ms after it went):
+    // 38.208 s, 68.209 s, 98.210 s — 4 rounds by 120 s, 2 LISTs each.
+    assert_eq!(scraper.rounds(), 4);
+    assert_eq!(scraper.stats().count(Verb::List, 200), 8);
+}
+
+/// Runs the binary on `text` with `args`; returns summary.json.
+fn summary_of(text: &str, args: &[&str]) -> serde_json::Value {
+    let (dir, path) = fixture("scenario.yaml", text, &[]);
+    let out = dir.path().join("out");
+    let mut all: Vec<std::ffi::OsString> = vec!["run".into(), path.into_os_string()];
+    all.extend(args.iter().map(|a| a.into()));
+    all.extend([
+        "--quiet".into(),
+        "--out".into(),
+        out.clone().into_os_string(),
+    ]);
+    let (code, _, stderr) = kubesim(&all, dir.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn the_summary_counts_each_populations_requests_by_verb_and_status() {
+    // One read seat (`maxRequestsInflight: 1`). The scraper's round sends its three LISTs at
+    // once; they arrive 1 ms later: the first takes the seat (500 µs), the others get 429
+    // with max-in-flight's Retry-After 1 s. client-go sends each again after 1 s: the second
+    // gets the seat, the third a second 429, and goes through a second later. So 3 × 200 and
+    // 3 × 429, of which every 429 was sent again (the component saw three 200s).
+    let text = scenario(
+        1,
+        "  apiserver: {flowControl: maxInflight, maxRequestsInflight: 1}
+  clients:
+    - name: inventory
+      namespace: monitoring
+      scraper: {interval: 1m, resources: [nodes, pods, services]}
+",
+    );
+    // Its phase, the first draw of "clients/inventory/phase" under seed 1 in [0, 1 m), is
+    // 16.414 s: the round's last answer comes at 16.414 + 2.0035 s, the next round 1 m
+    // later; by 40 s there has been one round.
+    let summary = summary_of(&text, &["--until", "40s"]);
+    let inventory = &summary["stampede"]["clientPopulations"]["inventory"];
+    assert_eq!(inventory["type"], "scraper");
+    assert_eq!(
+        inventory["user"],
+        "system:serviceaccount:monitoring:inventory"
+    );
+    assert_eq!(inventory["clients"], 1);
+    assert_eq!(
+        inventory["requests"],
+        serde_json::json!({"list": {"200": 3, "429": 3}})
+    );
+    assert_eq!(
+        inventory["clientRetries"],
+        serde_json::json!({"list": {"429": 3}})
+    );
+    // A run without populations has no such key.
+    let plain = summary_of(&scenario(1, ""), &["--until", "10s"]);
+    assert!(plain["stampede"].get("clientPopulations").is_none());
+}
+
+/// `kubesim validate` of `text`: the exit code and stderr.
+fn validate(text: &str) -> (Option<i32>, String) {
+    let (dir, path) = fixture("scenario.yaml", text, &[]);
+    let (code, _, stderr) = kubesim(
+        &[std::ffi::OsStr::new("validate"), path.as_os_str()],
+        dir.path(),
+        &[],
+    );
+    (code, stderr)
+}
+
+#[test]
+fn a_population_that_does_not_make_sense_is_a_load_error_naming_the_field() {
+    // The Scenario's `clients:` is line 12, its first entry line 13.
+    for (clients, expected) in [
+        (
+            "    - {name: npd, perNodeAgent: {perod: 10s}}\n",
+            "scenario.yaml:13:34: field `spec.clients[0].perNodeAgent.perod`: unknown field \
+             `perod`, expected one of resource, fieldSelector, labelSelector, period",
+        ),
+        (
+            "    - {name: npd, replica: 2, operator: {resources: [pods]}}\n",
+            "field `spec.clients[0].replica`: unknown field `replica`, expected one of name, \
+             namespace, serviceAccount, qps, burst, perNodeAgent, operator, scraper",
+        ),
+        (
+            "    - {name: npd, perNodeAgent: {period: 0s}}\n",
+            "scenario.yaml:13:42: field `spec.clients[0].perNodeAgent.period`: expected a \
+             positive duration",
+        ),
+        (
+            "    - {name: npd, perNodeAgent: {resource: podz}}\n",
+            "field `spec.clients[0].perNodeAgent.resource`: unknown resource \"podz\"",
+        ),
+        (
+            "    - {name: ops, operator: {resources: [pods]}, scraper: {resources: [pods]}}\n",
+            "scenario.yaml:13:7: field `spec.clients[0]`: expected exactly one of perNodeAgent, \
+             operator or scraper",
+        ),
+        (
+            "    - {name: a, scraper: {resources: [pods]}}\n    - {name: a, scraper: \
+             {resources: [nodes]}}\n",
+            "field `spec.clients[1].name`: a is already the name of spec.clients[0]",
+        ),
+        (
+            "    - {name: kubelet, scraper: {resources: [pods]}}\n",
+            "field `spec.clients[0].name`: kubelet is a component's name",
+        ),
+        (
+            "    - {name: a, qps: 5, burst: 0, scraper: {resources: [pods]}}\n",
+            "scenario.yaml:13:32: field `spec.clients[0].burst`: burst is required to be \
+             greater than 0 when qps is greater than 0, found 0",
+        ),
+        (
+            "    - {name: a, operator: {replicas: 0, resources: [pods]}}\n",
+            "field `spec.clients[0].operator.replicas`: expected 1 to 1000000 replicas, found 0",
+        ),
+        (
+            "    - {name: a, perNodeAgent: {fieldSelector: \"spec.nodeName\"}}\n",
+            "field `spec.clients[0].perNodeAgent.fieldSelector`",
+        ),
+        (
+            "    - {name: a, operator: {resources: [pods, pods]}}\n",
+            "field `spec.clients[0].operator.resources[1]`: pods is listed twice",
+        ),
+        (
+            "    - {name: a, namespace: Kube_System, operator: {resources: [pods]}}\n",
+            "field `spec.clients[0].namespace`: \"Kube_System\" is not a DNS-1123 label",
+        ),
+    ] {
+        let (code, stderr) = validate(&scenario(1, &format!("  clients:\n{clients}")));
+        assert_eq!(code, Some(1), "{clients}: {stderr}");
+        assert!(stderr.contains(expected), "{clients}:\n{stderr}");
+    }
+}
