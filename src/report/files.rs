@@ -668,13 +668,14 @@ fn clients_json(world: &World) -> Option<ClientsJson> {
 /// `stampede.clientPopulations.<name>`: who a population's clients are and what they asked.
 #[derive(Serialize)]
 struct PopulationJson {
-    /// `perNodeAgent`, `operator` or `scraper`.
+    /// `perNodeAgent`, `operator` or `scraper`; `component` for a component's clients.
     #[serde(rename = "type")]
     kind: &'static str,
-    /// The user its clients authenticate as.
-    user: String,
-    /// How many clients.
-    clients: u32,
+    /// The user its clients authenticate as (a population's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    /// How many clients (a component's: how many got an answer).
+    clients: u64,
     /// Every answer its clients got, each try counted as `apiserver_request_total` counts it:
     /// verb → status → count.
     requests: BTreeMap<&'static str, BTreeMap<String, u64>>,
@@ -698,27 +699,50 @@ fn by_verb_and_status(
     out
 }
 
-/// Every client population's requests: what its clients were answered, with the answers the
-/// transport sent again added.
+/// Every client population's requests. On the modelled path every answer passes the
+/// transport, which counts them by client group, each try counted: every population, and each
+/// component's clients (`kubelet`, `kube-proxy`, `kube-scheduler`, `kube-controller-manager`,
+/// `kubectl`) as a population of type `component`. On the ideal path each population counts
+/// the answers its clients got (there are no retries).
 fn client_populations_json(world: &World) -> BTreeMap<String, PopulationJson> {
-    world
+    let populations: BTreeMap<&str, &crate::populations::PopulationStats> = world
         .client_populations()
-        .map(|p| {
-            let retried = world.transport().map(|t| t.retried_answers(&p.name));
-            let mut requests = p.answers.clone();
-            for (key, n) in retried.iter().flatten() {
-                *requests.entry(*key).or_insert(0) += n;
-            }
-            let json = PopulationJson {
-                kind: p.kind,
-                user: p.user.clone(),
-                clients: p.clients,
-                requests: by_verb_and_status(&requests),
-                client_retries: retried.as_ref().map(by_verb_and_status),
-            };
-            (p.name.clone(), json)
-        })
-        .collect()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+    let Some(transport) = world.transport() else {
+        return populations
+            .values()
+            .map(|p| {
+                let json = PopulationJson {
+                    kind: p.kind,
+                    user: Some(p.user.clone()),
+                    clients: u64::from(p.clients),
+                    requests: by_verb_and_status(&p.answers),
+                    client_retries: None,
+                };
+                (p.name.clone(), json)
+            })
+            .collect();
+    };
+    let mut out = BTreeMap::new();
+    for (g, group) in transport.limits().groups().iter().enumerate() {
+        let requests = transport.answers(g);
+        let population = populations.get(group.name.as_str());
+        if requests.is_empty() && population.is_none() {
+            continue;
+        }
+        let json = PopulationJson {
+            kind: population.map_or("component", |p| p.kind),
+            user: population.map(|p| p.user.clone()),
+            clients: population.map_or(transport.clients_answered(g) as u64, |p| {
+                u64::from(p.clients)
+            }),
+            requests: by_verb_and_status(&requests),
+            client_retries: Some(by_verb_and_status(&transport.retried(g))),
+        };
+        out.insert(group.name.clone(), json);
+    }
+    out
 }
 
 /// `stampede.flowcontrol`: each priority level's (max-in-flight: each request kind's;

@@ -18,10 +18,14 @@
 //!   bucket has a token (`client/retry.rs`), at most 10 times; the answer after that, whatever
 //!   it is, goes to the component, which sees one answer under the id it sent.
 //!
+//! * **Counts.** Every answer is counted by client group, verb and status, each try (a
+//!   retried 429 too), and the retried ones apart: the report's requests by client
+//!   population, components included.
+//!
 //! On the ideal path there is no transport: requests leave at once and every answer is
 //! delivered, as before.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use super::{
@@ -30,7 +34,7 @@ use super::{
     SCHEDULER_CLIENT, TAINT_EVICTION_CLIENT,
 };
 use crate::apiserver::ConnectionFailure;
-use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, Verb};
+use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, ResponseBody, Verb};
 use crate::client::qps_defaults::{self, ClientConnectionDefaults};
 use crate::client::rate_limiter::ClientRateLimit;
 use crate::client::retry::{
@@ -213,6 +217,17 @@ impl ClientLimits {
     }
 }
 
+/// The counts of `group`, by verb and status.
+fn of_group(
+    counts: &BTreeMap<(usize, Verb, u16), u64>,
+    group: usize,
+) -> BTreeMap<(Verb, u16), u64> {
+    counts
+        .range((group, Verb::Get, 0)..=(group, Verb::Delete, u16::MAX))
+        .map(|(&(_, verb, status), &n)| ((verb, status), n))
+        .collect()
+}
+
 /// What the world does with an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {
@@ -243,6 +258,10 @@ pub struct Transport {
     exhausted: u64,
     /// Answers sent again, by client group (its place in `limits`), verb and status.
     retried_by_group: BTreeMap<(usize, Verb, u16), u64>,
+    /// Every answer, each try counted, by client group, verb and status.
+    answers_by_group: BTreeMap<(usize, Verb, u16), u64>,
+    /// The clients that got an answer.
+    answered_clients: BTreeSet<ClientId>,
 }
 
 impl Transport {
@@ -259,23 +278,6 @@ impl Transport {
         &self.limits
     }
 
-    /// The answers the clients of group `name` got and sent again (client-go's retries of a
-    /// 429 or 5xx with a Retry-After, which the component never sees), by verb and status.
-    pub fn retried_answers(&self, name: &str) -> BTreeMap<(Verb, u16), u64> {
-        let mut out = BTreeMap::new();
-        for (&(group, verb, status), &n) in &self.retried_by_group {
-            if self
-                .limits
-                .groups()
-                .get(group)
-                .is_some_and(|g| g.name == name)
-            {
-                *out.entry((verb, status)).or_insert(0) += n;
-            }
-        }
-        out
-    }
-
     /// Retries made so far, by the status they retried.
     pub fn retries(&self) -> &BTreeMap<u16, u64> {
         &self.retries
@@ -284,6 +286,26 @@ impl Transport {
     /// Requests given up after their last retry.
     pub fn exhausted(&self) -> u64 {
         self.exhausted
+    }
+
+    /// What the clients of group `group` (its place in [`ClientLimits::groups`]) were
+    /// answered, each try counted, by verb and status.
+    pub fn answers(&self, group: usize) -> BTreeMap<(Verb, u16), u64> {
+        of_group(&self.answers_by_group, group)
+    }
+
+    /// Of [`Transport::answers`], those client-go sent again (a 429 or 5xx with a
+    /// Retry-After, which the component never sees), by verb and status.
+    pub fn retried(&self, group: usize) -> BTreeMap<(Verb, u16), u64> {
+        of_group(&self.retried_by_group, group)
+    }
+
+    /// How many clients of group `group` got an answer.
+    pub fn clients_answered(&self, group: usize) -> usize {
+        self.answered_clients
+            .iter()
+            .filter(|&&c| self.limits.group_of(c) == Some(group))
+            .count()
     }
 
     /// Takes a token of `client`'s bucket for a request ready at `now`: when it may go.
@@ -351,6 +373,19 @@ impl Transport {
             api.abandon(id);
             return Delivery::Deliver;
         };
+        let group = self.limits.group_of(client);
+        if let Some(group) = group {
+            let status = match response {
+                Ok(ResponseBody::Object(_)) if sending.verb == Verb::Create => 201,
+                Ok(_) => 200,
+                Err(e) => e.code(),
+            };
+            *self
+                .answers_by_group
+                .entry((group, sending.verb, status))
+                .or_insert(0) += 1;
+            self.answered_clients.insert(client);
+        }
         let Err(error) = response else {
             return Delivery::Deliver;
         };
@@ -379,7 +414,7 @@ impl Transport {
                 // `can_resend` held, so the hub sends it.
                 if api.resend(id, goes, out) {
                     *self.retries.entry(retry.status).or_insert(0) += 1;
-                    if let Some(group) = self.limits.group_of(client) {
+                    if let Some(group) = group {
                         *self
                             .retried_by_group
                             .entry((group, sending.verb, retry.status))

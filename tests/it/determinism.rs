@@ -28,6 +28,9 @@ enum Randomness {
 /// scenario must be added here — `every_shipped_scenario_is_in_the_table` fails until it is —
 /// so that someone decides whether its digest must depend on the seed.
 const SCENARIOS: &[(&str, Randomness)] = &[
+    // The per-node agents' phases ("clients/npd/phase"), generated names aside; checked on its
+    // first second only (see UNTIL).
+    ("list-storm-npd.yaml", Randomness::Draws),
     // The ReplicaSet controller's pods get generated names ("apiserver/generate-name"), and
     // the scheduler breaks ties between the equally empty nodes ("scheduler/tie-break").
     ("crashloop.yaml", Randomness::Draws),
@@ -69,6 +72,19 @@ const SCENARIOS: &[(&str, Randomness)] = &[
 /// with `cargo test --release -- --ignored`) checks them. A smaller storm of the same shape
 /// runs in every build: `a_small_restart_storm_gives_byte_identical_outputs`.
 const HEAVY: &[&str] = &["restart-storm.yaml", "restart-storm-compare.yaml"];
+
+/// Scenarios too large to run whole here, four times, in a debug build: each is run up to
+/// the time given (`--until`). list-storm-npd's first second already holds its 4,000 nodes,
+/// 120,000 pod creations, every component's first lists and the agents' first LISTs and 429s.
+const UNTIL: &[(&str, &str)] = &[("list-storm-npd.yaml", "1s")];
+
+/// `--until` for `name`, if it is run only so far.
+fn until_args(name: &str) -> Vec<&'static str> {
+    UNTIL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or_else(Vec::new, |(_, t)| vec!["--until", t])
+}
 
 /// The seed of the byte-identity runs (not any scenario's own seed, to exercise `--seed`).
 const SEED: &str = "11";
@@ -249,13 +265,15 @@ fn same_seed_gives_byte_identical_outputs() {
     }
 }
 
-/// Runs `scenario` twice with [`SEED`] and `--events` into `tmp` and asserts that the two
-/// reports are byte-identical and complete.
+/// Runs `scenario` twice with [`SEED`] and `--events` (and its `--until`, if [`UNTIL`] has
+/// one) into `tmp` and asserts that the two reports are byte-identical and complete.
 fn assert_byte_identical_runs(tmp: &Path, scenario: &Path, name: &str) {
     let first = tmp.join(format!("{name}-first"));
     let second = tmp.join(format!("{name}-second"));
-    run(scenario, &first, &["--seed", SEED, "--events"]);
-    run(scenario, &second, &["--seed", SEED, "--events"]);
+    let mut args = vec!["--seed", SEED, "--events"];
+    args.extend(until_args(name));
+    run(scenario, &first, &args);
+    run(scenario, &second, &args);
 
     let files: Vec<String> = files_under(&first)
         .iter()
@@ -296,8 +314,17 @@ fn different_seeds_change_the_digest_where_random_numbers_are_drawn() {
         }
         let one = tmp.path().join(format!("{name}-seed-1"));
         let two = tmp.path().join(format!("{name}-seed-2"));
-        run(&shipped(name), &one, &["--seed", "1"]);
-        run(&shipped(name), &two, &["--seed", "2"]);
+        let until = until_args(name);
+        run(
+            &shipped(name),
+            &one,
+            &[&["--seed", "1"], until.as_slice()].concat(),
+        );
+        run(
+            &shipped(name),
+            &two,
+            &[&["--seed", "2"], until.as_slice()].concat(),
+        );
         let (d1, d2) = (trace_digest(&one), trace_digest(&two));
         match randomness {
             Randomness::Draws => assert_ne!(

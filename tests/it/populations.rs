@@ -244,7 +244,18 @@ fn the_summary_counts_each_populations_requests_by_verb_and_status() {
         inventory["clientRetries"],
         serde_json::json!({"list": {"429": 3}})
     );
-    // A run without populations has no such key.
+    // On the modelled path every answer passes the clients' transport, so the components'
+    // clients are counted too, by component: here kubectl's create of the one Node.
+    assert_eq!(
+        summary["stampede"]["clientPopulations"]["kubectl"],
+        serde_json::json!({
+            "type": "component",
+            "clients": 1,
+            "requests": {"create": {"201": 1}},
+            "clientRetries": {}
+        })
+    );
+    // A run on the ideal path without populations has no such key.
     let plain = summary_of(&scenario(1, ""), &["--until", "10s"]);
     assert!(plain["stampede"].get("clientPopulations").is_none());
 }
