@@ -234,6 +234,16 @@ impl Informer {
         }
     }
 
+    /// Stops: its open watch is closed (the process that held it is gone), and nothing it
+    /// sent is waited for any more.
+    pub fn stop(&mut self, api: &mut crate::apiserver::ApiServer) {
+        if let Pending::Open(watch) = self.pending {
+            api.close_watch(watch);
+        }
+        self.pending = Pending::Nothing;
+        self.following = false;
+    }
+
     /// Whether `watch` is this informer's watch.
     pub fn owns_watch(&self, watch: WatchId) -> bool {
         self.pending == Pending::Open(watch)

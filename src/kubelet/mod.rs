@@ -245,6 +245,10 @@ impl Kubelets {
         }
         let mut fresh = NodeAgent::new(index as u32, &name, start_at, self.streams);
         fresh.down = !starting;
+        // The old kubelet's connections die with it: its watches end.
+        let old = &mut self.nodes[index];
+        old.node_informer.stop(cx.api);
+        old.pod_informer.stop(cx.api);
         self.nodes[index] = fresh;
         if starting {
             let now = cx.now();

@@ -137,9 +137,10 @@ fn a_restart_breaks_every_watch_and_each_informer_relists_once_from_the_new_proc
     assert_eq!(sim.model().api().store().count(Kind::Pod), 6);
 }
 
-#[test]
-fn the_summary_says_when_the_clients_recovered_from_the_restart() {
-    let (dir, path) = fixture("restart.yaml", &scenario_text("apf"), &[]);
+/// Runs the scenario `text` with `kubesim run` into a fresh folder; the folder (removed when
+/// dropped) and the output folder in it. A failed run fails the test with its stderr.
+fn run_in_folder(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, path) = fixture("restart.yaml", text, &[]);
     let out = dir.path().join("out");
     let (code, _, stderr) = crate::support::kubesim(
         &[
@@ -153,6 +154,12 @@ fn the_summary_says_when_the_clients_recovered_from_the_restart() {
         &[],
     );
     assert_eq!(code, Some(0), "{stderr}");
+    (dir, out)
+}
+
+#[test]
+fn the_summary_says_when_the_clients_recovered_from_the_restart() {
+    let (_dir, out) = run_in_folder(&scenario_text("apf"));
     let summary: serde_json::Value = match std::fs::read(out.join("summary.json")) {
         Ok(bytes) => serde_json::from_slice(&bytes).expect("summary.json is JSON"),
         Err(e) => panic!("summary.json: {e}"),
@@ -339,20 +346,7 @@ fn the_report_has_the_stampede_chart_in_modelled_runs_only() {
             "    - {at: 60s, apiserverRestart: {downtime: 10s}}",
             timeline,
         );
-        let (dir, path) = fixture("restart.yaml", &text, &[]);
-        let out = dir.path().join("out");
-        let (code, _, stderr) = crate::support::kubesim(
-            &[
-                "run".as_ref(),
-                path.as_os_str(),
-                "--out".as_ref(),
-                out.as_os_str(),
-                "--quiet".as_ref(),
-            ],
-            dir.path(),
-            &[],
-        );
-        assert_eq!(code, Some(0), "{flow_control}: {stderr}");
+        let (_dir, out) = run_in_folder(&text);
         let chart = out.join("charts/stampede.svg");
         assert_eq!(
             chart.exists(),

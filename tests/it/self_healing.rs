@@ -263,3 +263,39 @@ fn the_shipped_node_failure_heals_within_the_window() {
     );
     assert_eq!(healing.created_between(crash, SimTime::MAX), 3);
 }
+
+/// Watches a kubelet holds open in the apiserver for node `node` (its node's and its pods').
+fn kubelet_watches(sim: &Simulation<World>, node: &str) -> usize {
+    let kubelets =
+        kubesim::kubelet::KUBELET_CLIENT_BASE..kubesim::kube_proxy::KUBE_PROXY_CLIENT_BASE;
+    sim.model()
+        .api()
+        .watches()
+        .open_watches()
+        .filter(|(_, w)| kubelets.contains(&w.client.0) && w.pinned_name().as_deref() == Some(node))
+        .count()
+}
+
+#[test]
+fn a_crashed_kubelets_watches_end_with_it_and_its_successor_opens_its_own() {
+    let mut sim = world::build(
+        &scenario("    - {at: 2m, crash: {node: n-1, recoverAfter: 10m}}"),
+        &RunOptions::default(),
+    );
+    let run_to = |sim: &mut Simulation<World>, s: f64| {
+        sim.run(kubesim::sim::StopAt {
+            until: Some(secs(s)),
+            when_quiescent: false,
+            max_events: None,
+        });
+    };
+    // Its node watch (metadata.name) and its pods watch (spec.nodeName).
+    run_to(&mut sim, 119.0);
+    assert_eq!(kubelet_watches(&sim, "n-1"), 2);
+    run_to(&mut sim, 121.0);
+    assert_eq!(kubelet_watches(&sim, "n-1"), 0);
+    assert_eq!(kubelet_watches(&sim, "n-2"), 2);
+    // Booted at 12 min, the fresh kubelet lists and watches again.
+    run_to(&mut sim, 750.0);
+    assert_eq!(kubelet_watches(&sim, "n-1"), 2);
+}
