@@ -26,6 +26,11 @@ pub struct Timer {
     pub code: u32,
     /// Whether a run may stop as quiescent while only such timers are pending.
     pub background: bool,
+    /// Which life of the component set it (0 for a component that never restarts). A
+    /// component that starts again from scratch as a fresh process (kube-controller-manager
+    /// or kube-scheduler after losing its leader lease) counts its lives and ignores its former
+    /// lives' timers, which the world cannot take back.
+    pub generation: u32,
 }
 
 /// What a component can do while it handles something: read the clock, send requests to the
@@ -153,6 +158,12 @@ pub trait Component: Any {
         cx: &mut ComponentContext<'_>,
     ) -> Option<Result<(), PodFaultError>> {
         let _ = (node, kill, cx);
+        None
+    }
+
+    /// The component's leader election, if it runs one (kube-controller-manager and
+    /// kube-scheduler on the modelled apiserver), for the report.
+    fn leadership(&self) -> Option<&crate::client::lease_lock::LeaseLock> {
         None
     }
 

@@ -1,5 +1,6 @@
 //! Lease (`coordination.k8s.io/v1`): a holder's claim renewed in time. Each kubelet holds one in
-//! `kube-node-lease`, named after its node, as its heartbeat.
+//! `kube-node-lease`, named after its node, as its heartbeat; kube-controller-manager and
+//! kube-scheduler each elect their leader on one in `kube-system` (client-go's `LeaseLock`).
 
 use serde::{Deserialize, Serialize};
 
@@ -33,4 +34,8 @@ pub struct LeaseSpec {
     /// Virtual time the holder last renewed it.
     #[serde(skip)]
     pub renew_time: Option<SimTime>,
+    /// How many times the lease changed hands (a leader election's; node leases leave it
+    /// unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_transitions: Option<i32>,
 }

@@ -78,6 +78,17 @@ impl InformerHealth {
     pub fn relists(&self) -> u64 {
         self.lists.saturating_sub(self.informers)
     }
+
+    /// What the informers of a process that stopped leave to their component's counters when
+    /// a new process replaces them: their requests, not themselves (so the new process's
+    /// first lists count as the component's relists).
+    pub fn retired(self) -> InformerHealth {
+        InformerHealth {
+            informers: 0,
+            following: 0,
+            ..self
+        }
+    }
 }
 
 impl std::ops::AddAssign for InformerHealth {

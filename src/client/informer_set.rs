@@ -38,6 +38,13 @@ impl InformerSet {
         }
     }
 
+    /// Stops every informer: their watches close (the process that held them is gone).
+    pub fn stop(&mut self, api: &mut crate::apiserver::ApiServer) {
+        for informer in &mut self.informers {
+            informer.stop(api);
+        }
+    }
+
     /// How the informers are doing, summed.
     pub fn health(&self) -> InformerHealth {
         let mut health = InformerHealth::default();
@@ -101,6 +108,19 @@ impl InformerSet {
             let deltas = informer.on_response(request, response, cx)?;
             Some((informer.kind(), deltas))
         })
+    }
+
+    /// Closes the watch `response` opened if none of the set's informers asked for it: a
+    /// former process of the component asked, and its connection is gone. Whether it closed
+    /// one.
+    pub fn close_orphan(&self, response: &Response, api: &mut crate::apiserver::ApiServer) -> bool {
+        match response {
+            Ok(crate::apiserver::ResponseBody::Watch(watch)) => {
+                api.close_watch(*watch);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Routes a watch event that arrived at `now` to the informer whose watch it is: its kind

@@ -7,6 +7,7 @@ pub mod event_recorder;
 pub mod informer;
 pub mod informer_set;
 pub mod leader_election;
+pub mod lease_lock;
 pub mod qps_defaults;
 pub mod rate_limiter;
 pub mod reflector;

@@ -4,6 +4,7 @@
 //! A scenario sets them in `spec.controllerManager`, flag names in camelCase
 //! (`--concurrent-replicaset-syncs` is `concurrentReplicasetSyncs`).
 
+use super::leader_election::LeaderElectionSettings;
 use crate::sim::SimDuration;
 
 /// `--concurrent-replicaset-syncs`'s default.
@@ -84,6 +85,8 @@ pub struct KubeControllerManagerConfig {
     /// `--kube-api-qps` / `--kube-api-burst`: each of its API clients (default 20 / 30; zero
     /// means unset).
     pub kube_api: super::ClientConnection,
+    /// `generic.leaderElection` (`--leader-elect`, `--leader-elect-lease-duration`, …).
+    pub leader_election: LeaderElectionSettings,
 }
 
 impl Default for KubeControllerManagerConfig {
@@ -105,6 +108,7 @@ impl Default for KubeControllerManagerConfig {
             unhealthy_zone_threshold: DEFAULT_UNHEALTHY_ZONE_THRESHOLD,
             large_cluster_size_threshold: DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD,
             kube_api: super::ClientConnection::default(),
+            leader_election: LeaderElectionSettings::defaults("kube-controller-manager"),
         }
     }
 }

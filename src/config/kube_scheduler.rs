@@ -26,6 +26,9 @@ pub struct KubeSchedulerConfiguration {
     /// `clientConnection`: of its fields kubesim reads `qps` and `burst`, the token bucket of
     /// kube-scheduler's API client (default 50 / 100; zero means unset).
     pub client_connection: super::ClientConnection,
+    /// `leaderElection`: whether and how kube-scheduler campaigns for its Lease (upstream
+    /// defaults: leaderElect true, 15s / 10s / 2s, `kube-system/kube-scheduler`).
+    pub leader_election: super::leader_election::LeaderElectionConfiguration,
     /// The largest score weight a plugin may be given:
     /// [`MAX_WEIGHT`](crate::scheduler::config::MAX_WEIGHT) when unset, as for a configuration
     /// as written. Never read from a document: a configuration translated from a legacy Policy

@@ -21,6 +21,7 @@ pub mod kube_controller_manager;
 pub mod kube_proxy;
 pub mod kube_scheduler;
 pub mod kubelet;
+pub mod leader_election;
 pub mod legacy_policy;
 pub mod populations;
 

@@ -63,6 +63,7 @@ const KINDS: [Kind; 4] = [
 const QUEUE_WAKE: Timer = Timer {
     code: 1,
     background: false,
+    generation: 0,
 };
 
 /// What the controller has done, for the report.

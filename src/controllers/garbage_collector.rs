@@ -42,6 +42,7 @@ use crate::sim::SimTime;
 const QUEUE_WAKE: Timer = Timer {
     code: 1,
     background: false,
+    generation: 0,
 };
 
 /// Owners recently found absent, so their dependents' checks need no GET (upstream keeps an

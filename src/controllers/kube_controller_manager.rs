@@ -23,6 +23,24 @@
 //!
 //! No fault reaches a controller: a node fault is the node agents', a container kill the
 //! kubelet's, and the controller-manager learns of both through its informers.
+//!
+//! **Leader election** (`generic.leaderElection`, on the modelled apiserver only). Upstream
+//! the controller-manager campaigns for its Lease (`kube-system/kube-controller-manager`)
+//! before anything else, and only `OnStartedLeading` builds the controller context, starts
+//! the controllers and the shared informers. With a [`LeaseLock`] the manager does the same:
+//! until the lease is won it has no open informer and its controllers do nothing. When the
+//! leader cannot renew within the renew deadline (`OnStoppedLeading`), upstream's process
+//! exits and is restarted; here the manager starts a new *life* at once: the informers' watches
+//! close, the controllers are built afresh (no cache, queue, expectation or pending request
+//! survives), and the fresh process campaigns under a new identity, so it waits for its former
+//! lease to expire before leading again, then relists everything. The former life's timers
+//! are ignored (each timer carries its life as its generation); answers to its requests reach
+//! nobody. Not modelled: the delay before the kubelet restarts the static pod (the new life
+//! starts at once), releasing the lease on a clean stop, several controller-manager replicas.
+//!
+//! On the ideal apiserver a lease can never be lost (nothing is ever refused, slow or down),
+//! so the world gives the manager no lock: it leads from time 0 and sends no Lease request,
+//! and ideal runs stay as they were.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -31,6 +49,8 @@ use crate::api::Kind;
 use crate::apiserver::{ClientId, RequestId, Response, UserInfo, WatchEvent, WatchId};
 use crate::client::informer::{Delta, InformerHealth};
 use crate::client::informer_set::InformerSet;
+use crate::client::leader_election::Transition;
+use crate::client::lease_lock::LeaseLock;
 use crate::component::{Component, ComponentContext, Timer};
 use crate::sim::SimTime;
 
@@ -41,6 +61,11 @@ pub const CONTROLLER_MANAGER_USER: &str = "system:kube-controller-manager";
 const TIMER_SHIFT: u32 = 24;
 /// The bits of a timer's code that are the controller's own.
 const TIMER_MASK: u32 = (1 << TIMER_SHIFT) - 1;
+/// The code of the leader elector's wake-up: a place no controller takes.
+const ELECTOR_TIMER: u32 = 0xFF << TIMER_SHIFT;
+
+/// Builds a fresh set of controllers: a restarted manager's.
+pub type ControllerFactory = Box<dyn Fn() -> Vec<Box<dyn Controller>>>;
 
 /// A controller of kube-controller-manager, as the manager drives it: it reads the shared
 /// caches it is handed and never owns an informer.
@@ -74,16 +99,39 @@ pub trait Controller: Any {
     fn as_any(&self) -> &dyn Any;
 }
 
-/// Controller `index`'s `timer` as the manager sets it: the place in the top bits.
-fn timer_for(index: usize, timer: Timer) -> Timer {
+/// Controller `index`'s `timer` as the manager in its life `life` sets it: the place in the
+/// top bits, the life as the generation.
+fn timer_for(index: usize, life: u32, timer: Timer) -> Timer {
     debug_assert!(
         timer.code <= TIMER_MASK,
         "a controller's timer code fits 24 bits"
     );
     Timer {
         code: (index as u32) << TIMER_SHIFT | (timer.code & TIMER_MASK),
+        generation: life,
         ..timer
     }
+}
+
+/// The kinds `controllers` use (the shared factory's informers, in first-use order) and the
+/// controllers that use each kind, in registration order.
+fn kinds_and_handlers(
+    controllers: &[Box<dyn Controller>],
+) -> (Vec<Kind>, BTreeMap<Kind, Vec<usize>>) {
+    let mut kinds: Vec<Kind> = Vec::new();
+    let mut handlers: BTreeMap<Kind, Vec<usize>> = BTreeMap::new();
+    for (index, controller) in controllers.iter().enumerate() {
+        for &kind in controller.kinds() {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+            let users = handlers.entry(kind).or_default();
+            if !users.contains(&index) {
+                users.push(index);
+            }
+        }
+    }
+    (kinds, handlers)
 }
 
 /// kube-controller-manager.
@@ -95,33 +143,81 @@ pub struct KubeControllerManager {
     controllers: Vec<Box<dyn Controller>>,
     /// The controllers that use each kind, in registration order.
     handlers: BTreeMap<Kind, Vec<usize>>,
+    /// The leader election, if the manager elects (modelled apiserver, `leaderElect`).
+    lock: Option<LeaseLock>,
+    /// Builds the controllers of a restarted manager.
+    rebuild: Option<ControllerFactory>,
+    /// The manager's restarts so far: its timers' generation.
+    life: u32,
+    /// What the informers of former lives did (their lists, watches and backoffs), so that
+    /// the counters go on across a restart and a new life's first lists count as relists.
+    retired: InformerHealth,
 }
 
 impl KubeControllerManager {
     /// The controller-manager speaking as `client` for its shared informers, running
     /// `controllers` in this order.
     pub fn new(client: ClientId, controllers: Vec<Box<dyn Controller>>) -> Self {
-        let mut kinds: Vec<Kind> = Vec::new();
-        let mut handlers: BTreeMap<Kind, Vec<usize>> = BTreeMap::new();
-        for (index, controller) in controllers.iter().enumerate() {
-            for &kind in controller.kinds() {
-                if !kinds.contains(&kind) {
-                    kinds.push(kind);
-                }
-                let users = handlers.entry(kind).or_default();
-                if !users.contains(&index) {
-                    users.push(index);
-                }
-            }
-        }
-        debug_assert!(controllers.len() < 1 << (32 - TIMER_SHIFT));
+        let (kinds, handlers) = kinds_and_handlers(&controllers);
+        // The last place is the elector's.
+        debug_assert!(controllers.len() < (1 << (32 - TIMER_SHIFT)) - 1);
         let user = UserInfo::new(CONTROLLER_MANAGER_USER, &[]);
         KubeControllerManager {
             client,
             informers: InformerSet::new(&kinds, client, &user),
             controllers,
             handlers,
+            lock: None,
+            rebuild: None,
+            life: 0,
+            retired: InformerHealth::default(),
         }
+    }
+
+    /// The manager campaigning on `lock` before it runs its controllers; a restart after a
+    /// lost lease runs the controllers `rebuild` makes.
+    pub fn with_leader_election(mut self, lock: LeaseLock, rebuild: ControllerFactory) -> Self {
+        self.lock = Some(lock);
+        self.rebuild = Some(rebuild);
+        self
+    }
+
+    /// The leader election, if the manager elects.
+    pub fn leader_election(&self) -> Option<&LeaseLock> {
+        self.lock.as_ref()
+    }
+
+    /// The code of the elector's timers, for the lock the manager is handed.
+    pub const ELECTOR_TIMER: u32 = ELECTOR_TIMER;
+
+    /// Acts on a change of leadership.
+    fn on_transition(&mut self, transition: Option<Transition>, cx: &mut ComponentContext<'_>) {
+        match transition {
+            Some(Transition::StartedLeading) => {
+                // `OnStartedLeading`: the controllers start, then the shared informers.
+                self.informers.start(cx);
+            }
+            Some(Transition::StoppedLeading) => self.restart(cx),
+            None => {}
+        }
+    }
+
+    /// The process exits and a new one starts: fresh controllers and informers, campaigning.
+    fn restart(&mut self, cx: &mut ComponentContext<'_>) {
+        self.life += 1;
+        // The old process's connections die with it: its watches end.
+        self.informers.stop(cx.api);
+        self.retired += self.informers.health().retired();
+        if let Some(rebuild) = &self.rebuild {
+            self.controllers = rebuild();
+        }
+        let (kinds, handlers) = kinds_and_handlers(&self.controllers);
+        let user = UserInfo::new(CONTROLLER_MANAGER_USER, &[]);
+        self.informers = InformerSet::new(&kinds, self.client, &user);
+        self.handlers = handlers;
+        let life = self.life;
+        let transition = self.lock.as_mut().and_then(|lock| lock.restart(life, cx));
+        self.on_transition(transition, cx);
     }
 
     /// The shared informers.
@@ -149,6 +245,7 @@ impl KubeControllerManager {
         };
         let now = cx.now();
         let informers = &self.informers;
+        let life = self.life;
         for &index in users {
             let controller = &mut self.controllers[index];
             for delta in deltas {
@@ -156,7 +253,7 @@ impl KubeControllerManager {
             }
             cx.map_timers(
                 |cx| controller.settle(informers, cx),
-                |t| timer_for(index, t),
+                |t| timer_for(index, life, t),
             );
         }
     }
@@ -166,13 +263,22 @@ impl Component for KubeControllerManager {
     fn clients(&self) -> Vec<ClientId> {
         std::iter::once(self.client)
             .chain(self.controllers.iter().map(|c| c.client()))
+            .chain(self.lock.as_ref().map(LeaseLock::client))
             .collect()
     }
 
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        // The factory starts once, after every controller registered its handlers
-        // (upstream `InformerFactory.Start` after the controllers' constructors).
-        self.informers.start(cx);
+        match self.lock.as_mut() {
+            Some(lock) => {
+                let transition = lock.start(cx);
+                self.on_transition(transition, cx);
+            }
+            None => {
+                // The factory starts once, after every controller registered its handlers
+                // (upstream `InformerFactory.Start` after the controllers' constructors).
+                self.informers.start(cx);
+            }
+        }
     }
 
     fn on_response(
@@ -182,9 +288,21 @@ impl Component for KubeControllerManager {
         response: &Response,
         cx: &mut ComponentContext<'_>,
     ) {
+        if let Some(lock) = self.lock.as_mut()
+            && client == lock.client()
+        {
+            let transition = lock.on_response(request, response, cx);
+            self.on_transition(transition, cx);
+            return;
+        }
         if client == self.client {
-            if let Some((kind, deltas)) = self.informers.on_response(request, response, cx) {
-                self.fan_out(kind, &deltas, cx);
+            match self.informers.on_response(request, response, cx) {
+                Some((kind, deltas)) => self.fan_out(kind, &deltas, cx),
+                // A former life's watch that opened after it was gone.
+                None if self.life > 0 => {
+                    self.informers.close_orphan(response, cx.api);
+                }
+                None => {}
             }
             return;
         }
@@ -193,12 +311,13 @@ impl Component for KubeControllerManager {
         };
         let informers = &self.informers;
         let controller = &mut self.controllers[index];
+        let life = self.life;
         cx.map_timers(
             |cx| {
                 controller.on_response(request, response, informers, cx);
                 controller.settle(informers, cx);
             },
-            |t| timer_for(index, t),
+            |t| timer_for(index, life, t),
         );
     }
 
@@ -219,22 +338,41 @@ impl Component for KubeControllerManager {
     }
 
     fn informer_health(&self) -> InformerHealth {
-        self.informers.health()
+        // Informers not started yet (before leading) count as not following.
+        let mut health = self.informers.health();
+        health += self.retired;
+        health
+    }
+
+    fn leadership(&self) -> Option<&LeaseLock> {
+        self.lock.as_ref()
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+        // A former life's timer: that process is gone.
+        if timer.generation != self.life {
+            return;
+        }
+        if let Some(lock) = self.lock.as_mut()
+            && lock.is_timer(timer)
+        {
+            let transition = lock.on_timer(cx);
+            self.on_transition(transition, cx);
+            return;
+        }
         let index = (timer.code >> TIMER_SHIFT) as usize;
         let own = Timer {
             code: timer.code & TIMER_MASK,
             ..timer
         };
         let informers = &self.informers;
+        let life = self.life;
         let Some(controller) = self.controllers.get_mut(index) else {
             return;
         };
         cx.map_timers(
             |cx| controller.on_timer(own, informers, cx),
-            |t| timer_for(index, t),
+            |t| timer_for(index, life, t),
         );
     }
 
@@ -308,6 +446,7 @@ mod tests {
                 let timer = Timer {
                     code: 1,
                     background: false,
+                    generation: 0,
                 };
                 cx.set_timer_in(SimDuration::from_secs(self.client.0 as u64), timer);
                 let user = UserInfo::new("stub", &[]);

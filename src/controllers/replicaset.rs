@@ -56,6 +56,7 @@ const KINDS: [Kind; 2] = [Kind::ReplicaSet, Kind::Pod];
 const QUEUE_WAKE: Timer = Timer {
     code: 1,
     background: false,
+    generation: 0,
 };
 
 /// How the controller runs.

@@ -40,6 +40,7 @@ const KINDS: [Kind; 2] = [Kind::Node, Kind::Pod];
 const EVICTION_DUE: Timer = Timer {
     code: 1,
     background: false,
+    generation: 0,
 };
 
 /// A pod's scheduled deletion (upstream's `TimedWorker`).

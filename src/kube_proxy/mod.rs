@@ -86,6 +86,7 @@ impl Wake {
         Timer {
             code: node * 3 + self as u32,
             background: self == Wake::Periodic,
+            generation: 0,
         }
     }
 

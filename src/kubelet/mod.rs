@@ -139,7 +139,14 @@ impl Env<'_, '_> {
 
     fn set(&mut self, at: SimTime, wake: Wake, background: bool) {
         let code = self.wakeups.insert(self.node, self.incarnation, wake);
-        self.cx.set_timer(at, Timer { code, background });
+        self.cx.set_timer(
+            at,
+            Timer {
+                code,
+                background,
+                generation: 0,
+            },
+        );
     }
 
     /// Sends `request` to the apiserver.

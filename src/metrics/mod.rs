@@ -7,6 +7,7 @@
 pub mod convergence;
 pub mod gpu;
 pub mod healing;
+pub mod leadership;
 pub mod placement;
 pub mod restarts;
 
@@ -109,6 +110,18 @@ pub struct ClientsSample {
     pub informers: InformerHealth,
     /// The memory LIST answers being served hold now (the apiserver memory estimate).
     pub list_memory_bytes: u64,
+    /// Which components lead now (`leader_election_master_status`).
+    pub leaders: LeaderStatus,
+}
+
+/// Whether each electing component holds its lease (`None`: it does not elect, or does not
+/// run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeaderStatus {
+    /// kube-controller-manager.
+    pub controller_manager: Option<bool>,
+    /// kube-scheduler.
+    pub scheduler: Option<bool>,
 }
 
 impl Sample {
@@ -131,6 +144,8 @@ pub struct Observed<'a> {
     pub kube_proxies: Option<&'a KubeProxies>,
     /// Every component's informers, summed.
     pub informers: InformerHealth,
+    /// Which electing components lead.
+    pub leaders: LeaderStatus,
 }
 
 /// The samples of a run.
@@ -229,6 +244,7 @@ impl Recorder {
                 connections_reset: process.reset(),
                 informers: components.informers,
                 list_memory_bytes: api.request_path().map_or(0, |p| p.list_memory_bytes().0),
+                leaders: components.leaders,
             }
         });
         if let Some(s) = components.scheduler {

@@ -150,6 +150,7 @@ fn timer(index: usize) -> Timer {
     Timer {
         code: index as u32,
         background: true,
+        generation: 0,
     }
 }
 

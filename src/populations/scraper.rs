@@ -25,6 +25,7 @@ use crate::sim::{RngStreams, SimDuration, SimTime};
 const ROUND: Timer = Timer {
     code: 0,
     background: true,
+    generation: 0,
 };
 
 /// One scraper population.

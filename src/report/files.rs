@@ -557,6 +557,81 @@ struct Stampede {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     client_populations: BTreeMap<String, PopulationJson>,
+    /// Each electing component's leadership (modelled path with `leaderElect`); empty, and
+    /// left out, otherwise, so ideal runs' summaries stay as they were.
+    #[serde(rename = "leaderElection", skip_serializing_if = "BTreeMap::is_empty")]
+    leader_election: BTreeMap<&'static str, LeaderElectionJson>,
+}
+
+/// `stampede.leaderElection.<component>`: how its leader election went.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaderElectionJson {
+    /// The Lease, `namespace/name`.
+    lease: String,
+    /// Times the lease was won.
+    acquired: u64,
+    /// Times it was lost (the leader could not renew within the renew deadline).
+    lost: u64,
+    /// Every change, in order.
+    transitions: Vec<TransitionJson>,
+    /// Seconds of the run no instance of the component led.
+    seconds_without_leader: f64,
+    /// Whether it led at the end of the run.
+    leading_at_end: bool,
+}
+
+/// One change of leadership.
+#[derive(Serialize)]
+struct TransitionJson {
+    /// Virtual time.
+    at: String,
+    /// `acquired` or `lost`.
+    event: &'static str,
+}
+
+/// `stampede.leaderElection`: kube-controller-manager's and kube-scheduler's elections, those
+/// that run.
+fn leader_election_json(world: &World, end: SimTime) -> BTreeMap<&'static str, LeaderElectionJson> {
+    use crate::controllers::kube_controller_manager::KubeControllerManager;
+    use crate::scheduler::kube_scheduler::KubeScheduler;
+    let elections = [
+        (
+            "kube-controller-manager",
+            world.leadership::<KubeControllerManager>(),
+        ),
+        ("kube-scheduler", world.leadership::<KubeScheduler>()),
+    ];
+    elections
+        .into_iter()
+        .filter_map(|(name, lock)| {
+            let lock = lock?;
+            let changes = lock.changes();
+            let acquired = changes.iter().filter(|c| c.acquired).count() as u64;
+            let json = LeaderElectionJson {
+                lease: lock.key().to_string(),
+                acquired,
+                lost: changes.len() as u64 - acquired,
+                transitions: changes
+                    .iter()
+                    .map(|c| TransitionJson {
+                        at: c.at.to_string(),
+                        event: if c.acquired { "acquired" } else { "lost" },
+                    })
+                    .collect(),
+                seconds_without_leader: round_millis(
+                    crate::metrics::leadership::time_without_leader(changes, end).as_secs_f64(),
+                ),
+                leading_at_end: lock.is_leading(),
+            };
+            Some((name, json))
+        })
+        .collect()
+}
+
+/// `x` to the millisecond.
+fn round_millis(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
 }
 
 /// One SLO scope's request durations in `stampede.apiCallLatency`.
@@ -970,6 +1045,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 .request_path()
                 .map(|p| p.list_memory_bytes().1),
             client_populations: client_populations_json(world),
+            leader_election: leader_election_json(world, info.end),
         },
         convergence: convergence_json(world, info.end),
         endpoints: endpoints_json(world),
@@ -1034,6 +1110,8 @@ pub const CLIENT_TIMESERIES_COLUMNS: &[&str] = &[
     "reflector_watches_total",
     "reflector_backoffs_total",
     "apiserver_list_memory_bytes",
+    "kube-controller-manager:leader_election_master_status",
+    "kube-scheduler:leader_election_master_status",
 ];
 
 /// The columns of `timeseries.csv`, in order; README documents each.
@@ -1084,6 +1162,12 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "nodes_tainted_unreachable",
     "pods_evicted_total",
 ];
+
+/// `leader_election_master_status` of a component: 1 leading, 0 not, empty when it does not
+/// elect.
+fn master_status(leading: Option<bool>) -> String {
+    leading.map_or_else(String::new, |l| u8::from(l).to_string())
+}
 
 /// The bytes of `timeseries.csv`.
 pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
@@ -1183,6 +1267,8 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
                 i.watches.to_string(),
                 i.backoffs.to_string(),
                 c.list_memory_bytes.to_string(),
+                master_status(c.leaders.controller_manager),
+                master_status(c.leaders.scheduler),
             ]);
         }
         if let Some(sampled) = &s.flowcontrol {

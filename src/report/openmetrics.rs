@@ -639,6 +639,18 @@ const COLUMNS: &[Column] = &[
         &[(None, |s| count(s.clients?.list_memory_bytes))],
     )
     .unit("bytes"),
+    Column::gauge(
+        "leader_election_master_status",
+        "Whether the component leads (1) or not (0), on its leader election's Lease.",
+        &[
+            (Some(("name", "kube-controller-manager")), |s| {
+                count(u64::from(s.clients?.leaders.controller_manager?))
+            }),
+            (Some(("name", "kube-scheduler")), |s| {
+                count(u64::from(s.clients?.leaders.scheduler?))
+            }),
+        ],
+    ),
 ];
 
 /// The help of flow control's metric `name` (one of [`LevelMetrics::gauges`]).
@@ -1267,6 +1279,14 @@ mod tests {
         (
             "apiserver_list_memory_bytes",
             "kubesim_apiserver_list_memory_bytes",
+        ),
+        (
+            "kube-controller-manager:leader_election_master_status",
+            "leader_election_master_status",
+        ),
+        (
+            "kube-scheduler:leader_election_master_status",
+            "leader_election_master_status",
         ),
     ];
 

@@ -1077,6 +1077,11 @@ fn controller_manager_settings(
         large_cluster_size_threshold: spec
             .large_cluster_size_threshold
             .unwrap_or(defaults.large_cluster_size_threshold),
+        leader_election: super::leader_election::controller_manager(
+            spec,
+            |at| locator.at(at),
+            locator.whole_file(),
+        )?,
         kube_api: client_connection(
             &qps_defaults::KUBE_CONTROLLER_MANAGER,
             spec.kube_api_qps.as_ref().map(|v| (v.value, &v.referenced)),
@@ -1528,6 +1533,7 @@ fn scheduler_settings(
                 message: format!("{} (kube-scheduler): {}", e.setting, e.message),
             }));
         }
+        check_scheduler_leader_election(&parsed, doc, file).map_err(fix)?;
         if let Some((policy_file, _)) = policies.first()
             && legacy_policy::sets_profiles(&parsed)
         {
@@ -1590,6 +1596,34 @@ fn scheduler_settings(
         },
         config,
     })
+}
+
+/// kube-scheduler's `leaderElection`, checked as client-go checks it; an error points at the
+/// field in the document.
+fn check_scheduler_leader_election(
+    config: &KubeSchedulerConfiguration,
+    doc: &Document,
+    file: &Path,
+) -> Result<(), ScenarioError> {
+    use super::leader_election::{TimingFields, Written, checked, lock_named};
+    let path = |field: &str| format!("leaderElection.{field}");
+    let written = |field: &str| Written {
+        path: path(field),
+        pos: locate(doc, file, &path(field)),
+    };
+    let settings = config.leader_election.settings("kube-scheduler");
+    let section = locate(doc, file, "leaderElection").unwrap_or_else(|| doc.start(file));
+    lock_named(&settings, &path, &section)?;
+    checked(
+        settings,
+        &TimingFields {
+            lease_duration: written("leaseDuration"),
+            renew_deadline: written("renewDeadline"),
+            retry_period: written("retryPeriod"),
+            fallback: section,
+        },
+    )?;
+    Ok(())
 }
 
 /// Translates the Policy `doc` of `file` into the profile of `config` (whose settings

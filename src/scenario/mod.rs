@@ -4,6 +4,7 @@
 
 pub mod error;
 mod flow_control;
+mod leader_election;
 pub mod load;
 pub mod manifest;
 pub mod model;

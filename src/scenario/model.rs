@@ -585,6 +585,51 @@ pub struct ControllerManagerSpec {
     pub kube_api_qps: Option<Spanned<f32>>,
     /// `--kube-api-burst` (default 30; 0 means unset).
     pub kube_api_burst: Option<Spanned<i32>>,
+    /// KubeControllerManagerConfiguration's `generic` section: of it kubesim reads
+    /// `leaderElection`.
+    #[serde(default)]
+    pub generic: GenericControllerManagerSpec,
+    /// `--leader-elect` (default true): the same as `generic.leaderElection.leaderElect`.
+    pub leader_elect: Option<bool>,
+    /// `--leader-elect-lease-duration` (default 15s).
+    pub leader_elect_lease_duration: Option<Spanned<SimDuration>>,
+    /// `--leader-elect-renew-deadline` (default 10s).
+    pub leader_elect_renew_deadline: Option<Spanned<SimDuration>>,
+    /// `--leader-elect-retry-period` (default 2s).
+    pub leader_elect_retry_period: Option<Spanned<SimDuration>>,
+    /// `--leader-elect-resource-name` (default kube-controller-manager).
+    pub leader_elect_resource_name: Option<String>,
+    /// `--leader-elect-resource-namespace` (default kube-system).
+    pub leader_elect_resource_namespace: Option<String>,
+}
+
+/// `spec.controllerManager.generic`: KubeControllerManagerConfiguration's
+/// `GenericControllerManagerConfiguration`, the fields kubesim reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GenericControllerManagerSpec {
+    /// `leaderElection`.
+    #[serde(default)]
+    pub leader_election: LeaderElectionSpec,
+}
+
+/// A `leaderElection` section (component-base's `LeaderElectionConfiguration`): the fields
+/// kubesim reads, durations as Go duration strings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LeaderElectionSpec {
+    /// Campaign for the lease before running (default true).
+    pub leader_elect: Option<bool>,
+    /// `leaseDuration` (default 15s).
+    pub lease_duration: Option<Spanned<SimDuration>>,
+    /// `renewDeadline` (default 10s).
+    pub renew_deadline: Option<Spanned<SimDuration>>,
+    /// `retryPeriod` (default 2s).
+    pub retry_period: Option<Spanned<SimDuration>>,
+    /// `resourceName`: the Lease's name.
+    pub resource_name: Option<String>,
+    /// `resourceNamespace`: the Lease's namespace (default kube-system).
+    pub resource_namespace: Option<String>,
 }
 
 /// `spec.kubeProxy`: the `KubeProxyConfiguration` fields kubesim acts on, under their real
@@ -780,6 +825,12 @@ pub fn user_field_path(path: &str) -> String {
         "replicas",
         "resources",
         "interval",
+        "leaseDuration",
+        "renewDeadline",
+        "retryPeriod",
+        "leaderElectLeaseDuration",
+        "leaderElectRenewDeadline",
+        "leaderElectRetryPeriod",
     ];
     const SPANNED_LISTS: &[&str] = &["manifests", "nodePools", "timeline", "clients"];
     let mut kept: Vec<&str> = Vec::new();

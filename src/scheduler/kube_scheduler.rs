@@ -11,6 +11,24 @@
 //! What Reserve plugins decide for the pod (the GPUs it gets) travels as annotations: on the
 //! assumed pod in the cache, and on the Binding, which the apiserver copies onto the pod, so the
 //! informer brings them back with the bound pod.
+//!
+//! **Leader election** (`leaderElection` of the KubeSchedulerConfiguration, on the modelled
+//! apiserver only). Upstream kube-scheduler starts its informers at once (unless
+//! `DelayCacheUntilActive`), then campaigns for its Lease (`kube-system/kube-scheduler`) and
+//! runs the scheduling loop only `OnStartedLeading`. With a [`LeaseLock`] the scheduler does
+//! the same: its informers fill the cache and the queue, but no cycle starts until the lease
+//! is won. When the leader cannot renew within the renew deadline (`OnStoppedLeading`), the
+//! process exits and is restarted: here a new *life* starts at once — the informers' watches
+//! close, the cache, queue, assumptions, nominations and Event recorders start empty, the
+//! cycle in flight and the binds awaited are forgotten — and the fresh process relists and
+//! campaigns under a new identity (so it waits for its former lease to expire). Timers of a
+//! former life are ignored (each carries its life as its generation). What the report counts
+//! (attempts, binds, latencies, traced attempts) carries over, as a monitoring system keeps
+//! the series of a restarted process; the random streams carry over too. Not modelled: the
+//! delay before the restart, releasing the lease on a clean stop, several replicas.
+//!
+//! On the ideal apiserver a lease can never be lost, so the world gives the scheduler no lock:
+//! it leads from time 0 and sends no Lease request, and ideal runs stay as they were.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -30,6 +48,8 @@ use crate::client::event_recorder::{
 };
 use crate::client::informer::{Delta, InformerHealth};
 use crate::client::informer_set::InformerSet;
+use crate::client::leader_election::Transition;
+use crate::client::lease_lock::LeaseLock;
 use crate::component::{Component, ComponentContext, Timer};
 use crate::config::kube_scheduler::CycleCost;
 use crate::sim::{SimDuration, SimRng, SimTime};
@@ -63,6 +83,8 @@ pub const REASON_UNSCHEDULABLE: &str = "Unschedulable";
 pub const REASON_SCHEDULER_ERROR: &str = "SchedulerError";
 /// The pod condition kube-scheduler reports on.
 pub const POD_SCHEDULED: &str = "PodScheduled";
+/// The user kube-scheduler speaks as.
+pub const SCHEDULER_USER: &str = "system:kube-scheduler";
 /// The host kube-scheduler runs on, which names its Event recorder's instance.
 pub const SCHEDULER_HOST: &str = "kubesim-control-plane";
 
@@ -113,11 +135,12 @@ impl SchedulerTimer {
         }
     }
 
-    /// The timer as the world keeps it.
-    fn as_timer(self) -> Timer {
+    /// The timer as the world keeps it, set in the scheduler's life `life`.
+    fn as_timer(self, life: u32) -> Timer {
         Timer {
             code: self as u32,
             background: self.period().is_some(),
+            generation: life,
         }
     }
 
@@ -126,6 +149,20 @@ impl SchedulerTimer {
         Self::ALL.get(timer.code as usize).copied()
     }
 }
+
+/// The code of the leader elector's wake-up: no [`SchedulerTimer`]'s.
+pub const ELECTOR_TIMER: u32 = 0xFF;
+
+/// The kinds the scheduler's informers watch, in the order they start: nodes, Services and
+/// ReplicaSets (their selectors make PodTopologySpread's system default constraints), pods,
+/// and the budgets preemption reads.
+const INFORMER_KINDS: [Kind; 5] = [
+    Kind::Node,
+    Kind::Service,
+    Kind::ReplicaSet,
+    Kind::Pod,
+    Kind::PodDisruptionBudget,
+];
 
 /// What the scheduler counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -207,6 +244,14 @@ pub struct KubeScheduler {
     stats: SchedulerStats,
     /// The traced attempts of the pods `kubesim explain` asks about.
     attempt_log: AttemptLog,
+    /// The leader election, if the scheduler elects (modelled apiserver, `leaderElect`).
+    lock: Option<LeaseLock>,
+    /// Whether cycles may run: leading, or not electing.
+    leading: bool,
+    /// The scheduler's restarts so far: its timers' generation.
+    life: u32,
+    /// What the informers of former lives did, so that the counters go on across a restart.
+    retired: InformerHealth,
 }
 
 impl KubeScheduler {
@@ -218,28 +263,10 @@ impl KubeScheduler {
         tie_break: SimRng,
         preemption_rng: SimRng,
     ) -> Self {
-        let user = UserInfo::new("system:kube-scheduler", &["system:authenticated"]);
-        let events = config
-            .profiles
-            .iter()
-            .map(|p| {
-                let instance = format!("{}-{SCHEDULER_HOST}", p.name);
-                let recorder = EventRecorder::new(client, user.clone(), &p.name, &instance);
-                (p.name.clone(), recorder)
-            })
-            .collect();
+        let user = UserInfo::new(SCHEDULER_USER, &["system:authenticated"]);
+        let events = event_recorders(&config.profiles, client, &user);
         KubeScheduler {
-            informers: InformerSet::new(
-                &[
-                    Kind::Node,
-                    Kind::Service,
-                    Kind::ReplicaSet,
-                    Kind::Pod,
-                    Kind::PodDisruptionBudget,
-                ],
-                client,
-                &user,
-            ),
+            informers: InformerSet::new(&INFORMER_KINDS, client, &user),
             client,
             user,
             profiles: config.profiles,
@@ -261,6 +288,74 @@ impl KubeScheduler {
             events,
             stats: SchedulerStats::default(),
             attempt_log: AttemptLog::default(),
+            lock: None,
+            leading: true,
+            life: 0,
+            retired: InformerHealth::default(),
+        }
+    }
+
+    /// The scheduler campaigning on `lock`: it schedules only while it leads.
+    pub fn with_leader_election(mut self, lock: LeaseLock) -> Self {
+        self.lock = Some(lock);
+        self.leading = false;
+        self
+    }
+
+    /// The leader election, if the scheduler elects.
+    pub fn leader_election(&self) -> Option<&LeaseLock> {
+        self.lock.as_ref()
+    }
+
+    /// Acts on a change of leadership.
+    fn on_transition(&mut self, transition: Option<Transition>, cx: &mut ComponentContext<'_>) {
+        match transition {
+            Some(Transition::StartedLeading) => {
+                // `OnStartedLeading`: `sched.Run`, the scheduling loop.
+                self.leading = true;
+                let timers = self.maybe_start_cycle(cx.now());
+                set_timers(cx, timers, self.life);
+            }
+            Some(Transition::StoppedLeading) => self.restart(cx),
+            None => {}
+        }
+    }
+
+    /// The process exits and a new one starts: what the process held starts empty, the
+    /// informers relist, and it campaigns again.
+    fn restart(&mut self, cx: &mut ComponentContext<'_>) {
+        self.life += 1;
+        self.leading = false;
+        // The old process's connections die with it: its watches end.
+        self.informers.stop(cx.api);
+        self.retired += self.informers.health().retired();
+        self.informers = InformerSet::new(&INFORMER_KINDS, self.client, &self.user);
+        self.nominated = NominatedPods::new();
+        self.queue = SchedulingQueue::new(self.queue.settings().clone());
+        self.snapshot = Snapshot::default();
+        self.pods.clear();
+        self.pods_without_node.clear();
+        self.assumed.clear();
+        self.gpu_workload = None;
+        self.first_seen.clear();
+        self.rotation = Rotation::default();
+        self.in_flight = None;
+        self.binds.clear();
+        self.events = event_recorders(&self.profiles, self.client, &self.user);
+        self.start_process(cx);
+        let life = self.life;
+        let transition = self.lock.as_mut().and_then(|lock| lock.restart(life, cx));
+        self.on_transition(transition, cx);
+    }
+
+    /// What a process does first: start the informers and the periodic work (queue flushes,
+    /// Event series).
+    fn start_process(&mut self, cx: &mut ComponentContext<'_>) {
+        self.informers.start(cx);
+        for timer in SchedulerTimer::ALL {
+            if let Some(period) = timer.period() {
+                cx.set_timer_in(period, timer.as_timer(self.life));
+            }
         }
     }
 
@@ -326,6 +421,8 @@ impl KubeScheduler {
         let (api, out) = (&mut *cx.api, &mut *cx.out);
         if let Some(binding) = self.binds.remove(&request) {
             self.on_bind_response(binding, response, now, api, out);
+        } else if self.life > 0 && self.informers.close_orphan(response, api) {
+            // A former life's watch that opened after it was gone.
         } else {
             for recorder in self.events.values_mut() {
                 if recorder.on_response(request, response, now, api, out) {
@@ -805,7 +902,7 @@ impl KubeScheduler {
     /// Starts the next cycle if idle and a pod is ready.
     fn maybe_start_cycle(&mut self, now: SimTime) -> Vec<(SimTime, SchedulerTimer)> {
         let synced = self.informers.has_synced();
-        if self.in_flight.is_some() || !synced {
+        if self.in_flight.is_some() || !synced || !self.leading {
             return Vec::new();
         }
         self.snapshot.refresh();
@@ -1261,28 +1358,37 @@ impl KubeScheduler {
 /// The plugins that rejected the pod somewhere (upstream `Diagnosis.UnschedulablePlugins`).
 impl Component for KubeScheduler {
     fn clients(&self) -> Vec<ClientId> {
-        vec![self.client]
+        std::iter::once(self.client)
+            .chain(self.lock.as_ref().map(LeaseLock::client))
+            .collect()
     }
 
-    /// Starts the informers and the periodic work (queue flushes, Event series).
+    /// Starts the informers and the periodic work (queue flushes, Event series), then
+    /// campaigns if the scheduler elects.
     fn start(&mut self, cx: &mut ComponentContext<'_>) {
-        self.informers.start(cx);
-        for timer in SchedulerTimer::ALL {
-            if let Some(period) = timer.period() {
-                cx.set_timer_in(period, timer.as_timer());
-            }
+        self.start_process(cx);
+        if let Some(lock) = self.lock.as_mut() {
+            let transition = lock.start(cx);
+            self.on_transition(transition, cx);
         }
     }
 
     fn on_response(
         &mut self,
-        _client: ClientId,
+        client: ClientId,
         request: RequestId,
         response: &Response,
         cx: &mut ComponentContext<'_>,
     ) {
+        if let Some(lock) = self.lock.as_mut()
+            && client == lock.client()
+        {
+            let transition = lock.on_response(request, response, cx);
+            self.on_transition(transition, cx);
+            return;
+        }
         let timers = self.handle_response(request, response, cx);
-        set_timers(cx, timers);
+        set_timers(cx, timers, self.life);
     }
 
     fn on_watch_event(
@@ -1293,7 +1399,7 @@ impl Component for KubeScheduler {
         cx: &mut ComponentContext<'_>,
     ) {
         let timers = self.handle_watch_event(watch, event, cx.now());
-        set_timers(cx, timers);
+        set_timers(cx, timers, self.life);
     }
 
     fn on_watch_ended(&mut self, _client: ClientId, watch: WatchId, cx: &mut ComponentContext<'_>) {
@@ -1301,20 +1407,37 @@ impl Component for KubeScheduler {
     }
 
     fn informer_health(&self) -> InformerHealth {
-        self.informers.health()
+        let mut health = self.informers.health();
+        health += self.retired;
+        health
+    }
+
+    fn leadership(&self) -> Option<&LeaseLock> {
+        self.lock.as_ref()
     }
 
     fn on_timer(&mut self, timer: Timer, cx: &mut ComponentContext<'_>) {
+        // A former life's timer: that process is gone.
+        if timer.generation != self.life {
+            return;
+        }
+        if let Some(lock) = self.lock.as_mut()
+            && lock.is_timer(timer)
+        {
+            let transition = lock.on_timer(cx);
+            self.on_transition(transition, cx);
+            return;
+        }
         let Some(timer) = SchedulerTimer::of(timer) else {
             return;
         };
         // A periodic timer re-arms itself first, so the next round is due whatever this one
         // does.
         if let Some(period) = timer.period() {
-            cx.set_timer_in(period, timer.as_timer());
+            cx.set_timer_in(period, timer.as_timer(self.life));
         }
         let timers = self.handle_timer(timer, cx.now(), cx.api, cx.out);
-        set_timers(cx, timers);
+        set_timers(cx, timers, self.life);
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -1322,10 +1445,26 @@ impl Component for KubeScheduler {
     }
 }
 
-fn set_timers(cx: &mut ComponentContext<'_>, timers: Vec<(SimTime, SchedulerTimer)>) {
+fn set_timers(cx: &mut ComponentContext<'_>, timers: Vec<(SimTime, SchedulerTimer)>, life: u32) {
     for (at, timer) in timers {
-        cx.set_timer(at, timer.as_timer());
+        cx.set_timer(at, timer.as_timer(life));
     }
+}
+
+/// Each profile's Event recorder (events.k8s.io/v1), reporting as the profile's name.
+fn event_recorders(
+    profiles: &[Profile],
+    client: ClientId,
+    user: &UserInfo,
+) -> BTreeMap<String, EventRecorder> {
+    profiles
+        .iter()
+        .map(|p| {
+            let instance = format!("{}-{SCHEDULER_HOST}", p.name);
+            let recorder = EventRecorder::new(client, user.clone(), &p.name, &instance);
+            (p.name.clone(), recorder)
+        })
+        .collect()
 }
 
 fn rejecting_plugins(diagnosis: &Diagnosis) -> BTreeSet<&'static str> {

@@ -164,6 +164,11 @@ impl SchedulingQueue {
         }
     }
 
+    /// The backoff settings it was made with.
+    pub fn settings(&self) -> &QueueSettings {
+        &self.settings
+    }
+
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq

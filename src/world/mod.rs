@@ -18,14 +18,21 @@ pub mod transport;
 
 use crate::api::Object;
 use crate::apiserver::ClientId;
-use crate::apiserver::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId};
+use crate::apiserver::{
+    ApiEvent, ApiOutput, ApiServer, ApiServerConfig, Request, RequestId, UserInfo,
+};
 use crate::client::informer::InformerHealth;
+use crate::client::lease_lock::LeaseLock;
 use crate::component::{Component, ComponentContext, Timer};
+use crate::config::kube_controller_manager::KubeControllerManagerConfig;
+use crate::config::leader_election::LeaderElectionSettings;
 use crate::controllers::deployment::DeploymentController;
 use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
-use crate::controllers::kube_controller_manager::{Controller, KubeControllerManager};
+use crate::controllers::kube_controller_manager::{
+    CONTROLLER_MANAGER_USER, Controller, KubeControllerManager,
+};
 use crate::controllers::node_lifecycle::{NodeLifecycleController, NodeLifecycleSettings};
 use crate::controllers::replicaset::{ReplicaSetController, ReplicaSetSettings};
 use crate::controllers::taint_eviction::TaintEvictionController;
@@ -38,11 +45,13 @@ use crate::kube_proxy::KubeProxies;
 use crate::kube_proxy::kube_proxy_client;
 use crate::kubelet::Kubelets;
 use crate::kubelet::kubelet_client;
-use crate::metrics::{Observed, Recorder};
+use crate::metrics::{LeaderStatus, Observed, Recorder};
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
-use crate::scheduler::kube_scheduler::KubeScheduler;
+use crate::scheduler::kube_scheduler::{
+    ELECTOR_TIMER as SCHEDULER_ELECTOR_TIMER, KubeScheduler, SCHEDULER_USER,
+};
 use crate::sim::{
     Context, Model, RngStreams, SimDuration, SimEvent, SimRng, SimTime, Simulation, StopAt,
     TraceDigest,
@@ -72,6 +81,12 @@ pub const DISRUPTION_CLIENT: ClientId = ClientId(9);
 pub const NODE_LIFECYCLE_CLIENT: ClientId = ClientId(10);
 /// The client id of kube-controller-manager's taint eviction controller.
 pub const TAINT_EVICTION_CLIENT: ClientId = ClientId(11);
+
+/// The client id of kube-controller-manager's leader election: upstream builds the elector's
+/// clientset apart (user agent `leader-election`), with its own token bucket.
+pub const CONTROLLER_MANAGER_LEADER_ELECTION_CLIENT: ClientId = ClientId(12);
+/// The client id of kube-scheduler's leader election, its own clientset likewise.
+pub const SCHEDULER_LEADER_ELECTION_CLIENT: ClientId = ClientId(13);
 
 /// The random stream from which a pod fault's selector draws its pods.
 pub const POD_CHOICE_STREAM: &str = "faults/pod-choice";
@@ -108,7 +123,10 @@ impl SimEvent for Event {
             Event::Sample => 0x5A,
             Event::Start(c) => 0x5C | u64::from(*c) << 8,
             Event::Fault(n) => 0xFA00_0000 | u64::from(*n),
-            Event::Timer(c, t) => 0x5C00 | u64::from(t.code) | u64::from(*c) << 32,
+            // A later life's timers differ from the first's; the first's mark is as it was.
+            Event::Timer(c, t) => {
+                (0x5C00 | u64::from(t.code) | u64::from(*c) << 32) ^ u64::from(t.generation) << 48
+            }
         }
     }
 
@@ -271,6 +289,19 @@ impl World {
         self.component::<KubeControllerManager>()?.controller::<C>()
     }
 
+    /// Whether the component of type `C` holds its lease, if it runs and elects.
+    fn leading<C: Component>(&self) -> Option<bool> {
+        self.leadership::<C>().map(LeaseLock::is_leading)
+    }
+
+    /// The leader election of the component of type `C`, if it runs and elects.
+    pub fn leadership<C: Component>(&self) -> Option<&LeaseLock> {
+        self.components
+            .iter()
+            .find(|c| c.as_any().is::<C>())?
+            .leadership()
+    }
+
     /// The metrics recorded so far.
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
@@ -307,6 +338,10 @@ impl World {
                     })
             } else {
                 InformerHealth::default()
+            },
+            leaders: LeaderStatus {
+                controller_manager: self.leading::<KubeControllerManager>(),
+                scheduler: self.leading::<KubeScheduler>(),
             },
         };
         self.recorder.sample(now, &self.api, observed);
@@ -681,6 +716,68 @@ fn modelled(config: &ApiServerConfig) -> bool {
     config.request_path.mode != crate::apiserver::FlowControlMode::Ideal
 }
 
+/// kube-controller-manager's controllers as `config` enables them, in this order (the order
+/// each shared informer's deltas reach them); the node lifecycle controller only
+/// `with_kubelets`.
+fn controllers_of(
+    config: &KubeControllerManagerConfig,
+    with_kubelets: bool,
+) -> Vec<Box<dyn Controller>> {
+    let settings = ReplicaSetSettings {
+        workers: config.concurrent_replicaset_syncs as usize,
+        burst_replicas: config.burst_replicas as usize,
+    };
+    let mut enabled: Vec<Box<dyn Controller>> = vec![
+        Box::new(ReplicaSetController::new(REPLICASET_CLIENT, settings)),
+        Box::new(DeploymentController::new(
+            DEPLOYMENT_CLIENT,
+            config.concurrent_deployment_syncs as usize,
+        )),
+        Box::new(EndpointSliceController::new(
+            ENDPOINTSLICE_CLIENT,
+            EndpointSliceSettings::of(config),
+        )),
+        Box::new(DisruptionController::new(DISRUPTION_CLIENT)),
+        Box::new(GarbageCollector::new(
+            GARBAGE_COLLECTOR_CLIENT,
+            config.concurrent_gc_syncs as usize,
+        )),
+    ];
+    // Without kubelets no node ever posts a heartbeat: the node lifecycle controller would
+    // only find every node silent, so it runs with kubelets alone.
+    if with_kubelets {
+        enabled.push(Box::new(NodeLifecycleController::new(
+            NODE_LIFECYCLE_CLIENT,
+            NodeLifecycleSettings::of(config),
+        )));
+    }
+    enabled.push(Box::new(TaintEvictionController::new(
+        TAINT_EVICTION_CLIENT,
+    )));
+    enabled
+}
+
+/// A component's leader election on its Lease, if it elects: on a modelled apiserver (`elects`)
+/// with `leaderElect` on. Its random jitter is the component's own stream.
+fn lease_lock(
+    elects: bool,
+    settings: &LeaderElectionSettings,
+    client: ClientId,
+    user: UserInfo,
+    timer_code: u32,
+    streams: RngStreams,
+) -> Option<LeaseLock> {
+    if !(elects && settings.leader_elect) {
+        return None;
+    }
+    let rng = streams.stream(&format!(
+        "client/leader-election/{}",
+        settings.resource_name
+    ));
+    // The loader checked the timings: they are accepted.
+    LeaseLock::new(settings, client, user, timer_code, rng).ok()
+}
+
 /// Every node the actions apply, with the time of its first apply, in that order.
 fn applied_nodes(actions: &[TimedAction]) -> Vec<(String, SimTime)> {
     let mut seen = BTreeMap::new();
@@ -733,6 +830,9 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
             && kubelets.is_none(),
         ..scenario.apiserver.clone()
     };
+    // On the ideal apiserver a lease can never be lost: the components lead from time 0
+    // without an election, and ideal runs send no Lease request.
+    let elects = modelled(&config);
     let scheduler = if scenario.scheduler.enabled {
         // The configuration was resolved once at load time; it resolves the same way again.
         scheduler::config::resolve_seeded(&scenario.scheduler.config, seed)
@@ -746,7 +846,23 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
                     streams.stream("scheduler/preemption"),
                 );
                 scheduler.trace(options.trace_pods.clone());
-                scheduler
+                let settings = scenario
+                    .scheduler
+                    .config
+                    .leader_election
+                    .settings("kube-scheduler");
+                let user = UserInfo::new(SCHEDULER_USER, &["system:authenticated"]);
+                match lease_lock(
+                    elects,
+                    &settings,
+                    SCHEDULER_LEADER_ELECTION_CLIENT,
+                    user,
+                    SCHEDULER_ELECTOR_TIMER,
+                    streams,
+                ) {
+                    Some(lock) => scheduler.with_leader_election(lock),
+                    None => scheduler,
+                }
             })
     } else {
         None
@@ -779,43 +895,25 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     }
     let controllers = &scenario.controller_manager;
     if controllers.enabled {
-        // One kube-controller-manager, its controllers in this order (the order each shared
-        // informer's deltas reach them).
-        let settings = ReplicaSetSettings {
-            workers: controllers.concurrent_replicaset_syncs as usize,
-            burst_replicas: controllers.burst_replicas as usize,
-        };
-        let mut enabled: Vec<Box<dyn Controller>> = vec![
-            Box::new(ReplicaSetController::new(REPLICASET_CLIENT, settings)),
-            Box::new(DeploymentController::new(
-                DEPLOYMENT_CLIENT,
-                controllers.concurrent_deployment_syncs as usize,
-            )),
-            Box::new(EndpointSliceController::new(
-                ENDPOINTSLICE_CLIENT,
-                EndpointSliceSettings::of(controllers),
-            )),
-            Box::new(DisruptionController::new(DISRUPTION_CLIENT)),
-            Box::new(GarbageCollector::new(
-                GARBAGE_COLLECTOR_CLIENT,
-                controllers.concurrent_gc_syncs as usize,
-            )),
-        ];
-        // Without kubelets no node ever posts a heartbeat: the node lifecycle controller would
-        // only find every node silent, so it runs with kubelets alone.
-        if scenario.kubelet.enabled {
-            enabled.push(Box::new(NodeLifecycleController::new(
-                NODE_LIFECYCLE_CLIENT,
-                NodeLifecycleSettings::of(controllers),
-            )));
-        }
-        enabled.push(Box::new(TaintEvictionController::new(
-            TAINT_EVICTION_CLIENT,
-        )));
-        world.register(Box::new(KubeControllerManager::new(
+        let with_kubelets = scenario.kubelet.enabled;
+        let mut manager = KubeControllerManager::new(
             CONTROLLER_MANAGER_CLIENT,
-            enabled,
-        )));
+            controllers_of(controllers, with_kubelets),
+        );
+        let user = UserInfo::new(CONTROLLER_MANAGER_USER, &[]);
+        if let Some(lock) = lease_lock(
+            elects,
+            &controllers.leader_election,
+            CONTROLLER_MANAGER_LEADER_ELECTION_CLIENT,
+            user,
+            KubeControllerManager::ELECTOR_TIMER,
+            streams,
+        ) {
+            let settings = controllers.clone();
+            let rebuild = Box::new(move || controllers_of(&settings, with_kubelets));
+            manager = manager.with_leader_election(lock, rebuild);
+        }
+        world.register(Box::new(manager));
     }
     if let Some(kubelets) = kubelets {
         world.kubelets = Some(world.register(Box::new(kubelets)));
@@ -873,6 +971,7 @@ mod tests {
                 Timer {
                     code: 3,
                     background: false,
+                    generation: 0,
                 },
             );
             cx.set_timer_in(
@@ -880,6 +979,7 @@ mod tests {
                 Timer {
                     code: 4,
                     background: true,
+                    generation: 0,
                 },
             );
         }
@@ -962,6 +1062,7 @@ mod tests {
         let late = Timer {
             code: 9,
             background: true,
+            generation: 0,
         };
         sim.schedule_at(
             SimTime::ZERO + SimDuration::from_secs(20),
@@ -985,6 +1086,7 @@ mod tests {
                 Timer {
                     code,
                     background: false,
+                    generation: 0,
                 },
             )
             .fingerprint()

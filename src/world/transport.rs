@@ -29,9 +29,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use super::{
-    CONTROLLER_MANAGER_CLIENT, DEPLOYMENT_CLIENT, DISRUPTION_CLIENT, ENDPOINTSLICE_CLIENT,
-    GARBAGE_COLLECTOR_CLIENT, KUBECTL_CLIENT, NODE_LIFECYCLE_CLIENT, REPLICASET_CLIENT,
-    SCHEDULER_CLIENT, TAINT_EVICTION_CLIENT,
+    CONTROLLER_MANAGER_CLIENT, CONTROLLER_MANAGER_LEADER_ELECTION_CLIENT, DEPLOYMENT_CLIENT,
+    DISRUPTION_CLIENT, ENDPOINTSLICE_CLIENT, GARBAGE_COLLECTOR_CLIENT, KUBECTL_CLIENT,
+    NODE_LIFECYCLE_CLIENT, REPLICASET_CLIENT, SCHEDULER_CLIENT, SCHEDULER_LEADER_ELECTION_CLIENT,
+    TAINT_EVICTION_CLIENT,
 };
 use crate::apiserver::ConnectionFailure;
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, ResponseBody, Verb};
@@ -47,8 +48,9 @@ use crate::populations;
 use crate::scenario::Scenario;
 use crate::sim::SimTime;
 
-/// The clients of kube-controller-manager: its shared informers' and each controller's.
-const CONTROLLER_CLIENTS: [ClientId; 8] = [
+/// The clients of kube-controller-manager: its shared informers', each controller's and its
+/// leader election's.
+const CONTROLLER_CLIENTS: [ClientId; 9] = [
     CONTROLLER_MANAGER_CLIENT,
     REPLICASET_CLIENT,
     DEPLOYMENT_CLIENT,
@@ -57,6 +59,7 @@ const CONTROLLER_CLIENTS: [ClientId; 8] = [
     DISRUPTION_CLIENT,
     NODE_LIFECYCLE_CLIENT,
     TAINT_EVICTION_CLIENT,
+    CONTROLLER_MANAGER_LEADER_ELECTION_CLIENT,
 ];
 
 /// The most per-node agents of one kind: kubelets take `100_000 …` and kube-proxies
@@ -149,7 +152,7 @@ impl ClientLimits {
                 ),
                 group(
                     qps_defaults::KUBE_SCHEDULER.component,
-                    ids(&[SCHEDULER_CLIENT]),
+                    ids(&[SCHEDULER_CLIENT, SCHEDULER_LEADER_ELECTION_CLIENT]),
                     limit(&qps_defaults::KUBE_SCHEDULER, written.kube_scheduler),
                 ),
                 group(

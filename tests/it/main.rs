@@ -14,6 +14,7 @@ mod flow_control;
 mod gpu;
 mod inputs;
 mod kubelet;
+mod leader_election;
 mod legacy_policy;
 mod openmetrics;
 mod pod_faults;

@@ -710,20 +710,31 @@ fn an_apf_run_writes_metrics_om_that_follows_the_format_and_carries_its_timeseri
             queue,
         );
     }
-    // Every flow-control column <level>:<metric> is the series <metric>{priority_level}.
+    // Every labelled column <label>:<metric> is the series <metric>{…}: flow control's
+    // <level>:<metric> is <metric>{priority_level}, each electing component's
+    // <component>:leader_election_master_status is leader_election_master_status{name}.
     let mut levels = Vec::new();
+    let mut electing = 0;
     for name in header.iter().filter(|h| h.contains(':')) {
-        let (level, metric) = name.split_once(':').unwrap_or_default();
-        if !levels.contains(&level) {
-            levels.push(level);
-        }
-        let series = points(&families, metric, &[("priority_level", level)]);
+        let (label, metric) = name.split_once(':').unwrap_or_default();
+        let key = if metric == "leader_election_master_status" {
+            electing += 1;
+            "name"
+        } else {
+            if !levels.contains(&label) {
+                levels.push(label);
+            }
+            "priority_level"
+        };
+        let series = points(&families, metric, &[(key, label)]);
         assert_series_is_column(&series, &column(&header, &rows, name), 0.005, name);
     }
     assert!(levels.contains(&"workload-low"), "{levels:?}");
+    // kube-controller-manager and kube-scheduler.
+    assert_eq!(electing, 2);
     assert_eq!(
         header.iter().filter(|h| h.contains(':')).count(),
-        15 * levels.len()
+        15 * levels.len() + electing
     );
     let family = |name: &str| families.iter().find(|f| f.name == name);
     for (name, kind) in [

@@ -61,6 +61,7 @@ const KINDS: [Kind; 3] = [Kind::Deployment, Kind::ReplicaSet, Kind::Pod];
 const WAKE: Timer = Timer {
     code: 0,
     background: false,
+    generation: 0,
 };
 
 /// What the controller counts.

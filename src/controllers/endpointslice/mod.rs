@@ -63,6 +63,7 @@ const KINDS: [Kind; 4] = [Kind::Service, Kind::Pod, Kind::Node, Kind::EndpointSl
 const QUEUE_WAKE: Timer = Timer {
     code: 1,
     background: false,
+    generation: 0,
 };
 
 /// How often a failing Service is retried before it is dropped (upstream `maxRetries`).

@@ -66,12 +66,14 @@ const KINDS: [Kind; 3] = [Kind::Node, Kind::Lease, Kind::Pod];
 const MONITOR: Timer = Timer {
     code: 1,
     background: true,
+    generation: 0,
 };
 
 /// The tainting loop's timer.
 const TAINTING: Timer = Timer {
     code: 2,
     background: true,
+    generation: 0,
 };
 
 /// How often the tainting queues are processed (upstream `NodeEvictionPeriod`).

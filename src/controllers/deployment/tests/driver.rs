@@ -108,6 +108,7 @@ impl Driver {
             Timer {
                 code: self.next_timer,
                 background: false,
+                generation: 0,
             },
         );
     }
