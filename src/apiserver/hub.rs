@@ -6,6 +6,11 @@
 //! holds its seats for a service time before it is answered. Every committed change is fanned
 //! out to the matching watches, each after its own delay.
 //!
+//! With `spec.apiserver.replicas` above one, the hub is a control plane: one store, several
+//! kube-apiserver processes (`replica.rs`, each its own flow control and watch caches), and
+//! the load balancer (`load_balancer.rs`) that sends each arriving request to the replica its
+//! client is connected to.
+//!
 //! The hub never touches the event queue: each call returns [`ApiOutput`]s — events to schedule,
 //! responses and watch events to hand to clients — and the world routes them.
 
@@ -15,12 +20,14 @@ use std::sync::Arc;
 use super::admission;
 use super::apply;
 use super::eviction;
+use super::load_balancer::LoadBalancer;
+use super::replica::{Replica, summed_level_metrics};
 use super::request::{
     ApiError, ClientId, DeleteOptions, ListOptions, PatchOp, PropagationPolicy, Request,
     RequestBody, RequestId, Response, ResponseBody, Subresource, Verb, WatchId,
 };
 use super::request_path::{RequestPath, RequestPathConfig};
-use super::restart::{CacheRefusal, Process};
+use super::restart::{CacheRefusal, Process, RestartRecord};
 use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
 use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, ObjectMeta};
@@ -56,6 +63,12 @@ pub struct ApiServerConfig {
     /// The `tolerationSeconds` of the `node.kubernetes.io/not-ready:NoExecute` toleration
     /// DefaultTolerationSeconds adds (`--default-not-ready-toleration-seconds`, default 300).
     pub default_not_ready_toleration_seconds: i64,
+    /// kube-apiserver processes behind the load balancer (`spec.apiserver.replicas`, default
+    /// 1), each with its own flow control and watch caches (`replica.rs`).
+    pub replicas: u32,
+    /// `--goaway-chance` in parts per billion (`load_balancer.rs`; default 0, at most
+    /// 20 000 000, upstream's 0.02).
+    pub goaway_chance_ppb: u32,
     /// The same for `node.kubernetes.io/unreachable:NoExecute`
     /// (`--default-unreachable-toleration-seconds`, default 300).
     pub default_unreachable_toleration_seconds: i64,
@@ -74,6 +87,8 @@ impl Default for ApiServerConfig {
             default_not_ready_toleration_seconds: admission::DEFAULT_NOT_READY_TOLERATION_SECONDS,
             default_unreachable_toleration_seconds:
                 admission::DEFAULT_UNREACHABLE_TOLERATION_SECONDS,
+            replicas: 1,
+            goaway_chance_ppb: 0,
         }
     }
 }
@@ -118,8 +133,8 @@ pub enum ApiEvent {
     Execute(RequestId),
     /// A started request's service time is over (modelled path): answer it.
     Complete(RequestId),
-    /// Flow control has something due (modelled path; background).
-    FlowControlWakeup,
+    /// The flow control of replica `.0` has something due (modelled path; background).
+    FlowControlWakeup(u32),
     /// A watch event reaches its watcher.
     Deliver(WatchId, WatchEvent),
     /// A watch's `timeoutSeconds` ran out (modelled path): the server ends it.
@@ -148,7 +163,8 @@ impl ApiEvent {
         match self {
             ApiEvent::Execute(id) => id.0,
             ApiEvent::Complete(id) => id.0 ^ (0xC0 << 56),
-            ApiEvent::FlowControlWakeup => 0xF10C,
+            // Replica 0's is the single apiserver's word of old.
+            ApiEvent::FlowControlWakeup(replica) => 0xF10C ^ (u64::from(*replica) << 16),
             ApiEvent::Deliver(w, e) => (u64::from(w.0) << 40) ^ e.resource_version.0,
             ApiEvent::EndWatch(w) => u64::from(w.0) | (0xE0 << 56),
             ApiEvent::FinishDeletion { uid, .. } => uid.0 | (1 << 63),
@@ -212,10 +228,13 @@ pub struct ApiServer {
     next_request: u64,
     pub(super) watches: WatchRegistry,
     pub(super) counters: ApiCounters,
-    /// The modelled request path, when the scenario turns it on.
+    /// The modelled request path's shared part (etcd, what is counted over every replica),
+    /// when the scenario turns it on.
     pub(super) path: Option<Box<RequestPath>>,
-    /// Whether the process is up, and its watch caches after a restart.
-    pub(super) process: Process,
+    /// The kube-apiserver processes: each up or down, its watch caches, its flow control.
+    pub(super) replicas: Vec<Replica>,
+    /// Which replica each client is connected to.
+    pub(super) balancer: LoadBalancer,
     writes: Vec<WriteRecord>,
     names: SimRng,
     cluster_ips: admission::ClusterIps,
@@ -223,12 +242,18 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// An apiserver with an empty store; `names` draws generated name suffixes.
+    /// An apiserver with an empty store; `names` draws generated name suffixes. The load
+    /// balancer draws from streams of seed 0 until [`ApiServer::seed_load_balancer`] gives it
+    /// the run's.
     pub fn new(config: ApiServerConfig, names: SimRng) -> Self {
+        let replicas = config.replicas.max(1) as usize;
         ApiServer {
             store: Store::new(config.watch_history),
             path: RequestPath::new(&config.request_path, SimTime::ZERO).map(Box::new),
-            process: Process::default(),
+            replicas: (0..replicas)
+                .map(|_| Replica::new(&config.request_path, SimTime::ZERO))
+                .collect(),
+            balancer: load_balancer(&config, crate::sim::RngStreams::new(0)),
             config,
             in_flight: BTreeMap::new(),
             next_request: 0,
@@ -238,6 +263,68 @@ impl ApiServer {
             names,
             cluster_ips: admission::ClusterIps::default(),
             commits: TraceDigest::new(),
+        }
+    }
+
+    /// Gives the load balancer the run's streams (`apiserver/load-balancer`,
+    /// `apiserver/goaway`); call before the first request.
+    pub fn seed_load_balancer(&mut self, streams: crate::sim::RngStreams) {
+        self.balancer = load_balancer(&self.config, streams);
+    }
+
+    /// The kube-apiserver replicas, in index order.
+    pub fn replicas(&self) -> &[Replica] {
+        &self.replicas
+    }
+
+    /// The first replica's process: the apiserver's, when it runs as one process (the
+    /// default).
+    pub fn process(&self) -> &Process {
+        &self.replicas[0].process
+    }
+
+    /// The load balancer: each client's connection and what each replica was given.
+    pub fn load_balancer(&self) -> &LoadBalancer {
+        &self.balancer
+    }
+
+    /// Whether some replica is up (serves requests).
+    pub fn is_up(&self) -> bool {
+        self.replicas.iter().any(|r| !r.process.is_down())
+    }
+
+    /// Requests refused at the connection: no replica was up.
+    pub fn connections_refused(&self) -> u64 {
+        self.balancer.refused()
+    }
+
+    /// Requests whose connection was reset when their replica went down, over every replica.
+    pub fn connections_reset(&self) -> u64 {
+        self.replicas.iter().map(|r| r.process.reset()).sum()
+    }
+
+    /// Every replica's restarts with the replica's index, in the order they began (ties by
+    /// index).
+    pub fn restart_history(&self) -> Vec<(usize, RestartRecord)> {
+        let mut all: Vec<(usize, RestartRecord)> = self
+            .replicas
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.process.history().iter().map(move |&h| (i, h)))
+            .collect();
+        all.sort_by_key(|&(i, h)| (h.down_at, i));
+        all
+    }
+
+    /// Flow control's per-level metrics of the control plane: one replica's own, or each
+    /// level's summed over the replicas (`replica::summed_level_metrics`); empty on the
+    /// ideal path.
+    pub fn level_metrics(
+        &self,
+    ) -> std::borrow::Cow<'_, [crate::apiserver::flowcontrol::LevelMetrics]> {
+        match self.replicas.as_slice() {
+            [one] => std::borrow::Cow::Borrowed(one.level_metrics()),
+            many => std::borrow::Cow::Owned(summed_level_metrics(many)),
         }
     }
 
@@ -308,20 +395,15 @@ impl ApiServer {
     /// Handles one of the hub's own events.
     pub fn handle(&mut self, now: SimTime, event: ApiEvent, out: &mut Vec<ApiOutput>) {
         match event {
-            ApiEvent::Execute(id) if self.process.is_down() => self.refuse_connection(id, out),
-            ApiEvent::Execute(id) if self.path.is_some() => self.arrive(now, id, out),
+            ApiEvent::Execute(id) => match self.route(id) {
+                Route::Gone => {}
+                Route::Refused => self.refuse_connection(id, out),
+                Route::To(replica) if self.path.is_some() => self.arrive(now, id, replica, out),
+                Route::To(replica) => self.execute_now(now, id, replica, out),
+            },
             ApiEvent::Complete(id) => self.complete(now, id, out),
-            ApiEvent::FlowControlWakeup => self.flow_control_wakeup(now, out),
-            ApiEvent::Execute(id) => {
-                if let Some(request) = self.in_flight.remove(&id) {
-                    let client = request.client;
-                    let response = self.execute(now, request, out);
-                    out.push(ApiOutput::Respond {
-                        client,
-                        request: id,
-                        response,
-                    });
-                }
+            ApiEvent::FlowControlWakeup(replica) => {
+                self.flow_control_wakeup(now, replica as usize, out);
             }
             ApiEvent::Deliver(watch, event) => {
                 if let Some(w) = self.watches.get(watch) {
@@ -373,10 +455,50 @@ impl ApiServer {
         }
     }
 
+    /// Which replica serves request `id` as it arrives: its client's connection's, or a new
+    /// connection's (`load_balancer.rs`).
+    fn route(&mut self, id: RequestId) -> Route {
+        let Some(client) = self.in_flight.get(&id).map(|r| r.client) else {
+            return Route::Gone;
+        };
+        let replicas = &self.replicas;
+        let up = |r: u32| {
+            replicas
+                .get(r as usize)
+                .is_some_and(|r| !r.process.is_down())
+        };
+        match self.balancer.route(client, up) {
+            Some(replica) => Route::To(replica as usize),
+            None => Route::Refused,
+        }
+    }
+
+    /// The ideal path: request `id` runs on `replica` as it arrives and is answered at once.
+    fn execute_now(
+        &mut self,
+        now: SimTime,
+        id: RequestId,
+        replica: usize,
+        out: &mut Vec<ApiOutput>,
+    ) {
+        if let Some(request) = self.in_flight.remove(&id) {
+            let client = request.client;
+            let response = self.execute(now, request, replica, out);
+            out.push(ApiOutput::Respond {
+                client,
+                request: id,
+                response,
+            });
+        }
+    }
+
+    /// Runs `request` against the store, served by replica `replica` (whose watch cache a
+    /// watch opens on).
     pub(super) fn execute(
         &mut self,
         now: SimTime,
         request: Request,
+        replica: usize,
         out: &mut Vec<ApiOutput>,
     ) -> Response {
         let verb = request.verb;
@@ -389,7 +511,7 @@ impl ApiServer {
             (Verb::List, _) => Ok(self.list(kind, &request.namespace, &request.options)),
             (Verb::Watch, _) => self.open_watch(
                 now,
-                request.client,
+                (request.client, replica),
                 kind,
                 request.namespace,
                 request.options,
@@ -472,6 +594,7 @@ impl ApiServer {
     fn list(&self, kind: Kind, namespace: &str, options: &ListOptions) -> ResponseBody {
         let probe = Watch {
             client: ClientId(u32::MAX),
+            replica: 0,
             kind,
             namespace: namespace.to_string(),
             options: options.clone(),
@@ -506,10 +629,11 @@ impl ApiServer {
         }
     }
 
+    /// Opens a watch of `client` on the watch cache of `replica`.
     fn open_watch(
         &mut self,
         now: SimTime,
-        client: ClientId,
+        (client, replica): (ClientId, usize),
         kind: Kind,
         namespace: String,
         options: ListOptions,
@@ -524,9 +648,9 @@ impl ApiServer {
             });
         }
         // A restarted apiserver's watch cache starts where it listed.
+        let cache = self.replicas.get(replica).map(|r| &r.process);
         if let Some(CacheRefusal::TooOld { oldest }) =
-            self.process
-                .refuses_watch(kind, options.resource_version.map(|v| v.0), now)
+            cache.and_then(|p| p.refuses_watch(kind, options.resource_version.map(|v| v.0), now))
         {
             return Err(ApiError::Gone {
                 requested: from.0,
@@ -536,6 +660,7 @@ impl ApiServer {
         let timeout = options.timeout.filter(|_| self.path.is_some());
         let watch = Watch {
             client,
+            replica: replica as u32,
             kind,
             namespace,
             options,
@@ -975,6 +1100,26 @@ impl ApiServer {
             self.after_commit(now, Verb::Create, None, "system:apiserver", out);
         }
     }
+}
+
+/// Where an arriving request goes.
+enum Route {
+    /// It is no longer waiting (nothing to do).
+    Gone,
+    /// No replica is up: refused at the connection.
+    Refused,
+    /// To this replica.
+    To(usize),
+}
+
+/// The load balancer `config` asks for, drawing from `streams`.
+fn load_balancer(config: &ApiServerConfig, streams: crate::sim::RngStreams) -> LoadBalancer {
+    LoadBalancer::new(
+        config.replicas.max(1) as usize,
+        config.goaway_chance_ppb,
+        streams.stream("apiserver/load-balancer"),
+        streams.stream("apiserver/goaway"),
+    )
 }
 
 fn set_scheduled_condition(pod: &mut crate::api::pod::Pod, now: SimTime) {

@@ -8,6 +8,8 @@ pub mod eviction;
 pub mod flowcontrol;
 pub mod hub;
 pub mod latency;
+pub mod load_balancer;
+pub mod replica;
 pub mod request;
 pub mod request_path;
 pub mod restart;

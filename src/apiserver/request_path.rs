@@ -36,20 +36,20 @@
 //! ([`ApiServer::abandon`]); an eviction that a budget not yet observed refuses with its
 //! `Retry-After: 10` is kept the same way.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::etcd::{Consistency, Etcd, EtcdConfig};
 use super::flowcontrol::{
     Admission, DynamicConfig, FlowControl, FlowControlConfig, FlowControlError, FlowSchema,
-    LevelMetrics, Outcome, PriorityLevelConfiguration, RejectReason, Rejection, RequestDigest,
-    Ticket, WorkInputs,
+    Outcome, PriorityLevelConfiguration, RejectReason, Rejection, RequestDigest, Ticket,
+    WorkInputs,
 };
 use super::hub::{ApiEvent, ApiOutput, ApiServer};
 use super::latency::{LatencyHistogram, SloScope};
 use super::request::{
     ApiError, ClientId, ConnectionFailure, Request, RequestId, Response, Subresource, Verb, WatchId,
 };
-use super::restart::{CacheRefusal, Process};
+use super::restart::CacheRefusal;
 use crate::sim::{SimDuration, SimTime};
 
 /// Which request path the apiserver runs (`spec.apiserver.flowControl`).
@@ -168,11 +168,28 @@ impl RequestPathConfig {
         )
         .map(Some)
     }
+
+    /// Flow control as [`RequestPathConfig::build`] makes it; `None` on the ideal path. A
+    /// configuration the loader has checked always builds; one that does not falls back to the
+    /// bootstrap FlowSchemas and levels, so a run never dies of it.
+    pub fn build_or_bootstrap(&self, now: SimTime) -> Option<FlowControl> {
+        match self.build(now) {
+            Ok(fc) => fc,
+            Err(_) => {
+                let bare = RequestPathConfig {
+                    flow_schemas: Vec::new(),
+                    priority_levels: Vec::new(),
+                    ..self.clone()
+                };
+                bare.build(now).ok()?
+            }
+        }
+    }
 }
 
 /// A started request until it completes.
 #[derive(Debug)]
-struct InService {
+pub(super) struct InService {
     ticket: Ticket,
     /// Who sent it.
     client: ClientId,
@@ -190,23 +207,15 @@ struct InService {
 /// measured about 5 × the response for a LIST served from the watch cache.
 pub const LIST_MEMORY_FACTOR: u64 = 5;
 
-/// The modelled path's state, held by the hub.
+/// The modelled path's shared state, held by the hub: etcd and what is counted over every
+/// replica. Each replica's flow control and the requests it holds are its own
+/// (`replica.rs`).
 #[derive(Debug)]
 pub struct RequestPath {
-    flow_control: FlowControl,
     etcd: Etcd,
     costs: ServiceCosts,
-    /// Queued requests by ticket.
-    queued: BTreeMap<Ticket, RequestId>,
-    /// Started requests.
-    in_service: BTreeMap<RequestId, InService>,
     /// Refused requests the client may send again.
     refused: BTreeMap<RequestId, Request>,
-    /// Wakeups scheduled and not yet handled.
-    wakeups: BTreeSet<SimTime>,
-    /// Tickets of requests queued when the process went down: flow control may still start
-    /// them, and they finish at once.
-    abandoned: BTreeSet<Ticket>,
     /// Retry-After values sent with flow control's 429s: seconds → count.
     retry_after_seconds: BTreeMap<u64, u64>,
     /// Requests arrived and not answered yet: when, and what the latency SLOs count them as
@@ -221,21 +230,9 @@ pub struct RequestPath {
 }
 
 impl RequestPath {
-    /// The path of `config` at `now`; `None` on the ideal path. A configuration the loader has
-    /// checked always builds; one that does not falls back to the bootstrap FlowSchemas and
-    /// levels, so a run never dies of it.
+    /// The path of `config` at `now`; `None` on the ideal path.
     pub fn new(config: &RequestPathConfig, now: SimTime) -> Option<Self> {
-        let flow_control = match config.build(now) {
-            Ok(fc) => fc?,
-            Err(_) => {
-                let bare = RequestPathConfig {
-                    flow_schemas: Vec::new(),
-                    priority_levels: Vec::new(),
-                    ..config.clone()
-                };
-                bare.build(now).ok()??
-            }
-        };
+        config.build_or_bootstrap(now)?;
         // The backend quota is not this path's concern yet: an unbounded one never refuses.
         let etcd = Etcd::new(EtcdConfig {
             quota_backend_bytes: u64::MAX,
@@ -243,14 +240,9 @@ impl RequestPath {
         })
         .ok()?;
         Some(RequestPath {
-            flow_control,
             etcd,
             costs: config.costs,
-            queued: BTreeMap::new(),
-            in_service: BTreeMap::new(),
             refused: BTreeMap::new(),
-            wakeups: BTreeSet::new(),
-            abandoned: BTreeSet::new(),
             arrivals: BTreeMap::new(),
             latency: Default::default(),
             list_memory: (0, 0),
@@ -259,24 +251,9 @@ impl RequestPath {
         })
     }
 
-    /// Flow control, for observers.
-    pub fn flow_control(&self) -> &FlowControl {
-        &self.flow_control
-    }
-
-    /// Per-level metrics.
-    pub fn level_metrics(&self) -> &[LevelMetrics] {
-        self.flow_control.level_metrics()
-    }
-
     /// Retry-After values sent with 429s, seconds → count.
     pub fn retry_after_seconds(&self) -> &BTreeMap<u64, u64> {
         &self.retry_after_seconds
-    }
-
-    /// Requests queued, and requests holding seats, now.
-    pub fn occupancy(&self) -> (usize, usize) {
-        (self.queued.len(), self.in_service.len())
     }
 
     /// `apiserver_request_duration_seconds` of the requests of `scope` answered so far.
@@ -359,9 +336,19 @@ impl ApiServer {
         self.path.as_deref()
     }
 
-    /// Request `id` arrived: classify it and ask flow control.
-    pub(super) fn arrive(&mut self, now: SimTime, id: RequestId, out: &mut Vec<ApiOutput>) {
+    /// Request `id` arrived at replica `replica`: classify it and ask the replica's flow
+    /// control.
+    pub(super) fn arrive(
+        &mut self,
+        now: SimTime,
+        id: RequestId,
+        replica: usize,
+        out: &mut Vec<ApiOutput>,
+    ) {
         let Some(path) = self.path.as_deref_mut() else {
+            return;
+        };
+        let Some(flow) = self.replicas.get_mut(replica).and_then(|r| r.flow.as_mut()) else {
             return;
         };
         let Some(request) = self.in_flight.get(&id) else {
@@ -403,26 +390,33 @@ impl ApiServer {
             },
         };
         let mut outcomes = std::mem::take(&mut path.outcomes);
-        let admission = path.flow_control.admit(&digest, now, &mut outcomes);
+        let admission = flow.flow_control.admit(&digest, now, &mut outcomes);
         match admission {
-            Admission::Dispatch { ticket, .. } => self.start(now, id, ticket, out),
+            Admission::Dispatch { ticket, .. } => self.start(now, id, replica, ticket, out),
             Admission::Queued { ticket } => {
-                path.queued.insert(ticket, id);
+                flow.queued.insert(ticket, id);
             }
             Admission::Reject(rejection) => self.refuse(now, id, &rejection, out),
         }
-        self.settle(now, outcomes, out);
+        self.settle(now, replica, outcomes, out);
     }
 
-    /// Request `id` starts holding its seats under `ticket`.
-    fn start(&mut self, now: SimTime, id: RequestId, ticket: Ticket, out: &mut Vec<ApiOutput>) {
+    /// Request `id` starts holding its seats of replica `replica` under `ticket`.
+    fn start(
+        &mut self,
+        now: SimTime,
+        id: RequestId,
+        replica: usize,
+        ticket: Ticket,
+        out: &mut Vec<ApiOutput>,
+    ) {
         let Some(request) = self.in_flight.get(&id) else {
             return;
         };
         let verb = request.verb;
         let client = request.client;
-        let unready = match verb {
-            Verb::List | Verb::Watch => self.process.refuses_list(request.kind, now),
+        let unready = match (verb, self.replicas.get(replica)) {
+            (Verb::List | Verb::Watch, Some(r)) => r.process.refuses_list(request.kind, now),
             _ => None,
         };
         let (answer, request, returned) = match unready {
@@ -458,6 +452,9 @@ impl ApiServer {
         let Some(path) = self.path.as_deref_mut() else {
             return;
         };
+        let Some(flow) = self.replicas.get_mut(replica).and_then(|r| r.flow.as_mut()) else {
+            return;
+        };
         // A cache's refusal costs what an empty LIST does.
         let service = if unready.is_some() {
             path.costs.list_base
@@ -471,7 +468,7 @@ impl ApiServer {
         };
         path.list_memory.0 += memory;
         path.list_memory.1 = path.list_memory.1.max(path.list_memory.0);
-        path.in_service.insert(
+        flow.in_service.insert(
             id,
             InService {
                 ticket,
@@ -515,12 +512,17 @@ impl ApiServer {
         });
     }
 
-    /// Request `id`'s service time is over: answer it and free its seats.
+    /// Request `id`'s service time is over: answer it and free its seats of the replica that
+    /// serves it.
     pub(super) fn complete(&mut self, now: SimTime, id: RequestId, out: &mut Vec<ApiOutput>) {
-        let Some(service) = self
-            .path
-            .as_deref_mut()
-            .and_then(|p| p.in_service.remove(&id))
+        // A handful of replicas at most: finding the one that holds the request is cheap.
+        let Some(replica) = self.replicas.iter().position(|r| r.serves(id)) else {
+            return;
+        };
+        let Some(service) = self.replicas[replica]
+            .flow
+            .as_mut()
+            .and_then(|f| f.in_service.remove(&id))
         else {
             return;
         };
@@ -538,7 +540,7 @@ impl ApiServer {
                 // An eviction refused with a Retry-After may be sent again as it was.
                 let keep =
                     (request.subresource == Some(Subresource::Eviction)).then(|| request.clone());
-                let answer = self.execute(now, request, out);
+                let answer = self.execute(now, request, replica, out);
                 if let (Some(kept), true) = (keep, retryable(&answer))
                     && let Some(path) = self.path.as_deref_mut()
                 {
@@ -560,48 +562,64 @@ impl ApiServer {
         path.answered(id, now);
         path.list_memory.0 -= service.memory;
         let mut outcomes = std::mem::take(&mut path.outcomes);
-        // Only a ticket flow control did not issue fails here; nothing is held for it.
-        let _ = path.flow_control.finish(service.ticket, now, &mut outcomes);
-        self.settle(now, outcomes, out);
+        if let Some(flow) = self.replicas[replica].flow.as_mut() {
+            // Only a ticket flow control did not issue fails here; nothing is held for it.
+            let _ = flow.flow_control.finish(service.ticket, now, &mut outcomes);
+        }
+        self.settle(now, replica, outcomes, out);
     }
 
-    /// Flow control's wakeup at `now`.
-    pub(super) fn flow_control_wakeup(&mut self, now: SimTime, out: &mut Vec<ApiOutput>) {
+    /// Replica `replica`'s flow control's wakeup at `now`.
+    pub(super) fn flow_control_wakeup(
+        &mut self,
+        now: SimTime,
+        replica: usize,
+        out: &mut Vec<ApiOutput>,
+    ) {
         let Some(path) = self.path.as_deref_mut() else {
             return;
         };
-        path.wakeups.remove(&now);
+        let Some(flow) = self.replicas.get_mut(replica).and_then(|r| r.flow.as_mut()) else {
+            return;
+        };
+        flow.wakeups.remove(&now);
         let mut outcomes = std::mem::take(&mut path.outcomes);
-        path.flow_control.on_wakeup(now, &mut outcomes);
-        self.settle(now, outcomes, out);
+        flow.flow_control.on_wakeup(now, &mut outcomes);
+        self.settle(now, replica, outcomes, out);
     }
 
-    /// Carries out what flow control decided for held requests, then schedules its next
-    /// wakeup.
-    fn settle(&mut self, now: SimTime, mut outcomes: Vec<Outcome>, out: &mut Vec<ApiOutput>) {
+    /// Carries out what replica `replica`'s flow control decided for held requests, then
+    /// schedules its next wakeup.
+    fn settle(
+        &mut self,
+        now: SimTime,
+        replica: usize,
+        mut outcomes: Vec<Outcome>,
+        out: &mut Vec<ApiOutput>,
+    ) {
         // Starting a request never calls flow control; finishing an abandoned one does, and
         // its outcomes join the list.
         let mut next = 0;
         while next < outcomes.len() {
             let outcome = outcomes[next];
             next += 1;
-            let Some(path) = self.path.as_deref_mut() else {
+            let Some(flow) = self.replicas.get_mut(replica).and_then(|r| r.flow.as_mut()) else {
                 return;
             };
             match outcome {
-                Outcome::Started { ticket, .. } if path.abandoned.remove(&ticket) => {
+                Outcome::Started { ticket, .. } if flow.abandoned.remove(&ticket) => {
                     let mut more = Vec::new();
-                    let _ = path.flow_control.finish(ticket, now, &mut more);
+                    let _ = flow.flow_control.finish(ticket, now, &mut more);
                     outcomes.extend(more);
                 }
                 Outcome::Started { ticket, .. } => {
-                    if let Some(id) = path.queued.remove(&ticket) {
-                        self.start(now, id, ticket, out);
+                    if let Some(id) = flow.queued.remove(&ticket) {
+                        self.start(now, id, replica, ticket, out);
                     }
                 }
                 Outcome::Rejected { ticket, rejection } => {
-                    path.abandoned.remove(&ticket);
-                    if let Some(id) = path.queued.remove(&ticket) {
+                    flow.abandoned.remove(&ticket);
+                    if let Some(id) = flow.queued.remove(&ticket) {
                         self.refuse(now, id, &rejection, out);
                     }
                 }
@@ -612,56 +630,75 @@ impl ApiServer {
             return;
         };
         path.outcomes = outcomes;
-        if let Some(at) = path.flow_control.next_wakeup() {
+        let Some(flow) = self.replicas.get_mut(replica).and_then(|r| r.flow.as_mut()) else {
+            return;
+        };
+        if let Some(at) = flow.flow_control.next_wakeup() {
             let at = at.max(now);
-            if path.wakeups.insert(at) {
-                out.push(ApiOutput::Schedule(at, ApiEvent::FlowControlWakeup));
+            if flow.wakeups.insert(at) {
+                out.push(ApiOutput::Schedule(
+                    at,
+                    ApiEvent::FlowControlWakeup(replica as u32),
+                ));
             }
         }
     }
 
-    /// The apiserver process goes away at `now` (see `restart.rs`): every watch ends as a
-    /// closed stream, every request being served or queued loses its connection (a read or
-    /// watch is kept so its client can send it again, a write is gone), and flow control lets
-    /// go of their seats.
-    pub fn shut_down(&mut self, now: SimTime, out: &mut Vec<ApiOutput>) {
-        if self.process.is_down() {
+    /// Replica `replica`'s process goes away at `now` (see `restart.rs`): every watch it
+    /// serves ends as a closed stream, every connection to it breaks (its clients connect to
+    /// another replica with their next request), every request it is serving or has queued
+    /// loses its connection (a read or watch is kept so its client can send it again, a write
+    /// is gone), and its flow control lets go of their seats.
+    pub fn shut_down(&mut self, now: SimTime, replica: usize, out: &mut Vec<ApiOutput>) {
+        let Some(r) = self.replicas.get_mut(replica) else {
+            return;
+        };
+        if r.process.is_down() {
             return;
         }
-        self.process.go_down(now);
-        self.break_watches(out);
+        r.process.go_down(now);
+        self.balancer.drop_replica(replica as u32);
+        self.break_watches_of(Some(replica as u32), out);
         let Some(path) = self.path.as_deref_mut() else {
             return;
         };
-        let in_service = std::mem::take(&mut path.in_service);
-        let queued = std::mem::take(&mut path.queued);
+        let Some(flow) = self.replicas[replica].flow.as_mut() else {
+            return;
+        };
+        let in_service = std::mem::take(&mut flow.in_service);
+        let queued = std::mem::take(&mut flow.queued);
         // Cut off, not answered: no latency to record, no answer held in memory.
-        path.arrivals.clear();
-        path.list_memory.0 = 0;
-        path.abandoned.extend(queued.keys().copied());
+        for id in in_service.keys().chain(queued.values()) {
+            path.arrivals.remove(id);
+        }
+        path.list_memory.0 -= in_service.values().map(|s| s.memory).sum::<u64>();
+        flow.abandoned.extend(queued.keys().copied());
         let mut outcomes = std::mem::take(&mut path.outcomes);
         for service in in_service.values() {
-            let _ = path.flow_control.finish(service.ticket, now, &mut outcomes);
+            let _ = flow.flow_control.finish(service.ticket, now, &mut outcomes);
         }
         for (id, service) in in_service {
             let request = service.request.or_else(|| self.in_flight.remove(&id));
-            self.reset_connection(id, service.client, request, out);
+            self.reset_connection(id, replica, service.client, request, out);
         }
         for id in queued.into_values() {
             if let Some(request) = self.in_flight.remove(&id) {
-                self.reset_connection(id, request.client, Some(request), out);
+                self.reset_connection(id, replica, request.client, Some(request), out);
             }
         }
-        self.settle(now, outcomes, out);
+        self.settle(now, replica, outcomes, out);
     }
 
-    /// The apiserver process is back at `now`: a new process whose watch caches each list
-    /// their resource from etcd before they serve (see `restart.rs`).
-    pub fn come_up(&mut self, now: SimTime) {
+    /// Replica `replica`'s process is back at `now`: a new process whose watch caches each
+    /// list their resource from etcd before they serve (see `restart.rs`).
+    pub fn come_up(&mut self, now: SimTime, replica: usize) {
         let revision = self.store.revision().0;
         let store = &self.store;
         let path = self.path.as_deref();
-        self.process.come_up(now, revision, |kind| {
+        let Some(r) = self.replicas.get_mut(replica) else {
+            return;
+        };
+        r.process.come_up(now, revision, |kind| {
             let Some(path) = path else {
                 return now;
             };
@@ -674,9 +711,15 @@ impl ApiServer {
 
     /// Every watch's stream ends at once (a network blip): the clients see EOF.
     pub fn break_watches(&mut self, out: &mut Vec<ApiOutput>) {
+        self.break_watches_of(None, out);
+    }
+
+    /// The streams of the watches replica `replica` serves (every replica's: `None`) end.
+    fn break_watches_of(&mut self, replica: Option<u32>, out: &mut Vec<ApiOutput>) {
         let open: Vec<(WatchId, ClientId)> = self
             .watches
             .open_watches()
+            .filter(|(_, watch)| replica.is_none_or(|r| watch.replica == r))
             .map(|(id, watch)| (id, watch.client))
             .collect();
         for (watch, client) in open {
@@ -702,12 +745,12 @@ impl ApiServer {
         Some(path.etcd.lose_leader(now, rng))
     }
 
-    /// Request `id` arrived while the process is down: the connection is refused.
+    /// Request `id` arrived while no replica is up: the connection is refused (the load
+    /// balancer counted it).
     pub(super) fn refuse_connection(&mut self, id: RequestId, out: &mut Vec<ApiOutput>) {
         let Some(request) = self.in_flight.remove(&id) else {
             return;
         };
-        self.process.count_refused();
         out.push(ApiOutput::Respond {
             client: request.client,
             request: id,
@@ -715,15 +758,19 @@ impl ApiServer {
         });
     }
 
-    /// Request `id` of `client` loses its connection; a read or watch is kept for a resend.
+    /// Request `id` of `client` loses its connection to replica `replica`; a read or watch is
+    /// kept for a resend.
     fn reset_connection(
         &mut self,
         id: RequestId,
+        replica: usize,
         client: ClientId,
         request: Option<Request>,
         out: &mut Vec<ApiOutput>,
     ) {
-        self.process.count_reset();
+        if let Some(r) = self.replicas.get_mut(replica) {
+            r.process.count_reset();
+        }
         if let (Some(request), Some(path)) = (request, self.path.as_deref_mut())
             && matches!(request.verb, Verb::Get | Verb::List | Verb::Watch)
         {
@@ -734,11 +781,6 @@ impl ApiServer {
             request: id,
             response: Err(ApiError::Connection(ConnectionFailure::Reset)),
         });
-    }
-
-    /// Whether the process is up, and its watch caches after a restart.
-    pub fn process(&self) -> &Process {
-        &self.process
     }
 
     /// Whether refused request `id` is held for the client to send again.
@@ -988,7 +1030,7 @@ mod tests {
             panic!("the watch opens");
         };
         let mut out = Vec::new();
-        hub.api.shut_down(ms(10_000), &mut out);
+        hub.api.shut_down(ms(10_000), 0, &mut out);
         hub.absorb(ms(10_000), out);
         // The watch ends; both requests lose their connection; only the LIST may be sent
         // again (a write may have happened, as far as the client knows).
@@ -1007,7 +1049,7 @@ mod tests {
         // Up at 20 s. The pods' cache lists 1001 objects of 2 KiB from etcd: 150 µs + 400 µs
         // (linearizable) + 1001 × 2 µs + 2 050 048 B / 100 MB/s (20.50048 ms) + 150 µs =
         // 23.20248 ms; the nodes' cache, empty, 700 µs.
-        hub.api.come_up(ms(20_000));
+        hub.api.come_up(ms(20_000), 0);
         assert_eq!(
             hub.api.process().caches_ready_at(),
             Some(ms(20_000) + SimDuration::from_nanos(23_202_480))
@@ -1069,7 +1111,7 @@ mod tests {
             hub.answer(new_watch).1,
             Ok(ResponseBody::Watch(_))
         ));
-        assert_eq!(hub.api.process().refused(), 1);
+        assert_eq!(hub.api.connections_refused(), 1);
         assert_eq!(hub.api.process().reset(), 2);
     }
 

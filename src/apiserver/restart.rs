@@ -6,7 +6,9 @@
 //!   connection (client-go sends a GET, LIST or WATCH again after a synthetic 1 s Retry-After; a
 //!   write is not repeated, as it may have happened); flow control lets go of their seats.
 //! * **Down.** A request that arrives is refused at the connection: it never reaches the
-//!   handler chain, so `apiserver_request_total` does not count it.
+//!   handler chain, so `apiserver_request_total` does not count it. With several replicas
+//!   (`replica.rs`) only this replica's clients lose their connection; the load balancer puts
+//!   their next requests on a replica that is up, and refuses them only when none is.
 //! * **Coming back.** A new process: flow control starts over with its configuration, and every
 //!   resource's watch cache (`storage/cacher`) is empty until it has listed its objects from etcd
 //!   — a range of all of them, costed by the etcd model. Until a resource's cache is ready, WATCH
@@ -65,8 +67,6 @@ pub struct Process {
     /// Each resource's cache, once the process has restarted (before that, every cache has
     /// been filling since the cluster began and serves the whole retained history).
     caches: BTreeMap<Kind, WatchCache>,
-    /// Requests refused at the connection while down.
-    refused: u64,
     /// Requests whose connection was reset when the process went down.
     reset: u64,
 }
@@ -100,11 +100,6 @@ impl Process {
     /// The restarts so far, in order (a process still down is not in it yet).
     pub fn history(&self) -> &[RestartRecord] {
         &self.history
-    }
-
-    /// Requests refused at the connection while the process was down.
-    pub fn refused(&self) -> u64 {
-        self.refused
     }
 
     /// Requests whose connection was reset when the process went down.
@@ -154,11 +149,6 @@ impl Process {
             up_at: now,
             caches_ready_at: self.caches_ready_at().unwrap_or(now),
         });
-    }
-
-    /// Counts a request refused at the connection.
-    pub(super) fn count_refused(&mut self) {
-        self.refused += 1;
     }
 
     /// Counts a request whose connection was reset.

@@ -36,6 +36,9 @@ pub struct WatchEvent {
 pub struct Watch {
     /// The watching client.
     pub client: ClientId,
+    /// The apiserver replica serving it: its stream is on the client's connection to that
+    /// replica and ends when the replica goes down.
+    pub replica: u32,
     /// Kind watched.
     pub kind: Kind,
     /// Namespace watched (empty = all).
@@ -339,6 +342,7 @@ mod tests {
     fn watch(kind: Kind, namespace: &str, field: &str) -> Watch {
         Watch {
             client: ClientId(1),
+            replica: 0,
             kind,
             namespace: namespace.into(),
             options: ListOptions {

@@ -9,8 +9,9 @@
 //! * `zone_outage.rs` — `zoneOutage`: every node of a zone crashes at once;
 //! * `pod_crash.rs` — `podCrash`: a pod's container process exits with a code of its own;
 //! * `oom_kill.rs` — `oomKill`: the kernel's OOM killer kills a pod's container;
-//! * `apiserver_restart.rs` — `apiserverRestart`: the apiserver process stops and a new one
-//!   starts after a downtime, with cold watch caches;
+//! * `apiserver_restart.rs` — `apiserverRestart`: an apiserver process (one replica, or
+//!   every replica at once) stops and a new one starts after a downtime, with cold watch
+//!   caches; `apiserverRollingRestart`: every replica in turn, one down at a time;
 //! * `control_plane.rs` — `breakWatches`, `etcdSlowdown`, `etcdLeaderElection`: every watch
 //!   broken at once, etcd slower, etcd without a leader for an election;
 //! * `pod_target.rs` — which pods a pod fault hits: one named, or some chosen at random
@@ -94,10 +95,20 @@ pub enum Fault {
         /// The container (None: the pod's first container).
         container: Option<String>,
     },
-    /// The apiserver process stops, and a new one starts after `downtime`.
+    /// An apiserver process stops, and a new one starts after `downtime`.
     ApiserverRestart {
         /// From the old process stopping to the new one starting.
         downtime: SimDuration,
+        /// The replica restarted; `None`: every replica at once.
+        replica: Option<u32>,
+    },
+    /// Every apiserver replica restarts in turn, 0 first, the next one going down `interval`
+    /// after the previous one is up again (one replica unavailable at a time).
+    ApiserverRollingRestart {
+        /// Each replica's downtime.
+        downtime: SimDuration,
+        /// From one replica being up again to the next going down.
+        interval: SimDuration,
     },
     /// Every watch's stream ends (a network blip).
     BreakWatches,
@@ -166,9 +177,17 @@ impl Fault {
                     });
                 format!("OOM-kill {which} of {target}")
             }
-            Fault::ApiserverRestart { downtime } => {
-                format!("restart the apiserver ({downtime} down)")
-            }
+            Fault::ApiserverRestart {
+                downtime,
+                replica: None,
+            } => format!("restart the apiserver ({downtime} down)"),
+            Fault::ApiserverRestart {
+                downtime,
+                replica: Some(r),
+            } => format!("restart apiserver replica {r} ({downtime} down)"),
+            Fault::ApiserverRollingRestart { downtime, interval } => format!(
+                "rolling restart of the apiservers ({downtime} down each, {interval} between)"
+            ),
             Fault::BreakWatches => "break every watch".to_string(),
             Fault::EtcdSlowdown { percent, lasting } => {
                 let lasting = lasting.map_or(String::new(), |d| format!(" for {d}"));
@@ -193,6 +212,7 @@ impl Fault {
             Fault::PodCrash { .. }
             | Fault::OomKill { .. }
             | Fault::ApiserverRestart { .. }
+            | Fault::ApiserverRollingRestart { .. }
             | Fault::BreakWatches
             | Fault::EtcdSlowdown { .. }
             | Fault::EtcdLeaderElection => Vec::new(),
@@ -265,10 +285,10 @@ pub enum FaultStep {
     Cut(Vec<String>),
     /// The nodes reach the apiserver again.
     Heal(Vec<String>),
-    /// The apiserver process goes away.
-    ApiserverDown,
-    /// A new apiserver process starts.
-    ApiserverUp,
+    /// An apiserver replica's process goes away (`None`: every replica's).
+    ApiserverDown(Option<u32>),
+    /// A new process of an apiserver replica starts (`None`: of every replica).
+    ApiserverUp(Option<u32>),
     /// Every watch's stream ends.
     BreakWatches,
     /// etcd works at this percentage of its normal time (100: normal).

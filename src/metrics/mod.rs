@@ -93,18 +93,34 @@ pub struct Sample {
     pub flowcontrol: Option<Vec<(String, [f64; 15])>>,
     /// The apiserver process and its clients, when the request path is modelled.
     pub clients: Option<ClientsSample>,
+    /// Each kube-apiserver replica, when there are several (`spec.apiserver.replicas`);
+    /// empty with one, whose numbers are the run's.
+    pub replicas: Vec<ReplicaSample>,
+}
+
+/// One kube-apiserver replica at a sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaSample {
+    /// Whether its process is up.
+    pub up: bool,
+    /// Clients connected to it through the load balancer.
+    pub connected_clients: u64,
+    /// Requests holding its seats (modelled path).
+    pub inflight_requests: u64,
+    /// Requests in its flow control's queues (modelled path).
+    pub inqueue_requests: u64,
 }
 
 /// The apiserver process and how its clients are doing, at a sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientsSample {
-    /// Whether the apiserver process is up.
+    /// Whether the apiserver process is up (with several replicas: whether any is).
     pub apiserver_up: bool,
     /// Requests answered 429 so far (`apiserver_request_total{code="429"}`).
     pub too_many_requests: u64,
-    /// Requests refused at the connection while the apiserver was down.
+    /// Requests refused at the connection while the apiserver (every replica) was down.
     pub connections_refused: u64,
-    /// Requests whose connection was reset when the apiserver went down.
+    /// Requests whose connection was reset when their apiserver replica went down.
     pub connections_reset: u64,
     /// Every component's informers, summed.
     pub informers: InformerHealth,
@@ -223,29 +239,27 @@ impl Recorder {
         sample.deployment_replicas_unavailable = (totals.desired - totals.available).max(0);
         sample.node_health = self.healing.nodes();
         sample.pods_evicted = self.healing.evicted() as u64;
-        sample.flowcontrol = api.request_path().map(|path| {
-            path.level_metrics()
+        sample.flowcontrol = api.request_path().map(|_| {
+            api.level_metrics()
                 .iter()
                 .map(|m| (m.name.clone(), m.gauges().map(|(_, value)| value)))
                 .collect()
         });
-        sample.clients = api.request_path().map(|_| {
-            let process = api.process();
-            ClientsSample {
-                apiserver_up: !process.is_down(),
-                too_many_requests: api
-                    .counters()
-                    .requests
-                    .iter()
-                    .filter(|((_, _, code), _)| *code == 429)
-                    .map(|(_, n)| n)
-                    .sum(),
-                connections_refused: process.refused(),
-                connections_reset: process.reset(),
-                informers: components.informers,
-                list_memory_bytes: api.request_path().map_or(0, |p| p.list_memory_bytes().0),
-                leaders: components.leaders,
-            }
+        sample.replicas = replica_samples(api);
+        sample.clients = api.request_path().map(|_| ClientsSample {
+            apiserver_up: api.is_up(),
+            too_many_requests: api
+                .counters()
+                .requests
+                .iter()
+                .filter(|((_, _, code), _)| *code == 429)
+                .map(|(_, n)| n)
+                .sum(),
+            connections_refused: api.connections_refused(),
+            connections_reset: api.connections_reset(),
+            informers: components.informers,
+            list_memory_bytes: api.request_path().map_or(0, |p| p.list_memory_bytes().0),
+            leaders: components.leaders,
         });
         if let Some(s) = components.scheduler {
             sample.scheduler_pending_pods = s.pending_pods();
@@ -256,6 +270,28 @@ impl Recorder {
         }
         self.samples.push(sample);
     }
+}
+
+/// Each replica's sample when the apiserver runs as several; none when it runs as one.
+fn replica_samples(api: &ApiServer) -> Vec<ReplicaSample> {
+    let replicas = api.replicas();
+    if replicas.len() < 2 {
+        return Vec::new();
+    }
+    let connections = api.load_balancer().replicas();
+    replicas
+        .iter()
+        .zip(connections)
+        .map(|(replica, connections)| {
+            let (queued, serving) = replica.occupancy();
+            ReplicaSample {
+                up: !replica.process().is_down(),
+                connected_clients: connections.connected,
+                inflight_requests: serving as u64,
+                inqueue_requests: queued as u64,
+            }
+        })
+        .collect()
 }
 
 /// The derived resources of `object`, from `cache` when the object has not changed.

@@ -550,6 +550,10 @@ struct Stampede {
         skip_serializing_if = "Option::is_none"
     )]
     apiserver_list_memory_peak_bytes: Option<u64>,
+    /// The kube-apiserver replicas and how the load balancer spread the clients over them;
+    /// only when the apiserver runs as several (`spec.apiserver.replicas`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apiserver: Option<ApiserverJson>,
     /// Each client population's requests (`spec.clients`), by population name; only in runs
     /// with populations, so other runs' summaries stay as they were.
     #[serde(
@@ -693,6 +697,9 @@ struct ClientsJson {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RestartJson {
+    /// The replica that restarted, when the apiserver runs as several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<usize>,
     down_at: String,
     up_at: String,
     watch_caches_ready_at: String,
@@ -711,10 +718,14 @@ fn clients_json(world: &World) -> Option<ClientsJson> {
     let samples = world.recorder().samples();
     let last = samples.iter().rev().find_map(|s| s.clients)?;
     let informers = last.informers;
-    let history = world.api().process().history();
-    let restarts = crate::metrics::restarts::restart_outcomes(samples, history)
+    let history = world.api().restart_history();
+    let records: Vec<_> = history.iter().map(|&(_, record)| record).collect();
+    let several = world.api().replicas().len() > 1;
+    let restarts = crate::metrics::restarts::restart_outcomes(samples, &records)
         .into_iter()
-        .map(|o| RestartJson {
+        .zip(&history)
+        .map(|(o, &(replica, _))| RestartJson {
+            replica: several.then_some(replica),
             down_at: o.record.down_at.to_string(),
             up_at: o.record.up_at.to_string(),
             watch_caches_ready_at: o.record.caches_ready_at.to_string(),
@@ -737,6 +748,67 @@ fn clients_json(world: &World) -> Option<ClientsJson> {
         connections_refused_total: last.connections_refused,
         connections_reset_total: last.connections_reset,
         restarts,
+    })
+}
+
+/// `stampede.apiserver`: the replicas behind the load balancer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiserverJson {
+    /// `--goaway-chance`.
+    goaway_chance: f64,
+    replicas: Vec<ReplicaJson>,
+}
+
+/// One replica in `stampede.apiserver.replicas`: its clients, its requests, its restarts.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplicaJson {
+    replica: usize,
+    /// Up at the end of the run.
+    up: bool,
+    /// Clients connected to it at the end of the run.
+    connected_clients: u64,
+    /// The most clients connected to it at once.
+    connected_clients_peak: u64,
+    /// Connections the load balancer gave it.
+    connections_total: u64,
+    /// Requests that arrived at it.
+    apiserver_request_total: u64,
+    /// GOAWAYs it sent (`--goaway-chance`).
+    goaways_total: u64,
+    /// Requests whose connection it reset when it went down.
+    connections_reset_total: u64,
+    restarts: u32,
+}
+
+/// `stampede.apiserver`, when the apiserver runs as several replicas.
+fn apiserver_json(world: &World) -> Option<ApiserverJson> {
+    use crate::apiserver::load_balancer::PARTS_PER_BILLION;
+    let api = world.api();
+    if api.replicas().len() < 2 {
+        return None;
+    }
+    let replicas = api
+        .replicas()
+        .iter()
+        .zip(api.load_balancer().replicas())
+        .enumerate()
+        .map(|(i, (replica, lb))| ReplicaJson {
+            replica: i,
+            up: !replica.process().is_down(),
+            connected_clients: lb.connected,
+            connected_clients_peak: lb.connected_peak,
+            connections_total: lb.connections_made,
+            apiserver_request_total: lb.requests,
+            goaways_total: lb.goaways,
+            connections_reset_total: replica.process().reset(),
+            restarts: replica.process().restarts(),
+        })
+        .collect();
+    Some(ApiserverJson {
+        goaway_chance: f64::from(api.config().goaway_chance_ppb) / f64::from(PARTS_PER_BILLION),
+        replicas,
     })
 }
 
@@ -834,10 +906,10 @@ struct FlowControlJson {
 /// The flow-control part of the stampede metrics, when the request path is modelled.
 fn flowcontrol_json(world: &World) -> Option<FlowControlJson> {
     use serde_json::{Value, json};
-    let path = world.api().request_path()?;
+    world.api().request_path()?;
     let mode = world.api().config().request_path.mode.name();
     let mut priority_levels = std::collections::BTreeMap::new();
-    for level in path.level_metrics() {
+    for level in world.api().level_metrics().iter() {
         let mut metrics: std::collections::BTreeMap<String, Value> = level
             .gauges()
             .iter()
@@ -1044,6 +1116,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
                 .api()
                 .request_path()
                 .map(|p| p.list_memory_bytes().1),
+            apiserver: apiserver_json(world),
             client_populations: client_populations_json(world),
             leader_election: leader_election_json(world, info.end),
         },
@@ -1113,6 +1186,26 @@ pub const CLIENT_TIMESERIES_COLUMNS: &[&str] = &[
     "kube-controller-manager:leader_election_master_status",
     "kube-scheduler:leader_election_master_status",
 ];
+
+/// The metrics `timeseries.csv` adds per kube-apiserver replica `i`, as columns
+/// `replica-<i>:<metric>` after flow control's, when the apiserver runs as several replicas;
+/// README documents each.
+pub const REPLICA_TIMESERIES_METRICS: &[&str] = &[
+    "apiserver_replica_up",
+    "apiserver_connected_clients",
+    "apiserver_inflight_requests",
+    "apiserver_inqueue_requests",
+];
+
+/// The value of replica metric `index` (of [`REPLICA_TIMESERIES_METRICS`]) in `replica`.
+pub fn replica_metric(replica: &crate::metrics::ReplicaSample, index: usize) -> u64 {
+    match index {
+        0 => u64::from(replica.up),
+        1 => replica.connected_clients,
+        2 => replica.inflight_requests,
+        _ => replica.inqueue_requests,
+    }
+}
 
 /// The columns of `timeseries.csv`, in order; README documents each.
 pub const TIMESERIES_COLUMNS: &[&str] = &[
@@ -1195,6 +1288,16 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
         .flat_map(|level| gauge_names.iter().map(move |g| format!("{level}:{g}")))
         .collect();
     header.extend(flowcontrol_columns.iter().map(String::as_str));
+    // Replicas are fixed for a run too.
+    let replicas = samples.iter().map(|s| s.replicas.len()).max().unwrap_or(0);
+    let replica_columns: Vec<String> = (0..replicas)
+        .flat_map(|i| {
+            REPLICA_TIMESERIES_METRICS
+                .iter()
+                .map(move |m| format!("replica-{i}:{m}"))
+        })
+        .collect();
+    header.extend(replica_columns.iter().map(String::as_str));
     // Writing records into a Vec cannot fail; errors would only come from the sink.
     let _ = w.write_record(&header);
     for s in samples {
@@ -1275,6 +1378,12 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             for (_, gauges) in sampled {
                 row.extend(gauges.iter().map(|v| format!("{:.2}", round2(*v))));
             }
+        }
+        for replica in &s.replicas {
+            row.extend(
+                (0..REPLICA_TIMESERIES_METRICS.len())
+                    .map(|m| replica_metric(replica, m).to_string()),
+            );
         }
         let _ = w.write_record(&row);
     }

@@ -15,7 +15,9 @@
 //! * **Labels.** What `timeseries.csv` spreads over columns of one quantity becomes a label
 //!   of one family: `scheduler_pending_pods{queue}`, `kubesim_pods_by_phase{phase}`,
 //!   `kubesim_nodes_by_ready_status{status}`, `kubesim_nodes_tainted{taint}`, and flow
-//!   control's `<level>:<metric>` columns `<metric>{priority_level="<level>"}`. The sum over
+//!   control's `<level>:<metric>` columns `<metric>{priority_level="<level>"}`, and with
+//!   several kube-apiserver replicas the `replica-<i>:<metric>` columns
+//!   `kubesim_<metric>{replica="<i>"}`. The sum over
 //!   such a label is the total, so `timeseries.csv`'s `scheduler_pending_pods` (the sum) is
 //!   not written a second time. Every sample also carries `kubesim_scenario` and
 //!   `kubesim_seed`, so that imported runs never merge with each other or with a real
@@ -703,6 +705,65 @@ fn flow_control_help(name: &str) -> &'static str {
     }
 }
 
+/// The families of the per-replica columns `replica-<i>:<metric>`, in
+/// [`crate::report::files::REPLICA_TIMESERIES_METRICS`]'s order: (metric, family, help); each
+/// a gauge with the label `replica`.
+const REPLICA_FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "apiserver_replica_up",
+        "kubesim_apiserver_replica_up",
+        "1 while the kube-apiserver replica's process runs, 0 while it is down.",
+    ),
+    (
+        "apiserver_connected_clients",
+        "kubesim_apiserver_connected_clients",
+        "Clients whose connection the load balancer put on the replica.",
+    ),
+    (
+        "apiserver_inflight_requests",
+        "kubesim_apiserver_inflight_requests",
+        "Requests holding the replica's flow-control seats.",
+    ),
+    (
+        "apiserver_inqueue_requests",
+        "kubesim_apiserver_inqueue_requests",
+        "Requests waiting in the replica's flow-control queues.",
+    ),
+];
+
+/// The per-replica families of `samples` (none with one replica).
+fn replica_families(samples: &[(&Sample, u64)]) -> Vec<Family> {
+    let replicas = samples
+        .iter()
+        .map(|(s, _)| s.replicas.len())
+        .max()
+        .unwrap_or(0);
+    REPLICA_FAMILIES
+        .iter()
+        .enumerate()
+        .map(|(index, &(_, name, help))| Family {
+            name,
+            kind: MetricType::Gauge,
+            unit: None,
+            help,
+            series: (0..replicas)
+                .map(|r| Series {
+                    labels: vec![("replica", r.to_string())],
+                    points: samples
+                        .iter()
+                        .filter_map(|&(s, ms)| {
+                            let replica = s.replicas.get(r)?;
+                            let value = crate::report::files::replica_metric(replica, index);
+                            Some((ms, Value::Count(value)))
+                        })
+                        .collect(),
+                })
+                .filter(|series| !series.points.is_empty())
+                .collect(),
+        })
+        .collect()
+}
+
 /// One series: its own labels and its points (milliseconds since the epoch, value).
 struct Series {
     labels: Vec<(&'static str, String)>,
@@ -799,6 +860,7 @@ fn families(samples: &[(&Sample, u64)]) -> Vec<Family> {
             series,
         });
     }
+    families.extend(replica_families(samples));
     families.retain(|f| !f.series.is_empty());
     families
 }
@@ -1319,6 +1381,46 @@ mod tests {
                 .count();
             assert_eq!(column.series.len(), carried, "{}", column.family);
         }
+    }
+
+    #[test]
+    fn every_replica_column_has_its_family_with_a_replica_label() {
+        use crate::metrics::ReplicaSample;
+        use crate::report::files::REPLICA_TIMESERIES_METRICS;
+        let metrics: Vec<&str> = REPLICA_FAMILIES.iter().map(|&(m, _, _)| m).collect();
+        assert_eq!(metrics, REPLICA_TIMESERIES_METRICS);
+        for &(metric, family, _) in REPLICA_FAMILIES {
+            assert_eq!(family, format!("kubesim_{metric}"));
+        }
+        // Two replicas, the second down with nobody connected.
+        let mut samples = two_samples();
+        for s in &mut samples {
+            s.replicas = vec![
+                ReplicaSample {
+                    up: true,
+                    connected_clients: 12,
+                    inflight_requests: 3,
+                    inqueue_requests: 1,
+                },
+                ReplicaSample::default(),
+            ];
+        }
+        let text = text(&samples, "ha", start("2026-01-01T00:00:00Z"));
+        let clients = lines_of(&text, "kubesim_apiserver_connected_clients");
+        assert_eq!(clients.len(), 4, "{clients:?}");
+        assert!(clients[0].starts_with(
+            "kubesim_apiserver_connected_clients{replica=\"0\",kubesim_scenario=\"ha\""
+        ));
+        assert!(clients[0].contains("} 12 "), "{}", clients[0]);
+        assert!(clients[2].contains("replica=\"1\""), "{}", clients[2]);
+        assert!(text.contains("# TYPE kubesim_apiserver_replica_up gauge"));
+        // One replica: no such family.
+        let plain = text_of_two();
+        assert!(!plain.contains("kubesim_apiserver_connected_clients"));
+    }
+
+    fn text_of_two() -> String {
+        text(&two_samples(), "one", start("2026-01-01T00:00:00Z"))
     }
 
     #[test]

@@ -238,7 +238,12 @@ fn stampede_chart(world: &World) -> LineChart {
             points: rates(samples, |s| rejected_at(s, level)),
         });
     }
-    let history = world.api().process().history();
+    let history: Vec<_> = world
+        .api()
+        .restart_history()
+        .into_iter()
+        .map(|(_, record)| record)
+        .collect();
     let secs = |t: SimTime| t.as_secs_f64();
     let mut marks: Vec<Mark> = history
         .iter()
@@ -248,7 +253,7 @@ fn stampede_chart(world: &World) -> LineChart {
         })
         .collect();
     marks.extend(
-        crate::metrics::restarts::restart_outcomes(samples, history)
+        crate::metrics::restarts::restart_outcomes(samples, &history)
             .iter()
             .filter_map(|o| o.recovered_at)
             .map(|t| Mark {

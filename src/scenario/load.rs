@@ -816,6 +816,8 @@ fn assemble(
                         .default_unreachable_toleration_seconds
                         .as_ref()
                         .map_or(defaults.default_unreachable_toleration_seconds, |s| s.value),
+                    replicas: apiserver_replicas(api, &at)?,
+                    goaway_chance_ppb: goaway_chance(api, &at)?,
                     ..defaults
                 },
                 sample_every,
@@ -845,6 +847,8 @@ fn assemble(
             let v = &e.value;
             let key = if v.apiserver_restart.is_some() {
                 "apiserverRestart"
+            } else if v.apiserver_rolling_restart.is_some() {
+                "apiserverRollingRestart"
             } else if v.etcd_slowdown.is_some() {
                 "etcdSlowdown"
             } else if v.etcd_leader_election.is_some() {
@@ -862,6 +866,9 @@ fn assemble(
                       expected spec.apiserver.flowControl to be maxInflight, apf or dynamic"
                 .into(),
         });
+    }
+    if let Some(s) = &fault_check {
+        restarted_replicas_exist(&s.timeline, apiserver.replicas, &at)?;
     }
     let gates = feature_gates(doc.as_ref().map(|d| &d.spec.scheduler), &locator)?;
     let scheduler = scheduler_settings(
@@ -1853,6 +1860,7 @@ fn timeline_action(
         e.pod_crash.is_some(),
         e.oom_kill.is_some(),
         e.apiserver_restart.is_some(),
+        e.apiserver_rolling_restart.is_some(),
         e.break_watches.is_some(),
         e.etcd_slowdown.is_some(),
         e.etcd_leader_election.is_some(),
@@ -1864,7 +1872,7 @@ fn timeline_action(
         return Err(invalid(
             field,
             format!(
-                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap, podCrash, oomKill, apiserverRestart, breakWatches, etcdSlowdown, etcdLeaderElection), found {present}"
+                "expected exactly one action (apply, delete, scale, set, cordon, uncordon, createPods, rollout, drain, evict, crash, stopKubelet, startKubelet, partition, zoneOutage, flap, podCrash, oomKill, apiserverRestart, apiserverRollingRestart, breakWatches, etcdSlowdown, etcdLeaderElection), found {present}"
             ),
         ));
     }
@@ -1975,8 +1983,81 @@ fn timeline_action(
     Ok(Action::Cordon(node, false))
 }
 
+/// `spec.apiserver.replicas`: at least one kube-apiserver (default 1).
+fn apiserver_replicas(
+    api: &super::model::ApiServerSpec,
+    at: &dyn Fn(&serde_saphyr::Location) -> SourcePos,
+) -> Result<u32, ScenarioError> {
+    match &api.replicas {
+        None => Ok(1),
+        Some(r) if r.value == 0 => Err(ScenarioError::Invalid {
+            pos: at(&r.referenced),
+            path: "spec.apiserver.replicas".into(),
+            message: "expected at least 1 kube-apiserver replica, found 0".into(),
+        }),
+        Some(r) => Ok(r.value),
+    }
+}
+
+/// `spec.apiserver.goawayChance` in parts per billion: kube-apiserver's `--goaway-chance`,
+/// from 0 (the default, off) to 0.02 as upstream validates it.
+fn goaway_chance(
+    api: &super::model::ApiServerSpec,
+    at: &dyn Fn(&serde_saphyr::Location) -> SourcePos,
+) -> Result<u32, ScenarioError> {
+    use crate::apiserver::load_balancer::{MAX_GOAWAY_CHANCE, PARTS_PER_BILLION};
+    let Some(chance) = &api.goaway_chance else {
+        return Ok(0);
+    };
+    if !(0.0..=MAX_GOAWAY_CHANCE).contains(&chance.value) {
+        return Err(ScenarioError::Invalid {
+            pos: at(&chance.referenced),
+            path: "spec.apiserver.goawayChance".into(),
+            message: format!(
+                "{} is out of range; expected a probability from 0 to 0.02 (--goaway-chance \
+                 can not be less than 0 or greater than 0.02; 0.001 is upstream's suggested \
+                 start)",
+                chance.value
+            ),
+        });
+    }
+    // Within [0, 0.02]: at most 20 000 000, exact to a billionth.
+    Ok((chance.value * f64::from(PARTS_PER_BILLION)).round() as u32)
+}
+
+/// Every `apiserverRestart.replica` names one of the `replicas` replicas.
+fn restarted_replicas_exist(
+    timeline: &[Spanned<TimelineEntry>],
+    replicas: u32,
+    at: &dyn Fn(&serde_saphyr::Location) -> SourcePos,
+) -> Result<(), ScenarioError> {
+    for (i, entry) in timeline.iter().enumerate() {
+        let Some(replica) = entry
+            .value
+            .apiserver_restart
+            .as_ref()
+            .and_then(|r| r.replica)
+        else {
+            continue;
+        };
+        if replica >= replicas {
+            return Err(ScenarioError::Invalid {
+                pos: at(&entry.referenced),
+                path: format!("spec.timeline[{i}].apiserverRestart.replica"),
+                message: format!(
+                    "replica {replica} does not exist; expected an index from 0 to {} \
+                     (spec.apiserver.replicas is {replicas})",
+                    replicas - 1
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A fault entry, if `e` is one: `crash`, `stopKubelet`, `startKubelet`, `partition`,
-/// `zoneOutage`, `flap`, `podCrash`, `oomKill`, `apiserverRestart`, `breakWatches`,
+/// `zoneOutage`, `flap`, `podCrash`, `oomKill`, `apiserverRestart`,
+/// `apiserverRollingRestart`, `breakWatches`,
 /// `etcdSlowdown` or `etcdLeaderElection`, its durations positive, its nodes named
 /// (whether they exist is checked once every node of the scenario is known), its pods named
 /// as `namespace/name` or chosen by a valid selector. An error names the field (from the action's key) and what was
@@ -2095,6 +2176,12 @@ fn fault_action(e: &TimelineEntry) -> Option<Result<Action, (String, String)>> {
     } else if let Some(restart) = &e.apiserver_restart {
         Ok(Fault::ApiserverRestart {
             downtime: restart.downtime,
+            replica: restart.replica,
+        })
+    } else if let Some(rolling) = &e.apiserver_rolling_restart {
+        Ok(Fault::ApiserverRollingRestart {
+            downtime: rolling.downtime,
+            interval: rolling.interval,
         })
     } else if e.break_watches.is_some() {
         Ok(Fault::BreakWatches)

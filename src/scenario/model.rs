@@ -299,6 +299,8 @@ pub struct TimelineEntry {
     pub oom_kill: Option<OomKillAction>,
     /// The apiserver process stops and a new one starts (fault).
     pub apiserver_restart: Option<ApiserverRestartAction>,
+    /// Every apiserver replica restarts in turn (fault).
+    pub apiserver_rolling_restart: Option<ApiserverRollingRestartAction>,
     /// Every watch's stream ends at once (fault).
     pub break_watches: Option<EmptyAction>,
     /// etcd slows down (fault).
@@ -325,13 +327,30 @@ pub struct EtcdSlowdownAction {
 }
 
 /// `apiserverRestart:` — the kube-apiserver process stops, and a new one starts `downtime`
-/// later (default 0s: at once) with empty watch caches.
+/// later (default 0s: at once) with empty watch caches: of replica `replica` (an index below
+/// `spec.apiserver.replicas`), or without it of every replica at the same instant.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiserverRestartAction {
     /// From the old process stopping to the new one starting.
     #[serde(default)]
     pub downtime: SimDuration,
+    /// The replica restarted (default: every replica at once).
+    pub replica: Option<u32>,
+}
+
+/// `apiserverRollingRestart:` — every kube-apiserver replica restarts in turn, 0 first, each
+/// down for `downtime` (default 0s), the next going down `interval` (default 0s) after the
+/// previous one is up again: a rolling update with one replica unavailable at a time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiserverRollingRestartAction {
+    /// Each replica's downtime.
+    #[serde(default)]
+    pub downtime: SimDuration,
+    /// From one replica being up again to the next going down.
+    #[serde(default)]
+    pub interval: SimDuration,
 }
 
 /// `podCrash:` — containers of pods exit with `exitCode` (default 1): of the pod `pod`
@@ -534,6 +553,12 @@ pub struct ApiServerSpec {
     pub request_timeout: Option<Spanned<SimDuration>>,
     /// kubesim: the dynamic mode's token bucket.
     pub dynamic_flow_control: Option<DynamicFlowControlSpec>,
+    /// kube-apiserver processes behind a load balancer (default 1), each with its own flow
+    /// control and watch caches.
+    pub replicas: Option<Spanned<u32>>,
+    /// `--goaway-chance`: the probability that a request makes its client reconnect through
+    /// the load balancer (default 0, at most 0.02).
+    pub goaway_chance: Option<Spanned<f64>>,
 }
 
 /// `spec.apiserver.dynamicFlowControl`: the dynamic mode's token bucket.

@@ -133,7 +133,7 @@ impl SimEvent for Event {
     fn is_background(&self) -> bool {
         match self {
             Event::Sample
-            | Event::Api(ApiEvent::ExpireEvent { .. } | ApiEvent::FlowControlWakeup) => true,
+            | Event::Api(ApiEvent::ExpireEvent { .. } | ApiEvent::FlowControlWakeup(_)) => true,
             Event::Timer(_, timer) => timer.background,
             Event::Api(_)
             | Event::Action(_)
@@ -158,6 +158,14 @@ pub struct RunOptions {
     pub record_writes: bool,
     /// The pods whose scheduling cycles the scheduler traces (for `kubesim explain`).
     pub trace_pods: TracedPods,
+}
+
+/// The apiserver of a run seeded with `streams`: its generated names and its load balancer
+/// draw from the run's streams.
+fn seeded_apiserver(config: ApiServerConfig, streams: RngStreams) -> ApiServer {
+    let mut api = ApiServer::new(config, streams.stream("apiserver/generate-name"));
+    api.seed_load_balancer(streams);
+    api
 }
 
 /// When a run of `scenario` stops: at `until` (default: the scenario's duration), or sooner
@@ -409,7 +417,13 @@ impl World {
                 up,
                 times,
             } => partition::flap_steps(node, *down, *up, *times),
-            Fault::ApiserverRestart { downtime } => apiserver_restart::steps(*downtime),
+            Fault::ApiserverRestart { downtime, replica } => {
+                apiserver_restart::steps(*downtime, *replica)
+            }
+            Fault::ApiserverRollingRestart { downtime, interval } => {
+                let replicas = self.api.replicas().len() as u32;
+                apiserver_restart::rolling_steps(replicas, *downtime, *interval)
+            }
             Fault::BreakWatches => vec![(SimDuration::ZERO, FaultStep::BreakWatches)],
             Fault::EtcdSlowdown { percent, lasting } => {
                 control_plane::etcd_slowdown_steps(*percent, *lasting)
@@ -460,6 +474,14 @@ impl World {
             .collect()
     }
 
+    /// The apiserver replicas a step names: one, or every one (`None`), in index order.
+    fn apiserver_replicas(&self, replica: Option<u32>) -> std::ops::Range<usize> {
+        match replica {
+            Some(r) => r as usize..r as usize + 1,
+            None => 0..self.api.replicas().len(),
+        }
+    }
+
     /// One step of a fault; what kept it from happening (a pod step only).
     fn fault_step(&mut self, step: FaultStep, ctx: &mut Context<'_, Event>) -> Vec<PodFaultError> {
         match step {
@@ -489,8 +511,16 @@ impl World {
                 let clients = self.node_clients(&nodes);
                 self.network.cut(&clients);
             }
-            FaultStep::ApiserverDown => self.api.shut_down(ctx.now(), &mut self.outputs),
-            FaultStep::ApiserverUp => self.api.come_up(ctx.now()),
+            FaultStep::ApiserverDown(replica) => {
+                for r in self.apiserver_replicas(replica) {
+                    self.api.shut_down(ctx.now(), r, &mut self.outputs);
+                }
+            }
+            FaultStep::ApiserverUp(replica) => {
+                for r in self.apiserver_replicas(replica) {
+                    self.api.come_up(ctx.now(), r);
+                }
+            }
             FaultStep::BreakWatches => self.api.break_watches(&mut self.outputs),
             FaultStep::EtcdSlowdown(percent) => self.api.slow_etcd(percent),
             FaultStep::EtcdLeaderLoss => {
@@ -681,7 +711,7 @@ pub fn with_components(
     let streams = RngStreams::new(seed);
     let transport = modelled(&config).then(Transport::default);
     let mut world = World {
-        api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
+        api: seeded_apiserver(config, streams),
         kubectl: Kubectl::new(Vec::new()),
         components: Vec::new(),
         owners: BTreeMap::new(),
@@ -869,7 +899,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     };
     let transport = modelled(&config).then(|| Transport::new(ClientLimits::of(scenario)));
     let mut world = World {
-        api: ApiServer::new(config, streams.stream("apiserver/generate-name")),
+        api: seeded_apiserver(config, streams),
         kubectl: Kubectl::new(actions),
         components: Vec::new(),
         owners: BTreeMap::new(),

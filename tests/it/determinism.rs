@@ -64,6 +64,9 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // Generated pod names, the scheduler's tie-break, and each informer's watch timeouts and
     // backoff jitter ("client/reflector/<client id>/<resource>"), which spread the relists.
     ("restart-storm.yaml", Randomness::Draws),
+    // Which replica each client's connection lands on ("apiserver/load-balancer"), beside
+    // the reflectors' jitter and the scheduler's tie-break.
+    ("apiserver-rolling-restart.yaml", Randomness::Draws),
     ("restart-storm-compare.yaml", Randomness::Draws),
 ];
 

@@ -322,8 +322,9 @@ fn apf_classifies_each_client_into_its_bootstrap_level() {
         ..RequestPathConfig::default()
     };
     let sim = run(config(path), requests);
-    let path = sim.model().api().request_path().expect("modelled");
-    let dispatched: Vec<(String, u64)> = path
+    let dispatched: Vec<(String, u64)> = sim
+        .model()
+        .api()
         .level_metrics()
         .iter()
         .filter(|m| m.dispatched_requests_total > 0)
@@ -367,10 +368,11 @@ fn a_watch_holds_no_seats_once_it_is_initialized() {
     assert_eq!(s.answers.len(), 1);
     assert_eq!(s.answers[0].1, ns(2_000_000));
     assert_eq!(sim.model().api().watches().open_count(), 1);
-    let path = sim.model().api().request_path().expect("modelled");
-    assert_eq!(path.occupancy(), (0, 0));
+    let api = sim.model().api();
+    assert!(api.request_path().is_some(), "modelled");
+    assert_eq!(api.replicas()[0].occupancy(), (0, 0));
     assert!(
-        path.level_metrics()
+        api.level_metrics()
             .iter()
             .all(|m| m.current_executing_requests == 0)
     );
@@ -640,8 +642,9 @@ fn three_creates() -> Vec<Request> {
 }
 
 fn tiny_metrics(sim: &Simulation<World>) -> kubesim::apiserver::flowcontrol::LevelMetrics {
-    let path = sim.model().api().request_path().expect("modelled");
-    path.level_metrics()
+    sim.model()
+        .api()
+        .level_metrics()
         .iter()
         .find(|m| m.name == "tiny")
         .cloned()

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area, and `support` for what several
 //! share.
 
+mod apiserver_replicas;
 mod apiserver_restart;
 mod cli;
 mod client_connection;
