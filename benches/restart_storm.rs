@@ -37,6 +37,9 @@ spec:
   duration: 10m
   apiserver:
     flowControl: apf
+  controllerManager:
+    kubeApiQps: 1000
+    kubeApiBurst: 2000
   nodePools:
     - name: node
       count: {nodes}
@@ -50,6 +53,13 @@ spec:
 "
     );
     generated::append_deployments(&mut text, deployments, REPLICAS);
+    text.push_str(
+        "---
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection: {qps: 2000, burst: 4000}
+",
+    );
     text
 }
 

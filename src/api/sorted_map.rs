@@ -15,6 +15,9 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Up to how many entries [`SortedMap::get`] scans rather than searches.
+const LINEAR_SCAN_MAX: usize = 8;
+
 /// A map kept as a vector of entries sorted by key, for maps of a few entries.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SortedMap<K, V> {
@@ -46,11 +49,24 @@ impl<K: Ord, V> SortedMap<K, V> {
     }
 
     /// The value under `key`.
+    ///
+    /// A map of a few entries is scanned for an equal key instead of searched in order:
+    /// label keys differ in length more often than not, and equality tells two strings of
+    /// different lengths apart without comparing their bytes, where ordering must compare
+    /// them. The answer is the same; lookups of labels and selectors are the simulator's
+    /// most frequent operation.
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
+        if self.entries.len() <= LINEAR_SCAN_MAX {
+            return self
+                .entries
+                .iter()
+                .find(|(k, _)| k.borrow() == key)
+                .map(|(_, v)| v);
+        }
         self.position(key).ok().map(|i| &self.entries[i].1)
     }
 

@@ -10,15 +10,16 @@ pub mod healing;
 pub mod leadership;
 pub mod placement;
 pub mod restarts;
+pub mod tally;
 
 use crate::scheduler::queue::PendingPods;
 use std::collections::BTreeMap;
 
 use crate::api::gpu::node_gpu_count;
-use crate::api::pod::PodPhase;
-use crate::api::resources::{MissingRequests, Resources, pod_requests};
-use crate::api::{Kind, Object, ResourceVersion, Uid};
-use crate::apiserver::{ApiServer, ChangeType};
+use crate::api::node::Node;
+use crate::api::resources::Resources;
+use crate::api::{Kind, Object, ResourceVersion};
+use crate::apiserver::{ApiServer, Store};
 use crate::client::informer::InformerHealth;
 use crate::kube_proxy::KubeProxies;
 use crate::scheduler::kube_scheduler::KubeScheduler;
@@ -168,9 +169,8 @@ pub struct Observed<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     samples: Vec<Sample>,
-    /// Derived resources of each object at the version last seen: a pod's request and a node's
-    /// allocatable change only when the object does, so samples need not recompute them.
-    resources: BTreeMap<Uid, (ResourceVersion, Resources)>,
+    /// Nodes' and pods' totals, from every commit.
+    tally: tally::ClusterTally,
     /// Convergence, from every commit.
     convergence: convergence::Convergence,
     /// Nodes' health, evictions and creations, from every commit.
@@ -195,10 +195,10 @@ impl Recorder {
         &self.convergence
     }
 
-    /// How many objects' derived resources the recorder holds (at most the nodes and pods
+    /// How many objects' contributions to the totals the recorder holds (the nodes and pods
     /// that exist: a deleted one's are dropped).
     pub fn cached_resources(&self) -> usize {
-        self.resources.len()
+        self.tally.len()
     }
 
     /// Nodes' health, evictions and creations so far.
@@ -216,11 +216,7 @@ impl Recorder {
             for change in changes {
                 self.convergence.observe(now, change);
                 self.healing.observe(now, change);
-                if change.change == ChangeType::Deleted {
-                    // A deleted pod or node is never sampled again: its derived resources
-                    // would otherwise stay for the rest of the run.
-                    self.resources.remove(&change.object.meta().uid);
-                }
+                self.tally.apply(change);
             }
         }
         self.observed = store.revision();
@@ -229,7 +225,7 @@ impl Recorder {
     /// Takes a sample at `now`; a second sample at the same time replaces the first.
     pub fn sample(&mut self, now: SimTime, api: &ApiServer, components: Observed<'_>) {
         self.observe(now, api);
-        let mut sample = take_sample(now, api, &mut self.resources);
+        let mut sample = take_sample(now, api, &self.tally);
         sample.kube_proxy_syncs = components.kube_proxies.map_or(0, |p| p.stats().syncs);
         let totals = self.convergence.deployment_totals();
         sample.workloads_unconverged = self.convergence.unconverged() as u64;
@@ -294,82 +290,30 @@ fn replica_samples(api: &ApiServer) -> Vec<ReplicaSample> {
         .collect()
 }
 
-/// The derived resources of `object`, from `cache` when the object has not changed.
-fn cached<'c>(
-    cache: &'c mut BTreeMap<Uid, (ResourceVersion, Resources)>,
-    object: &Object,
-    derive: impl FnOnce() -> Resources,
-) -> &'c Resources {
-    let meta = object.meta();
-    let entry = cache
-        .entry(meta.uid)
-        .or_insert_with(|| (ResourceVersion(u64::MAX), Resources::default()));
-    if entry.0 != meta.resource_version {
-        *entry = (meta.resource_version, derive());
-    }
-    &entry.1
-}
-
-fn take_sample(
-    now: SimTime,
-    api: &ApiServer,
-    cache: &mut BTreeMap<Uid, (ResourceVersion, Resources)>,
-) -> Sample {
+fn take_sample(now: SimTime, api: &ApiServer, tally: &tally::ClusterTally) -> Sample {
     let store = api.store();
+    let t = tally.totals();
     let mut s = Sample {
         at: now,
+        nodes: t.nodes,
+        nodes_unschedulable: t.nodes_unschedulable,
+        allocatable: t.allocatable.clone(),
+        pods: t.pods,
+        pods_by_phase: t.pods_by_phase,
+        pods_terminating: t.pods_terminating,
+        pods_bound: t.pods_bound,
+        pods_pending: t.pods_pending,
+        requested: t.requested.clone(),
+        cpu_allocation_spread_pct: spread_pct(tally.cpu_by_node()),
         deployments: store.count(Kind::Deployment) as u64,
         replicasets: store.count(Kind::ReplicaSet) as u64,
         endpoint_slices: store.count(Kind::EndpointSlice) as u64,
         revision: store.revision().0,
         ..Sample::default()
     };
-    let mut node_cpu: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    let mut gpu_nodes = Vec::new();
-    for object in store.iter(Kind::Node) {
-        if let Object::Node(node) = &**object {
-            s.nodes += 1;
-            s.nodes_unschedulable += u64::from(node.spec.unschedulable);
-            let alloc = cached(cache, object, || {
-                Resources::from_list(&node.status.effective_allocatable())
-            });
-            s.allocatable.add(alloc);
-            node_cpu.insert(node.metadata.name.as_str(), (0, alloc.milli_cpu));
-            if node_gpu_count(alloc).is_some() {
-                gpu_nodes.push((node.as_ref(), alloc.clone()));
-            }
-        }
+    if tally.has_gpu_nodes() {
+        s.gpu = Some(gpu_sample(store));
     }
-    if !gpu_nodes.is_empty() {
-        let nodes: Vec<_> = gpu_nodes.iter().map(|(n, a)| (*n, a)).collect();
-        s.gpu = Some(gpu::sample(store, &nodes));
-    }
-    for object in store.iter(Kind::Pod) {
-        let Object::Pod(pod) = &**object else {
-            continue;
-        };
-        s.pods += 1;
-        s.pods_by_phase[pod.status.phase as usize] += 1;
-        if pod.metadata.is_terminating() {
-            s.pods_terminating += 1;
-        }
-        let finished = matches!(pod.status.phase, PodPhase::Succeeded | PodPhase::Failed);
-        if pod.is_bound() && !finished {
-            s.pods_bound += 1;
-            let req = cached(cache, object, || {
-                let mut req = pod_requests(&pod.spec, MissingRequests::AsZero);
-                req.pods = 1;
-                req
-            });
-            if let Some(slot) = node_cpu.get_mut(pod.spec.node_name.as_str()) {
-                slot.0 += req.milli_cpu;
-            }
-            s.requested.add(req);
-        } else if !pod.is_bound() && !finished {
-            s.pods_pending += 1;
-        }
-    }
-    s.cpu_allocation_spread_pct = spread_pct(node_cpu.values());
     let counters = api.counters();
     for (&(verb, _, _), &n) in &counters.requests {
         s.api_requests += n;
@@ -381,12 +325,31 @@ fn take_sample(
     s
 }
 
+/// GPU allocation and fragmentation over the nodes with GPUs (a walk over every pod, as the
+/// fragmentation measure needs each node's pods).
+fn gpu_sample(store: &Store) -> gpu::GpuSample {
+    let nodes: Vec<(&Node, Resources)> = store
+        .iter(Kind::Node)
+        .filter_map(|object| match &**object {
+            Object::Node(node) => {
+                let alloc = Resources::from_list(&node.status.effective_allocatable());
+                node_gpu_count(&alloc)
+                    .is_some()
+                    .then_some((node.as_ref(), alloc))
+            }
+            _ => None,
+        })
+        .collect();
+    let refs: Vec<_> = nodes.iter().map(|(n, a)| (*n, a)).collect();
+    gpu::sample(store, &refs)
+}
+
 /// Population standard deviation of `requested / allocatable` (percent) over nodes with
 /// something allocatable.
-fn spread_pct<'a>(nodes: impl Iterator<Item = &'a (i64, i64)>) -> f64 {
+fn spread_pct(nodes: impl Iterator<Item = (i64, i64)>) -> f64 {
     let shares: Vec<f64> = nodes
         .filter(|(_, alloc)| *alloc > 0)
-        .map(|&(req, alloc)| 100.0 * req as f64 / alloc as f64)
+        .map(|(req, alloc)| 100.0 * req as f64 / alloc as f64)
         .collect();
     if shares.is_empty() {
         return 0.0;

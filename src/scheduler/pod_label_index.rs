@@ -6,12 +6,18 @@
 //! node in each cycle (its `countPodsMatchSelector`, parallelised over 16 goroutines). The
 //! counts are what matter, not the walk: with 150,000 pods a cycle would read them all, so
 //! kubesim answers the same question from this index and gets the same numbers.
+//!
+//! The same few selectors are asked about again and again (every pod of a Deployment spreads
+//! by its ReplicaSet's selector), so the first answer for a selector is kept as a *count
+//! view* that every later add and remove updates: a cycle then reads the counts instead of
+//! matching each of the workload's pods again.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::Uid;
-use crate::api::labels::{RequirementOperator, Selector};
+use crate::api::labels::{Requirement, RequirementOperator, Selector};
 
 use super::node_info::{NodeInfo, PodInfo};
 
@@ -22,6 +28,78 @@ type Carriers = BTreeMap<(usize, Uid), Arc<PodInfo>>;
 #[derive(Clone, Debug, Default)]
 pub struct PodLabelIndex {
     by_namespace: BTreeMap<String, BTreeMap<String, BTreeMap<String, Carriers>>>,
+    /// The selectors asked about so far, with their counts kept in step; filled while a cycle
+    /// reads the index (through a shared reference), hence the cell.
+    views: RefCell<CountViews>,
+}
+
+/// One selector's count of matching pods per node position (only positions with some).
+#[derive(Clone, Debug)]
+struct CountView {
+    namespace: String,
+    selector: Selector,
+    counts: BTreeMap<usize, i64>,
+}
+
+/// The count views, found by selector and by the label each one pins.
+#[derive(Clone, Debug, Default)]
+struct CountViews {
+    views: Vec<CountView>,
+    /// namespace → the selector's canonical text → its view.
+    by_selector: BTreeMap<String, BTreeMap<String, usize>>,
+    /// namespace → label key → label value → the views that require it: a pod can only
+    /// count in a view one of whose pinned values it carries, so an add or remove tests only
+    /// the views pinned on its own labels.
+    by_pin: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<usize>>>>,
+}
+
+impl CountViews {
+    /// Adds `delta` to every view that counts `pod` (on the node at `position`).
+    fn update(&mut self, position: usize, pod: &PodInfo, delta: i64) {
+        let meta = &pod.pod.metadata;
+        if meta.deletion_timestamp.is_some() {
+            return;
+        }
+        let Some(keys) = self.by_pin.get(&meta.namespace) else {
+            return;
+        };
+        for (key, value) in &meta.labels {
+            let Some(ids) = keys.get(key).and_then(|values| values.get(value)) else {
+                continue;
+            };
+            for &id in ids {
+                let view = &mut self.views[id];
+                if !view.selector.matches(&meta.labels) {
+                    continue;
+                }
+                let count = view.counts.entry(position).or_insert(0);
+                *count += delta;
+                if *count == 0 {
+                    view.counts.remove(&position);
+                }
+            }
+        }
+    }
+
+    /// Registers a new view pinned on `pin` (a requirement's key and its values).
+    fn insert(&mut self, text: String, view: CountView, pin: (&str, &[String])) {
+        let id = self.views.len();
+        let (key, values) = pin;
+        let values_of_key = self
+            .by_pin
+            .entry(view.namespace.clone())
+            .or_default()
+            .entry(key.to_string())
+            .or_default();
+        for value in values {
+            values_of_key.entry(value.clone()).or_default().push(id);
+        }
+        self.by_selector
+            .entry(view.namespace.clone())
+            .or_default()
+            .insert(text, id);
+        self.views.push(view);
+    }
 }
 
 impl PodLabelIndex {
@@ -51,12 +129,14 @@ impl PodLabelIndex {
             };
             carriers.insert((position, meta.uid), Arc::clone(pod));
         }
+        self.views.get_mut().update(position, pod, 1);
     }
 
     /// Forgets `pod` (as it was indexed: with the labels it had then) on the node at
     /// `position`; empty entries go, so the index holds only labels pods carry.
     pub fn remove(&mut self, position: usize, pod: &PodInfo) {
         let meta = &pod.pod.metadata;
+        self.views.get_mut().update(position, pod, -1);
         let Some(keys) = self.by_namespace.get_mut(&meta.namespace) else {
             return;
         };
@@ -84,24 +164,41 @@ impl PodLabelIndex {
     /// with at least one. `None` when the selector pins no label to a value (no `=`, `==` or
     /// `in` requirement): then only a walk over every pod can tell.
     pub fn count_by_node(&self, namespace: &str, selector: &Selector) -> Option<Vec<(usize, i64)>> {
-        let carriers = self.narrowest(namespace, selector)?;
-        let mut counts: BTreeMap<usize, i64> = BTreeMap::new();
-        for ((position, _), pod) in carriers.iter().flat_map(|c| c.iter()) {
-            let meta = &pod.pod.metadata;
-            if meta.deletion_timestamp.is_none() && selector.matches(&meta.labels) {
-                *counts.entry(*position).or_insert(0) += 1;
+        let text = selector.to_string();
+        let mut views = self.views.borrow_mut();
+        let known = views
+            .by_selector
+            .get(namespace)
+            .and_then(|by_text| by_text.get(&text))
+            .copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let (pin, carriers) = self.narrowest(namespace, selector)?;
+                let view = CountView {
+                    namespace: namespace.to_string(),
+                    selector: selector.clone(),
+                    counts: count_carriers(&carriers, selector),
+                };
+                views.insert(text, view, (pin.key(), pin.values()));
+                views.views.len() - 1
             }
-        }
-        Some(counts.into_iter().collect())
+        };
+        let counts = &views.views[id].counts;
+        Some(counts.iter().map(|(&p, &n)| (p, n)).collect())
     }
 
     /// The carriers of the pinned requirement with the fewest candidate pods: an `in` over
     /// several values reads each value's carriers (a pod carries one value per key, so no pod
     /// is read twice).
-    fn narrowest(&self, namespace: &str, selector: &Selector) -> Option<Vec<&Carriers>> {
+    fn narrowest<'a>(
+        &'a self,
+        namespace: &str,
+        selector: &'a Selector,
+    ) -> Option<(&'a Requirement, Vec<&'a Carriers>)> {
         use RequirementOperator as Op;
         let keys = self.by_namespace.get(namespace);
-        let mut best: Option<(usize, Vec<&Carriers>)> = None;
+        let mut best: Option<(usize, &Requirement, Vec<&Carriers>)> = None;
         for r in selector.requirements() {
             if !matches!(r.operator(), Op::Equals | Op::DoubleEquals | Op::In) {
                 continue;
@@ -113,12 +210,25 @@ impl PodLabelIndex {
                 .filter_map(|v| values.and_then(|vals| vals.get(v)))
                 .collect();
             let size = carriers.iter().map(|c| c.len()).sum();
-            if best.as_ref().is_none_or(|(s, _)| size < *s) {
-                best = Some((size, carriers));
+            if best.as_ref().is_none_or(|(s, _, _)| size < *s) {
+                best = Some((size, r, carriers));
             }
         }
-        best.map(|(_, carriers)| carriers)
+        best.map(|(_, r, carriers)| (r, carriers))
     }
+}
+
+/// Per node position, the pods among `carriers` that `selector` matches and that are not
+/// being deleted; only positions with some.
+fn count_carriers(carriers: &[&Carriers], selector: &Selector) -> BTreeMap<usize, i64> {
+    let mut counts: BTreeMap<usize, i64> = BTreeMap::new();
+    for ((position, _), pod) in carriers.iter().flat_map(|c| c.iter()) {
+        let meta = &pod.pod.metadata;
+        if meta.deletion_timestamp.is_none() && selector.matches(&meta.labels) {
+            *counts.entry(*position).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 #[cfg(test)]
