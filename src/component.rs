@@ -15,6 +15,7 @@ use std::any::Any;
 
 use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, WatchEvent, WatchId};
 use crate::client::informer::InformerHealth;
+use crate::config::feature_gates::ClientFeatureGates;
 use crate::faults::{ContainerKill, NodeFault, PodFaultError};
 use crate::sim::{RngStreams, SimDuration, SimTime};
 
@@ -43,6 +44,7 @@ pub struct ComponentContext<'a> {
     pub out: &'a mut Vec<ApiOutput>,
     timers: &'a mut Vec<(SimTime, Timer)>,
     streams: RngStreams,
+    client_gates: ClientFeatureGates,
 }
 
 impl<'a> ComponentContext<'a> {
@@ -61,7 +63,21 @@ impl<'a> ComponentContext<'a> {
             out,
             timers,
             streams,
+            client_gates: ClientFeatureGates::default(),
         }
+    }
+
+    /// The same context, its clients running with client-go's `gates` (the run's
+    /// `spec.clientFeatureGates`; all off unless set).
+    pub fn with_client_gates(mut self, gates: ClientFeatureGates) -> Self {
+        self.client_gates = gates;
+        self
+    }
+
+    /// client-go's feature gates every client of the run has (an informer reads
+    /// `WatchListClient` when it starts).
+    pub fn client_gates(&self) -> ClientFeatureGates {
+        self.client_gates
     }
 
     /// The run's random streams, for a part of a component that makes its own when it first

@@ -30,6 +30,7 @@ use super::request_path::{RequestPath, RequestPathConfig};
 use super::restart::{CacheRefusal, Process, RestartRecord};
 use super::store::{ChangeType, Store};
 use super::watch::{Watch, WatchEvent, WatchRegistry};
+use super::watch_list;
 use crate::api::meta::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, ObjectMeta};
 use crate::api::pod::{PodCondition, PodPhase};
 use crate::api::priority_class::Namespace;
@@ -37,6 +38,7 @@ use crate::api::validation::{
     FieldErrors, validate_node, validate_pdb, validate_pod, validate_update,
 };
 use crate::api::{Kind, Object, ObjectKey, ResourceVersion, Uid};
+use crate::config::feature_gates::ApiServerFeatureGates;
 use crate::sim::{SimDuration, SimRng, SimTime, TraceDigest};
 
 /// Apiserver settings.
@@ -72,6 +74,8 @@ pub struct ApiServerConfig {
     /// The same for `node.kubernetes.io/unreachable:NoExecute`
     /// (`--default-unreachable-toleration-seconds`, default 300).
     pub default_unreachable_toleration_seconds: i64,
+    /// `--feature-gates` kubesim models (`WatchList`: streaming lists, `watch_list.rs`).
+    pub feature_gates: ApiServerFeatureGates,
 }
 
 impl Default for ApiServerConfig {
@@ -89,6 +93,7 @@ impl Default for ApiServerConfig {
                 admission::DEFAULT_UNREACHABLE_TOLERATION_SECONDS,
             replicas: 1,
             goaway_chance_ppb: 0,
+            feature_gates: ApiServerFeatureGates::default(),
         }
     }
 }
@@ -591,7 +596,7 @@ impl ApiServer {
             .ok_or(ApiError::NotFound { kind, key })
     }
 
-    fn list(&self, kind: Kind, namespace: &str, options: &ListOptions) -> ResponseBody {
+    pub(super) fn list(&self, kind: Kind, namespace: &str, options: &ListOptions) -> ResponseBody {
         let probe = Watch {
             client: ClientId(u32::MAX),
             replica: 0,
@@ -639,6 +644,8 @@ impl ApiServer {
         options: ListOptions,
         out: &mut Vec<ApiOutput>,
     ) -> Response {
+        // Upstream validates the options before the cache is asked anything.
+        watch_list::check_options(kind, &options, self.config.feature_gates.watch_list)?;
         let current = self.store.revision();
         let from = options.resource_version.unwrap_or(current);
         if from > current {
@@ -647,10 +654,13 @@ impl ApiServer {
                 current: current.0,
             });
         }
-        // A restarted apiserver's watch cache starts where it listed.
+        let streaming = options.send_initial_events;
+        // A restarted apiserver's watch cache starts where it listed; a streaming list asks
+        // only for a state not older than its version, which the cache's is.
+        let resumes_from = options.resource_version.filter(|_| !streaming);
         let cache = self.replicas.get(replica).map(|r| &r.process);
         if let Some(CacheRefusal::TooOld { oldest }) =
-            cache.and_then(|p| p.refuses_watch(kind, options.resource_version.map(|v| v.0), now))
+            cache.and_then(|p| p.refuses_watch(kind, resumes_from.map(|v| v.0), now))
         {
             return Err(ApiError::Gone {
                 requested: from.0,
@@ -666,16 +676,13 @@ impl ApiServer {
             options,
             delay: self.config.watch_delay,
         };
-        // Replay what the client missed since `from` before anything newer can be committed.
-        let concerns = watch.may_concern();
-        let pin = watch.pinned_name();
-        let backlog: Vec<WatchEvent> = self
-            .store
-            .changes_to_kind_since(kind, pin.as_deref(), from)?
-            .filter(|c| concerns(c))
-            .filter_map(|c| watch.event_for(c))
-            .collect();
-        drop(concerns);
+        // Replay what the client missed since `from` before anything newer can be committed; a
+        // streaming list sends the objects selected now instead.
+        let backlog = if streaming {
+            self.initial_events(&watch)
+        } else {
+            self.backlog(&watch, from)?
+        };
         let at = now + watch.delay;
         let id = self.watches.open(watch);
         for event in backlog {
@@ -685,6 +692,18 @@ impl ApiServer {
             out.push(ApiOutput::Schedule(now + timeout, ApiEvent::EndWatch(id)));
         }
         Ok(ResponseBody::Watch(id))
+    }
+
+    /// The changes `watch` missed since `from`, as its events.
+    fn backlog(&self, watch: &Watch, from: ResourceVersion) -> Result<Vec<WatchEvent>, ApiError> {
+        let concerns = watch.may_concern();
+        let pin = watch.pinned_name();
+        Ok(self
+            .store
+            .changes_to_kind_since(watch.kind, pin.as_deref(), from)?
+            .filter(|c| concerns(c))
+            .filter_map(|c| watch.event_for(c))
+            .collect())
     }
 
     fn normalize_key(&self, kind: Kind, key: &ObjectKey) -> ObjectKey {

@@ -15,13 +15,15 @@ pub mod request_path;
 pub mod restart;
 pub mod store;
 pub mod watch;
+pub mod watch_list;
 
 pub use hub::{ApiEvent, ApiOutput, ApiServer, ApiServerConfig, WriteRecord};
 pub use request::{
     ApiError, ClientId, ConnectionFailure, DeleteOptions, ListOptions, NodeStatusPatch, PatchOp,
-    PropagationPolicy, Request, RequestId, Response, ResponseBody, Subresource, UserInfo, Verb,
-    WatchId,
+    PropagationPolicy, Request, RequestId, ResourceVersionMatch, Response, ResponseBody,
+    Subresource, UserInfo, Verb, WatchId,
 };
 pub use request_path::{FlowControlMode, RequestPath, RequestPathConfig, ServiceCosts};
 pub use store::{Change, ChangeType, Store};
 pub use watch::WatchEvent;
+pub use watch_list::INITIAL_EVENTS_END_ANNOTATION;

@@ -215,6 +215,23 @@ pub struct ListOptions {
     /// For watches: `timeoutSeconds`, after which the server ends the watch (the modelled
     /// apiserver honours it; the ideal one keeps every watch open).
     pub timeout: Option<crate::sim::SimDuration>,
+    /// For watches: `sendInitialEvents=true`, a streaming list (KEP-3157): the objects
+    /// selected now as ADDED events, then a bookmark, then the changes.
+    pub send_initial_events: bool,
+    /// For watches: `resourceVersionMatch`; a streaming list needs `NotOlderThan`.
+    pub resource_version_match: Option<ResourceVersionMatch>,
+    /// For watches: `allowWatchBookmarks=true`; without it a streaming list's initial events
+    /// end with no bookmark to say so.
+    pub allow_watch_bookmarks: bool,
+}
+
+/// `resourceVersionMatch`: how a read's `resourceVersion` is to be understood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceVersionMatch {
+    /// The data is at least as new as the version given.
+    NotOlderThan,
+    /// The data is at exactly the version given.
+    Exact,
 }
 
 /// The body of a request.

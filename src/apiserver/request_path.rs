@@ -28,8 +28,10 @@
 //! linearizable etcd range of one object and a write an etcd commit, both from the etcd model
 //! (`etcd.rs`, whose backend quota this path does not enforce yet); a LIST is served from the
 //! watch cache at a base cost plus a cost per object returned; a watch's initialization a
-//! fixed cost (kubesim's watches resume from a list's version, so they send no initial
-//! objects).
+//! fixed cost (a watch that resumes from a list's version sends no initial objects), except a
+//! streaming list's (`watch_list.rs`), which costs what a LIST of the objects it sends does.
+//! The memory estimate counts what LIST answers hold while they are built and sent
+//! ([`LIST_MEMORY_FACTOR`] × the answer) and a streaming list's one object in flight.
 //!
 //! A refused request stays with the hub, so the client's transport can send the very same
 //! request again under the same id ([`ApiServer::resend`]) or give it up
@@ -50,6 +52,7 @@ use super::request::{
     ApiError, ClientId, ConnectionFailure, Request, RequestId, Response, Subresource, Verb, WatchId,
 };
 use super::restart::CacheRefusal;
+use super::watch_list::{serves_streaming_list, streaming_list_memory};
 use crate::sim::{SimDuration, SimTime};
 
 /// Which request path the apiserver runs (`spec.apiserver.flowControl`).
@@ -373,6 +376,9 @@ impl ApiServer {
         } else {
             0
         };
+        // With the `WatchList` gate off upstream estimates every WATCH at the minimum.
+        let sends_initial_events =
+            serves_streaming_list(request, self.config.feature_gates.watch_list);
         let digest = RequestDigest {
             user: &request.user,
             verb,
@@ -386,6 +392,7 @@ impl ApiServer {
             work: WorkInputs {
                 object_count,
                 watchers: u32::try_from(watchers).unwrap_or(u32::MAX),
+                sends_initial_events,
                 ..WorkInputs::default()
             },
         };
@@ -415,6 +422,11 @@ impl ApiServer {
         };
         let verb = request.verb;
         let client = request.client;
+        // A streaming list is served like a LIST from the cache: its objects are counted now,
+        // and sent when it completes and its watch opens.
+        let streamed = self
+            .serves_streaming_list(request)
+            .then(|| self.initial_event_count(request));
         let unready = match (verb, self.replicas.get(replica)) {
             (Verb::List | Verb::Watch, Some(r)) => r.process.refuses_list(request.kind, now),
             _ => None,
@@ -456,15 +468,15 @@ impl ApiServer {
             return;
         };
         // A cache's refusal costs what an empty LIST does.
-        let service = if unready.is_some() {
-            path.costs.list_base
-        } else {
-            path.service_time(now, verb, returned)
+        let service = match (unready, streamed) {
+            (Some(_), _) => path.costs.list_base,
+            (None, Some(objects)) => path.service_time(now, Verb::List, objects),
+            (None, None) => path.service_time(now, verb, returned),
         };
-        let memory = if verb == Verb::List {
-            LIST_MEMORY_FACTOR * returned * path.costs.object_bytes
-        } else {
-            0
+        let memory = match (verb, unready, streamed) {
+            (Verb::List, _, _) => LIST_MEMORY_FACTOR * returned * path.costs.object_bytes,
+            (Verb::Watch, None, Some(_)) => streaming_list_memory(path.costs.object_bytes),
+            _ => 0,
         };
         path.list_memory.0 += memory;
         path.list_memory.1 = path.list_memory.1.max(path.list_memory.0);

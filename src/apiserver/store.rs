@@ -20,6 +20,10 @@ pub enum ChangeType {
     Modified,
     /// Removed.
     Deleted,
+    /// Only on a watch, never committed: a BOOKMARK, which carries a resourceVersion the
+    /// watch has reached (and, ending a streaming list's initial events, the annotation
+    /// `k8s.io/initial-events-end`) in an object of the kind with nothing else set.
+    Bookmark,
 }
 
 impl ChangeType {
@@ -29,6 +33,7 @@ impl ChangeType {
             ChangeType::Added => "ADDED",
             ChangeType::Modified => "MODIFIED",
             ChangeType::Deleted => "DELETED",
+            ChangeType::Bookmark => "BOOKMARK",
         }
     }
 }

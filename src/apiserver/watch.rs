@@ -123,6 +123,8 @@ impl Watch {
                 (true, false) => Some(ChangeType::Deleted),
                 (false, false) => None,
             },
+            // Never committed: the hub makes bookmarks, not the store.
+            ChangeType::Bookmark => None,
         }?;
         Some(WatchEvent {
             change: seen,

@@ -14,21 +14,27 @@
 //! * after a failure, the reflector's backoff (800 ms doubling to 30 s, jitter 1.0): the next
 //!   request is sent when the backoff is over, so the informer needs no timer of its own.
 //!
-//! Streaming lists (`WatchListClient`) are off here: kubesim's apiserver does not serve
-//! `sendInitialEvents` watches, so every round starts with a LIST, as client-go does when the
-//! server refuses a streaming list. Each informer draws its watch timeouts and backoff jitter
-//! from its own stream, `client/reflector/<client id>/<resource>`.
+//! With client-go's `WatchListClient` gate on (`spec.clientFeatureGates`; read when the informer
+//! starts) a round starts with a streaming list instead: a WATCH with `sendInitialEvents=true`.
+//! Its initial events are gathered apart (client-go's temporary store) and replace the cache
+//! only when the bookmark that ends them arrives, with the same deltas a LIST would have given;
+//! the informer is synced, and follows changes on that same watch, from then on. A server that
+//! refuses the streaming list (its `WatchList` gate off: 422) sends the round to a LIST.
+//!
+//! Each informer draws its watch timeouts and backoff jitter from its own stream,
+//! `client/reflector/<client id>/<resource>`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::reflector::{
-    Failure, Reflector, ReflectorAction, ReflectorConfig, ReflectorPhase, WatchEnd,
+    Failure, ListFrom, Reflector, ReflectorAction, ReflectorConfig, ReflectorPhase, WatchEnd,
 };
 use crate::api::{Kind, Object, ObjectKey, ResourceVersion};
+use crate::apiserver::watch_list::is_initial_events_end;
 use crate::apiserver::{
-    ApiError, ChangeType, ClientId, ConnectionFailure, ListOptions, Request, RequestId, Response,
-    ResponseBody, UserInfo, WatchEvent, WatchId,
+    ApiError, ChangeType, ClientId, ConnectionFailure, ListOptions, Request, RequestId,
+    ResourceVersionMatch, Response, ResponseBody, UserInfo, WatchEvent, WatchId,
 };
 use crate::component::ComponentContext;
 use crate::sim::{SimRng, SimTime};
@@ -44,6 +50,44 @@ pub enum Delta {
     Deleted(Arc<Object>),
 }
 
+/// What a watch event did to an informer's cache, for its component to act on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatchDeltas {
+    /// Nothing to act on: a bookmark, or an initial event of a streaming list (kept apart
+    /// until the list ends).
+    Nothing,
+    /// One change.
+    One(Delta),
+    /// A streaming list ended: the cache was replaced, with these deltas against the old one
+    /// (as a LIST's answer gives), and the informer is synced.
+    Synced(Vec<Delta>),
+}
+
+impl WatchDeltas {
+    /// The deltas, in order.
+    pub fn as_slice(&self) -> &[Delta] {
+        match self {
+            WatchDeltas::Nothing => &[],
+            WatchDeltas::One(delta) => std::slice::from_ref(delta),
+            WatchDeltas::Synced(deltas) => deltas,
+        }
+    }
+}
+
+impl IntoIterator for WatchDeltas {
+    type Item = Delta;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Delta>, std::vec::IntoIter<Delta>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            WatchDeltas::Nothing => (None, Vec::new()),
+            WatchDeltas::One(delta) => (Some(delta), Vec::new()),
+            WatchDeltas::Synced(deltas) => (None, deltas),
+        };
+        one.into_iter().chain(many)
+    }
+}
+
 /// What the informer is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pending {
@@ -53,6 +97,8 @@ enum Pending {
     List(RequestId),
     /// The answer to its WATCH.
     Watch(RequestId),
+    /// The answer to its streaming list (a WATCH with initial events).
+    Stream(RequestId),
     /// Events on its open watch.
     Open(WatchId),
 }
@@ -67,6 +113,9 @@ pub struct InformerHealth {
     pub following: u64,
     /// LISTs answered (with objects or an error), first lists included.
     pub lists: u64,
+    /// Streaming lists that filled the cache (their initial events ended); one the server
+    /// refused sent its round to a LIST, counted in `lists`.
+    pub stream_lists: u64,
     /// WATCH requests answered (opened or refused).
     pub watches: u64,
     /// Backoffs decided.
@@ -74,9 +123,9 @@ pub struct InformerHealth {
 }
 
 impl InformerHealth {
-    /// LISTs beyond each informer's first: the relists.
+    /// LISTs and streaming lists beyond each informer's first: the relists.
     pub fn relists(&self) -> u64 {
-        self.lists.saturating_sub(self.informers)
+        (self.lists + self.stream_lists).saturating_sub(self.informers)
     }
 
     /// What the informers of a process that stopped leave to their component's counters when
@@ -96,6 +145,7 @@ impl std::ops::AddAssign for InformerHealth {
         self.informers += other.informers;
         self.following += other.following;
         self.lists += other.lists;
+        self.stream_lists += other.stream_lists;
         self.watches += other.watches;
         self.backoffs += other.backoffs;
     }
@@ -116,7 +166,12 @@ pub struct Informer {
     following: bool,
     /// LIST and WATCH requests answered.
     answered: (u64, u64),
+    /// Streaming lists whose initial events ended.
+    stream_lists: u64,
     cache: BTreeMap<ObjectKey, Arc<Object>>,
+    /// A streaming list's initial events so far, until the bookmark that ends them (`None`
+    /// when no streaming list is open).
+    initial: Option<BTreeMap<ObjectKey, Arc<Object>>>,
     synced: bool,
 }
 
@@ -150,7 +205,9 @@ impl Informer {
             pending: Pending::Nothing,
             following: false,
             answered: (0, 0),
+            stream_lists: 0,
             cache: BTreeMap::new(),
+            initial: None,
             synced: false,
         }
     }
@@ -160,7 +217,7 @@ impl Informer {
         self.kind
     }
 
-    /// Whether the first list has been received.
+    /// Whether the first list (or streaming list) has been received.
     pub fn has_synced(&self) -> bool {
         self.synced
     }
@@ -177,13 +234,17 @@ impl Informer {
             informers: 1,
             following: u64::from(self.following),
             lists: self.answered.0,
+            stream_lists: self.stream_lists,
             watches: self.answered.1,
             backoffs: stats.backoffs,
         }
     }
 
-    /// Starts the first round (a LIST).
+    /// Starts the first round: a LIST, or a streaming list if the client's `WatchListClient`
+    /// gate is on.
     pub fn start(&mut self, cx: &mut ComponentContext<'_>) {
+        self.reflector
+            .set_watch_list(cx.client_gates().watch_list_client);
         let now = cx.now();
         let action = self.drive(cx, |reflector, rng| reflector.start(now, rng));
         self.act(action, cx);
@@ -206,7 +267,7 @@ impl Informer {
                         items,
                         resource_version,
                     }) => {
-                        let deltas = self.replace(items);
+                        let deltas = self.replace(items.iter().cloned());
                         self.synced = true;
                         let rv = resource_version.0;
                         let action = self.drive(cx, |r, rng| r.on_list(now, rv, rng));
@@ -241,6 +302,24 @@ impl Informer {
                 }
                 Some(Vec::new())
             }
+            Pending::Stream(id) if id == request => {
+                self.pending = Pending::Nothing;
+                match response {
+                    Ok(ResponseBody::Watch(watch)) => {
+                        // Not following yet: the cache fills when the initial events end.
+                        self.pending = Pending::Open(*watch);
+                        self.initial = Some(BTreeMap::new());
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        self.following = false;
+                        let failure = failure(error);
+                        let action = self.drive(cx, |r, rng| r.on_watch_refused(now, failure, rng));
+                        self.act(action, cx);
+                    }
+                }
+                Some(Vec::new())
+            }
             _ => None,
         }
     }
@@ -253,6 +332,7 @@ impl Informer {
         }
         self.pending = Pending::Nothing;
         self.following = false;
+        self.initial = None;
     }
 
     /// Whether `watch` is this informer's watch.
@@ -260,13 +340,31 @@ impl Informer {
         self.pending == Pending::Open(watch)
     }
 
-    /// Applies a watch event that arrived at `now` to the cache; returns the delta.
-    pub fn on_watch_event(&mut self, event: &WatchEvent, now: SimTime) -> Delta {
-        let _ = self
-            .reflector
-            .on_event(now, event.resource_version.0, false);
+    /// Applies a watch event that arrived at `now` to the cache (or, during a streaming list's
+    /// initial events, to what will replace it); returns what changed.
+    pub fn on_watch_event(&mut self, event: &WatchEvent, now: SimTime) -> WatchDeltas {
+        let end = is_initial_events_end(event);
+        let _ = self.reflector.on_event(now, event.resource_version.0, end);
+        if let Some(initial) = self.initial.as_mut() {
+            if end {
+                return self.end_initial_events();
+            }
+            // client-go's temporary store: the events before the end bookmark build the state
+            // that replaces the cache at once.
+            let key = event.object.key();
+            match event.change {
+                ChangeType::Added | ChangeType::Modified => {
+                    initial.insert(key, Arc::clone(&event.object));
+                }
+                ChangeType::Deleted => {
+                    initial.remove(&key);
+                }
+                ChangeType::Bookmark => {}
+            }
+            return WatchDeltas::Nothing;
+        }
         let key = event.object.key();
-        match event.change {
+        WatchDeltas::One(match event.change {
             ChangeType::Added | ChangeType::Modified => {
                 match self.cache.insert(key, Arc::clone(&event.object)) {
                     Some(old) => Delta::Updated(old, Arc::clone(&event.object)),
@@ -280,7 +378,20 @@ impl Informer {
                     .unwrap_or_else(|| Arc::clone(&event.object));
                 Delta::Deleted(last)
             }
-        }
+            // A bookmark only moves the version the reflector resumes from.
+            ChangeType::Bookmark => return WatchDeltas::Nothing,
+        })
+    }
+
+    /// The bookmark ending a streaming list's initial events arrived: they replace the cache,
+    /// the informer is synced and follows changes on the same watch.
+    fn end_initial_events(&mut self) -> WatchDeltas {
+        let initial = self.initial.take().unwrap_or_default();
+        let deltas = self.replace(initial.into_values());
+        self.synced = true;
+        self.following = true;
+        self.stream_lists += 1;
+        WatchDeltas::Synced(deltas)
     }
 
     /// The stream of `watch` ended; returns whether it was this informer's. The reflector
@@ -290,6 +401,8 @@ impl Informer {
             return false;
         }
         self.pending = Pending::Nothing;
+        // A streaming list cut off before its end leaves the cache as it was.
+        self.initial = None;
         let now = cx.now();
         let action = self.drive(cx, |r, rng| r.on_watch_ended(now, WatchEnd::Closed, rng));
         // A very short watch sends the reflector back to a LIST.
@@ -340,14 +453,29 @@ impl Informer {
                     self.pending = Pending::Watch(cx.api.submit(at, watch, cx.out));
                     return;
                 }
+                ReflectorAction::StreamList { from, timeout } => {
+                    let mut options = self.options.clone();
+                    options.resource_version = match from {
+                        ListFrom::NotOlderThan(rv) => Some(ResourceVersion(rv)),
+                        // "" (the latest): the reflector never streams from "0".
+                        ListFrom::Latest | ListFrom::Any => None,
+                    };
+                    options.timeout = Some(timeout);
+                    options.send_initial_events = true;
+                    options.resource_version_match = Some(ResourceVersionMatch::NotOlderThan);
+                    options.allow_watch_bookmarks = true;
+                    let stream =
+                        Request::watch(self.client, self.user.clone(), self.kind, "", options);
+                    self.pending = Pending::Stream(cx.api.submit(at, stream, cx.out));
+                    return;
+                }
                 ReflectorAction::WaitUntil(until) => {
                     // Nothing happens to a backing-off reflector before `until` but its timer:
                     // decide now what it sends then.
                     at = until;
                     action = self.drive(cx, |r, rng| r.on_timer(until, rng));
                 }
-                // Streaming lists are off; nothing else to send.
-                ReflectorAction::StreamList { .. } | ReflectorAction::Continue => return,
+                ReflectorAction::Continue => return,
             }
         }
     }
@@ -358,17 +486,17 @@ impl Informer {
     }
 
     /// Replaces the cache with a list; returns the deltas against the old cache.
-    fn replace(&mut self, items: &[Arc<Object>]) -> Vec<Delta> {
+    fn replace(&mut self, items: impl IntoIterator<Item = Arc<Object>>) -> Vec<Delta> {
         let mut fresh: BTreeMap<ObjectKey, Arc<Object>> = BTreeMap::new();
         let mut deltas = Vec::new();
         for item in items {
             let key = item.key();
             match self.cache.get(&key) {
                 Some(old) if old.meta().resource_version == item.meta().resource_version => {}
-                Some(old) => deltas.push(Delta::Updated(Arc::clone(old), Arc::clone(item))),
-                None => deltas.push(Delta::Added(Arc::clone(item))),
+                Some(old) => deltas.push(Delta::Updated(Arc::clone(old), Arc::clone(&item))),
+                None => deltas.push(Delta::Added(Arc::clone(&item))),
             }
-            fresh.insert(key, Arc::clone(item));
+            fresh.insert(key, item);
         }
         for (key, old) in &self.cache {
             if !fresh.contains_key(key) {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::informer::{Delta, Informer, InformerHealth};
+use super::informer::{Delta, Informer, InformerHealth, WatchDeltas};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::{ClientId, ListOptions, RequestId, Response, UserInfo, WatchEvent, WatchId};
 use crate::component::ComponentContext;
@@ -124,13 +124,13 @@ impl InformerSet {
     }
 
     /// Routes a watch event that arrived at `now` to the informer whose watch it is: its kind
-    /// and delta, or None.
+    /// and deltas, or None.
     pub fn on_watch_event(
         &mut self,
         watch: WatchId,
         event: &WatchEvent,
         now: SimTime,
-    ) -> Option<(Kind, Delta)> {
+    ) -> Option<(Kind, WatchDeltas)> {
         let informer = self.informers.iter_mut().find(|i| i.owns_watch(watch))?;
         Some((informer.kind(), informer.on_watch_event(event, now)))
     }

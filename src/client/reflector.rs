@@ -261,6 +261,12 @@ impl Reflector {
         self.last_rv
     }
 
+    /// Turns streaming lists on or off (`WatchListClient`, as the process's gates say) for the
+    /// rounds it starts from now on.
+    pub fn set_watch_list(&mut self, on: bool) {
+        self.config.watch_list = on;
+    }
+
     /// What it has sent so far.
     pub fn stats(&self) -> ReflectorStats {
         self.stats

@@ -16,6 +16,7 @@
 //! Policy spell out ([`kube_scheduler::ResourceSpec`], [`kube_scheduler::UtilizationShapePoint`])
 //! live here, so that the Policy document needs no plugin.
 
+pub mod feature_gates;
 pub mod gpu_sharing;
 pub mod kube_controller_manager;
 pub mod kube_proxy;

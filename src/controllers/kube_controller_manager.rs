@@ -328,8 +328,8 @@ impl Component for KubeControllerManager {
         event: &WatchEvent,
         cx: &mut ComponentContext<'_>,
     ) {
-        if let Some((kind, delta)) = self.informers.on_watch_event(watch, event, cx.now()) {
-            self.fan_out(kind, std::slice::from_ref(&delta), cx);
+        if let Some((kind, deltas)) = self.informers.on_watch_event(watch, event, cx.now()) {
+            self.fan_out(kind, deltas.as_slice(), cx);
         }
     }
 

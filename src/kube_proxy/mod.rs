@@ -295,6 +295,35 @@ impl ProxyNode {
         let Some((kind, deltas, first_list)) = answered else {
             return;
         };
+        self.on_deltas(kind, deltas, first_list, env);
+    }
+
+    fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent, env: &mut Env<'_, '_>) {
+        let now = env.now;
+        let answered = self
+            .informers()
+            .into_iter()
+            .find(|(_, informer)| informer.owns_watch(watch))
+            .map(|(kind, informer)| {
+                let was_synced = informer.has_synced();
+                let deltas = informer.on_watch_event(event, now);
+                (kind, deltas, !was_synced && informer.has_synced())
+            });
+        // A streaming list fills the cache at its end bookmark: that is a first list too.
+        if let Some((kind, deltas, first_list)) = answered {
+            self.on_deltas(kind, deltas, first_list, env);
+        }
+    }
+
+    /// Hands an informer's deltas to the proxier; after the first lists of Services and of
+    /// EndpointSlices, the first sync.
+    fn on_deltas(
+        &mut self,
+        kind: Kind,
+        deltas: impl IntoIterator<Item = Delta>,
+        first_list: bool,
+        env: &mut Env<'_, '_>,
+    ) {
         for delta in deltas {
             self.on_delta(kind, delta, env);
         }
@@ -303,18 +332,6 @@ impl ProxyNode {
             // `OnServiceSynced` / `OnEndpointSlicesSynced`: the first sync, straight away.
             self.initialized = true;
             self.sync(false, env);
-        }
-    }
-
-    fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent, env: &mut Env<'_, '_>) {
-        let now = env.now;
-        let delta = self
-            .informers()
-            .into_iter()
-            .find(|(_, informer)| informer.owns_watch(watch))
-            .map(|(kind, informer)| (kind, informer.on_watch_event(event, now)));
-        if let Some((kind, delta)) = delta {
-            self.on_delta(kind, delta, env);
         }
     }
 

@@ -342,11 +342,11 @@ impl NodeAgent {
 
     fn on_watch_event(&mut self, watch: WatchId, event: &WatchEvent, env: &mut Env<'_, '_>) {
         if self.node_informer.owns_watch(watch) {
-            let delta = self.node_informer.on_watch_event(event, env.now);
-            self.node_deltas(vec![delta], env);
+            let deltas = self.node_informer.on_watch_event(event, env.now);
+            self.node_deltas(deltas.into_iter().collect(), env);
         } else if self.pod_informer.owns_watch(watch) {
-            let delta = self.pod_informer.on_watch_event(event, env.now);
-            self.pod_deltas(vec![delta], env);
+            let deltas = self.pod_informer.on_watch_event(event, env.now);
+            self.pod_deltas(deltas.into_iter().collect(), env);
         }
     }
 

@@ -196,7 +196,8 @@ impl Healing {
                 return;
             }
             ChangeType::Added => self.created.push(now),
-            ChangeType::Modified => {}
+            // A bookmark is never committed; a modification creates nothing.
+            ChangeType::Modified | ChangeType::Bookmark => {}
         }
         if self.marked.contains(&uid) {
             return;

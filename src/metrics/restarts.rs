@@ -84,7 +84,9 @@ fn outcome(
     RestartOutcome {
         record,
         recovered_at,
-        relists: end.informers.lists - baseline.informers.lists,
+        // A streaming list that filled a cache is that informer's relist as much as a LIST.
+        relists: (end.informers.lists + end.informers.stream_lists)
+            - (baseline.informers.lists + baseline.informers.stream_lists),
         too_many_requests: end.too_many_requests - baseline.too_many_requests,
         informers_not_following_peak: after
             .iter()

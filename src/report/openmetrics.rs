@@ -621,8 +621,13 @@ const COLUMNS: &[Column] = &[
         &[(None, |s| count(s.clients?.informers.lists))],
     ),
     Column::counter(
+        "kubesim_reflector_streaming_lists",
+        "Streaming lists (WATCH with sendInitialEvents) that filled an informer's cache.",
+        &[(None, |s| count(s.clients?.informers.stream_lists))],
+    ),
+    Column::counter(
         "kubesim_reflector_relists",
-        "LIST requests of informers beyond each one's first.",
+        "LIST requests and streaming lists of informers beyond each one's first.",
         &[(None, |s| count(s.clients?.informers.relists()))],
     ),
     Column::counter(
@@ -637,7 +642,7 @@ const COLUMNS: &[Column] = &[
     ),
     Column::gauge(
         "kubesim_apiserver_list_memory_bytes",
-        "Memory the LIST answers being served hold (5 x objects x 2 KiB), the apiserver memory estimate.",
+        "Memory the LIST answers being served hold (5 x objects x 2 KiB) and streaming lists sending their initial events (2 KiB each), the apiserver memory estimate.",
         &[(None, |s| count(s.clients?.list_memory_bytes))],
     )
     .unit("bytes"),
@@ -1335,6 +1340,10 @@ mod tests {
         ("informers", "kubesim_informers"),
         ("informers_following", "kubesim_informers_following"),
         ("reflector_lists_total", "kubesim_reflector_lists"),
+        (
+            "reflector_streaming_lists_total",
+            "kubesim_reflector_streaming_lists",
+        ),
         ("reflector_relists_total", "kubesim_reflector_relists"),
         ("reflector_watches_total", "kubesim_reflector_watches"),
         ("reflector_backoffs_total", "kubesim_reflector_backoffs"),

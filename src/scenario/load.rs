@@ -28,6 +28,7 @@ use crate::api::node::{LABEL_HOSTNAME, LABEL_ZONE, Node};
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::{ApiServerConfig, PropagationPolicy};
 use crate::client::qps_defaults::{self, ClientConnectionDefaults};
+use crate::config::feature_gates::ClientFeatureGates;
 use crate::config::gpu_sharing::Policy;
 use crate::config::kube_controller_manager::{
     KubeControllerManagerConfig, MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS, MAX_MAX_ENDPOINTS_PER_SLICE,
@@ -80,6 +81,8 @@ pub struct Scenario {
     pub kube_proxy: KubeProxySettings,
     /// Client populations (`spec.clients`), in the order written.
     pub clients: Vec<ClientPopulation>,
+    /// client-go's feature gates of every client (`spec.clientFeatureGates`).
+    pub client_feature_gates: ClientFeatureGates,
     /// Things kubesim ignored, for `--verbose` and the report.
     pub notes: Vec<Note>,
     /// Things the user should know even without `--verbose` (an object defined twice).
@@ -818,6 +821,10 @@ fn assemble(
                         .map_or(defaults.default_unreachable_toleration_seconds, |s| s.value),
                     replicas: apiserver_replicas(api, &at)?,
                     goaway_chance_ppb: goaway_chance(api, &at)?,
+                    feature_gates: super::feature_gates::apiserver(
+                        api.feature_gates.as_ref(),
+                        |written| locator.at(&written.referenced),
+                    )?,
                     ..defaults
                 },
                 sample_every,
@@ -897,6 +904,11 @@ fn assemble(
         Some(d) => super::populations::client_populations(&d.spec.clients, &at)?,
         None => Vec::new(),
     };
+    let client_feature_gates = super::feature_gates::client(
+        doc.as_ref()
+            .and_then(|d| d.spec.client_feature_gates.as_ref()),
+        |written| locator.at(&written.referenced),
+    )?;
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
         name,
@@ -914,6 +926,7 @@ fn assemble(
         kubelet,
         kube_proxy,
         clients,
+        client_feature_gates,
         notes: inputs.notes,
         warnings: inputs.warnings,
         root: base.to_path_buf(),

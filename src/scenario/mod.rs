@@ -3,6 +3,7 @@
 //! referenced files live here; building a world from a loaded scenario is [`crate::world`]'s job.
 
 pub mod error;
+mod feature_gates;
 mod flow_control;
 mod leader_election;
 pub mod load;

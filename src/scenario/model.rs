@@ -90,6 +90,9 @@ pub struct ScenarioSpec {
     /// Client populations beside the components: per-node agents, operators, scrapers.
     #[serde(default)]
     pub clients: Vec<Spanned<ClientPopulationSpec>>,
+    /// client-go's feature gates of every client of the run, by name: `WatchListClient`
+    /// (default false).
+    pub client_feature_gates: Option<Spanned<BTreeMap<String, bool>>>,
     /// Output settings.
     #[serde(default)]
     pub report: ReportSpec,
@@ -559,6 +562,8 @@ pub struct ApiServerSpec {
     /// `--goaway-chance`: the probability that a request makes its client reconnect through
     /// the load balancer (default 0, at most 0.02).
     pub goaway_chance: Option<Spanned<f64>>,
+    /// `--feature-gates` kubesim models, by name: `WatchList` (default false).
+    pub feature_gates: Option<Spanned<BTreeMap<String, bool>>>,
 }
 
 /// `spec.apiserver.dynamicFlowControl`: the dynamic mode's token bucket.

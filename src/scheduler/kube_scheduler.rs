@@ -496,8 +496,10 @@ impl KubeScheduler {
         event: &WatchEvent,
         now: SimTime,
     ) -> Vec<(SimTime, SchedulerTimer)> {
-        if let Some((kind, d)) = self.informers.on_watch_event(watch, event, now) {
-            self.on_delta(kind, d, now);
+        if let Some((kind, deltas)) = self.informers.on_watch_event(watch, event, now) {
+            for d in deltas {
+                self.on_delta(kind, d, now);
+            }
         }
         self.maybe_start_cycle(now)
     }

@@ -24,6 +24,7 @@ use crate::apiserver::{
 use crate::client::informer::InformerHealth;
 use crate::client::lease_lock::LeaseLock;
 use crate::component::{Component, ComponentContext, Timer};
+use crate::config::feature_gates::ClientFeatureGates;
 use crate::config::kube_controller_manager::KubeControllerManagerConfig;
 use crate::config::leader_election::LeaderElectionSettings;
 use crate::controllers::deployment::DeploymentController;
@@ -217,12 +218,20 @@ pub struct World {
     transport: Option<Transport>,
     /// The run's random streams, handed to components as they act.
     streams: RngStreams,
+    /// client-go's feature gates of every client (`spec.clientFeatureGates`).
+    client_gates: ClientFeatureGates,
 }
 
 impl World {
     /// The apiserver.
     pub fn api(&self) -> &ApiServer {
         &self.api
+    }
+
+    /// Gives every client client-go's `gates` from now on (a world made by [`with_components`]
+    /// has them all off; informers read them when they start).
+    pub fn set_client_gates(&mut self, gates: ClientFeatureGates) {
+        self.client_gates = gates;
     }
 
     /// The clients' rate limiters and retries, when the apiserver is modelled.
@@ -277,7 +286,8 @@ impl World {
             &mut self.outputs,
             &mut timers,
             self.streams,
-        );
+        )
+        .with_client_gates(self.client_gates);
         handle(component.as_mut(), &mut cx);
         for (at, timer) in timers.drain(..) {
             ctx.schedule_at(at, Event::Timer(id, timer));
@@ -726,6 +736,7 @@ pub fn with_components(
         spare_outputs: Vec::new(),
         transport,
         streams,
+        client_gates: ClientFeatureGates::default(),
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index: BTreeMap::new(),
@@ -914,6 +925,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         spare_outputs: Vec::new(),
         transport,
         streams,
+        client_gates: scenario.client_feature_gates,
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index,

@@ -30,4 +30,5 @@ mod store_watch;
 mod support;
 mod sweep;
 mod validation;
+mod watch_list;
 mod zone_disruption;

@@ -350,7 +350,7 @@ fn selector(label: &str, field: &str, from: Option<u64>) -> ListOptions {
             Err(e) => panic!("field selector {field:?} does not parse: {e}"),
         }),
         resource_version: from.map(ResourceVersion),
-        timeout: None,
+        ..ListOptions::default()
     }
 }
 
@@ -2385,4 +2385,160 @@ fn watch_from_a_future_version_is_refused() {
         }
         Ok(other) => panic!("expected TooLargeResourceVersion, got {other:?}"),
     }
+}
+
+// =============================================================================================
+// Streaming lists (KEP-3157): a watch with sendInitialEvents
+// =============================================================================================
+
+/// `sendInitialEvents=true`, `resourceVersionMatch=NotOlderThan`, `allowWatchBookmarks=true`
+/// from `from` (none: the latest), as client-go's reflector sends them, with a field selector.
+fn streaming(field: &str, from: Option<u64>) -> ListOptions {
+    ListOptions {
+        send_initial_events: true,
+        resource_version_match: Some(kubesim::apiserver::ResourceVersionMatch::NotOlderThan),
+        allow_watch_bookmarks: true,
+        ..selector("", field, from)
+    }
+}
+
+fn with_watch_list(on: bool) -> ApiServerConfig {
+    let mut config = ApiServerConfig::default();
+    config.feature_gates.watch_list = on;
+    config
+}
+
+/// Three pods on n0, n0 and n1 in namespace a, then one on n0 in b. The first pod of a
+/// namespace makes the hub create the namespace right after it: p1 is version 1, namespace a
+/// 2, p2 3, p3 4, q1 5, namespace b 6.
+fn three_and_one(h: &mut Harness) {
+    for (i, (ns, name, node)) in [("a", "p1", "n0"), ("a", "p2", "n0"), ("a", "p3", "n1")]
+        .into_iter()
+        .chain([("b", "q1", "n0")])
+        .enumerate()
+    {
+        h.ok(
+            ms(10 * (i as u64 + 1)),
+            Request::create(WRITER, user(), pod(ns, name, node, &[])),
+        );
+    }
+}
+
+#[test]
+fn a_streaming_list_sends_exactly_the_selected_objects_then_the_end_bookmark() {
+    let mut h = Harness::new(with_watch_list(true), 1);
+    three_and_one(&mut h);
+    assert_eq!(h.api.store().revision(), ResourceVersion(6));
+    // A kubelet's streaming list of n0's pods, asking for a state not older than version 2:
+    // the cache's state now — p1 (1), p2 (3) and q1 (5), in key order, each ADDED at its own
+    // version — not p3 (on n1); then the bookmark at the cache's version, 6. p4 is 7.
+    let on_n0 = h.watch(
+        ms(100),
+        Kind::Pod,
+        "",
+        streaming("spec.nodeName=n0", Some(2)),
+    );
+    // Namespace a's pods, from the latest: p1, p2, p3.
+    let in_a = h.watch(ms(100), Kind::Pod, "a", streaming("", None));
+    h.ok(
+        ms(200),
+        Request::create(WRITER, user(), pod("a", "p4", "n0", &[])),
+    );
+    h.run_to_end();
+    let n = |s: &str| s.to_string();
+    assert_eq!(
+        h.events(on_n0),
+        vec![
+            (ChangeType::Added, 1, n("p1")),
+            (ChangeType::Added, 3, n("p2")),
+            (ChangeType::Added, 5, n("q1")),
+            (ChangeType::Bookmark, 6, n("")),
+            // Then the watch goes on like any other.
+            (ChangeType::Added, 7, n("p4")),
+        ]
+    );
+    assert_eq!(
+        h.events(in_a),
+        vec![
+            (ChangeType::Added, 1, n("p1")),
+            (ChangeType::Added, 3, n("p2")),
+            (ChangeType::Added, 4, n("p3")),
+            (ChangeType::Bookmark, 6, n("")),
+            (ChangeType::Added, 7, n("p4")),
+        ]
+    );
+    // The bookmark is a Pod with nothing but its version and the end annotation.
+    let bookmarks: Vec<&WatchEvent> = h
+        .deliveries
+        .iter()
+        .filter(|(_, _, e)| e.change == ChangeType::Bookmark)
+        .map(|(_, _, e)| e)
+        .collect();
+    assert_eq!(bookmarks.len(), 2);
+    for b in bookmarks {
+        assert!(kubesim::apiserver::watch_list::is_initial_events_end(b));
+        assert_eq!(b.object.kind(), Kind::Pod);
+        assert_eq!(
+            b.object
+                .meta()
+                .annotations
+                .get(kubesim::apiserver::INITIAL_EVENTS_END_ANNOTATION)
+                .map(String::as_str),
+            Some("true")
+        );
+    }
+}
+
+#[test]
+fn a_streaming_list_is_refused_422_when_the_watch_list_gate_is_off() {
+    let mut h = Harness::new(with_watch_list(false), 1);
+    three_and_one(&mut h);
+    let refused = error_of(
+        "streaming list",
+        h.call(
+            ms(100),
+            Request::watch(WRITER, user(), Kind::Pod, "", streaming("", None)),
+        ),
+    );
+    assert_eq!(refused.code(), 422);
+    // Nothing was opened and nothing is delivered; a plain watch is served as before.
+    assert_eq!(h.api.watches().open_count(), 0);
+    let plain = h.watch(ms(110), Kind::Pod, "", selector("", "", Some(6)));
+    h.ok(
+        ms(200),
+        Request::create(WRITER, user(), pod("a", "p4", "n0", &[])),
+    );
+    h.run_to_end();
+    assert_eq!(
+        h.events(plain),
+        vec![(ChangeType::Added, 7, "p4".to_string())]
+    );
+}
+
+#[test]
+fn a_streaming_list_from_a_compacted_version_gets_the_current_state_not_a_410() {
+    // History of 2 changes: only versions 5 and 6 are kept after the 6 commits. A watch
+    // resuming from 1 is 410; a streaming list "not older than 1" is the state now: q1 (5),
+    // then the bookmark at 6.
+    let mut config = config(2);
+    config.feature_gates.watch_list = true;
+    let mut h = Harness::new(config, 1);
+    three_and_one(&mut h);
+    let resumed = error_of(
+        "resume from 1",
+        h.call(
+            ms(100),
+            Request::watch(WRITER, user(), Kind::Pod, "", selector("", "", Some(1))),
+        ),
+    );
+    assert_eq!(resumed.code(), 410);
+    let stream = h.watch(ms(110), Kind::Pod, "b", streaming("", Some(1)));
+    h.run_to_end();
+    assert_eq!(
+        h.events(stream),
+        vec![
+            (ChangeType::Added, 5, "q1".to_string()),
+            (ChangeType::Bookmark, 6, String::new()),
+        ]
+    );
 }

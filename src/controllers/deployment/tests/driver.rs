@@ -362,9 +362,10 @@ impl Component for Driver {
         if self.replica_sets.owns_watch(watch) {
             self.replica_sets.on_watch_event(event, cx.now());
         } else if self.pods.owns_watch(watch) {
-            let delta = self.pods.on_watch_event(event, cx.now());
-            if let (true, Delta::Added(pod)) = (self.kubelets_only, delta) {
-                self.pod_appeared(pod.key(), cx);
+            for delta in self.pods.on_watch_event(event, cx.now()) {
+                if let (true, Delta::Added(pod)) = (self.kubelets_only, delta) {
+                    self.pod_appeared(pod.key(), cx);
+                }
             }
         } else {
             return;
