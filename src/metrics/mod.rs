@@ -422,6 +422,6 @@ mod tests {
     fn spread_is_the_population_standard_deviation() {
         // Shares 25 % and 75 %: mean 50, deviations ±25, std 25.
         let nodes = [(1000, 4000), (3000, 4000), (0, 0)];
-        assert!((spread_pct(nodes.iter()) - 25.0).abs() < 1e-9);
+        assert!((spread_pct(nodes.into_iter()) - 25.0).abs() < 1e-9);
     }
 }

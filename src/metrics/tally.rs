@@ -259,7 +259,8 @@ mod tests {
         let mut p = Pod::default();
         p.metadata.uid = Uid(uid);
         p.metadata.name = format!("p{uid}");
-        p.spec.node_name = node.into();
+        let spec = Arc::make_mut(&mut p.spec);
+        spec.node_name = node.into();
         let mut c = crate::api::pod::Container {
             name: "c".into(),
             ..Default::default()
@@ -267,7 +268,7 @@ mod tests {
         c.resources
             .requests
             .insert("cpu".to_string(), Quantity::parse(cpu).expect("cpu"));
-        p.spec.containers.push(c);
+        spec.containers.push(c);
         p.status.phase = phase;
         Arc::new(Object::Pod(Arc::new(p)))
     }
