@@ -335,3 +335,77 @@ fn a_population_that_does_not_make_sense_is_a_load_error_naming_the_field() {
         assert!(stderr.contains(expected), "{clients}:\n{stderr}");
     }
 }
+
+#[test]
+fn under_apf_a_listing_daemonset_fills_workload_high_while_leases_and_kubelets_are_served() {
+    // kubernetes#47899's storm, small: 400 per-node agents in kube-system LIST 5,000 pods
+    // 1 s after each answer, under APF with a server concurrency of 20 + 10 = 30 seats.
+    // Nominal seats are ⌈30 × shares / 245⌉: workload-high (40) 5, node-high (40) 5,
+    // leader-election (10) 2, system (30) 4, workload-low (100) 13, global-default (20) 3,
+    // catch-all (5) 1.
+    //
+    // The agents' service account is a kube-system one: `kube-system-service-accounts`, level
+    // workload-high, one flow for the namespace. A LIST of 5,000 pods holds its seats for
+    // 500 µs + 5,000 × 10 µs = 50.5 ms. Workload-high runs at most its 5 seats plus what the
+    // lending levels lend (workload-low 90 % of 13 = 11, global-default 1, system 1,
+    // node-high 1): 19 LISTs at once, 19 / 0.0505 ≈ 376 a second, fewer than 400 agents
+    // asking every second plus their wait. The agents neither running nor sleeping queue, and
+    // their one flow's hand of 6 queues holds 6 × 50 = 300: the rest is refused, queue-full
+    // — and so are the kube-proxies' and kube-controller-manager's first lists, which share
+    // the level (kube-system service accounts too).
+    //
+    // The kubelets (group system:nodes: `system-nodes`, node-high) create and renew their
+    // Leases, report their Node and list and watch their pods and Node: at least 6 requests
+    // each in the first 20 s, 2,400 in all. kube-controller-manager takes its Lease (a GET
+    // and a CREATE) and renews it every 2 s (leader-election): about 11 requests by 20 s.
+    // Both levels have their own seats, so neither loses a request to the storm.
+    let text = scenario(
+        400,
+        "  apiserver: {flowControl: apf, maxRequestsInflight: 20, maxMutatingRequestsInflight: 10}
+  clients:
+    - name: npd
+      namespace: kube-system
+      serviceAccount: node-problem-detector
+      perNodeAgent: {resource: pods, period: 1s}
+  timeline:
+    - at: 0s
+      createPods:
+        count: 5000
+        template:
+          metadata: {name: load, namespace: load}
+          spec: {containers: [{name: c, image: pause, resources: {requests: {cpu: 1m}}}]}
+",
+    )
+    .replace(
+        "  controllerManager: {enabled: false}\n  kubelet: {enabled: false}\n",
+        "",
+    );
+    let summary = summary_of(&text, &["--until", "20s"]);
+    let levels = &summary["stampede"]["flowcontrol"]["priorityLevels"];
+    let count = |level: &str, metric: &str| {
+        levels[level][metric]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{level} {metric}: {}", levels[level]))
+    };
+    let rejected = |level: &str| count(level, "apiserver_flowcontrol_rejected_requests_total");
+    let dispatched = |level: &str| count(level, "apiserver_flowcontrol_dispatched_requests_total");
+    assert!(
+        rejected("workload-high") > 0.0,
+        "{}",
+        levels["workload-high"]
+    );
+    assert_eq!(rejected("leader-election"), 0.0);
+    assert_eq!(rejected("node-high"), 0.0);
+    assert!(
+        dispatched("leader-election") >= 10.0,
+        "{}",
+        levels["leader-election"]
+    );
+    assert!(
+        dispatched("node-high") >= 2_400.0,
+        "{}",
+        levels["node-high"]
+    );
+    let npd = &summary["stampede"]["clientPopulations"]["npd"]["requests"]["list"];
+    assert!(npd["429"].as_u64().unwrap_or(0) > 0, "{npd}");
+}
