@@ -293,12 +293,7 @@ impl Informer {
                         self.following = true;
                     }
                     Ok(_) => {}
-                    Err(error) => {
-                        self.following = false;
-                        let failure = failure(error);
-                        let action = self.drive(cx, |r, rng| r.on_watch_refused(now, failure, rng));
-                        self.act(action, cx);
-                    }
+                    Err(error) => self.watch_refused(now, error, cx),
                 }
                 Some(Vec::new())
             }
@@ -311,12 +306,7 @@ impl Informer {
                         self.initial = Some(BTreeMap::new());
                     }
                     Ok(_) => {}
-                    Err(error) => {
-                        self.following = false;
-                        let failure = failure(error);
-                        let action = self.drive(cx, |r, rng| r.on_watch_refused(now, failure, rng));
-                        self.act(action, cx);
-                    }
+                    Err(error) => self.watch_refused(now, error, cx),
                 }
                 Some(Vec::new())
             }
@@ -428,6 +418,14 @@ impl Informer {
     }
 
     /// Sends what the reflector asked for: at once, or when its backoff is over.
+    /// A watch (or a streaming list) was not opened: the reflector decides when to try again.
+    fn watch_refused(&mut self, now: SimTime, error: &ApiError, cx: &mut ComponentContext<'_>) {
+        self.following = false;
+        let failure = failure(error);
+        let action = self.drive(cx, |r, rng| r.on_watch_refused(now, failure, rng));
+        self.act(action, cx);
+    }
+
     fn act(&mut self, mut action: ReflectorAction, cx: &mut ComponentContext<'_>) {
         let mut at = cx.now();
         loop {
