@@ -97,6 +97,21 @@ pub struct Sample {
     /// Each kube-apiserver replica, when there are several (`spec.apiserver.replicas`);
     /// empty with one, whose numbers are the run's.
     pub replicas: Vec<ReplicaSample>,
+    /// Each client population's answers so far, by name: the groups `summary.json`'s
+    /// `clientPopulations` lists (every `spec.clients` population, and on the modelled path
+    /// each component's clients once they got an answer); empty in runs without them.
+    pub populations: Vec<PopulationSample>,
+}
+
+/// What one client population was answered so far, each try counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PopulationSample {
+    /// Its name, as `summary.json`'s `clientPopulations` keys it.
+    pub name: String,
+    /// Every answer (`apiserver_request_total` of its clients).
+    pub requests: u64,
+    /// Of which 429 Too Many Requests.
+    pub rejected: u64,
 }
 
 /// One kube-apiserver replica at a sample.
@@ -153,7 +168,7 @@ impl Sample {
 }
 
 /// The components a sample reads counters of, when the run has them.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct Observed<'a> {
     /// kube-scheduler.
     pub scheduler: Option<&'a KubeScheduler>,
@@ -163,6 +178,8 @@ pub struct Observed<'a> {
     pub informers: InformerHealth,
     /// Which electing components lead.
     pub leaders: LeaderStatus,
+    /// Each client population's answers so far, sorted by name.
+    pub populations: Vec<PopulationSample>,
 }
 
 /// The samples of a run.
@@ -242,6 +259,7 @@ impl Recorder {
                 .collect()
         });
         sample.replicas = replica_samples(api);
+        sample.populations = components.populations;
         sample.clients = api.request_path().map(|_| ClientsSample {
             apiserver_up: api.is_up(),
             too_many_requests: api

@@ -1200,6 +1200,41 @@ pub const REPLICA_TIMESERIES_METRICS: &[&str] = &[
     "apiserver_inqueue_requests",
 ];
 
+/// The metrics `timeseries.csv` adds per client population, as columns
+/// `<population>:<metric>` after the replicas', in runs whose `summary.json` has
+/// `clientPopulations` (the same names, sorted); README documents each.
+pub const POPULATION_TIMESERIES_METRICS: &[&str] =
+    &["apiserver_request_total", "apiserver_request_total_429"];
+
+/// The value of population metric `index` (of [`POPULATION_TIMESERIES_METRICS`]) in
+/// `population`.
+pub fn population_metric(population: &crate::metrics::PopulationSample, index: usize) -> u64 {
+    match index {
+        0 => population.requests,
+        _ => population.rejected,
+    }
+}
+
+/// The population names of `samples`' columns: the last sample's, which has every name an
+/// earlier one has (a group is listed from its first answer on, and counts only grow).
+pub fn population_names(samples: &[Sample]) -> Vec<&str> {
+    samples
+        .last()
+        .map(|s| s.populations.iter().map(|p| p.name.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// Population `name`'s metric `index` in `sample`: 0 before its group was listed.
+pub fn population_value(sample: &Sample, name: &str, index: usize) -> u64 {
+    // Samples keep their populations sorted by name.
+    sample
+        .populations
+        .binary_search_by(|p| p.name.as_str().cmp(name))
+        .ok()
+        .and_then(|i| sample.populations.get(i))
+        .map_or(0, |p| population_metric(p, index))
+}
+
 /// The value of replica metric `index` (of [`REPLICA_TIMESERIES_METRICS`]) in `replica`.
 pub fn replica_metric(replica: &crate::metrics::ReplicaSample, index: usize) -> u64 {
     match index {
@@ -1301,6 +1336,16 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
         })
         .collect();
     header.extend(replica_columns.iter().map(String::as_str));
+    let populations = population_names(samples);
+    let population_columns: Vec<String> = populations
+        .iter()
+        .flat_map(|name| {
+            POPULATION_TIMESERIES_METRICS
+                .iter()
+                .map(move |m| format!("{name}:{m}"))
+        })
+        .collect();
+    header.extend(population_columns.iter().map(String::as_str));
     // Writing records into a Vec cannot fail; errors would only come from the sink.
     let _ = w.write_record(&header);
     for s in samples {
@@ -1387,6 +1432,12 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
             row.extend(
                 (0..REPLICA_TIMESERIES_METRICS.len())
                     .map(|m| replica_metric(replica, m).to_string()),
+            );
+        }
+        for name in &populations {
+            row.extend(
+                (0..POPULATION_TIMESERIES_METRICS.len())
+                    .map(|m| population_value(s, name, m).to_string()),
             );
         }
         let _ = w.write_record(&row);

@@ -17,7 +17,10 @@
 //!   `kubesim_nodes_by_ready_status{status}`, `kubesim_nodes_tainted{taint}`, and flow
 //!   control's `<level>:<metric>` columns `<metric>{priority_level="<level>"}`, and with
 //!   several kube-apiserver replicas the `replica-<i>:<metric>` columns
-//!   `kubesim_<metric>{replica="<i>"}`. The sum over
+//!   `kubesim_<metric>{replica="<i>"}`, and each client population's
+//!   `<population>:apiserver_request_total` and `<population>:apiserver_request_total_429`
+//!   columns `kubesim_client_population_requests_total{population}` and
+//!   `kubesim_client_population_rejected_requests_total{population}`. The sum over
 //!   such a label is the total, so `timeseries.csv`'s `scheduler_pending_pods` (the sum) is
 //!   not written a second time. Every sample also carries `kubesim_scenario` and
 //!   `kubesim_seed`, so that imported runs never merge with each other or with a real
@@ -769,6 +772,56 @@ fn replica_families(samples: &[(&Sample, u64)]) -> Vec<Family> {
         .collect()
 }
 
+/// The families of the per-population columns `<population>:<metric>`, in
+/// [`crate::report::files::POPULATION_TIMESERIES_METRICS`]'s order: (metric, family, help);
+/// each a counter with the label `population`.
+const POPULATION_FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "apiserver_request_total",
+        "kubesim_client_population_requests",
+        "Answers the client population's clients got, each try counted (apiserver_request_total of its clients).",
+    ),
+    (
+        "apiserver_request_total_429",
+        "kubesim_client_population_rejected_requests",
+        "Of those, the answers 429 Too Many Requests.",
+    ),
+];
+
+/// The per-population families of `samples` (none in runs without client populations).
+fn population_families(samples: &[(&Sample, u64)]) -> Vec<Family> {
+    // The last sample's names, as timeseries.csv takes them from its last row (the run's
+    // last sample is always written: no later one shares its millisecond).
+    let names: Vec<&str> = samples
+        .last()
+        .map(|(s, _)| s.populations.iter().map(|p| p.name.as_str()).collect())
+        .unwrap_or_default();
+    POPULATION_FAMILIES
+        .iter()
+        .enumerate()
+        .map(|(index, &(_, name, help))| Family {
+            name,
+            kind: MetricType::Counter,
+            unit: None,
+            help,
+            series: names
+                .iter()
+                .map(|&population| Series {
+                    labels: vec![("population", population.to_string())],
+                    points: samples
+                        .iter()
+                        .map(|&(s, ms)| {
+                            let value =
+                                crate::report::files::population_value(s, population, index);
+                            (ms, Value::Count(value))
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// One series: its own labels and its points (milliseconds since the epoch, value).
 struct Series {
     labels: Vec<(&'static str, String)>,
@@ -866,6 +919,7 @@ fn families(samples: &[(&Sample, u64)]) -> Vec<Family> {
         });
     }
     families.extend(replica_families(samples));
+    families.extend(population_families(samples));
     families.retain(|f| !f.series.is_empty());
     families
 }
@@ -1426,6 +1480,59 @@ mod tests {
         // One replica: no such family.
         let plain = text_of_two();
         assert!(!plain.contains("kubesim_apiserver_connected_clients"));
+    }
+
+    #[test]
+    fn every_population_column_has_its_counter_with_a_population_label() {
+        use crate::metrics::PopulationSample;
+        use crate::report::files::{POPULATION_TIMESERIES_METRICS, timeseries_csv};
+        let metrics: Vec<&str> = POPULATION_FAMILIES.iter().map(|&(m, _, _)| m).collect();
+        assert_eq!(metrics, POPULATION_TIMESERIES_METRICS);
+        // The scraper is listed from the second sample on (a group appears with its first
+        // answer), kubectl from the first: 6 answers, 3 of them 429, by 90 s.
+        let mut samples = two_samples();
+        let population = |name: &str, requests, rejected| PopulationSample {
+            name: name.into(),
+            requests,
+            rejected,
+        };
+        samples[0].populations = vec![population("kubectl", 1, 0)];
+        samples[1].populations = vec![population("inventory", 6, 3), population("kubectl", 1, 0)];
+        let csv = String::from_utf8(timeseries_csv(&samples)).unwrap_or_default();
+        let header: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
+        assert_eq!(
+            header[header.len() - 4..],
+            [
+                "inventory:apiserver_request_total",
+                "inventory:apiserver_request_total_429",
+                "kubectl:apiserver_request_total",
+                "kubectl:apiserver_request_total_429",
+            ]
+        );
+        // Before its first answer a population's counts are 0.
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(rows[0].ends_with(",0,0,1,0"), "{}", rows[0]);
+        assert!(rows[1].ends_with(",6,3,1,0"), "{}", rows[1]);
+        let text = text(&samples, "p", start("2026-01-01T00:00:00Z"));
+        assert!(text.contains("# TYPE kubesim_client_population_requests counter\n"));
+        assert_eq!(
+            lines_of(&text, "kubesim_client_population_rejected_requests_total"),
+            [
+                "kubesim_client_population_rejected_requests_total{population=\"inventory\",\
+                 kubesim_scenario=\"p\",kubesim_seed=\"7\"} 0 1767225600",
+                "kubesim_client_population_rejected_requests_total{population=\"inventory\",\
+                 kubesim_scenario=\"p\",kubesim_seed=\"7\"} 3 1767225690",
+                "kubesim_client_population_rejected_requests_total{population=\"kubectl\",\
+                 kubesim_scenario=\"p\",kubesim_seed=\"7\"} 0 1767225600",
+                "kubesim_client_population_rejected_requests_total{population=\"kubectl\",\
+                 kubesim_scenario=\"p\",kubesim_seed=\"7\"} 0 1767225690",
+            ]
+        );
+        // Without populations: neither columns nor families.
+        let plain = text_of_two();
+        assert!(!plain.contains("kubesim_client_population"));
+        let plain_csv = String::from_utf8(timeseries_csv(&two_samples())).unwrap_or_default();
+        assert!(!plain_csv.contains("apiserver_request_total_429"));
     }
 
     fn text_of_two() -> String {

@@ -2,13 +2,16 @@
 
 use super::RunInfo;
 use super::chart::{LineChart, Mark, Series, Span};
-use super::files::{rates, round2};
+use super::files::{population_value, rates, round2};
 use super::html::{Block, Metric, Report, Section};
 use crate::api::resources::{CPU, MEMORY, PODS};
 use crate::metrics::gpu::GpuSample;
 use crate::metrics::{Sample, nearest_rank_counted};
 use crate::sim::SimTime;
 use crate::world::World;
+
+/// The place of the 429 count in `files::POPULATION_TIMESERIES_METRICS`.
+const REJECTED_METRIC: usize = 1;
 
 /// A chart file and its picture.
 pub struct ChartFile {
@@ -149,6 +152,12 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
             chart: stampede_chart(world),
         });
     }
+    if let Some(chart) = client_populations_chart(samples) {
+        files.push(ChartFile {
+            file: "client_populations.svg",
+            chart,
+        });
+    }
     if samples.iter().any(|s| s.gpu.is_some()) {
         // Samples before the first GPU node are gaps.
         let gpu =
@@ -179,6 +188,52 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
         });
     }
     files
+}
+
+/// Client populations drawn on `client_populations.svg`: those refused most, at most this many
+/// (a legend of every population would drown the lines).
+const REFUSED_POPULATIONS: usize = 5;
+
+/// Who is being refused (`client_populations.svg`): the 429s per second of all client
+/// populations and of those that got the most, from their cumulative counts between samples;
+/// none when no population got a 429.
+fn client_populations_chart(samples: &[Sample]) -> Option<LineChart> {
+    let last = samples.last()?;
+    let mut refused: Vec<(u64, &str)> = last
+        .populations
+        .iter()
+        .filter(|p| p.rejected > 0)
+        .map(|p| (p.rejected, p.name.as_str()))
+        .collect();
+    if refused.is_empty() {
+        return None;
+    }
+    // Most 429s first; equal counts by name (the samples' order).
+    refused.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    // Every population's together first: it puts the few drawn in proportion, and with a
+    // second line the chart has a legend naming the populations.
+    let mut series = vec![Series {
+        name: "all populations 429s / s".into(),
+        points: rates(samples, |s| s.populations.iter().map(|p| p.rejected).sum()),
+    }];
+    series.extend(
+        refused
+            .into_iter()
+            .take(REFUSED_POPULATIONS)
+            .map(|(_, name)| Series {
+                name: format!("{name} 429s / s"),
+                points: rates(samples, |s| population_value(s, name, REJECTED_METRIC)),
+            }),
+    );
+    Some(LineChart {
+        title: "429s by client population".into(),
+        x_label: "virtual time".into(),
+        y_label: "429 answers / s".into(),
+        series,
+        y_min_zero: true,
+        spans: Vec::new(),
+        marks: Vec::new(),
+    })
 }
 
 /// Per-level rejections drawn on the stampede chart: the levels with the most, at most this

@@ -361,6 +361,7 @@ impl World {
                 controller_manager: self.leading::<KubeControllerManager>(),
                 scheduler: self.leading::<KubeScheduler>(),
             },
+            populations: self.population_samples(),
         };
         self.recorder.sample(now, &self.api, observed);
     }

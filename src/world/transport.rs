@@ -265,6 +265,18 @@ pub struct Transport {
     answers_by_group: BTreeMap<(usize, Verb, u16), u64>,
     /// The clients that got an answer.
     answered_clients: BTreeSet<ClientId>,
+    /// Every answer and the 429s of each client group (its place in `limits`), kept as the
+    /// answers come so that a sample reads them without summing `answers_by_group`.
+    totals_by_group: Vec<GroupTotals>,
+}
+
+/// What a client group was answered so far, each try counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupTotals {
+    /// Every answer.
+    pub requests: u64,
+    /// Of which 429 Too Many Requests.
+    pub rejected: u64,
 }
 
 impl Transport {
@@ -301,6 +313,11 @@ impl Transport {
     /// Retry-After, which the component never sees), by verb and status.
     pub fn retried(&self, group: usize) -> BTreeMap<(Verb, u16), u64> {
         of_group(&self.retried_by_group, group)
+    }
+
+    /// What the clients of group `group` were answered so far, each try counted.
+    pub fn totals(&self, group: usize) -> GroupTotals {
+        self.totals_by_group.get(group).copied().unwrap_or_default()
     }
 
     /// How many clients of group `group` got an answer.
@@ -387,6 +404,13 @@ impl Transport {
                 .answers_by_group
                 .entry((group, sending.verb, status))
                 .or_insert(0) += 1;
+            if self.totals_by_group.len() <= group {
+                self.totals_by_group
+                    .resize(group + 1, GroupTotals::default());
+            }
+            let totals = &mut self.totals_by_group[group];
+            totals.requests += 1;
+            totals.rejected += u64::from(status == 429);
             self.answered_clients.insert(client);
         }
         let Err(error) = response else {

@@ -712,19 +712,33 @@ fn an_apf_run_writes_metrics_om_that_follows_the_format_and_carries_its_timeseri
     }
     // Every labelled column <label>:<metric> is the series <metric>{…}: flow control's
     // <level>:<metric> is <metric>{priority_level}, each electing component's
-    // <component>:leader_election_master_status is leader_election_master_status{name}.
+    // <component>:leader_election_master_status is leader_election_master_status{name}, each
+    // client population's <population>:apiserver_request_total[_429] is
+    // kubesim_client_population_[rejected_]requests_total{population}.
     let mut levels = Vec::new();
     let mut electing = 0;
+    let mut populations = Vec::new();
     for name in header.iter().filter(|h| h.contains(':')) {
         let (label, metric) = name.split_once(':').unwrap_or_default();
-        let key = if metric == "leader_election_master_status" {
-            electing += 1;
-            "name"
-        } else {
-            if !levels.contains(&label) {
-                levels.push(label);
+        let (key, metric) = match metric {
+            "leader_election_master_status" => {
+                electing += 1;
+                ("name", metric)
             }
-            "priority_level"
+            "apiserver_request_total" => {
+                populations.push(label);
+                ("population", "kubesim_client_population_requests_total")
+            }
+            "apiserver_request_total_429" => (
+                "population",
+                "kubesim_client_population_rejected_requests_total",
+            ),
+            _ => {
+                if !levels.contains(&label) {
+                    levels.push(label);
+                }
+                ("priority_level", metric)
+            }
         };
         let series = points(&families, metric, &[(key, label)]);
         assert_series_is_column(&series, &column(&header, &rows, name), 0.005, name);
@@ -732,9 +746,18 @@ fn an_apf_run_writes_metrics_om_that_follows_the_format_and_carries_its_timeseri
     assert!(levels.contains(&"workload-low"), "{levels:?}");
     // kube-controller-manager and kube-scheduler.
     assert_eq!(electing, 2);
+    // The components whose clients were answered, as summary.json's clientPopulations.
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&out.join("summary.json"))).expect("summary.json");
+    let named: Vec<&str> = summary["stampede"]["clientPopulations"]
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(populations, named);
+    assert!(populations.contains(&"kubelet"), "{populations:?}");
     assert_eq!(
         header.iter().filter(|h| h.contains(':')).count(),
-        15 * levels.len() + electing
+        15 * levels.len() + electing + 2 * populations.len()
     );
     let family = |name: &str| families.iter().find(|f| f.name == name);
     for (name, kind) in [
@@ -750,8 +773,6 @@ fn an_apf_run_writes_metrics_om_that_follows_the_format_and_carries_its_timeseri
         );
     }
     // The last points are what summary.json reports at the end.
-    let summary: serde_json::Value =
-        serde_json::from_str(&read(&out.join("summary.json"))).expect("summary.json");
     let last =
         |name: &str, with: &[(&str, &str)]| points(&families, name, with).last().map(|p| p.1);
     assert_eq!(

@@ -194,6 +194,13 @@ fn a_scraper_lists_its_resources_every_interval_after_its_phase() {
 
 /// Runs the binary on `text` with `args`; returns summary.json.
 fn summary_of(text: &str, args: &[&str]) -> serde_json::Value {
+    let (_dir, out) = report_of(text, args);
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// `kubesim run` of `text` with `args`: the temporary folder it ran in and the report's.
+fn report_of(text: &str, args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
     let (dir, path) = fixture("scenario.yaml", text, &[]);
     let out = dir.path().join("out");
     let mut all: Vec<std::ffi::OsString> = vec!["run".into(), path.into_os_string()];
@@ -205,8 +212,7 @@ fn summary_of(text: &str, args: &[&str]) -> serde_json::Value {
     ]);
     let (code, _, stderr) = kubesim(&all, dir.path(), &[]);
     assert_eq!(code, Some(0), "{stderr}");
-    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("JSON")
+    (dir, out)
 }
 
 #[test]
@@ -258,6 +264,106 @@ fn the_summary_counts_each_populations_requests_by_verb_and_status() {
     // A run on the ideal path without populations has no such key.
     let plain = summary_of(&scenario(1, ""), &["--until", "10s"]);
     assert!(plain["stampede"].get("clientPopulations").is_none());
+}
+
+#[test]
+fn timeseries_and_metrics_om_carry_each_populations_requests_over_time() {
+    // The run of the test above: one read seat, the scraper's one round at 16.414 s gets
+    // 3 × 200 and 3 × 429, all answered by 16.414 + 2.0035 = 18.418 s; kubectl's create of
+    // the Node is answered at once.
+    let text = scenario(
+        1,
+        "  apiserver: {flowControl: maxInflight, maxRequestsInflight: 1}
+  clients:
+    - name: inventory
+      namespace: monitoring
+      scraper: {interval: 1m, resources: [nodes, pods, services]}
+",
+    );
+    let (_dir, out) = report_of(&text, &["--until", "40s", "--openmetrics"]);
+    let read = |file: &str| {
+        std::fs::read_to_string(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    let csv = read("timeseries.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // The populations summary.json names, sorted, after every other column.
+    assert_eq!(
+        header[header.len() - 4..],
+        [
+            "inventory:apiserver_request_total",
+            "inventory:apiserver_request_total_429",
+            "kubectl:apiserver_request_total",
+            "kubectl:apiserver_request_total_429",
+        ]
+    );
+    let column = |name: &str| -> Vec<u64> {
+        let i = header.iter().position(|h| *h == name).expect(name);
+        rows.iter()
+            .map(|r| r[i].parse().unwrap_or(u64::MAX))
+            .collect()
+    };
+    // A sample every 10 s, 0 s to 40 s: nothing of the scraper's before its round at 16.414 s,
+    // all six answers (three of them 429) from the 20 s sample on.
+    assert_eq!(column("inventory:apiserver_request_total"), [0, 0, 6, 6, 6]);
+    assert_eq!(
+        column("inventory:apiserver_request_total_429"),
+        [0, 0, 3, 3, 3]
+    );
+    assert_eq!(column("kubectl:apiserver_request_total")[1..], [1, 1, 1, 1]);
+    assert_eq!(column("kubectl:apiserver_request_total_429"), [0; 5]);
+    // The last row is what summary.json counts.
+    let summary: serde_json::Value = serde_json::from_str(&read("summary.json")).expect("JSON");
+    let populations = &summary["stampede"]["clientPopulations"];
+    let counted = |name: &str, status: Option<&str>| -> u64 {
+        let verbs = populations[name]["requests"].as_object().expect(name);
+        verbs
+            .values()
+            .flat_map(|codes| codes.as_object().into_iter().flatten())
+            .filter(|(code, _)| status.is_none_or(|s| s == code.as_str()))
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum()
+    };
+    for name in ["inventory", "kubectl"] {
+        let total = column(&format!("{name}:apiserver_request_total"));
+        let refused = column(&format!("{name}:apiserver_request_total_429"));
+        assert_eq!(total.last(), Some(&counted(name, None)), "{name}");
+        assert_eq!(refused.last(), Some(&counted(name, Some("429"))), "{name}");
+    }
+    // metrics.om: the same counts as counters labelled by population.
+    let om = read("metrics.om");
+    assert!(om.contains("# TYPE kubesim_client_population_rejected_requests counter\n"));
+    let last_of = |family: &str, population: &str| {
+        let prefix = format!("{family}{{population=\"{population}\",");
+        om.lines()
+            .rfind(|l| l.starts_with(&prefix))
+            .and_then(|l| l.split(' ').nth(1))
+            .map(String::from)
+    };
+    assert_eq!(
+        last_of("kubesim_client_population_requests_total", "inventory").as_deref(),
+        Some("6")
+    );
+    assert_eq!(
+        last_of(
+            "kubesim_client_population_rejected_requests_total",
+            "inventory"
+        )
+        .as_deref(),
+        Some("3")
+    );
+    // The chart of who is refused: the scraper alone got 429s (3 between the 10 s and 20 s
+    // samples, 0.3 / s), drawn beside all populations' together.
+    let svg = read("charts/client_populations.svg");
+    assert!(svg.contains("all populations 429s / s"), "{svg}");
+    assert!(svg.contains("inventory 429s / s"), "{svg}");
+    assert!(!svg.contains("kubectl 429s / s"));
+    // A run on the ideal path without populations has no such columns or chart.
+    let (_plain_dir, plain) = report_of(&scenario(1, ""), &["--until", "10s"]);
+    let plain_csv = std::fs::read_to_string(plain.join("timeseries.csv")).expect("csv");
+    assert!(!plain_csv.contains("apiserver_request_total_429"));
+    assert!(!plain.join("charts/client_populations.svg").exists());
 }
 
 /// `kubesim validate` of `text`: the exit code and stderr.
