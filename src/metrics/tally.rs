@@ -135,15 +135,12 @@ impl ClusterTally {
     }
 
     fn add_node(&mut self, uid: Uid, node: &Node) {
+        let allocatable = Resources::from_list(&node.status.effective_allocatable());
         let entry = NodeEntry {
             name: node.metadata.name.clone(),
             unschedulable: node.spec.unschedulable,
-            allocatable: Resources::from_list(&node.status.effective_allocatable()),
-            has_gpus: false,
-        };
-        let entry = NodeEntry {
-            has_gpus: node_gpu_count(&entry.allocatable).is_some(),
-            ..entry
+            has_gpus: node_gpu_count(&allocatable).is_some(),
+            allocatable,
         };
         let t = &mut self.totals;
         t.nodes += 1;

@@ -18,7 +18,7 @@ use kubesim::apiserver::{
 };
 use kubesim::sim::{RngStreams, SimDuration, SimTime};
 
-use crate::support::{fixture, kubesim};
+use crate::support::{self, run_in_folder, summary_in};
 
 /// A hub on its own, its events in time order, its answers and ended watches written down.
 struct Driver {
@@ -399,11 +399,7 @@ spec:
 
 /// Loads `text`; the error's text if it does not load.
 fn load_error(text: &str) -> String {
-    let (_dir, path) = fixture("ha.yaml", text, &[]);
-    match kubesim::scenario::load(&path, &kubesim::world::Components) {
-        Ok(_) => panic!("{text} should not load"),
-        Err(e) => e.to_string(),
-    }
+    support::load_error("ha.yaml", text)
 }
 
 #[test]
@@ -448,23 +444,8 @@ fn a_run_reports_each_replica_and_each_restart() {
         "replicas: 3",
         "    - {at: 1m, apiserverRollingRestart: {downtime: 10s, interval: 5s}}",
     );
-    let (dir, path) = fixture("ha.yaml", &text, &[]);
-    let out = dir.path().join("out");
-    let (code, _, stderr) = kubesim(
-        &[
-            "run".as_ref(),
-            path.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-            "--quiet".as_ref(),
-        ],
-        dir.path(),
-        &[],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
-            .expect("summary.json is JSON");
+    let (_dir, out) = run_in_folder(&text, &[]);
+    let summary = summary_in(&out);
     let restarts = &summary["stampede"]["clients"]["restarts"];
     let seen: Vec<(u64, &str, &str)> = (0..3)
         .map(|i| {

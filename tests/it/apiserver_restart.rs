@@ -18,7 +18,7 @@ use kubesim::api::Kind;
 use kubesim::sim::{SimDuration, SimTime, Simulation};
 use kubesim::world::{self, RunOptions, World};
 
-use crate::support::{fixture, load_text, web_deployment};
+use crate::support::{fixture, load_text, run_in_folder, summary_in, web_deployment};
 
 fn scenario_text(flow_control: &str) -> String {
     with_fault(flow_control, "apiserverRestart: {downtime: 10s}")
@@ -143,33 +143,10 @@ fn a_restart_breaks_every_watch_and_each_informer_relists_once_from_the_new_proc
     assert_eq!(sim.model().api().store().count(Kind::Pod), 6);
 }
 
-/// Runs the scenario `text` with `kubesim run` into a fresh folder; the folder (removed when
-/// dropped) and the output folder in it. A failed run fails the test with its stderr.
-pub(crate) fn run_in_folder(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let (dir, path) = fixture("restart.yaml", text, &[]);
-    let out = dir.path().join("out");
-    let (code, _, stderr) = crate::support::kubesim(
-        &[
-            "run".as_ref(),
-            path.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-            "--quiet".as_ref(),
-        ],
-        dir.path(),
-        &[],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    (dir, out)
-}
-
 #[test]
 fn the_summary_says_when_the_clients_recovered_from_the_restart() {
-    let (_dir, out) = run_in_folder(&scenario_text("apf"));
-    let summary: serde_json::Value = match std::fs::read(out.join("summary.json")) {
-        Ok(bytes) => serde_json::from_slice(&bytes).expect("summary.json is JSON"),
-        Err(e) => panic!("summary.json: {e}"),
-    };
+    let (_dir, out) = run_in_folder(&scenario_text("apf"), &[]);
+    let summary = summary_in(&out);
     let clients = &summary["stampede"]["clients"];
     let restart = &clients["restarts"][0];
     assert_eq!(restart["downAt"], "1m");
@@ -353,7 +330,7 @@ fn the_report_has_the_stampede_chart_in_modelled_runs_only() {
             "    - {at: 60s, apiserverRestart: {downtime: 10s}}",
             timeline,
         );
-        let (_dir, out) = run_in_folder(&text);
+        let (_dir, out) = run_in_folder(&text, &[]);
         let chart = out.join("charts/stampede.svg");
         assert_eq!(
             chart.exists(),

@@ -8,7 +8,7 @@ use kubesim::config::kube_proxy::ProxyMode;
 use kubesim::sim::{SimDuration, SimTime};
 use kubesim::world::{self, RunOptions};
 
-use crate::support::{fixture, load_text};
+use crate::support::load_text;
 
 const HEAD: &str = "apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -19,11 +19,7 @@ spec:
 
 /// The load error of the scenario `text`.
 fn load_error(text: &str) -> String {
-    let (_dir, path) = fixture("scenario.yaml", text, &[]);
-    match kubesim::scenario::load(&path, &kubesim::world::Components) {
-        Ok(_) => panic!("the scenario should not load:\n{text}"),
-        Err(e) => e.to_string(),
-    }
+    crate::support::load_error("scenario.yaml", text)
 }
 
 /// The scenario of `HEAD` with `spec` lines added.

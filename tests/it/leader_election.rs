@@ -19,8 +19,7 @@ use kubesim::scheduler::kube_scheduler::KubeScheduler;
 use kubesim::sim::{SimDuration, SimTime, Simulation, StopAt};
 use kubesim::world::{self, RunOptions, World};
 
-use crate::apiserver_restart::run_in_folder;
-use crate::support::{fixture, load_text, web_deployment};
+use crate::support::{self, load_text, run_in_folder, summary_in, web_deployment};
 
 /// The cluster on `flow_control`, with `controller_manager` as `spec.controllerManager`, the
 /// timeline entries `timeline` and `extra` documents after the Deployment.
@@ -88,11 +87,8 @@ fn renew_time(sim: &Simulation<World>, name: &str) -> SimTime {
 
 #[test]
 fn the_controller_manager_acquires_its_lease_at_start_and_its_controllers_run() {
-    let (_dir, out) = run_in_folder(&scenario("apf", "{}", "[]", ""));
-    let summary: serde_json::Value = match std::fs::read(out.join("summary.json")) {
-        Ok(bytes) => serde_json::from_slice(&bytes).expect("summary.json is JSON"),
-        Err(e) => panic!("summary.json: {e}"),
-    };
+    let (_dir, out) = run_in_folder(&scenario("apf", "{}", "[]", ""), &[]);
+    let summary = summary_in(&out);
     let elections = &summary["stampede"]["leaderElection"];
     for component in ["kube-controller-manager", "kube-scheduler"] {
         let election = &elections[component];
@@ -244,11 +240,8 @@ fn leader_elect_false_sends_no_lease_request() {
         "[]",
         scheduler_config,
     );
-    let (_dir, out) = run_in_folder(&text);
-    let summary: serde_json::Value = match std::fs::read(out.join("summary.json")) {
-        Ok(bytes) => serde_json::from_slice(&bytes).expect("summary.json is JSON"),
-        Err(e) => panic!("summary.json: {e}"),
-    };
+    let (_dir, out) = run_in_folder(&text, &[]);
+    let summary = summary_in(&out);
     assert!(summary["stampede"].get("leaderElection").is_none());
     let level = &summary["stampede"]["flowcontrol"]["priorityLevels"]["leader-election"];
     assert_eq!(
@@ -297,11 +290,7 @@ fn the_ideal_apiserver_runs_no_election() {
 
 /// Loads `text` and returns its load error.
 fn load_error(text: &str) -> String {
-    let (_dir, path) = fixture("elections.yaml", text, &[]);
-    match kubesim::scenario::load(&path, &kubesim::world::Components) {
-        Ok(_) => panic!("bad timings load"),
-        Err(e) => e.to_string(),
-    }
+    support::load_error("elections.yaml", text)
 }
 
 #[test]

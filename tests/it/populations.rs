@@ -12,7 +12,7 @@ use kubesim::populations::{Operators, PerNodeAgents, Scraper, population_client}
 use kubesim::sim::{SimDuration, SimTime, Simulation, StopAt};
 use kubesim::world::{self, RunOptions, World};
 
-use crate::support::{fixture, kubesim, load_text};
+use crate::support::{fixture, kubesim, load_text, run_in_folder, summary_in};
 
 /// A Scenario of `nodes` nodes with no control plane, no kubelets and the `extra` spec lines.
 fn scenario(nodes: u32, extra: &str) -> String {
@@ -194,25 +194,8 @@ fn a_scraper_lists_its_resources_every_interval_after_its_phase() {
 
 /// Runs the binary on `text` with `args`; returns summary.json.
 fn summary_of(text: &str, args: &[&str]) -> serde_json::Value {
-    let (_dir, out) = report_of(text, args);
-    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("JSON")
-}
-
-/// `kubesim run` of `text` with `args`: the temporary folder it ran in and the report's.
-fn report_of(text: &str, args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
-    let (dir, path) = fixture("scenario.yaml", text, &[]);
-    let out = dir.path().join("out");
-    let mut all: Vec<std::ffi::OsString> = vec!["run".into(), path.into_os_string()];
-    all.extend(args.iter().map(|a| a.into()));
-    all.extend([
-        "--quiet".into(),
-        "--out".into(),
-        out.clone().into_os_string(),
-    ]);
-    let (code, _, stderr) = kubesim(&all, dir.path(), &[]);
-    assert_eq!(code, Some(0), "{stderr}");
-    (dir, out)
+    let (_dir, out) = run_in_folder(text, args);
+    summary_in(&out)
 }
 
 #[test]
@@ -280,7 +263,7 @@ fn timeseries_and_metrics_om_carry_each_populations_requests_over_time() {
       scraper: {interval: 1m, resources: [nodes, pods, services]}
 ",
     );
-    let (_dir, out) = report_of(&text, &["--until", "40s", "--openmetrics"]);
+    let (_dir, out) = run_in_folder(&text, &["--until", "40s", "--openmetrics"]);
     let read = |file: &str| {
         std::fs::read_to_string(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
     };
@@ -360,7 +343,7 @@ fn timeseries_and_metrics_om_carry_each_populations_requests_over_time() {
     assert!(svg.contains("inventory 429s / s"), "{svg}");
     assert!(!svg.contains("kubectl 429s / s"));
     // A run on the ideal path without populations has no such columns or chart.
-    let (_plain_dir, plain) = report_of(&scenario(1, ""), &["--until", "10s"]);
+    let (_plain_dir, plain) = run_in_folder(&scenario(1, ""), &["--until", "10s"]);
     let plain_csv = std::fs::read_to_string(plain.join("timeseries.csv")).expect("csv");
     assert!(!plain_csv.contains("apiserver_request_total_429"));
     assert!(!plain.join("charts/client_populations.svg").exists());

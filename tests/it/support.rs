@@ -124,6 +124,40 @@ pub fn load_text(text: &str, extra: &[(&str, &str)]) -> kubesim::scenario::Scena
     load(&path)
 }
 
+/// The load error of the scenario `text` written as `name` (a test fails if it loads): what
+/// a user reads, file, line and column included.
+pub fn load_error(name: &str, text: &str) -> String {
+    let (_dir, path) = fixture(name, text, &[]);
+    match kubesim::scenario::load(&path, &Components) {
+        Ok(_) => panic!("{name} should not load:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Runs the scenario `text` with `kubesim run … --quiet` and `args` into a fresh folder; the
+/// folder (removed when dropped) and the output folder in it. A failed run fails the test
+/// with its stderr.
+pub fn run_in_folder(text: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = fixture("scenario.yaml", text, &[]);
+    let out = dir.path().join("out");
+    let mut all: Vec<std::ffi::OsString> = vec!["run".into(), path.into_os_string()];
+    all.extend(args.iter().map(|a| a.into()));
+    all.extend([
+        "--quiet".into(),
+        "--out".into(),
+        out.clone().into_os_string(),
+    ]);
+    let (code, _, stderr) = kubesim(&all, dir.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    (dir, out)
+}
+
+/// The `summary.json` a run wrote into `out`.
+pub fn summary_in(out: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(out.join("summary.json")).expect("summary.json");
+    serde_json::from_slice(&bytes).expect("summary.json is JSON")
+}
+
 /// A property test's configuration: `cases` cases, failures kept in the test output only (no
 /// regression files written into the tree).
 pub fn proptest_config(cases: u32) -> ProptestConfig {

@@ -17,8 +17,7 @@ use kubesim::config::feature_gates::ClientFeatureGates;
 use kubesim::sim::{SimDuration, SimTime, Simulation, StopAt};
 use kubesim::world::{self, World};
 
-use crate::apiserver_restart::run_in_folder;
-use crate::support::{load_text, web_deployment};
+use crate::support::{load_text, run_in_folder, summary_in, web_deployment};
 
 const CLIENT: ClientId = ClientId(77);
 
@@ -284,11 +283,8 @@ spec:
 }
 
 fn summary_of(text: &str) -> serde_json::Value {
-    let (_dir, out) = run_in_folder(text);
-    match std::fs::read(out.join("summary.json")) {
-        Ok(bytes) => serde_json::from_slice(&bytes).expect("summary.json is JSON"),
-        Err(e) => panic!("summary.json: {e}"),
-    }
+    let (_dir, out) = run_in_folder(text, &[]);
+    summary_in(&out)
 }
 
 #[test]
