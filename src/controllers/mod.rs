@@ -11,6 +11,7 @@ pub mod disruption;
 pub mod endpointslice;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod hpa;
 pub mod kube_controller_manager;
 pub mod node_lifecycle;
 pub mod pods_by_node;
