@@ -4,4 +4,5 @@
 //! component lives with the component (for GPU sharing, [`crate::scheduler::gpu`]).
 
 pub mod openb;
+pub mod saturation;
 pub mod traffic;

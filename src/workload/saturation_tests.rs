@@ -1,0 +1,107 @@
+//! The queue against the textbook's closed forms, each derived in its comment.
+
+use super::*;
+
+fn server(concurrency: u32, service_ms: u64, queue_limit: u32) -> Server {
+    Server {
+        concurrency,
+        service_time: SimDuration::from_millis(service_ms),
+        queue_limit,
+    }
+}
+
+fn close(got: f64, want: f64, tolerance: f64) {
+    assert!(
+        (got - want).abs() <= tolerance,
+        "got {got}, want {want} ± {tolerance}"
+    );
+}
+
+#[test]
+fn one_server_with_a_long_queue_is_mm1() {
+    // λ = 0.5/s, s = 1 s: ρ = 0.5. With 200 places p_K = 0.5^201 / … ≈ 0, so M/M/1: L =
+    // ρ / (1 − ρ) = 1, mean latency L / λ = 2 s; latency is Exp(μ − λ) = Exp(0.5): median
+    // 2 ln 2 = 1.386294 s, p99 2 ln 100 = 9.210340 s.
+    let p = server(1, 1000, 200).performance(0.5);
+    close(p.dropped, 0.0, 1e-12);
+    close(p.served, 0.5, 1e-12);
+    close(p.utilization, 0.5, 1e-12);
+    close(p.mean_latency, 2.0, 1e-9);
+    close(p.latency_tail(2.0), libm::exp(-1.0), 1e-9);
+    close(p.latency_quantile(0.5), 2.0 * libm::log(2.0), 1e-6);
+    close(p.latency_quantile(0.99), 2.0 * libm::log(100.0), 1e-6);
+}
+
+#[test]
+fn one_server_without_a_queue_loses_what_finds_it_busy() {
+    // Erlang's loss system M/M/1/1 at a = λ·s = 1: p_0 = p_1 = 1/2. Half the requests are
+    // dropped; a served one only waits for its own service: mean 1 s, median ln 2.
+    let p = server(1, 1000, 0).performance(1.0);
+    close(p.dropped, 0.5, 1e-12);
+    close(p.served, 0.5, 1e-12);
+    close(p.utilization, 0.5, 1e-12);
+    close(p.mean_latency, 1.0, 1e-12);
+    close(p.latency_quantile(0.5), libm::log(2.0), 1e-6);
+}
+
+#[test]
+fn two_servers_wait_as_erlang_c_says() {
+    // c = 2, s = 1 s, λ = 1/s (a = 1): Erlang C = (a²/2!)(c/(c − a)) / (1 + a + (a²/2!)(c/(c − a)))
+    // = 1 / 3; mean wait C / (cμ − λ) = 1/3 s, so mean latency 4/3 s. A request that waits,
+    // waits Exp(cμ − λ) = Exp(1), then is served Exp(1): P(latency > t) =
+    // (2/3)·e^(−t) + (1/3)·e^(−t)(1 + t) = e^(−t)(1 + t/3); at 1 s 4/(3e) = 0.490506.
+    let p = server(2, 1000, 300).performance(1.0);
+    close(p.mean_latency, 4.0 / 3.0, 1e-9);
+    close(p.utilization, 0.5, 1e-12);
+    close(p.latency_tail(1.0), 4.0 / (3.0 * std::f64::consts::E), 1e-9);
+    close(p.latency_tail(3.0), libm::exp(-3.0) * 2.0, 1e-9);
+}
+
+#[test]
+fn past_capacity_the_queue_fills_and_the_excess_is_dropped() {
+    // c = 1, s = 100 ms (10/s), λ = 20/s, 10 places: a = 2, K = 11, p_n = 2ⁿ / (2¹² − 1).
+    // Dropped 20 · 2048 / 4095 = 10.0024/s, served 20 · 2047 / 4095 = 9.99756/s (the
+    // capacity, nearly); L = Σ n·2ⁿ / 4095 = (10·4096 + 2) / 4095, so the mean latency is
+    // L / served = 40962 / 40940 = 1.000537 s: a full queue of 10 ahead at 100 ms each.
+    let p = server(1, 100, 10).performance(20.0);
+    close(p.dropped, 20.0 * 2048.0 / 4095.0, 1e-9);
+    close(p.served, 20.0 * 2047.0 / 4095.0, 1e-9);
+    close(p.mean_latency, 40962.0 / 40940.0, 1e-9);
+    assert!(p.latency_quantile(0.5) > 0.9 && p.latency_quantile(0.5) < 1.1);
+}
+
+#[test]
+fn a_heavy_overload_stays_finite() {
+    // 8 × 50 ms serves 160/s; 10,000/s offered to 1,000 places: nearly all of the excess is
+    // dropped, the queue is full (about 1,008 in the pod) and the latency is about
+    // 1,008 / 160 = 6.3 s.
+    let p = server(8, 50, 1000).performance(10_000.0);
+    close(p.served, 160.0, 0.01);
+    close(p.dropped, 9_840.0, 0.01);
+    assert!(
+        p.mean_latency > 6.2 && p.mean_latency < 6.35,
+        "{}",
+        p.mean_latency
+    );
+    let (p50, p99) = (p.latency_quantile(0.5), p.latency_quantile(0.99));
+    assert!(
+        p50.is_finite() && p99.is_finite() && p50 < p99,
+        "{p50} {p99}"
+    );
+    assert!(p50 > 6.0 && p99 < 7.0, "{p50} {p99}");
+}
+
+#[test]
+fn no_load_means_no_wait() {
+    let p = server(4, 20, 10).performance(0.0);
+    assert_eq!((p.served, p.dropped, p.utilization), (0.0, 0.0, 0.0));
+    close(p.mean_latency, 0.02, 1e-12);
+}
+
+#[test]
+fn a_server_is_read_from_the_scenario() {
+    let s: Server =
+        serde_saphyr::from_str("{concurrency: 4, serviceTime: 50ms, queueLimit: 100}").expect("ok");
+    assert_eq!(s, server(4, 50, 100));
+    assert!(serde_saphyr::from_str::<Server>("{concurrency: 4, serviceTime: 50ms}").is_err());
+}
