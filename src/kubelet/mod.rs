@@ -21,6 +21,8 @@
 //! * `status_manager.rs` — the pod status the kubelet computes and its writes, one at a time;
 //! * `node_status.rs` — the node status every `nodeStatusUpdateFrequency` and the lease;
 //! * `pod_ip.rs` — the address a pod gets with its sandbox (host-local IPAM);
+//! * `resource_metrics.rs` — what its resource metrics endpoint reports of a container's CPU
+//!   and memory at cAdvisor's last housekeeping sample;
 //! * `behavior.rs` — what containers do (`kubesim.io/*` annotations), `timing.rs` — the
 //!   seeded durations of each step, `wakeups.rs` — the kubelets' timers.
 
@@ -32,6 +34,7 @@ mod pod_ip;
 mod pod_startup;
 mod pod_worker;
 mod probes;
+pub mod resource_metrics;
 mod restart_backoff;
 mod status_manager;
 mod termination;
