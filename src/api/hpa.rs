@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::meta::ObjectMeta;
 use super::quantity::Quantity;
+use crate::sim::SimTime;
 
 /// A HorizontalPodAutoscaler.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +91,8 @@ pub struct ContainerResourceMetricSource {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct NamedMetricSource {
+    /// The object an Object metric describes (unused by the other sources).
+    pub described_object: CrossVersionObjectReference,
     /// The metric.
     pub metric: MetricIdentifier,
     /// Target.
@@ -166,4 +169,32 @@ pub struct HpaStatus {
     pub current_replicas: i32,
     /// Replicas wanted at the last sync.
     pub desired_replicas: i32,
+    /// When the controller last changed the target's scale.
+    #[serde(skip)]
+    pub last_scale_time: Option<SimTime>,
+    /// Each metric's value at the last sync, in the order of `spec.metrics`.
+    pub current_metrics: Vec<MetricStatus>,
+    /// AbleToScale, ScalingActive, ScalingLimited.
+    pub conditions: Vec<HpaCondition>,
 }
+
+/// One metric's current value (`status.currentMetrics[]`), flattened: the source's type and
+/// name, and the values its target type reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MetricStatus {
+    /// `Resource`, `ContainerResource`, `Pods`, `Object` or `External`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The resource or metric name.
+    pub name: String,
+    /// Percent of the request (Utilization targets).
+    pub average_utilization: Option<i32>,
+    /// Average per pod, in milli-units.
+    pub average_value_milli: Option<i64>,
+    /// Total, in milli-units (Value targets).
+    pub value_milli: Option<i64>,
+}
+
+/// An HPA condition (`AbleToScale`, `ScalingActive`, `ScalingLimited`).
+pub type HpaCondition = super::meta::Condition;

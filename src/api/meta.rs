@@ -26,6 +26,25 @@ pub struct ResourceVersion(pub u64);
 /// An object's annotations, in key order.
 pub type Annotations = super::sorted_map::SortedMap<String, String>;
 
+/// A status condition of the common shape (pods', ReplicaSets' and HPAs'): a type, its status,
+/// why, and when the status last changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Condition {
+    /// Condition type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Virtual time of the last status change.
+    #[serde(skip)]
+    pub last_transition_time: SimTime,
+}
+
 /// `metadata` of a Kubernetes object.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -258,22 +258,7 @@ impl PodPhase {
 }
 
 /// A pod condition (`PodScheduled`, `Ready`, `DisruptionTarget`, …).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodCondition {
-    /// Condition type.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// Machine-readable reason.
-    pub reason: String,
-    /// Human-readable message.
-    pub message: String,
-    /// Virtual time of the last status change.
-    #[serde(skip)]
-    pub last_transition_time: SimTime,
-}
+pub type PodCondition = super::meta::Condition;
 
 /// A pod's `status`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -57,20 +57,5 @@ pub struct ReplicaSetStatus {
     pub conditions: Vec<ReplicaSetCondition>,
 }
 
-/// A ReplicaSet condition.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ReplicaSetCondition {
-    /// Condition type.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// Machine-readable reason.
-    pub reason: String,
-    /// Human-readable message.
-    pub message: String,
-    /// Virtual time of the last status change.
-    #[serde(skip)]
-    pub last_transition_time: crate::sim::SimTime,
-}
+/// A ReplicaSet condition (`ReplicaFailure`).
+pub type ReplicaSetCondition = super::meta::Condition;

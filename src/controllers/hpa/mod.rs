@@ -10,6 +10,7 @@
 
 pub mod normalize;
 pub mod replica_calculator;
+pub mod sync;
 
 use crate::api::hpa::HpaBehavior;
 use replica_calculator::Tolerances;
