@@ -269,3 +269,110 @@ fn legacy_path_stabilizes_only_downwards() {
     let n = normalize_legacy(&mut h, 15, 3, 1, 20, DOWNSCALE, at(416));
     assert_eq!(n.replicas, 3);
 }
+
+mod properties {
+    //! Whatever the rules and the wishes: the replicas stay within the bounds and move only
+    //! towards the (stabilized) wish, never past it; held long enough, a wish is reached.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rules() -> impl Strategy<Value = HpaBehavior> {
+        (
+            1..10i32,
+            1..300i32,
+            1..100i32,
+            0..600i32,
+            prop_oneof![Just("Max"), Just("Min")],
+        )
+            .prop_map(|(pods, up_pct, down_pct, window, select)| HpaBehavior {
+                scale_up: Some(HpaScalingRules {
+                    policies: vec![policy("Pods", pods, 15), policy("Percent", up_pct, 60)],
+                    select_policy: Some(select.into()),
+                    ..HpaScalingRules::default()
+                }),
+                scale_down: Some(HpaScalingRules {
+                    policies: vec![policy("Percent", down_pct, 30)],
+                    stabilization_window_seconds: Some(window),
+                    ..HpaScalingRules::default()
+                }),
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn behavior_moves_towards_the_wish_within_bounds(
+            behavior in rules(),
+            min in 1..5i32,
+            span in 0..60i32,
+            start in 0..60i32,
+            wishes in proptest::collection::vec((1..40u64, 0..200i32), 1..40),
+            held in 0..200i32,
+        ) {
+            let b = Behavior::new(&behavior, DOWNSCALE);
+            let max = min + span;
+            let mut current = (min + start).min(max);
+            let mut h = History::default();
+            let mut now = 0u64;
+            for (gap, desired) in wishes {
+                now += gap;
+                let n = sync(&mut h, &b, current, desired, (min, max), at(now));
+                prop_assert!(n.replicas >= min && n.replicas <= max, "{n:?}");
+                let (low, high) = (current.min(n.stabilized), current.max(n.stabilized));
+                prop_assert!(
+                    n.replicas >= low.max(min).min(max) && n.replicas <= high.min(max).max(min),
+                    "{} not between {current} and {} (bounds {min}..={max})",
+                    n.replicas,
+                    n.stabilized
+                );
+                current = n.replicas;
+            }
+            // A wish held for longer than the stabilization window and enough rate periods
+            // is reached (every policy allows at least one pod, or a percentage rounded up,
+            // per period).
+            let wish = held.clamp(min, max);
+            for _ in 0..200 {
+                now += 15;
+                current = sync(&mut h, &b, current, wish, (min, max), at(now)).replicas;
+            }
+            prop_assert_eq!(current, wish);
+        }
+
+        #[test]
+        fn the_legacy_path_moves_towards_the_wish_within_bounds(
+            min in 1..5i32,
+            span in 0..60i32,
+            start in 0..60i32,
+            wishes in proptest::collection::vec((1..40u64, 0..200i32), 1..40),
+            held in 0..200i32,
+        ) {
+            let max = min + span;
+            let mut current = (min + start).min(max);
+            let mut h = History::default();
+            h.record_initial(current, at(0));
+            let mut now = 0u64;
+            for (gap, desired) in wishes {
+                now += gap;
+                let n = normalize_legacy(&mut h, current, desired, min, max, DOWNSCALE, at(now));
+                prop_assert!(n.replicas >= min && n.replicas <= max);
+                // Towards the stabilized wish (the highest of the window, which may lie above
+                // both the current count and this wish), at most max(2 × current, 4) up.
+                if n.replicas > current {
+                    prop_assert!(n.replicas <= (2 * current).max(4));
+                    prop_assert!(n.replicas <= n.stabilized.max(min));
+                }
+                if n.replicas < current {
+                    prop_assert!(n.replicas >= n.stabilized.min(max));
+                    prop_assert!(n.stabilized >= desired);
+                }
+                current = n.replicas;
+            }
+            let wish = held.clamp(min, max);
+            for _ in 0..40 {
+                now += 15;
+                current = normalize_legacy(&mut h, current, wish, min, max, DOWNSCALE, at(now)).replicas;
+            }
+            prop_assert_eq!(current, wish);
+        }
+    }
+}
