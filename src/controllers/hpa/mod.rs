@@ -5,8 +5,13 @@
 //!   (the ready / unready / missing / ignored pods, utilization and usage ratios, tolerance);
 //! * [`normalize`]: from the largest proposal to the replicas set — stabilization windows and
 //!   rate policies with `behavior`, the legacy downscale stabilization and 2×/4 limit without;
+//! * [`sync`]: one sync as a pure function — the metrics, their combination, the
+//!   normalization, the conditions and status, the scale to set;
 //! * here: how the metrics' proposals combine ([`combine_proposals`]) and the tolerances an
 //!   HPA uses ([`tolerances`]).
+//!
+//! The controller that runs a sync every 15 s in kube-controller-manager, reading its pods
+//! from the shared informer and its metrics through the apiserver, is still to come.
 
 pub mod normalize;
 pub mod replica_calculator;

@@ -144,27 +144,36 @@ pub fn set_condition(
     c.message = message;
 }
 
-/// One sync of `hpa` (upstream `reconcileAutoscaler` from the point the scale was read).
-pub fn sync(
-    hpa: &HorizontalPodAutoscaler,
-    scale: Scale,
-    pods: &[&Pod],
-    source: &dyn MetricsSource,
-    settings: &HpaSettings,
-    history: &mut History,
-    now: SimTime,
-) -> SyncOutcome {
+/// What one sync reads.
+#[derive(Clone, Copy)]
+pub struct SyncInput<'a> {
+    /// The HPA, as the controller's informer has it.
+    pub hpa: &'a HorizontalPodAutoscaler,
+    /// Its target's scale.
+    pub scale: Scale,
+    /// The pods the target's selector selects.
+    pub pods: &'a [&'a Pod],
+    /// The metrics.
+    pub source: &'a dyn MetricsSource,
+    /// The controller's settings.
+    pub settings: &'a HpaSettings,
+    /// The sync's time.
+    pub now: SimTime,
+}
+
+/// One sync (upstream `reconcileAutoscaler` from the point the scale was read).
+pub fn sync(input: &SyncInput<'_>, history: &mut History) -> SyncOutcome {
+    let (hpa, now) = (input.hpa, input.now);
     let mut status = hpa.status.clone();
-    let conditions = &mut status.conditions;
     set_condition(
-        conditions,
+        &mut status.conditions,
         ABLE_TO_SCALE,
         true,
         "SucceededGetScale",
         "the HPA controller was able to get the target's current scale".into(),
         now,
     );
-    let current = scale.spec_replicas;
+    let current = input.scale.spec_replicas;
     history.record_initial(current, now);
     let min = hpa.spec.min_replicas.unwrap_or(1);
     let max = hpa.spec.max_replicas;
@@ -176,148 +185,151 @@ pub fn sync(
         normalized: None,
         error: None,
     };
-    let mut desired = 0;
     let mut metric_statuses = Vec::new();
-    let mut rescale = true;
-    if scale.spec_replicas == 0 && min != 0 {
-        rescale = false;
+    let rescale = if current == 0 && min != 0 {
         set_condition(
-            conditions,
+            &mut status.conditions,
             SCALING_ACTIVE,
             false,
             "ScalingDisabled",
             "scaling is disabled since the replica count of the target is zero".into(),
             now,
         );
+        None
     } else if current > max {
         outcome.reason = "Current number of replicas above Spec.MaxReplicas".into();
-        desired = max;
+        Some(max)
     } else if current < min {
         outcome.reason = "Current number of replicas below Spec.MinReplicas".into();
-        desired = min;
+        Some(min)
     } else {
-        let specs = if hpa.spec.metrics.is_empty() {
-            default_metrics()
-        } else {
-            hpa.spec.metrics.clone()
-        };
-        let sample = Sample {
-            pods,
-            metrics: &PodMetrics::new(),
-            tolerances: tolerances(hpa.spec.behavior.as_ref(), settings.tolerance),
-            readiness: settings.readiness,
-            now,
-        };
-        let mut outcomes = Vec::new();
-        for spec in &specs {
-            let (explanation, metric_status) = compute_metric(spec, scale, &sample, source);
-            outcomes.push(MetricOutcome {
-                name: explanation.name.clone(),
-                proposal: explanation.outcome.clone(),
-            });
-            metric_statuses.push(metric_status);
-            outcome.metrics.push(explanation);
-        }
-        match combine_proposals(current, &outcomes) {
-            Err(invalid) => {
-                // The first failed metric's condition, then give up on this sync.
-                let reason = failure_reason(&specs[invalid.first_index]);
-                set_condition(
-                    conditions,
-                    SCALING_ACTIVE,
-                    false,
-                    reason,
-                    format!(
-                        "the HPA was unable to compute the replica count: {}",
-                        invalid.first
-                    ),
-                    now,
-                );
-                outcome.error = Some(invalid.to_string());
+        let bounds = (min, max);
+        match from_metrics(input, bounds, history, &mut status, &mut outcome) {
+            Some((desired, metrics)) => {
+                metric_statuses = metrics;
+                Some(desired).filter(|d| *d != current)
+            }
+            None => {
+                // Upstream `setCurrentReplicasInStatus`: the desired replicas and the metrics
+                // of the last good sync stay.
                 status.current_replicas = current;
-                status.current_metrics = metric_statuses;
                 outcome.status = status;
                 return outcome;
             }
-            Ok((proposal, metric)) => {
-                set_condition(
-                    conditions,
-                    SCALING_ACTIVE,
-                    true,
-                    "ValidMetricFound",
-                    format!(
-                        "the HPA was able to successfully calculate a replica count from {metric}"
-                    ),
-                    now,
-                );
-                desired = proposal;
-                if desired > current {
-                    outcome.reason = format!("{metric} above target");
-                } else if desired < current {
-                    outcome.reason = "All metrics below target".into();
-                }
-                let normalized = match &hpa.spec.behavior {
-                    None => normalize_legacy(
-                        history,
-                        current,
-                        desired,
-                        min,
-                        max,
-                        settings.downscale_stabilization,
-                        now,
-                    ),
-                    Some(b) => normalize_with_behavior(
-                        history,
-                        &Behavior::new(b, settings.downscale_stabilization),
-                        current,
-                        desired,
-                        min,
-                        max,
-                        now,
-                    ),
-                };
-                let n = &normalized;
-                set_condition(
-                    conditions,
-                    ABLE_TO_SCALE,
-                    true,
-                    n.able_to_scale.reason,
-                    n.able_to_scale.message.into(),
-                    now,
-                );
-                set_condition(
-                    conditions,
-                    SCALING_LIMITED,
-                    n.limited,
-                    n.scaling_limited.reason,
-                    n.scaling_limited.message.into(),
-                    now,
-                );
-                desired = normalized.replicas;
-                rescale = desired != current;
-                outcome.normalized = Some(normalized);
-            }
         }
-    }
-    if rescale {
+    };
+    if let Some(desired) = rescale {
         set_condition(
-            conditions,
+            &mut status.conditions,
             ABLE_TO_SCALE,
             true,
             "SucceededRescale",
             format!("the HPA controller was able to update the target scale to {desired}"),
             now,
         );
-        outcome.rescale = Some(desired);
         status.last_scale_time = Some(now);
-    } else {
-        desired = current;
     }
+    outcome.rescale = rescale;
     status.current_replicas = current;
-    status.desired_replicas = desired;
+    status.desired_replicas = rescale.unwrap_or(current);
     status.current_metrics = metric_statuses;
     outcome.status = status;
     outcome
+}
+
+/// The replicas the metrics ask for once normalized, and the metrics' status entries; `None`
+/// when the metrics give no count (ScalingActive False with the first failed metric's
+/// reason, `outcome.error` set).
+fn from_metrics(
+    input: &SyncInput<'_>,
+    (min, max): (i32, i32),
+    history: &mut History,
+    status: &mut HpaStatus,
+    outcome: &mut SyncOutcome,
+) -> Option<(i32, Vec<MetricStatus>)> {
+    let (hpa, now, current) = (input.hpa, input.now, input.scale.spec_replicas);
+    let specs = if hpa.spec.metrics.is_empty() {
+        default_metrics()
+    } else {
+        hpa.spec.metrics.clone()
+    };
+    let sample = Sample {
+        pods: input.pods,
+        metrics: &PodMetrics::new(),
+        tolerances: tolerances(hpa.spec.behavior.as_ref(), input.settings.tolerance),
+        readiness: input.settings.readiness,
+        now,
+    };
+    let mut outcomes = Vec::new();
+    let mut metric_statuses = Vec::new();
+    for spec in &specs {
+        let (explanation, metric_status) = compute_metric(spec, input.scale, &sample, input.source);
+        outcomes.push(MetricOutcome {
+            name: explanation.name.clone(),
+            proposal: explanation.outcome.clone(),
+        });
+        metric_statuses.push(metric_status);
+        outcome.metrics.push(explanation);
+    }
+    let (proposal, metric) = match combine_proposals(current, &outcomes) {
+        Ok(best) => best,
+        Err(invalid) => {
+            set_condition(
+                &mut status.conditions,
+                SCALING_ACTIVE,
+                false,
+                failure_reason(&specs[invalid.first_index]),
+                format!(
+                    "the HPA was unable to compute the replica count: {}",
+                    invalid.first
+                ),
+                now,
+            );
+            outcome.error = Some(invalid.to_string());
+            return None;
+        }
+    };
+    set_condition(
+        &mut status.conditions,
+        SCALING_ACTIVE,
+        true,
+        "ValidMetricFound",
+        format!("the HPA was able to successfully calculate a replica count from {metric}"),
+        now,
+    );
+    if proposal > current {
+        outcome.reason = format!("{metric} above target");
+    } else if proposal < current {
+        outcome.reason = "All metrics below target".into();
+    }
+    let window = input.settings.downscale_stabilization;
+    let n = match &hpa.spec.behavior {
+        None => normalize_legacy(history, current, proposal, min, max, window, now),
+        Some(b) => {
+            let behavior = Behavior::new(b, window);
+            normalize_with_behavior(history, &behavior, current, proposal, min, max, now)
+        }
+    };
+    let (able, limited) = (&n.able_to_scale, &n.scaling_limited);
+    set_condition(
+        &mut status.conditions,
+        ABLE_TO_SCALE,
+        true,
+        able.reason,
+        able.message.into(),
+        now,
+    );
+    set_condition(
+        &mut status.conditions,
+        SCALING_LIMITED,
+        n.limited,
+        limited.reason,
+        limited.message.into(),
+        now,
+    );
+    let replicas = n.replicas;
+    outcome.normalized = Some(n);
+    Some((replicas, metric_statuses))
 }
 
 /// The ScalingActive reason when a metric of `spec`'s type cannot be read.

@@ -122,16 +122,15 @@ fn run(h: &HorizontalPodAutoscaler, replicas: i32, pods: &[Pod], source: &Fake) 
         spec_replicas: replicas,
         status_replicas: replicas,
     };
-    let mut history = History::default();
-    sync(
-        h,
+    let input = SyncInput {
+        hpa: h,
         scale,
-        &refs,
+        pods: &refs,
         source,
-        &HpaSettings::default(),
-        &mut history,
-        NOW,
-    )
+        settings: &HpaSettings::default(),
+        now: NOW,
+    };
+    sync(&input, &mut History::default())
 }
 
 fn condition<'a>(s: &'a HpaStatus, type_: &str) -> (&'a str, &'a str) {
@@ -240,6 +239,9 @@ fn a_failed_metric_stops_a_scale_down_on_partial_data() {
              value: unable to get metric rps: no such metric"
         )
     );
+    // The status keeps the desired replicas and metrics of the last good sync (none here).
+    assert_eq!(got.status.desired_replicas, 0);
+    assert!(got.status.current_metrics.is_empty());
     let message = &got.status.conditions[1].message;
     assert!(
         message.starts_with("the HPA was unable to compute the replica count: failed to get pods"),
