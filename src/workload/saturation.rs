@@ -67,7 +67,8 @@ impl Server {
                 dropped: 0.0,
                 utilization: 0.0,
                 mean_latency: s.max(0.0),
-                state: vec![1.0],
+                // An arrival would find the pod empty, and the pod is never full.
+                state: vec![1.0, 0.0],
                 servers: c,
                 rate: if s > 0.0 { 1.0 / s } else { f64::INFINITY },
             };

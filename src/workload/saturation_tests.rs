@@ -96,6 +96,8 @@ fn no_load_means_no_wait() {
     let p = server(4, 20, 10).performance(0.0);
     assert_eq!((p.served, p.dropped, p.utilization), (0.0, 0.0, 0.0));
     close(p.mean_latency, 0.02, 1e-12);
+    // A request sent now would only be served: Exp(50/s), median 20 ms × ln 2.
+    close(p.latency_quantile(0.5), 0.02 * libm::log(2.0), 1e-9);
 }
 
 #[test]
