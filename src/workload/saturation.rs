@@ -45,8 +45,9 @@ pub struct Performance {
     pub utilization: f64,
     /// Mean time from arrival to completion of a served request, in seconds.
     pub mean_latency: f64,
-    /// The probability that an arrival finds `n` requests in the pod, for n = 0 ..= K.
-    state: Vec<f64>,
+    /// The probability that an admitted arrival finds `n` requests in the pod, for
+    /// n = 0 .. K (empty when none is admitted).
+    found: Vec<f64>,
     /// c.
     servers: u32,
     /// 1 / service time, per second.
@@ -67,8 +68,8 @@ impl Server {
                 dropped: 0.0,
                 utilization: 0.0,
                 mean_latency: s.max(0.0),
-                // An arrival would find the pod empty, and the pod is never full.
-                state: vec![1.0, 0.0],
+                // An arrival would find the pod empty.
+                found: vec![1.0],
                 servers: c,
                 rate: if s > 0.0 { 1.0 / s } else { f64::INFINITY },
             };
@@ -84,11 +85,22 @@ impl Server {
             utilization: served * s / f64::from(c),
             // Little's law over the requests admitted.
             mean_latency: in_system / served,
-            state,
+            found: admitted_found(&state),
             servers: c,
             rate: 1.0 / s,
         }
     }
+}
+
+/// What an admitted arrival finds: p_0 … p_(K−1) over their sum (the arrivals that find the
+/// pod full are dropped).
+fn admitted_found(state: &[f64]) -> Vec<f64> {
+    let admitted = &state[..state.len().saturating_sub(1)];
+    let total: f64 = admitted.iter().sum();
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    admitted.iter().map(|p| p / total).collect()
 }
 
 /// p_0 … p_K of the M/M/c/K queue with offered load `a` = λ·s (Erlang): p_n ∝ aⁿ/n! up to c,
@@ -179,15 +191,14 @@ impl Performance {
         if !mu.is_finite() {
             return 0.0;
         }
-        let admitted_states = &self.state[..self.state.len() - 1];
-        let admitted: f64 = admitted_states.iter().sum();
-        if admitted <= 0.0 {
+        if self.found.is_empty() {
             return 0.0;
         }
-        let waits = admitted_states.len().saturating_sub(c as usize) + 1;
+        let waits = self.found.len().saturating_sub(c as usize) + 1;
         let tails = WaitTails::new(c, mu, t, waits);
         let service_only = libm::exp(-mu * t);
-        let tail: f64 = admitted_states
+        let tail: f64 = self
+            .found
             .iter()
             .enumerate()
             .map(|(n, p)| {
@@ -195,7 +206,7 @@ impl Performance {
                     None => service_only,
                     Some(ahead) => tails.get(ahead as usize + 1),
                 };
-                p / admitted * given
+                p * given
             })
             .sum();
         tail.clamp(0.0, 1.0)

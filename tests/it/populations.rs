@@ -192,6 +192,20 @@ fn a_scraper_lists_its_resources_every_interval_after_its_phase() {
     assert_eq!(scraper.stats().count(Verb::List, 200), 8);
 }
 
+/// One node, one read seat (`maxRequestsInflight: 1`) and the scraper `inventory` of
+/// `monitoring` listing nodes, pods and services every minute.
+fn one_seat_scraper() -> String {
+    scenario(
+        1,
+        "  apiserver: {flowControl: maxInflight, maxRequestsInflight: 1}
+  clients:
+    - name: inventory
+      namespace: monitoring
+      scraper: {interval: 1m, resources: [nodes, pods, services]}
+",
+    )
+}
+
 /// Runs the binary on `text` with `args`; returns summary.json.
 fn summary_of(text: &str, args: &[&str]) -> serde_json::Value {
     let (_dir, out) = run_in_folder(text, args);
@@ -205,15 +219,7 @@ fn the_summary_counts_each_populations_requests_by_verb_and_status() {
     // with max-in-flight's Retry-After 1 s. client-go sends each again after 1 s: the second
     // gets the seat, the third a second 429, and goes through a second later. So 3 × 200 and
     // 3 × 429, of which every 429 was sent again (the component saw three 200s).
-    let text = scenario(
-        1,
-        "  apiserver: {flowControl: maxInflight, maxRequestsInflight: 1}
-  clients:
-    - name: inventory
-      namespace: monitoring
-      scraper: {interval: 1m, resources: [nodes, pods, services]}
-",
-    );
+    let text = one_seat_scraper();
     // Its phase, the first draw of "clients/inventory/phase" under seed 1 in [0, 1 m), is
     // 16.414 s: the round's last answer comes at 16.414 + 2.0035 s, the next round 1 m
     // later; by 40 s there has been one round.
@@ -254,15 +260,7 @@ fn timeseries_and_metrics_om_carry_each_populations_requests_over_time() {
     // The run of the test above: one read seat, the scraper's one round at 16.414 s gets
     // 3 × 200 and 3 × 429, all answered by 16.414 + 2.0035 = 18.418 s; kubectl's create of
     // the Node is answered at once.
-    let text = scenario(
-        1,
-        "  apiserver: {flowControl: maxInflight, maxRequestsInflight: 1}
-  clients:
-    - name: inventory
-      namespace: monitoring
-      scraper: {interval: 1m, resources: [nodes, pods, services]}
-",
-    );
+    let text = one_seat_scraper();
     let (_dir, out) = run_in_folder(&text, &["--until", "40s", "--openmetrics"]);
     let read = |file: &str| {
         std::fs::read_to_string(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))

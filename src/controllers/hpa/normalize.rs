@@ -306,6 +306,16 @@ const TOO_FEW_REPLICAS: Reason = Reason {
     reason: "TooFewReplicas",
     message: "the desired replica count is less than the minimum replica count",
 };
+const SCALE_UP_STABILIZED: Reason = Reason {
+    reason: "ScaleUpStabilized",
+    message: "recent recommendations were lower than current one, applying the lowest recent \
+              recommendation",
+};
+const SCALE_DOWN_STABILIZED: Reason = Reason {
+    reason: "ScaleDownStabilized",
+    message: "recent recommendations were higher than current one, applying the highest \
+              recent recommendation",
+};
 
 /// The outcome of one normalization, with what explains it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -355,11 +365,7 @@ pub fn normalize_legacy(
         },
     );
     let able_to_scale = if stabilized != desired {
-        Reason {
-            reason: "ScaleDownStabilized",
-            message: "recent recommendations were higher than current one, applying the highest \
-                      recent recommendation",
-        }
+        SCALE_DOWN_STABILIZED
     } else {
         READY_FOR_NEW_SCALE
     };
@@ -481,17 +487,9 @@ fn stabilize(
         },
     );
     let reason = if desired >= current {
-        Reason {
-            reason: "ScaleUpStabilized",
-            message: "recent recommendations were lower than current one, applying the lowest \
-                      recent recommendation",
-        }
+        SCALE_UP_STABILIZED
     } else {
-        Reason {
-            reason: "ScaleDownStabilized",
-            message: "recent recommendations were higher than current one, applying the highest \
-                      recent recommendation",
-        }
+        SCALE_DOWN_STABILIZED
     };
     (stabilized, reason)
 }

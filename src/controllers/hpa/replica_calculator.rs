@@ -299,31 +299,30 @@ pub fn resource_replicas(
     container: Option<&str>,
     sample: &Sample<'_>,
 ) -> Result<Proposal, CalculationError> {
-    let (groups, mut usable) = usable_sample(sample, resource)?;
+    let (groups, usable) = usable_sample(sample, resource)?;
     let requests = pod_requests(sample.pods, container, resource)?;
     let (ratio, utilization, average) = utilization_ratio(&usable, &requests, target_utilization)?;
     // A scale-down treats a pod without a value as using its request (or the target, when
     // the target is above 100 %).
     let fallback_percent = i64::from(target_utilization.max(100));
     let fill = |pod: &str| requests.get(pod).copied().unwrap_or(0) * fallback_percent / 100;
-    let filled = fill_in(&mut usable, &groups, ratio, &fill);
-    let adjusted = match &filled {
+    let filled = fill_in(usable, &groups, ratio, &fill);
+    let adjusted_ratio = match &filled {
         Some(filled) => Some(utilization_ratio(filled, &requests, target_utilization)?.0),
         None => None,
     };
-    Ok(propose(
-        current,
-        sample.tolerances,
+    let proposal = Proposal {
+        replicas: current,
         ratio,
-        adjusted.zip(filled.map(|f| f.len())),
-        Proposal {
-            replicas: current,
-            ratio,
-            adjusted_ratio: adjusted,
-            utilization,
-            average,
-            groups,
-        },
+        adjusted_ratio,
+        utilization,
+        average,
+        groups,
+    };
+    Ok(propose(
+        proposal,
+        sample.tolerances,
+        filled.map(|f| f.len()),
     ))
 }
 
@@ -336,24 +335,22 @@ pub fn plain_metric_replicas(
     resource: &str,
     sample: &Sample<'_>,
 ) -> Result<Proposal, CalculationError> {
-    let (groups, mut usable) = usable_sample(sample, resource)?;
+    let (groups, usable) = usable_sample(sample, resource)?;
     let (ratio, average) = usage_ratio(&usable, target);
     // A scale-down treats a pod without a value as using exactly the target.
-    let filled = fill_in(&mut usable, &groups, ratio, &|_| target);
-    let adjusted = filled.as_ref().map(|f| usage_ratio(f, target).0);
-    Ok(propose(
-        current,
-        sample.tolerances,
+    let filled = fill_in(usable, &groups, ratio, &|_| target);
+    let proposal = Proposal {
+        replicas: current,
         ratio,
-        adjusted.zip(filled.map(|f| f.len())),
-        Proposal {
-            replicas: current,
-            ratio,
-            adjusted_ratio: adjusted,
-            utilization: 0,
-            average,
-            groups,
-        },
+        adjusted_ratio: filled.as_ref().map(|f| usage_ratio(f, target).0),
+        utilization: 0,
+        average,
+        groups,
+    };
+    Ok(propose(
+        proposal,
+        sample.tolerances,
+        filled.map(|f| f.len()),
     ))
 }
 
@@ -380,16 +377,12 @@ fn usable_sample(
     Ok((groups, usable))
 }
 
-/// `proposal` with its replicas: from the ready pods' ratio alone when no pod had to be
-/// filled in, else from the adjusted ratio over the pods then counted (`adjusted`).
-fn propose(
-    current: i32,
-    tolerances: Tolerances,
-    ratio: f64,
-    adjusted: Option<(f64, usize)>,
-    mut proposal: Proposal,
-) -> Proposal {
-    proposal.replicas = match adjusted {
+/// `proposal` (its `replicas` still the current count) with the replicas it proposes: from
+/// the ready pods' ratio alone when no pod had to be filled in, else from the adjusted ratio
+/// over the `counted` pods the fill-in left.
+fn propose(mut proposal: Proposal, tolerances: Tolerances, counted: Option<usize>) -> Proposal {
+    let (current, ratio) = (proposal.replicas, proposal.ratio);
+    proposal.replicas = match proposal.adjusted_ratio.zip(counted) {
         Some((adjusted, counted)) => {
             adjusted_replicas(current, ratio, adjusted, counted, tolerances)
         }
@@ -408,12 +401,12 @@ fn usable_metrics(metrics: &PodMetrics, groups: &PodGroups) -> PodMetrics {
         .collect()
 }
 
-/// The values with the pods that lack a usable one filled in, or `None` when no pod has to
+/// The usable values with the pods that lack one filled in, or `None` when no pod has to
 /// be (no missing pod, and no unready pod on a scale-up). On a scale-down a missing pod gets
 /// `scale_down_fill` of its name; on a scale-up missing and unready pods get 0; at exactly 1.0
 /// missing pods stay out.
 fn fill_in(
-    usable: &mut PodMetrics,
+    mut filled: PodMetrics,
     groups: &PodGroups,
     ratio: f64,
     scale_down_fill: &dyn Fn(&str) -> i64,
@@ -422,7 +415,6 @@ fn fill_in(
     if !scale_up_with_unready && groups.missing.is_empty() {
         return None;
     }
-    let mut filled = std::mem::take(usable);
     let at = |value| PodMetric {
         value,
         timestamp: SimTime::ZERO,

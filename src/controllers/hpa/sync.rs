@@ -9,8 +9,8 @@
 
 use super::normalize::{Behavior, History, Normalized, normalize_legacy, normalize_with_behavior};
 use super::replica_calculator::{
-    CalculationError, PodMetrics, Proposal, Readiness, Sample, average_value_replicas,
-    plain_metric_replicas, ready_pod_count, resource_replicas, value_replicas,
+    PodMetrics, Proposal, Readiness, Sample, average_value_replicas, plain_metric_replicas,
+    ready_pod_count, resource_replicas, value_replicas,
 };
 use super::{MetricOutcome, combine_proposals, tolerances};
 use crate::api::hpa::{
@@ -248,11 +248,14 @@ fn from_metrics(
     outcome: &mut SyncOutcome,
 ) -> Option<(i32, Vec<MetricStatus>)> {
     let (hpa, now, current) = (input.hpa, input.now, input.scale.spec_replicas);
-    let specs = if hpa.spec.metrics.is_empty() {
-        default_metrics()
+    let defaults;
+    let specs: &[MetricSpec] = if hpa.spec.metrics.is_empty() {
+        defaults = default_metrics();
+        &defaults
     } else {
-        hpa.spec.metrics.clone()
+        &hpa.spec.metrics
     };
+    // Each metric reads its own values into a copy of this sample.
     let sample = Sample {
         pods: input.pods,
         metrics: &PodMetrics::new(),
@@ -262,7 +265,7 @@ fn from_metrics(
     };
     let mut outcomes = Vec::new();
     let mut metric_statuses = Vec::new();
-    for spec in &specs {
+    for spec in specs {
         let (explanation, metric_status) = compute_metric(spec, input.scale, &sample, input.source);
         outcomes.push(MetricOutcome {
             name: explanation.name.clone(),
@@ -362,10 +365,7 @@ fn compute_metric(
         }
         "Pods" => pods_metric(spec, scale, sample, source, &mut status),
         "Object" | "External" => value_metric(spec, scale, sample, source, &mut status),
-        other => Err((
-            format!("unknown metric source type {other:?}"),
-            String::new(),
-        )),
+        other => Err(format!("unknown metric source type {other:?}")),
     };
     let explanation = match result {
         Ok((name, replicas, calculation)) => MetricExplanation {
@@ -373,8 +373,8 @@ fn compute_metric(
             outcome: Ok(replicas),
             calculation,
         },
-        Err((message, name)) => MetricExplanation {
-            name,
+        Err(message) => MetricExplanation {
+            name: String::new(),
             outcome: Err(message),
             calculation: None,
         },
@@ -382,12 +382,9 @@ fn compute_metric(
     (explanation, status)
 }
 
-/// A metric's name, replicas and per-pod calculation; or its error message and name.
-type Computed = Result<(String, i32, Option<Proposal>), (String, String)>;
-
-fn calc_error(e: CalculationError) -> String {
-    e.to_string()
-}
+/// A metric's name, replicas and per-pod calculation; or its error message (upstream names
+/// no metric when it fails).
+type Computed = Result<(String, i32, Option<Proposal>), String>;
 
 fn resource_metric(
     spec: &MetricSpec,
@@ -402,10 +399,7 @@ fn resource_metric(
             (c.name.as_str(), Some(c.container.as_str()), &c.target)
         }
         _ => {
-            return Err((
-                format!("the {} metric source is not set", spec.type_),
-                String::new(),
-            ));
+            return Err(format!("the {} metric source is not set", spec.type_));
         }
     };
     status.name = resource.to_string();
@@ -423,7 +417,7 @@ fn resource_metric(
     };
     let values = source.resource(resource, container).map_err(|e| {
         let e = format!("unable to get metrics for resource {resource}: {e}");
-        (failed(e), String::new())
+        failed(e)
     })?;
     let sample = Sample {
         metrics: &values,
@@ -436,17 +430,16 @@ fn resource_metric(
             resource,
             &sample,
         )
-        .map_err(|e| (failed(calc_error(e)), String::new()))?;
+        .map_err(|e| failed(e.to_string()))?;
         status.average_value_milli = Some(p.average);
         return Ok((format!("{resource} resource"), p.replicas, Some(p)));
     }
     let Some(utilization) = target.average_utilization else {
-        return Err((
+        return Err(
             "invalid resource metric source: neither an average utilization target nor an \
              average value (usage) target was set"
                 .into(),
-            String::new(),
-        ));
+        );
     };
     let p = resource_replicas(
         scale.spec_replicas,
@@ -455,7 +448,7 @@ fn resource_metric(
         container,
         &sample,
     )
-    .map_err(|e| (failed(calc_error(e)), String::new()))?;
+    .map_err(|e| failed(e.to_string()))?;
     status.average_utilization = Some(p.utilization);
     status.average_value_milli = Some(p.average);
     let kind = if container.is_some() {
@@ -478,17 +471,14 @@ fn pods_metric(
     status: &mut MetricStatus,
 ) -> Computed {
     let Some(pods) = &spec.pods else {
-        return Err(("the Pods metric source is not set".into(), String::new()));
+        return Err("the Pods metric source is not set".into());
     };
     let name = &pods.metric.name;
     status.name = name.clone();
     let failed = |e: String| format!("failed to get pods metric value: {e}");
-    let values = source.pods(name).map_err(|e| {
-        (
-            failed(format!("unable to get metric {name}: {e}")),
-            String::new(),
-        )
-    })?;
+    let values = source
+        .pods(name)
+        .map_err(|e| failed(format!("unable to get metric {name}: {e}")))?;
     let target = pods
         .target
         .average_value
@@ -499,7 +489,7 @@ fn pods_metric(
         ..*sample
     };
     let p = plain_metric_replicas(scale.spec_replicas, target, "", &sample)
-        .map_err(|e| (failed(calc_error(e)), String::new()))?;
+        .map_err(|e| failed(e.to_string()))?;
     status.average_value_milli = Some(p.average);
     Ok((format!("pods metric {name}"), p.replicas, Some(p)))
 }
@@ -514,10 +504,7 @@ fn value_metric(
     let object = spec.type_ == "Object";
     let named = if object { &spec.object } else { &spec.external };
     let Some(named) = named else {
-        return Err((
-            format!("the {} metric source is not set", spec.type_),
-            String::new(),
-        ));
+        return Err(format!("the {} metric source is not set", spec.type_));
     };
     let name = &named.metric.name;
     status.name = name.clone();
@@ -540,12 +527,7 @@ fn value_metric(
             .external(name)
             .map(|values| values.into_iter().fold(0i64, i64::saturating_add))
     }
-    .map_err(|e| {
-        (
-            format!("{failed}: unable to get metric {name}: {e}"),
-            String::new(),
-        )
-    })?;
+    .map_err(|e| format!("{failed}: unable to get metric {name}: {e}"))?;
     let target = &named.target;
     let tolerances = sample.tolerances;
     if let Some(average) = &target.average_value {
@@ -559,12 +541,9 @@ fn value_metric(
         return Ok((label, replicas, None));
     }
     let Some(value) = &target.value else {
-        return Err((
-            format!(
-                "{failed}: invalid {} metric source: neither a value target nor an average value target was set",
-                spec.type_.to_lowercase()
-            ),
-            String::new(),
+        return Err(format!(
+            "{failed}: invalid {} metric source: neither a value target nor an average value target was set",
+            spec.type_.to_lowercase()
         ));
     };
     let (replicas, _) = value_replicas(
@@ -574,12 +553,7 @@ fn value_metric(
         tolerances,
         || ready_pod_count(sample.pods),
     )
-    .map_err(|e| {
-        (
-            format!("{failed}: unable to calculate ready pods: {e}"),
-            String::new(),
-        )
-    })?;
+    .map_err(|e| format!("{failed}: unable to calculate ready pods: {e}"))?;
     status.value_milli = Some(usage);
     Ok((label, replicas, None))
 }
