@@ -17,6 +17,7 @@ use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, Watc
 use crate::client::informer::InformerHealth;
 use crate::config::feature_gates::ClientFeatureGates;
 use crate::faults::{ContainerKill, NodeFault, PodFaultError};
+use crate::metrics_server::MetricsServer;
 use crate::sim::{RngStreams, SimDuration, SimTime};
 
 /// A timer a component sets: a code only the component interprets, and whether the timer is
@@ -45,6 +46,7 @@ pub struct ComponentContext<'a> {
     timers: &'a mut Vec<(SimTime, Timer)>,
     streams: RngStreams,
     client_gates: ClientFeatureGates,
+    metrics_api: Option<&'a MetricsServer>,
 }
 
 impl<'a> ComponentContext<'a> {
@@ -64,7 +66,21 @@ impl<'a> ComponentContext<'a> {
             timers,
             streams,
             client_gates: ClientFeatureGates::default(),
+            metrics_api: None,
         }
+    }
+
+    /// The same context, the Metrics API served by `server` (a run with metrics-server).
+    pub fn with_metrics_api(mut self, server: Option<&'a MetricsServer>) -> Self {
+        self.metrics_api = server;
+        self
+    }
+
+    /// The Metrics API (`metrics.k8s.io`), which the apiserver serves by proxying to
+    /// metrics-server, as it would answer now; None when the run has no metrics-server (the
+    /// API is not registered).
+    pub fn metrics_api(&self) -> Option<&'a MetricsServer> {
+        self.metrics_api
     }
 
     /// The same context, its clients running with client-go's `gates` (the run's

@@ -42,6 +42,50 @@ pub const DEFAULT_UNHEALTHY_ZONE_THRESHOLD: f64 = 0.55;
 /// secondary rate when partially disrupted; smaller ones stop.
 pub const DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD: u32 = 50;
 
+/// `--horizontal-pod-autoscaler-sync-period`'s default.
+pub const DEFAULT_HPA_SYNC_PERIOD: SimDuration = SimDuration::from_secs(15);
+/// `--concurrent-horizontal-pod-autoscaler-syncs`'s default.
+pub const DEFAULT_CONCURRENT_HPA_SYNCS: u32 = 5;
+/// `--horizontal-pod-autoscaler-tolerance`'s default.
+pub const DEFAULT_HPA_TOLERANCE: f64 = 0.1;
+/// `--horizontal-pod-autoscaler-downscale-stabilization`'s default.
+pub const DEFAULT_HPA_DOWNSCALE_STABILIZATION: SimDuration = SimDuration::from_mins(5);
+/// `--horizontal-pod-autoscaler-cpu-initialization-period`'s default.
+pub const DEFAULT_HPA_CPU_INITIALIZATION_PERIOD: SimDuration = SimDuration::from_mins(5);
+/// `--horizontal-pod-autoscaler-initial-readiness-delay`'s default.
+pub const DEFAULT_HPA_INITIAL_READINESS_DELAY: SimDuration = SimDuration::from_secs(30);
+
+/// The HorizontalPodAutoscaler controller's flags.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HpaControllerConfig {
+    /// `--horizontal-pod-autoscaler-sync-period`: how often each HPA is synced.
+    pub sync_period: SimDuration,
+    /// `--concurrent-horizontal-pod-autoscaler-syncs`: workers.
+    pub concurrent_syncs: u32,
+    /// `--horizontal-pod-autoscaler-tolerance`: the change of ratio ignored.
+    pub tolerance: f64,
+    /// `--horizontal-pod-autoscaler-downscale-stabilization`: the legacy path's window and
+    /// `behavior.scaleDown`'s default one.
+    pub downscale_stabilization: SimDuration,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period`.
+    pub cpu_initialization_period: SimDuration,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay`.
+    pub initial_readiness_delay: SimDuration,
+}
+
+impl Default for HpaControllerConfig {
+    fn default() -> Self {
+        HpaControllerConfig {
+            sync_period: DEFAULT_HPA_SYNC_PERIOD,
+            concurrent_syncs: DEFAULT_CONCURRENT_HPA_SYNCS,
+            tolerance: DEFAULT_HPA_TOLERANCE,
+            downscale_stabilization: DEFAULT_HPA_DOWNSCALE_STABILIZATION,
+            cpu_initialization_period: DEFAULT_HPA_CPU_INITIALIZATION_PERIOD,
+            initial_readiness_delay: DEFAULT_HPA_INITIAL_READINESS_DELAY,
+        }
+    }
+}
+
 /// What kube-controller-manager runs with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KubeControllerManagerConfig {
@@ -87,6 +131,8 @@ pub struct KubeControllerManagerConfig {
     pub kube_api: super::ClientConnection,
     /// `generic.leaderElection` (`--leader-elect`, `--leader-elect-lease-duration`, …).
     pub leader_election: LeaderElectionSettings,
+    /// The HorizontalPodAutoscaler controller's flags.
+    pub hpa: HpaControllerConfig,
 }
 
 impl Default for KubeControllerManagerConfig {
@@ -109,6 +155,7 @@ impl Default for KubeControllerManagerConfig {
             large_cluster_size_threshold: DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD,
             kube_api: super::ClientConnection::default(),
             leader_election: LeaderElectionSettings::defaults("kube-controller-manager"),
+            hpa: HpaControllerConfig::default(),
         }
     }
 }

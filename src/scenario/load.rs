@@ -31,7 +31,8 @@ use crate::client::qps_defaults::{self, ClientConnectionDefaults};
 use crate::config::feature_gates::ClientFeatureGates;
 use crate::config::gpu_sharing::Policy;
 use crate::config::kube_controller_manager::{
-    KubeControllerManagerConfig, MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS, MAX_MAX_ENDPOINTS_PER_SLICE,
+    HpaControllerConfig, KubeControllerManagerConfig, MAX_CONCURRENT_SERVICE_ENDPOINT_SYNCS,
+    MAX_MAX_ENDPOINTS_PER_SLICE,
 };
 use crate::config::kube_proxy::{KubeProxySettings, ProxyMode};
 use crate::config::kube_scheduler::{CycleCost, KubeSchedulerConfiguration};
@@ -92,6 +93,10 @@ pub struct Scenario {
     pub root: PathBuf,
     /// A trace replay to run instead of the cluster simulation (`spec.replay`).
     pub replay: Option<ReplaySettings>,
+    /// Offered load per Service (`spec.traffic`).
+    pub traffic: Vec<crate::workload::load::Traffic>,
+    /// metrics-server, if the run has one (`spec.metricsServer`).
+    pub metrics_server: Option<crate::config::metrics_server::MetricsServerConfig>,
 }
 
 /// `spec.replay` resolved: the openb replay protocol (`kubesim replay openb`) as a scenario.
@@ -909,6 +914,25 @@ fn assemble(
             .and_then(|d| d.spec.client_feature_gates.as_ref()),
         |written| locator.at(&written.referenced),
     )?;
+    let traffic = match &doc {
+        Some(d) => super::traffic::traffic(&d.spec.traffic, base, &at)?,
+        None => Vec::new(),
+    };
+    let has_hpa = initial
+        .iter()
+        .chain(timeline.iter().flat_map(|t| match &t.action {
+            Action::Apply(objects) => objects.as_slice(),
+            _ => &[],
+        }))
+        .any(|o| o.kind() == crate::api::Kind::HorizontalPodAutoscaler);
+    let metrics_server = match &doc {
+        Some(d) => super::traffic::metrics_server(
+            &d.spec.metrics_server,
+            !traffic.is_empty() || has_hpa,
+            &at,
+        )?,
+        None => has_hpa.then(Default::default),
+    };
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
         name,
@@ -931,6 +955,8 @@ fn assemble(
         warnings: inputs.warnings,
         root: base.to_path_buf(),
         replay,
+        traffic,
+        metrics_server,
     })
 }
 
@@ -1097,6 +1123,7 @@ fn controller_manager_settings(
         large_cluster_size_threshold: spec
             .large_cluster_size_threshold
             .unwrap_or(defaults.large_cluster_size_threshold),
+        hpa: hpa_controller_config(spec, locator)?,
         leader_election: super::leader_election::controller_manager(
             spec,
             |at| locator.at(at),
@@ -1114,6 +1141,62 @@ fn controller_manager_settings(
             ),
             locator,
         )?,
+    })
+}
+
+/// The HorizontalPodAutoscaler controller's flags of `spec.controllerManager`, checked as
+/// upstream's options are (a positive period and worker count, a tolerance of at least 0).
+fn hpa_controller_config(
+    spec: &ControllerManagerSpec,
+    locator: &Locator<'_>,
+) -> Result<HpaControllerConfig, ScenarioError> {
+    let defaults = HpaControllerConfig::default();
+    let invalid =
+        |at: &serde_saphyr::Location, field: &str, message: &str| ScenarioError::Invalid {
+            pos: locator.at(at),
+            path: format!("spec.controllerManager.{field}"),
+            message: message.into(),
+        };
+    let sync_period = match &spec.horizontal_pod_autoscaler_sync_period {
+        Some(v) if v.value.is_zero() => Err(invalid(
+            &v.referenced,
+            "horizontalPodAutoscalerSyncPeriod",
+            "expected a positive duration such as 15s",
+        )),
+        Some(v) => Ok(v.value),
+        None => Ok(defaults.sync_period),
+    }?;
+    let concurrent_syncs = match &spec.concurrent_horizontal_pod_autoscaler_syncs {
+        Some(v) if v.value == 0 => Err(invalid(
+            &v.referenced,
+            "concurrentHorizontalPodAutoscalerSyncs",
+            "expected a count of at least 1",
+        )),
+        Some(v) => Ok(v.value),
+        None => Ok(defaults.concurrent_syncs),
+    }?;
+    let tolerance = match &spec.horizontal_pod_autoscaler_tolerance {
+        Some(v) if !(v.value.is_finite() && v.value >= 0.0) => Err(invalid(
+            &v.referenced,
+            "horizontalPodAutoscalerTolerance",
+            "expected a share of at least 0 such as 0.1",
+        )),
+        Some(v) => Ok(v.value),
+        None => Ok(defaults.tolerance),
+    }?;
+    Ok(HpaControllerConfig {
+        sync_period,
+        concurrent_syncs,
+        tolerance,
+        downscale_stabilization: spec
+            .horizontal_pod_autoscaler_downscale_stabilization
+            .unwrap_or(defaults.downscale_stabilization),
+        cpu_initialization_period: spec
+            .horizontal_pod_autoscaler_cpu_initialization_period
+            .unwrap_or(defaults.cpu_initialization_period),
+        initial_readiness_delay: spec
+            .horizontal_pod_autoscaler_initial_readiness_delay
+            .unwrap_or(defaults.initial_readiness_delay),
     })
 }
 

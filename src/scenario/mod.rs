@@ -12,6 +12,7 @@ pub mod model;
 pub mod overrides;
 mod owners;
 mod populations;
+mod traffic;
 pub mod yaml;
 
 pub use error::{ScenarioError, SourcePos};

@@ -90,6 +90,12 @@ pub struct ScenarioSpec {
     /// Client populations beside the components: per-node agents, operators, scrapers.
     #[serde(default)]
     pub clients: Vec<Spanned<ClientPopulationSpec>>,
+    /// Offered load: a request rate per Service and what a request costs its pods.
+    #[serde(default)]
+    pub traffic: Vec<Spanned<TrafficSpec>>,
+    /// metrics-server (runs by default when the scenario has traffic or HPAs).
+    #[serde(default)]
+    pub metrics_server: MetricsServerSpec,
     /// client-go's feature gates of every client of the run, by name: `WatchListClient`
     /// (default false).
     pub client_feature_gates: Option<Spanned<BTreeMap<String, bool>>>,
@@ -113,6 +119,43 @@ pub struct ReplaySpec {
     pub pods: Spanned<String>,
     /// Policy: random, dotprod, gpuclustering, gpupacking, bestfit or fgd.
     pub policy: Spanned<String>,
+}
+
+/// A `spec.traffic` entry: one Service's request rate and what a request costs the pods that
+/// serve it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrafficSpec {
+    /// The Service, `name` (in `default`) or `namespace/name`.
+    pub service: Spanned<String>,
+    /// The request rate over time.
+    pub rate: Option<Spanned<crate::workload::traffic::RateProfile>>,
+    /// A `time,rps` CSV file to replay instead, relative to the scenario file.
+    pub rate_file: Option<Spanned<String>>,
+    /// CPU per request per second served (a quantity, e.g. `2m`).
+    pub cpu_per_request: Option<Spanned<String>>,
+    /// CPU a pod uses serving nothing.
+    pub base_cpu: Option<Spanned<String>>,
+    /// Memory per request per second served.
+    pub memory_per_request: Option<Spanned<String>>,
+    /// Memory a pod uses serving nothing.
+    pub base_memory: Option<Spanned<String>>,
+    /// The relative spread of the endpoints' shares (default 0).
+    pub noise: Option<Spanned<f64>>,
+    /// How often the rate is re-evaluated (default 5s).
+    pub step: Option<Spanned<SimDuration>>,
+    /// How a pod serves: concurrency, serviceTime, queueLimit.
+    pub server: Option<Spanned<crate::workload::saturation::Server>>,
+}
+
+/// `spec.metricsServer`: metrics-server's flags, in camelCase.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsServerSpec {
+    /// Run it (default: when the scenario has traffic or HPAs).
+    pub enabled: Option<bool>,
+    /// `--metric-resolution` (default 15s, as its manifests ship; at least 10s).
+    pub metric_resolution: Option<Spanned<SimDuration>>,
 }
 
 /// `spec.scheduler`.
@@ -610,6 +653,18 @@ pub struct ControllerManagerSpec {
     pub unhealthy_zone_threshold: Option<Spanned<f64>>,
     /// `--large-cluster-size-threshold` (default 50).
     pub large_cluster_size_threshold: Option<u32>,
+    /// `--horizontal-pod-autoscaler-sync-period` (default 15s).
+    pub horizontal_pod_autoscaler_sync_period: Option<Spanned<SimDuration>>,
+    /// `--concurrent-horizontal-pod-autoscaler-syncs` (default 5).
+    pub concurrent_horizontal_pod_autoscaler_syncs: Option<Spanned<u32>>,
+    /// `--horizontal-pod-autoscaler-tolerance` (default 0.1).
+    pub horizontal_pod_autoscaler_tolerance: Option<Spanned<f64>>,
+    /// `--horizontal-pod-autoscaler-downscale-stabilization` (default 5m).
+    pub horizontal_pod_autoscaler_downscale_stabilization: Option<SimDuration>,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period` (default 5m).
+    pub horizontal_pod_autoscaler_cpu_initialization_period: Option<SimDuration>,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay` (default 30s).
+    pub horizontal_pod_autoscaler_initial_readiness_delay: Option<SimDuration>,
     /// `--kube-api-qps`: the QPS of each of its API clients (default 20; 0 means unset, a
     /// negative value no limit).
     pub kube_api_qps: Option<Spanned<f32>>,

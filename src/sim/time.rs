@@ -52,7 +52,12 @@ impl SimTime {
         SimTime(self.0.saturating_add(d.0))
     }
 
-    /// The span from `earlier` to `self`, or zero if `earlier` is later.
+    /// `self - d`, saturating at the start of the run.
+    pub const fn saturating_sub(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_sub(d.0))
+    }
+
+    /// The time elapsed since `earlier` (zero if `earlier` is later).
     pub const fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }

@@ -3,6 +3,7 @@
 //! virtual time. Both own parsing and input errors only; what a row or a rate means to a
 //! component lives with the component (for GPU sharing, [`crate::scheduler::gpu`]).
 
+pub mod load;
 pub mod openb;
 pub mod saturation;
 pub mod traffic;

@@ -31,6 +31,7 @@ use crate::controllers::deployment::DeploymentController;
 use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
+use crate::controllers::hpa::controller::HpaController;
 use crate::controllers::kube_controller_manager::{
     CONTROLLER_MANAGER_USER, Controller, KubeControllerManager,
 };
@@ -47,6 +48,7 @@ use crate::kube_proxy::kube_proxy_client;
 use crate::kubelet::Kubelets;
 use crate::kubelet::kubelet_client;
 use crate::metrics::{LeaderStatus, Observed, Recorder};
+use crate::metrics_server::MetricsServer;
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
@@ -57,6 +59,7 @@ use crate::sim::{
     Context, Model, RngStreams, SimDuration, SimEvent, SimRng, SimTime, Simulation, StopAt,
     TraceDigest,
 };
+use crate::workload::load::LoadModel;
 pub use components::Components;
 use kubectl::{KUBECTL_CLIENT, Kubectl};
 use transport::{ClientLimits, Delivery, Transport};
@@ -82,6 +85,9 @@ pub const DISRUPTION_CLIENT: ClientId = ClientId(9);
 pub const NODE_LIFECYCLE_CLIENT: ClientId = ClientId(10);
 /// The client id of kube-controller-manager's taint eviction controller.
 pub const TAINT_EVICTION_CLIENT: ClientId = ClientId(11);
+
+/// The client id of kube-controller-manager's HorizontalPodAutoscaler controller.
+pub const HPA_CLIENT: ClientId = ClientId(14);
 
 /// The client id of kube-controller-manager's leader election: upstream builds the elector's
 /// clientset apart (user agent `leader-election`), with its own token bucket.
@@ -113,6 +119,10 @@ pub enum Event {
     Fault(u32),
     /// One of a component's timers.
     Timer(ComponentId, Timer),
+    /// The load model re-evaluates the traffic rates due now (periodic, background).
+    LoadStep,
+    /// metrics-server scrapes every node (periodic, background).
+    MetricsScrape,
 }
 
 impl SimEvent for Event {
@@ -128,12 +138,16 @@ impl SimEvent for Event {
             Event::Timer(c, t) => {
                 (0x5C00 | u64::from(t.code) | u64::from(*c) << 32) ^ u64::from(t.generation) << 48
             }
+            Event::LoadStep => 0x10AD,
+            Event::MetricsScrape => 0x5C2A,
         }
     }
 
     fn is_background(&self) -> bool {
         match self {
             Event::Sample
+            | Event::LoadStep
+            | Event::MetricsScrape
             | Event::Api(ApiEvent::ExpireEvent { .. } | ApiEvent::FlowControlWakeup(_)) => true,
             Event::Timer(_, timer) => timer.background,
             Event::Api(_)
@@ -220,6 +234,10 @@ pub struct World {
     streams: RngStreams,
     /// client-go's feature gates of every client (`spec.clientFeatureGates`).
     client_gates: ClientFeatureGates,
+    /// What the scenario's traffic does to the pods, when it has traffic or metrics-server.
+    load: Option<LoadModel>,
+    /// metrics-server, when the scenario runs it.
+    metrics_server: Option<MetricsServer>,
 }
 
 impl World {
@@ -252,6 +270,16 @@ impl World {
     /// The kubelets, if the scenario runs them.
     pub fn kubelets(&self) -> Option<&Kubelets> {
         component_as(&self.components, self.kubelets?)
+    }
+
+    /// The load model, if the scenario has traffic or metrics-server.
+    pub fn load(&self) -> Option<&LoadModel> {
+        self.load.as_ref()
+    }
+
+    /// metrics-server, if the scenario runs it.
+    pub fn metrics_server(&self) -> Option<&MetricsServer> {
+        self.metrics_server.as_ref()
     }
 
     /// The kube-proxies, if the scenario runs them.
@@ -287,7 +315,8 @@ impl World {
             &mut timers,
             self.streams,
         )
-        .with_client_gates(self.client_gates);
+        .with_client_gates(self.client_gates)
+        .with_metrics_api(self.metrics_server.as_ref());
         handle(component.as_mut(), &mut cx);
         for (at, timer) in timers.drain(..) {
             ctx.schedule_at(at, Event::Timer(id, timer));
@@ -682,9 +711,30 @@ impl Model for World {
             }
             Event::Start(id) => self.dispatch(ctx, id, |c, cx| c.start(cx)),
             Event::Timer(id, timer) => self.dispatch(ctx, id, |c, cx| c.on_timer(timer, cx)),
+            Event::LoadStep => {
+                if let Some(load) = self.load.as_mut() {
+                    load.observe(now, self.api.store());
+                    load.step(now);
+                    if let Some(next) = load.next_step(now) {
+                        ctx.schedule_at(next, Event::LoadStep);
+                    }
+                }
+            }
+            Event::MetricsScrape => {
+                if let (Some(server), Some(load)) =
+                    (self.metrics_server.as_mut(), self.load.as_mut())
+                {
+                    load.observe(now, self.api.store());
+                    server.scrape(now, load);
+                    ctx.schedule_at(server.next_scrape(now), Event::MetricsScrape);
+                }
+            }
         }
         self.route(ctx);
         self.recorder.observe(now, &self.api);
+        if let Some(load) = self.load.as_mut() {
+            load.observe(now, self.api.store());
+        }
     }
 }
 
@@ -738,6 +788,8 @@ pub fn with_components(
         transport,
         streams,
         client_gates: ClientFeatureGates::default(),
+        load: None,
+        metrics_server: None,
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index: BTreeMap::new(),
@@ -796,6 +848,7 @@ fn controllers_of(
     enabled.push(Box::new(TaintEvictionController::new(
         TAINT_EVICTION_CLIENT,
     )));
+    enabled.push(Box::new(HpaController::new(HPA_CLIENT, config.hpa)));
     enabled
 }
 
@@ -927,6 +980,11 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         transport,
         streams,
         client_gates: scenario.client_feature_gates,
+        load: (!scenario.traffic.is_empty() || scenario.metrics_server.is_some())
+            .then(|| LoadModel::new(&scenario.traffic, streams)),
+        metrics_server: scenario
+            .metrics_server
+            .map(|config| MetricsServer::new(config, streams)),
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index,
@@ -974,6 +1032,13 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         sim.schedule_at(at, Event::Action(i as u32));
     }
     sim.schedule_at(SimTime::ZERO, Event::Sample);
+    if !scenario.traffic.is_empty() {
+        sim.schedule_at(SimTime::ZERO, Event::LoadStep);
+    }
+    if let Some(server) = &sim.model().metrics_server {
+        let first = server.next_scrape(SimTime::ZERO);
+        sim.schedule_at(first, Event::MetricsScrape);
+    }
     if !sim.model().start_after_initial_apply {
         for id in 0..components {
             sim.schedule_at(SimTime::ZERO, Event::Start(id));

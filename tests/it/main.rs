@@ -3,6 +3,7 @@
 
 mod apiserver_replicas;
 mod apiserver_restart;
+mod autoscaling;
 mod cli;
 mod client_connection;
 mod controller_manager;

@@ -13,6 +13,7 @@
 //! The controller that runs a sync every 15 s in kube-controller-manager, reading its pods
 //! from the shared informer and its metrics through the apiserver, is still to come.
 
+pub mod controller;
 pub mod normalize;
 pub mod replica_calculator;
 pub mod sync;

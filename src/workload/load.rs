@@ -1,0 +1,626 @@
+//! The load model: what offered traffic does to the pods that serve it — the part of the
+//! world a real cluster gets from its users, and the source of every CPU and memory figure
+//! metrics-server later reads.
+//!
+//! * **Traffic** ([`Traffic`], a scenario's `spec.traffic` entry): a Service's request rate
+//!   over time ([`RateProfile`]), re-evaluated every `step` on a grid from time 0.
+//! * **Spread**: kube-proxy picks a ready endpoint at random per connection, so each ready
+//!   endpoint of the Service's EndpointSlices (as committed, so the EndpointSlice controller's
+//!   delay counts) gets an equal share in expectation. With `noise` > 0 each endpoint's share
+//!   is weighted by `max(0, 1 + noise · z)` (z standard normal, drawn per endpoint per step
+//!   from the stream `traffic/<namespace>/<name>`) and the weights are normalized, so the
+//!   Service's total is kept and only its spread varies.
+//! * **Serving**: with a `server` ([`Server`]) each pod is an M/M/c/K queue at its share
+//!   (served, dropped, latency); without one a pod serves all it is offered.
+//! * **Usage**: `cpu = baseCpu + served × cpuPerRequest`, capped at the pod's CPU limit (the
+//!   sum of its containers' limits, when each has one): a capped pod is throttled and serves
+//!   only what the limit leaves, the rest dropped. `memory = baseMemory + served ×
+//!   memoryPerRequest`. A pod of no traffic's Service uses nothing. The annotations
+//!   `kubesim.io/cpu-usage` and `kubesim.io/memory-usage` (quantities) pin a pod's usage,
+//!   whatever it serves.
+//! * **Containers**: a pod's usage is split among its running containers by their CPU
+//!   requests (equally when none has one); each container's CPU is a [`CpuCounter`], what the
+//!   kubelet's `/metrics/resource` reports at its housekeeping samples.
+//!
+//! The model follows the store's commits (pods that run, slices that change) after every
+//! event, like an observer, and changes usage only then and at its steps: it is not a
+//! component and sends no request.
+
+use std::collections::BTreeMap;
+
+use rand::RngExt;
+
+use super::saturation::Server;
+use super::traffic::RateProfile;
+use crate::api::endpointslice::EndpointSlice;
+use crate::api::pod::Pod;
+use crate::api::quantity::Quantity;
+use crate::api::{Kind, ObjectKey, ResourceVersion};
+use crate::apiserver::{Change, ChangeType, Store};
+use crate::kubelet::resource_metrics::{CpuCounter, HOUSEKEEPING_INTERVAL, last_sample};
+use crate::metrics_server::storage::{ContainerPoint, PodPoints};
+use crate::sim::{RngStreams, SimDuration, SimRng, SimTime};
+
+/// The annotation that pins a pod's CPU usage (a quantity, e.g. `250m`).
+pub const ANNOTATION_CPU_USAGE: &str = "kubesim.io/cpu-usage";
+/// The annotation that pins a pod's memory usage (a quantity, e.g. `300Mi`).
+pub const ANNOTATION_MEMORY_USAGE: &str = "kubesim.io/memory-usage";
+/// How often a traffic's rate is re-evaluated unless its entry says otherwise.
+pub const DEFAULT_STEP: SimDuration = SimDuration::from_secs(5);
+
+/// One Service's offered load and what a request costs the pods that serve it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traffic {
+    /// The Service.
+    pub service: ObjectKey,
+    /// Its request rate over time.
+    pub rate: RateProfile,
+    /// What serving costs a pod.
+    pub cost: RequestCost,
+    /// The relative spread of the endpoints' shares (0: equal shares).
+    pub noise: f64,
+    /// How often the rate is re-evaluated.
+    pub step: SimDuration,
+    /// How a pod serves (None: everything offered is served at once).
+    pub server: Option<Server>,
+}
+
+/// What serving costs a pod: a base and a cost per request per second.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RequestCost {
+    /// Millicores a pod uses serving nothing.
+    pub base_cpu: f64,
+    /// Millicores per request per second served.
+    pub cpu_per_request: f64,
+    /// Bytes a pod uses serving nothing.
+    pub base_memory: f64,
+    /// Bytes per request per second served.
+    pub memory_per_request: f64,
+}
+
+/// What a pod does with its share of one Service's traffic now.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Share {
+    /// Requests per second offered.
+    pub offered: f64,
+    /// Requests per second served.
+    pub served: f64,
+    /// Requests per second dropped (a full queue or a throttled pod).
+    pub dropped: f64,
+}
+
+/// A Service's traffic now, summed over its endpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ServiceNow {
+    /// Requests per second offered to the Service.
+    pub offered: f64,
+    /// Served.
+    pub served: f64,
+    /// Dropped: at full queues, by throttled pods, or for want of any ready endpoint.
+    pub dropped: f64,
+    /// Ready endpoints the traffic is spread over.
+    pub endpoints: usize,
+    /// Of them, pods held at their CPU limit.
+    pub throttled: usize,
+}
+
+/// One traffic's state.
+#[derive(Clone, Debug)]
+struct ServiceLoad {
+    traffic: Traffic,
+    rng: SimRng,
+    /// Each slice's endpoints (pod names), ready or not.
+    slices: BTreeMap<String, Vec<(String, bool)>>,
+    /// The ready endpoints, in name order.
+    ready: Vec<ObjectKey>,
+    /// Every endpoint, ready or not: the pods that belong to the Service.
+    members: Vec<ObjectKey>,
+    /// The pods the last spread reached (members and ready endpoints), in key order.
+    reached: Vec<ObjectKey>,
+    now: ServiceNow,
+    dirty: bool,
+}
+
+/// A running container.
+#[derive(Clone, Debug)]
+struct ContainerLoad {
+    name: String,
+    start: SimTime,
+    weight: f64,
+    cpu: CpuCounter,
+    memory: u64,
+}
+
+/// A pod with running containers.
+#[derive(Clone, Debug)]
+struct PodLoad {
+    node: String,
+    containers: Vec<ContainerLoad>,
+    pin_cpu: Option<u64>,
+    pin_memory: Option<u64>,
+    /// The pod's CPU limit in millicores, when every container has one.
+    cpu_limit: Option<u64>,
+    /// Each traffic's share, by the traffic's place.
+    shares: Vec<(usize, Share)>,
+    /// Whether its CPU is held at its limit.
+    throttled: bool,
+}
+
+/// Every Service's load and every running pod's usage.
+#[derive(Clone, Debug)]
+pub struct LoadModel {
+    services: Vec<ServiceLoad>,
+    by_service: BTreeMap<ObjectKey, usize>,
+    pods: BTreeMap<ObjectKey, PodLoad>,
+    observed: ResourceVersion,
+}
+
+impl LoadModel {
+    /// A model of `traffic`, its noise drawn from the run's `streams`.
+    pub fn new(traffic: &[Traffic], streams: RngStreams) -> Self {
+        let services: Vec<ServiceLoad> = traffic
+            .iter()
+            .map(|t| ServiceLoad {
+                rng: streams.stream(&format!(
+                    "traffic/{}/{}",
+                    t.service.namespace, t.service.name
+                )),
+                traffic: t.clone(),
+                slices: BTreeMap::new(),
+                ready: Vec::new(),
+                members: Vec::new(),
+                reached: Vec::new(),
+                now: ServiceNow::default(),
+                dirty: true,
+            })
+            .collect();
+        let by_service = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.traffic.service.clone(), i))
+            .collect();
+        LoadModel {
+            services,
+            by_service,
+            pods: BTreeMap::new(),
+            observed: ResourceVersion(0),
+        }
+    }
+
+    /// The traffics, in scenario order.
+    pub fn traffic(&self) -> impl Iterator<Item = &Traffic> {
+        self.services.iter().map(|s| &s.traffic)
+    }
+
+    /// Each traffic's Service and what it does now, in scenario order.
+    pub fn services(&self) -> impl Iterator<Item = (&ObjectKey, ServiceNow)> {
+        self.services.iter().map(|s| (&s.traffic.service, s.now))
+    }
+
+    /// The share of traffic `index` pod `pod` has now, if it has one.
+    pub fn share(&self, pod: &ObjectKey, index: usize) -> Option<Share> {
+        let pod = self.pods.get(pod)?;
+        pod.shares
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, s)| *s)
+    }
+
+    /// Pods with running containers.
+    pub fn running_pods(&self) -> usize {
+        self.pods.len()
+    }
+
+    /// A pod's CPU usage now, in millicores (None when it runs no container).
+    pub fn cpu_millicores(&self, pod: &ObjectKey) -> Option<u64> {
+        let pod = self.pods.get(pod)?;
+        Some(pod.containers.iter().map(|c| c.cpu.millicores()).sum())
+    }
+
+    /// The first time after `now` at which some traffic's rate is re-evaluated.
+    pub fn next_step(&self, now: SimTime) -> Option<SimTime> {
+        self.services
+            .iter()
+            .map(|s| next_grid_point(now, s.traffic.step))
+            .min()
+    }
+
+    /// Follows the store's commits since the last call: pods that start or stop running,
+    /// slices that change; then spreads the traffic of each Service whose endpoints changed.
+    pub fn observe(&mut self, now: SimTime, store: &Store) {
+        if store.revision() == self.observed {
+            return;
+        }
+        if let Ok(changes) = store.changes_since(self.observed) {
+            for change in changes {
+                match change.object.kind() {
+                    Kind::Pod => self.pod_changed(now, change),
+                    Kind::EndpointSlice => self.slice_changed(change),
+                    _ => {}
+                }
+            }
+        }
+        self.observed = store.revision();
+        for index in 0..self.services.len() {
+            if self.services[index].dirty {
+                self.spread(index, now);
+            }
+        }
+    }
+
+    /// Re-evaluates the rate of every traffic whose step falls at `now`.
+    pub fn step(&mut self, now: SimTime) {
+        for index in 0..self.services.len() {
+            let step = self.services[index].traffic.step.as_nanos().max(1);
+            if now.as_nanos().is_multiple_of(step) {
+                self.spread(index, now);
+            }
+        }
+    }
+
+    fn pod_changed(&mut self, now: SimTime, change: &Change) {
+        let key = change.object.key();
+        let pod = match (&change.change, change.object.as_pod()) {
+            (ChangeType::Deleted, _) | (_, None) => {
+                self.pods.remove(&key);
+                return;
+            }
+            (_, Some(pod)) => pod,
+        };
+        let running = running_containers(pod);
+        if running.is_empty() {
+            self.pods.remove(&key);
+            return;
+        }
+        let same = self.pods.get(&key).is_some_and(|p| {
+            p.containers.len() == running.len()
+                && p.containers
+                    .iter()
+                    .zip(&running)
+                    .all(|(c, (name, start))| c.name == *name && c.start == *start)
+        });
+        if !same {
+            let weights = cpu_weights(pod, &running);
+            let shares = self.pods.remove(&key).map(|p| p.shares).unwrap_or_default();
+            let containers = running
+                .into_iter()
+                .zip(weights)
+                .map(|((name, start), weight)| ContainerLoad {
+                    name,
+                    start,
+                    weight,
+                    cpu: CpuCounter::new(start, 0),
+                    memory: 0,
+                })
+                .collect();
+            self.pods.insert(
+                key.clone(),
+                PodLoad {
+                    node: pod.spec.node_name.clone(),
+                    containers,
+                    pin_cpu: None,
+                    pin_memory: None,
+                    cpu_limit: cpu_limit(pod),
+                    shares,
+                    throttled: false,
+                },
+            );
+        }
+        if let Some(load) = self.pods.get_mut(&key) {
+            load.pin_cpu = pinned(pod, ANNOTATION_CPU_USAGE, Quantity::milli_value);
+            load.pin_memory = pinned(pod, ANNOTATION_MEMORY_USAGE, Quantity::value);
+            let services = &self.services;
+            apply_usage(load, services, now);
+        }
+    }
+
+    fn slice_changed(&mut self, change: &Change) {
+        let Some(slice) = change.object.as_endpoint_slice() else {
+            return;
+        };
+        let Some(service) = slice.service_name() else {
+            return;
+        };
+        let key = ObjectKey::new(slice.metadata.namespace.clone(), service.to_string());
+        let Some(&index) = self.by_service.get(&key) else {
+            return;
+        };
+        let load = &mut self.services[index];
+        if change.change == ChangeType::Deleted {
+            load.slices.remove(&slice.metadata.name);
+        } else {
+            load.slices
+                .insert(slice.metadata.name.clone(), endpoints_of(slice));
+        }
+        let mut ready: Vec<ObjectKey> = Vec::new();
+        let mut members: Vec<ObjectKey> = Vec::new();
+        for (name, is_ready) in load.slices.values().flatten() {
+            let pod = ObjectKey::new(key.namespace.clone(), name.clone());
+            if *is_ready {
+                ready.push(pod.clone());
+            }
+            members.push(pod);
+        }
+        ready.sort();
+        ready.dedup();
+        members.sort();
+        members.dedup();
+        load.ready = ready;
+        load.members = members;
+        load.dirty = true;
+    }
+
+    /// Spreads traffic `index`'s rate at `now` over its ready endpoints and sets the usage of
+    /// every pod it touches (a pod that left gets nothing more from it).
+    fn spread(&mut self, index: usize, now: SimTime) {
+        let (rate, offered, server) = {
+            let service = &mut self.services[index];
+            service.dirty = false;
+            let rate = service.traffic.rate.rate_at(now.since_start()).max(0.0);
+            // Only endpoints the model sees running take traffic (kube-proxy sends only to
+            // ready ones, and a ready pod runs).
+            let pods = &self.pods;
+            let serving: Vec<ObjectKey> = service
+                .ready
+                .iter()
+                .filter(|k| pods.contains_key(*k))
+                .cloned()
+                .collect();
+            let weights = spread_weights(serving.len(), service.traffic.noise, &mut service.rng);
+            let total: f64 = weights.iter().sum();
+            let offered: BTreeMap<ObjectKey, f64> = serving
+                .into_iter()
+                .zip(weights)
+                .map(|(key, w)| (key, if total > 0.0 { rate * w / total } else { 0.0 }))
+                .collect();
+            (rate, offered, service.traffic.server)
+        };
+        // Every member gets its share (0 when not ready), and so its base usage; a pod this
+        // traffic reached before and no longer does loses its share.
+        let mut reached: Vec<ObjectKey> = self.services[index]
+            .members
+            .iter()
+            .chain(offered.keys())
+            .cloned()
+            .collect();
+        reached.sort();
+        reached.dedup();
+        let before = std::mem::take(&mut self.services[index].reached);
+        let mut now_total = ServiceNow {
+            offered: rate,
+            endpoints: offered.len(),
+            dropped: if offered.is_empty() { rate } else { 0.0 },
+            ..ServiceNow::default()
+        };
+        for key in &reached {
+            let Some(pod) = self.pods.get_mut(key) else {
+                continue;
+            };
+            let share = serve(server, offered.get(key).copied().unwrap_or(0.0));
+            match pod.shares.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, s)) => *s = share,
+                None => pod.shares.push((index, share)),
+            }
+            apply_usage(pod, &self.services, now);
+            if let Some((_, s)) = pod.shares.iter().find(|(i, _)| *i == index) {
+                now_total.served += s.served;
+                now_total.dropped += s.dropped;
+            }
+            now_total.throttled += usize::from(pod.throttled && offered.contains_key(key));
+        }
+        for key in before {
+            if reached.binary_search(&key).is_ok() {
+                continue;
+            }
+            if let Some(pod) = self.pods.get_mut(&key) {
+                pod.shares.retain(|(i, _)| *i != index);
+                apply_usage(pod, &self.services, now);
+            }
+        }
+        let service = &mut self.services[index];
+        service.reached = reached;
+        service.now = now_total;
+    }
+
+    /// Every running pod's containers as the kubelets' `/metrics/resource` report them at
+    /// `now`: each node's last housekeeping sample (at the node's `phase` plus whole
+    /// intervals). A pod with a container started after its node's sample is left out.
+    pub fn resource_points(
+        &self,
+        now: SimTime,
+        mut phase: impl FnMut(&str) -> SimDuration,
+    ) -> BTreeMap<ObjectKey, PodPoints> {
+        let mut batch = BTreeMap::new();
+        for (key, pod) in &self.pods {
+            let Some(sampled) = last_sample(now, phase(&pod.node), HOUSEKEEPING_INTERVAL) else {
+                continue;
+            };
+            if pod.containers.iter().any(|c| c.start > sampled) {
+                continue;
+            }
+            let points = pod
+                .containers
+                .iter()
+                .map(|c| {
+                    let point = ContainerPoint {
+                        start_time: c.start,
+                        timestamp: sampled,
+                        cumulative_cpu: c.cpu.used_at(sampled),
+                        memory: c.memory,
+                    };
+                    (c.name.clone(), point)
+                })
+                .collect();
+            batch.insert(key.clone(), points);
+        }
+        batch
+    }
+}
+
+/// The first multiple of `step` after `now`.
+fn next_grid_point(now: SimTime, step: SimDuration) -> SimTime {
+    let step = step.as_nanos().max(1);
+    SimTime::from_nanos((now.as_nanos() / step + 1).saturating_mul(step))
+}
+
+/// A share served by `server` (all of it without one).
+fn serve(server: Option<Server>, offered: f64) -> Share {
+    match server {
+        Some(server) if offered > 0.0 => {
+            let p = server.performance(offered);
+            Share {
+                offered,
+                served: p.served,
+                dropped: p.dropped,
+            }
+        }
+        _ => Share {
+            offered,
+            served: offered,
+            dropped: 0.0,
+        },
+    }
+}
+
+/// The endpoints' weights: 1 each, or `max(0, 1 + noise · z)` with z standard normal
+/// (Box–Muller on two uniform draws, `libm` for portability).
+fn spread_weights(n: usize, noise: f64, rng: &mut SimRng) -> Vec<f64> {
+    if noise <= 0.0 {
+        return vec![1.0; n];
+    }
+    (0..n)
+        .map(|_| {
+            let u1: f64 = 1.0 - rng.random::<f64>();
+            let u2: f64 = rng.random::<f64>();
+            let z = libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(2.0 * core::f64::consts::PI * u2);
+            (1.0 + noise * z).max(0.0)
+        })
+        .collect()
+}
+
+/// Sets `pod`'s usage from its pins or its shares, capping CPU at its limit.
+fn apply_usage(pod: &mut PodLoad, services: &[ServiceLoad], now: SimTime) {
+    let mut cpu = 0.0;
+    let mut memory = 0.0;
+    let mut throttled = false;
+    for (index, share) in pod.shares.iter_mut() {
+        let cost = services[*index].traffic.cost;
+        let mut need = cost.base_cpu + share.served * cost.cpu_per_request;
+        if let Some(limit) = pod.cpu_limit.map(|l| l as f64)
+            && need > limit
+            && pod.pin_cpu.is_none()
+        {
+            // Throttled: the limit serves what it can, the rest is dropped.
+            let capacity = if cost.cpu_per_request > 0.0 {
+                ((limit - cost.base_cpu) / cost.cpu_per_request).max(0.0)
+            } else {
+                share.served
+            };
+            let cut = (share.served - capacity).max(0.0);
+            share.served -= cut;
+            share.dropped += cut;
+            need = limit;
+            throttled = true;
+        }
+        cpu += need;
+        memory += cost.base_memory + share.served * cost.memory_per_request;
+    }
+    if let Some(limit) = pod.cpu_limit.map(|l| l as f64) {
+        cpu = cpu.min(limit);
+    }
+    pod.throttled = throttled;
+    let cpu = pod.pin_cpu.unwrap_or(cpu.round().max(0.0) as u64);
+    let memory = pod.pin_memory.unwrap_or(memory.round().max(0.0) as u64);
+    let total_weight: f64 = pod.containers.iter().map(|c| c.weight).sum();
+    let last = pod.containers.len().saturating_sub(1);
+    let (mut cpu_left, mut memory_left) = (cpu, memory);
+    for (i, c) in pod.containers.iter_mut().enumerate() {
+        // The last container takes the remainder, so the parts sum to the whole.
+        let (c_cpu, c_memory) = if i == last {
+            (cpu_left, memory_left)
+        } else {
+            let part = c.weight / total_weight;
+            ((cpu as f64 * part) as u64, (memory as f64 * part) as u64)
+        };
+        cpu_left -= c_cpu.min(cpu_left);
+        memory_left -= c_memory.min(memory_left);
+        c.cpu.set_usage(now, c_cpu);
+        c.memory = c_memory;
+    }
+}
+
+/// The running containers of a bound pod, with their start times, in status order.
+fn running_containers(pod: &Pod) -> Vec<(String, SimTime)> {
+    if pod.spec.node_name.is_empty() {
+        return Vec::new();
+    }
+    pod.status
+        .container_statuses
+        .iter()
+        .filter_map(|s| {
+            s.state
+                .running
+                .as_ref()
+                .map(|r| (s.name.clone(), r.started_at))
+        })
+        .collect()
+}
+
+/// Each running container's part of the pod's usage: its CPU request (equal parts when none
+/// has one).
+fn cpu_weights(pod: &Pod, running: &[(String, SimTime)]) -> Vec<f64> {
+    let requests: Vec<f64> = running
+        .iter()
+        .map(|(name, _)| {
+            pod.spec
+                .containers
+                .iter()
+                .find(|c| c.name == *name)
+                .map_or(0, |c| {
+                    let r = &c.resources;
+                    r.requests
+                        .get("cpu")
+                        .or_else(|| r.limits.get("cpu"))
+                        .map_or(0, Quantity::milli_value)
+                }) as f64
+        })
+        .collect();
+    if requests.iter().all(|r| *r <= 0.0) {
+        vec![1.0; running.len()]
+    } else {
+        requests
+    }
+}
+
+/// The pod's CPU limit in millicores, when every container has one.
+fn cpu_limit(pod: &Pod) -> Option<u64> {
+    pod.spec
+        .containers
+        .iter()
+        .map(|c| c.resources.limits.get("cpu").map(Quantity::milli_value))
+        .sum::<Option<i64>>()
+        .and_then(|m| u64::try_from(m).ok())
+}
+
+/// A pinned usage from `annotation`, read with `value` (millicores or bytes).
+fn pinned(pod: &Pod, annotation: &str, value: fn(&Quantity) -> i64) -> Option<u64> {
+    let text = pod.metadata.annotations.get(annotation)?;
+    let quantity = Quantity::parse(text).ok()?;
+    u64::try_from(value(&quantity)).ok()
+}
+
+/// A slice's endpoints that point at pods, with whether each is ready.
+fn endpoints_of(slice: &EndpointSlice) -> Vec<(String, bool)> {
+    slice
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let target = e.target_ref.as_ref().filter(|t| t.kind == "Pod")?;
+            Some((target.name.clone(), e.is_ready()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;
