@@ -68,7 +68,7 @@ fn restart_storm(c: &mut Criterion) {
         .into_iter()
         .map(|nodes| (nodes, nodes / 5 * REPLICAS, scenario_text(nodes)))
         .collect();
-    generated::bench_runs_in_events(c, "restart_storm", &sizes);
+    generated::bench_runs_in_events(c, "restart_storm", "pods", &sizes);
 }
 
 criterion_group!(benches, restart_storm);

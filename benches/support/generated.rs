@@ -30,15 +30,23 @@ pub fn scenario_file(name: &str, text: &str) -> PathBuf {
 /// run, `world::build` and `run_until` the scenario's duration; throughput in pods.
 #[allow(dead_code)]
 pub fn bench_runs(c: &mut Criterion, group: &str, sizes: &[(usize, usize, String)]) {
-    runs(c, group, sizes, |pods, _| Throughput::Elements(pods as u64));
+    runs(c, group, "pods", sizes, |pods, _| {
+        Throughput::Elements(pods as u64)
+    });
 }
 
-/// As [`bench_runs`], with the throughput in simulation events: each scenario is run once
-/// first to count the events a run processes (printed), so criterion's `elem/s` is events
-/// per second.
+/// As [`bench_runs`] over `(nodes, count, scenario text)`, the benchmark named for the nodes
+/// and `count` `unit` (`500_nodes_200_services`), with the throughput in simulation events:
+/// each scenario is run once first to count the events a run processes (printed), so
+/// criterion's `elem/s` is events per second.
 #[allow(dead_code)]
-pub fn bench_runs_in_events(c: &mut Criterion, group: &str, sizes: &[(usize, usize, String)]) {
-    runs(c, group, sizes, |_, scenario| {
+pub fn bench_runs_in_events(
+    c: &mut Criterion,
+    group: &str,
+    unit: &str,
+    sizes: &[(usize, usize, String)],
+) {
+    runs(c, group, unit, sizes, |_, scenario| {
         let mut sim = world::build(scenario, &RunOptions::default());
         sim.run_until(SimTime::ZERO + scenario.duration);
         let events = sim.processed_events();
@@ -47,11 +55,12 @@ pub fn bench_runs_in_events(c: &mut Criterion, group: &str, sizes: &[(usize, usi
     });
 }
 
-/// One benchmark per size of `sizes`, with the throughput `throughput` gives for its pods
-/// and loaded scenario.
+/// One benchmark per size of `sizes`, named for its nodes and its count of `unit`, with the
+/// throughput `throughput` gives for that count and the loaded scenario.
 fn runs(
     c: &mut Criterion,
     group: &str,
+    unit: &str,
     sizes: &[(usize, usize, String)],
     throughput: impl Fn(usize, &scenario::Scenario) -> Throughput,
 ) {
@@ -60,13 +69,13 @@ fn runs(
         .sample_size(10)
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(1));
-    for (nodes, pods, text) in sizes {
+    for (nodes, count, text) in sizes {
         let path = scenario_file(&format!("{group}-{nodes}"), text);
         let scenario = scenario::load(&path, &Components)
             .unwrap_or_else(|e| panic!("the generated scenario should load: {e}"));
         let until = SimTime::ZERO + scenario.duration;
-        g.throughput(throughput(*pods, &scenario));
-        let id = BenchmarkId::from_parameter(format!("{nodes}_nodes_{pods}_pods"));
+        g.throughput(throughput(*count, &scenario));
+        let id = BenchmarkId::from_parameter(format!("{nodes}_nodes_{count}_{unit}"));
         g.bench_function(id, |b| {
             b.iter(|| {
                 let mut sim = world::build(black_box(&scenario), &RunOptions::default());
@@ -79,6 +88,7 @@ fn runs(
 
 /// Appends `count` Deployments `app-0000`, `app-0001`, … of `replicas` pods each (image
 /// `app:v1`, 100m CPU and 128Mi requested) to the scenario `text`.
+#[allow(dead_code)]
 pub fn append_deployments(text: &mut String, count: usize, replicas: usize) {
     for d in 0..count {
         let _ = write!(

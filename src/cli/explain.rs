@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use super::{CliError, ExplainArgs, write_stdout};
 use crate::api::{Kind, Object, ObjectKey};
+use crate::controllers::hpa::controller::{HpaController, HpaSyncRecord, HpaTrace};
+use crate::controllers::hpa::explain as hpa_explain;
 use crate::scenario::{self, Scenario};
 use crate::scheduler;
 use crate::scheduler::cycle_trace::TracedPods;
@@ -14,17 +16,14 @@ use crate::scheduler::node_info::{NodeInfo, PodInfo, Snapshot};
 use crate::sim::{SimTime, rng};
 use crate::world::{self, Components, RunOptions};
 
-/// Explains the placement of the pod named in `args`.
+/// Explains the placement of the pod, or the syncs of the HPA, named in `args`.
 pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     let scenario = scenario::load(&args.scenario, &Components)
         .map_err(|e| CliError::bad_input(e.to_string()))?;
-    let key = {
-        let mut k = ObjectKey::parse(&args.pod);
-        if k.namespace.is_empty() {
-            k.namespace = "default".into();
-        }
-        k
-    };
+    if let Some(hpa) = &args.hpa {
+        return write_stdout(&hpa_syncs(args, &scenario, &namespaced(hpa))?);
+    }
+    let key = namespaced(args.pod.as_deref().unwrap_or_default());
     let explanation = match args.at {
         Some(_) => what_if(args, scenario, &key)?,
         None => decision(args, &scenario, &key)?,
@@ -38,6 +37,77 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         to_table(&explanation)
     };
     write_stdout(&text)
+}
+
+/// `namespace/name`, the namespace `default` when omitted.
+fn namespaced(text: &str) -> ObjectKey {
+    let mut k = ObjectKey::parse(text);
+    if k.namespace.is_empty() {
+        k.namespace = "default".into();
+    }
+    k
+}
+
+/// Runs the scenario keeping the HPA's syncs and explains the one at `--at`, or every one.
+fn hpa_syncs(args: &ExplainArgs, scenario: &Scenario, key: &ObjectKey) -> Result<String, CliError> {
+    if !scenario.controller_manager.enabled || scenario.replay.is_some() {
+        return Err(CliError::bad_input(format!(
+            "{} does not run kube-controller-manager, so no HPA was synced",
+            args.scenario.display()
+        )));
+    }
+    let options = RunOptions {
+        seed: args.seed,
+        trace_hpas: HpaTrace::Named([key.clone()].into()),
+        ..RunOptions::default()
+    };
+    let mut sim = world::build(scenario, &options);
+    sim.run(world::stop_at(scenario, None));
+    let records = sim
+        .model()
+        .controller::<HpaController>()
+        .map_or(&[][..], HpaController::records);
+    let Some(first) = records.first() else {
+        return Err(CliError::bad_input(format!(
+            "the HPA controller never synced HorizontalPodAutoscaler {key} in this run: no \
+             such HPA was created, or it was created less than one sync period \
+             (--horizontal-pod-autoscaler-sync-period) before the end"
+        )));
+    };
+    let window = scenario.controller_manager.hpa.downscale_stabilization;
+    let chosen: Vec<&HpaSyncRecord> = match args.at {
+        Some(at) => {
+            let at = SimTime::ZERO + at;
+            let record = hpa_explain::sync_at(records, at).ok_or_else(|| {
+                CliError::bad_input(format!(
+                    "HorizontalPodAutoscaler {key} was first synced at {}, after {at}",
+                    first.at
+                ))
+            })?;
+            vec![record]
+        }
+        None => records.iter().collect(),
+    };
+    let explanations = chosen.iter().map(|r| hpa_explain::explain(r, window));
+    let mut text = String::new();
+    for (i, e) in explanations.enumerate() {
+        if args.json {
+            let line = if args.at.is_some() {
+                serde_json::to_string_pretty(&e)
+            } else {
+                serde_json::to_string(&e)
+            }
+            .map_err(|e| CliError::bad_input(e.to_string()))?;
+            text.push_str(&line);
+            text.push('\n');
+        } else {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str(&hpa_explain::to_text(&e));
+        }
+    }
+    Ok(text)
 }
 
 /// Runs the scenario as `kubesim run` does, tracing the pod's scheduling cycles, and explains

@@ -57,11 +57,14 @@ leaves no partial output.
 metrics.om holds timeseries.csv's series as OpenMetrics text with timestamps; import it with
   promtool tsdb create-blocks-from openmetrics metrics.om DATA_DIR")]
     Run(RunArgs),
-    /// Show why the scheduler put a pod where it did, node by node.
+    /// Show why the scheduler put a pod where it did, node by node, or why an HPA set the
+    /// replicas it did.
     #[command(after_help = "Examples:
   kubesim explain scenarios/quickstart.yaml --pod default/report-job
   kubesim explain scenarios/quickstart.yaml --pod default/batch-2 --attempt 1 --json
   kubesim explain scenarios/quickstart.yaml --pod default/batch-2 --at 15m
+  kubesim explain scenarios/hpa-spike.yaml --hpa default/web --at 2m30s
+  kubesim explain scenarios/hpa-spike.yaml --hpa default/web --json
 
 Without --at, runs the scenario and explains the scheduler's own cycle for the pod (its last
 attempt, or --attempt N): where filtering started, every node's filter verdict (first failing
@@ -70,7 +73,13 @@ and weighted score, the totals, the nodes tied at the best total; `chosen` is th
 was bound to. Nodes the cycle did not reach are shown with the verdict they would have had.
 
 --at T asks what if instead: the pod against every node of the cluster as the scheduler sees it
-once everything due at T has been applied, leaving the pod's own placement out.")]
+once everything due at T has been applied, leaving the pod's own placement out.
+
+--hpa NS/NAME explains the HPA controller's syncs of that HPA instead: per metric its pods as
+ready, unready, missing or ignored with their values, the utilization or average, the ratio and
+the proposal; then the recommendation history, the stabilized value, each policy's limit, the
+replicas set and the conditions. With --at T the last sync at or before T; without, every sync
+of the run (one JSON object per line with --json).")]
     Explain(ExplainArgs),
     /// Check scenario files without running them.
     #[command(after_help = "Example:
@@ -128,20 +137,26 @@ pub struct ExplainArgs {
     /// Scenario file, or a folder of Kubernetes manifests.
     pub scenario: PathBuf,
     /// The pod, as namespace/name (namespace `default` when omitted).
+    #[arg(long, required_unless_present = "hpa", conflicts_with = "hpa")]
+    pub pod: Option<String>,
+    /// A HorizontalPodAutoscaler, as namespace/name: its syncs as the controller computed
+    /// them (every sync, or with --at the one at or last before that time).
     #[arg(long)]
-    pub pod: String,
-    /// What if: evaluate the pod against the cluster as it is at this virtual time, instead
-    /// of explaining the scheduler's own decision.
+    pub hpa: Option<String>,
+    /// With --pod, what if: evaluate the pod against the cluster as it is at this virtual
+    /// time, instead of explaining the scheduler's own decision. With --hpa, the sync at or
+    /// last before this time.
     #[arg(long, value_parser = parse_duration)]
     pub at: Option<SimDuration>,
     /// Which of the pod's scheduling attempts to explain, 1 for the first (default: its last).
-    #[arg(long, conflicts_with = "at", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, conflicts_with_all = ["at", "hpa"], value_parser = clap::value_parser!(u32).range(1..))]
     pub attempt: Option<u32>,
     /// The run's seed, which also breaks ties among equally good nodes (default: the
     /// scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Print stable JSON instead of a table.
+    /// Print stable JSON instead of a table (with --hpa and no --at, one JSON line per
+    /// sync).
     #[arg(long)]
     pub json: bool,
 }

@@ -4,6 +4,7 @@
 //! Column names follow the real Prometheus metric names where one exists, so a simulated run
 //! can be held beside a real dashboard.
 
+pub mod autoscaling;
 pub mod convergence;
 pub mod gpu;
 pub mod healing;
@@ -101,6 +102,10 @@ pub struct Sample {
     /// `clientPopulations` lists (every `spec.clients` population, and on the modelled path
     /// each component's clients once they got an answer); empty in runs without them.
     pub populations: Vec<PopulationSample>,
+    /// Each traffic's Service (runs with traffic), in scenario order.
+    pub services: Vec<autoscaling::ServiceSample>,
+    /// Each HPA (runs with a load model), in key order.
+    pub hpas: Vec<autoscaling::HpaSample>,
 }
 
 /// What one client population was answered so far, each try counted.
@@ -180,6 +185,8 @@ pub struct Observed<'a> {
     pub leaders: LeaderStatus,
     /// Each client population's answers so far, sorted by name.
     pub populations: Vec<PopulationSample>,
+    /// The load model, when the run has traffic or metrics-server.
+    pub load: Option<&'a crate::workload::load::LoadModel>,
 }
 
 /// The samples of a run.
@@ -192,6 +199,8 @@ pub struct Recorder {
     convergence: convergence::Convergence,
     /// Nodes' health, evictions and creations, from every commit.
     healing: healing::Healing,
+    /// Scaling and cost, from every commit (runs with a load model).
+    autoscaling: Option<autoscaling::Autoscaling>,
     /// The last version [`Recorder::observe`] took in.
     observed: ResourceVersion,
 }
@@ -223,6 +232,17 @@ impl Recorder {
         &self.healing
     }
 
+    /// The same recorder following scaling and cost too.
+    pub fn with_autoscaling(mut self) -> Self {
+        self.autoscaling = Some(autoscaling::Autoscaling::default());
+        self
+    }
+
+    /// Scaling and cost so far, if the recorder follows them.
+    pub fn autoscaling(&self) -> Option<&autoscaling::Autoscaling> {
+        self.autoscaling.as_ref()
+    }
+
     /// Takes in the changes committed since the last call (at `now`, when they were).
     pub fn observe(&mut self, now: SimTime, api: &ApiServer) {
         let store = api.store();
@@ -234,6 +254,9 @@ impl Recorder {
                 self.convergence.observe(now, change);
                 self.healing.observe(now, change);
                 self.tally.apply(change);
+                if let Some(a) = self.autoscaling.as_mut() {
+                    a.observe(now, change);
+                }
             }
         }
         self.observed = store.revision();
@@ -260,6 +283,10 @@ impl Recorder {
         });
         sample.replicas = replica_samples(api);
         sample.populations = components.populations;
+        if let Some(load) = components.load {
+            sample.services = autoscaling::service_samples(load);
+            sample.hpas = autoscaling::hpa_samples(api.store());
+        }
         sample.clients = api.request_path().map(|_| ClientsSample {
             apiserver_up: api.is_up(),
             too_many_requests: api

@@ -70,8 +70,9 @@ impl MetricsServer {
         let batch = load.resource_points(now, |node| {
             *phases.entry(node.to_string()).or_insert_with(|| {
                 let mut rng = streams.stream(&format!("kubelet/housekeeping/{node}"));
-                let interval = HOUSEKEEPING_INTERVAL.as_nanos();
-                SimDuration::from_nanos(rng.random_range(0..interval))
+                // Whole milliseconds: as exact as the timestamps a report prints.
+                let interval_ms = HOUSEKEEPING_INTERVAL.as_nanos() / 1_000_000;
+                SimDuration::from_millis(rng.random_range(0..interval_ms))
             })
         });
         self.storage.store(batch);

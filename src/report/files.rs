@@ -88,6 +88,9 @@ struct SummaryJson<'a> {
     /// went down or was tainted for it, or a pod was evicted.
     #[serde(skip_serializing_if = "Option::is_none")]
     healing: Option<HealingJson>,
+    /// Traffic, HPAs and cost; only in runs with traffic or metrics-server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    autoscaling: Option<super::autoscaling::AutoscalingJson>,
     stampede: Stampede,
     timeline: Vec<TimelineJson<'a>>,
     notes: Vec<String>,
@@ -1126,6 +1129,7 @@ pub fn summary_json(info: &RunInfo<'_>, world: &World) -> Vec<u8> {
         endpoints: endpoints_json(world),
         disruption: disruption_json(world),
         healing: healing_json(world, info.end),
+        autoscaling: super::autoscaling::summary(world, info.end, &info.scenario.node_prices),
         timeline: timeline_json(world, info.end),
         notes: info
             .scenario
@@ -1346,6 +1350,9 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
         })
         .collect();
     header.extend(population_columns.iter().map(String::as_str));
+    let autoscaling = super::autoscaling::Columns::new(samples);
+    let autoscaling_columns = autoscaling.names();
+    header.extend(autoscaling_columns.iter().map(String::as_str));
     // Writing records into a Vec cannot fail; errors would only come from the sink.
     let _ = w.write_record(&header);
     for s in samples {
@@ -1439,6 +1446,9 @@ pub fn timeseries_csv(samples: &[Sample]) -> Vec<u8> {
                 (0..POPULATION_TIMESERIES_METRICS.len())
                     .map(|m| population_value(s, name, m).to_string()),
             );
+        }
+        if !autoscaling.is_empty() {
+            row.extend(autoscaling.values(s));
         }
         let _ = w.write_record(&row);
     }

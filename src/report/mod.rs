@@ -1,6 +1,7 @@
 //! The outputs of a run: `summary.json`, `timeseries.csv`, `events.jsonl`, `metrics.om`,
 //! `run.json`, `charts/*.svg` and `report.html`, written atomically into one folder.
 
+pub mod autoscaling;
 pub mod chart;
 pub mod files;
 pub mod html;

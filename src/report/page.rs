@@ -187,6 +187,11 @@ pub fn charts(world: &World) -> Vec<ChartFile> {
             ),
         });
     }
+    files.extend(
+        super::autoscaling::charts(world)
+            .into_iter()
+            .map(|(file, chart)| ChartFile { file, chart }),
+    );
     files
 }
 

@@ -97,6 +97,8 @@ pub struct Scenario {
     pub traffic: Vec<crate::workload::load::Traffic>,
     /// metrics-server, if the run has one (`spec.metricsServer`).
     pub metrics_server: Option<crate::config::metrics_server::MetricsServerConfig>,
+    /// A node's price per hour by instance type (`spec.report.nodePricePerHour`).
+    pub node_prices: BTreeMap<String, f64>,
 }
 
 /// `spec.replay` resolved: the openb replay protocol (`kubesim replay openb`) as a scenario.
@@ -918,6 +920,17 @@ fn assemble(
         Some(d) => super::traffic::traffic(&d.spec.traffic, base, &at)?,
         None => Vec::new(),
     };
+    // A rate file is input as much as the scenario is: run.json's hash covers its bytes
+    // (read once more here; `traffic` has just read it without error).
+    let rate_files = doc
+        .iter()
+        .flat_map(|d| &d.spec.traffic)
+        .filter_map(|t| t.value.rate_file.as_ref());
+    for file in rate_files {
+        let bytes = fs::read(base.join(&file.value)).unwrap_or_default();
+        inputs.hasher.update((bytes.len() as u64).to_le_bytes());
+        inputs.hasher.update(&bytes);
+    }
     let has_hpa = initial
         .iter()
         .chain(timeline.iter().flat_map(|t| match &t.action {
@@ -932,6 +945,10 @@ fn assemble(
             &at,
         )?,
         None => has_hpa.then(Default::default),
+    };
+    let node_prices = match &doc {
+        Some(d) => super::traffic::node_prices(&d.spec.report.node_price_per_hour, &at)?,
+        None => BTreeMap::new(),
     };
     let hash = inputs.hasher.finalize();
     Ok(Scenario {
@@ -957,6 +974,7 @@ fn assemble(
         replay,
         traffic,
         metrics_server,
+        node_prices,
     })
 }
 

@@ -831,6 +831,10 @@ pub struct ScraperSpec {
 pub struct ReportSpec {
     /// Sampling period of `timeseries.csv` (default 10s).
     pub sample_every: Option<Spanned<SimDuration>>,
+    /// The price of a node per hour by its `node.kubernetes.io/instance-type` label (`default`
+    /// for nodes without a listed type), for the report's node cost.
+    #[serde(default)]
+    pub node_price_per_hour: BTreeMap<String, Spanned<f64>>,
 }
 
 /// Just the type fields of any document, to decide how to parse the rest; positions kept so

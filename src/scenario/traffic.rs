@@ -198,3 +198,24 @@ pub(super) fn metrics_server(
     }
     Ok(spec.enabled.unwrap_or(wanted).then_some(config))
 }
+
+/// `spec.report.nodePricePerHour`, each price finite and at least 0.
+pub(super) fn node_prices(
+    prices: &std::collections::BTreeMap<String, Spanned<f64>>,
+    at: &dyn Fn(&Location) -> SourcePos,
+) -> Result<std::collections::BTreeMap<String, f64>, ScenarioError> {
+    prices
+        .iter()
+        .map(|(kind, price)| {
+            if price.value.is_finite() && price.value >= 0.0 {
+                Ok((kind.clone(), price.value))
+            } else {
+                Err(ScenarioError::Invalid {
+                    pos: at(&price.referenced),
+                    path: format!("spec.report.nodePricePerHour.{kind}"),
+                    message: format!("expected a price of at least 0, found {}", price.value),
+                })
+            }
+        })
+        .collect()
+}

@@ -19,18 +19,20 @@
 //!   `kubesim.io/cpu-usage` and `kubesim.io/memory-usage` (quantities) pin a pod's usage,
 //!   whatever it serves.
 //! * **Containers**: a pod's usage is split among its running containers by their CPU
-//!   requests (equally when none has one); each container's CPU is a [`CpuCounter`], what the
+//!   requests (a container without one by its CPU limit, which the apiserver would have made
+//!   its request; equally when none has either); each container's CPU is a [`CpuCounter`], what the
 //!   kubelet's `/metrics/resource` reports at its housekeeping samples.
 //!
 //! The model follows the store's commits (pods that run, slices that change) after every
 //! event, like an observer, and changes usage only then and at its steps: it is not a
 //! component and sends no request.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use rand::RngExt;
 
-use super::saturation::Server;
+use super::saturation::{Performance, Server, mixture_latency_quantile};
 use super::traffic::RateProfile;
 use crate::api::endpointslice::EndpointSlice;
 use crate::api::pod::Pod;
@@ -45,8 +47,12 @@ use crate::sim::{RngStreams, SimDuration, SimRng, SimTime};
 pub const ANNOTATION_CPU_USAGE: &str = "kubesim.io/cpu-usage";
 /// The annotation that pins a pod's memory usage (a quantity, e.g. `300Mi`).
 pub const ANNOTATION_MEMORY_USAGE: &str = "kubesim.io/memory-usage";
+/// The share of requests dropped above which a Service counts as overloaded (0.1 %).
+pub const OVERLOAD_DROPPED_SHARE: f64 = 0.001;
 /// How often a traffic's rate is re-evaluated unless its entry says otherwise.
 pub const DEFAULT_STEP: SimDuration = SimDuration::from_secs(5);
+/// The latency percentiles a Service reports: p50, p95 and p99.
+pub const LATENCY_PERCENTILES: [f64; 3] = [0.5, 0.95, 0.99];
 
 /// One Service's offered load and what a request costs the pods that serve it.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,6 +110,35 @@ pub struct ServiceNow {
     pub throttled: usize,
 }
 
+/// A Service's traffic summed over time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ServiceTotals {
+    /// Requests offered.
+    pub offered: f64,
+    /// Requests served.
+    pub served: f64,
+    /// Requests dropped.
+    pub dropped: f64,
+    /// Seconds during which more than [`OVERLOAD_DROPPED_SHARE`] of the requests were
+    /// dropped: users saw errors. (A finite queue drops a few even when lightly loaded.)
+    pub overload_seconds: f64,
+    /// Pod-seconds held at the CPU limit.
+    pub throttled_pod_seconds: f64,
+}
+
+impl ServiceTotals {
+    /// Adds `rates` held for `seconds`.
+    fn add(&mut self, rates: &ServiceNow, seconds: f64) {
+        self.offered += rates.offered * seconds;
+        self.served += rates.served * seconds;
+        self.dropped += rates.dropped * seconds;
+        if rates.dropped > OVERLOAD_DROPPED_SHARE * rates.offered {
+            self.overload_seconds += seconds;
+        }
+        self.throttled_pod_seconds += rates.throttled as f64 * seconds;
+    }
+}
+
 /// One traffic's state.
 #[derive(Clone, Debug)]
 struct ServiceLoad {
@@ -118,6 +153,18 @@ struct ServiceLoad {
     /// The pods the last spread reached (members and ready endpoints), in key order.
     reached: Vec<ObjectKey>,
     now: ServiceNow,
+    /// The totals up to `since`, when `now` took effect.
+    totals: ServiceTotals,
+    since: SimTime,
+    /// Each serving pod's steady state with what it serves (with a `server`), for latency.
+    serving: Vec<(f64, Performance)>,
+    /// The [`LATENCY_PERCENTILES`] of `serving`, worked out when first asked for: a sample
+    /// reads them, and samples may come more often than the load changes.
+    latency: OnceCell<Option<[f64; 3]>>,
+    /// The rate at the last change of load, once the first spread set it.
+    level: Option<f64>,
+    /// The changes of load: (when, rate before, rate after).
+    changes: Vec<(SimTime, f64, f64)>,
     dirty: bool,
 }
 
@@ -171,6 +218,12 @@ impl LoadModel {
                 members: Vec::new(),
                 reached: Vec::new(),
                 now: ServiceNow::default(),
+                totals: ServiceTotals::default(),
+                since: SimTime::ZERO,
+                serving: Vec::new(),
+                latency: OnceCell::new(),
+                level: None,
+                changes: Vec::new(),
                 dirty: true,
             })
             .collect();
@@ -195,6 +248,40 @@ impl LoadModel {
     /// Each traffic's Service and what it does now, in scenario order.
     pub fn services(&self) -> impl Iterator<Item = (&ObjectKey, ServiceNow)> {
         self.services.iter().map(|s| (&s.traffic.service, s.now))
+    }
+
+    /// Each traffic's totals up to `at` (at or after the last change), in scenario order.
+    pub fn totals(&self, at: SimTime) -> impl Iterator<Item = (&ObjectKey, ServiceTotals)> {
+        self.services.iter().map(move |s| {
+            let mut totals = s.totals;
+            totals.add(&s.now, at.saturating_since(s.since).as_secs_f64());
+            (&s.traffic.service, totals)
+        })
+    }
+
+    /// Traffic `index`'s changes of load: (when, rate before, rate after), each a move of more
+    /// than [`LOAD_CHANGE`] from the rate at the change before.
+    pub fn load_changes(&self, index: usize) -> &[(SimTime, f64, f64)] {
+        self.services
+            .get(index)
+            .map_or(&[], |s| s.changes.as_slice())
+    }
+
+    /// Traffic `index`'s latency percentiles ([`LATENCY_PERCENTILES`], in seconds) now, over
+    /// its pods weighted by what each serves; None without a `server` or while nothing is
+    /// served.
+    pub fn latency_percentiles(&self, index: usize) -> Option<[f64; 3]> {
+        let service = self.services.get(index)?;
+        *service.latency.get_or_init(|| {
+            let pods: Vec<(f64, &Performance)> = service
+                .serving
+                .iter()
+                .filter(|(w, _)| *w > 0.0)
+                .map(|(w, p)| (*w, p))
+                .collect();
+            (!pods.is_empty())
+                .then(|| LATENCY_PERCENTILES.map(|q| mixture_latency_quantile(&pods, q)))
+        })
     }
 
     /// The share of traffic `index` pod `pod` has now, if it has one.
@@ -357,6 +444,7 @@ impl LoadModel {
             let service = &mut self.services[index];
             service.dirty = false;
             let rate = service.traffic.rate.rate_at(now.since_start()).max(0.0);
+            record_level(service, rate, now);
             // Only endpoints the model sees running take traffic (kube-proxy sends only to
             // ready ones, and a ready pod runs).
             let pods = &self.pods;
@@ -386,6 +474,14 @@ impl LoadModel {
         reached.sort();
         reached.dedup();
         let before = std::mem::take(&mut self.services[index].reached);
+        {
+            let service = &mut self.services[index];
+            let held = now.saturating_since(service.since).as_secs_f64();
+            service.totals.add(&service.now, held);
+            service.since = now;
+            service.serving.clear();
+        }
+        let mut serving: Vec<(f64, Performance)> = Vec::new();
         let mut now_total = ServiceNow {
             offered: rate,
             endpoints: offered.len(),
@@ -396,7 +492,10 @@ impl LoadModel {
             let Some(pod) = self.pods.get_mut(key) else {
                 continue;
             };
-            let share = serve(server, offered.get(key).copied().unwrap_or(0.0));
+            let (share, performance) = serve(server, offered.get(key).copied().unwrap_or(0.0));
+            if let Some(p) = performance {
+                serving.push((share.served, p));
+            }
             match pod.shares.iter_mut().find(|(i, _)| *i == index) {
                 Some((_, s)) => *s = share,
                 None => pod.shares.push((index, share)),
@@ -420,6 +519,8 @@ impl LoadModel {
         let service = &mut self.services[index];
         service.reached = reached;
         service.now = now_total;
+        service.serving = serving;
+        service.latency = OnceCell::new();
     }
 
     /// Every running pod's containers as the kubelets' `/metrics/resource` report them at
@@ -457,28 +558,48 @@ impl LoadModel {
     }
 }
 
+/// How far the rate must move from its level to count as a change of load: the HPA's
+/// default tolerance, below which it would not act either.
+pub const LOAD_CHANGE: f64 = 0.1;
+
+/// Records a change of load when `rate` is more than [`LOAD_CHANGE`] away from the level.
+fn record_level(service: &mut ServiceLoad, rate: f64, now: SimTime) {
+    match service.level {
+        None => service.level = Some(rate),
+        Some(level) if (rate - level).abs() > LOAD_CHANGE * level.max(f64::MIN_POSITIVE) => {
+            service.changes.push((now, level, rate));
+            service.level = Some(rate);
+        }
+        Some(_) => {}
+    }
+}
+
 /// The first multiple of `step` after `now`.
 fn next_grid_point(now: SimTime, step: SimDuration) -> SimTime {
     let step = step.as_nanos().max(1);
     SimTime::from_nanos((now.as_nanos() / step + 1).saturating_mul(step))
 }
 
-/// A share served by `server` (all of it without one).
-fn serve(server: Option<Server>, offered: f64) -> Share {
+/// A share served by `server` (all of it, at once, without one), and the pod's steady state.
+fn serve(server: Option<Server>, offered: f64) -> (Share, Option<Performance>) {
     match server {
         Some(server) if offered > 0.0 => {
             let p = server.performance(offered);
-            Share {
+            let share = Share {
                 offered,
                 served: p.served,
                 dropped: p.dropped,
-            }
+            };
+            (share, Some(p))
         }
-        _ => Share {
-            offered,
-            served: offered,
-            dropped: 0.0,
-        },
+        _ => {
+            let share = Share {
+                offered,
+                served: offered,
+                dropped: 0.0,
+            };
+            (share, None)
+        }
     }
 }
 

@@ -273,7 +273,7 @@ pub enum TrafficError {
         path: PathBuf,
         /// The line (from 1).
         line: u64,
-        /// The column (from 1).
+        /// The column (from 1, in characters) where the field's text starts.
         column: usize,
         /// `time` or `rps`.
         field: &'static str,
@@ -290,6 +290,19 @@ pub enum TrafficError {
         /// Why.
         message: String,
     },
+}
+
+/// The column (from 1, in characters) where field `index` (from 0) of the comma-separated
+/// `line` starts, past its leading blanks (the reader trims them).
+fn field_column(line: &str, index: usize) -> usize {
+    let start: usize = line
+        .split(',')
+        .take(index)
+        .map(|f| f.chars().count() + 1)
+        .sum();
+    let field = line.split(',').nth(index).unwrap_or("");
+    let blanks = field.chars().take_while(|c| c.is_whitespace()).count();
+    start + blanks + 1
 }
 
 /// Reads a replayed rate: a CSV file of `time,rps` rows (a header row whose first field is
@@ -327,10 +340,14 @@ pub fn read_rate_csv(path: &Path) -> Result<RateProfile, TrafficError> {
                 found: record.len(),
             });
         }
-        let bad = |column: usize, field, expected, found: &str| TrafficError::BadValue {
+        let line_text = usize::try_from(line)
+            .ok()
+            .and_then(|l| text.lines().nth(l.saturating_sub(1)))
+            .unwrap_or("");
+        let bad = |index: usize, field, expected, found: &str| TrafficError::BadValue {
             path: path.to_path_buf(),
             line,
-            column,
+            column: field_column(line_text, index),
             field,
             expected,
             found: found.to_string(),
@@ -338,7 +355,7 @@ pub fn read_rate_csv(path: &Path) -> Result<RateProfile, TrafficError> {
         let (time, rps) = (&record[0], &record[1]);
         let time = parse_time(time).ok_or_else(|| {
             bad(
-                1,
+                0,
                 "time",
                 "a duration such as 90s or 1h30m, or a number of seconds",
                 time,
@@ -348,7 +365,7 @@ pub fn read_rate_csv(path: &Path) -> Result<RateProfile, TrafficError> {
             .parse::<f64>()
             .ok()
             .filter(|r| r.is_finite() && *r >= 0.0)
-            .ok_or_else(|| bad(2, "rps", "a number of requests per second, 0 or more", rps))?;
+            .ok_or_else(|| bad(1, "rps", "a number of requests per second, 0 or more", rps))?;
         points.push(RatePoint { time, rps });
     }
     let profile = RateProfile::Points(points);

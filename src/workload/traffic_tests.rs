@@ -159,13 +159,15 @@ fn csv_errors_name_the_line_column_and_field() {
              seconds, found \"90x\""
         )
     );
-    let file = write("0,10\n60,-1\n");
+    // The column is where the text starts, in characters: `60, -1` has `-1` at column 5
+    // (`60,` is three, then a blank the reader trims).
+    let file = write("0,10\n60, -1\n");
     let name = file.path().display().to_string();
     let err = read_rate_csv(file.path()).expect_err("negative");
     assert_eq!(
         err.to_string(),
         format!(
-            "{name}:2:2: rps: expected a number of requests per second, 0 or more, found \"-1\""
+            "{name}:2:5: rps: expected a number of requests per second, 0 or more, found \"-1\""
         )
     );
     let file = write("0,10,3\n");

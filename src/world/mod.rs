@@ -31,7 +31,7 @@ use crate::controllers::deployment::DeploymentController;
 use crate::controllers::disruption::DisruptionController;
 use crate::controllers::endpointslice::{EndpointSliceController, EndpointSliceSettings};
 use crate::controllers::garbage_collector::GarbageCollector;
-use crate::controllers::hpa::controller::HpaController;
+use crate::controllers::hpa::controller::{HpaController, HpaTrace};
 use crate::controllers::kube_controller_manager::{
     CONTROLLER_MANAGER_USER, Controller, KubeControllerManager,
 };
@@ -173,6 +173,8 @@ pub struct RunOptions {
     pub record_writes: bool,
     /// The pods whose scheduling cycles the scheduler traces (for `kubesim explain`).
     pub trace_pods: TracedPods,
+    /// The HPAs whose syncs the HPA controller keeps (for `kubesim explain --hpa`).
+    pub trace_hpas: HpaTrace,
 }
 
 /// The apiserver of a run seeded with `streams`: its generated names and its load balancer
@@ -391,6 +393,7 @@ impl World {
                 scheduler: self.leading::<KubeScheduler>(),
             },
             populations: self.population_samples(),
+            load: self.load.as_ref(),
         };
         self.recorder.sample(now, &self.api, observed);
     }
@@ -816,6 +819,7 @@ fn modelled(config: &ApiServerConfig) -> bool {
 fn controllers_of(
     config: &KubeControllerManagerConfig,
     with_kubelets: bool,
+    hpa_trace: &HpaTrace,
 ) -> Vec<Box<dyn Controller>> {
     let settings = ReplicaSetSettings {
         workers: config.concurrent_replicaset_syncs as usize,
@@ -848,7 +852,9 @@ fn controllers_of(
     enabled.push(Box::new(TaintEvictionController::new(
         TAINT_EVICTION_CLIENT,
     )));
-    enabled.push(Box::new(HpaController::new(HPA_CLIENT, config.hpa)));
+    enabled.push(Box::new(
+        HpaController::new(HPA_CLIENT, config.hpa).with_trace(hpa_trace.clone()),
+    ));
     enabled
 }
 
@@ -973,7 +979,11 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         kube_proxies: None,
         timers: Vec::new(),
         start_after_initial_apply: Kubectl::defers(&scenario.initial),
-        recorder: Recorder::default(),
+        recorder: if scenario.traffic.is_empty() && scenario.metrics_server.is_none() {
+            Recorder::default()
+        } else {
+            Recorder::default().with_autoscaling()
+        },
         sample_every: scenario.sample_every,
         outputs: Vec::new(),
         spare_outputs: Vec::new(),
@@ -999,7 +1009,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         let with_kubelets = scenario.kubelet.enabled;
         let mut manager = KubeControllerManager::new(
             CONTROLLER_MANAGER_CLIENT,
-            controllers_of(controllers, with_kubelets),
+            controllers_of(controllers, with_kubelets, &options.trace_hpas),
         );
         let user = UserInfo::new(CONTROLLER_MANAGER_USER, &[]);
         if let Some(lock) = lease_lock(
@@ -1011,7 +1021,8 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
             streams,
         ) {
             let settings = controllers.clone();
-            let rebuild = Box::new(move || controllers_of(&settings, with_kubelets));
+            let trace = options.trace_hpas.clone();
+            let rebuild = Box::new(move || controllers_of(&settings, with_kubelets, &trace));
             manager = manager.with_leader_election(lock, rebuild);
         }
         world.register(Box::new(manager));

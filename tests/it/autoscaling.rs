@@ -4,7 +4,7 @@
 //! pods, the kubelets start them and the EndpointSlice controller adds them to the Service.
 
 use kubesim::api::{Kind, Object, ObjectKey};
-use kubesim::controllers::hpa::controller::HpaController;
+use kubesim::controllers::hpa::controller::{HpaController, HpaTrace};
 use kubesim::sim::{SimDuration, SimTime, Simulation};
 use kubesim::world::{self, RunOptions, World};
 
@@ -74,6 +74,14 @@ spec:
     load_text(&text, &[])
 }
 
+/// Run options keeping every HPA sync.
+fn traced() -> RunOptions {
+    RunOptions {
+        trace_hpas: HpaTrace::All,
+        ..RunOptions::default()
+    }
+}
+
 fn secs(s: u64) -> SimTime {
     SimTime::ZERO + SimDuration::from_secs(s)
 }
@@ -134,7 +142,7 @@ fn replica_steps(sim: &mut Simulation<World>, until: u64) -> Vec<(u64, i32)> {
 ///   Hence 5 replicas within [150 s, 210 s].
 #[test]
 fn a_tenfold_step_reaches_five_replicas_within_the_pipeline_window() {
-    let mut sim = world::build(&spike("", ""), &RunOptions::default());
+    let mut sim = world::build(&spike("", ""), &traced());
     let steps = replica_steps(&mut sim, 600);
     // 2 until the first scale-up, which follows the 135 s scrape (observed at the second
     // after the sync's write).
@@ -199,7 +207,7 @@ fn noisy_traffic_is_deterministic_per_seed() {
     let run = |seed: u64| {
         let options = RunOptions {
             seed: Some(seed),
-            ..RunOptions::default()
+            ..traced()
         };
         let mut sim = world::build(&noisy, &options);
         sim.run_until(secs(300));
@@ -209,4 +217,107 @@ fn noisy_traffic_is_deterministic_per_seed() {
     assert_eq!(a, b);
     assert!(a.len() > 15, "{a:?}");
     assert_ne!(a, c, "another seed draws other shares");
+}
+
+/// Loads a scenario whose `spec` ends with `spec_tail` (and a `rates.csv` of `csv` beside
+/// it) and returns its path and the error it must fail with.
+fn traffic_error(spec_tail: &str, csv: &str) -> (std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("rates.csv"), csv).expect("write csv");
+    let path = dir.path().join("bad.yaml");
+    let text = format!(
+        "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n{spec_tail}"
+    );
+    std::fs::write(&path, &text).expect("write scenario");
+    match kubesim::scenario::load(&path, &world::Components) {
+        Ok(_) => panic!("should not load:\n{text}"),
+        Err(e) => (path, e.to_string()),
+    }
+}
+
+#[test]
+fn traffic_errors_name_the_field_and_point_at_it() {
+    // Each entry on line 6 `    - {service: …`: `    - {` is 7 columns, so the first key
+    // starts at column 8 and `service`'s value at column 17.
+    let cases: [(&str, &str, &str, &[&str]); 7] = [
+        (
+            "  traffic:\n    - {service: a/b/c, rate: {constant: 10}}\n",
+            "",
+            ":6:17:",
+            &[
+                "spec.traffic[0].service",
+                "expected a Service as name or namespace/name",
+            ],
+        ),
+        (
+            // `service: web, ` is 14 columns and `rate: {constant: 10}, ` 22, so
+            // `cpuPerRequest: ` starts at column 44 and its value at 59.
+            "  traffic:\n    - {service: web, rate: {constant: 10}, cpuPerRequest: 2 cores}\n",
+            "",
+            ":6:59:",
+            &[
+                "spec.traffic[0].cpuPerRequest",
+                "expected a quantity such as 5m or 64Mi",
+            ],
+        ),
+        (
+            // `baseCpu: ` from column 44 too: its value at 53.
+            "  traffic:\n    - {service: web, rate: {constant: 10}, baseCpu: -5m}\n",
+            "",
+            ":6:53:",
+            &[
+                "spec.traffic[0].baseCpu",
+                "expected a quantity of at least 0, found \"-5m\"",
+            ],
+        ),
+        (
+            // Both ways of giving a rate: the entry itself is the place (line 6, column 7).
+            "  traffic:\n    - {service: web, rate: {constant: 10}, rateFile: rates.csv}\n",
+            "",
+            ":6:7:",
+            &[
+                "spec.traffic[0].rate",
+                "expected exactly one of rate and rateFile",
+            ],
+        ),
+        (
+            // The rate file's own line and column: row 3's rps `fast` is at column 5.
+            "  traffic:\n    - {service: web, rateFile: rates.csv}\n",
+            "time,rps\n0s,10\n60s,fast\n",
+            "rates.csv:3:5:",
+            &["spec.traffic[0].rateFile"],
+        ),
+        (
+            // metrics-server refuses a resolution under 10 s. Line 5: `  metricsServer: {` is
+            // 18 columns and `metricResolution: ` 18 more: the value at column 37.
+            "  metricsServer: {metricResolution: 5s}\n",
+            "",
+            ":5:37:",
+            &[
+                "spec.metricsServer.metricResolution",
+                "expected at least 10s (metrics-server refuses less)",
+            ],
+        ),
+        (
+            // Line 6: `    nodePricePerHour: {` is 23 columns, `m5.large: ` 10: the price at 34.
+            "  report:\n    nodePricePerHour: {m5.large: -0.1}\n",
+            "",
+            ":6:34:",
+            &[
+                "spec.report.nodePricePerHour.m5.large",
+                "expected a price of at least 0",
+            ],
+        ),
+    ];
+    for (spec_tail, csv, at, wanted) in cases {
+        let (path, err) = traffic_error(spec_tail, csv);
+        assert!(err.contains(at), "{spec_tail}: expected {at} in: {err}");
+        assert!(
+            err.starts_with(&path.display().to_string()),
+            "{spec_tail}: expected the scenario's path first: {err}"
+        );
+        for w in wanted {
+            assert!(err.contains(w), "{spec_tail}: expected {w:?} in: {err}");
+        }
+    }
 }

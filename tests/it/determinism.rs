@@ -68,6 +68,13 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // the reflectors' jitter and the scheduler's tie-break.
     ("apiserver-rolling-restart.yaml", Randomness::Draws),
     ("restart-storm-compare.yaml", Randomness::Draws),
+    // Generated pod names, the tie-break, and each kubelet's housekeeping phase
+    // ("kubelet/housekeeping/<node>"), which decides when metrics-server's samples are taken.
+    ("hpa-spike.yaml", Randomness::Draws),
+    ("hpa-behavior.yaml", Randomness::Draws),
+    // As those, and each Service's traffic spread with seeded noise
+    // ("traffic/<namespace>/<name>"); checked on its first two hours (see UNTIL).
+    ("hpa-diurnal.yaml", Randomness::Draws),
 ];
 
 /// Shipped scenarios too long for a debug build (minutes each, run four times here): the
@@ -78,8 +85,9 @@ const HEAVY: &[&str] = &["restart-storm.yaml", "restart-storm-compare.yaml"];
 
 /// Scenarios too large to run whole here, four times, in a debug build: each is run up to
 /// the time given (`--until`). list-storm-npd's first second already holds its 4,000 nodes,
-/// 120,000 pod creations, every component's first lists and the agents' first LISTs and 429s.
-const UNTIL: &[(&str, &str)] = &[("list-storm-npd.yaml", "1s")];
+/// 120,000 pod creations, every component's first lists and the agents' first LISTs and 429s;
+/// hpa-diurnal's first two hours hold its night's scale-downs and its twelve Services' noise.
+const UNTIL: &[(&str, &str)] = &[("list-storm-npd.yaml", "1s"), ("hpa-diurnal.yaml", "2h")];
 
 /// `--until` for `name`, if it is run only so far.
 fn until_args(name: &str) -> Vec<&'static str> {

@@ -71,8 +71,8 @@ const RESYNC: Timer = Timer {
 /// One sync as it happened, for `explain` and the report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HpaSyncRecord {
-    /// The HPA.
-    pub hpa: ObjectKey,
+    /// The HPA's key.
+    pub key: ObjectKey,
     /// When the sync computed.
     pub at: SimTime,
     /// The target's scale it read.
@@ -83,6 +83,33 @@ pub struct HpaSyncRecord {
     pub status: HpaStatus,
     /// Whether the scale write it sent failed.
     pub rescale_failed: Option<String>,
+    /// The HPA's history once the sync computed (its recommendation kept; a scale event is
+    /// recorded only after the write).
+    pub history: History,
+    /// The HPA as the sync read it.
+    pub hpa: Arc<HorizontalPodAutoscaler>,
+}
+
+/// Which HPAs' syncs the controller keeps, for `kubesim explain --hpa` and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum HpaTrace {
+    /// None (a run keeps only counters).
+    #[default]
+    Off,
+    /// Every HPA's.
+    All,
+    /// These HPAs'.
+    Named(std::collections::BTreeSet<ObjectKey>),
+}
+
+impl HpaTrace {
+    fn keeps(&self, key: &ObjectKey) -> bool {
+        match self {
+            HpaTrace::Off => false,
+            HpaTrace::All => true,
+            HpaTrace::Named(keys) => keys.contains(key),
+        }
+    }
 }
 
 /// What the controller has done, for the report.
@@ -129,6 +156,7 @@ pub struct HpaController {
     running: BTreeMap<RequestId, Running>,
     wake_at: Option<SimTime>,
     resync_started: bool,
+    trace: HpaTrace,
     records: Vec<HpaSyncRecord>,
     counters: HpaCounters,
 }
@@ -155,12 +183,19 @@ impl HpaController {
             running: BTreeMap::new(),
             wake_at: None,
             resync_started: false,
+            trace: HpaTrace::Off,
             records: Vec::new(),
             counters: HpaCounters::default(),
         }
     }
 
-    /// Every sync so far, in the order they computed.
+    /// The same controller keeping the syncs of the HPAs `trace` names.
+    pub fn with_trace(mut self, trace: HpaTrace) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// Every traced sync so far, in the order they ended.
     pub fn records(&self) -> &[HpaSyncRecord] {
         &self.records
     }
@@ -220,7 +255,7 @@ impl HpaController {
         };
         self.counters.syncs += 1;
         let record = HpaSyncRecord {
-            hpa: key.clone(),
+            key: key.clone(),
             at: now,
             scale: Scale {
                 spec_replicas: 0,
@@ -229,6 +264,8 @@ impl HpaController {
             outcome: None,
             status: hpa.status.clone(),
             rescale_failed: None,
+            history: History::default(),
+            hpa: Arc::clone(&hpa),
         };
         let target = &hpa.spec.scale_target_ref;
         let Some(kind) = scalable_kind(&target.api_version, &target.kind) else {
@@ -306,6 +343,7 @@ impl HpaController {
             return self.finish(running.key, informers, cx);
         };
         running.record.scale = scale;
+        running.record.at = now;
         if selector.is_empty() {
             // Upstream `validateAndParseSelector`: an HPA needs its target's selector.
             set_condition(
@@ -342,6 +380,9 @@ impl HpaController {
             },
             history,
         );
+        if self.trace.keeps(&running.key) {
+            running.record.history = history.clone();
+        }
         running.record.status = outcome.status.clone();
         let rescale = outcome.rescale;
         running.record.outcome = Some(outcome);
@@ -412,7 +453,9 @@ impl HpaController {
         informers: &InformerSet,
         cx: &mut ComponentContext<'_>,
     ) {
-        self.records.push(running.record.clone());
+        if self.trace.keeps(&running.key) {
+            self.records.push(running.record.clone());
+        }
         if running.record.status == running.hpa.status {
             return self.finish(running.key, informers, cx);
         }

@@ -10,10 +10,14 @@
 //! * here: how the metrics' proposals combine ([`combine_proposals`]) and the tolerances an
 //!   HPA uses ([`tolerances`]).
 //!
-//! The controller that runs a sync every 15 s in kube-controller-manager, reading its pods
-//! from the shared informer and its metrics through the apiserver, is still to come.
+//! * [`controller`]: the controller in kube-controller-manager that runs a sync of each HPA
+//!   every `--horizontal-pod-autoscaler-sync-period`, reading its pods from the shared
+//!   informer and its metrics from the Metrics API, and writing `/scale` and `/status`;
+//! * [`explain`]: one recorded sync told as the controller computed it (`kubesim explain
+//!   --hpa`).
 
 pub mod controller;
+pub mod explain;
 pub mod normalize;
 pub mod replica_calculator;
 pub mod sync;

@@ -539,17 +539,35 @@ fn rate_limit(
     } else {
         (i32::min, i32::MAX)
     };
-    rules.policies.iter().fold(start, |limit, policy| {
-        let base = period_start(history, current, policy.period_seconds, now);
-        let fraction = f64::from(policy.value) / 100.0;
-        let proposed = match (policy.kind, up) {
-            (PolicyKind::Pods, true) => base.saturating_add(policy.value),
-            (PolicyKind::Pods, false) => base.saturating_sub(policy.value),
-            (PolicyKind::Percent, true) => (f64::from(base) * (1.0 + fraction)).ceil() as i32,
-            (PolicyKind::Percent, false) => (f64::from(base) * (1.0 - fraction)) as i32,
-        };
-        pick(limit, proposed)
-    })
+    policy_limits(history, rules, current, now, up)
+        .into_iter()
+        .fold(start, |limit, (_, proposed)| pick(limit, proposed))
+}
+
+/// Each policy of `rules` with the limit it sets in one direction (`up` or down), from the
+/// replicas at the start of its period — what `kubesim explain --hpa` shows.
+pub fn policy_limits(
+    history: &History,
+    rules: &ScalingRules,
+    current: i32,
+    now: SimTime,
+    up: bool,
+) -> Vec<(ScalingPolicy, i32)> {
+    rules
+        .policies
+        .iter()
+        .map(|policy| {
+            let base = period_start(history, current, policy.period_seconds, now);
+            let fraction = f64::from(policy.value) / 100.0;
+            let proposed = match (policy.kind, up) {
+                (PolicyKind::Pods, true) => base.saturating_add(policy.value),
+                (PolicyKind::Pods, false) => base.saturating_sub(policy.value),
+                (PolicyKind::Percent, true) => (f64::from(base) * (1.0 + fraction)).ceil() as i32,
+                (PolicyKind::Percent, false) => (f64::from(base) * (1.0 - fraction)) as i32,
+            };
+            (*policy, proposed)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -79,6 +79,8 @@ pub struct MetricExplanation {
     pub outcome: Result<i32, String>,
     /// The per-pod calculation (Resource, ContainerResource and Pods metrics).
     pub calculation: Option<Proposal>,
+    /// The per-pod values the calculation read (empty for Object and External metrics).
+    pub values: PodMetrics,
 }
 
 /// What one sync decided.
@@ -368,23 +370,28 @@ fn compute_metric(
         other => Err(format!("unknown metric source type {other:?}")),
     };
     let explanation = match result {
-        Ok((name, replicas, calculation)) => MetricExplanation {
-            name,
-            outcome: Ok(replicas),
-            calculation,
-        },
+        Ok((name, replicas, calculation)) => {
+            let (calculation, values) = calculation.unzip();
+            MetricExplanation {
+                name,
+                outcome: Ok(replicas),
+                calculation,
+                values: values.unwrap_or_default(),
+            }
+        }
         Err(message) => MetricExplanation {
             name: String::new(),
             outcome: Err(message),
             calculation: None,
+            values: PodMetrics::new(),
         },
     };
     (explanation, status)
 }
 
-/// A metric's name, replicas and per-pod calculation; or its error message (upstream names
-/// no metric when it fails).
-type Computed = Result<(String, i32, Option<Proposal>), String>;
+/// A metric's name, replicas and per-pod calculation with the values it read; or its error
+/// message (upstream names no metric when it fails).
+type Computed = Result<(String, i32, Option<(Proposal, PodMetrics)>), String>;
 
 fn resource_metric(
     spec: &MetricSpec,
@@ -432,7 +439,11 @@ fn resource_metric(
         )
         .map_err(|e| failed(e.to_string()))?;
         status.average_value_milli = Some(p.average);
-        return Ok((format!("{resource} resource"), p.replicas, Some(p)));
+        return Ok((
+            format!("{resource} resource"),
+            p.replicas,
+            Some((p, values)),
+        ));
     }
     let Some(utilization) = target.average_utilization else {
         return Err(
@@ -459,7 +470,7 @@ fn resource_metric(
     Ok((
         format!("{resource} {kind} utilization (percentage of request)"),
         p.replicas,
-        Some(p),
+        Some((p, values)),
     ))
 }
 
@@ -491,7 +502,7 @@ fn pods_metric(
     let p = plain_metric_replicas(scale.spec_replicas, target, "", &sample)
         .map_err(|e| failed(e.to_string()))?;
     status.average_value_milli = Some(p.average);
-    Ok((format!("pods metric {name}"), p.replicas, Some(p)))
+    Ok((format!("pods metric {name}"), p.replicas, Some((p, values))))
 }
 
 fn value_metric(
