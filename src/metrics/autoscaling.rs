@@ -14,6 +14,7 @@
 //!   the reaction time and the time to settle.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::api::hpa::HorizontalPodAutoscaler;
 use crate::api::{Kind, Object, ObjectKey};
@@ -27,8 +28,8 @@ pub const LABEL_INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
 /// One Service's traffic at a sample.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceSample {
-    /// `namespace/name`.
-    pub name: String,
+    /// `namespace/name`, shared by every sample (a day of samples holds it thousands of times).
+    pub name: Arc<str>,
     /// Requests per second offered.
     pub offered: f64,
     /// Served.
@@ -46,8 +47,8 @@ pub struct ServiceSample {
 /// One HPA at a sample.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HpaSample {
-    /// `namespace/name`.
-    pub name: String,
+    /// `namespace/name`, shared by every sample.
+    pub name: Arc<str>,
     /// `status.desiredReplicas`.
     pub desired: i32,
     /// `status.currentReplicas`.
@@ -64,8 +65,8 @@ pub struct HpaSample {
 pub fn service_samples(load: &LoadModel) -> Vec<ServiceSample> {
     load.services()
         .enumerate()
-        .map(|(i, (key, now))| ServiceSample {
-            name: key.to_string(),
+        .map(|(i, (_, now))| ServiceSample {
+            name: load.service_name(i).cloned().unwrap_or_default(),
             offered: now.offered,
             served: now.served,
             dropped: now.dropped,
@@ -86,8 +87,9 @@ pub fn hpas(store: &Store) -> impl Iterator<Item = &HorizontalPodAutoscaler> {
         })
 }
 
-/// Every HPA's status and its target's ready replicas, in key order.
-pub fn hpa_samples(store: &Store) -> Vec<HpaSample> {
+/// Every HPA's status and its target's ready replicas, in key order; `names` keeps each HPA's
+/// name for the samples to share.
+pub fn hpa_samples(store: &Store, names: &mut BTreeMap<ObjectKey, Arc<str>>) -> Vec<HpaSample> {
     hpas(store)
         .map(|h| {
             let key = ObjectKey::new(h.metadata.namespace.clone(), h.metadata.name.clone());
@@ -109,8 +111,12 @@ pub fn hpa_samples(store: &Store) -> Vec<HpaSample> {
                 _ => None,
             };
             let (utilization, target_utilization) = cpu_utilization(h);
+            let name = names
+                .entry(key)
+                .or_insert_with_key(|key| Arc::from(key.to_string()))
+                .clone();
             HpaSample {
-                name: key.to_string(),
+                name,
                 desired: h.status.desired_replicas,
                 current: h.status.current_replicas,
                 ready: ready.unwrap_or(0),

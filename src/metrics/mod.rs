@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use crate::api::gpu::node_gpu_count;
 use crate::api::node::Node;
 use crate::api::resources::Resources;
-use crate::api::{Kind, Object, ResourceVersion};
+use crate::api::{Kind, Object, ObjectKey, ResourceVersion};
 use crate::apiserver::{ApiServer, Store};
 use crate::client::informer::InformerHealth;
 use crate::kube_proxy::KubeProxies;
@@ -201,6 +201,8 @@ pub struct Recorder {
     healing: healing::Healing,
     /// Scaling and cost, from every commit (runs with a load model).
     autoscaling: Option<autoscaling::Autoscaling>,
+    /// Each HPA's name, shared by its samples.
+    hpa_names: BTreeMap<ObjectKey, std::sync::Arc<str>>,
     /// The last version [`Recorder::observe`] took in.
     observed: ResourceVersion,
 }
@@ -285,7 +287,7 @@ impl Recorder {
         sample.populations = components.populations;
         if let Some(load) = components.load {
             sample.services = autoscaling::service_samples(load);
-            sample.hpas = autoscaling::hpa_samples(api.store());
+            sample.hpas = autoscaling::hpa_samples(api.store(), &mut self.hpa_names);
         }
         sample.clients = api.request_path().map(|_| ClientsSample {
             apiserver_up: api.is_up(),

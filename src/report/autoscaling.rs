@@ -45,7 +45,7 @@ fn hpa_names(samples: &[Sample]) -> Vec<&str> {
     let names: BTreeMap<(&str, &str), &str> = samples
         .iter()
         .flat_map(|s| &s.hpas)
-        .map(|h| (key_order(&h.name), h.name.as_str()))
+        .map(|h| (key_order(&h.name), &*h.name))
         .collect();
     names.into_values().collect()
 }
@@ -60,7 +60,7 @@ fn key_order(name: &str) -> (&str, &str) {
 fn service_names(samples: &[Sample]) -> Vec<&str> {
     samples
         .last()
-        .map(|s| s.services.iter().map(|v| v.name.as_str()).collect())
+        .map(|s| s.services.iter().map(|v| &*v.name).collect())
         .unwrap_or_default()
 }
 
@@ -108,7 +108,7 @@ impl<'a> Columns<'a> {
         );
         let mut services = sample.services.iter().peekable();
         for name in &self.services {
-            match services.next_if(|v| v.name == *name) {
+            match services.next_if(|v| *v.name == **name) {
                 Some(v) => service_values(&mut row, v),
                 None => row.extend(SERVICE_METRICS.iter().map(|_| String::new())),
             }
@@ -119,7 +119,7 @@ impl<'a> Columns<'a> {
                 .next_if(|h| key_order(&h.name) < key_order(name))
                 .is_some()
             {}
-            match hpas.next_if(|h| h.name == *name) {
+            match hpas.next_if(|h| *h.name == **name) {
                 Some(h) => hpa_values(&mut row, h),
                 None => row.extend(HPA_METRICS.iter().map(|_| String::new())),
             }
@@ -308,9 +308,10 @@ pub fn summary(
         .enumerate()
         .map(|(i, (key, t))| {
             let name = key.to_string();
+            // Every sample lists the Services in scenario order.
             let latency_p99_max_ms = samples
                 .iter()
-                .filter_map(|s| s.services.iter().find(|v| v.name == name))
+                .filter_map(|s| s.services.get(i).filter(|v| *v.name == *name))
                 .filter_map(|v| v.latency_ms.map(|q| q[2]))
                 .fold(None, |max: Option<f64>, v| {
                     Some(max.map_or(v, |m| m.max(v)))
@@ -470,7 +471,7 @@ pub fn charts(world: &World) -> Vec<(&'static str, LineChart)> {
     if !services.is_empty() {
         let pick =
             |name: &str, s: &Sample, f: fn(&crate::metrics::autoscaling::ServiceSample) -> f64| {
-                s.services.iter().find(|v| v.name == name).map(f)
+                s.services.iter().find(|v| *v.name == *name).map(f)
             };
         let mut lines = Vec::new();
         if services.len() <= OWN_SERIES {
@@ -541,7 +542,7 @@ pub fn charts(world: &World) -> Vec<(&'static str, LineChart)> {
             |name: &str, s: &Sample, f: fn(&crate::metrics::autoscaling::HpaSample) -> i32| {
                 s.hpas
                     .iter()
-                    .find(|h| h.name == name)
+                    .find(|h| *h.name == *name)
                     .map(|h| f64::from(f(h)))
             };
         let mut lines = Vec::new();

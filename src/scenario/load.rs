@@ -931,13 +931,37 @@ fn assemble(
         inputs.hasher.update((bytes.len() as u64).to_le_bytes());
         inputs.hasher.update(&bytes);
     }
-    let has_hpa = initial
-        .iter()
-        .chain(timeline.iter().flat_map(|t| match &t.action {
-            Action::Apply(objects) => objects.as_slice(),
-            _ => &[],
-        }))
-        .any(|o| o.kind() == crate::api::Kind::HorizontalPodAutoscaler);
+    let applied = || {
+        initial
+            .iter()
+            .chain(timeline.iter().flat_map(|t| match &t.action {
+                Action::Apply(objects) => objects.as_slice(),
+                _ => &[],
+            }))
+    };
+    let has_hpa = applied().any(|o| o.kind() == crate::api::Kind::HorizontalPodAutoscaler);
+    if let Some(d) = &doc {
+        // A manifest without a namespace is applied to `default`, as kubectl does.
+        let services: Vec<crate::api::ObjectKey> = applied()
+            .filter(|o| o.kind() == crate::api::Kind::Service)
+            .map(|o| {
+                let key = o.key();
+                if key.namespace.is_empty() {
+                    crate::api::ObjectKey::new("default", key.name)
+                } else {
+                    key
+                }
+            })
+            .collect();
+        inputs
+            .warnings
+            .extend(super::traffic::traffic_without_service(
+                &d.spec.traffic,
+                &traffic,
+                &services,
+                &at,
+            ));
+    }
     let metrics_server = match &doc {
         Some(d) => super::traffic::metrics_server(
             &d.spec.metrics_server,

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_saphyr::{Location, Spanned};
 
 use super::error::{ScenarioError, SourcePos};
+use super::load::Note;
 use super::model::{MetricsServerSpec, TrafficSpec};
 use crate::api::ObjectKey;
 use crate::api::quantity::Quantity;
@@ -163,6 +164,30 @@ pub(super) fn traffic(
         });
     }
     Ok(out)
+}
+
+/// A warning for each traffic entry whose Service no manifest of the scenario defines (a typo,
+/// most likely): its requests are all dropped, as they would be by a cluster with no such
+/// Service, until one is created.
+pub(super) fn traffic_without_service(
+    specs: &[Spanned<TrafficSpec>],
+    traffic: &[Traffic],
+    services: &[ObjectKey],
+    at: &dyn Fn(&Location) -> SourcePos,
+) -> Vec<Note> {
+    specs
+        .iter()
+        .zip(traffic)
+        .filter(|(_, t)| !services.contains(&t.service))
+        .map(|(spec, t)| Note {
+            pos: at(&spec.value.service.referenced),
+            message: format!(
+                "no manifest of the scenario defines Service {}: the traffic offered to it is \
+                 dropped, as a cluster without it would drop it",
+                t.service
+            ),
+        })
+        .collect()
 }
 
 /// `name` (in `default`) or `namespace/name`.

@@ -29,6 +29,7 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::RngExt;
 
@@ -143,6 +144,8 @@ impl ServiceTotals {
 #[derive(Clone, Debug)]
 struct ServiceLoad {
     traffic: Traffic,
+    /// The Service as `namespace/name`, for the samples to share.
+    name: Arc<str>,
     rng: SimRng,
     /// Each slice's endpoints (pod names), ready or not.
     slices: BTreeMap<String, Vec<(String, bool)>>,
@@ -208,6 +211,7 @@ impl LoadModel {
         let services: Vec<ServiceLoad> = traffic
             .iter()
             .map(|t| ServiceLoad {
+                name: Arc::from(t.service.to_string()),
                 rng: streams.stream(&format!(
                     "traffic/{}/{}",
                     t.service.namespace, t.service.name
@@ -248,6 +252,11 @@ impl LoadModel {
     /// Each traffic's Service and what it does now, in scenario order.
     pub fn services(&self) -> impl Iterator<Item = (&ObjectKey, ServiceNow)> {
         self.services.iter().map(|s| (&s.traffic.service, s.now))
+    }
+
+    /// Traffic `index`'s Service as `namespace/name`.
+    pub fn service_name(&self, index: usize) -> Option<&Arc<str>> {
+        self.services.get(index).map(|s| &s.name)
     }
 
     /// Each traffic's totals up to `at` (at or after the last change), in scenario order.

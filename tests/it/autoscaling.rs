@@ -321,3 +321,26 @@ fn traffic_errors_name_the_field_and_point_at_it() {
         }
     }
 }
+
+#[test]
+fn traffic_to_a_service_no_manifest_defines_is_a_warning_at_its_entry() {
+    // `wbe` is a typo: the scenario loads (a timeline could create it), with a warning at the
+    // entry's `service` (line 6, `    - {service: ` is 16 columns: its value at 17).
+    let text = "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {name: t}\nspec:\n  \
+                traffic:\n    - {service: wbe, rate: {constant: 10}}\n---\napiVersion: v1\n\
+                kind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n";
+    let scenario = load_text(text, &[]);
+    assert_eq!(scenario.warnings.len(), 1, "{:?}", scenario.warnings);
+    let warning = &scenario.warnings[0];
+    assert_eq!((warning.pos.line, warning.pos.column), (6, 17));
+    assert!(
+        warning
+            .message
+            .starts_with("no manifest of the scenario defines Service default/wbe"),
+        "{}",
+        warning.message
+    );
+    // The Service it meant draws no warning.
+    let right = load_text(&text.replace("wbe", "web"), &[]);
+    assert!(right.warnings.is_empty(), "{:?}", right.warnings);
+}
