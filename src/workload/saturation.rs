@@ -154,7 +154,7 @@ impl LatencyTail {
             waits.pop();
         }
         let keep = f64::from(servers.saturating_sub(1)) / f64::from(servers.max(1));
-        // In place: waits[i] becomes G(i + 1) + D(i), for i = 0 ..= J (g has J entries).
+        // coefficients[i] = G(i + 1) + D(i) for i = 0 ..= J (`waits` holds g_1 … g_J).
         let mut coefficients = Vec::with_capacity(waits.len() + 1);
         let mut suffix: f64 = waits.iter().sum();
         let mut carry = 0.0;
