@@ -578,3 +578,48 @@ pub fn charts(world: &World) -> Vec<(&'static str, LineChart)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hpa(name: &str, desired: i32) -> HpaSample {
+        HpaSample {
+            name: name.into(),
+            desired,
+            ..HpaSample::default()
+        }
+    }
+
+    #[test]
+    fn hpa_columns_follow_the_stores_key_order_and_leave_gaps_empty() {
+        // The store lists `a/x` before `a-b/x` (namespace `a` < `a-b`), though the text
+        // `a-b/x` sorts first ('-' < '/'). The first sample has both; the second only
+        // `a-b/x`, so `a/x`'s cells are empty there.
+        let samples = vec![
+            Sample {
+                hpas: vec![hpa("a/x", 3), hpa("a-b/x", 5)],
+                ..Sample::default()
+            },
+            Sample {
+                hpas: vec![hpa("a-b/x", 6)],
+                ..Sample::default()
+            },
+        ];
+        let columns = Columns::new(&samples);
+        let names = columns.names();
+        assert_eq!(names[0], "hpa:a/x:desired_replicas");
+        assert_eq!(names[HPA_METRICS.len()], "hpa:a-b/x:desired_replicas");
+        let first = columns.values(&samples[0]);
+        assert_eq!(
+            (first[0].as_str(), first[HPA_METRICS.len()].as_str()),
+            ("3", "5")
+        );
+        let second = columns.values(&samples[1]);
+        assert_eq!(
+            (second[0].as_str(), second[HPA_METRICS.len()].as_str()),
+            ("", "6")
+        );
+        assert_eq!(second.len(), 2 * HPA_METRICS.len());
+    }
+}
