@@ -52,8 +52,23 @@ fn hpa_names(samples: &[Sample]) -> Vec<&str> {
 
 /// `namespace/name` as the (namespace, name) it sorts by: `a/x` before `a-b/x`, as the
 /// store lists them, where the text alone would sort `-` before `/`.
-fn key_order(name: &str) -> (&str, &str) {
+pub fn key_order(name: &str) -> (&str, &str) {
     name.split_once('/').unwrap_or(("", name))
+}
+
+/// Service `index` of `sample` if it is `name` (every sample lists the Services in scenario
+/// order).
+pub fn service_at<'s>(sample: &'s Sample, index: usize, name: &str) -> Option<&'s ServiceSample> {
+    sample.services.get(index).filter(|v| *v.name == *name)
+}
+
+/// HPA `name` of `sample`, found in its key order.
+pub fn hpa_in<'s>(sample: &'s Sample, name: &str) -> Option<&'s HpaSample> {
+    let at = sample
+        .hpas
+        .binary_search_by(|h| key_order(&h.name).cmp(&key_order(name)))
+        .ok()?;
+    sample.hpas.get(at)
 }
 
 /// The Services the samples name, in scenario order.
@@ -78,6 +93,16 @@ impl<'a> Columns<'a> {
             services: service_names(samples),
             hpas: hpa_names(samples),
         }
+    }
+
+    /// The Services, as `namespace/name`, in scenario order.
+    pub fn services(&self) -> &[&'a str] {
+        &self.services
+    }
+
+    /// The HPAs, as `namespace/name`, in key order.
+    pub fn hpas(&self) -> &[&'a str] {
+        &self.hpas
     }
 
     /// Whether there are none.

@@ -20,7 +20,12 @@
 //!   `kubesim_<metric>{replica="<i>"}`, and each client population's
 //!   `<population>:apiserver_request_total` and `<population>:apiserver_request_total_429`
 //!   columns `kubesim_client_population_requests_total{population}` and
-//!   `kubesim_client_population_rejected_requests_total{population}`. The sum over
+//!   `kubesim_client_population_rejected_requests_total{population}`, and the autoscaling
+//!   columns: `svc:<service>:<metric>` as `kubesim_service_<metric>{service}` (the three
+//!   latency percentiles one family, `kubesim_service_latency_seconds{service,quantile}`)
+//!   and `hpa:<namespace>/<name>:<metric>` with kube-state-metrics' labels
+//!   `{namespace,horizontalpodautoscaler}` (and its names for the desired and current
+//!   replicas). The sum over
 //!   such a label is the total, so `timeseries.csv`'s `scheduler_pending_pods` (the sum) is
 //!   not written a second time. Every sample also carries `kubesim_scenario` and
 //!   `kubesim_seed`, so that imported runs never merge with each other or with a real
@@ -822,6 +827,161 @@ fn population_families(samples: &[(&Sample, u64)]) -> Vec<Family> {
         .collect()
 }
 
+/// The families of the per-Service columns `svc:<service>:<metric>`, in
+/// [`crate::report::autoscaling::SERVICE_METRICS`]'s order but for the three latency
+/// percentiles, which are one family with a `quantile` label: (family, help, read); each a
+/// gauge with the label `service`.
+type ServiceRead = fn(&crate::metrics::autoscaling::ServiceSample) -> Option<f64>;
+const SERVICE_FAMILIES: &[(&str, &str, ServiceRead)] = &[
+    (
+        "kubesim_service_offered_requests_per_second",
+        "Requests per second offered to the Service (spec.traffic).",
+        |v| Some(v.offered),
+    ),
+    (
+        "kubesim_service_served_requests_per_second",
+        "Of those, served by its pods.",
+        |v| Some(v.served),
+    ),
+    (
+        "kubesim_service_dropped_requests_per_second",
+        "Of those, dropped: a full queue, a throttled pod, no ready endpoint.",
+        |v| Some(v.dropped),
+    ),
+    (
+        "kubesim_service_ready_endpoints",
+        "Ready endpoints the Service's traffic is spread over.",
+        |v| Some(v.endpoints as f64),
+    ),
+    (
+        "kubesim_service_throttled_pods",
+        "The Service's pods held at their CPU limit.",
+        |v| Some(v.throttled as f64),
+    ),
+];
+
+/// The latency quantiles of `svc:<service>:latency_p50_ms`, `…_p95_ms` and `…_p99_ms`.
+const LATENCY_QUANTILES: [&str; 3] = ["0.5", "0.95", "0.99"];
+
+/// The families of the per-HPA columns `hpa:<namespace>/<name>:<metric>`, in
+/// [`crate::report::autoscaling::HPA_METRICS`]'s order: (family, help, read); each a gauge
+/// with kube-state-metrics' labels `namespace` and `horizontalpodautoscaler`, and its names
+/// where it has the metric.
+type HpaRead = fn(&crate::metrics::autoscaling::HpaSample) -> Option<Value>;
+const HPA_FAMILIES: &[(&str, &str, HpaRead)] = &[
+    (
+        "kube_horizontalpodautoscaler_status_desired_replicas",
+        "Desired number of replicas of pods managed by this autoscaler.",
+        |h| int(i64::from(h.desired)),
+    ),
+    (
+        "kube_horizontalpodautoscaler_status_current_replicas",
+        "Current number of replicas of pods managed by this autoscaler.",
+        |h| int(i64::from(h.current)),
+    ),
+    (
+        "kubesim_horizontalpodautoscaler_target_ready_replicas",
+        "Ready replicas of the autoscaler's target.",
+        |h| int(i64::from(h.ready)),
+    ),
+    (
+        "kubesim_horizontalpodautoscaler_cpu_utilization_ratio",
+        "The autoscaler's CPU utilization of the pods' requests, as its status reports it.",
+        |h| h.utilization.and_then(|u| float(f64::from(u) / 100.0)),
+    ),
+    (
+        "kubesim_horizontalpodautoscaler_cpu_target_utilization_ratio",
+        "The autoscaler's target CPU utilization.",
+        |h| {
+            h.target_utilization
+                .and_then(|u| float(f64::from(u) / 100.0))
+        },
+    ),
+];
+
+/// The per-Service and per-HPA families of `samples` (none in runs without traffic or a
+/// metrics-server).
+fn autoscaling_families(samples: &[(&Sample, u64)], all: &[Sample]) -> Vec<Family> {
+    use crate::report::autoscaling::{Columns, hpa_in, key_order, service_at};
+    let columns = Columns::new(all);
+    let services = columns.services();
+    let service_series =
+        |read: &dyn Fn(&crate::metrics::autoscaling::ServiceSample) -> Option<f64>,
+         extra: Option<(&'static str, &str)>| {
+            services
+                .iter()
+                .enumerate()
+                .map(|(index, &name)| {
+                    let mut labels = vec![("service", name.to_string())];
+                    labels.extend(extra.map(|(k, v)| (k, v.to_string())));
+                    Series {
+                        labels,
+                        points: samples
+                            .iter()
+                            .filter_map(|&(s, ms)| {
+                                Some((ms, Value::Float(read(service_at(s, index, name)?)?)))
+                            })
+                            .collect(),
+                    }
+                })
+                .filter(|series| !series.points.is_empty())
+                .collect::<Vec<_>>()
+        };
+    let mut families: Vec<Family> = SERVICE_FAMILIES
+        .iter()
+        .map(|&(name, help, read)| Family {
+            name,
+            kind: MetricType::Gauge,
+            unit: None,
+            help,
+            series: service_series(&read, None),
+        })
+        .collect();
+    families.push(Family {
+        name: "kubesim_service_latency_seconds",
+        kind: MetricType::Gauge,
+        unit: Some("seconds"),
+        help: "Latency of the Service's served requests at the quantile (with a server).",
+        series: LATENCY_QUANTILES
+            .iter()
+            .enumerate()
+            .flat_map(|(q, quantile)| {
+                service_series(
+                    &|v| v.latency_ms.map(|l| l[q] / 1000.0),
+                    Some(("quantile", quantile)),
+                )
+            })
+            .collect(),
+    });
+    families.extend(HPA_FAMILIES.iter().map(|&(name, help, read)| {
+        Family {
+            name,
+            kind: MetricType::Gauge,
+            unit: None,
+            help,
+            series: columns
+                .hpas()
+                .iter()
+                .map(|&hpa| {
+                    let (namespace, object) = key_order(hpa);
+                    Series {
+                        labels: vec![
+                            ("namespace", namespace.to_string()),
+                            ("horizontalpodautoscaler", object.to_string()),
+                        ],
+                        points: samples
+                            .iter()
+                            .filter_map(|&(s, ms)| Some((ms, read(hpa_in(s, hpa)?)?)))
+                            .collect(),
+                    }
+                })
+                .filter(|series| !series.points.is_empty())
+                .collect(),
+        }
+    }));
+    families
+}
+
 /// One series: its own labels and its points (milliseconds since the epoch, value).
 struct Series {
     labels: Vec<(&'static str, String)>,
@@ -852,7 +1012,7 @@ fn stamped(samples: &[Sample], start: Start) -> Vec<(&Sample, u64)> {
 
 /// The families of `samples`, in `timeseries.csv`'s order; families without a point (GPU
 /// families without GPU nodes, flow control in an ideal run) are left out.
-fn families(samples: &[(&Sample, u64)]) -> Vec<Family> {
+fn families(samples: &[(&Sample, u64)], all: &[Sample]) -> Vec<Family> {
     let mut families = Vec::new();
     for column in COLUMNS {
         let series = column
@@ -920,6 +1080,7 @@ fn families(samples: &[(&Sample, u64)]) -> Vec<Family> {
     }
     families.extend(replica_families(samples));
     families.extend(population_families(samples));
+    families.extend(autoscaling_families(samples, all));
     families.retain(|f| !f.series.is_empty());
     families
 }
@@ -962,7 +1123,7 @@ pub fn render(samples: &[Sample], run: &RunLabels<'_>, start: Start) -> Vec<u8> 
         run.seed
     );
     let mut out = String::new();
-    for family in families(&stamped) {
+    for family in families(&stamped, samples) {
         // Writing into a String cannot fail.
         let _ = writeln!(out, "# HELP {} {}", family.name, escape(family.help));
         let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind.name());
@@ -1533,6 +1694,79 @@ mod tests {
         assert!(!plain.contains("kubesim_client_population"));
         let plain_csv = String::from_utf8(timeseries_csv(&two_samples())).unwrap_or_default();
         assert!(!plain_csv.contains("apiserver_request_total_429"));
+    }
+
+    #[test]
+    fn service_and_hpa_columns_become_gauges_with_their_labels() {
+        use crate::metrics::autoscaling::{HpaSample, ServiceSample};
+        // One Service in both samples, its latency known only in the first; one HPA only in
+        // the first: a family's series have a point only where the column has a value.
+        let mut samples = two_samples();
+        let web = |offered: f64, latency_ms| ServiceSample {
+            name: "default/web".into(),
+            offered,
+            served: offered,
+            endpoints: 2,
+            latency_ms,
+            ..ServiceSample::default()
+        };
+        samples[0].services = vec![web(100.0, Some([20.0, 50.0, 80.0]))];
+        samples[1].services = vec![web(1000.0, None)];
+        samples[0].hpas = vec![HpaSample {
+            name: "shop/api".into(),
+            desired: 3,
+            current: 2,
+            ready: 2,
+            utilization: Some(45),
+            target_utilization: Some(60),
+        }];
+        let text = text(&samples, "s", start("2026-01-01T00:00:00Z"));
+        let run = "kubesim_scenario=\"s\",kubesim_seed=\"7\"";
+        assert_eq!(
+            lines_of(&text, "kubesim_service_offered_requests_per_second"),
+            [
+                format!(
+                    "kubesim_service_offered_requests_per_second{{service=\"default/web\",{run}}} 100 1767225600"
+                ),
+                format!(
+                    "kubesim_service_offered_requests_per_second{{service=\"default/web\",{run}}} 1000 1767225690"
+                ),
+            ]
+        );
+        // 80 ms is 0.08 s; the second sample has no latency, so no point.
+        assert_eq!(
+            lines_of(&text, "kubesim_service_latency_seconds"),
+            [
+                format!(
+                    "kubesim_service_latency_seconds{{service=\"default/web\",quantile=\"0.5\",{run}}} 0.02 1767225600"
+                ),
+                format!(
+                    "kubesim_service_latency_seconds{{service=\"default/web\",quantile=\"0.95\",{run}}} 0.05 1767225600"
+                ),
+                format!(
+                    "kubesim_service_latency_seconds{{service=\"default/web\",quantile=\"0.99\",{run}}} 0.08 1767225600"
+                ),
+            ]
+        );
+        assert_eq!(
+            lines_of(
+                &text,
+                "kube_horizontalpodautoscaler_status_desired_replicas"
+            ),
+            [format!(
+                "kube_horizontalpodautoscaler_status_desired_replicas{{namespace=\"shop\",\
+                 horizontalpodautoscaler=\"api\",{run}}} 3 1767225600"
+            )]
+        );
+        // 45 % as a ratio.
+        assert!(
+            text.contains("kubesim_horizontalpodautoscaler_cpu_utilization_ratio{namespace=\"shop\",horizontalpodautoscaler=\"api\",kubesim_scenario=\"s\",kubesim_seed=\"7\"} 0.45 1767225600"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE kubesim_service_latency_seconds gauge\n"));
+        // Without traffic or HPAs: none of these families.
+        let plain = text_of_two();
+        assert!(!plain.contains("kubesim_service_") && !plain.contains("horizontalpodautoscaler"));
     }
 
     fn text_of_two() -> String {
