@@ -163,6 +163,15 @@ impl ObjectKey {
             None => ObjectKey::new("", text),
         }
     }
+
+    /// The key with the namespace `default` where it names none, as kubectl and the
+    /// apiserver fill it in for a namespaced object.
+    pub fn or_default_namespace(mut self) -> ObjectKey {
+        if self.namespace.is_empty() {
+            self.namespace = "default".into();
+        }
+        self
+    }
 }
 
 impl std::fmt::Display for ObjectKey {

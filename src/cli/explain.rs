@@ -21,9 +21,13 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     let scenario = scenario::load(&args.scenario, &Components)
         .map_err(|e| CliError::bad_input(e.to_string()))?;
     if let Some(hpa) = &args.hpa {
-        return write_stdout(&hpa_syncs(args, &scenario, &namespaced(hpa))?);
+        return write_stdout(&hpa_syncs(
+            args,
+            &scenario,
+            &ObjectKey::parse(hpa).or_default_namespace(),
+        )?);
     }
-    let key = namespaced(args.pod.as_deref().unwrap_or_default());
+    let key = ObjectKey::parse(args.pod.as_deref().unwrap_or_default()).or_default_namespace();
     let explanation = match args.at {
         Some(_) => what_if(args, scenario, &key)?,
         None => decision(args, &scenario, &key)?,
@@ -37,15 +41,6 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         to_table(&explanation)
     };
     write_stdout(&text)
-}
-
-/// `namespace/name`, the namespace `default` when omitted.
-fn namespaced(text: &str) -> ObjectKey {
-    let mut k = ObjectKey::parse(text);
-    if k.namespace.is_empty() {
-        k.namespace = "default".into();
-    }
-    k
 }
 
 /// Runs the scenario keeping the HPA's syncs and explains the one at `--at`, or every one.

@@ -13,7 +13,7 @@
 //!   first scaled and when its ready replicas last changed before the next change of load:
 //!   the reaction time and the time to settle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::api::hpa::HorizontalPodAutoscaler;
@@ -87,27 +87,28 @@ pub fn hpas(store: &Store) -> impl Iterator<Item = &HorizontalPodAutoscaler> {
         })
 }
 
+/// An HPA's scale target as the store holds it, when it is a Deployment or ReplicaSet that
+/// exists.
+pub fn scale_target<'s>(store: &'s Store, hpa: &HorizontalPodAutoscaler) -> Option<&'s Object> {
+    let target = &hpa.spec.scale_target_ref;
+    let kind = match target.kind.as_str() {
+        "Deployment" => Kind::Deployment,
+        "ReplicaSet" => Kind::ReplicaSet,
+        _ => return None,
+    };
+    let key = ObjectKey::new(hpa.metadata.namespace.clone(), target.name.clone());
+    store.get(kind, &key).map(|o| &**o)
+}
+
 /// Every HPA's status and its target's ready replicas, in key order; `names` keeps each HPA's
 /// name for the samples to share.
 pub fn hpa_samples(store: &Store, names: &mut BTreeMap<ObjectKey, Arc<str>>) -> Vec<HpaSample> {
     hpas(store)
         .map(|h| {
             let key = ObjectKey::new(h.metadata.namespace.clone(), h.metadata.name.clone());
-            let target = &h.spec.scale_target_ref;
-            let target_key = ObjectKey::new(key.namespace.clone(), target.name.clone());
-            let ready = match target.kind.as_str() {
-                "Deployment" => store
-                    .get(Kind::Deployment, &target_key)
-                    .and_then(|o| match &**o {
-                        Object::Deployment(d) => Some(d.status.ready_replicas),
-                        _ => None,
-                    }),
-                "ReplicaSet" => store
-                    .get(Kind::ReplicaSet, &target_key)
-                    .and_then(|o| match &**o {
-                        Object::ReplicaSet(r) => Some(r.status.ready_replicas),
-                        _ => None,
-                    }),
+            let ready = match scale_target(store, h) {
+                Some(Object::Deployment(d)) => Some(d.status.ready_replicas),
+                Some(Object::ReplicaSet(r)) => Some(r.status.ready_replicas),
                 _ => None,
             };
             let (utilization, target_utilization) = cpu_utilization(h);
@@ -169,10 +170,10 @@ pub struct ReplicaChange {
 /// What the commits say of scaling and cost.
 #[derive(Clone, Debug, Default)]
 pub struct Autoscaling {
-    /// Each Deployment's and ReplicaSet's replica changes, by `Kind/namespace/name`.
-    workloads: BTreeMap<String, Vec<ReplicaChange>>,
+    /// Each Deployment's and ReplicaSet's replica changes, by kind and key.
+    workloads: BTreeMap<(Kind, ObjectKey), Vec<ReplicaChange>>,
     /// Pods holding a node: bound, not finished.
-    pods: BTreeMap<ObjectKey, ()>,
+    pods: BTreeSet<ObjectKey>,
     /// Nodes' instance types ("" without the label), by node name.
     nodes: BTreeMap<String, String>,
     /// How many nodes of each instance type there are.
@@ -201,7 +202,7 @@ impl Autoscaling {
                 let key = change.object.key();
                 let holds = !deleted && p.is_bound() && !p.is_terminal();
                 if holds {
-                    self.pods.insert(key, ());
+                    self.pods.insert(key);
                 } else {
                     self.pods.remove(&key);
                 }
@@ -215,22 +216,12 @@ impl Autoscaling {
                 self.set_node_type(&n.metadata.name, kind);
             }
             Object::Deployment(d) => {
-                let name = format!("Deployment/{}", change.object.key());
-                self.record(
-                    name,
-                    now,
-                    d.spec.replicas.unwrap_or(1),
-                    d.status.ready_replicas,
-                );
+                let replicas = (d.spec.replicas.unwrap_or(1), d.status.ready_replicas);
+                self.record(Kind::Deployment, change.object.key(), now, replicas);
             }
             Object::ReplicaSet(r) => {
-                let name = format!("ReplicaSet/{}", change.object.key());
-                self.record(
-                    name,
-                    now,
-                    r.spec.replicas.unwrap_or(1),
-                    r.status.ready_replicas,
-                );
+                let replicas = (r.spec.replicas.unwrap_or(1), r.status.ready_replicas);
+                self.record(Kind::ReplicaSet, change.object.key(), now, replicas);
             }
             _ => {}
         }
@@ -259,8 +250,9 @@ impl Autoscaling {
         }
     }
 
-    fn record(&mut self, name: String, at: SimTime, asked: i32, ready: i32) {
-        let log = self.workloads.entry(name).or_default();
+    /// A workload's (asked, ready) replicas at `at`, kept when they changed.
+    fn record(&mut self, kind: Kind, key: ObjectKey, at: SimTime, (asked, ready): (i32, i32)) {
+        let log = self.workloads.entry((kind, key)).or_default();
         if log
             .last()
             .is_none_or(|l| l.asked != asked || l.ready != ready)
@@ -282,9 +274,11 @@ impl Autoscaling {
         self.since = self.since.max(now);
     }
 
-    /// The replica changes of `Kind/namespace/name`.
-    pub fn replica_changes(&self, workload: &str) -> &[ReplicaChange] {
-        self.workloads.get(workload).map_or(&[], Vec::as_slice)
+    /// The replica changes of the Deployment or ReplicaSet `key`.
+    pub fn replica_changes(&self, kind: Kind, key: &ObjectKey) -> &[ReplicaChange] {
+        self.workloads
+            .get(&(kind, key.clone()))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The pod- and node-hours up to `now`.

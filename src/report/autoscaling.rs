@@ -13,7 +13,7 @@ use crate::api::labels::Selector;
 use crate::api::{Kind, Object, ObjectKey};
 use crate::metrics::Sample;
 use crate::metrics::autoscaling::{
-    HpaSample, Reaction, ReplicaChange, ServiceSample, hpas, reactions,
+    HpaSample, Reaction, ReplicaChange, ServiceSample, hpas, reactions, scale_target,
 };
 use crate::sim::SimTime;
 use crate::world::World;
@@ -272,16 +272,9 @@ fn hpa_targets(world: &World) -> BTreeMap<ObjectKey, (String, String, crate::api
     hpas(store)
         .map(|h| {
             let target = &h.spec.scale_target_ref;
-            let key = ObjectKey::new(h.metadata.namespace.clone(), target.name.clone());
-            let labels = match target.kind.as_str() {
-                "Deployment" => store.get(Kind::Deployment, &key).and_then(|o| match &**o {
-                    Object::Deployment(d) => Some(d.spec.template.metadata.labels.clone()),
-                    _ => None,
-                }),
-                "ReplicaSet" => store.get(Kind::ReplicaSet, &key).and_then(|o| match &**o {
-                    Object::ReplicaSet(r) => Some(r.spec.template.metadata.labels.clone()),
-                    _ => None,
-                }),
+            let labels = match scale_target(store, h) {
+                Some(Object::Deployment(d)) => Some(d.spec.template.metadata.labels.clone()),
+                Some(Object::ReplicaSet(r)) => Some(r.spec.template.metadata.labels.clone()),
                 _ => None,
             };
             (
@@ -362,7 +355,9 @@ pub fn summary(
     let hpas = hpa_targets(world)
         .into_iter()
         .map(|(hpa, (kind, name, labels))| {
-            let log = autoscaling.replica_changes(&format!("{kind}/{}/{name}", hpa.namespace));
+            let log = Kind::from_name(&kind).map_or(&[][..], |k| {
+                autoscaling.replica_changes(k, &ObjectKey::new(hpa.namespace.clone(), name.clone()))
+            });
             let target = format!("{kind}/{name}");
             let service = service_of(world, &hpa.namespace, &labels);
             let changes = service.map_or(&[][..], |i| load.load_changes(i));
@@ -565,10 +560,7 @@ pub fn charts(world: &World) -> Vec<(&'static str, LineChart)> {
     if !hpas.is_empty() {
         let pick =
             |name: &str, s: &Sample, f: fn(&crate::metrics::autoscaling::HpaSample) -> i32| {
-                s.hpas
-                    .iter()
-                    .find(|h| *h.name == *name)
-                    .map(|h| f64::from(f(h)))
+                hpa_in(s, name).map(|h| f64::from(f(h)))
             };
         let mut lines = Vec::new();
         if hpas.len() <= OWN_SERIES {

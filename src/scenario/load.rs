@@ -944,14 +944,7 @@ fn assemble(
         // A manifest without a namespace is applied to `default`, as kubectl does.
         let services: Vec<crate::api::ObjectKey> = applied()
             .filter(|o| o.kind() == crate::api::Kind::Service)
-            .map(|o| {
-                let key = o.key();
-                if key.namespace.is_empty() {
-                    crate::api::ObjectKey::new("default", key.name)
-                } else {
-                    key
-                }
-            })
+            .map(|o| o.key().or_default_namespace())
             .collect();
         inputs
             .warnings
@@ -2673,8 +2666,8 @@ fn one_target<'a>(
             "expected `{kind_text}: namespace/name`, found {name:?}"
         ));
     }
-    if kind.is_namespaced() && key.namespace.is_empty() {
-        key.namespace = "default".into();
+    if kind.is_namespaced() {
+        key = key.or_default_namespace();
     }
     Ok((kind, key))
 }

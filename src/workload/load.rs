@@ -28,7 +28,7 @@
 //! component and sends no request.
 
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rand::RngExt;
@@ -168,7 +168,6 @@ struct ServiceLoad {
     level: Option<f64>,
     /// The changes of load: (when, rate before, rate after).
     changes: Vec<(SimTime, f64, f64)>,
-    dirty: bool,
 }
 
 /// A running container.
@@ -203,6 +202,9 @@ pub struct LoadModel {
     by_service: BTreeMap<ObjectKey, usize>,
     pods: BTreeMap<ObjectKey, PodLoad>,
     observed: ResourceVersion,
+    /// The traffics whose endpoints changed since their last spread (all of them before the
+    /// first), in scenario order: only these are spread again after a commit.
+    stale: BTreeSet<usize>,
 }
 
 impl LoadModel {
@@ -228,7 +230,6 @@ impl LoadModel {
                 latency: OnceCell::new(),
                 level: None,
                 changes: Vec::new(),
-                dirty: true,
             })
             .collect();
         let by_service = services
@@ -237,8 +238,9 @@ impl LoadModel {
             .map(|(i, s)| (s.traffic.service.clone(), i))
             .collect();
         LoadModel {
-            services,
             by_service,
+            stale: (0..services.len()).collect(),
+            services,
             pods: BTreeMap::new(),
             observed: ResourceVersion(0),
         }
@@ -337,10 +339,8 @@ impl LoadModel {
             }
         }
         self.observed = store.revision();
-        for index in 0..self.services.len() {
-            if self.services[index].dirty {
-                self.spread(index, now);
-            }
+        while let Some(index) = self.stale.pop_first() {
+            self.spread(index, now);
         }
     }
 
@@ -443,15 +443,15 @@ impl LoadModel {
         members.dedup();
         load.ready = ready;
         load.members = members;
-        load.dirty = true;
+        self.stale.insert(index);
     }
 
     /// Spreads traffic `index`'s rate at `now` over its ready endpoints and sets the usage of
     /// every pod it touches (a pod that left gets nothing more from it).
     fn spread(&mut self, index: usize, now: SimTime) {
         let (rate, offered, server) = {
+            self.stale.remove(&index);
             let service = &mut self.services[index];
-            service.dirty = false;
             let rate = service.traffic.rate.rate_at(now.since_start()).max(0.0);
             record_level(service, rate, now);
             // Only endpoints the model sees running take traffic (kube-proxy sends only to

@@ -916,6 +916,9 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     }
     actions.extend(scenario.timeline.iter().cloned());
     let nodes = applied_nodes(&actions);
+    // Traffic, or metrics-server reading the pods' usage: the load model runs, and the
+    // recorder follows scaling and cost.
+    let follows_load = !scenario.traffic.is_empty() || scenario.metrics_server.is_some();
     let node_index: BTreeMap<String, u32> = nodes
         .iter()
         .enumerate()
@@ -979,10 +982,10 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         kube_proxies: None,
         timers: Vec::new(),
         start_after_initial_apply: Kubectl::defers(&scenario.initial),
-        recorder: if scenario.traffic.is_empty() && scenario.metrics_server.is_none() {
-            Recorder::default()
-        } else {
+        recorder: if follows_load {
             Recorder::default().with_autoscaling()
+        } else {
+            Recorder::default()
         },
         sample_every: scenario.sample_every,
         outputs: Vec::new(),
@@ -990,8 +993,7 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         transport,
         streams,
         client_gates: scenario.client_feature_gates,
-        load: (!scenario.traffic.is_empty() || scenario.metrics_server.is_some())
-            .then(|| LoadModel::new(&scenario.traffic, streams)),
+        load: follows_load.then(|| LoadModel::new(&scenario.traffic, streams)),
         metrics_server: scenario
             .metrics_server
             .map(|config| MetricsServer::new(config, streams)),
