@@ -117,7 +117,12 @@ impl ChangeTracker {
                     .and_then(|t| parse_rfc3339(t))
                     .filter(|&t| t > self.started_at);
                 if let Some(t) = trigger {
-                    self.trigger_times.entry(key.clone()).or_default().push(t);
+                    match self.trigger_times.get_mut(&key) {
+                        Some(times) => times.push(t),
+                        None => {
+                            self.trigger_times.insert(key.clone(), vec![t]);
+                        }
+                    }
                 }
             }
         }

@@ -68,12 +68,15 @@ impl MetricsServer {
     pub fn scrape(&mut self, now: SimTime, load: &LoadModel) {
         let (phases, streams) = (&mut self.phases, self.streams);
         let batch = load.resource_points(now, |node| {
-            *phases.entry(node.to_string()).or_insert_with(|| {
-                let mut rng = streams.stream(&format!("kubelet/housekeeping/{node}"));
-                // Whole milliseconds: as exact as the timestamps a report prints.
-                let interval_ms = HOUSEKEEPING_INTERVAL.as_nanos() / 1_000_000;
-                SimDuration::from_millis(rng.random_range(0..interval_ms))
-            })
+            if let Some(phase) = phases.get(node) {
+                return *phase;
+            }
+            let mut rng = streams.stream(&format!("kubelet/housekeeping/{node}"));
+            // Whole milliseconds: as exact as the timestamps a report prints.
+            let interval_ms = HOUSEKEEPING_INTERVAL.as_nanos() / 1_000_000;
+            let phase = SimDuration::from_millis(rng.random_range(0..interval_ms));
+            phases.insert(node.to_string(), phase);
+            phase
         });
         self.storage.store(batch);
         self.scrapes += 1;

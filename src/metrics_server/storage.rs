@@ -80,18 +80,19 @@ impl PodStorage {
 
     /// Takes a scrape of every node (upstream `Store`): pods not in it are forgotten.
     pub fn store(&mut self, batch: BTreeMap<ObjectKey, PodPoints>) {
-        let mut prev = BTreeMap::new();
-        for (pod, points) in &batch {
-            let mut kept = PodPoints::new();
-            for (name, point) in points {
-                if let Some(p) = self.previous_point(pod, name, point) {
-                    kept.insert(name.clone(), p);
-                }
-            }
-            if !kept.is_empty() {
-                prev.insert(pod.clone(), kept);
-            }
-        }
+        // In key order, so collecting builds each map in one pass.
+        let prev = batch
+            .iter()
+            .filter_map(|(pod, points)| {
+                let kept: PodPoints = points
+                    .iter()
+                    .filter_map(|(name, point)| {
+                        Some((name.clone(), self.previous_point(pod, name, point)?))
+                    })
+                    .collect();
+                (!kept.is_empty()).then(|| (pod.clone(), kept))
+            })
+            .collect();
         self.last = batch;
         self.prev = prev;
     }

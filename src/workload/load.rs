@@ -540,30 +540,30 @@ impl LoadModel {
         now: SimTime,
         mut phase: impl FnMut(&str) -> SimDuration,
     ) -> BTreeMap<ObjectKey, PodPoints> {
-        let mut batch = BTreeMap::new();
-        for (key, pod) in &self.pods {
-            let Some(sampled) = last_sample(now, phase(&pod.node), HOUSEKEEPING_INTERVAL) else {
-                continue;
-            };
-            if pod.containers.iter().any(|c| c.start > sampled) {
-                continue;
-            }
-            let points = pod
-                .containers
-                .iter()
-                .map(|c| {
-                    let point = ContainerPoint {
-                        start_time: c.start,
-                        timestamp: sampled,
-                        cumulative_cpu: c.cpu.used_at(sampled),
-                        memory: c.memory,
-                    };
-                    (c.name.clone(), point)
-                })
-                .collect();
-            batch.insert(key.clone(), points);
-        }
-        batch
+        // The pods come in key order, so collecting builds the map in one pass.
+        self.pods
+            .iter()
+            .filter_map(|(key, pod)| {
+                let sampled = last_sample(now, phase(&pod.node), HOUSEKEEPING_INTERVAL)?;
+                if pod.containers.iter().any(|c| c.start > sampled) {
+                    return None;
+                }
+                let points = pod
+                    .containers
+                    .iter()
+                    .map(|c| {
+                        let point = ContainerPoint {
+                            start_time: c.start,
+                            timestamp: sampled,
+                            cumulative_cpu: c.cpu.used_at(sampled),
+                            memory: c.memory,
+                        };
+                        (c.name.clone(), point)
+                    })
+                    .collect();
+                Some((key.clone(), points))
+            })
+            .collect()
     }
 }
 

@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::normalize::{Behavior, History};
+use super::pod_selection::PodSelections;
 use super::replica_calculator::{PodMetric, PodMetrics};
 use super::sync::{
     ABLE_TO_SCALE, HpaSettings, MetricsSource, SCALING_ACTIVE, Scale, SyncInput, SyncOutcome,
@@ -153,6 +154,7 @@ pub struct HpaController {
     settings: HpaSettings,
     queue: WorkQueue<ObjectKey>,
     histories: BTreeMap<ObjectKey, History>,
+    selections: PodSelections,
     running: BTreeMap<RequestId, Running>,
     wake_at: Option<SimTime>,
     resync_started: bool,
@@ -180,6 +182,7 @@ impl HpaController {
             settings,
             queue: WorkQueue::new(RateLimits::default()),
             histories: BTreeMap::new(),
+            selections: PodSelections::default(),
             running: BTreeMap::new(),
             wake_at: None,
             resync_started: false,
@@ -357,12 +360,9 @@ impl HpaController {
             running.stage = Stage::WriteStatus;
             return self.write_status(running, informers, cx);
         }
-        let pods: Vec<&Pod> = informers
-            .in_namespace(Kind::Pod, &running.key.namespace)
-            .filter_map(|(_, o)| o.as_pod())
-            .filter(|p| selector.matches(&p.metadata.labels))
-            .map(|p| &**p)
-            .collect();
+        let pods = self
+            .selections
+            .select(&running.key, &selector, informers.cache(Kind::Pod));
         let source = MetricsApi {
             server: cx.metrics_api(),
             namespace: &running.key.namespace,
@@ -595,6 +595,9 @@ impl Controller for HpaController {
     }
 
     fn on_delta(&mut self, kind: Kind, delta: Delta, _informers: &InformerSet, now: SimTime) {
+        if kind == Kind::Pod {
+            return self.selections.on_pod_delta(&delta);
+        }
         if kind != Kind::HorizontalPodAutoscaler {
             return;
         }
@@ -605,6 +608,7 @@ impl Controller for HpaController {
                 let key = o.key();
                 self.queue.forget(&key);
                 self.histories.remove(&key);
+                self.selections.forget(&key);
             }
         }
     }

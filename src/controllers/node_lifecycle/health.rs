@@ -30,6 +30,21 @@ pub struct NodeHealth {
     pub lease_renew: Option<Option<SimTime>>,
 }
 
+impl NodeHealth {
+    /// Moves the record out, leaving an empty one behind (to be overwritten).
+    pub fn take(&mut self) -> NodeHealth {
+        std::mem::replace(
+            self,
+            NodeHealth {
+                probe_timestamp: SimTime::ZERO,
+                ready_transition_timestamp: SimTime::ZERO,
+                ready: None,
+                lease_renew: None,
+            },
+        )
+    }
+}
+
 /// The grace periods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Graces {

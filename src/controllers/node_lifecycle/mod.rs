@@ -55,7 +55,8 @@ use crate::sim::{SimDuration, SimTime};
 use health::{Graces, NodeHealth, check_node, ready_condition};
 use rate_limited_queue::{Processed, RateLimitedTimedQueue};
 use taints::{
-    TaintChange, TaintWriter, has_taint, no_schedule_change, not_ready_taint, unreachable_taint,
+    TaintChange, TaintWriter, has_taint, is_not_ready_or_unreachable, no_schedule_change,
+    not_ready_taint, unreachable_taint,
 };
 use zones::{ZonePolicy, ZoneState, zone_key};
 
@@ -254,29 +255,41 @@ impl NodeLifecycleController {
             .values()
             .filter_map(|o| o.as_node().cloned())
             .collect();
-        let names: BTreeSet<String> = nodes.iter().map(|n| n.metadata.name.clone()).collect();
-        for node in &nodes {
-            let zone = zone_key(node);
-            self.add_zone(&zone);
-            if self.known.insert(node.metadata.name.clone()) {
-                self.mark_node_as_reachable(node);
+        // Each node's zone key once per pass: the pass reads it three times per node.
+        let zones: Vec<String> = nodes.iter().map(|n| zone_key(n)).collect();
+        for (node, zone) in nodes.iter().zip(&zones) {
+            self.add_zone(zone);
+            if !self.known.contains(&node.metadata.name) {
+                self.known.insert(node.metadata.name.clone());
+                self.mark_node_as_reachable(node, zone);
             }
         }
-        let gone: Vec<String> = self.known.difference(&names).cloned().collect();
-        for name in gone {
-            self.known.remove(&name);
-            self.health.remove(&name);
-            self.writer.forget(&name);
+        // Every cached node is known by now, so a node is gone only when more are known.
+        if self.known.len() > nodes.len() {
+            self.forget_gone(&nodes);
         }
         let mut zone_ready: BTreeMap<String, Vec<bool>> = BTreeMap::new();
-        for node in &nodes {
-            let name = node.metadata.name.clone();
-            let lease = Self::lease_renew(informers, &name);
-            let mut health = self.health.remove(&name);
-            let check = check_node(node, lease, &mut health, self.settings.graces, now);
-            if let Some(health) = health {
-                self.health.insert(name.clone(), health);
-            }
+        for (node, zone) in nodes.iter().zip(&zones) {
+            let name = &node.metadata.name;
+            let lease = Self::lease_renew(informers, name);
+            let check = match self.health.get_mut(name) {
+                Some(saved) => {
+                    let mut health = Some(saved.take());
+                    let check = check_node(node, lease, &mut health, self.settings.graces, now);
+                    if let Some(health) = health {
+                        *saved = health;
+                    }
+                    check
+                }
+                None => {
+                    let mut health = None;
+                    let check = check_node(node, lease, &mut health, self.settings.graces, now);
+                    if let Some(health) = health {
+                        self.health.insert(name.clone(), health);
+                    }
+                    check
+                }
+            };
             if let Some(updated) = check.update {
                 self.counters.status_updates += 1;
                 let object = Object::Node(Arc::new(updated));
@@ -290,28 +303,55 @@ impl NodeLifecycleController {
             }
             let ready = check.current.as_ref().is_some_and(|c| c.status == "True");
             if !node.metadata.labels.contains_key(LABEL_EXCLUDE_DISRUPTION) {
-                zone_ready.entry(zone_key(node)).or_default().push(ready);
+                match zone_ready.get_mut(zone) {
+                    Some(readiness) => readiness.push(ready),
+                    None => {
+                        zone_ready.insert(zone.clone(), vec![ready]);
+                    }
+                }
             }
             let Some(current) = check.current else {
                 continue;
             };
-            self.process_taint_based_eviction(node, &check.observed.status, now);
+            self.process_taint_based_eviction(node, zone, &check.observed.status, now);
             if current.status != "True" && check.observed.status == "True" {
-                self.mark_pods_not_ready(informers, &name, cx);
+                self.mark_pods_not_ready(informers, name, cx);
             }
         }
         self.handle_disruption(&zone_ready, &nodes, now);
     }
 
+    /// Forgets the known nodes no longer in the cache.
+    fn forget_gone(&mut self, nodes: &[Arc<Node>]) {
+        let names: BTreeSet<&str> = nodes.iter().map(|n| n.metadata.name.as_str()).collect();
+        let gone: Vec<String> = self
+            .known
+            .iter()
+            .filter(|name| !names.contains(name.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.known.remove(&name);
+            self.health.remove(&name);
+            self.writer.forget(&name);
+        }
+    }
+
     /// `processTaintBaseEviction`, from the Ready status the pass found.
-    fn process_taint_based_eviction(&mut self, cached: &Arc<Node>, observed: &str, now: SimTime) {
+    fn process_taint_based_eviction(
+        &mut self,
+        cached: &Arc<Node>,
+        zone: &str,
+        observed: &str,
+        now: SimTime,
+    ) {
         let node = self.writer.newest(cached);
         let name = node.metadata.name.clone();
         let (wanted, opposite) = match observed {
             "False" => (not_ready_taint(), unreachable_taint()),
             "Unknown" => (unreachable_taint(), not_ready_taint()),
             "True" => {
-                self.mark_node_as_reachable(&node);
+                self.mark_node_as_reachable(&node, zone);
                 return;
             }
             _ => return,
@@ -328,8 +368,7 @@ impl NodeLifecycleController {
             return;
         }
         // `markNodeForTainting`: a node still without its taint is put back in line.
-        let zone = zone_key(&node);
-        let Some(queue) = self.tainters.get_mut(&zone) else {
+        let Some(queue) = self.tainters.get_mut(zone) else {
             return;
         };
         if !has_taint(&node, &wanted) {
@@ -339,19 +378,19 @@ impl NodeLifecycleController {
     }
 
     /// `markNodeAsReachable`: lifts both NoExecute taints and takes the node out of line.
-    fn mark_node_as_reachable(&mut self, cached: &Arc<Node>) {
+    fn mark_node_as_reachable(&mut self, cached: &Arc<Node>, zone: &str) {
         let node = self.writer.newest(cached);
-        let lift = [unreachable_taint(), not_ready_taint()];
-        if lift.iter().any(|t| has_taint(&node, t)) {
+        // Most passes find a healthy node untainted: look before building the taints.
+        if node.spec.taints.iter().any(is_not_ready_or_unreachable) {
             self.writer.push(
                 &node.metadata.name,
                 TaintChange {
                     add: Vec::new(),
-                    remove: lift.to_vec(),
+                    remove: vec![unreachable_taint(), not_ready_taint()],
                 },
             );
         }
-        if let Some(queue) = self.tainters.get_mut(&zone_key(&node)) {
+        if let Some(queue) = self.tainters.get_mut(zone) {
             queue.remove(&node.metadata.name);
         }
     }
@@ -452,7 +491,7 @@ impl NodeLifecycleController {
             // Every zone is down: more likely the controller is cut off than the whole
             // cluster dead. Lift every NoExecute taint and stop tainting.
             for node in nodes {
-                self.mark_node_as_reachable(node);
+                self.mark_node_as_reachable(node, &zone_key(node));
             }
             for queue in self.tainters.values_mut() {
                 queue.swap_limiter(0.0, now);

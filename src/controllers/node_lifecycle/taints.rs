@@ -51,6 +51,12 @@ pub fn not_ready_taint() -> Taint {
     Taint::new(TAINT_NODE_NOT_READY, "", TaintEffect::NoExecute)
 }
 
+/// Whether `taint` is the NoExecute taint of a not-ready or an unreachable node.
+pub fn is_not_ready_or_unreachable(taint: &Taint) -> bool {
+    taint.effect == TaintEffect::NoExecute
+        && (taint.key == TAINT_NODE_NOT_READY || taint.key == TAINT_NODE_UNREACHABLE)
+}
+
 /// Whether `node` carries a taint of `template`'s key and effect (`TaintExists`).
 pub fn has_taint(node: &Node, template: &Taint) -> bool {
     node.spec.taints.iter().any(|t| t.matches_taint(template))

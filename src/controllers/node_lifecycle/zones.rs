@@ -42,8 +42,7 @@ pub fn zone_key(node: &Node) -> String {
         labels
             .get(ga)
             .or_else(|| labels.get(legacy))
-            .cloned()
-            .unwrap_or_default()
+            .map_or("", String::as_str)
     };
     let region = get(LABEL_REGION, LEGACY_REGION);
     let zone = get(LABEL_ZONE, LEGACY_ZONE);
