@@ -91,9 +91,7 @@ impl InformerSet {
         kind: Kind,
         namespace: &'a str,
     ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Object>)> + 'a {
-        self.cache(kind)
-            .range(ObjectKey::new(namespace, "")..)
-            .take_while(move |(key, _)| key.namespace == namespace)
+        namespace_entries(self.cache(kind), namespace)
     }
 
     /// Routes a response to the informer that sent the request: its kind and deltas, or None
@@ -141,4 +139,15 @@ impl InformerSet {
             .iter_mut()
             .any(|informer| informer.on_watch_ended(watch, cx))
     }
+}
+
+/// The entries of an informer's `cache` in `namespace`, in key order (a lister's
+/// `Namespace(ns).List`).
+pub fn namespace_entries<'a>(
+    cache: &'a BTreeMap<ObjectKey, Arc<Object>>,
+    namespace: &str,
+) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Object>)> {
+    cache
+        .range(ObjectKey::new(namespace, "")..)
+        .take_while(move |(key, _)| key.namespace == namespace)
 }

@@ -15,6 +15,7 @@ use crate::api::labels::LabelSelector;
 use crate::api::pod::Pod;
 use crate::api::{Object, ObjectKey};
 use crate::client::informer::Delta;
+use crate::client::informer_set::namespace_entries;
 
 /// The remembered selections.
 #[derive(Debug, Default)]
@@ -74,17 +75,11 @@ impl PodSelections {
                 .map(|pod| &**pod)
                 .collect();
         }
-        let pods: Vec<&'a Pod> = cache
-            .range(ObjectKey::new(hpa.namespace.as_str(), "")..)
-            .take_while(|(key, _)| key.namespace == hpa.namespace)
-            .filter_map(|(_, o)| o.as_pod())
-            .filter(|p| selector.matches(&p.metadata.labels))
-            .map(|p| &**p)
-            .collect();
-        let keys = pods
-            .iter()
-            .map(|p| ObjectKey::new(p.metadata.namespace.clone(), p.metadata.name.clone()))
-            .collect();
+        let (keys, pods): (Vec<ObjectKey>, Vec<&'a Pod>) = namespace_entries(cache, &hpa.namespace)
+            .filter_map(|(key, o)| Some((key, o.as_pod()?)))
+            .filter(|(_, p)| selector.matches(&p.metadata.labels))
+            .map(|(key, p)| (key.clone(), &**p))
+            .unzip();
         self.picked.insert(
             hpa.clone(),
             Picked {

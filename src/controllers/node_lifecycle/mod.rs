@@ -272,24 +272,13 @@ impl NodeLifecycleController {
         for (node, zone) in nodes.iter().zip(&zones) {
             let name = &node.metadata.name;
             let lease = Self::lease_renew(informers, name);
-            let check = match self.health.get_mut(name) {
-                Some(saved) => {
-                    let mut health = Some(saved.take());
-                    let check = check_node(node, lease, &mut health, self.settings.graces, now);
-                    if let Some(health) = health {
-                        *saved = health;
-                    }
-                    check
-                }
-                None => {
-                    let mut health = None;
-                    let check = check_node(node, lease, &mut health, self.settings.graces, now);
-                    if let Some(health) = health {
-                        self.health.insert(name.clone(), health);
-                    }
-                    check
-                }
-            };
+            // The record is taken out for the check and put back in place: no remove and
+            // re-insert (with a name cloned) per node per pass.
+            let mut health = self.health.get_mut(name).map(NodeHealth::take);
+            let check = check_node(node, lease, &mut health, self.settings.graces, now);
+            if let Some(health) = health {
+                self.keep_health(name, health);
+            }
             if let Some(updated) = check.update {
                 self.counters.status_updates += 1;
                 let object = Object::Node(Arc::new(updated));
@@ -319,6 +308,16 @@ impl NodeLifecycleController {
             }
         }
         self.handle_disruption(&zone_ready, &nodes, now);
+    }
+
+    /// Puts `health` back as the record of node `name`.
+    fn keep_health(&mut self, name: &str, health: NodeHealth) {
+        match self.health.get_mut(name) {
+            Some(saved) => *saved = health,
+            None => {
+                self.health.insert(name.to_string(), health);
+            }
+        }
     }
 
     /// Forgets the known nodes no longer in the cache.
