@@ -17,6 +17,7 @@ use crate::apiserver::{ApiOutput, ApiServer, ClientId, RequestId, Response, Watc
 use crate::client::informer::InformerHealth;
 use crate::config::feature_gates::ClientFeatureGates;
 use crate::faults::{ContainerKill, NodeFault, PodFaultError};
+use crate::metrics_adapter::MetricsAdapter;
 use crate::metrics_server::MetricsServer;
 use crate::sim::{RngStreams, SimDuration, SimTime};
 
@@ -47,6 +48,7 @@ pub struct ComponentContext<'a> {
     streams: RngStreams,
     client_gates: ClientFeatureGates,
     metrics_api: Option<&'a MetricsServer>,
+    custom_metrics: Option<&'a MetricsAdapter>,
 }
 
 impl<'a> ComponentContext<'a> {
@@ -67,6 +69,7 @@ impl<'a> ComponentContext<'a> {
             streams,
             client_gates: ClientFeatureGates::default(),
             metrics_api: None,
+            custom_metrics: None,
         }
     }
 
@@ -81,6 +84,20 @@ impl<'a> ComponentContext<'a> {
     /// API is not registered).
     pub fn metrics_api(&self) -> Option<&'a MetricsServer> {
         self.metrics_api
+    }
+
+    /// The same context, the custom and external metrics APIs served by `adapter` (a run
+    /// with a metrics adapter).
+    pub fn with_custom_metrics(mut self, adapter: Option<&'a MetricsAdapter>) -> Self {
+        self.custom_metrics = adapter;
+        self
+    }
+
+    /// The custom and external metrics APIs (`custom.metrics.k8s.io`,
+    /// `external.metrics.k8s.io`) as the adapter would answer now; None when the run has no
+    /// adapter (the APIs are not registered).
+    pub fn custom_metrics(&self) -> Option<&'a MetricsAdapter> {
+        self.custom_metrics
     }
 
     /// The same context, its clients running with client-go's `gates` (the run's

@@ -55,6 +55,7 @@ pub mod faults;
 pub mod kube_proxy;
 pub mod kubelet;
 pub mod metrics;
+pub mod metrics_adapter;
 pub mod metrics_server;
 pub mod populations;
 pub mod report;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::labels::LabelSelector;
 use super::meta::ObjectMeta;
 use super::quantity::Quantity;
 use crate::sim::SimTime;
@@ -99,12 +100,16 @@ pub struct NamedMetricSource {
     pub target: MetricTarget,
 }
 
-/// A metric's name.
+/// A metric's name, and the labels that narrow it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MetricIdentifier {
     /// Metric name.
     pub name: String,
+    /// The metric's labels to select by (the adapter adds them to its query); None: every
+    /// series of the name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
 }
 
 /// A metric's target value.

@@ -24,6 +24,7 @@ pub mod kube_scheduler;
 pub mod kubelet;
 pub mod leader_election;
 pub mod legacy_policy;
+pub mod metrics_adapter;
 pub mod metrics_server;
 pub mod populations;
 

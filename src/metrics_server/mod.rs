@@ -60,8 +60,7 @@ impl MetricsServer {
 
     /// The first scrape after `now`.
     pub fn next_scrape(&self, now: SimTime) -> SimTime {
-        let step = self.config.metric_resolution.as_nanos().max(1);
-        SimTime::from_nanos((now.as_nanos() / step + 1).saturating_mul(step))
+        now.next_multiple_of(self.config.metric_resolution)
     }
 
     /// Scrapes every node at `now`.
@@ -78,7 +77,7 @@ impl MetricsServer {
             phases.insert(node.to_string(), phase);
             phase
         });
-        self.storage.store(batch);
+        self.storage.store(&batch);
         self.scrapes += 1;
     }
 
@@ -88,7 +87,7 @@ impl MetricsServer {
     }
 
     /// A pod's `PodMetrics`, if the Metrics API has them.
-    pub fn pod_usage(&self, pod: &ObjectKey) -> Option<PodUsage> {
+    pub fn pod_usage(&self, pod: &ObjectKey) -> Option<PodUsage<'_>> {
         self.storage.pod_usage(pod)
     }
 }

@@ -35,14 +35,22 @@ pub struct ContainerPoint {
     pub memory: u64,
 }
 
-/// One pod's containers as one scrape found them, by container name.
-pub type PodPoints = BTreeMap<String, ContainerPoint>;
+/// One container's point in a scrape, with the pod and container it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScrapedPoint<'a> {
+    /// The pod.
+    pub pod: &'a ObjectKey,
+    /// The container.
+    pub container: &'a str,
+    /// What the kubelet reported.
+    pub point: ContainerPoint,
+}
 
 /// One container's usage as the Metrics API serves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContainerUsage {
+pub struct ContainerUsage<'a> {
     /// The container.
-    pub name: String,
+    pub name: &'a str,
     /// CPU in nanocores.
     pub cpu_nanocores: u64,
     /// Memory in bytes.
@@ -51,20 +59,28 @@ pub struct ContainerUsage {
 
 /// A pod's `PodMetrics`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PodUsage {
+pub struct PodUsage<'a> {
     /// The end of the earliest container's window.
     pub timestamp: SimTime,
     /// That window's length.
     pub window: SimDuration,
     /// Each container's usage, by name.
-    pub containers: Vec<ContainerUsage>,
+    pub containers: Vec<ContainerUsage<'a>>,
+}
+
+/// A container's last point and the one it is rated against, if any.
+#[derive(Clone, Debug)]
+struct StoredContainer {
+    name: String,
+    last: ContainerPoint,
+    prev: Option<ContainerPoint>,
 }
 
 /// The last two scrapes' points.
 #[derive(Clone, Debug, Default)]
 pub struct PodStorage {
-    last: BTreeMap<ObjectKey, PodPoints>,
-    prev: BTreeMap<ObjectKey, PodPoints>,
+    /// Each pod of the last scrape: its containers by name.
+    pods: BTreeMap<ObjectKey, Vec<StoredContainer>>,
     /// `--metric-resolution`: the scrape period.
     resolution: SimDuration,
 }
@@ -78,75 +94,51 @@ impl PodStorage {
         }
     }
 
-    /// Takes a scrape of every node (upstream `Store`): pods not in it are forgotten.
-    pub fn store(&mut self, batch: BTreeMap<ObjectKey, PodPoints>) {
-        // In key order, so collecting builds each map in one pass.
-        let prev = batch
-            .iter()
-            .filter_map(|(pod, points)| {
-                let kept: PodPoints = points
-                    .iter()
-                    .filter_map(|(name, point)| {
-                        Some((name.clone(), self.previous_point(pod, name, point)?))
-                    })
-                    .collect();
-                (!kept.is_empty()).then(|| (pod.clone(), kept))
-            })
-            .collect();
-        self.last = batch;
-        self.prev = prev;
-    }
-
-    /// The point a container's new `point` is rated against, if any.
-    fn previous_point(
-        &self,
-        pod: &ObjectKey,
-        name: &str,
-        point: &ContainerPoint,
-    ) -> Option<ContainerPoint> {
-        let age = point.timestamp.saturating_since(point.start_time);
-        if point.start_time < point.timestamp
-            && age < self.resolution
-            && age >= FRESH_CONTAINER_MIN_RESOLUTION
-        {
-            // A fresh container is rated against its start.
-            return Some(ContainerPoint {
-                timestamp: point.start_time,
-                cumulative_cpu: 0,
-                ..*point
-            });
+    /// Takes a scrape of every node (upstream `Store`), its points in pod order and each
+    /// pod's by container name: pods not in it are forgotten. The stored pods are updated in
+    /// place, as most of them are in every scrape.
+    pub fn store(&mut self, scrape: &[ScrapedPoint<'_>]) {
+        let mut scraped = scrape.iter().map(|p| p.pod).peekable();
+        self.pods.retain(|pod, _| {
+            while scraped.next_if(|scraped| *scraped < pod).is_some() {}
+            scraped.peek().is_some_and(|scraped| *scraped == pod)
+        });
+        let resolution = self.resolution;
+        for points in scrape.chunk_by(|a, b| a.pod == b.pod) {
+            let pod = points[0].pod;
+            match self.pods.get_mut(pod) {
+                Some(stored) => update_containers(stored, points, resolution),
+                None => {
+                    let fresh = points
+                        .iter()
+                        .map(|p| stored_container(None, p, resolution))
+                        .collect();
+                    self.pods.insert(pod.clone(), fresh);
+                }
+            }
         }
-        let stored = self.last.get(pod)?.get(name)?;
-        if point.start_time >= stored.timestamp {
-            // Restarted since the stored point.
-            return None;
-        }
-        if point.timestamp > stored.timestamp {
-            return Some(*stored);
-        }
-        self.prev
-            .get(pod)
-            .and_then(|p| p.get(name))
-            .filter(|p| p.timestamp < point.timestamp)
-            .copied()
     }
 
     /// The pod's usage, if every container has two points (upstream `GetMetrics`). A
     /// container whose cumulative CPU went down is left out of the pod.
-    pub fn pod_usage(&self, pod: &ObjectKey) -> Option<PodUsage> {
-        let (last, prev) = (self.last.get(pod)?, self.prev.get(pod)?);
+    pub fn pod_usage(&self, pod: &ObjectKey) -> Option<PodUsage<'_>> {
+        let stored = self.pods.get(pod)?;
+        if stored.is_empty() {
+            return None;
+        }
         let mut usage = PodUsage {
             timestamp: SimTime::MAX,
             window: SimDuration::ZERO,
-            containers: Vec::new(),
+            containers: Vec::with_capacity(stored.len()),
         };
-        for (name, point) in last {
-            let before = prev.get(name)?;
-            let Some((cpu, window)) = cpu_rate(point, before) else {
+        for container in stored {
+            let before = container.prev?;
+            let point = &container.last;
+            let Some((cpu, window)) = cpu_rate(point, &before) else {
                 continue;
             };
             usage.containers.push(ContainerUsage {
-                name: name.clone(),
+                name: &container.name,
                 cpu_nanocores: cpu,
                 memory: point.memory,
             });
@@ -161,6 +153,76 @@ impl PodStorage {
         }
         Some(usage)
     }
+}
+
+/// A stored pod's containers after a scrape found `points` of it: in place when it found
+/// the same containers, else rebuilt, each container keeping what it had.
+fn update_containers(
+    stored: &mut Vec<StoredContainer>,
+    points: &[ScrapedPoint<'_>],
+    resolution: SimDuration,
+) {
+    let same = stored.len() == points.len()
+        && stored
+            .iter()
+            .zip(points)
+            .all(|(c, p)| c.name == p.container);
+    if same {
+        for (container, p) in stored.iter_mut().zip(points) {
+            container.prev = previous_point(Some(container), &p.point, resolution);
+            container.last = p.point;
+        }
+    } else {
+        *stored = points
+            .iter()
+            .map(|p| {
+                let before = stored.iter().find(|c| c.name == p.container);
+                stored_container(before, p, resolution)
+            })
+            .collect();
+    }
+}
+
+/// A container as stored after `p`, given what was stored of it.
+fn stored_container(
+    before: Option<&StoredContainer>,
+    p: &ScrapedPoint<'_>,
+    resolution: SimDuration,
+) -> StoredContainer {
+    StoredContainer {
+        name: p.container.to_string(),
+        last: p.point,
+        prev: previous_point(before, &p.point, resolution),
+    }
+}
+
+/// The point a container's new `point` is rated against, given what was stored of it.
+fn previous_point(
+    stored: Option<&StoredContainer>,
+    point: &ContainerPoint,
+    resolution: SimDuration,
+) -> Option<ContainerPoint> {
+    let age = point.timestamp.saturating_since(point.start_time);
+    if point.start_time < point.timestamp
+        && age < resolution
+        && age >= FRESH_CONTAINER_MIN_RESOLUTION
+    {
+        // A fresh container is rated against its start.
+        return Some(ContainerPoint {
+            timestamp: point.start_time,
+            cumulative_cpu: 0,
+            ..*point
+        });
+    }
+    let stored = stored?;
+    if point.start_time >= stored.last.timestamp {
+        // Restarted since the stored point.
+        return None;
+    }
+    if point.timestamp > stored.last.timestamp {
+        return Some(stored.last);
+    }
+    stored.prev.filter(|p| p.timestamp < point.timestamp)
 }
 
 /// Nanocores between two points (truncated) and the window, or `None` for a counter that went

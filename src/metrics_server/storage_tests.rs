@@ -1,6 +1,8 @@
 //! metrics-server's two-point rule, each rate derived by hand: scrapes every 15 s, a container
 //! using a constant CPU unless a test says otherwise.
 
+use std::sync::LazyLock;
+
 use super::*;
 use crate::kubelet::resource_metrics::CpuCounter;
 
@@ -8,19 +10,30 @@ fn at(secs: u64) -> SimTime {
     SimTime::from_nanos(secs * 1_000_000_000)
 }
 
-fn pod() -> ObjectKey {
-    ObjectKey::new("default", "web-1")
+static POD: LazyLock<ObjectKey> = LazyLock::new(|| ObjectKey::new("default", "web-1"));
+
+fn pod() -> &'static ObjectKey {
+    &POD
+}
+
+/// Container `name` of [`pod`] at `point`.
+fn container(name: &'static str, point: ContainerPoint) -> ScrapedPoint<'static> {
+    ScrapedPoint {
+        pod: pod(),
+        container: name,
+        point,
+    }
 }
 
 /// Container `app` of [`pod`] sampled at `ts` with `counter`.
-fn scrape(counter: &CpuCounter, start: u64, ts: u64) -> BTreeMap<ObjectKey, PodPoints> {
+fn scrape(counter: &CpuCounter, start: u64, ts: u64) -> [ScrapedPoint<'static>; 1] {
     let point = ContainerPoint {
         start_time: at(start),
         timestamp: at(ts),
         cumulative_cpu: counter.used_at(at(ts)),
         memory: 64 << 20,
     };
-    BTreeMap::from([(pod(), PodPoints::from([("app".to_string(), point)]))])
+    [container("app", point)]
 }
 
 fn storage() -> PodStorage {
@@ -33,10 +46,10 @@ fn a_pod_is_served_from_its_second_point_at_the_rate_between_the_two() {
     // nanocores, stamped 75 s with a 15 s window. After the first scrape alone: nothing.
     let cpu = CpuCounter::new(at(0), 500);
     let mut s = storage();
-    s.store(scrape(&cpu, 0, 60));
-    assert_eq!(s.pod_usage(&pod()), None);
-    s.store(scrape(&cpu, 0, 75));
-    let usage = s.pod_usage(&pod()).expect("two points");
+    s.store(&scrape(&cpu, 0, 60));
+    assert_eq!(s.pod_usage(pod()), None);
+    s.store(&scrape(&cpu, 0, 75));
+    let usage = s.pod_usage(pod()).expect("two points");
     assert_eq!(
         (usage.timestamp, usage.window),
         (at(75), SimDuration::from_secs(15))
@@ -55,12 +68,12 @@ fn a_change_of_usage_shows_a_window_late_and_averaged() {
     // 2 + 4 = 6 core-s over 15 s = 400m. Only the next window (75–90 s) shows 800m.
     let mut cpu = CpuCounter::new(at(0), 200);
     let mut s = storage();
-    s.store(scrape(&cpu, 0, 60));
+    s.store(&scrape(&cpu, 0, 60));
     cpu.set_usage(at(70), 800);
-    s.store(scrape(&cpu, 0, 75));
-    let cpu_of = |s: &PodStorage| s.pod_usage(&pod()).expect("served").containers[0].cpu_nanocores;
+    s.store(&scrape(&cpu, 0, 75));
+    let cpu_of = |s: &PodStorage| s.pod_usage(pod()).expect("served").containers[0].cpu_nanocores;
     assert_eq!(cpu_of(&s), 400_000_000);
-    s.store(scrape(&cpu, 0, 90));
+    s.store(&scrape(&cpu, 0, 90));
     assert_eq!(cpu_of(&s), 800_000_000);
 }
 
@@ -70,8 +83,8 @@ fn a_fresh_container_is_rated_against_its_start() {
     // resolution, so rated against (50 s, 0): 300m × 12 s / 12 s = 300m at once.
     let cpu = CpuCounter::new(at(50), 300);
     let mut s = storage();
-    s.store(scrape(&cpu, 50, 62));
-    let usage = s.pod_usage(&pod()).expect("fresh");
+    s.store(&scrape(&cpu, 50, 62));
+    let usage = s.pod_usage(pod()).expect("fresh");
     assert_eq!(
         (usage.timestamp, usage.window),
         (at(62), SimDuration::from_secs(12))
@@ -79,8 +92,8 @@ fn a_fresh_container_is_rated_against_its_start() {
     assert_eq!(usage.containers[0].cpu_nanocores, 300_000_000);
     // 5 s old is too young: nothing until the next scrape.
     let mut s = storage();
-    s.store(scrape(&CpuCounter::new(at(57), 300), 57, 62));
-    assert_eq!(s.pod_usage(&pod()), None);
+    s.store(&scrape(&CpuCounter::new(at(57), 300), 57, 62));
+    assert_eq!(s.pod_usage(pod()), None);
 }
 
 #[test]
@@ -89,10 +102,10 @@ fn a_scrape_that_finds_no_new_sample_keeps_serving_the_last_rate() {
     // is kept as the previous one, so the pod is still served, at the same rate.
     let cpu = CpuCounter::new(at(0), 500);
     let mut s = storage();
-    s.store(scrape(&cpu, 0, 60));
-    s.store(scrape(&cpu, 0, 75));
-    s.store(scrape(&cpu, 0, 75));
-    let usage = s.pod_usage(&pod()).expect("still served");
+    s.store(&scrape(&cpu, 0, 60));
+    s.store(&scrape(&cpu, 0, 75));
+    s.store(&scrape(&cpu, 0, 75));
+    let usage = s.pod_usage(pod()).expect("still served");
     assert_eq!(
         (usage.timestamp, usage.containers[0].cpu_nanocores),
         (at(75), 500_000_000)
@@ -105,13 +118,13 @@ fn a_restart_drops_the_old_point() {
     // to be fresh) has nothing to be rated against. At 105 s it is rated against 90 s.
     let cpu = CpuCounter::new(at(0), 500);
     let mut s = storage();
-    s.store(scrape(&cpu, 0, 60));
-    s.store(scrape(&cpu, 0, 75));
+    s.store(&scrape(&cpu, 0, 60));
+    s.store(&scrape(&cpu, 0, 75));
     let again = CpuCounter::new(at(85), 100);
-    s.store(scrape(&again, 85, 90));
-    assert_eq!(s.pod_usage(&pod()), None);
-    s.store(scrape(&again, 85, 105));
-    let usage = s.pod_usage(&pod()).expect("two points since the restart");
+    s.store(&scrape(&again, 85, 90));
+    assert_eq!(s.pod_usage(pod()), None);
+    s.store(&scrape(&again, 85, 105));
+    let usage = s.pod_usage(pod()).expect("two points since the restart");
     assert_eq!(usage.containers[0].cpu_nanocores, 100_000_000);
 }
 
@@ -123,11 +136,11 @@ fn a_counter_that_goes_down_leaves_its_container_out() {
         cumulative_cpu: cpu,
         memory: 1,
     };
-    let batch = |p| BTreeMap::from([(pod(), PodPoints::from([("app".to_string(), p)]))]);
+    let batch = |p| [container("app", p)];
     let mut s = storage();
-    s.store(batch(point(60, 100)));
-    s.store(batch(point(75, 50)));
-    let usage = s.pod_usage(&pod()).expect("the pod, without the container");
+    s.store(&batch(point(60, 100)));
+    s.store(&batch(point(75, 50)));
+    let usage = s.pod_usage(pod()).expect("the pod, without the container");
     assert!(usage.containers.is_empty());
     assert_eq!(usage.timestamp, SimTime::ZERO);
 }
@@ -140,25 +153,20 @@ fn the_pod_carries_its_earliest_containers_window_and_leaves_with_the_scrape() {
         cumulative_cpu: cpu,
         memory: 1,
     };
-    let batch = |a: ContainerPoint, b: ContainerPoint| {
-        BTreeMap::from([(
-            pod(),
-            PodPoints::from([("app".to_string(), a), ("proxy".to_string(), b)]),
-        )])
-    };
+    let batch = |a: ContainerPoint, b: ContainerPoint| [container("app", a), container("proxy", b)];
     let mut s = storage();
-    s.store(batch(point(60, 0), point(60, 0)));
+    s.store(&batch(point(60, 0), point(60, 0)));
     // app: 15 s up to 75 s; proxy: 14 s up to 74 s, 1.4 core-s: 100m.
-    s.store(batch(point(75, 15_000_000_000), point(74, 1_400_000_000)));
-    let usage = s.pod_usage(&pod()).expect("both containers");
+    s.store(&batch(point(75, 15_000_000_000), point(74, 1_400_000_000)));
+    let usage = s.pod_usage(pod()).expect("both containers");
     assert_eq!(
         (usage.timestamp, usage.window),
         (at(74), SimDuration::from_secs(14))
     );
     assert_eq!(usage.containers[1].cpu_nanocores, 100_000_000);
     // A scrape without the pod forgets it.
-    s.store(BTreeMap::new());
-    assert_eq!(s.pod_usage(&pod()), None);
+    s.store(&[]);
+    assert_eq!(s.pod_usage(pod()), None);
 }
 
 #[test]

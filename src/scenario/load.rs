@@ -97,6 +97,8 @@ pub struct Scenario {
     pub traffic: Vec<crate::workload::load::Traffic>,
     /// metrics-server, if the run has one (`spec.metricsServer`).
     pub metrics_server: Option<crate::config::metrics_server::MetricsServerConfig>,
+    /// The custom and external metrics adapter, when it runs (by default with traffic).
+    pub metrics_adapter: Option<crate::config::metrics_adapter::MetricsAdapterConfig>,
     /// A node's price per hour by instance type (`spec.report.nodePricePerHour`).
     pub node_prices: BTreeMap<String, f64>,
 }
@@ -963,6 +965,12 @@ fn assemble(
         )?,
         None => has_hpa.then(Default::default),
     };
+    let metrics_adapter = match &doc {
+        Some(d) => {
+            super::traffic::metrics_adapter(&d.spec.metrics_adapter, !traffic.is_empty(), &at)?
+        }
+        None => None,
+    };
     let node_prices = match &doc {
         Some(d) => super::traffic::node_prices(&d.spec.report.node_price_per_hour, &at)?,
         None => BTreeMap::new(),
@@ -991,6 +999,7 @@ fn assemble(
         replay,
         traffic,
         metrics_server,
+        metrics_adapter,
         node_prices,
     })
 }

@@ -96,6 +96,9 @@ pub struct ScenarioSpec {
     /// metrics-server (runs by default when the scenario has traffic or HPAs).
     #[serde(default)]
     pub metrics_server: MetricsServerSpec,
+    /// The custom and external metrics adapter.
+    #[serde(default)]
+    pub metrics_adapter: MetricsAdapterSpec,
     /// client-go's feature gates of every client of the run, by name: `WatchListClient`
     /// (default false).
     pub client_feature_gates: Option<Spanned<BTreeMap<String, bool>>>,
@@ -156,6 +159,21 @@ pub struct MetricsServerSpec {
     pub enabled: Option<bool>,
     /// `--metric-resolution` (default 15s, as its manifests ship; at least 10s).
     pub metric_resolution: Option<Spanned<SimDuration>>,
+}
+
+/// `spec.metricsAdapter`: the custom and external metrics adapter (Prometheus and
+/// prometheus-adapter) serving the rate of each pod's requests.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsAdapterSpec {
+    /// Run it (default: when the scenario has traffic).
+    pub enabled: Option<bool>,
+    /// Prometheus' `scrape_interval` (default 30s).
+    pub scrape_interval: Option<Spanned<SimDuration>>,
+    /// The range of the `rate()` query (default 5m).
+    pub rate_window: Option<Spanned<SimDuration>>,
+    /// The metric name it serves (default `http_requests_per_second`).
+    pub metric_name: Option<Spanned<String>>,
 }
 
 /// `spec.scheduler`.

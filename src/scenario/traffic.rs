@@ -8,10 +8,12 @@ use serde_saphyr::{Location, Spanned};
 
 use super::error::{ScenarioError, SourcePos};
 use super::load::Note;
-use super::model::{MetricsServerSpec, TrafficSpec};
+use super::model::{MetricsAdapterSpec, MetricsServerSpec, TrafficSpec};
 use crate::api::ObjectKey;
 use crate::api::quantity::Quantity;
+use crate::config::metrics_adapter::MetricsAdapterConfig;
 use crate::config::metrics_server::{MIN_METRIC_RESOLUTION, MetricsServerConfig};
+use crate::sim::SimDuration;
 use crate::workload::load::{DEFAULT_STEP, RequestCost, Traffic};
 use crate::workload::traffic::read_rate_csv;
 
@@ -220,6 +222,43 @@ pub(super) fn metrics_server(
             });
         }
         config.metric_resolution = r.value;
+    }
+    Ok(spec.enabled.unwrap_or(wanted).then_some(config))
+}
+
+/// `spec.metricsAdapter` resolved: run when enabled, or when left unsaid and there is traffic
+/// to count (`wanted`). Its interval and window must be positive, its metric named.
+pub(super) fn metrics_adapter(
+    spec: &MetricsAdapterSpec,
+    wanted: bool,
+    at: &dyn Fn(&Location) -> SourcePos,
+) -> Result<Option<MetricsAdapterConfig>, ScenarioError> {
+    let mut config = MetricsAdapterConfig::default();
+    let positive = |d: &Spanned<SimDuration>, field: &str| {
+        if d.value.is_zero() {
+            return Err(ScenarioError::Invalid {
+                pos: at(&d.referenced),
+                path: format!("spec.metricsAdapter.{field}"),
+                message: "expected a positive duration, found 0s".into(),
+            });
+        }
+        Ok(d.value)
+    };
+    if let Some(d) = &spec.scrape_interval {
+        config.scrape_interval = positive(d, "scrapeInterval")?;
+    }
+    if let Some(d) = &spec.rate_window {
+        config.rate_window = positive(d, "rateWindow")?;
+    }
+    if let Some(name) = &spec.metric_name {
+        if name.value.trim().is_empty() {
+            return Err(ScenarioError::Invalid {
+                pos: at(&name.referenced),
+                path: "spec.metricsAdapter.metricName".into(),
+                message: "expected a metric name, found an empty string".into(),
+            });
+        }
+        config.metric_name = name.value.clone();
     }
     Ok(spec.enabled.unwrap_or(wanted).then_some(config))
 }

@@ -61,6 +61,13 @@ impl SimTime {
     pub const fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
+
+    /// The first instant after this one on the grid of `step` from the start (a zero step
+    /// counts as 1 ns): when a periodic activity aligned to time 0 next runs.
+    pub const fn next_multiple_of(self, step: SimDuration) -> SimTime {
+        let step = if step.0 == 0 { 1 } else { step.0 };
+        SimTime((self.0 / step + 1).saturating_mul(step))
+    }
 }
 
 impl Add<SimDuration> for SimTime {
@@ -420,5 +427,19 @@ mod tests {
         assert_eq!(SimTime::MAX + SimDuration::from_secs(1), SimTime::MAX);
         assert_eq!(SimTime::from_nanos(3) - t, SimDuration::ZERO);
         assert_eq!(t - SimTime::from_nanos(3), SimDuration::from_nanos(7));
+    }
+
+    #[test]
+    fn the_next_grid_point_is_strictly_later() {
+        let step = SimDuration::from_secs(15);
+        let at = |secs: u64| SimTime::from_nanos(secs * 1_000_000_000);
+        assert_eq!(at(0).next_multiple_of(step), at(15));
+        assert_eq!(at(15).next_multiple_of(step), at(30));
+        assert_eq!(at(29).next_multiple_of(step), at(30));
+        assert_eq!(
+            SimTime::from_nanos(7).next_multiple_of(SimDuration::ZERO),
+            SimTime::from_nanos(8)
+        );
+        assert_eq!(SimTime::MAX.next_multiple_of(step), SimTime::MAX);
     }
 }

@@ -41,7 +41,7 @@ use crate::api::quantity::Quantity;
 use crate::api::{Kind, ObjectKey, ResourceVersion};
 use crate::apiserver::{Change, ChangeType, Store};
 use crate::kubelet::resource_metrics::{CpuCounter, HOUSEKEEPING_INTERVAL, last_sample};
-use crate::metrics_server::storage::{ContainerPoint, PodPoints};
+use crate::metrics_server::storage::{ContainerPoint, ScrapedPoint};
 use crate::sim::{RngStreams, SimDuration, SimRng, SimTime};
 
 /// The annotation that pins a pod's CPU usage (a quantity, e.g. `250m`).
@@ -193,6 +193,32 @@ struct PodLoad {
     shares: Vec<(usize, Share)>,
     /// Whether its CPU is held at its limit.
     throttled: bool,
+    /// The requests it served of each traffic that ever reached it since its containers
+    /// started (its `http_requests_total`), in order of the traffic's place.
+    requests: Vec<(usize, RequestCounter)>,
+}
+
+/// A count of requests served, growing at the served rate (a counter as an application
+/// exports it: it starts at 0 with the process).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct RequestCounter {
+    /// The count at `since`.
+    total: f64,
+    /// Requests per second served from `since` on.
+    rate: f64,
+    since: SimTime,
+}
+
+impl RequestCounter {
+    fn at(&self, t: SimTime) -> f64 {
+        self.total + self.rate * t.saturating_since(self.since).as_secs_f64()
+    }
+
+    fn set_rate(&mut self, now: SimTime, rate: f64) {
+        self.total = self.at(now);
+        self.since = now;
+        self.rate = rate;
+    }
 }
 
 /// Every Service's load and every running pod's usage.
@@ -319,7 +345,7 @@ impl LoadModel {
     pub fn next_step(&self, now: SimTime) -> Option<SimTime> {
         self.services
             .iter()
-            .map(|s| next_grid_point(now, s.traffic.step))
+            .map(|s| now.next_multiple_of(s.traffic.step))
             .min()
     }
 
@@ -399,6 +425,8 @@ impl LoadModel {
                     cpu_limit: cpu_limit(pod),
                     shares,
                     throttled: false,
+                    // The containers (re)started: the application counts from 0 again.
+                    requests: Vec::new(),
                 },
             );
         }
@@ -532,38 +560,51 @@ impl LoadModel {
         service.latency = OnceCell::new();
     }
 
+    /// Each running endpoint of each traffic's Service with the requests it served of that
+    /// traffic by `now` (its `http_requests_total`): (the traffic's place, the pod, the
+    /// count), as Prometheus scrapes the Service's endpoints; in pod order, then the
+    /// traffic's. A pod is an endpoint of a traffic exactly while the traffic holds a share
+    /// of it (0 when not ready).
+    pub fn request_counts(&self, now: SimTime) -> impl Iterator<Item = (usize, &ObjectKey, f64)> {
+        self.pods.iter().flat_map(move |(key, pod)| {
+            pod.requests
+                .iter()
+                .filter(|(index, _)| pod.shares.iter().any(|(i, _)| i == index))
+                .map(move |(index, counter)| (*index, key, counter.at(now)))
+        })
+    }
+
     /// Every running pod's containers as the kubelets' `/metrics/resource` report them at
     /// `now`: each node's last housekeeping sample (at the node's `phase` plus whole
-    /// intervals). A pod with a container started after its node's sample is left out.
+    /// intervals), in pod order and each pod's containers by name. A pod with a container
+    /// started after its node's sample is left out.
     pub fn resource_points(
         &self,
         now: SimTime,
         mut phase: impl FnMut(&str) -> SimDuration,
-    ) -> BTreeMap<ObjectKey, PodPoints> {
-        // The pods come in key order, so collecting builds the map in one pass.
-        self.pods
-            .iter()
-            .filter_map(|(key, pod)| {
-                let sampled = last_sample(now, phase(&pod.node), HOUSEKEEPING_INTERVAL)?;
-                if pod.containers.iter().any(|c| c.start > sampled) {
-                    return None;
-                }
-                let points = pod
-                    .containers
-                    .iter()
-                    .map(|c| {
-                        let point = ContainerPoint {
-                            start_time: c.start,
-                            timestamp: sampled,
-                            cumulative_cpu: c.cpu.used_at(sampled),
-                            memory: c.memory,
-                        };
-                        (c.name.clone(), point)
-                    })
-                    .collect();
-                Some((key.clone(), points))
-            })
-            .collect()
+    ) -> Vec<ScrapedPoint<'_>> {
+        let mut points = Vec::with_capacity(self.pods.len());
+        for (key, pod) in &self.pods {
+            let Some(sampled) = last_sample(now, phase(&pod.node), HOUSEKEEPING_INTERVAL) else {
+                continue;
+            };
+            if pod.containers.iter().any(|c| c.start > sampled) {
+                continue;
+            }
+            let first = points.len();
+            points.extend(pod.containers.iter().map(|c| ScrapedPoint {
+                pod: key,
+                container: &c.name,
+                point: ContainerPoint {
+                    start_time: c.start,
+                    timestamp: sampled,
+                    cumulative_cpu: c.cpu.used_at(sampled),
+                    memory: c.memory,
+                },
+            }));
+            points[first..].sort_by(|a, b| a.container.cmp(b.container));
+        }
+        points
     }
 }
 
@@ -581,12 +622,6 @@ fn record_level(service: &mut ServiceLoad, rate: f64, now: SimTime) {
         }
         Some(_) => {}
     }
-}
-
-/// The first multiple of `step` after `now`.
-fn next_grid_point(now: SimTime, step: SimDuration) -> SimTime {
-    let step = step.as_nanos().max(1);
-    SimTime::from_nanos((now.as_nanos() / step + 1).saturating_mul(step))
 }
 
 /// A share served by `server` (all of it, at once, without one), and the pod's steady state.
@@ -659,6 +694,7 @@ fn apply_usage(pod: &mut PodLoad, services: &[ServiceLoad], now: SimTime) {
         cpu = cpu.min(limit);
     }
     pod.throttled = throttled;
+    count_requests(pod, now);
     let cpu = pod.pin_cpu.unwrap_or(cpu.round().max(0.0) as u64);
     let memory = pod.pin_memory.unwrap_or(memory.round().max(0.0) as u64);
     let total_weight: f64 = pod.containers.iter().map(|c| c.weight).sum();
@@ -676,6 +712,32 @@ fn apply_usage(pod: &mut PodLoad, services: &[ServiceLoad], now: SimTime) {
         memory_left -= c_memory.min(memory_left);
         c.cpu.set_usage(now, c_cpu);
         c.memory = c_memory;
+    }
+}
+
+/// Moves the pod's request counters to what each traffic's share serves from `now` on: a
+/// traffic that no longer reaches it leaves its counter standing, one that first does starts
+/// one at 0.
+fn count_requests(pod: &mut PodLoad, now: SimTime) {
+    let served = |index: usize| {
+        pod.shares
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map_or(0.0, |(_, share)| share.served)
+    };
+    for (index, counter) in &mut pod.requests {
+        counter.set_rate(now, served(*index));
+    }
+    for (index, share) in &pod.shares {
+        let at = pod.requests.partition_point(|(i, _)| i < index);
+        if pod.requests.get(at).is_none_or(|(i, _)| i != index) {
+            let counter = RequestCounter {
+                total: 0.0,
+                rate: share.served,
+                since: now,
+            };
+            pod.requests.insert(at, (*index, counter));
+        }
     }
 }
 

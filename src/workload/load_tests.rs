@@ -105,6 +105,14 @@ fn key(name: &str) -> ObjectKey {
     ObjectKey::new("default", name)
 }
 
+/// The point of `pod`'s `container` in a scrape.
+fn point_of(points: &[ScrapedPoint<'_>], pod: &ObjectKey, container: &str) -> ContainerPoint {
+    let found = points
+        .iter()
+        .find(|p| p.pod == pod && p.container == container);
+    found.expect("the container is in the scrape").point
+}
+
 fn model_with(objects: Vec<Object>, t: Traffic) -> (Store, LoadModel) {
     let mut store = Store::new(10_000);
     for o in objects {
@@ -135,12 +143,30 @@ fn ready_endpoints_share_the_rate_and_containers_split_by_request() {
     let points = model.resource_points(at(21), |_| SimDuration::ZERO);
     // The sample at 20 s: a's app container at 82m from 1 s, when the model first saw it
     // running, to 20 s.
-    let a = &points[&key("a")];
-    assert_eq!(a["app"].timestamp, at(20));
-    assert_eq!(a["app"].cumulative_cpu, 82 * 19 * 1_000_000);
-    assert_eq!(a["side"].cumulative_cpu, 28 * 19 * 1_000_000);
+    let a_app = point_of(&points, &key("a"), "app");
+    assert_eq!(a_app.timestamp, at(20));
+    assert_eq!(a_app.cumulative_cpu, 82 * 19 * 1_000_000);
+    let a_side = point_of(&points, &key("a"), "side");
+    assert_eq!(a_side.cumulative_cpu, 28 * 19 * 1_000_000);
     // Memory: 1 MB + 100 × 1 kB = 1.1 MB, split 3:1.
-    assert_eq!(a["app"].memory + a["side"].memory, 1_100_000);
+    assert_eq!(a_app.memory + a_side.memory, 1_100_000);
+    // Each pod's requests: 100 rps from 1 s, when the model first spread over it, so 2,000
+    // by 21 s; in pod order, with the traffic's place.
+    let counts: Vec<(usize, &str, f64)> = model
+        .request_counts(at(21))
+        .map(|(i, pod, count)| (i, pod.name.as_str(), count))
+        .collect();
+    assert_eq!(
+        counts,
+        [(0, "a", 2000.0), (0, "b", 2000.0), (0, "c", 2000.0)]
+    );
+    // The pod's containers come in name order.
+    let a_containers: Vec<&str> = points
+        .iter()
+        .filter(|p| p.pod == &key("a"))
+        .map(|p| p.container)
+        .collect();
+    assert_eq!(a_containers, ["app", "side"]);
     let (service, now) = model.services().next().expect("one service");
     assert_eq!(service, &key("web"));
     assert_eq!((now.offered, now.served, now.endpoints), (300.0, 300.0, 3));
@@ -204,10 +230,13 @@ fn a_step_changes_usage_on_its_grid_and_a_scrape_reads_the_past_exactly() {
     model.step(at(10));
     assert_eq!(model.cpu_millicores(&key("a")), Some(410));
     let points = model.resource_points(at(12), |_| SimDuration::ZERO);
-    assert_eq!(points[&key("a")]["app"].cumulative_cpu, 110 * 9 * 1_000_000);
+    assert_eq!(
+        point_of(&points, &key("a"), "app").cumulative_cpu,
+        110 * 9 * 1_000_000
+    );
     let points = model.resource_points(at(20), |_| SimDuration::ZERO);
     assert_eq!(
-        points[&key("a")]["app"].cumulative_cpu,
+        point_of(&points, &key("a"), "app").cumulative_cpu,
         (110 * 9 + 410 * 10) * 1_000_000
     );
 }

@@ -48,6 +48,7 @@ use crate::kube_proxy::kube_proxy_client;
 use crate::kubelet::Kubelets;
 use crate::kubelet::kubelet_client;
 use crate::metrics::{LeaderStatus, Observed, Recorder};
+use crate::metrics_adapter::MetricsAdapter;
 use crate::metrics_server::MetricsServer;
 use crate::scenario::{Action, Scenario, TimedAction};
 use crate::scheduler;
@@ -123,6 +124,9 @@ pub enum Event {
     LoadStep,
     /// metrics-server scrapes every node (periodic, background).
     MetricsScrape,
+    /// Prometheus scrapes every traffic's endpoints for the metrics adapter (periodic,
+    /// background).
+    AdapterScrape,
 }
 
 impl SimEvent for Event {
@@ -140,6 +144,7 @@ impl SimEvent for Event {
             }
             Event::LoadStep => 0x10AD,
             Event::MetricsScrape => 0x5C2A,
+            Event::AdapterScrape => 0x5C2B,
         }
     }
 
@@ -148,6 +153,7 @@ impl SimEvent for Event {
             Event::Sample
             | Event::LoadStep
             | Event::MetricsScrape
+            | Event::AdapterScrape
             | Event::Api(ApiEvent::ExpireEvent { .. } | ApiEvent::FlowControlWakeup(_)) => true,
             Event::Timer(_, timer) => timer.background,
             Event::Api(_)
@@ -240,6 +246,8 @@ pub struct World {
     load: Option<LoadModel>,
     /// metrics-server, when the scenario runs it.
     metrics_server: Option<MetricsServer>,
+    /// The custom and external metrics adapter, in runs that have one.
+    metrics_adapter: Option<MetricsAdapter>,
 }
 
 impl World {
@@ -318,7 +326,8 @@ impl World {
             self.streams,
         )
         .with_client_gates(self.client_gates)
-        .with_metrics_api(self.metrics_server.as_ref());
+        .with_metrics_api(self.metrics_server.as_ref())
+        .with_custom_metrics(self.metrics_adapter.as_ref());
         handle(component.as_mut(), &mut cx);
         for (at, timer) in timers.drain(..) {
             ctx.schedule_at(at, Event::Timer(id, timer));
@@ -732,6 +741,15 @@ impl Model for World {
                     ctx.schedule_at(server.next_scrape(now), Event::MetricsScrape);
                 }
             }
+            Event::AdapterScrape => {
+                if let (Some(adapter), Some(load)) =
+                    (self.metrics_adapter.as_mut(), self.load.as_mut())
+                {
+                    load.observe(now, self.api.store());
+                    adapter.scrape(now, load.request_counts(now));
+                    ctx.schedule_at(adapter.next_scrape(now), Event::AdapterScrape);
+                }
+            }
         }
         self.route(ctx);
         self.recorder.observe(now, &self.api);
@@ -793,6 +811,7 @@ pub fn with_components(
         client_gates: ClientFeatureGates::default(),
         load: None,
         metrics_server: None,
+        metrics_adapter: None,
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index: BTreeMap::new(),
@@ -997,6 +1016,10 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
         metrics_server: scenario
             .metrics_server
             .map(|config| MetricsServer::new(config, streams)),
+        metrics_adapter: scenario.metrics_adapter.clone().map(|config| {
+            let services = scenario.traffic.iter().map(|t| t.service.clone()).collect();
+            MetricsAdapter::new(config, services)
+        }),
         network: Network::default(),
         fault_steps: Vec::new(),
         node_index,
@@ -1051,6 +1074,10 @@ pub fn build(scenario: &Scenario, options: &RunOptions) -> Simulation<World> {
     if let Some(server) = &sim.model().metrics_server {
         let first = server.next_scrape(SimTime::ZERO);
         sim.schedule_at(first, Event::MetricsScrape);
+    }
+    if let Some(adapter) = &sim.model().metrics_adapter {
+        let first = adapter.next_scrape(SimTime::ZERO);
+        sim.schedule_at(first, Event::AdapterScrape);
     }
     if !sim.model().start_after_initial_apply {
         for id in 0..components {

@@ -10,11 +10,20 @@ use kubesim::world::{self, RunOptions, World};
 
 use crate::support::load_text;
 
+/// The HPA's metric in [`spike`]: CPU at 60 %.
+const CPU_AT_60: &str = "    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}";
+
 /// A Deployment `web` of 2 pods (500m CPU requested each, Ready 5 s after starting), its
 /// Service, an HPA at 60 % CPU (2 to 30 replicas, no `behavior`: the legacy path), and
 /// traffic stepping from 100 to 1,000 rps at 2m, 1.5m CPU per request, no base.
 fn spike(extra_spec: &str, hpa_extra: &str) -> kubesim::scenario::Scenario {
-    let text = format!(
+    load_text(&spike_text(extra_spec, CPU_AT_60, hpa_extra), &[])
+}
+
+/// [`spike`]'s text with the HPA's `metrics` entries given.
+fn spike_text(extra_spec: &str, metrics: &str, hpa_extra: &str) -> String {
+    format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
 metadata: {{name: hpa-spike}}
@@ -66,12 +75,10 @@ spec:
   minReplicas: 2
   maxReplicas: 30
   metrics:
-    - type: Resource
-      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 60}}}}
+{metrics}
 {hpa_extra}
 "#
-    );
-    load_text(&text, &[])
+    )
 }
 
 /// Run options keeping every HPA sync.
@@ -239,7 +246,7 @@ fn traffic_error(spec_tail: &str, csv: &str) -> (std::path::PathBuf, String) {
 fn traffic_errors_name_the_field_and_point_at_it() {
     // Each entry on line 6 `    - {service: …`: `    - {` is 7 columns, so the first key
     // starts at column 8 and `service`'s value at column 17.
-    let cases: [(&str, &str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &str, &[&str]); 9] = [
         (
             "  traffic:\n    - {service: a/b/c, rate: {constant: 10}}\n",
             "",
@@ -299,6 +306,26 @@ fn traffic_errors_name_the_field_and_point_at_it() {
             ],
         ),
         (
+            // Line 5: `  metricsAdapter: {` is 19 columns, `rateWindow: ` 12: the value at 32.
+            "  metricsAdapter: {rateWindow: 0s}\n",
+            "",
+            ":5:32:",
+            &[
+                "spec.metricsAdapter.rateWindow",
+                "expected a positive duration, found 0s",
+            ],
+        ),
+        (
+            // `metricName: ` is 12 columns after the 19: the value at 32.
+            "  metricsAdapter: {metricName: \"\"}\n",
+            "",
+            ":5:32:",
+            &[
+                "spec.metricsAdapter.metricName",
+                "expected a metric name, found an empty string",
+            ],
+        ),
+        (
             // Line 6: `    nodePricePerHour: {` is 23 columns, `m5.large: ` 10: the price at 34.
             "  report:\n    nodePricePerHour: {m5.large: -0.1}\n",
             "",
@@ -343,4 +370,146 @@ fn traffic_to_a_service_no_manifest_defines_is_a_warning_at_its_entry() {
     // The Service it meant draws no warning.
     let right = load_text(&text.replace("wbe", "web"), &[]);
     assert!(right.warnings.is_empty(), "{:?}", right.warnings);
+}
+
+/// The HPA's metric in the requests-per-second runs: 100 requests per second per pod, a
+/// `Pods` metric the metrics adapter serves.
+const RPS_PER_POD: &str = "    - type: Pods
+      pods:
+        metric: {name: http_requests_per_second}
+        target: {type: AverageValue, averageValue: \"100\"}";
+
+/// [`spike`] scaled on requests per second, Prometheus scraping every 15 s and the adapter's
+/// rate over 1m.
+fn rps_spike() -> kubesim::scenario::Scenario {
+    let adapter = "  metricsAdapter: {scrapeInterval: 15s, rateWindow: 1m}";
+    load_text(&spike_text(adapter, RPS_PER_POD, ""), &[])
+}
+
+/// The same tenfold step, scaled on the requests per second the metrics adapter serves: the
+/// HPA reaches 1,000 / 100 = 10 replicas, the first step exactly as the rate derives.
+///
+/// Prometheus scrapes each pod's counter every 15 s from 0; a sync at 15 s·k + ε (ε ~10 ms)
+/// reads the rate over (15 s·k + ε − 60 s, 15 s·k + ε]: the samples of 15 s·(k − 3) … 15 s·k,
+/// a first sample 14.99 s after the range's start (< 1.1 × 15 s, so covered), the last ε
+/// before its end: the increase over 45 s × (45 + 14.99 + ε) / 45 / 60 — the slope, when
+/// the counter grew steadily.
+///
+/// * Before the step each pod serves 50 rps: 50 per pod of a 100 target, ratio 0.5,
+///   proposal ceil(2 × 0.5) = 1, held at minReplicas 2. (The adapter truncates to milli-
+///   units: 49.999… reads 49,999m.)
+/// * The sync at ~135 s reads samples at 90, 105, 120 s (50 rps) and 135 s (500 rps since
+///   120 s): an increase of 750 + 750 + 7,500 = 9,000 over 45 s sampled, × 60 / 45 / 60 =
+///   200 rps per pod (the counter's zero point, 90 s of 50 rps back, is farther than the
+///   range's start), ratio 2.0, ceil(2 × 2.0) = 4 — the legacy cap max(2 × 2, 4) = 4 too.
+///   So 4 at ~136 s.
+/// * Then new pods have fewer than two samples for a while and count as 0 on the way up,
+///   while the old pods' window still holds their busier past; the legacy cap doubles at
+///   most per sync (4 → 8 → 16). The syncs of ~150 s and ~165 s add 2 each (6, 8), and 10
+///   comes once the 8 pods' windows fill, by the sync of ~210 s: a minute of window after the
+///   pods that came at ~150 s are Ready, plus a sync.
+/// * 10 pods serve 100 rps each, ratio 1.0: it holds. (11 would read 90.9, within the 0.1
+///   tolerance, so holding at 10 is the rate's doing, not the tolerance's.)
+#[test]
+fn a_tenfold_step_scaled_on_requests_per_second_reaches_ten_replicas() {
+    let mut sim = world::build(&rps_spike(), &traced());
+    let steps = replica_steps(&mut sim, 600);
+    assert_eq!(steps[1].1, 4, "{steps:?}");
+    assert!((136..=137).contains(&steps[1].0), "{steps:?}");
+    let (ten_at, ten) = *steps.last().expect("a change");
+    assert_eq!(ten, 10, "{steps:?}");
+    assert!((150..=225).contains(&ten_at), "{steps:?}");
+    assert!(steps.iter().all(|(_, r)| *r <= 10), "{steps:?}");
+    let hpa = sim
+        .model()
+        .controller::<HpaController>()
+        .expect("HPA controller");
+    let average = |at: u64| {
+        let record = hpa
+            .records()
+            .iter()
+            .rfind(|r| r.at <= secs(at))
+            .expect("a sync by then");
+        let metric = &record.status.current_metrics[0];
+        assert_eq!(metric.name, "http_requests_per_second");
+        metric.average_value_milli.expect("an average value")
+    };
+    assert!((49_999..=50_000).contains(&average(120)));
+    assert!((199_999..=200_000).contains(&average(136)));
+    assert!((99_999..=100_000).contains(&average(600)));
+}
+
+/// The step scaled on the Service's requests per second, as an `Object` metric of the
+/// Service with an average target of 100 per pod and, in a second run, as an `External`
+/// metric selected by the `service` label: both end at ceil(1,000 / 100) = 10 replicas.
+/// Between the two the only difference is the API the value comes from: the adapter sums
+/// the same series (every pod of the Service) either way.
+#[test]
+fn object_and_external_request_rates_scale_to_the_total_over_the_target() {
+    let adapter = "  metricsAdapter: {scrapeInterval: 15s, rateWindow: 1m}";
+    let object = "    - type: Object
+      object:
+        describedObject: {apiVersion: v1, kind: Service, name: web}
+        metric: {name: http_requests_per_second}
+        target: {type: AverageValue, averageValue: \"100\"}";
+    let external = "    - type: External
+      external:
+        metric:
+          name: http_requests_per_second
+          selector: {matchLabels: {service: web}}
+        target: {type: AverageValue, averageValue: \"100\"}";
+    for metrics in [object, external] {
+        let scenario = load_text(&spike_text(adapter, metrics, ""), &[]);
+        let mut sim = world::build(&scenario, &traced());
+        let steps = replica_steps(&mut sim, 600);
+        assert_eq!(
+            steps.last().map(|(_, r)| *r),
+            Some(10),
+            "{metrics}: {steps:?}"
+        );
+        let hpa = sim
+            .model()
+            .controller::<HpaController>()
+            .expect("HPA controller");
+        let last = hpa.records().last().expect("syncs");
+        // The total of 1,000 rps over 10 replicas: 100 each (99.999… truncated to milli).
+        let average = last.status.current_metrics[0].average_value_milli;
+        assert!(
+            matches!(average, Some(99_999..=100_000)),
+            "{metrics}: {average:?}"
+        );
+    }
+}
+
+/// A metric the adapter does not serve fails as prometheus-adapter's 404 does: no count,
+/// ScalingActive False, the replicas kept.
+#[test]
+fn a_metric_the_adapter_does_not_serve_leaves_the_replicas() {
+    let unknown = RPS_PER_POD.replace("http_requests_per_second", "queue_depth");
+    let scenario = load_text(&spike_text("", &unknown, ""), &[]);
+    let mut sim = world::build(&scenario, &traced());
+    let steps = replica_steps(&mut sim, 300);
+    assert_eq!(steps, [(0, 2)]);
+    let hpa = sim
+        .model()
+        .controller::<HpaController>()
+        .expect("HPA controller");
+    let last = hpa.records().last().expect("syncs");
+    let active = last
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ScalingActive")
+        .expect("ScalingActive");
+    assert_eq!(
+        (active.status.as_str(), active.reason.as_str()),
+        ("False", "FailedGetPodsMetric")
+    );
+    assert!(
+        active
+            .message
+            .contains("could not find the metric queue_depth"),
+        "{}",
+        active.message
+    );
 }

@@ -72,6 +72,8 @@ const SCENARIOS: &[(&str, Randomness)] = &[
     // ("kubelet/housekeeping/<node>"), which decides when metrics-server's samples are taken.
     ("hpa-spike.yaml", Randomness::Draws),
     ("hpa-behavior.yaml", Randomness::Draws),
+    // As hpa-spike; the metrics adapter's scrapes fall on their grid and draw nothing.
+    ("hpa-requests.yaml", Randomness::Draws),
     // As those, and each Service's traffic spread with seeded noise
     // ("traffic/<namespace>/<name>"); checked on its first two hours (see UNTIL).
     ("hpa-diurnal.yaml", Randomness::Draws),

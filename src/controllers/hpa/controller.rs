@@ -12,7 +12,7 @@
 //! * **Workers** (`--concurrent-horizontal-pod-autoscaler-syncs`, 5): each sync reads the HPA
 //!   from the shared cache, GETs its target's `/scale` (Deployments and ReplicaSets), lists
 //!   the target's pods from the shared pod cache by the target's selector, reads the Metrics
-//!   API, computes ([`super::sync::sync`]), writes the new scale if it changed (the history
+//!   API (and the custom and external metrics APIs the metrics adapter serves), computes ([`super::sync::sync`]), writes the new scale if it changed (the history
 //!   records the change once the write succeeded; a failed write sets AbleToScale False
 //!   `FailedUpdateScale`), then the status through `/status` when it differs from the cached
 //!   one. Each call waits for its answer before the next.
@@ -36,9 +36,8 @@ use super::sync::{
     ABLE_TO_SCALE, HpaSettings, MetricsSource, SCALING_ACTIVE, Scale, SyncInput, SyncOutcome,
     rescale_failed, set_condition, sync,
 };
-use crate::api::hpa::{HorizontalPodAutoscaler, HpaStatus, MetricSpec};
+use crate::api::hpa::{HorizontalPodAutoscaler, HpaStatus, MetricIdentifier, MetricSpec};
 use crate::api::labels::LabelSelector;
-use crate::api::pod::Pod;
 use crate::api::{Kind, Object, ObjectKey};
 use crate::apiserver::{
     ClientId, PatchOp, Request, RequestId, Response, ResponseBody, Subresource, UserInfo,
@@ -49,6 +48,7 @@ use crate::client::workqueue::{RateLimits, WorkQueue};
 use crate::component::{ComponentContext, Timer};
 use crate::config::kube_controller_manager::HpaControllerConfig;
 use crate::controllers::kube_controller_manager::Controller;
+use crate::metrics_adapter::{MetricsAdapter, rate_to_milli};
 use crate::metrics_server::MetricsServer;
 use crate::metrics_server::storage::nanocores_to_millicores;
 use crate::sim::SimTime;
@@ -360,20 +360,22 @@ impl HpaController {
             running.stage = Stage::WriteStatus;
             return self.write_status(running, informers, cx);
         }
-        let pods = self
+        let selected = self
             .selections
             .select(&running.key, &selector, informers.cache(Kind::Pod));
         let source = MetricsApi {
             server: cx.metrics_api(),
+            adapter: cx.custom_metrics(),
             namespace: &running.key.namespace,
-            pods: &pods,
+            pods: &selected.keys,
+            now,
         };
         let history = self.histories.entry(running.key.clone()).or_default();
         let outcome = sync(
             &SyncInput {
                 hpa: &running.hpa,
                 scale,
-                pods: &pods,
+                pods: &selected.pods,
                 source: &source,
                 settings: &self.settings,
                 now,
@@ -511,12 +513,32 @@ fn scale_of(object: &Object) -> Option<(Scale, LabelSelector)> {
     }
 }
 
-/// The Metrics API as the HPA's metrics clients read it for one target's pods: the resource
-/// metrics from metrics-server; no custom or external metrics adapter is served.
+/// The metrics APIs as the HPA's metrics clients read them for one target's pods at the
+/// sync's time: the resource metrics from metrics-server, the custom and external metrics
+/// from the metrics adapter; an API without its server fails as unregistered.
 struct MetricsApi<'a> {
     server: Option<&'a MetricsServer>,
+    adapter: Option<&'a MetricsAdapter>,
+    /// The HPA's.
     namespace: &'a str,
-    pods: &'a [&'a Pod],
+    /// The selected pods.
+    pods: &'a [&'a ObjectKey],
+    now: SimTime,
+}
+
+impl<'a> MetricsApi<'a> {
+    /// The adapter, if it serves `name` (upstream's error otherwise: the API is not
+    /// registered, or has no such metric).
+    fn adapter_for(&self, api: &str, name: &str) -> Result<&'a MetricsAdapter, String> {
+        match self.adapter {
+            None => Err(no_adapter(api, name)),
+            Some(adapter) if adapter.serves(name) => Ok(adapter),
+            Some(adapter) => Err(format!(
+                "the server could not find the metric {name} ({api}.metrics.k8s.io serves {})",
+                adapter.config().metric_name
+            )),
+        }
+    }
 }
 
 impl MetricsSource for MetricsApi<'_> {
@@ -529,9 +551,8 @@ impl MetricsSource for MetricsApi<'_> {
         )?;
         let mut found = false;
         let mut metrics = PodMetrics::new();
-        for pod in self.pods {
-            let key = ObjectKey::new(self.namespace, pod.metadata.name.clone());
-            let Some(usage) = server.pod_usage(&key) else {
+        for &pod in self.pods {
+            let Some(usage) = server.pod_usage(pod) else {
                 continue;
             };
             found = true;
@@ -550,7 +571,7 @@ impl MetricsSource for MetricsApi<'_> {
             }
             if matched && !usage.containers.is_empty() {
                 metrics.insert(
-                    pod.metadata.name.clone(),
+                    pod.name.clone(),
                     PodMetric {
                         value,
                         timestamp: usage.timestamp,
@@ -565,16 +586,71 @@ impl MetricsSource for MetricsApi<'_> {
         Ok(metrics)
     }
 
-    fn pods(&self, name: &str) -> Result<PodMetrics, String> {
-        Err(no_adapter("custom", name))
+    /// prometheus-adapter's answer for the selected pods: each pod with a rate, stamped at
+    /// the query's time over the rate window; no pod at all is an error.
+    fn pods(&self, metric: &MetricIdentifier) -> Result<PodMetrics, String> {
+        let adapter = self.adapter_for("custom", &metric.name)?;
+        let window = adapter.config().rate_window;
+        let selector = metric.selector.as_ref();
+        let metrics: PodMetrics = self
+            .pods
+            .iter()
+            .filter_map(|pod| {
+                let rate = adapter.pod_rate(pod, selector, self.now)?;
+                let metric = PodMetric {
+                    value: rate_to_milli(rate),
+                    timestamp: self.now,
+                    window,
+                };
+                Some((pod.name.clone(), metric))
+            })
+            .collect();
+        if metrics.is_empty() {
+            return Err(format!(
+                "no metrics returned from custom metrics API (no series of {} for the pods)",
+                metric.name
+            ));
+        }
+        Ok(metrics)
     }
 
-    fn object(&self, _spec: &MetricSpec, name: &str) -> Result<i64, String> {
-        Err(no_adapter("custom", name))
+    /// The rate of a Service's pods (the adapter maps the `service` label to Services only).
+    fn object(&self, spec: &MetricSpec, name: &str) -> Result<i64, String> {
+        let adapter = self.adapter_for("custom", name)?;
+        let Some(source) = &spec.object else {
+            return Err("the Object metric source is not set".into());
+        };
+        let described = &source.described_object;
+        if described.kind != "Service" {
+            return Err(format!(
+                "the server could not find the metric {name} for {} {}",
+                described.kind, described.name
+            ));
+        }
+        let service = ObjectKey::new(self.namespace, described.name.as_str());
+        adapter
+            .service_rate(&service, source.metric.selector.as_ref(), self.now)
+            .map(rate_to_milli)
+            .ok_or_else(|| {
+                format!(
+                    "the server could not find the metric {name} for services {}",
+                    described.name
+                )
+            })
     }
 
-    fn external(&self, name: &str) -> Result<Vec<i64>, String> {
-        Err(no_adapter("external", name))
+    /// The rate of every series of the HPA's namespace the selector picks, as one value.
+    fn external(&self, metric: &MetricIdentifier) -> Result<Vec<i64>, String> {
+        let adapter = self.adapter_for("external", &metric.name)?;
+        adapter
+            .external_rate(self.namespace, metric.selector.as_ref(), self.now)
+            .map(|rate| vec![rate_to_milli(rate)])
+            .ok_or_else(|| {
+                format!(
+                    "no external metric {} has a value in namespace {}",
+                    metric.name, self.namespace
+                )
+            })
     }
 }
 

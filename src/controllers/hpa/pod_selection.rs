@@ -1,12 +1,12 @@
 //! The pods an HPA's selector picks in its namespace, as the pod lister's `List(selector)`
-//! returns them (key order), remembered per HPA until a pod of that namespace appears, goes
-//! or changes its labels.
+//! returns them (key order), remembered per HPA until a pod its selector matches (before or
+//! after the change) appears, goes or changes its labels.
 //!
 //! Every HPA syncs every 15 s and each sync lists its namespace's pods by selector: with many
 //! HPAs in one namespace that is a test of every pod against every selector, again and again,
-//! while the set it yields changes only when pods come, go or are relabelled. The pods
-//! themselves are read from the informer's cache at each sync, so a status change (Ready, a
-//! start time) is seen as the lister would show it.
+//! while the set it yields changes only when its own pods come, go or are relabelled. The
+//! pods themselves are read from the informer's cache at each sync, so a status change
+//! (Ready, a start time) is seen as the lister would show it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,78 +20,93 @@ use crate::client::informer_set::namespace_entries;
 /// The remembered selections.
 #[derive(Debug, Default)]
 pub struct PodSelections {
-    /// Per namespace, how many times a pod of it appeared, went or changed its labels.
-    generations: BTreeMap<String, u64>,
-    /// Per HPA, its last selection.
+    /// By HPA.
     picked: BTreeMap<ObjectKey, Picked>,
 }
 
-/// One HPA's selection, valid while its namespace's generation has not moved.
+/// One HPA's selection.
 #[derive(Debug)]
 struct Picked {
-    generation: u64,
+    /// A pod the selector matches came, went or was relabelled since it was made.
+    stale: bool,
+    /// The selector it was made for.
     selector: LabelSelector,
+    /// The selected pods' keys, in key order.
     keys: Vec<ObjectKey>,
 }
 
+/// The pods one sync reads: their keys and the pods, in key order.
+#[derive(Debug, Default)]
+pub struct Selected<'a> {
+    /// The pods' keys.
+    pub keys: Vec<&'a ObjectKey>,
+    /// The pods, as the cache holds them now.
+    pub pods: Vec<&'a Pod>,
+}
+
 impl PodSelections {
-    /// Takes note of a change of the pod informer's cache.
+    /// Notes a change to the pod informer's cache: the selections of the pod's namespace whose
+    /// selector matches it, before or after, are made again at their next sync. An update that
+    /// keeps the labels changes no selection.
     pub fn on_pod_delta(&mut self, delta: &Delta) {
-        let object = match delta {
-            Delta::Added(o) | Delta::Deleted(o) => o,
+        let (object, old_labels) = match delta {
+            Delta::Added(o) | Delta::Deleted(o) => (o, None),
             Delta::Updated(old, new) => {
                 if old.meta().labels == new.meta().labels {
                     return;
                 }
-                new
+                (new, Some(&old.meta().labels))
             }
         };
-        let namespace = &object.meta().namespace;
-        match self.generations.get_mut(namespace) {
-            Some(generation) => *generation += 1,
-            None => {
-                self.generations.insert(namespace.clone(), 1);
-            }
-        }
+        let meta = object.meta();
+        let concerned = |selector: &LabelSelector| {
+            selector.matches(&meta.labels) || old_labels.is_some_and(|l| selector.matches(l))
+        };
+        let namespace = &meta.namespace;
+        self.picked
+            .range_mut(ObjectKey::new(namespace.as_str(), "")..)
+            .take_while(|(hpa, _)| hpa.namespace == *namespace)
+            .filter(|(_, picked)| concerned(&picked.selector))
+            .for_each(|(_, picked)| picked.stale = true);
     }
 
-    /// The pods of the pod informer's `cache` in the namespace of the HPA `hpa` that
-    /// `selector` picks, in key order.
+    /// The pods of `hpa`'s namespace that `selector` selects, read from `cache` (the pod
+    /// informer's): the remembered keys while they hold, else a fresh listing.
     pub fn select<'a>(
         &mut self,
         hpa: &ObjectKey,
         selector: &LabelSelector,
         cache: &'a BTreeMap<ObjectKey, Arc<Object>>,
-    ) -> Vec<&'a Pod> {
-        let generation = self.generations.get(&hpa.namespace).copied().unwrap_or(0);
+    ) -> Selected<'a> {
         if let Some(picked) = self.picked.get(hpa)
-            && picked.generation == generation
+            && !picked.stale
             && picked.selector == *selector
         {
-            return picked
+            let (keys, pods) = picked
                 .keys
                 .iter()
-                .filter_map(|key| cache.get(key)?.as_pod())
-                .map(|pod| &**pod)
-                .collect();
+                .filter_map(|key| cache.get_key_value(key))
+                .filter_map(|(key, object)| Some((key, &**object.as_pod()?)))
+                .unzip();
+            return Selected { keys, pods };
         }
-        let (keys, pods): (Vec<ObjectKey>, Vec<&'a Pod>) = namespace_entries(cache, &hpa.namespace)
-            .filter_map(|(key, o)| Some((key, o.as_pod()?)))
-            .filter(|(_, p)| selector.matches(&p.metadata.labels))
-            .map(|(key, p)| (key.clone(), &**p))
-            .unzip();
+        let (keys, pods): (Vec<&'a ObjectKey>, Vec<&'a Pod>) =
+            namespace_entries(cache, &hpa.namespace)
+                .filter_map(|(key, o)| Some((key, &**o.as_pod()?)))
+                .filter(|(_, p)| selector.matches(&p.metadata.labels))
+                .unzip();
         self.picked.insert(
             hpa.clone(),
             Picked {
-                generation,
+                stale: false,
                 selector: selector.clone(),
-                keys,
+                keys: keys.iter().map(|&key| key.clone()).collect(),
             },
         );
-        pods
+        Selected { keys, pods }
     }
 
-    /// Forgets a deleted HPA's selection.
+    /// Forgets `hpa`'s selection (the HPA is gone).
     pub fn forget(&mut self, hpa: &ObjectKey) {
         self.picked.remove(hpa);
     }
@@ -143,7 +158,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            names(&selections.select(&hpa, &web, &pods)),
+            names(&selections.select(&hpa, &web, &pods).pods),
             want(&[("w1", "n1"), ("w2", "n1")])
         );
         // A status-like change (same labels) keeps the keys but reads the new object.
@@ -151,7 +166,7 @@ mod tests {
         pods.insert(a1_moved.key(), a1_moved.clone());
         selections.on_pod_delta(&Delta::Updated(a1.clone(), a1_moved));
         assert_eq!(
-            names(&selections.select(&hpa, &web, &pods)),
+            names(&selections.select(&hpa, &web, &pods).pods),
             want(&[("w1", "n2"), ("w2", "n1")])
         );
         // Relabelled into the selection.
@@ -159,35 +174,47 @@ mod tests {
         pods.insert(a3_web.key(), a3_web.clone());
         selections.on_pod_delta(&Delta::Updated(a3, a3_web));
         assert_eq!(
-            names(&selections.select(&hpa, &web, &pods)),
+            names(&selections.select(&hpa, &web, &pods).pods),
             want(&[("w1", "n2"), ("w2", "n1"), ("x1", "n1")])
         );
         // Deleted.
         pods.remove(&a2.key());
         selections.on_pod_delta(&Delta::Deleted(a2));
         assert_eq!(
-            names(&selections.select(&hpa, &web, &pods)),
+            names(&selections.select(&hpa, &web, &pods).pods),
             want(&[("w1", "n2"), ("x1", "n1")])
         );
         // A changed selector is a new selection at once.
         assert_eq!(
-            names(&selections.select(&hpa, &selector("none"), &pods)),
+            names(&selections.select(&hpa, &selector("none"), &pods).pods),
             want(&[])
         );
     }
 
     #[test]
-    fn a_change_in_another_namespace_keeps_the_selection() {
+    fn only_a_change_to_a_pod_the_selector_matches_makes_the_selection_again() {
         let hpa = ObjectKey::new("a", "web");
         let web = selector("web");
-        let mut pods = cache(&[pod("a", "w1", "web", "n1")]);
+        let w1 = pod("a", "w1", "web", "n1");
+        let mut pods = cache(std::slice::from_ref(&w1));
         let mut selections = PodSelections::default();
-        assert_eq!(selections.select(&hpa, &web, &pods).len(), 1);
-        let b1 = pod("b", "w1", "web", "n1");
-        pods.insert(b1.key(), b1.clone());
-        selections.on_pod_delta(&Delta::Added(b1));
-        assert_eq!(selections.generations.get("a"), None);
-        assert_eq!(selections.picked[&hpa].generation, 0);
-        assert_eq!(selections.select(&hpa, &web, &pods).len(), 1);
+        let picked = selections.select(&hpa, &web, &pods);
+        assert_eq!(picked.keys, vec![&ObjectKey::new("a", "w1")]);
+        assert_eq!(picked.pods.len(), 1);
+        // The same app in another namespace, another app in this one: still fresh.
+        let (b1, a_other) = (pod("b", "w1", "web", "n1"), pod("a", "o1", "other", "n1"));
+        for added in [b1, a_other.clone()] {
+            pods.insert(added.key(), added.clone());
+            selections.on_pod_delta(&Delta::Added(added));
+        }
+        assert!(!selections.picked[&hpa].stale);
+        assert_eq!(selections.select(&hpa, &web, &pods).keys.len(), 1);
+        // A pod relabelled out of the selection matched before: made again, without it.
+        let w1_out = pod("a", "w1", "gone", "n1");
+        pods.insert(w1_out.key(), w1_out.clone());
+        selections.on_pod_delta(&Delta::Updated(w1, w1_out));
+        assert!(selections.picked[&hpa].stale);
+        assert_eq!(selections.select(&hpa, &web, &pods).keys.len(), 0);
+        assert!(!selections.picked[&hpa].stale);
     }
 }

@@ -14,7 +14,8 @@ use super::replica_calculator::{
 };
 use super::{MetricOutcome, combine_proposals, tolerances};
 use crate::api::hpa::{
-    HorizontalPodAutoscaler, HpaCondition, HpaStatus, MetricSpec, MetricStatus, MetricTarget,
+    HorizontalPodAutoscaler, HpaCondition, HpaStatus, MetricIdentifier, MetricSpec, MetricStatus,
+    MetricTarget,
 };
 use crate::api::pod::Pod;
 use crate::sim::{SimDuration, SimTime};
@@ -62,12 +63,12 @@ pub trait MetricsSource {
     /// Each pod's value of `resource` (of `container` alone when named) from the Metrics API;
     /// a pod whose containers lack the resource is absent.
     fn resource(&self, resource: &str, container: Option<&str>) -> Result<PodMetrics, String>;
-    /// Each pod's value of the custom metric `name`.
-    fn pods(&self, name: &str) -> Result<PodMetrics, String>;
+    /// Each pod's value of the custom metric `metric`.
+    fn pods(&self, metric: &MetricIdentifier) -> Result<PodMetrics, String>;
     /// The custom metric `name` of the object `spec` describes.
     fn object(&self, spec: &MetricSpec, name: &str) -> Result<i64, String>;
-    /// The values of the external metric `name` (summed by the controller).
-    fn external(&self, name: &str) -> Result<Vec<i64>, String>;
+    /// The values of the external metric `metric` (summed by the controller).
+    fn external(&self, metric: &MetricIdentifier) -> Result<Vec<i64>, String>;
 }
 
 /// What one metric did in a sync.
@@ -488,7 +489,7 @@ fn pods_metric(
     status.name = name.clone();
     let failed = |e: String| format!("failed to get pods metric value: {e}");
     let values = source
-        .pods(name)
+        .pods(&pods.metric)
         .map_err(|e| failed(format!("unable to get metric {name}: {e}")))?;
     let target = pods
         .target
@@ -535,7 +536,7 @@ fn value_metric(
         source.object(spec, name)
     } else {
         source
-            .external(name)
+            .external(&named.metric)
             .map(|values| values.into_iter().fold(0i64, i64::saturating_add))
     }
     .map_err(|e| format!("{failed}: unable to get metric {name}: {e}"))?;

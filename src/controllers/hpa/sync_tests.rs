@@ -65,7 +65,7 @@ impl MetricsSource for Fake {
     fn resource(&self, _: &str, _: Option<&str>) -> Result<PodMetrics, String> {
         Ok(values(&self.cpu))
     }
-    fn pods(&self, _: &str) -> Result<PodMetrics, String> {
+    fn pods(&self, _: &MetricIdentifier) -> Result<PodMetrics, String> {
         self.pods
             .as_ref()
             .map(values)
@@ -74,9 +74,9 @@ impl MetricsSource for Fake {
     fn object(&self, _: &MetricSpec, _: &str) -> Result<i64, String> {
         Err("no object metrics".into())
     }
-    fn external(&self, name: &str) -> Result<Vec<i64>, String> {
+    fn external(&self, metric: &MetricIdentifier) -> Result<Vec<i64>, String> {
         self.external
-            .get(name)
+            .get(&metric.name)
             .cloned()
             .ok_or_else(|| "no such metric".to_string())
     }
@@ -210,7 +210,10 @@ fn a_failed_metric_stops_a_scale_down_on_partial_data() {
     let rps = MetricSpec {
         type_: "Pods".into(),
         pods: Some(NamedMetricSource {
-            metric: MetricIdentifier { name: "rps".into() },
+            metric: MetricIdentifier {
+                name: "rps".into(),
+                selector: None,
+            },
             target: MetricTarget {
                 type_: "AverageValue".into(),
                 average_value: Some(Quantity::from_milli(10_000)),
@@ -277,6 +280,7 @@ fn an_external_value_scales_by_the_ready_pods_within_the_default_behavior() {
         external: Some(NamedMetricSource {
             metric: MetricIdentifier {
                 name: "queue_depth".into(),
+                selector: None,
             },
             target: MetricTarget {
                 type_: "Value".into(),
