@@ -10,6 +10,8 @@
 //! conditions set to Unknown (`NodeStatusUnknown`; `NodeStatusNeverUpdated` for one the
 //! kubelet never posted) by a status update.
 
+use std::borrow::Cow;
+
 use crate::api::node::{Node, NodeCondition};
 use crate::sim::{SimDuration, SimTime};
 
@@ -54,13 +56,14 @@ pub struct Graces {
     pub startup: SimDuration,
 }
 
-/// What one look at a node found.
+/// What one look at a node found: the node's own conditions borrowed while nothing changes
+/// them (most looks at most nodes).
 #[derive(Clone, Debug, PartialEq)]
-pub struct HealthCheck {
+pub struct HealthCheck<'a> {
     /// The Ready condition as the node had it (a stand-in Unknown one if it had none).
-    pub observed: NodeCondition,
+    pub observed: Cow<'a, NodeCondition>,
     /// The Ready condition after this look (None: the node has none and is within grace).
-    pub current: Option<NodeCondition>,
+    pub current: Option<Cow<'a, NodeCondition>>,
     /// The node with its conditions set to Unknown, to write, if they changed.
     pub update: Option<Node>,
 }
@@ -73,16 +76,16 @@ pub fn ready_condition(node: &Node) -> Option<&NodeCondition> {
 /// One look at `node` at `now` (upstream `tryUpdateNodeHealth`): updates `health` (None: the
 /// node was never seen) from its Ready condition and its lease's renew time (`lease`: None
 /// without a lease), and says what to write.
-pub fn check_node(
-    node: &Node,
+pub fn check_node<'a>(
+    node: &'a Node,
     lease: Option<Option<SimTime>>,
     health: &mut Option<NodeHealth>,
     graces: Graces,
     now: SimTime,
-) -> HealthCheck {
+) -> HealthCheck<'a> {
     let created = node.metadata.creation_timestamp;
-    let current = ready_condition(node).cloned();
-    let (grace, observed) = match &current {
+    let current = ready_condition(node);
+    let (grace, observed) = match current {
         None => {
             // Never posted: a stand-in condition dated from the node's creation.
             let stand_in = NodeCondition {
@@ -104,25 +107,29 @@ pub fn check_node(
                     });
                 }
             }
-            (graces.startup, stand_in)
+            (graces.startup, Cow::Owned(stand_in))
         }
-        Some(c) => (graces.monitor, c.clone()),
+        Some(c) => (graces.monitor, Cow::Borrowed(c)),
     };
-    let saved = health.as_ref().and_then(|h| h.ready.clone());
+    // The saved condition's times are all the comparison needs.
+    let saved = health
+        .as_ref()
+        .and_then(|h| h.ready.as_ref())
+        .map(|s| (s.last_heartbeat_time, s.last_transition_time));
     let saved_lease = health.as_ref().and_then(|h| h.lease_renew);
     let fresh = |transition: SimTime| NodeHealth {
         probe_timestamp: now,
         ready_transition_timestamp: transition,
-        ready: current.clone(),
+        ready: current.cloned(),
         // Upstream builds a new record without the lease here, so the next look takes the
         // lease as new even if it was not renewed.
         lease_renew: None,
     };
-    match (&saved, &current) {
+    match (saved, current) {
         _ if health.is_none() => *health = Some(fresh(now)),
         (None, Some(_)) | (Some(_), None) => *health = Some(fresh(now)),
-        (Some(s), Some(c)) if s.last_heartbeat_time != c.last_heartbeat_time => {
-            let transition = if s.last_transition_time != c.last_transition_time {
+        (Some((heartbeat, transition)), Some(c)) if heartbeat != c.last_heartbeat_time => {
+            let transition = if transition != c.last_transition_time {
                 now
             } else {
                 health
@@ -144,7 +151,7 @@ pub fn check_node(
     if now <= h.probe_timestamp + grace {
         return HealthCheck {
             observed,
-            current,
+            current: current.map(Cow::Borrowed),
             update: None,
         };
     }
@@ -175,10 +182,10 @@ pub fn check_node(
         }
     }
     let after = ready_condition(&updated).cloned();
-    if after.as_ref() == Some(&observed) {
+    if after.as_ref() == Some(&*observed) {
         return HealthCheck {
             observed,
-            current: after,
+            current: after.map(Cow::Owned),
             update: None,
         };
     }
@@ -187,7 +194,7 @@ pub fn check_node(
     h.lease_renew = lease;
     HealthCheck {
         observed,
-        current: after,
+        current: after.map(Cow::Owned),
         update: Some(updated),
     }
 }
