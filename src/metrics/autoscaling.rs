@@ -59,6 +59,11 @@ pub struct HpaSample {
     pub utilization: Option<i32>,
     /// Its target utilization.
     pub target_utilization: Option<i32>,
+    /// The first metric with an `AverageValue` or `Value` target: its value now
+    /// (`status.currentMetrics`, per pod for an average), in milli-units, if it has one.
+    pub metric_value_milli: Option<i64>,
+    /// That metric's target, in milli-units.
+    pub metric_target_milli: Option<i64>,
 }
 
 /// Each traffic's rates at `now`, in scenario order.
@@ -112,6 +117,7 @@ pub fn hpa_samples(store: &Store, names: &mut BTreeMap<ObjectKey, Arc<str>>) -> 
                 _ => None,
             };
             let (utilization, target_utilization) = cpu_utilization(h);
+            let (metric_value_milli, metric_target_milli) = value_metric(h);
             let name = names
                 .entry(key)
                 .or_insert_with_key(|key| Arc::from(key.to_string()))
@@ -123,6 +129,8 @@ pub fn hpa_samples(store: &Store, names: &mut BTreeMap<ObjectKey, Arc<str>>) -> 
                 ready: ready.unwrap_or(0),
                 utilization,
                 target_utilization,
+                metric_value_milli,
+                metric_target_milli,
             }
         })
         .collect()
@@ -153,6 +161,44 @@ fn cpu_utilization(hpa: &HorizontalPodAutoscaler) -> (Option<i32>, Option<i32>) 
         .iter()
         .find(|m| m.type_ == type_ && m.name == "cpu")
         .and_then(|m| m.average_utilization);
+    (current, Some(target))
+}
+
+/// An HPA's first metric with an `AverageValue` or `Value` target (a Pods, Object or External
+/// metric, or a resource by value): its value now and its target, in milli-units; (None,
+/// None) when it has none.
+fn value_metric(hpa: &HorizontalPodAutoscaler) -> (Option<i64>, Option<i64>) {
+    let first = hpa.spec.metrics.iter().find_map(|m| {
+        let (name, target) = match m.type_.as_str() {
+            "Resource" => m.resource.as_ref().map(|r| (&r.name, &r.target)),
+            "ContainerResource" => m.container_resource.as_ref().map(|c| (&c.name, &c.target)),
+            "Pods" => m.pods.as_ref().map(|p| (&p.metric.name, &p.target)),
+            "Object" => m.object.as_ref().map(|o| (&o.metric.name, &o.target)),
+            "External" => m.external.as_ref().map(|e| (&e.metric.name, &e.target)),
+            _ => None,
+        }?;
+        if target.average_utilization.is_some() {
+            return None;
+        }
+        let average = target.average_value.as_ref().map(|q| q.milli_value());
+        let total = target.value.as_ref().map(|q| q.milli_value());
+        Some((&m.type_, name, average.is_some(), average.or(total)?))
+    });
+    let Some((type_, name, average, target)) = first else {
+        return (None, None);
+    };
+    let current = hpa
+        .status
+        .current_metrics
+        .iter()
+        .find(|m| m.type_ == *type_ && m.name == *name)
+        .and_then(|m| {
+            if average {
+                m.average_value_milli
+            } else {
+                m.value_milli
+            }
+        });
     (current, Some(target))
 }
 

@@ -31,12 +31,14 @@ pub const SERVICE_METRICS: [&str; 8] = [
 ];
 
 /// An HPA's columns, each `hpa:<namespace>/<name>:<metric>`.
-pub const HPA_METRICS: [&str; 5] = [
+pub const HPA_METRICS: [&str; 7] = [
     "desired_replicas",
     "current_replicas",
     "ready_replicas",
     "cpu_utilization_pct",
     "target_utilization_pct",
+    "metric_value",
+    "metric_target",
 ];
 
 /// The HPAs any sample names, in key order as each sample lists them (an HPA may come and
@@ -171,12 +173,16 @@ fn service_values(row: &mut Vec<String>, v: &ServiceSample) {
 /// An HPA's [`HPA_METRICS`] in one sample.
 fn hpa_values(row: &mut Vec<String>, h: &HpaSample) {
     let optional = |v: Option<i32>| v.map_or_else(String::new, |u| u.to_string());
+    let milli =
+        |v: Option<i64>| v.map_or_else(String::new, |m| format!("{:.3}", m as f64 / 1000.0));
     row.extend([
         h.desired.to_string(),
         h.current.to_string(),
         h.ready.to_string(),
         optional(h.utilization),
         optional(h.target_utilization),
+        milli(h.metric_value_milli),
+        milli(h.metric_target_milli),
     ]);
 }
 

@@ -897,6 +897,16 @@ const HPA_FAMILIES: &[(&str, &str, HpaRead)] = &[
                 .and_then(|u| float(f64::from(u) / 100.0))
         },
     ),
+    (
+        "kubesim_horizontalpodautoscaler_metric_value",
+        "The value of the autoscaler's first metric with an AverageValue or Value target (per pod for an average), as its status reports it.",
+        |h| h.metric_value_milli.and_then(|m| float(m as f64 / 1000.0)),
+    ),
+    (
+        "kubesim_horizontalpodautoscaler_metric_target",
+        "The target of that metric.",
+        |h| h.metric_target_milli.and_then(|m| float(m as f64 / 1000.0)),
+    ),
 ];
 
 /// The per-Service and per-HPA families of `samples` (none in runs without traffic or a
@@ -1719,6 +1729,8 @@ mod tests {
             ready: 2,
             utilization: Some(45),
             target_utilization: Some(60),
+            metric_value_milli: Some(123_456),
+            metric_target_milli: Some(100_000),
         }];
         let text = text(&samples, "s", start("2026-01-01T00:00:00Z"));
         let run = "kubesim_scenario=\"s\",kubesim_seed=\"7\"";
@@ -1761,6 +1773,15 @@ mod tests {
         // 45 % as a ratio.
         assert!(
             text.contains("kubesim_horizontalpodautoscaler_cpu_utilization_ratio{namespace=\"shop\",horizontalpodautoscaler=\"api\",kubesim_scenario=\"s\",kubesim_seed=\"7\"} 0.45 1767225600"),
+            "{text}"
+        );
+        // A value metric: 123,456m is 123.456, its target 100.
+        assert!(
+            text.contains("kubesim_horizontalpodautoscaler_metric_value{namespace=\"shop\",horizontalpodautoscaler=\"api\",kubesim_scenario=\"s\",kubesim_seed=\"7\"} 123.456 1767225600"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kubesim_horizontalpodautoscaler_metric_target{namespace=\"shop\",horizontalpodautoscaler=\"api\",kubesim_scenario=\"s\",kubesim_seed=\"7\"} 100 1767225600"),
             "{text}"
         );
         assert!(text.contains("# TYPE kubesim_service_latency_seconds gauge\n"));
