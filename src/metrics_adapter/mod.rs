@@ -28,7 +28,6 @@ pub struct MetricsAdapter {
     services: Vec<ObjectKey>,
     /// Every series with a sample in the last window, in order of pod, then traffic.
     series: Vec<Series>,
-    scrapes: u64,
 }
 
 /// One pod's requests of one traffic, as Prometheus stored them.
@@ -48,7 +47,6 @@ impl MetricsAdapter {
             config,
             services,
             series: Vec::new(),
-            scrapes: 0,
         }
     }
 
@@ -98,12 +96,6 @@ impl MetricsAdapter {
         }
         stored.for_each(keep);
         self.series = merged;
-        self.scrapes += 1;
-    }
-
-    /// Scrapes so far.
-    pub fn scrapes(&self) -> u64 {
-        self.scrapes
     }
 
     /// Whether the adapter serves a metric called `name`.

@@ -93,6 +93,13 @@ fn secs(s: u64) -> SimTime {
     SimTime::ZERO + SimDuration::from_secs(s)
 }
 
+/// The run's HPA controller, with the syncs it kept.
+fn hpa_controller(sim: &Simulation<World>) -> &HpaController {
+    sim.model()
+        .controller::<HpaController>()
+        .expect("HPA controller")
+}
+
 /// The Deployment's `spec.replicas` now.
 fn replicas(sim: &Simulation<World>) -> i32 {
     sim.model()
@@ -161,10 +168,7 @@ fn a_tenfold_step_reaches_five_replicas_within_the_pipeline_window() {
     assert!((150..=210).contains(&five_at), "{steps:?}");
     // Never above 5 on the way, and nothing after: 5 holds to the end (10 min).
     assert!(steps.iter().all(|(_, r)| *r <= 5), "{steps:?}");
-    let hpa = sim
-        .model()
-        .controller::<HpaController>()
-        .expect("HPA controller");
+    let hpa = hpa_controller(&sim);
     let last = hpa.records().last().expect("syncs");
     assert_eq!(last.status.current_replicas, 5);
     assert_eq!(last.status.current_metrics[0].average_utilization, Some(60));
@@ -196,10 +200,7 @@ fn a_pods_policy_of_one_per_minute_paces_the_scale_up() {
 
 /// Every sync of the HPA, as text, for comparing runs.
 fn hpa_story(sim: &Simulation<World>) -> Vec<String> {
-    let hpa = sim
-        .model()
-        .controller::<HpaController>()
-        .expect("HPA controller");
+    let hpa = hpa_controller(sim);
     hpa.records()
         .iter()
         .map(|r| format!("{} {:?} {:?}", r.at, r.scale, r.status.current_metrics))
@@ -420,10 +421,7 @@ fn a_tenfold_step_scaled_on_requests_per_second_reaches_ten_replicas() {
     assert_eq!(ten, 10, "{steps:?}");
     assert!((150..=225).contains(&ten_at), "{steps:?}");
     assert!(steps.iter().all(|(_, r)| *r <= 10), "{steps:?}");
-    let hpa = sim
-        .model()
-        .controller::<HpaController>()
-        .expect("HPA controller");
+    let hpa = hpa_controller(&sim);
     let average = |at: u64| {
         let record = hpa
             .records()
@@ -467,10 +465,7 @@ fn object_and_external_request_rates_scale_to_the_total_over_the_target() {
             Some(10),
             "{metrics}: {steps:?}"
         );
-        let hpa = sim
-            .model()
-            .controller::<HpaController>()
-            .expect("HPA controller");
+        let hpa = hpa_controller(&sim);
         let last = hpa.records().last().expect("syncs");
         // The total of 1,000 rps over 10 replicas: 100 each (99.999… truncated to milli).
         let average = last.status.current_metrics[0].average_value_milli;
@@ -490,10 +485,7 @@ fn a_metric_the_adapter_does_not_serve_leaves_the_replicas() {
     let mut sim = world::build(&scenario, &traced());
     let steps = replica_steps(&mut sim, 300);
     assert_eq!(steps, [(0, 2)]);
-    let hpa = sim
-        .model()
-        .controller::<HpaController>()
-        .expect("HPA controller");
+    let hpa = hpa_controller(&sim);
     let last = hpa.records().last().expect("syncs");
     let active = last
         .status

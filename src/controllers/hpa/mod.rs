@@ -13,8 +13,8 @@
 //! * [`controller`]: the controller in kube-controller-manager that runs a sync of each HPA
 //!   every `--horizontal-pod-autoscaler-sync-period`, reading its pods from the shared
 //!   informer and its metrics from the Metrics API, and writing `/scale` and `/status`;
-//! * [`pod_selection`]: each HPA's pods by selector, listed again only when a pod of its
-//!   namespace comes, goes or is relabelled;
+//! * [`pod_selection`]: each HPA's pods by selector, listed again only when a pod its
+//!   selector matches (before or after) comes, goes or is relabelled;
 //! * [`explain`]: one recorded sync told as the controller computed it (`kubesim explain
 //!   --hpa`).
 
