@@ -226,7 +226,7 @@ impl Store {
         let current = Arc::clone(current);
         let mut next = object;
         finish(&current, &mut next)?;
-        Ok(self.commit_modification(current, next))
+        Ok(self.commit_modification(&key, current, next))
     }
 
     /// Applies `change` to the stored object `key` atomically (a patch: no version check).
@@ -245,12 +245,17 @@ impl Store {
         let current = Arc::clone(current);
         let mut next = (*current).clone();
         change(&mut next)?;
-        Ok(self.commit_modification(current, next))
+        Ok(self.commit_modification(key, current, next))
     }
 
     /// Stores `next` in place of `current`, unless nothing changed: like the real apiserver, a
     /// no-op write keeps the old resourceVersion and sends no watch event.
-    fn commit_modification(&mut self, current: Arc<Object>, mut next: Object) -> Arc<Object> {
+    fn commit_modification(
+        &mut self,
+        key: &ObjectKey,
+        current: Arc<Object>,
+        mut next: Object,
+    ) -> Arc<Object> {
         {
             let (old, meta) = (current.meta(), next.meta_mut());
             meta.uid = old.uid;
@@ -266,12 +271,15 @@ impl Store {
         let kind = stored.kind();
         if stored.meta().deletion_is_due() {
             // The last finalizer went (or the grace period ended): the write is the delete.
-            self.objects[kind.index()].remove(&stored.key());
+            self.objects[kind.index()].remove(key);
             self.index_pod(Some(&current), None);
             self.record(ChangeType::Deleted, Arc::clone(&stored), Some(current));
             return stored;
         }
-        self.objects[kind.index()].insert(stored.key(), Arc::clone(&stored));
+        // The entry is there (`current` was read from it): replaced in place, its key kept.
+        if let Some(slot) = self.objects[kind.index()].get_mut(key) {
+            *slot = Arc::clone(&stored);
+        }
         self.index_pod(Some(&current), Some(&stored));
         self.record(ChangeType::Modified, Arc::clone(&stored), Some(current));
         stored

@@ -222,11 +222,14 @@ impl GarbageCollector {
     /// An object added or updated (upstream `processGraphChanges` for add and update events).
     fn observe(&mut self, old: Option<Arc<Object>>, object: Arc<Object>) {
         let uid = object.meta().uid;
-        let previous = self.graph.get(&uid).map(|n| n.identity.clone());
-        let old_owners: Vec<OwnerReference> = match &previous {
-            Some(Identity::Observed(o)) => o.meta().owner_references.clone(),
-            _ => Vec::new(),
+        // The previous version is held by its Arc, so its owners are read, not copied.
+        let previous = match self.graph.get(&uid).map(|n| &n.identity) {
+            Some(Identity::Observed(o)) => Some(Arc::clone(o)),
+            _ => None,
         };
+        let old_owners: &[OwnerReference] = previous
+            .as_ref()
+            .map_or(&[], |o| &o.meta().owner_references);
         let meta = object.meta();
         let being_deleted = meta.deletion_timestamp.is_some();
         let node = self.graph.entry(uid).or_insert_with(|| GraphNode {
@@ -243,7 +246,7 @@ impl GarbageCollector {
                 self.add_dependent(reference, &namespace, uid);
             }
         }
-        for reference in &old_owners {
+        for reference in old_owners {
             let kept = meta
                 .owner_references
                 .iter()

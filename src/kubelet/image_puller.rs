@@ -45,7 +45,8 @@ pub enum Ensure {
 pub struct ImagePuller {
     /// Images present: name → size in bytes.
     present: BTreeMap<String, i64>,
-    /// The images as first listed (several names per image), kept to report them as they were.
+    /// The images as first listed (several names per image), kept to report them as they were,
+    /// in `status.images` order: largest first, ties by first name, then by listing.
     listed: Vec<ContainerImage>,
     running: Vec<Pull>,
     queued: VecDeque<Pull>,
@@ -57,9 +58,12 @@ pub struct ImagePuller {
 impl ImagePuller {
     /// A puller allowing `limit` pulls at once, with the images `present` on the node.
     pub fn new(limit: usize, present: &[ContainerImage]) -> ImagePuller {
+        let mut listed = present.to_vec();
+        // A stable sort: equal images stay in their listing order.
+        listed.sort_by(status_order);
         let mut puller = ImagePuller {
             limit: limit.max(1),
-            listed: present.to_vec(),
+            listed,
             ..ImagePuller::default()
         };
         for image in present {
@@ -118,10 +122,15 @@ impl ImagePuller {
         let pull = self.running.remove(at);
         let size = size_of(&pull.image);
         self.present.insert(pull.image.clone(), size);
-        self.listed.push(ContainerImage {
+        let image = ContainerImage {
             names: vec![pull.image],
             size_bytes: size,
-        });
+        };
+        // After every image it does not precede: its place had all images been sorted at once.
+        let at = self
+            .listed
+            .partition_point(|listed| status_order(listed, &image).is_le());
+        self.listed.insert(at, image);
         let next = self.queued.pop_front().map(|p| {
             let id = p.id;
             self.running.push(p);
@@ -130,20 +139,27 @@ impl ImagePuller {
         (pull.waiters, next)
     }
 
-    /// The images for `status.images`: largest first (ties by first name), at most `max`
-    /// (-1: all), as the kubelet's image setter lists them.
-    pub fn status_images(&self, max: i32) -> Vec<ContainerImage> {
-        let mut images = self.listed.clone();
-        images.sort_by(|a, b| {
-            b.size_bytes
-                .cmp(&a.size_bytes)
-                .then_with(|| a.names.first().cmp(&b.names.first()))
-        });
-        if let Ok(max) = usize::try_from(max) {
-            images.truncate(max);
-        }
-        images
+    /// How many images the node has: it only grows, so it tells whether the list changed.
+    pub fn image_count(&self) -> usize {
+        self.listed.len()
     }
+
+    /// The images for `status.images`: largest first (ties by first name), at most `max`
+    /// (-1: all), as the kubelet's image setter lists them. Kept in that order, so that the
+    /// status check every heartbeat compares without building anything.
+    pub fn status_images(&self, max: i32) -> &[ContainerImage] {
+        match usize::try_from(max) {
+            Ok(max) => &self.listed[..max.min(self.listed.len())],
+            Err(_) => &self.listed,
+        }
+    }
+}
+
+/// The order of `status.images`: largest first, ties by first name.
+fn status_order(a: &ContainerImage, b: &ContainerImage) -> std::cmp::Ordering {
+    b.size_bytes
+        .cmp(&a.size_bytes)
+        .then_with(|| a.names.first().cmp(&b.names.first()))
 }
 
 #[cfg(test)]
@@ -173,10 +189,34 @@ mod tests {
         assert_eq!((waiters, next), (vec![waiter(2)], None));
         let names: Vec<_> = p
             .status_images(-1)
-            .into_iter()
+            .iter()
             .map(|i| i.names[0].clone())
             .collect();
         assert_eq!(names, vec!["b".to_string(), "a".to_string()]);
         assert_eq!(p.status_images(1).len(), 1);
+    }
+
+    #[test]
+    fn status_images_stay_largest_first_with_ties_by_first_name_as_pulls_finish() {
+        let image = |name: &str, size: i64| ContainerImage {
+            names: vec![name.to_string()],
+            size_bytes: size,
+        };
+        // Listed z, a (both 100 bytes): the tie goes by first name, so a comes first.
+        let mut p = ImagePuller::new(2, &[image("z", 100), image("a", 100)]);
+        assert_eq!(p.ensure("m", waiter(1)), Ensure::Start(0));
+        assert_eq!(p.ensure("big", waiter(2)), Ensure::Start(1));
+        // m (100 bytes) sorts between a and z; big (500 bytes) before all.
+        p.finished(0, |_| 100);
+        p.finished(1, |_| 500);
+        let names: Vec<&str> = p
+            .status_images(-1)
+            .iter()
+            .map(|i| i.names[0].as_str())
+            .collect();
+        assert_eq!(names, ["big", "a", "m", "z"]);
+        // At most two reported: the two largest, in that order.
+        assert_eq!(p.status_images(2), &[image("big", 500), image("a", 100)]);
+        assert_eq!(p.status_images(9).len(), 4);
     }
 }

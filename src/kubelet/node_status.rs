@@ -25,7 +25,7 @@ use rand::RngExt;
 use super::wakeups::Wake;
 use super::{Env, NodeAgent, Pending};
 use crate::api::lease::{Lease, NODE_LEASE_NAMESPACE};
-use crate::api::meta::OwnerReference;
+use crate::api::meta::{OwnerReference, ResourceVersion};
 use crate::api::node::{Node, NodeCondition};
 use crate::api::quantity::{Format, Quantity};
 use crate::api::resources::PODS;
@@ -57,6 +57,9 @@ pub struct Heartbeat {
     /// The lease as the last write returned it.
     lease: Option<Arc<Object>>,
     lease_in_flight: bool,
+    /// The node version and the count of images on the node when the node was last found to
+    /// report what the kubelet would: until either moves, it still does.
+    status_matched: Option<(ResourceVersion, usize)>,
 }
 
 impl Heartbeat {
@@ -126,7 +129,8 @@ impl NodeAgent {
             conditions,
             images: self
                 .images
-                .status_images(env.settings.node_status_max_images),
+                .status_images(env.settings.node_status_max_images)
+                .to_vec(),
             ..NodeStatusPatch::default()
         };
         let max_pods = Quantity::from_int(env.settings.max_pods, Format::DecimalSI);
@@ -142,7 +146,19 @@ impl NodeAgent {
     /// Whether the status [`node_status`](Self::node_status) would report differs from what
     /// the node has, heartbeat times aside (`nodeStatusHasChanged`). Compared in place rather
     /// than built: most ticks find nothing to write.
-    fn status_changed(&self, node: &Node, env: &Env<'_, '_>) -> bool {
+    fn status_changed(&mut self, node: &Node, env: &Env<'_, '_>) -> bool {
+        let seen = (node.metadata.resource_version, self.images.image_count());
+        if self.heartbeat.status_matched == Some(seen) {
+            return false;
+        }
+        let changed = self.status_differs(node, env);
+        // A node not from the apiserver (version 0) has no version to go by.
+        self.heartbeat.status_matched = (!changed && seen.0.0 != 0).then_some(seen);
+        changed
+    }
+
+    /// [`status_changed`](Self::status_changed), compared field by field.
+    fn status_differs(&self, node: &Node, env: &Env<'_, '_>) -> bool {
         let condition_differs =
             HEALTHY_CONDITIONS
                 .into_iter()

@@ -220,14 +220,6 @@ impl NodeLifecycleController {
             .and_then(|o| o.as_node().cloned())
     }
 
-    fn lease_renew(informers: &InformerSet, name: &str) -> Option<Option<SimTime>> {
-        let key = ObjectKey::new(NODE_LEASE_NAMESPACE, name);
-        match informers.cache(Kind::Lease).get(&key).map(|o| &**o) {
-            Some(Object::Lease(lease)) => Some(lease.spec.renew_time),
-            _ => None,
-        }
-    }
-
     /// A zone seen for the first time: state Initial, a queue at the normal rate.
     fn add_zone(&mut self, zone: &str) {
         if !self.zone_states.contains_key(zone) {
@@ -269,9 +261,10 @@ impl NodeLifecycleController {
             self.forget_gone(&nodes);
         }
         let mut zone_ready: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+        let mut leases = NodeLeases::of(informers);
         for (node, zone) in nodes.iter().zip(&zones) {
             let name = &node.metadata.name;
-            let lease = Self::lease_renew(informers, name);
+            let lease = leases.renew_time(name);
             // The record is taken out for the check and put back in place: no remove and
             // re-insert (with a name cloned) per node per pass.
             let mut health = self.health.get_mut(name).map(NodeHealth::take);
@@ -345,7 +338,6 @@ impl NodeLifecycleController {
         now: SimTime,
     ) {
         let node = self.writer.newest(cached);
-        let name = node.metadata.name.clone();
         let (wanted, opposite) = match observed {
             "False" => (not_ready_taint(), unreachable_taint()),
             "Unknown" => (unreachable_taint(), not_ready_taint()),
@@ -355,6 +347,7 @@ impl NodeLifecycleController {
             }
             _ => return,
         };
+        let name = node.metadata.name.clone();
         if has_taint(&node, &opposite) {
             // Already tainted the other way: swap at once, no token needed.
             self.writer.push(
@@ -740,5 +733,39 @@ impl Controller for NodeLifecycleController {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+/// The node leases of the informer's cache, read in node name order alongside a pass over
+/// the nodes (both caches are sorted by name): one walk instead of a lookup, with a key
+/// built, per node.
+struct NodeLeases<'a> {
+    leases: std::iter::Peekable<std::collections::btree_map::Range<'a, ObjectKey, Arc<Object>>>,
+}
+
+impl<'a> NodeLeases<'a> {
+    fn of(informers: &'a InformerSet) -> Self {
+        // Exactly the lease namespace: no namespace sorts between it and itself plus NUL.
+        let from = ObjectKey::new(NODE_LEASE_NAMESPACE, "");
+        let to = ObjectKey::new(format!("{NODE_LEASE_NAMESPACE}\0"), "");
+        NodeLeases {
+            leases: informers.cache(Kind::Lease).range(from..to).peekable(),
+        }
+    }
+
+    /// The renew time of node `name`'s lease (`None` inside when it has none), or `None`
+    /// without a lease. Names must come in ascending order.
+    fn renew_time(&mut self, name: &str) -> Option<Option<SimTime>> {
+        // Leases of nodes before `name` are passed; one after it is left for its node.
+        while self
+            .leases
+            .next_if(|(key, _)| key.name.as_str() < name)
+            .is_some()
+        {}
+        let (_, lease) = self.leases.next_if(|(key, _)| key.name == name)?;
+        match &**lease {
+            Object::Lease(lease) => Some(lease.spec.renew_time),
+            _ => None,
+        }
     }
 }
