@@ -15,7 +15,7 @@
 //! upstream's comparison with the pending-or-applied state. Services keep, while a change is
 //! pending, the object the last sync programmed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::endpointslice::{
@@ -33,10 +33,10 @@ pub struct ChangeTracker {
     started_at: SimTime,
     /// Services with a pending change, with what the last sync programmed (none: nothing).
     services: BTreeMap<ObjectKey, Option<Arc<Object>>>,
-    /// Services whose endpoints changed.
-    endpoints: BTreeSet<ObjectKey>,
-    /// The trigger times of those changes, by Service.
-    trigger_times: BTreeMap<ObjectKey, Vec<SimTime>>,
+    /// Services whose endpoints changed, by namespace and name, with the trigger times of
+    /// those changes. Nested by namespace so that a Service already pending is found from the
+    /// slice's own strings: 500 proxies each see every slice change.
+    endpoints: BTreeMap<String, BTreeMap<String, Vec<SimTime>>>,
 }
 
 /// What a sync took in.
@@ -102,44 +102,53 @@ impl ChangeTracker {
         if !changed {
             return false;
         }
-        let key = ObjectKey::new(slice.metadata.namespace.clone(), service);
+        let started_at = self.started_at;
+        let times = self.pending_endpoints(&slice.metadata.namespace, service);
         match new {
             // A deleted slice's trigger time tells of its last update, not of the deletion:
             // upstream drops the Service's times rather than measure from it.
-            None => {
-                self.trigger_times.remove(&key);
-            }
+            None => times.clear(),
             Some(new) => {
                 let trigger = new
                     .metadata
                     .annotations
                     .get(ANNOTATION_LAST_CHANGE_TRIGGER_TIME)
                     .and_then(|t| parse_rfc3339(t))
-                    .filter(|&t| t > self.started_at);
-                if let Some(t) = trigger {
-                    match self.trigger_times.get_mut(&key) {
-                        Some(times) => times.push(t),
-                        None => {
-                            self.trigger_times.insert(key.clone(), vec![t]);
-                        }
-                    }
-                }
+                    .filter(|&t| t > started_at);
+                times.extend(trigger);
             }
         }
-        self.endpoints.insert(key);
         true
+    }
+
+    /// The pending trigger times of Service `namespace/name`, made pending if it was not.
+    fn pending_endpoints(&mut self, namespace: &str, name: &str) -> &mut Vec<SimTime> {
+        if !self.endpoints.contains_key(namespace) {
+            self.endpoints
+                .insert(namespace.to_string(), BTreeMap::new());
+        }
+        let services = self
+            .endpoints
+            .get_mut(namespace)
+            .expect("the namespace was just added");
+        if !services.contains_key(name) {
+            services.insert(name.to_string(), Vec::new());
+        }
+        services.get_mut(name).expect("the Service was just added")
     }
 
     /// Takes every pending change for a sync at `now`.
     pub fn checkout(&mut self, now: SimTime) -> Checkout {
-        let latencies = std::mem::take(&mut self.trigger_times)
-            .into_values()
+        let endpoints = std::mem::take(&mut self.endpoints);
+        let latencies = endpoints
+            .values()
+            .flat_map(BTreeMap::values)
             .flatten()
-            .map(|t| now.saturating_since(t))
+            .map(|t| now.saturating_since(*t))
             .collect();
         Checkout {
             services: std::mem::take(&mut self.services).len(),
-            endpoints: std::mem::take(&mut self.endpoints).len(),
+            endpoints: endpoints.values().map(BTreeMap::len).sum(),
             latencies,
         }
     }

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use rand::RngExt;
 
-use super::saturation::{Performance, Server, mixture_latency_quantile};
+use super::saturation::{Performance, Server, mixture_latency_quantiles};
 use super::traffic::RateProfile;
 use crate::api::endpointslice::EndpointSlice;
 use crate::api::pod::Pod;
@@ -316,8 +316,7 @@ impl LoadModel {
                 .filter(|(w, _)| *w > 0.0)
                 .map(|(w, p)| (*w, p))
                 .collect();
-            (!pods.is_empty())
-                .then(|| LATENCY_PERCENTILES.map(|q| mixture_latency_quantile(&pods, q)))
+            (!pods.is_empty()).then(|| mixture_latency_quantiles(&pods, LATENCY_PERCENTILES))
         })
     }
 

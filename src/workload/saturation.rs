@@ -100,36 +100,112 @@ impl Server {
                 utilization: 0.0,
                 mean_latency: s.max(0.0),
                 // An arrival would find the pod empty.
-                latency: LatencyTail::new(&[1.0], c, 1.0 / s),
+                latency: LatencyTail::new(1.0, &[], c, 1.0 / s),
                 rate: if s > 0.0 { 1.0 / s } else { f64::INFINITY },
             };
         }
-        let state = state_probabilities(lambda * s, c, c + self.queue_limit);
-        let full = state.last().copied().unwrap_or(0.0);
-        let served = lambda * (1.0 - full);
-        let in_system: f64 = state.iter().enumerate().map(|(n, p)| n as f64 * p).sum();
+        let state = QueueState::at(lambda * s, c, self.queue_limit);
+        let served = lambda * (1.0 - state.full);
         Performance {
             offered: lambda,
             served,
-            dropped: lambda * full,
+            dropped: lambda * state.full,
             utilization: served * s / f64::from(c),
             // Little's law over the requests admitted.
-            mean_latency: in_system / served,
-            latency: LatencyTail::new(&admitted_found(&state), c, 1.0 / s),
+            mean_latency: state.in_system / served,
+            latency: LatencyTail::new(state.free, &state.waits, c, 1.0 / s),
             rate: 1.0 / s,
         }
     }
 }
 
-/// What an admitted arrival finds: p_0 … p_(K−1) over their sum (the arrivals that find the
-/// pod full are dropped); empty when none is admitted.
-fn admitted_found(state: &[f64]) -> Vec<f64> {
-    let admitted = &state[..state.len().saturating_sub(1)];
-    let total: f64 = admitted.iter().sum();
-    if total <= 0.0 {
-        return Vec::new();
+/// What the latency and the rates read of the queue's steady state.
+struct QueueState {
+    /// p_K: the chance an arrival finds the pod full (and is dropped).
+    full: f64,
+    /// The mean number of requests in the pod, Σ n·p_n.
+    in_system: f64,
+    /// The chance that an admitted arrival finds a free server.
+    free: f64,
+    /// g_1 … g_J: the chance that an admitted arrival waits for j completions (finds
+    /// c + j − 1 requests), the negligible longest waits left out.
+    waits: Vec<f64>,
+}
+
+impl QueueState {
+    /// The M/M/c/K queue with offered load `a` = λ·s (Erlang), `c` servers and room for
+    /// `limit` more: p_n ∝ aⁿ/n! up to c, then aⁿ/(c!·c^(n−c)), for n up to K = c + limit.
+    fn at(a: f64, c: u32, limit: u32) -> Self {
+        // By the ratio of neighbours, p_n = p_(n−1)·a/min(n, c): no transcendental call per
+        // state (this runs for every pod at every step of the load), in one pass that keeps
+        // only the states an arrival can wait behind. A growing run of terms (an overloaded
+        // pod: a > c) is scaled down whenever it nears the top of the float range; terms that
+        // fall below the smallest float next to the largest are ones nothing can see.
+        const RESCALE_ABOVE: f64 = 1e150;
+        let k = c + limit;
+        // Σ w_n over n < c, and Σ n·w_n over every n.
+        let (mut below, mut weighted) = (0.0, 0.0);
+        // w_c … w_K.
+        let mut queued = Vec::with_capacity(limit as usize + 1);
+        // Past c every step multiplies by the same ρ = a/c.
+        let rho = a / f64::from(c);
+        let mut term = 1.0;
+        for n in 0..=k {
+            if n > c {
+                term *= rho;
+            } else if n > 0 {
+                term *= a / f64::from(n);
+            }
+            if term > RESCALE_ABOVE {
+                below /= RESCALE_ABOVE;
+                weighted /= RESCALE_ABOVE;
+                queued
+                    .iter_mut()
+                    .for_each(|w: &mut f64| *w /= RESCALE_ABOVE);
+                term /= RESCALE_ABOVE;
+            }
+            weighted += f64::from(n) * term;
+            if n < c {
+                below += term;
+            } else {
+                queued.push(term);
+            }
+        }
+        // The full state is no wait: its arrivals are dropped.
+        let full_weight = queued.pop().unwrap_or(0.0);
+        let admitted = below + queued.iter().sum::<f64>();
+        let total = admitted + full_weight;
+        if admitted <= 0.0 {
+            return QueueState {
+                full: full_weight / total,
+                in_system: weighted / total,
+                free: 0.0,
+                waits: Vec::new(),
+            };
+        }
+        cut_negligible_waits(&mut queued, admitted);
+        queued.iter_mut().for_each(|w| *w /= admitted);
+        QueueState {
+            full: full_weight / total,
+            in_system: weighted / total,
+            free: below / admitted,
+            waits: queued,
+        }
     }
-    admitted.iter().map(|p| p / total).collect()
+}
+
+/// Drops the longest waits while together they stay under [`NEGLIGIBLE_WAITS`] of the
+/// `admitted` weight (before the weights are normalized: only the kept ones need to be).
+fn cut_negligible_waits(waits: &mut Vec<f64>, admitted: f64) {
+    let negligible = NEGLIGIBLE_WAITS * admitted;
+    let mut cut = 0.0;
+    while let Some(&last) = waits.last() {
+        if cut + last >= negligible {
+            break;
+        }
+        cut += last;
+        waits.pop();
+    }
 }
 
 /// Below this probability, the longest waits are left out of the latency: together they
@@ -139,27 +215,16 @@ const NEGLIGIBLE_WAITS: f64 = 1e-12;
 
 impl LatencyTail {
     /// The tail of a pod with `servers` servers at `rate` per server, whose admitted arrivals
-    /// find n requests with probability `found[n]`.
-    fn new(found: &[f64], servers: u32, rate: f64) -> Self {
-        let c = servers as usize;
-        let free: f64 = found.iter().take(c).sum();
-        // g_j for j = 1 ..: the arrivals that find c + j − 1 requests; the negligible end cut.
-        let mut waits: Vec<f64> = found.iter().skip(c).copied().collect();
-        let mut cut = 0.0;
-        while let Some(&last) = waits.last() {
-            if cut + last >= NEGLIGIBLE_WAITS {
-                break;
-            }
-            cut += last;
-            waits.pop();
-        }
+    /// find a free server with probability `free` and wait for j completions with
+    /// probability `waits[j − 1]`.
+    fn new(free: f64, waits: &[f64], servers: u32, rate: f64) -> Self {
         let keep = f64::from(servers.saturating_sub(1)) / f64::from(servers.max(1));
         // coefficients[i] = G(i + 1) + D(i) for i = 0 ..= J (`waits` holds g_1 … g_J).
         let mut coefficients = Vec::with_capacity(waits.len() + 1);
         let mut suffix: f64 = waits.iter().sum();
         let mut carry = 0.0;
         coefficients.push(suffix);
-        for g in &waits {
+        for g in waits {
             suffix -= g;
             carry = keep * carry + g;
             coefficients.push(suffix.max(0.0) + carry);
@@ -172,6 +237,47 @@ impl LatencyTail {
             completions: f64::from(servers) * rate,
             rate,
         }
+    }
+
+    /// The tail of a mixture: `Σ w_p P_p(latency > t)` over `parts` (w_p, P_p), the weights
+    /// summing to 1; None when the parts differ in their servers or rate.
+    ///
+    /// With one r, μ and q every part's terms share their e^(−μt) and π_i(rt), so the mixture
+    /// is a tail of the same form: its free share and coefficients are the weighted sums of
+    /// the parts', where a part's coefficients past its own J_p go on as carry_p·q^(i−J_p)
+    /// and its carry past the longest J is carry_p·q^(J−J_p).
+    fn mixture(parts: &[(f64, &LatencyTail)]) -> Option<LatencyTail> {
+        let (_, first) = parts.first()?;
+        let same_server = |t: &LatencyTail| {
+            t.rate.to_bits() == first.rate.to_bits()
+                && t.completions.to_bits() == first.completions.to_bits()
+        };
+        if !parts.iter().all(|(_, t)| same_server(t)) {
+            return None;
+        }
+        let longest = parts.iter().map(|(_, t)| t.waits.len()).max().unwrap_or(0);
+        let mut waits = vec![0.0; longest];
+        let (mut free, mut carry) = (0.0, 0.0);
+        for (weight, part) in parts {
+            free += weight * part.free;
+            for (slot, coefficient) in waits.iter_mut().zip(&part.waits) {
+                *slot += weight * coefficient;
+            }
+            let mut continued = weight * part.carry;
+            for slot in waits.iter_mut().skip(part.waits.len()) {
+                continued *= first.keep;
+                *slot += continued;
+            }
+            carry += continued;
+        }
+        Some(LatencyTail {
+            free,
+            waits,
+            carry,
+            keep: first.keep,
+            completions: first.completions,
+            rate: first.rate,
+        })
     }
 
     /// `P(latency > t)`, t in seconds.
@@ -240,29 +346,6 @@ fn poisson_pmf(x: f64, i: usize) -> f64 {
     libm::exp(-x + i * libm::log(x) - libm::lgamma(i + 1.0))
 }
 
-/// p_0 … p_K of the M/M/c/K queue with offered load `a` = λ·s (Erlang): p_n ∝ aⁿ/n! up to c,
-/// then aⁿ/(c!·c^(n−c)), normalized.
-fn state_probabilities(a: f64, c: u32, k: u32) -> Vec<f64> {
-    // By the ratio of neighbours, p_n = p_(n−1)·a/min(n, c): no transcendental call per state
-    // (this runs for every pod at every step of the load). A growing run of terms (an
-    // overloaded pod: a > c) is scaled down whenever it nears the top of the float range;
-    // terms that fall below the smallest float next to the largest are ones nothing can see.
-    const RESCALE_ABOVE: f64 = 1e150;
-    let mut weights = Vec::with_capacity(k as usize + 1);
-    let mut term = 1.0;
-    weights.push(term);
-    for n in 1..=k {
-        term *= a / f64::from(n.min(c));
-        if term > RESCALE_ABOVE {
-            weights.iter_mut().for_each(|w| *w /= RESCALE_ABOVE);
-            term /= RESCALE_ABOVE;
-        }
-        weights.push(term);
-    }
-    let total: f64 = weights.iter().sum();
-    weights.into_iter().map(|w| w / total).collect()
-}
-
 impl Performance {
     /// `P(latency > t)` for a served request (`t` in seconds). An admitted arrival that finds
     /// n ≥ c requests waits for n − c + 1 completions at rate c·μ (Erlang), then is served
@@ -273,7 +356,8 @@ impl Performance {
 
     /// The latency (seconds) that a share `q` (0 < q < 1) of served requests stay under.
     pub fn latency_quantile(&self, q: f64) -> f64 {
-        mixture_latency_quantile(&[(1.0, self)], q)
+        let [quantile] = mixture_latency_quantiles(&[(1.0, self)], [q]);
+        quantile
     }
 }
 
@@ -281,29 +365,47 @@ impl Performance {
 /// prints, reached in a handful of steps (below).
 const QUANTILE_PRECISION: f64 = 1e-9;
 
-/// The latency (seconds) under which a share `q` of a Service's served requests finish, its
-/// pods' steady states weighted by what each serves: the quantile of the mixture.
+/// The latencies (seconds) under which the shares `shares` of a Service's served requests
+/// finish, its pods' steady states weighted by what each serves: quantiles of the mixture.
 ///
-/// The mixed tail falls monotonically from 1 (as each pod's does), and its logarithm is close
-/// to a straight line in t (each pod's tail is a sum of exponentials), so the root of
-/// `ln tail(t) − ln(1 − q)` is bracketed by doubling and then found by regula falsi with the
-/// Illinois step: a few evaluations where halving the interval would take thirty, each one a
-/// pass over every pod's queue.
-pub fn mixture_latency_quantile(pods: &[(f64, &Performance)], q: f64) -> f64 {
+/// Pods of one Service share a server (c and μ), and then the mixture of their tails is one
+/// tail of the same form ([`LatencyTail::mixture`]): each step of the search below reads one
+/// tail instead of one per pod. Pods that differ in their server are read one by one.
+pub fn mixture_latency_quantiles<const N: usize>(
+    pods: &[(f64, &Performance)],
+    shares: [f64; N],
+) -> [f64; N] {
     let total: f64 = pods.iter().map(|(w, _)| *w).sum();
+    if total <= 0.0 {
+        return [0.0; N];
+    }
+    let parts: Vec<(f64, &LatencyTail)> =
+        pods.iter().map(|(w, p)| (w / total, &p.latency)).collect();
+    let merged = LatencyTail::mixture(&parts);
+    let tail = |t: f64| -> f64 {
+        match &merged {
+            Some(merged) => merged.at(t),
+            None => parts.iter().map(|(w, l)| w * l.at(t)).sum(),
+        }
+    };
+    let slowest = pods.iter().map(|(_, p)| 1.0 / p.rate).fold(1e-9, f64::max);
+    shares.map(|q| tail_quantile(&tail, slowest, q))
+}
+
+/// The t at which `tail` (a latency's `P(latency > t)`) falls to `1 − q`; `slowest` is the
+/// longest mean service time, where the search starts.
+///
+/// The tail falls monotonically from 1, and its logarithm is close to a straight line in t
+/// (it is a sum of exponentials), so the root of `ln tail(t) − ln(1 − q)` is bracketed by
+/// doubling and then found by regula falsi with the Illinois step: a few evaluations where
+/// halving the interval would take thirty.
+fn tail_quantile(tail: &dyn Fn(f64) -> f64, slowest: f64, q: f64) -> f64 {
     let target = 1.0 - q.clamp(0.0, 1.0);
-    if total <= 0.0 || target >= 1.0 {
+    if target >= 1.0 {
         return 0.0;
     }
     let log_target = libm::log(target.max(f64::MIN_POSITIVE));
-    let excess = |t: f64| -> f64 {
-        let tail: f64 = pods
-            .iter()
-            .map(|(w, p)| w / total * p.latency_tail(t))
-            .sum();
-        libm::log(tail.max(f64::MIN_POSITIVE)) - log_target
-    };
-    let slowest = pods.iter().map(|(_, p)| 1.0 / p.rate).fold(1e-9, f64::max);
+    let excess = |t: f64| -> f64 { libm::log(tail(t).max(f64::MIN_POSITIVE)) - log_target };
     // At t = 0 every request is still running: the tail is 1, above the target.
     let (mut low, mut f_low) = (0.0, -log_target);
     let mut high = slowest;

@@ -155,3 +155,69 @@ fn the_tail_matches_its_definition_at_every_load() {
         }
     }
 }
+
+#[test]
+fn a_mixture_of_pods_is_read_at_its_weighted_tail() {
+    // Three pods of one server (c = 3, s = 100 ms, 12 places) under, near and past capacity,
+    // serving in the ratio 1 : 2 : 1. The mixture's quantile t is where Σ w_p·tail_p(t) falls
+    // to 1 − q, w = (¼, ½, ¼), each tail straight from its definition; the merged tail must
+    // land there (to 1e-9 of t, the search's precision, so to ~1e-8 in the tail's value).
+    let rates = [15.0, 28.5, 45.0];
+    let weights = [1.0, 2.0, 1.0];
+    let pods: Vec<Performance> = rates
+        .iter()
+        .map(|l| server(3, 100, 12).performance(*l))
+        .collect();
+    let parts: Vec<(f64, &Performance)> = weights.iter().copied().zip(&pods).collect();
+    let shares = [0.5, 0.95, 0.99];
+    let quantiles = mixture_latency_quantiles(&parts, shares);
+    for (q, t) in shares.iter().zip(quantiles) {
+        let mixed: f64 = rates
+            .iter()
+            .zip(weights)
+            .map(|(l, w)| w / 4.0 * tail_by_definition(3, 10.0, *l, 12, t))
+            .sum();
+        close(mixed, 1.0 - q, 1e-8);
+    }
+    // The p99 lies past the lightest pod's and before the heaviest pod's own p99.
+    assert!(quantiles[2] > pods[0].latency_quantile(0.99));
+    assert!(quantiles[2] < pods[2].latency_quantile(0.99));
+}
+
+#[test]
+fn pods_of_different_servers_are_mixed_one_by_one() {
+    // One pod serving in 100 ms, one in 50 ms, two servers each (the definition needs
+    // r − μ > 0) and equal weights: no merged tail exists, and the quantile still solves
+    // ½·tail_1(t) + ½·tail_2(t) = 1 − q.
+    let slow = server(2, 100, 12).performance(15.0);
+    let fast = server(2, 50, 12).performance(15.0);
+    let [median] = mixture_latency_quantiles(&[(1.0, &slow), (1.0, &fast)], [0.5]);
+    let mixed = 0.5 * tail_by_definition(2, 10.0, 15.0, 12, median)
+        + 0.5 * tail_by_definition(2, 20.0, 15.0, 12, median);
+    close(mixed, 0.5, 1e-8);
+    assert!(median > fast.latency_quantile(0.5) && median < slow.latency_quantile(0.5));
+}
+
+#[test]
+fn the_merged_tail_carries_short_queues_past_their_end() {
+    // c = 4, s = 100 ms, 200 places: a light pod (ρ = 0.1) keeps only the waits above 10⁻¹²
+    // (about a dozen), a busy one (ρ = 0.95) and an overloaded one (ρ = 1.5) keep nearly all
+    // 200. The merged tail continues the light pod's coefficients as carry·qⁱ (q = ¾) to the
+    // longest queue; it must equal the weighted sum of the pods' own tails at every t.
+    let pods: Vec<Performance> = [4.0, 38.0, 60.0]
+        .iter()
+        .map(|l| server(4, 100, 200).performance(*l))
+        .collect();
+    assert!(pods[0].latency.waits.len() < 20 && pods[1].latency.waits.len() > 150);
+    let weights = [0.5, 0.3, 0.2];
+    let parts: Vec<(f64, &LatencyTail)> = weights
+        .iter()
+        .copied()
+        .zip(pods.iter().map(|p| &p.latency))
+        .collect();
+    let merged = LatencyTail::mixture(&parts).expect("one server");
+    for t in [0.05, 0.2, 0.5, 1.0, 3.0, 6.0] {
+        let want: f64 = parts.iter().map(|(w, l)| w * l.at(t)).sum();
+        close(merged.at(t), want, 1e-12);
+    }
+}
