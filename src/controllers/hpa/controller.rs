@@ -88,7 +88,37 @@ pub struct HpaSyncRecord {
     /// recorded only after the write).
     pub history: History,
     /// The HPA as the sync read it.
-    pub hpa: Arc<HorizontalPodAutoscaler>,
+    pub hpa: CachedHpa,
+}
+
+/// An HPA as the informer's cache holds it: the cached object shared, not copied, for the
+/// length of a sync (every HPA syncs every 15 s, and a sync only reads it).
+#[derive(Clone, Debug)]
+pub struct CachedHpa(Arc<Object>);
+
+impl CachedHpa {
+    /// `object`, if it is an HPA.
+    fn of(object: &Arc<Object>) -> Option<Self> {
+        matches!(**object, Object::HorizontalPodAutoscaler(_))
+            .then(|| CachedHpa(Arc::clone(object)))
+    }
+}
+
+impl std::ops::Deref for CachedHpa {
+    type Target = HorizontalPodAutoscaler;
+
+    fn deref(&self) -> &HorizontalPodAutoscaler {
+        match &*self.0 {
+            Object::HorizontalPodAutoscaler(hpa) => hpa,
+            _ => unreachable!("a CachedHpa is made of HPAs only"),
+        }
+    }
+}
+
+impl PartialEq for CachedHpa {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
 }
 
 /// Which HPAs' syncs the controller keeps, for `kubesim explain --hpa` and tests.
@@ -141,7 +171,7 @@ enum Stage {
 #[derive(Clone, Debug)]
 struct Running {
     key: ObjectKey,
-    hpa: Arc<HorizontalPodAutoscaler>,
+    hpa: CachedHpa,
     stage: Stage,
     record: HpaSyncRecord,
 }
@@ -246,10 +276,7 @@ impl HpaController {
         let Some(hpa) = informers
             .cache(Kind::HorizontalPodAutoscaler)
             .get(&key)
-            .and_then(|o| match &**o {
-                Object::HorizontalPodAutoscaler(h) => Some(Arc::new((**h).clone())),
-                _ => None,
-            })
+            .and_then(CachedHpa::of)
         else {
             // Deleted: its history goes with it, and it is not queued again.
             self.histories.remove(&key);
@@ -268,7 +295,7 @@ impl HpaController {
             status: hpa.status.clone(),
             rescale_failed: None,
             history: History::default(),
-            hpa: Arc::clone(&hpa),
+            hpa: hpa.clone(),
         };
         let target = &hpa.spec.scale_target_ref;
         let Some(kind) = scalable_kind(&target.api_version, &target.kind) else {
@@ -299,7 +326,7 @@ impl HpaController {
     fn fail_before_metrics(
         &mut self,
         key: ObjectKey,
-        hpa: Arc<HorizontalPodAutoscaler>,
+        hpa: CachedHpa,
         mut record: HpaSyncRecord,
         error: &str,
         informers: &InformerSet,
