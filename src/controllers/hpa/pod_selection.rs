@@ -4,9 +4,10 @@
 //!
 //! Every HPA syncs every 15 s and each sync lists its namespace's pods by selector: with many
 //! HPAs in one namespace that is a test of every pod against every selector, again and again,
-//! while the set it yields changes only when its own pods come, go or are relabelled. The
-//! pods themselves are read from the informer's cache at each sync, so a status change
-//! (Ready, a start time) is seen as the lister would show it.
+//! while the set it yields changes only when its own pods come, go or are relabelled. A
+//! selection keeps the pods as the informer's cache holds them, and a change that keeps a
+//! pod's labels (its status: Ready, a start time) replaces the pod in the selections that hold
+//! it, so a sync reads what the lister would show without looking each pod up again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,8 +32,8 @@ struct Picked {
     stale: bool,
     /// The selector it was made for.
     selector: LabelSelector,
-    /// The selected pods' keys, in key order.
-    keys: Vec<ObjectKey>,
+    /// The selected pods, in key order, as the cache holds them.
+    pods: Vec<(ObjectKey, Arc<Object>)>,
 }
 
 /// The pods one sync reads: their keys and the pods, in key order.
@@ -47,13 +48,14 @@ pub struct Selected<'a> {
 impl PodSelections {
     /// Notes a change to the pod informer's cache: the selections of the pod's namespace whose
     /// selector matches it, before or after, are made again at their next sync. An update that
-    /// keeps the labels changes no selection.
+    /// keeps the labels changes no selection: the selections that hold the pod take its new
+    /// state.
     pub fn on_pod_delta(&mut self, delta: &Delta) {
         let (object, old_labels) = match delta {
             Delta::Added(o) | Delta::Deleted(o) => (o, None),
             Delta::Updated(old, new) => {
                 if old.meta().labels == new.meta().labels {
-                    return;
+                    return self.refresh(new);
                 }
                 (new, Some(&old.meta().labels))
             }
@@ -62,47 +64,74 @@ impl PodSelections {
         let concerned = |selector: &LabelSelector| {
             selector.matches(&meta.labels) || old_labels.is_some_and(|l| selector.matches(l))
         };
-        let namespace = &meta.namespace;
-        self.picked
-            .range_mut(ObjectKey::new(namespace.as_str(), "")..)
-            .take_while(|(hpa, _)| hpa.namespace == *namespace)
+        self.in_namespace(&meta.namespace)
             .filter(|(_, picked)| concerned(&picked.selector))
             .for_each(|(_, picked)| picked.stale = true);
     }
 
-    /// The pods of `hpa`'s namespace that `selector` selects, read from `cache` (the pod
-    /// informer's): the remembered keys while they hold, else a fresh listing.
+    /// Puts the new state of a pod whose labels stayed in the fresh selections that hold it.
+    fn refresh(&mut self, pod: &Arc<Object>) {
+        let key = pod.key();
+        let labels = &pod.meta().labels;
+        for (_, picked) in self.in_namespace(&key.namespace) {
+            if picked.stale || !picked.selector.matches(labels) {
+                continue;
+            }
+            match picked.pods.binary_search_by(|(k, _)| k.cmp(&key)) {
+                Ok(at) => picked.pods[at].1 = Arc::clone(pod),
+                // Matched but not held: a listing that missed it is made again.
+                Err(_) => picked.stale = true,
+            }
+        }
+    }
+
+    /// The selections of the HPAs in `namespace`.
+    fn in_namespace<'s>(
+        &'s mut self,
+        namespace: &'s str,
+    ) -> impl Iterator<Item = (&'s ObjectKey, &'s mut Picked)> {
+        self.picked
+            .range_mut(ObjectKey::new(namespace, "")..)
+            .take_while(move |(hpa, _)| hpa.namespace == namespace)
+    }
+
+    /// The pods of `hpa`'s namespace that `selector` selects: the remembered ones while they
+    /// hold, else a fresh listing of `cache` (the pod informer's).
     pub fn select<'a>(
-        &mut self,
+        &'a mut self,
         hpa: &ObjectKey,
         selector: &LabelSelector,
-        cache: &'a BTreeMap<ObjectKey, Arc<Object>>,
+        cache: &BTreeMap<ObjectKey, Arc<Object>>,
     ) -> Selected<'a> {
-        if let Some(picked) = self.picked.get(hpa)
-            && !picked.stale
-            && picked.selector == *selector
-        {
-            let (keys, pods) = picked
-                .keys
-                .iter()
-                .filter_map(|key| cache.get_key_value(key))
-                .filter_map(|(key, object)| Some((key, &**object.as_pod()?)))
-                .unzip();
-            return Selected { keys, pods };
+        let fresh = self
+            .picked
+            .get(hpa)
+            .is_some_and(|picked| !picked.stale && picked.selector == *selector);
+        if !fresh {
+            let pods = namespace_entries(cache, &hpa.namespace)
+                .filter(|(_, o)| {
+                    o.as_pod()
+                        .is_some_and(|p| selector.matches(&p.metadata.labels))
+                })
+                .map(|(key, o)| (key.clone(), Arc::clone(o)))
+                .collect();
+            self.picked.insert(
+                hpa.clone(),
+                Picked {
+                    stale: false,
+                    selector: selector.clone(),
+                    pods,
+                },
+            );
         }
-        let (keys, pods): (Vec<&'a ObjectKey>, Vec<&'a Pod>) =
-            namespace_entries(cache, &hpa.namespace)
-                .filter_map(|(key, o)| Some((key, &**o.as_pod()?)))
-                .filter(|(_, p)| selector.matches(&p.metadata.labels))
-                .unzip();
-        self.picked.insert(
-            hpa.clone(),
-            Picked {
-                stale: false,
-                selector: selector.clone(),
-                keys: keys.iter().map(|&key| key.clone()).collect(),
-            },
-        );
+        let Some(picked) = self.picked.get(hpa) else {
+            return Selected::default();
+        };
+        let (keys, pods) = picked
+            .pods
+            .iter()
+            .filter_map(|(key, object)| Some((key, &**object.as_pod()?)))
+            .unzip();
         Selected { keys, pods }
     }
 
@@ -161,10 +190,12 @@ mod tests {
             names(&selections.select(&hpa, &web, &pods).pods),
             want(&[("w1", "n1"), ("w2", "n1")])
         );
-        // A status-like change (same labels) keeps the keys but reads the new object.
+        // A status-like change (same labels) keeps the selection, which takes the new object
+        // from the delta (no listing again: it stays fresh).
         let a1_moved = pod("a", "w1", "web", "n2");
         pods.insert(a1_moved.key(), a1_moved.clone());
         selections.on_pod_delta(&Delta::Updated(a1.clone(), a1_moved));
+        assert!(!selections.picked[&hpa].stale);
         assert_eq!(
             names(&selections.select(&hpa, &web, &pods).pods),
             want(&[("w1", "n2"), ("w2", "n1")])
