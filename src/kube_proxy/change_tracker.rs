@@ -123,18 +123,7 @@ impl ChangeTracker {
 
     /// The pending trigger times of Service `namespace/name`, made pending if it was not.
     fn pending_endpoints(&mut self, namespace: &str, name: &str) -> &mut Vec<SimTime> {
-        if !self.endpoints.contains_key(namespace) {
-            self.endpoints
-                .insert(namespace.to_string(), BTreeMap::new());
-        }
-        let services = self
-            .endpoints
-            .get_mut(namespace)
-            .expect("the namespace was just added");
-        if !services.contains_key(name) {
-            services.insert(name.to_string(), Vec::new());
-        }
-        services.get_mut(name).expect("the Service was just added")
+        value_under(value_under(&mut self.endpoints, namespace), name)
     }
 
     /// Takes every pending change for a sync at `now`.
@@ -152,6 +141,15 @@ impl ChangeTracker {
             latencies,
         }
     }
+}
+
+/// The value under `key`, a default one added when absent: the key is copied only then.
+fn value_under<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key)
+        .expect("the key is there: added above if it was not")
 }
 
 /// Whether two states of a Service are proxied alike: both not proxied (absent, or without a

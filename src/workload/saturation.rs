@@ -175,20 +175,19 @@ impl QueueState {
         let full_weight = queued.pop().unwrap_or(0.0);
         let admitted = below + queued.iter().sum::<f64>();
         let total = admitted + full_weight;
-        if admitted <= 0.0 {
-            return QueueState {
-                full: full_weight / total,
-                in_system: weighted / total,
-                free: 0.0,
-                waits: Vec::new(),
-            };
-        }
-        cut_negligible_waits(&mut queued, admitted);
-        queued.iter_mut().for_each(|w| *w /= admitted);
+        let free = if admitted > 0.0 {
+            cut_negligible_waits(&mut queued, admitted);
+            queued.iter_mut().for_each(|w| *w /= admitted);
+            below / admitted
+        } else {
+            // Nothing is admitted: no arrival finds anything.
+            queued.clear();
+            0.0
+        };
         QueueState {
             full: full_weight / total,
             in_system: weighted / total,
-            free: below / admitted,
+            free,
             waits: queued,
         }
     }

@@ -71,13 +71,16 @@ impl PodSelections {
 
     /// Puts the new state of a pod whose labels stayed in the fresh selections that hold it.
     fn refresh(&mut self, pod: &Arc<Object>) {
-        let key = pod.key();
-        let labels = &pod.meta().labels;
-        for (_, picked) in self.in_namespace(&key.namespace) {
-            if picked.stale || !picked.selector.matches(labels) {
+        let meta = pod.meta();
+        let key = (meta.namespace.as_str(), meta.name.as_str());
+        for (_, picked) in self.in_namespace(&meta.namespace) {
+            if picked.stale || !picked.selector.matches(&meta.labels) {
                 continue;
             }
-            match picked.pods.binary_search_by(|(k, _)| k.cmp(&key)) {
+            let held = picked
+                .pods
+                .binary_search_by(|(k, _)| (k.namespace.as_str(), k.name.as_str()).cmp(&key));
+            match held {
                 Ok(at) => picked.pods[at].1 = Arc::clone(pod),
                 // Matched but not held: a listing that missed it is made again.
                 Err(_) => picked.stale = true,
@@ -124,11 +127,8 @@ impl PodSelections {
                 },
             );
         }
-        let Some(picked) = self.picked.get(hpa) else {
-            return Selected::default();
-        };
+        let picked = self.picked.get(hpa).map_or(&[][..], |p| p.pods.as_slice());
         let (keys, pods) = picked
-            .pods
             .iter()
             .filter_map(|(key, object)| Some((key, &**object.as_pod()?)))
             .unzip();
